@@ -1,0 +1,50 @@
+/* Error reporting for every libbkcache function: a code a program can branch on
+ * and a message a user can act on. The callee fills it; the caller owns it. */
+#ifndef BKCACHE_ERROR_H
+#define BKCACHE_ERROR_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum bk_code {
+    BK_OK = 0,
+    BK_EINVAL,     /* bad input from the caller or the user: fix the input */
+    BK_ENOMEM,     /* allocation failed */
+    BK_EIO,        /* local file or socket I/O failed */
+    BK_ENOTFOUND,  /* the object, file or key does not exist */
+    BK_EAUTH,      /* credentials missing, rejected, or signature mismatch */
+    BK_EPROTO,     /* the peer sent something malformed */
+    BK_EINTEGRITY, /* a digest, size or checksum did not match */
+    BK_ES3,        /* S3 answered with an error (see the message for code and status) */
+    BK_ETIMEOUT,   /* an operation ran out of time */
+    BK_EUNSUPPORTED,
+} bk_code;
+
+#define BK_ERR_MSG_MAX 1024
+
+typedef struct bk_err {
+    bk_code code;
+    char msg[BK_ERR_MSG_MAX];
+} bk_err;
+
+/* Sets code and a printf-formatted message; returns code so callers can write
+ * `return bk_err_set(err, BK_EINVAL, "...")`. err may be NULL. */
+bk_code bk_err_set(bk_err *err, bk_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefixes the existing message with more context ("export: " + msg). */
+bk_code bk_err_prefix(bk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void bk_err_clear(bk_err *err);
+
+/* Short stable name of a code, e.g. "EINVAL". */
+const char *bk_code_name(bk_code code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

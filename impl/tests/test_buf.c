@@ -1,0 +1,66 @@
+/* BK_TEST_UNIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bkcache/buf.h"
+#include "bkcache/error.h"
+
+static void appends_grow_and_stay_terminated(void **state)
+{
+    (void)state;
+    bk_buf b = BK_BUF_INIT;
+    assert_string_equal(bk_buf_str(&b), "");
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(bk_buf_printf(&b, "%03d,", i % 1000), 0);
+    assert_int_equal(b.len, 4000);
+    assert_int_equal(strncmp(b.data, "000,001,", 8), 0);
+    assert_int_equal(b.data[b.len], '\0');
+    bk_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(bk_buf_str(&b), "");
+    bk_buf_free(&b);
+}
+
+static void steal_hands_over_even_when_empty(void **state)
+{
+    (void)state;
+    bk_buf b = BK_BUF_INIT;
+    char *s = bk_buf_steal(&b);
+    assert_non_null(s);
+    assert_string_equal(s, "");
+    free(s);
+    bk_buf_puts(&b, "abc");
+    bk_buf_putc(&b, 'd');
+    s = bk_buf_steal(&b);
+    assert_string_equal(s, "abcd");
+    assert_null(b.data);
+    free(s);
+}
+
+static void error_set_and_prefix(void **state)
+{
+    (void)state;
+    bk_err err;
+    bk_err_clear(&err);
+    assert_int_equal(bk_err_set(&err, BK_EINVAL, "bucket (%s) not set", "$AWS_BUCKET"), BK_EINVAL);
+    bk_err_prefix(&err, "export: ");
+    assert_string_equal(err.msg, "export: bucket ($AWS_BUCKET) not set");
+    assert_string_equal(bk_code_name(err.code), "EINVAL");
+    assert_int_equal(bk_err_set(NULL, BK_EIO, "ignored"), BK_EIO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(appends_grow_and_stay_terminated),
+        cmocka_unit_test(steal_hands_over_even_when_empty),
+        cmocka_unit_test(error_set_and_prefix),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

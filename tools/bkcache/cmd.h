@@ -1,0 +1,17 @@
+/* One entry point per bkcache subcommand, each in its own cmd_<name>.c.
+ * argv[0] is the subcommand name. Exit statuses: 0 success, 1 a check failed
+ * (e.g. fmt --check), 2 bad usage or bad input. */
+#ifndef BKCACHE_CLI_CMD_H
+#define BKCACHE_CLI_CMD_H
+
+typedef int (*bk_cmd_fn)(int argc, char **argv);
+
+typedef struct bk_cmd {
+    const char *name;
+    bk_cmd_fn run;
+    const char *summary;
+} bk_cmd;
+
+int bk_cmd_version(int argc, char **argv);
+
+#endif
