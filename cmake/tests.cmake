@@ -10,6 +10,10 @@ function(bk_add_test_dir component dir)
     add_library(${component}_test_support STATIC ${support_sources})
     target_include_directories(${component}_test_support PUBLIC ${dir}/support)
     target_link_libraries(${component}_test_support PUBLIC ${ARGN} PkgConfig::CMOCKA)
+    target_compile_definitions(${component}_test_support PUBLIC
+      BK_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+      BK_FIXTURES_DIR="${CMAKE_SOURCE_DIR}/fixtures"
+      BK_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
   endif()
   set(targets)
   foreach(src ${test_sources})
