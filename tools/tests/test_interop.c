@@ -41,8 +41,8 @@ static int setup(void **state)
     assert_non_null(f);
     assert_int_equal(bk_tmpdir(f->tmp, sizeof f->tmp), 0);
     const char *buckets[] = {BUCKET, NULL};
-    assert_int_equal(bk_mock_start(buckets, NULL, AK, SK, &f->mock, f->url, sizeof f->url, &f->port),
-                     0);
+    assert_int_equal(
+        bk_mock_start(buckets, NULL, AK, SK, &f->mock, f->url, sizeof f->url, &f->port), 0);
     *state = f;
     return 0;
 }
@@ -115,7 +115,8 @@ static void aws_env_init(aws_env *e, fixture *f, const char *secret)
     const char *cfg = "[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n";
     assert_int_equal(bk_write_file(path, cfg, strlen(cfg)), 0);
     snprintf(e->cfg, sizeof e->cfg, "AWS_CONFIG_FILE=%s", path);
-    snprintf(e->creds, sizeof e->creds, "AWS_SHARED_CREDENTIALS_FILE=%s/no-such-credentials", f->tmp);
+    snprintf(e->creds, sizeof e->creds, "AWS_SHARED_CREDENTIALS_FILE=%s/no-such-credentials",
+             f->tmp);
     snprintf(e->home, sizeof e->home, "HOME=%s", f->tmp);
     snprintf(e->ak, sizeof e->ak, "AWS_ACCESS_KEY_ID=%s", AK);
     snprintf(e->sk, sizeof e->sk, "AWS_SECRET_ACCESS_KEY=%s", secret);
@@ -170,20 +171,22 @@ static void awscli_round_trips(void **state)
     assert_int_equal(bk_write_file(body_path, body, size), 0);
 
     /* A BuildKit-shaped key: the CLI percent-encodes the ':' in x-amz-copy-source. */
-    const char *key = "blobs/sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const char *key =
+        "blobs/sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     json_t *j = aws_json(f, &e,
                          (const char *[]){"s3api", "put-object", "--bucket", BUCKET, "--key", key,
                                           "--body", body_path, NULL});
     assert_non_null(json_object_get(j, "ETag"));
     json_decref(j);
 
-    j = aws_json(f, &e, (const char *[]){"s3api", "head-object", "--bucket", BUCKET, "--key", key, NULL});
+    j = aws_json(f, &e,
+                 (const char *[]){"s3api", "head-object", "--bucket", BUCKET, "--key", key, NULL});
     assert_int_equal(json_integer_value(json_object_get(j, "ContentLength")), (json_int_t)size);
     json_decref(j);
 
     j = aws_json(f, &e,
-                 (const char *[]){"s3api", "get-object", "--bucket", BUCKET, "--key", key, "--range",
-                                  "bytes=100-1123", out_path, NULL});
+                 (const char *[]){"s3api", "get-object", "--bucket", BUCKET, "--key", key,
+                                  "--range", "bytes=100-1123", out_path, NULL});
     assert_string_equal(json_string_value(json_object_get(j, "ContentRange")),
                         "bytes 100-1123/6295777");
     json_decref(j);
@@ -202,9 +205,10 @@ static void awscli_round_trips(void **state)
                                   "--metadata", "updated-at=now", NULL});
     assert_non_null(json_object_get(j, "CopyObjectResult"));
     json_decref(j);
-    j = aws_json(f, &e, (const char *[]){"s3api", "head-object", "--bucket", BUCKET, "--key", key, NULL});
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "Metadata"), "updated-at")),
-                        "now");
+    j = aws_json(f, &e,
+                 (const char *[]){"s3api", "head-object", "--bucket", BUCKET, "--key", key, NULL});
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "Metadata"), "updated-at")), "now");
     json_decref(j);
 
     /* Multipart by hand: create, two parts, complete. */
@@ -229,8 +233,8 @@ static void awscli_round_trips(void **state)
                      (const char *[]){"s3api", "upload-part", "--bucket", BUCKET, "--key", mp_key,
                                       "--upload-id", upload_id, "--part-number", num, "--body",
                                       part_files[p], NULL});
-        json_array_append_new(parts, json_pack("{s:i,s:O}", "PartNumber", p + 1, "ETag",
-                                               json_object_get(j, "ETag")));
+        json_array_append_new(
+            parts, json_pack("{s:i,s:O}", "PartNumber", p + 1, "ETag", json_object_get(j, "ETag")));
         json_decref(j);
     }
     json_t *mpu = json_pack("{s:o}", "Parts", parts);
@@ -260,19 +264,19 @@ static void awscli_round_trips(void **state)
     free(back);
 
     j = aws_json(f, &e,
-                 (const char *[]){"s3api", "list-objects-v2", "--bucket", BUCKET, "--prefix", "blobs/",
-                                  NULL});
+                 (const char *[]){"s3api", "list-objects-v2", "--bucket", BUCKET, "--prefix",
+                                  "blobs/", NULL});
     assert_int_equal(json_integer_value(json_object_get(j, "KeyCount")), 1);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(json_object_get(j, "Contents"), 0), "Key")),
-        key);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "Contents"), 0), "Key")),
+                        key);
     json_decref(j);
 
     /* A presigned GET fetched by plain curl, with no credentials. */
     char s3url[512];
     snprintf(s3url, sizeof s3url, "s3://%s/%s", BUCKET, key);
-    const char *presign[] = {"/usr/bin/aws", "--endpoint-url", f->url, "s3", "presign", s3url,
-                             "--expires-in", "300", NULL};
+    const char *presign[] = {"/usr/bin/aws", "--endpoint-url", f->url, "s3", "presign",
+                             s3url,          "--expires-in",   "300",  NULL};
     bk_proc_result r;
     run_ok(presign, e.env, &r);
     char *nl = strchr(r.out, '\n');
@@ -303,9 +307,9 @@ static void awscli_round_trips(void **state)
     /* The same CLI with a wrong secret is refused, and nothing is written. */
     aws_env bad;
     aws_env_init(&bad, f, "wrong/secret/key/000000000000000000000000");
-    const char *put_bad[] = {"/usr/bin/aws", "--endpoint-url", f->url, "--no-cli-pager",
-                             "s3api", "put-object", "--bucket", BUCKET, "--key", "denied",
-                             "--body", body_path, NULL};
+    const char *put_bad[] = {"/usr/bin/aws", "--endpoint-url", f->url, "--no-cli-pager", "s3api",
+                             "put-object",   "--bucket",       BUCKET, "--key",          "denied",
+                             "--body",       body_path,        NULL};
     assert_int_equal(bk_proc_run(put_bad, bad.env, NULL, 0, 120, &r), 0);
     assert_int_not_equal(r.exit_code, 0);
     assert_non_null(strstr(r.err, "SignatureDoesNotMatch"));
@@ -340,7 +344,8 @@ static void s3cmd_run(fixture *f, const char *cfg, const char *const args[], int
     const char *env[] = {home, NULL};
     assert_int_equal(bk_proc_run(argv, env, NULL, 0, 120, r), 0);
     if (expect_ok && r->exit_code != 0)
-        fail_msg("s3cmd %s exited %d\nstdout: %s\nstderr: %s", args[0], r->exit_code, r->out, r->err);
+        fail_msg("s3cmd %s exited %d\nstdout: %s\nstderr: %s", args[0], r->exit_code, r->out,
+                 r->err);
 }
 
 static void s3cmd_write_config(fixture *f, const char *path, const char *secret)
@@ -382,8 +387,9 @@ static void s3cmd_round_trips(void **state)
     assert_non_null(strstr(r.out, "s3://" BUCKET "/s3cmd/big.bin"));
     assert_non_null(strstr(r.out, "s3://" BUCKET "/s3cmd/small cfg"));
     bk_proc_result_free(&r);
-    s3cmd_run(f, cfg, (const char *[]){"get", "--force", "s3://" BUCKET "/s3cmd/big.bin", dst, NULL},
-              1, &r);
+    s3cmd_run(f, cfg,
+              (const char *[]){"get", "--force", "s3://" BUCKET "/s3cmd/big.bin", dst, NULL}, 1,
+              &r);
     bk_proc_result_free(&r);
     FILE *fp = fopen(dst, "rb");
     assert_non_null(fp);
@@ -402,7 +408,8 @@ static void s3cmd_round_trips(void **state)
     assert_int_equal(count_ops(jr, "DeleteObject", NULL, 1), 1);
     json_decref(jr);
 
-    s3cmd_run(f, bad_cfg, (const char *[]){"put", src, "s3://" BUCKET "/s3cmd/denied", NULL}, 0, &r);
+    s3cmd_run(f, bad_cfg, (const char *[]){"put", src, "s3://" BUCKET "/s3cmd/denied", NULL}, 0,
+              &r);
     assert_int_not_equal(r.exit_code, 0);
     bk_proc_result_free(&r);
 }
@@ -415,9 +422,15 @@ static void run_script(fixture *f, const char *const argv[], const char *secret,
     snprintf(ak, sizeof ak, "AWS_ACCESS_KEY_ID=%s", AK);
     snprintf(sk, sizeof sk, "AWS_SECRET_ACCESS_KEY=%s", secret);
     snprintf(home, sizeof home, "HOME=%s", f->tmp);
-    const char *env[] = {ak, sk, home, "AWS_CONFIG_FILE=/dev/null",
-                         "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PROFILE=",
-                         "AWS_SESSION_TOKEN=", "AWS_EC2_METADATA_DISABLED=true", NULL};
+    const char *env[] = {ak,
+                         sk,
+                         home,
+                         "AWS_CONFIG_FILE=/dev/null",
+                         "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+                         "AWS_PROFILE=",
+                         "AWS_SESSION_TOKEN=",
+                         "AWS_EC2_METADATA_DISABLED=true",
+                         NULL};
     bk_proc_result r;
     assert_int_equal(bk_proc_run(argv, env, NULL, 0, 180, &r), 0);
     if (r.exit_code != 0 || (expect_ok && strstr(r.out, "all checks passed") == NULL) ||

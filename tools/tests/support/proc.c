@@ -269,9 +269,9 @@ int bk_proc_stop(bk_proc_child *child, int timeout_s)
     return status < 0 ? -1 : exit_code_of(status);
 }
 
-int bk_mock_start(const char *const buckets[], const char *const extra_args[], const char *access_key,
-                  const char *secret_key, bk_proc_child *child, char *url, size_t url_size,
-                  int *port)
+int bk_mock_start(const char *const buckets[], const char *const extra_args[],
+                  const char *access_key, const char *secret_key, bk_proc_child *child, char *url,
+                  size_t url_size, int *port)
 {
     const char *argv[64];
     size_t n = 0;

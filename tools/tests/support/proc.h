@@ -7,10 +7,10 @@
 #include <sys/types.h>
 
 typedef struct bk_proc_result {
-    int exit_code;    /* exit status, or 128+signal, or -1 when it could not start */
-    int timed_out;    /* 1 when the deadline killed it */
-    char *out;        /* captured stdout, NUL-terminated (bounded to 4 MiB) */
-    char *err;        /* captured stderr, NUL-terminated (bounded to 4 MiB) */
+    int exit_code; /* exit status, or 128+signal, or -1 when it could not start */
+    int timed_out; /* 1 when the deadline killed it */
+    char *out;     /* captured stdout, NUL-terminated (bounded to 4 MiB) */
+    char *err;     /* captured stderr, NUL-terminated (bounded to 4 MiB) */
 } bk_proc_result;
 
 /* Runs argv[0] (a path or a name looked up in PATH) with extra environment
@@ -35,9 +35,9 @@ int bk_proc_stop(bk_proc_child *child, int timeout_s);
 /* Starts build/bin/mock-s3 on 127.0.0.1:0 with one credential (AK/SK), the
  * given buckets (NULL-terminated) and extra flags (NULL-terminated, may be NULL).
  * Fills the base URL "http://127.0.0.1:PORT" and the port. */
-int bk_mock_start(const char *const buckets[], const char *const extra_args[], const char *access_key,
-                  const char *secret_key, bk_proc_child *child, char *url, size_t url_size,
-                  int *port);
+int bk_mock_start(const char *const buckets[], const char *const extra_args[],
+                  const char *access_key, const char *secret_key, bk_proc_child *child, char *url,
+                  size_t url_size, int *port);
 
 /* A fresh temporary directory (mkdtemp) and its recursive removal. */
 int bk_tmpdir(char *path, size_t size);
