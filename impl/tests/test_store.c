@@ -1,0 +1,193 @@
+/* BK_TEST_UNIT
+ * The content store: digest validation, verified writes that never publish a
+ * corrupt blob, reads that refuse links out of the store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/sha.h>
+
+#include "bkcache/store.h"
+
+typedef struct fx {
+    char dir[256];
+    bk_store *store;
+} fx;
+
+static void rm_rf(const char *path)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "%s/bkcache-store-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(f->dir));
+    bk_err err;
+    f->store = bk_store_open(f->dir, 1, &err);
+    assert_non_null(f->store);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    bk_store_free(f->store);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+static void digest_of(const void *data, size_t len, char out[BK_DIGEST_MAX])
+{
+    unsigned char md[32];
+    SHA256(data, len, md);
+    bk_digest_format(md, out);
+}
+
+static void digests_are_validated(void **state)
+{
+    (void)state;
+    bk_err err;
+    char hex[65];
+    const char *good = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    assert_int_equal(bk_digest_validate(good, hex, &err), BK_OK);
+    assert_string_equal(hex, good + 7);
+    const char *bad[] = {
+        "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+        "sha256:e3b0",
+        "sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "sha256:../../../../etc/passwd0000000000000000000000000000000000000000000",
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8550",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(bk_digest_validate(bad[i], NULL, &err), BK_EINVAL);
+    assert_int_equal(bk_digest_validate(NULL, NULL, &err), BK_EINVAL);
+}
+
+static void verified_write_then_read(void **state)
+{
+    fx *f = *state;
+    bk_err err;
+    unsigned char data[100000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 13);
+    char digest[BK_DIGEST_MAX];
+    digest_of(data, sizeof data, digest);
+
+    uint64_t size = 0;
+    assert_int_equal(bk_store_has_blob(f->store, digest, &size, &err), 0);
+    bk_blob_writer *w = bk_store_blob_writer(f->store, digest, sizeof data, &err);
+    assert_non_null(w);
+    assert_int_equal(bk_blob_writer_write(w, data, 40000, &err), BK_OK);
+    assert_int_equal(bk_blob_writer_written(w), 40000);
+    /* Not visible under its digest before commit. */
+    assert_int_equal(bk_store_has_blob(f->store, digest, &size, &err), 0);
+    assert_int_equal(bk_blob_writer_write(w, data + 40000, sizeof data - 40000, &err), BK_OK);
+    assert_int_equal(bk_blob_writer_commit(w, &err), BK_OK);
+    assert_int_equal(bk_store_has_blob(f->store, digest, &size, &err), 1);
+    assert_int_equal(size, sizeof data);
+    assert_int_equal(bk_store_verify_blob(f->store, digest, sizeof data, &err), BK_OK);
+
+    int fd;
+    assert_int_equal(bk_store_open_blob(f->store, digest, &fd, &size, &err), BK_OK);
+    unsigned char back[sizeof data];
+    assert_int_equal(pread(fd, back, sizeof back, 0), (ssize_t)sizeof back);
+    close(fd);
+    assert_memory_equal(back, data, sizeof data);
+    assert_int_equal(bk_store_verify_blob(f->store, digest, sizeof data - 1, &err), BK_EINTEGRITY);
+    assert_non_null(strstr(err.msg, "expected size 99999, got 100000"));
+}
+
+static void corrupt_write_is_never_published(void **state)
+{
+    fx *f = *state;
+    bk_err err;
+    const char payload[] = "the real layer";
+    char digest[BK_DIGEST_MAX];
+    digest_of(payload, sizeof payload - 1, digest);
+
+    bk_blob_writer *w = bk_store_blob_writer(f->store, digest, sizeof payload - 1, &err);
+    assert_non_null(w);
+    assert_int_equal(bk_blob_writer_write(w, "the fake layer", 14, &err), BK_OK);
+    assert_int_equal(bk_blob_writer_commit(w, &err), BK_EINTEGRITY);
+    assert_non_null(strstr(err.msg, "does not match its digest"));
+    uint64_t size;
+    assert_int_equal(bk_store_has_blob(f->store, digest, &size, &err), 0);
+
+    w = bk_store_blob_writer(f->store, digest, sizeof payload - 1, &err);
+    assert_non_null(w);
+    assert_int_equal(bk_blob_writer_write(w, "the", 3, &err), BK_OK);
+    assert_int_equal(bk_blob_writer_commit(w, &err), BK_EINTEGRITY); /* short */
+    assert_non_null(strstr(err.msg, "expected size 14, got 3"));
+
+    w = bk_store_blob_writer(f->store, digest, 3, &err);
+    assert_int_equal(bk_blob_writer_write(w, "four", 4, &err), BK_EINTEGRITY); /* too long */
+    bk_blob_writer_abort(w);
+    assert_int_equal(bk_store_has_blob(f->store, digest, &size, &err), 0);
+
+    /* No temporary file is left behind. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s/blobs/sha256')\"", f->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void links_out_of_the_store_are_refused(void **state)
+{
+    fx *f = *state;
+    bk_err err;
+    char outside[300], link[400];
+    snprintf(outside, sizeof outside, "%s-outside", f->dir);
+    FILE *fp = fopen(outside, "w");
+    assert_non_null(fp);
+    fputs("secret", fp);
+    fclose(fp);
+    char digest[BK_DIGEST_MAX];
+    digest_of("secret", 6, digest);
+    snprintf(link, sizeof link, "%s/blobs/sha256/%s", f->dir, digest + 7);
+    assert_int_equal(symlink(outside, link), 0);
+    int fd;
+    uint64_t size;
+    assert_int_equal(bk_store_open_blob(f->store, digest, &fd, &size, &err), BK_EINVAL);
+    assert_non_null(strstr(err.msg, "symbolic link"));
+    unlink(outside);
+}
+
+static void small_files_are_written_atomically(void **state)
+{
+    fx *f = *state;
+    bk_err err;
+    assert_int_equal(bk_store_write_file(f->store, "index.json", "{}", 2, &err), BK_OK);
+    char path[400];
+    snprintf(path, sizeof path, "%s/index.json", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 2);
+    assert_int_equal(bk_store_write_file(f->store, "../escape", "x", 1, &err), BK_EINVAL);
+    assert_int_equal(bk_store_write_file(f->store, "blobs/x", "x", 1, &err), BK_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(digests_are_validated),
+        cmocka_unit_test_setup_teardown(verified_write_then_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupt_write_is_never_published, setup, teardown),
+        cmocka_unit_test_setup_teardown(links_out_of_the_store_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(small_files_are_written_atomically, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
