@@ -532,9 +532,9 @@ static bk_code apply(parse_ctx *c, const char *key, const char *value)
         return lenient_bool(c, key, value, &a->disable_accept_encoding);
     if (strcmp(key, "retry_mode") == 0) {
         if (strcmp(value, "standard") == 0)
-            a->retry_mode = BK_RETRY_STANDARD;
+            a->retry_mode = BK_ATTR_RETRY_STANDARD;
         else if (strcmp(value, "adaptive") == 0)
-            a->retry_mode = BK_RETRY_ADAPTIVE;
+            a->retry_mode = BK_ATTR_RETRY_ADAPTIVE;
         else
             return bk_err_set(c->err, BK_EINVAL, "retry_mode must be \"standard\" or \"adaptive\"");
         return BK_OK;

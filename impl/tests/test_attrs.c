@@ -53,7 +53,7 @@ static void defaults_match_buildkit(void **state)
     assert_int_equal(a.upload_parallelism, 4);
     assert_int_equal(a.use_path_style, 0);
     assert_int_equal(a.mode, BK_MODE_MIN);
-    assert_int_equal(a.retry_mode, BK_RETRY_DEFAULT);
+    assert_int_equal(a.retry_mode, BK_ATTR_RETRY_DEFAULT);
     assert_int_equal(a.retry_max_attempts, 0);
     assert_int_equal(a.existence_check, BK_EXISTS_HEAD);
     assert_int_equal(a.n_warnings, 0);
@@ -154,7 +154,7 @@ static void integers_are_strict(void **state)
                      BK_OK);
     assert_int_equal(a.upload_parallelism, 8);
     assert_int_equal(a.retry_max_attempts, 5);
-    assert_int_equal(a.retry_mode, BK_RETRY_ADAPTIVE);
+    assert_int_equal(a.retry_mode, BK_ATTR_RETRY_ADAPTIVE);
     bk_s3_attrs_free(&a);
     assert_int_equal(parse("type=s3,bucket=b,region=r,retry_mode=legacy", NULL, 0, &a, &err),
                      BK_EINVAL);

@@ -13,5 +13,6 @@ typedef struct bk_cmd {
 } bk_cmd;
 
 int bk_cmd_version(int argc, char **argv);
+int bk_cmd_sigv4(int argc, char **argv);
 
 #endif

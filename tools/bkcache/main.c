@@ -5,6 +5,7 @@
 
 static const bk_cmd commands[] = {
     {"version", bk_cmd_version, "print the version"},
+    {"sigv4", bk_cmd_sigv4, "sign or presign a raw HTTP request (SigV4 debugging)"},
 };
 
 static void usage(FILE *out)

@@ -21,11 +21,11 @@ extern "C" {
 
 typedef enum bk_cache_mode { BK_MODE_MIN = 0, BK_MODE_MAX = 1 } bk_cache_mode;
 
-typedef enum bk_retry_mode {
-    BK_RETRY_DEFAULT = 0, /* not given: the SDK's default, standard */
-    BK_RETRY_STANDARD,
-    BK_RETRY_ADAPTIVE,
-} bk_retry_mode;
+typedef enum bk_attr_retry_mode {
+    BK_ATTR_RETRY_DEFAULT = 0, /* not given: the SDK's default, standard */
+    BK_ATTR_RETRY_STANDARD,
+    BK_ATTR_RETRY_ADAPTIVE,
+} bk_attr_retry_mode;
 
 typedef enum bk_existence_check {
     BK_EXISTS_HEAD = 0, /* one HeadObject per blob, as BuildKit does */
@@ -50,7 +50,7 @@ typedef struct bk_s3_attrs {
     char *session_token;
     int upload_parallelism; /* default 4 */
     int disable_accept_encoding;
-    bk_retry_mode retry_mode;
+    bk_attr_retry_mode retry_mode;
     int retry_max_attempts; /* 0 = not given: the SDK default (3) */
     bk_cache_mode mode;     /* export only; default min */
     int ignore_error;       /* export only */
