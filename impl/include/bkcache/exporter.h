@@ -1,0 +1,76 @@
+/* Export of a cache config and its blobs to S3, exactly the sequence of
+ * BuildKit's S3 exporter (cache/remotecache/s3 Finalize), plus what the field
+ * taught:
+ *
+ *  1. every layer blob, upload_parallelism at a time: HEAD its key (or, with
+ *     existence_check=list, one ListObjectsV2 walk of the blobs prefix that
+ *     falls back to HEAD on 403). Absent (404 NoSuchKey/NotFound only): upload
+ *     it, single PutObject below the multipart threshold, multipart above,
+ *     after verifying the store's copy against its digest and size (a blob that
+ *     does not match fails the export and nothing is uploaded for it). Present
+ *     but older than touch_refresh: touch it (CopyObject onto itself with
+ *     REPLACE and x-amz-meta-updated-at; multipart UploadPartCopy at or above
+ *     the copy limit, 5 GiB). Present and fresh: nothing. Present with a size
+ *     that differs from the descriptor's: not trusted, uploaded again (BuildKit
+ *     would keep the truncated object forever).
+ *  2. only when every blob succeeded: the manifest (Go-identical JSON), once per
+ *     name; multipart when it is over the threshold.
+ *
+ * Any other error (403 on HEAD, 5xx after retries, ...) fails the export and no
+ * manifest is written, so a manifest never points at a missing blob by our
+ * doing. With ignore-error the failure is reported as a warning and the call
+ * returns BK_OK with summary.failed set. */
+#ifndef BKCACHE_EXPORTER_H
+#define BKCACHE_EXPORTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bkcache/attrs.h"
+#include "bkcache/cacheconfig.h"
+#include "bkcache/error.h"
+#include "bkcache/progress.h"
+#include "bkcache/s3.h"
+#include "bkcache/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bk_export_options {
+    const bk_s3_attrs *attrs;     /* prefixes, names, touch_refresh, parallelism, ... */
+    bk_s3_client *client;         /* configured from attrs (bk_s3cache_client_new) */
+    bk_store *store;              /* holds every layer blob */
+    uint64_t copy_limit;          /* touch by multipart copy at or above this size; 0 = 5 GiB */
+    uint64_t multipart_threshold; /* manifests at or above go multipart; 0 = 16 MiB */
+    int dry_run;                  /* check existence, report the plan, write nothing */
+    /* Wall clock in nanoseconds since the epoch, for the touch decision; NULL = real. */
+    int64_t (*now_ns)(void *ud);
+    void *now_ud;
+    bk_progress_fn progress; /* NULL = silent */
+    void *progress_ud;
+} bk_export_options;
+
+typedef struct bk_export_summary {
+    size_t blobs;      /* distinct blobs in the config */
+    size_t uploaded;   /* absent, uploaded */
+    size_t reuploaded; /* present with the wrong size, uploaded again (also counted in uploaded) */
+    size_t touched;
+    size_t skipped;
+    uint64_t bytes_uploaded;
+    size_t manifests; /* manifest objects written */
+    size_t requests;  /* HTTP attempts made */
+    double seconds;
+    int failed; /* ignore-error swallowed a failure; error holds it */
+    char error[BK_ERR_MSG_MAX];
+} bk_export_summary;
+
+/* cfg is a marshalled config in the S3 form (every layer annotated). */
+bk_code bk_export_config(const bk_export_options *o, const bk_cache_config *cfg,
+                         bk_export_summary *summary, bk_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

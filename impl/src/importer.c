@@ -1,0 +1,454 @@
+#include "bkcache/importer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "bkcache/chains.h"
+
+#define DEFAULT_MAX_MANIFEST (1024ULL * 1024 * 1024)
+
+typedef struct fetch_job {
+    const char *digest; /* borrowed from the manifest */
+    uint64_t size;
+    char *key;
+    int missing;
+} fetch_job;
+
+typedef struct import_run {
+    const bk_import_options *o;
+    bk_import_result *res;
+    fetch_job *jobs;
+    size_t n;
+    size_t next;
+    pthread_mutex_t lock;
+    int failed;
+    bk_err first_err;
+} import_run;
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void emit(const import_run *r, bk_progress_kind kind, const fetch_job *job, uint64_t size,
+                 double seconds, const char *message)
+{
+    if (r->o->progress == NULL)
+        return;
+    bk_progress_event ev = {
+        kind, job ? job->digest : NULL, job ? job->key : NULL, size, 0, seconds, message};
+    r->o->progress(r->o->progress_ud, &ev);
+}
+
+static void add_requests(import_run *r, const bk_s3_result *res)
+{
+    pthread_mutex_lock(&r->lock);
+    r->res->requests += (size_t)(res->attempts > 0 ? res->attempts : 0);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int write_to_blob(void *ud, const void *data, size_t len, bk_err *err)
+{
+    return bk_blob_writer_write(ud, data, len, err) == BK_OK ? 0 : -1;
+}
+
+/* Downloads one blob into dest (or HEADs it without dest). A 404 marks it
+ * missing; anything else is an error. */
+static bk_code fetch(import_run *r, fetch_job *job, bk_err *err)
+{
+    const bk_import_options *o = r->o;
+    bk_s3_result res = BK_S3_RESULT_INIT;
+    bk_code rc;
+    if (o->dest == NULL) {
+        rc = bk_s3_head(o->client, job->key, &res, err);
+        add_requests(r, &res);
+        if (rc != BK_OK && bk_s3_result_is_not_found(&res)) {
+            job->missing = 1;
+            rc = BK_OK;
+        } else if (rc == BK_OK && res.has_size && res.size != job->size) {
+            rc = bk_err_set(err, BK_EINTEGRITY, "blob %s: expected size %llu, the bucket has %llu",
+                            job->digest, (unsigned long long)job->size,
+                            (unsigned long long)res.size);
+        }
+        bk_s3_result_clear(&res);
+        return rc;
+    }
+    uint64_t have = 0;
+    int present = bk_store_has_blob(o->dest, job->digest, &have, NULL);
+    if (present == 1 && have == job->size &&
+        bk_store_verify_blob(o->dest, job->digest, job->size, NULL) == BK_OK) {
+        pthread_mutex_lock(&r->lock);
+        r->res->already_present++;
+        pthread_mutex_unlock(&r->lock);
+        return BK_OK;
+    }
+    bk_blob_writer *w = bk_store_blob_writer(o->dest, job->digest, job->size, err);
+    if (w == NULL)
+        return err ? err->code : BK_EIO;
+    emit(r, BK_PROGRESS_BLOB_FETCH, job, job->size, 0, NULL);
+    double start = mono_seconds();
+    /* The client resumes a broken body with Range and hands each byte over once. */
+    rc = bk_s3_get(o->client, job->key, NULL, write_to_blob, w, &res, err);
+    add_requests(r, &res);
+    if (rc != BK_OK) {
+        bk_blob_writer_abort(w);
+        if (bk_s3_result_is_not_found(&res)) {
+            job->missing = 1;
+            rc = BK_OK;
+        }
+        bk_s3_result_clear(&res);
+        return rc;
+    }
+    bk_s3_result_clear(&res);
+    rc = bk_blob_writer_commit(w, err);
+    if (rc != BK_OK)
+        return bk_err_prefix(err, "%s: ", job->key);
+    emit(r, BK_PROGRESS_BLOB_FETCHED, job, job->size, mono_seconds() - start, NULL);
+    pthread_mutex_lock(&r->lock);
+    r->res->fetched++;
+    r->res->bytes_fetched += job->size;
+    pthread_mutex_unlock(&r->lock);
+    return BK_OK;
+}
+
+static void *worker(void *arg)
+{
+    import_run *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        if (r->failed || r->next >= r->n) {
+            pthread_mutex_unlock(&r->lock);
+            return NULL;
+        }
+        fetch_job *job = &r->jobs[r->next++];
+        pthread_mutex_unlock(&r->lock);
+        bk_err err;
+        bk_err_clear(&err);
+        if (fetch(r, job, &err) != BK_OK) {
+            pthread_mutex_lock(&r->lock);
+            if (!r->failed) {
+                r->failed = 1;
+                r->first_err = err;
+            }
+            pthread_mutex_unlock(&r->lock);
+            return NULL;
+        }
+    }
+}
+
+static bk_code run_workers(import_run *r, bk_err *err)
+{
+    int n = r->o->attrs->upload_parallelism > 0 ? r->o->attrs->upload_parallelism : 4;
+    if ((size_t)n > r->n)
+        n = (int)r->n;
+    pthread_t threads[64];
+    if (n > 64)
+        n = 64;
+    int started = 0;
+    for (; started < n; started++) {
+        if (pthread_create(&threads[started], NULL, worker, r) != 0)
+            break;
+    }
+    if (started == 0 && n > 0)
+        worker(r);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    if (r->failed) {
+        if (err != NULL)
+            *err = r->first_err;
+        return r->first_err.code != BK_OK ? r->first_err.code : BK_EIO;
+    }
+    return BK_OK;
+}
+
+static bk_code read_manifest(import_run *r, bk_err *err)
+{
+    const bk_import_options *o = r->o;
+    bk_import_result *res = r->res;
+    res->manifest_key = bk_s3_attrs_manifest_key(o->attrs, o->attrs->names[0]);
+    if (res->manifest_key == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    bk_buf body = BK_BUF_INIT;
+    bk_s3_result sres = BK_S3_RESULT_INIT;
+    size_t max = o->max_manifest_bytes ? o->max_manifest_bytes : DEFAULT_MAX_MANIFEST;
+    bk_code rc = bk_s3_get_to_buf(o->client, res->manifest_key, NULL, max, &body, &sres, err);
+    add_requests(r, &sres);
+    if (rc != BK_OK) {
+        int not_found = bk_s3_result_is_not_found(&sres);
+        bk_s3_result_clear(&sres);
+        bk_buf_free(&body);
+        if (not_found) {
+            res->found = 0;
+            return BK_OK;
+        }
+        return rc;
+    }
+    bk_s3_result_clear(&sres);
+    res->found = 1;
+    if (o->progress) {
+        bk_progress_event ev = {
+            BK_PROGRESS_MANIFEST, NULL, res->manifest_key, body.len, 0, 0, NULL};
+        o->progress(o->progress_ud, &ev);
+    }
+    rc = bk_config_parse(bk_buf_str(&body), body.len, &res->manifest, err);
+    bk_buf_free(&body);
+    if (rc == BK_OK)
+        rc = bk_config_validate(res->manifest, BK_VALIDATE_S3, err);
+    if (rc != BK_OK)
+        bk_err_prefix(err, "manifest %s: ", res->manifest_key);
+    return rc;
+}
+
+/* Rebuilds the config from the layers whose blobs exist: BuildKit's parser
+ * gives no result to a layer it has no descriptor for. */
+static bk_code build_usable(import_run *r, bk_err *err)
+{
+    const bk_cache_config *cfg = r->res->manifest;
+    bk_descriptor *descs = calloc(cfg->n_layers ? cfg->n_layers : 1, sizeof *descs);
+    if (descs == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_layers; i++) {
+        const bk_cache_layer *l = &cfg->layers[i];
+        int missing = 0;
+        for (size_t j = 0; j < r->n; j++) {
+            if (strcmp(r->jobs[j].digest, l->blob) == 0)
+                missing = r->jobs[j].missing;
+        }
+        if (missing)
+            continue;
+        int dup = 0;
+        for (size_t j = 0; j < n; j++)
+            dup |= strcmp(descs[j].digest, l->blob) == 0;
+        if (dup)
+            continue;
+        /* Borrowed strings: descs only lives through the parse below. */
+        descs[n].media_type = l->annotations->media_type;
+        descs[n].digest = l->blob;
+        descs[n].size = l->annotations->size;
+        descs[n].diff_id = l->annotations->diff_id;
+        descs[n].created_at = l->annotations->created_at;
+        descs[n].has_created_at = true;
+        n++;
+    }
+    bk_chains *chains = NULL;
+    bk_code rc = bk_chains_parse(cfg, descs, n, BK_VALIDATE_S3, &chains, err);
+    if (rc == BK_OK)
+        rc = bk_chains_marshal(chains, BK_MARSHAL_ANNOTATIONS, NULL, NULL, &r->res->usable, err);
+    bk_chains_free(chains);
+    free(descs);
+    if (rc == BK_OK) {
+        size_t before = 0, after = 0;
+        for (size_t i = 0; i < cfg->n_records; i++)
+            before += cfg->records[i].n_results + cfg->records[i].n_chains;
+        for (size_t i = 0; i < r->res->usable->n_records; i++)
+            after += r->res->usable->records[i].n_results + r->res->usable->records[i].n_chains;
+        r->res->dropped_results = before > after ? before - after : 0;
+    }
+    return rc;
+}
+
+static bk_code run_import(import_run *r, bk_err *err)
+{
+    bk_code rc = read_manifest(r, err);
+    if (rc != BK_OK || !r->res->found)
+        return rc;
+    const bk_cache_config *cfg = r->res->manifest;
+    size_t n_blobs = 0;
+    const char **blobs = bk_config_blobs(cfg, &n_blobs);
+    if (blobs == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    r->jobs = calloc(n_blobs ? n_blobs : 1, sizeof *r->jobs);
+    if (r->jobs == NULL) {
+        free(blobs);
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < n_blobs; i++) {
+        fetch_job *job = &r->jobs[r->n];
+        job->digest = blobs[i];
+        for (size_t l = 0; l < cfg->n_layers; l++) {
+            if (strcmp(cfg->layers[l].blob, blobs[i]) == 0) {
+                job->size = (uint64_t)cfg->layers[l].annotations->size;
+                break;
+            }
+        }
+        rc = bk_digest_validate(blobs[i], NULL, err);
+        if (rc != BK_OK) {
+            free(blobs);
+            return bk_err_prefix(err, "manifest %s: ", r->res->manifest_key);
+        }
+        job->key = bk_s3_attrs_blob_key(r->o->attrs, blobs[i]);
+        if (job->key == NULL) {
+            free(blobs);
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        }
+        r->n++;
+        total += job->size;
+    }
+    free(blobs);
+    r->res->blobs = r->n;
+    if (r->o->progress) {
+        bk_progress_event ev = {BK_PROGRESS_PLAN, NULL, NULL, total, r->n, 0, NULL};
+        r->o->progress(r->o->progress_ud, &ev);
+    }
+    rc = run_workers(r, err);
+    if (rc != BK_OK)
+        return rc;
+
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->jobs[i].missing)
+            continue;
+        char **grown = realloc(r->res->missing_keys, (r->res->n_missing + 1) * sizeof *grown);
+        if (grown == NULL)
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        r->res->missing_keys = grown;
+        r->res->missing_keys[r->res->n_missing] = strdup(r->jobs[i].key);
+        if (r->res->missing_keys[r->res->n_missing] == NULL)
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        r->res->n_missing++;
+    }
+    if (r->res->n_missing > 0) {
+        bk_buf keys = BK_BUF_INIT;
+        for (size_t i = 0; i < r->res->n_missing && i < 10; i++)
+            bk_buf_printf(&keys, "%s%s", i ? ", " : "", r->res->missing_keys[i]);
+        if (r->res->n_missing > 10)
+            bk_buf_printf(&keys, " and %zu more", r->res->n_missing - 10);
+        if (r->o->missing == BK_MISSING_ERROR) {
+            rc = bk_err_set(err, BK_ENOTFOUND,
+                            "manifest %s references %zu missing blob(s): %s (expired by a "
+                            "lifecycle rule?)",
+                            r->res->manifest_key, r->res->n_missing, bk_buf_str(&keys));
+            bk_buf_free(&keys);
+            return rc;
+        }
+        char msg[BK_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg,
+                 "%zu referenced blob(s) missing from the bucket, their results dropped (those "
+                 "steps will rebuild): %s",
+                 r->res->n_missing, bk_buf_str(&keys));
+        bk_buf_free(&keys);
+        emit(r, BK_PROGRESS_WARNING, NULL, 0, 0, msg);
+    }
+    return build_usable(r, err);
+}
+
+bk_code bk_import(const bk_import_options *o, bk_import_result *res, bk_err *err)
+{
+    memset(res, 0, sizeof *res);
+    if (o == NULL || o->attrs == NULL || o->client == NULL)
+        return bk_err_set(err, BK_EINVAL, "import: attrs and client are required");
+    double start = mono_seconds();
+    import_run r = {0};
+    r.o = o;
+    r.res = res;
+    pthread_mutex_init(&r.lock, NULL);
+    bk_code rc = run_import(&r, err);
+    for (size_t i = 0; i < r.n; i++)
+        free(r.jobs[i].key);
+    free(r.jobs);
+    pthread_mutex_destroy(&r.lock);
+    res->seconds = mono_seconds() - start;
+    return rc;
+}
+
+void bk_import_result_clear(bk_import_result *res)
+{
+    if (res == NULL)
+        return;
+    free(res->manifest_key);
+    bk_config_free(res->manifest);
+    bk_config_free(res->usable);
+    for (size_t i = 0; i < res->n_missing; i++)
+        free(res->missing_keys[i]);
+    free(res->missing_keys);
+    memset(res, 0, sizeof *res);
+}
+
+/* ---- the imported graph as JSON ---- */
+
+static json_t *layer_chain(const bk_cache_config *cfg, int64_t top)
+{
+    /* Walk parents from the top, then reverse: base first. Bounded by the
+     * layer count, so a loop (already refused by validation) cannot hang. */
+    json_t *chain = json_array();
+    size_t steps = 0;
+    for (int64_t i = top; i >= 0 && (size_t)i < cfg->n_layers && steps <= cfg->n_layers; steps++) {
+        json_array_insert_new(chain, 0, json_string(cfg->layers[i].blob));
+        i = cfg->layers[i].parent;
+    }
+    return chain;
+}
+
+static int compare_by_digest(const void *a, const void *b)
+{
+    const char *da = json_string_value(json_object_get(*(json_t *const *)a, "digest"));
+    const char *db = json_string_value(json_object_get(*(json_t *const *)b, "digest"));
+    return strcmp(da, db);
+}
+
+bk_code bk_import_graph_json(const bk_cache_config *cfg, bk_buf *out, bk_err *err)
+{
+    json_t *records = json_array();
+    for (size_t i = 0; cfg != NULL && i < cfg->n_records; i++) {
+        const bk_cache_record *rec = &cfg->records[i];
+        json_t *inputs = json_array();
+        for (size_t k = 0; k < rec->n_inputs; k++) {
+            json_t *links = json_array();
+            for (size_t l = 0; l < rec->inputs[k].n_links; l++) {
+                const bk_cache_input *in = &rec->inputs[k].links[l];
+                const char *dig = (in->link >= 0 && (size_t)in->link < cfg->n_records)
+                                      ? cfg->records[in->link].digest
+                                      : "";
+                json_array_append_new(links,
+                                      json_pack("{s:s,s:s}", "digest", dig ? dig : "", "selector",
+                                                in->selector ? in->selector : ""));
+            }
+            json_array_append_new(inputs, links);
+        }
+        json_t *results = json_array();
+        for (size_t k = 0; k < rec->n_results; k++)
+            json_array_append_new(results, layer_chain(cfg, rec->results[k].layer));
+        for (size_t k = 0; k < rec->n_chains; k++) {
+            json_t *chain = json_array();
+            for (size_t l = 0; l < rec->chains[k].n_layers; l++) {
+                int64_t li = rec->chains[k].layers[l];
+                if (li >= 0 && (size_t)li < cfg->n_layers)
+                    json_array_append_new(chain, json_string(cfg->layers[li].blob));
+            }
+            json_array_append_new(results, chain);
+        }
+        json_array_append_new(records,
+                              json_pack("{s:s,s:o,s:o}", "digest", rec->digest ? rec->digest : "",
+                                        "inputs", inputs, "results", results));
+    }
+    /* Sorted by digest, so two importers' outputs compare as text. */
+    size_t n = json_array_size(records);
+    json_t **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (sorted == NULL) {
+        json_decref(records);
+        return bk_err_set(err, BK_ENOMEM, "out of memory writing the imported graph");
+    }
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = json_incref(json_array_get(records, i));
+    qsort(sorted, n, sizeof *sorted, compare_by_digest);
+    json_array_clear(records);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(records, sorted[i]);
+    free(sorted);
+    json_t *doc = json_pack("{s:o}", "records", records);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (text == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory writing the imported graph");
+    bk_buf_puts(out, text);
+    free(text);
+    return bk_buf_check(out, err);
+}

@@ -1,0 +1,68 @@
+#include "cli_s3.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int bk_cli_parse_attrs(const char *cmd, const char *text, int strict, bk_s3_attrs *out)
+{
+    bk_attrs_options opts = {0};
+    opts.strict = strict;
+    bk_err err;
+    bk_err_clear(&err);
+    if (bk_s3_attrs_parse(text, &opts, out, &err) != BK_OK) {
+        fprintf(stderr, "bkcache %s: %s\n", cmd, err.msg);
+        return 2;
+    }
+    for (size_t i = 0; i < out->n_warnings; i++)
+        fprintf(stderr, "bkcache %s: warning: %s\n", cmd, out->warnings[i]);
+    return 0;
+}
+
+int bk_cli_progress_style(const char *arg, bk_progress_style *out)
+{
+    if (arg == NULL || strcmp(arg, "auto") == 0)
+        *out = isatty(STDERR_FILENO) ? BK_PROGRESS_TTY : BK_PROGRESS_PLAIN;
+    else if (strcmp(arg, "plain") == 0)
+        *out = BK_PROGRESS_PLAIN;
+    else if (strcmp(arg, "tty") == 0)
+        *out = BK_PROGRESS_TTY;
+    else if (strcmp(arg, "quiet") == 0)
+        *out = BK_PROGRESS_QUIET;
+    else
+        return -1;
+    return 0;
+}
+
+int bk_cli_parse_size(const char *arg, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (end == arg)
+        return -1;
+    uint64_t mult = 1;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024 * 1024;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1024ULL * 1024 * 1024;
+    else if (*end != '\0')
+        return -1;
+    if (mult != 1 && end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
+        return -1;
+    *out = (uint64_t)v * mult;
+    return 0;
+}
+
+void bk_cli_print_export_summary(const bk_export_summary *s, int dry_run)
+{
+    char bytes[32];
+    bk_format_bytes(s->bytes_uploaded, bytes, sizeof bytes);
+    fprintf(stderr,
+            "%s: %zu blobs: %zu uploaded (%zu re-uploaded), %zu touched, %zu skipped; %s "
+            "uploaded; %zu manifest(s); %zu requests; %.2fs\n",
+            dry_run ? "dry run" : "export", s->blobs, s->uploaded, s->reuploaded, s->touched,
+            s->skipped, bytes, s->manifests, s->requests, s->seconds);
+}
