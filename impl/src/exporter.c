@@ -385,10 +385,10 @@ static bk_code run_export(export_run *r, const bk_cache_config *cfg, bk_err *err
             }
         }
         if (!annotated) {
+            bk_err_set(err, BK_EINVAL,
+                       "layer %s has no annotations: the S3 form needs size and diffID", blobs[i]);
             free(blobs);
-            return bk_err_set(err, BK_EINVAL,
-                              "layer %s has no annotations: the S3 form needs size and diffID",
-                              blobs[i]);
+            return BK_EINVAL;
         }
         bk_code vrc = bk_digest_validate(blobs[i], NULL, err);
         if (vrc != BK_OK) {

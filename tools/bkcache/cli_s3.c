@@ -56,11 +56,11 @@ int bk_cli_parse_size(const char *arg, uint64_t *out)
     return 0;
 }
 
-void bk_cli_print_export_summary(const bk_export_summary *s, int dry_run)
+void bk_cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_run)
 {
     char bytes[32];
     bk_format_bytes(s->bytes_uploaded, bytes, sizeof bytes);
-    fprintf(stderr,
+    fprintf(out,
             "%s: %zu blobs: %zu uploaded (%zu re-uploaded), %zu touched, %zu skipped; %s "
             "uploaded; %zu manifest(s); %zu requests; %.2fs\n",
             dry_run ? "dry run" : "export", s->blobs, s->uploaded, s->reuploaded, s->touched,

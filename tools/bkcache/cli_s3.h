@@ -4,6 +4,7 @@
 #define BKCACHE_CLI_S3_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bkcache/attrs.h"
 #include "bkcache/exporter.h"
@@ -19,7 +20,7 @@ int bk_cli_progress_style(const char *arg, bk_progress_style *out);
 /* A byte count: digits with an optional K, M, G suffix (powers of 1024). 0 on success. */
 int bk_cli_parse_size(const char *arg, uint64_t *out);
 
-/* One line to stderr: blobs uploaded/touched/skipped, bytes, manifests, requests, time. */
-void bk_cli_print_export_summary(const bk_export_summary *s, int dry_run);
+/* One line: blobs uploaded/touched/skipped, bytes, manifests, requests, time. */
+void bk_cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_run);
 
 #endif

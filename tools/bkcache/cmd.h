@@ -4,6 +4,8 @@
 #ifndef BKCACHE_CLI_CMD_H
 #define BKCACHE_CLI_CMD_H
 
+#include <stddef.h>
+
 typedef int (*bk_cmd_fn)(int argc, char **argv);
 
 typedef struct bk_cmd {
@@ -13,6 +15,17 @@ typedef struct bk_cmd {
 } bk_cmd;
 
 int bk_cmd_version(int argc, char **argv);
+int bk_cmd_demo(int argc, char **argv);
+int bk_cmd_export(int argc, char **argv);
+int bk_cmd_import(int argc, char **argv);
+int bk_cmd_fmt(int argc, char **argv);
+int bk_cmd_normalize(int argc, char **argv);
+/* Reads a whole file, or stdin for "-"; 0 on success (free *data), else prints
+ * "bkcache <cmd>: <path>: <reason>" and returns 2. (cmd_fmt.c) */
+int bk_cli_read_input(const char *cmd, const char *path, char **data, size_t *len);
+/* Prints "bkcache <cmd>: <where>: <msg>" on one line (control bytes shown as
+ * '?') to stderr. (cmd_fmt.c) */
+void bk_cli_error_line(const char *cmd, const char *where, const char *msg);
 int bk_cmd_sigv4(int argc, char **argv);
 
 #endif

@@ -22,7 +22,7 @@
 #ifndef BKCACHE_FIXTURES_DIR
 #define BKCACHE_FIXTURES_DIR "fixtures"
 #endif
-#define DEFAULT_GRAPH BKCACHE_FIXTURES_DIR "/graphs/multi-stage.json"
+#define DEFAULT_GRAPH BKCACHE_FIXTURES_DIR "/graphs/multistage.json"
 #define BUCKET "bkcache-demo"
 
 static void usage(FILE *out)
@@ -125,8 +125,8 @@ static int run_export(const char *label, bk_s3_attrs *attrs, bk_s3_client *clien
         fprintf(stderr, "bkcache demo: export failed: %s\n", err.msg);
         return 1;
     }
-    bk_cli_print_export_summary(sum, 0);
-    fflush(stderr);
+    bk_cli_print_export_summary(stdout, sum, 0);
+    fflush(stdout);
     return 0;
 }
 
@@ -210,7 +210,8 @@ int bk_cmd_demo(int argc, char **argv)
     bk_cache_config *cfg = NULL;
     bk_store *store = NULL, *dest = NULL;
     bk_s3_client *client = NULL;
-    bk_progress *progress = bk_progress_new(stderr, style);
+    /* One stream, so headings and progress stay in order in a log. */
+    bk_progress *progress = bk_progress_new(stdout, style);
     bk_s3_attrs attrs;
     memset(&attrs, 0, sizeof attrs);
     bk_import_result imported;

@@ -149,7 +149,7 @@ int bk_cmd_export(int argc, char **argv)
     bk_progress_finish(progress);
     if (rc != BK_OK)
         goto fail;
-    bk_cli_print_export_summary(&summary, dry_run);
+    bk_cli_print_export_summary(stderr, &summary, dry_run);
     status = 0;
     goto done;
 fail:

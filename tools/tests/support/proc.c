@@ -1,3 +1,6 @@
+/* nftw() is an XSI extension. */
+#define _XOPEN_SOURCE 700
+
 #include "proc.h"
 
 #include <errno.h>

@@ -1,0 +1,162 @@
+/* Request bodies of the S3 client: streaming from memory or a file region,
+ * the optional aws-chunked encoding, and the hashing pass before signing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bkcache/checksum.h"
+#include "s3internal.h"
+
+#define HASH_BUF (1024 * 1024)
+
+static bk_code source_read(s3_request *rq, uint64_t pos, void *buf, size_t cap, size_t *got,
+                           bk_err *err)
+{
+    uint64_t left = rq->len - pos;
+    size_t n = cap < left ? cap : (size_t)left;
+    *got = 0;
+    if (n == 0)
+        return BK_OK;
+    if (rq->body == S3_BODY_MEM) {
+        memcpy(buf, (const char *)rq->mem + pos, n);
+        *got = n;
+        return BK_OK;
+    }
+    for (;;) {
+        ssize_t r = pread(rq->fd, buf, n, (off_t)(rq->offset + pos));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return bk_err_set(err, BK_EIO, "reading the body at offset %llu: %s",
+                              (unsigned long long)(rq->offset + pos), strerror(errno));
+        if (r == 0)
+            return bk_err_set(err, BK_EIO,
+                              "the body source ended at offset %llu, %llu bytes early (file "
+                              "changed while uploading?)",
+                              (unsigned long long)(rq->offset + pos),
+                              (unsigned long long)(rq->len - pos));
+        *got = (size_t)r;
+        return BK_OK;
+    }
+}
+
+static bk_code encoder_source(void *ud, void *buf, size_t cap, size_t *got, bk_err *err)
+{
+    body_reader *br = ud;
+    bk_code rc = source_read(br->rq, br->src_pos, buf, cap, got, err);
+    br->src_pos += *got;
+    return rc;
+}
+
+bk_code s3_body_start(body_reader *br, bk_err *err)
+{
+    br->pos = 0;
+    br->src_pos = 0;
+    br->failed = 0;
+    bk_chunked_encoder_free(br->enc);
+    br->enc = NULL;
+    if (!br->rq->trailer)
+        return BK_OK;
+    bk_chunked_encoder_config ec;
+    memset(&ec, 0, sizeof ec);
+    ec.mode = BK_CHUNKED_UNSIGNED_TRAILER;
+    ec.chunk_size = S3_TRAILER_CHUNK;
+    ec.trailer_alg = BK_CHECKSUM_CRC32;
+    ec.decoded_length = (int64_t)br->rq->len;
+    ec.source = encoder_source;
+    ec.source_ud = br;
+    br->enc = bk_chunked_encoder_new(&ec, err);
+    return br->enc ? BK_OK : err->code;
+}
+
+size_t s3_body_read_cb(char *buf, size_t size, size_t nitems, void *ud)
+{
+    body_reader *br = ud;
+    size_t cap = size * nitems;
+    size_t got = 0;
+    bk_code rc;
+    if (br->enc != NULL)
+        rc = bk_chunked_encoder_read(br->enc, buf, cap, &got, &br->err);
+    else
+        rc = source_read(br->rq, br->pos, buf, cap, &got, &br->err);
+    if (rc != BK_OK) {
+        br->failed = 1;
+        return CURL_READFUNC_ABORT;
+    }
+    br->pos += got;
+    return got;
+}
+
+/* curl rewinds a body when it must resend it (e.g. after a 100-continue
+ * refusal on a reused connection): restart from the source, never a buffer. */
+int s3_body_seek_cb(void *ud, curl_off_t offset, int origin)
+{
+    body_reader *br = ud;
+    if (origin != SEEK_SET)
+        return CURL_SEEKFUNC_CANTSEEK;
+    if (br->enc != NULL || br->rq->trailer) {
+        if (offset != 0)
+            return CURL_SEEKFUNC_CANTSEEK;
+        return s3_body_start(br, &br->err) == BK_OK ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
+    }
+    if (offset < 0 || (uint64_t)offset > br->rq->len)
+        return CURL_SEEKFUNC_FAIL;
+    br->pos = (uint64_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* One pass over the body for the hashes the request needs, before the first
+ * attempt (a signed payload must be known before its headers are sent). */
+bk_code s3_body_hash(s3_request *rq, int want_sha, int want_md5, char sha_hex[65],
+                     char md5_b64[BK_CHECKSUM_MAX_BASE64], bk_err *err)
+{
+    bk_checksum *sha = want_sha ? bk_checksum_new(BK_CHECKSUM_SHA256, err) : NULL;
+    bk_checksum *md5 = want_md5 ? bk_checksum_new(BK_CHECKSUM_MD5, err) : NULL;
+    bk_code rc = BK_OK;
+    char *buf = NULL;
+    if ((want_sha && sha == NULL) || (want_md5 && md5 == NULL)) {
+        rc = err ? err->code : BK_ENOMEM;
+        goto out;
+    }
+    if (rq->body == S3_BODY_MEM || rq->len == 0) {
+        if (sha)
+            bk_checksum_update(sha, rq->mem, rq->body == S3_BODY_MEM ? rq->len : 0);
+        if (md5)
+            bk_checksum_update(md5, rq->mem, rq->body == S3_BODY_MEM ? rq->len : 0);
+    } else {
+        buf = malloc(HASH_BUF);
+        if (buf == NULL) {
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (uint64_t pos = 0; pos < rq->len;) {
+            size_t got;
+            rc = source_read(rq, pos, buf, HASH_BUF, &got, err);
+            if (rc != BK_OK)
+                goto out;
+            if (sha)
+                bk_checksum_update(sha, buf, got);
+            if (md5)
+                bk_checksum_update(md5, buf, got);
+            pos += got;
+        }
+    }
+    bk_checksum_digest d;
+    if (sha) {
+        if ((rc = bk_checksum_final(sha, &d, err)) != BK_OK)
+            goto out;
+        memcpy(sha_hex, d.hex, 65);
+    }
+    if (md5) {
+        if ((rc = bk_checksum_final(md5, &d, err)) != BK_OK)
+            goto out;
+        snprintf(md5_b64, BK_CHECKSUM_MAX_BASE64, "%s", d.base64);
+    }
+out:
+    free(buf);
+    bk_checksum_free(sha);
+    bk_checksum_free(md5);
+    return rc;
+}

@@ -1,0 +1,455 @@
+/* The exporter against the in-process mock: BuildKit's sequence proven by the
+ * mock's journal (HEAD, upload, touch, manifests last), retries, failures
+ * that leave the old manifest alone, parallelism, layout, list mode. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bkcache/exporter.h"
+#include "bkcache/store.h"
+#include "cachegen.h"
+#include "pipeline_fx.h"
+
+typedef struct fx {
+    pipeline_fx p;
+    bk_test_cache cache;
+    bk_store *store;
+} fx;
+
+static int setup_with(void **state, const char *extra, size_t n, uint64_t min, uint64_t max)
+{
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(pipeline_fx_start(&f->p, extra, 0), 0);
+    assert_int_equal(bk_test_cache_make(&f->cache, n, min, max, 42), 0);
+    bk_err err;
+    f->store = bk_store_open(f->cache.dir, 0, &err);
+    assert_non_null(f->store);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, "", 12, 1, 64 * 1024);
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    bk_store_free(f->store);
+    bk_test_cache_free(&f->cache);
+    pipeline_fx_stop(&f->p);
+    free(f);
+    return 0;
+}
+
+static bk_code export_cfg(fx *f, const bk_cache_config *cfg, bk_export_summary *sum, bk_err *err)
+{
+    bk_export_options o = {0};
+    o.attrs = &f->p.attrs;
+    o.client = f->p.client;
+    o.store = f->store;
+    return bk_export_config(&o, cfg, sum, err);
+}
+
+static void export_ok(fx *f, bk_export_summary *sum)
+{
+    bk_err err;
+    bk_err_clear(&err);
+    if (export_cfg(f, f->cache.config, sum, &err) != BK_OK)
+        fail_msg("export failed: %s", err.msg);
+}
+
+/* Every journal entry for a key, in order. */
+static size_t entries_for(fx *f, const char *operation, const char *key, uint64_t since,
+                          ms3_journal_entry **out)
+{
+    ms3_journal_filter flt = {0};
+    flt.operation = operation;
+    flt.key_prefix = key;
+    flt.since_seq = since;
+    return ms3_journal_query(f->p.mock, &flt, out);
+}
+
+static uint64_t max_seq(fx *f, const char *operation, const char *prefix, uint64_t since)
+{
+    ms3_journal_entry *e = NULL;
+    size_t n = entries_for(f, operation, prefix, since, &e);
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = e[i].seq > m ? e[i].seq : m;
+    ms3_journal_entries_free(e, n);
+    return m;
+}
+
+static uint64_t min_seq(fx *f, const char *operation, const char *prefix, uint64_t since)
+{
+    ms3_journal_entry *e = NULL;
+    size_t n = entries_for(f, operation, prefix, since, &e);
+    uint64_t m = UINT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        m = e[i].seq < m ? e[i].seq : m;
+    ms3_journal_entries_free(e, n);
+    return m;
+}
+
+static void first_export_heads_uploads_then_writes_manifest(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    size_t n = f->cache.n;
+    assert_int_equal(sum.blobs, n);
+    assert_int_equal(sum.uploaded, n);
+    assert_int_equal(sum.skipped, 0);
+    assert_int_equal(sum.manifests, 1);
+    assert_int_equal(fx_count(&f->p, "HeadObject", "blobs/", 0), n);
+    assert_int_equal(fx_count(&f->p, "PutObject", "blobs/sha256:", 0), n);
+    assert_int_equal(fx_count(&f->p, "PutObject", "manifests/buildkit", 0), 1);
+    /* The manifest is written after the last blob. */
+    assert_true(max_seq(f, "PutObject", "blobs/", 0) < min_seq(f, "PutObject", "manifests/", 0));
+    /* Every blob arrived byte-identical under blobs/sha256:<hex>. */
+    for (size_t i = 0; i < n; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "blobs/%s", f->cache.digests[i]);
+        ms3_object_info info;
+        bk_err err;
+        assert_int_equal(ms3_server_stat_object(f->p.mock, FX_BUCKET, key, &info, &err), 0);
+        free(info.metadata_json);
+        assert_int_equal(info.size, f->cache.sizes[i]);
+    }
+    /* The manifest is the Go encoding of the config, no trailing newline. */
+    bk_buf want = BK_BUF_INIT;
+    bk_err err;
+    assert_int_equal(bk_config_encode(f->cache.config, &want, &err), BK_OK);
+    char *got = NULL;
+    size_t got_len = 0;
+    assert_int_equal(ms3_server_read_object(f->p.mock, FX_BUCKET, "manifests/buildkit", 1 << 20,
+                                            &got, &got_len, &err),
+                     0);
+    assert_int_equal(got_len, want.len);
+    assert_memory_equal(got, want.data, want.len);
+    free(got);
+    bk_buf_free(&want);
+}
+
+static void reexport_uploads_no_blob(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    uint64_t since = fx_last_seq(&f->p);
+    export_ok(f, &sum);
+    assert_int_equal(sum.uploaded, 0);
+    assert_int_equal(sum.touched, 0);
+    assert_int_equal(sum.skipped, f->cache.n);
+    assert_int_equal(fx_count(&f->p, "HeadObject", "blobs/", since), f->cache.n);
+    assert_int_equal(fx_count(&f->p, "PutObject", "blobs/", since), 0);
+    assert_int_equal(fx_count(&f->p, "CopyObject", NULL, since), 0);
+    assert_int_equal(fx_count(&f->p, "PutObject", "manifests/", since), 1);
+}
+
+static void aged_blobs_are_touched_once_before_the_manifest(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    bk_err err;
+    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", 25 * 3600),
+                     (int)f->cache.n);
+    uint64_t since = fx_last_seq(&f->p);
+    export_ok(f, &sum);
+    assert_int_equal(sum.touched, f->cache.n);
+    assert_int_equal(sum.uploaded, 0);
+    assert_int_equal(fx_count(&f->p, "CopyObject", "blobs/", since), f->cache.n);
+    for (size_t i = 0; i < f->cache.n; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "blobs/%s", f->cache.digests[i]);
+        assert_int_equal(fx_count(&f->p, "CopyObject", key, since), 1);
+        ms3_object_info info;
+        assert_int_equal(ms3_server_stat_object(f->p.mock, FX_BUCKET, key, &info, &err), 0);
+        assert_non_null(strstr(info.metadata_json, "\"updated-at\""));
+        free(info.metadata_json);
+    }
+    assert_true(max_seq(f, "CopyObject", "blobs/", since) <
+                min_seq(f, "PutObject", "manifests/", since));
+    /* Touched objects are fresh again. */
+    since = fx_last_seq(&f->p);
+    export_ok(f, &sum);
+    assert_int_equal(fx_count(&f->p, "CopyObject", NULL, since), 0);
+
+    /* A shorter touch_refresh touches objects younger than a day. */
+    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", 120), (int)f->cache.n);
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "touch_refresh=1m"), 0);
+    since = fx_last_seq(&f->p);
+    export_ok(f, &sum);
+    assert_int_equal(fx_count(&f->p, "CopyObject", "blobs/", since), f->cache.n);
+}
+
+static void names_and_prefixes_make_the_keys(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(pipeline_fx_reconfigure(
+                         &f->p, "prefix=ci/,blobs_prefix=b-,manifests_prefix=m/,name=main;pr-1"),
+                     0);
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    assert_int_equal(sum.manifests, 2);
+    char key[160];
+    snprintf(key, sizeof key, "ci/b-%s", f->cache.digests[0]);
+    assert_int_equal(fx_count(&f->p, "PutObject", key, 0), 1);
+    char *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    bk_err err;
+    assert_int_equal(
+        ms3_server_read_object(f->p.mock, FX_BUCKET, "ci/m/main", 1 << 20, &a, &alen, &err), 0);
+    assert_int_equal(
+        ms3_server_read_object(f->p.mock, FX_BUCKET, "ci/m/pr-1", 1 << 20, &b, &blen, &err), 0);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, alen);
+    free(a);
+    free(b);
+    /* Nothing else was written: the blobs and two manifests. */
+    assert_int_equal(ms3_server_object_count(f->p.mock, FX_BUCKET), f->cache.n + 2);
+}
+
+static void slowdown_on_one_put_is_retried(void **state)
+{
+    fx *f = *state;
+    char glob[160];
+    snprintf(glob, sizeof glob, "blobs/%s", f->cache.digests[3]);
+    ms3_fault_rule r;
+    ms3_fault_rule_init(&r);
+    r.operation = "PutObject";
+    r.key_glob = glob;
+    r.max_fires = 1;
+    r.action = MS3_FAULT_ERROR;
+    r.status = 503;
+    r.error_code = "SlowDown";
+    uint64_t id;
+    bk_err err;
+    assert_int_equal(ms3_server_add_fault(f->p.mock, &r, &id, &err), 0);
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    assert_int_equal(ms3_server_fault_fired(f->p.mock, id), 1);
+    ms3_journal_entry *e = NULL;
+    size_t n = entries_for(f, "PutObject", glob, 0, &e);
+    assert_int_equal(n, 2);
+    assert_int_equal(e[0].status, 503);
+    assert_string_equal(e[0].error_code, "SlowDown");
+    assert_int_equal(e[1].status, 200);
+    ms3_journal_entries_free(e, n);
+    assert_int_equal(sum.uploaded, f->cache.n);
+}
+
+static void permanent_failure_keeps_the_old_manifest(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    char *old = NULL;
+    size_t old_len = 0;
+    bk_err err;
+    assert_int_equal(ms3_server_read_object(f->p.mock, FX_BUCKET, "manifests/buildkit", 1 << 20,
+                                            &old, &old_len, &err),
+                     0);
+
+    bk_test_cache next;
+    assert_int_equal(bk_test_cache_make(&next, 6, 100, 5000, 7), 0);
+    bk_store *store = bk_store_open(next.dir, 0, &err);
+    char glob[160];
+    snprintf(glob, sizeof glob, "blobs/%s", next.digests[2]);
+    ms3_fault_rule r;
+    ms3_fault_rule_init(&r);
+    r.operation = "PutObject";
+    r.key_glob = glob;
+    r.action = MS3_FAULT_ERROR;
+    r.status = 500;
+    r.error_code = "InternalError";
+    assert_int_equal(ms3_server_add_fault(f->p.mock, &r, NULL, &err), 0);
+    uint64_t since = fx_last_seq(&f->p);
+    bk_export_options o = {0};
+    o.attrs = &f->p.attrs;
+    o.client = f->p.client;
+    o.store = store;
+    bk_err_clear(&err);
+    assert_int_equal(bk_export_config(&o, next.config, &sum, &err), BK_ES3);
+    assert_non_null(strstr(err.msg, next.digests[2]));
+    assert_non_null(strstr(err.msg, "InternalError"));
+    /* Three attempts (the SDK default), then no manifest write at all. */
+    assert_int_equal(fx_count(&f->p, "PutObject", glob, since), 3);
+    assert_int_equal(fx_count(&f->p, "PutObject", "manifests/", since), 0);
+    char *now = NULL;
+    size_t now_len = 0;
+    assert_int_equal(ms3_server_read_object(f->p.mock, FX_BUCKET, "manifests/buildkit", 1 << 20,
+                                            &now, &now_len, &err),
+                     0);
+    assert_int_equal(now_len, old_len);
+    assert_memory_equal(now, old, old_len);
+    free(now);
+    free(old);
+
+    /* ignore-error=true turns the same failure into a warning and success. */
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "ignore-error=true"), 0);
+    o.attrs = &f->p.attrs;
+    o.client = f->p.client;
+    assert_int_equal(bk_export_config(&o, next.config, &sum, &err), BK_OK);
+    assert_int_equal(sum.failed, 1);
+    assert_non_null(strstr(sum.error, "InternalError"));
+    bk_store_free(store);
+    bk_test_cache_free(&next);
+}
+
+/* Largest number of blob requests in flight at once, from start times and durations. */
+static int max_overlap(fx *f, const char *operation, uint64_t since)
+{
+    ms3_journal_entry *e = NULL;
+    size_t n = entries_for(f, operation, "blobs/", since, &e);
+    int best = 0;
+    for (size_t i = 0; i < n; i++) {
+        int live = 0;
+        double t = e[i].time + e[i].duration / 2; /* the middle of request i */
+        for (size_t j = 0; j < n; j++)
+            live += e[j].time <= t && t < e[j].time + e[j].duration;
+        best = live > best ? live : best;
+    }
+    ms3_journal_entries_free(e, n);
+    return best;
+}
+
+static void upload_parallelism_shows_in_the_journal(void **state)
+{
+    fx *f = *state;
+    /* Every blob PUT takes 60 ms at the server, so concurrency is visible. */
+    ms3_fault_rule r;
+    ms3_fault_rule_init(&r);
+    r.operation = "PutObject";
+    r.key_glob = "blobs/*";
+    r.action = MS3_FAULT_DELAY;
+    r.delay_ms = 60;
+    bk_err err;
+    assert_int_equal(ms3_server_add_fault(f->p.mock, &r, NULL, &err), 0);
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "upload_parallelism=1"), 0);
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    assert_int_equal(max_overlap(f, "PutObject", 0), 1);
+
+    ms3_server_reset(f->p.mock);
+    assert_int_equal(ms3_server_add_fault(f->p.mock, &r, NULL, &err), 0);
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "upload_parallelism=8"), 0);
+    uint64_t since = fx_last_seq(&f->p);
+    export_ok(f, &sum);
+    int overlap = max_overlap(f, "PutObject", since);
+    assert_true(overlap > 1);
+    assert_true(overlap <= 8);
+}
+
+static void wrong_size_object_is_uploaded_again(void **state)
+{
+    fx *f = *state;
+    char key[160];
+    snprintf(key, sizeof key, "blobs/%s", f->cache.digests[5]);
+    bk_err err;
+    assert_int_equal(ms3_server_put_object(f->p.mock, FX_BUCKET, key, "truncated", 9, NULL, &err),
+                     0);
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    assert_int_equal(sum.reuploaded, 1);
+    assert_int_equal(sum.uploaded, f->cache.n);
+    ms3_object_info info;
+    assert_int_equal(ms3_server_stat_object(f->p.mock, FX_BUCKET, key, &info, &err), 0);
+    free(info.metadata_json);
+    assert_int_equal(info.size, f->cache.sizes[5]);
+}
+
+static void corrupt_store_blob_fails_and_uploads_nothing_for_it(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(bk_test_cache_corrupt(&f->cache, 4), 0);
+    bk_export_summary sum;
+    bk_err err;
+    bk_err_clear(&err);
+    assert_int_equal(export_cfg(f, f->cache.config, &sum, &err), BK_EINTEGRITY);
+    assert_non_null(strstr(err.msg, f->cache.digests[4]));
+    assert_non_null(strstr(err.msg, "does not match its digest"));
+    char key[160];
+    snprintf(key, sizeof key, "blobs/%s", f->cache.digests[4]);
+    assert_int_equal(fx_count(&f->p, "PutObject", key, 0), 0);
+    assert_int_equal(fx_count(&f->p, "PutObject", "manifests/", 0), 0);
+}
+
+static void list_mode_replaces_heads(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "existence_check=list,name=a;b"), 0);
+    uint64_t since = fx_last_seq(&f->p);
+    export_ok(f, &sum);
+    assert_int_equal(sum.skipped, f->cache.n);
+    assert_int_equal(fx_count(&f->p, "ListObjectsV2", NULL, since), 1);
+    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), 0);
+    /* 1 list + one PUT per name: the whole warm export */
+    assert_int_equal(fx_last_seq(&f->p) - since, 3);
+}
+
+static void missing_key_403_is_an_error_naming_list_bucket(void **state)
+{
+    fx *f = *state;
+    ms3_bucket_policy p = {0};
+    p.access = MS3_ACCESS_NO_LIST;
+    bk_err err;
+    assert_int_equal(ms3_server_set_bucket_policy(f->p.mock, FX_BUCKET, &p, &err), 0);
+    bk_export_summary sum;
+    bk_err_clear(&err);
+    assert_int_not_equal(export_cfg(f, f->cache.config, &sum, &err), BK_OK);
+    assert_non_null(strstr(err.msg, "failed to check file presence in cache"));
+    assert_non_null(strstr(err.msg, "ListBucket"));
+    assert_int_equal(fx_count(&f->p, "PutObject", NULL, 0), 0);
+}
+
+static void dry_run_writes_nothing(void **state)
+{
+    fx *f = *state;
+    bk_export_options o = {0};
+    o.attrs = &f->p.attrs;
+    o.client = f->p.client;
+    o.store = f->store;
+    o.dry_run = 1;
+    bk_export_summary sum;
+    bk_err err;
+    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
+    assert_int_equal(fx_count(&f->p, "PutObject", NULL, 0), 0);
+    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, 0), f->cache.n);
+    assert_int_equal(ms3_server_object_count(f->p.mock, FX_BUCKET), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(first_export_heads_uploads_then_writes_manifest, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(reexport_uploads_no_blob, setup, teardown),
+        cmocka_unit_test_setup_teardown(aged_blobs_are_touched_once_before_the_manifest, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(names_and_prefixes_make_the_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(slowdown_on_one_put_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(permanent_failure_keeps_the_old_manifest, setup, teardown),
+        cmocka_unit_test_setup_teardown(upload_parallelism_shows_in_the_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(wrong_size_object_is_uploaded_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupt_store_blob_fails_and_uploads_nothing_for_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(list_mode_replaces_heads, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_key_403_is_an_error_naming_list_bucket, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(dry_run_writes_nothing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
