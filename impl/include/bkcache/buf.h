@@ -20,7 +20,9 @@ typedef struct bk_buf {
     int failed; /* set once an allocation failed; every later append is a no-op */
 } bk_buf;
 
+/* clang-format off */
 #define BK_BUF_INIT {NULL, 0, 0, 0}
+/* clang-format on */
 
 void bk_buf_init(bk_buf *b);
 void bk_buf_free(bk_buf *b);
