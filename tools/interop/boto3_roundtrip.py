@@ -23,7 +23,9 @@ def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     expect_auth_failure = "--expect-auth-failure" in sys.argv
     endpoint, bucket = args
-    cfg = botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
+    # boto3 1.26 presigns with SigV2 unless told otherwise; S3 (and the mock) want SigV4.
+    cfg = botocore.config.Config(s3={"addressing_style": "path"}, signature_version="s3v4",
+                                 retries={"max_attempts": 1})
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", config=cfg)
 
     if expect_auth_failure:

@@ -85,7 +85,12 @@ async function main() {
   const partSize = 5 * 1024 * 1024;
   const data = Buffer.alloc(partSize + 12345, 0x5a);
   const mpKey = "multipart/js";
-  const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: mpKey }));
+  // With default checksums the parts carry CRC32, so the upload must be created
+  // with that algorithm (as @aws-sdk/lib-storage does): S3 answers InvalidPart at
+  // Complete when parts carry a checksum the upload was not created with.
+  const createArgs = { Bucket: bucket, Key: mpKey };
+  if (checksums !== "off") createArgs.ChecksumAlgorithm = "CRC32";
+  const up = await s3.send(new CreateMultipartUploadCommand(createArgs));
   const parts = [];
   for (let n = 1, off = 0; off < data.length; n++, off += partSize) {
     const p = await s3.send(new UploadPartCommand({

@@ -31,7 +31,7 @@ typedef struct fixture {
 
 static void require_peer(const char *path, const char *what)
 {
-    if (access(path, X_OK | R_OK) != 0)
+    if (access(path, R_OK) != 0)
         fail_msg("%s not found at %s: run tools/setup --test", what, path);
 }
 
@@ -266,7 +266,8 @@ static void awscli_round_trips(void **state)
     j = aws_json(f, &e,
                  (const char *[]){"s3api", "list-objects-v2", "--bucket", BUCKET, "--prefix",
                                   "blobs/", NULL});
-    assert_int_equal(json_integer_value(json_object_get(j, "KeyCount")), 1);
+    /* The CLI merges pages and drops KeyCount: count the Contents. */
+    assert_int_equal(json_array_size(json_object_get(j, "Contents")), 1);
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(j, "Contents"), 0), "Key")),
                         key);

@@ -1,0 +1,302 @@
+/* The admin endpoints under /_mock/: control of a mock running in another process. `_mock` is not
+ * a valid bucket name, so these paths never collide with S3 requests. They take
+ * and return JSON and are not journaled.
+ *
+ *   GET    /_mock/health                 {"ok":true}
+ *   GET    /_mock/journal[?since=N&method=&operation=&key_prefix=&status=&bucket=]
+ *   DELETE /_mock/journal                clears it
+ *   GET    /_mock/faults                 rules with match/fire counts
+ *   POST   /_mock/faults                 one rule object or an array -> {"ids":[...]}
+ *   DELETE /_mock/faults
+ *   GET    /_mock/clock                  {"offset_seconds":N,"now":T}
+ *   POST   /_mock/clock                  {"offset_seconds":N}
+ *   POST   /_mock/age                    {"bucket":B?,"prefix":P?,"seconds":N} -> {"aged":n}
+ *   POST   /_mock/reset
+ *   POST   /_mock/buckets                {"name":B}
+ *   POST   /_mock/credentials            {"access_key_id","secret_access_key",
+ *                                         "session_token"?,"expires"?,"profile"?}
+ *   POST   /_mock/policy                 {"bucket"?,"access"?,"require_content_md5"?,
+ *                                         "refuse_aws_chunked"?,"reject_empty_accept_encoding"?,
+ *                                         "require_sse"?}
+ *   POST   /_mock/proxy                  {"gfe_accept_encoding"?,"drop_underscore_headers"?}
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_internal.h"
+
+static void reply_json(ms3_req *r, int status, json_t *body)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    r->resp.status = status;
+    bk_buf_puts(&r->resp.body, text != NULL ? text : "{}");
+    free(text);
+    ms3_resp_header(r, "Content-Type", "application/json");
+}
+
+static void reply_raw_json(ms3_req *r, char *text)
+{
+    r->resp.status = 200;
+    bk_buf_puts(&r->resp.body, text != NULL ? text : "[]");
+    free(text);
+    ms3_resp_header(r, "Content-Type", "application/json");
+}
+
+static void reply_error(ms3_req *r, int status, const char *message)
+{
+    reply_json(r, status, json_pack("{s:s}", "error", message));
+}
+
+static void ok(ms3_req *r)
+{
+    reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static const char *str_or_null(json_t *o, const char *name)
+{
+    json_t *v = json_object_get(o, name);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int64_t int_or(json_t *o, const char *name, int64_t def)
+{
+    json_t *v = json_object_get(o, name);
+    if (json_is_integer(v))
+        return (int64_t)json_integer_value(v);
+    if (json_is_real(v))
+        return (int64_t)json_real_value(v);
+    return def;
+}
+
+static int bool_or(json_t *o, const char *name, int def)
+{
+    json_t *v = json_object_get(o, name);
+    return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+static int add_rule(ms3_server *s, json_t *o, uint64_t *id, char *why, size_t whylen)
+{
+    if (!json_is_object(o)) {
+        snprintf(why, whylen, "a fault rule must be a JSON object");
+        return -1;
+    }
+    ms3_fault_rule rule;
+    ms3_fault_rule_init(&rule);
+    const char *action = str_or_null(o, "action");
+    if (action != NULL && ms3_fault_action_parse(action, &rule.action) != 0) {
+        snprintf(why, whylen, "unknown fault action \"%s\"", action);
+        return -1;
+    }
+    rule.method = str_or_null(o, "method");
+    rule.operation = str_or_null(o, "operation");
+    rule.bucket = str_or_null(o, "bucket");
+    rule.key_glob = str_or_null(o, "key");
+    if (rule.key_glob == NULL)
+        rule.key_glob = str_or_null(o, "key_glob");
+    rule.nth = (uint64_t)int_or(o, "nth", 0);
+    rule.every_nth = (uint64_t)int_or(o, "every_nth", 0);
+    rule.first_n = (uint64_t)int_or(o, "first_n", 0);
+    json_t *p = json_object_get(o, "probability");
+    rule.probability = json_is_number(p) ? json_number_value(p) : 0;
+    rule.seed = (uint64_t)int_or(o, "seed", 0);
+    rule.max_fires = (uint64_t)int_or(o, "max_fires", 0);
+    rule.status = (int)int_or(o, "status", 0);
+    rule.error_code = str_or_null(o, "error_code");
+    rule.error_message = str_or_null(o, "error_message");
+    rule.delay_ms = (uint32_t)int_or(o, "delay_ms", 0);
+    rule.cut_after = (uint64_t)int_or(o, "cut_after", 0);
+    bk_err err;
+    if (ms3_server_add_fault(s, &rule, id, &err) != 0) {
+        snprintf(why, whylen, "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void faults_post(ms3_req *r, json_t *body)
+{
+    json_t *ids = json_array();
+    char why[512];
+    if (json_is_array(body)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(body, i, v)
+        {
+            uint64_t id = 0;
+            if (add_rule(r->srv, v, &id, why, sizeof(why)) != 0) {
+                json_decref(ids);
+                reply_error(r, 400, why);
+                return;
+            }
+            json_array_append_new(ids, json_integer((json_int_t)id));
+        }
+    } else {
+        uint64_t id = 0;
+        if (add_rule(r->srv, body, &id, why, sizeof(why)) != 0) {
+            json_decref(ids);
+            reply_error(r, 400, why);
+            return;
+        }
+        json_array_append_new(ids, json_integer((json_int_t)id));
+    }
+    reply_json(r, 200, json_pack("{s:o}", "ids", ids));
+}
+
+static void policy_post(ms3_req *r, json_t *o)
+{
+    ms3_bucket_policy p;
+    const char *bucket = str_or_null(o, "bucket");
+    ms3_policies_get(r->srv->policies, bucket, &p);
+    const char *access = str_or_null(o, "access");
+    if (access != NULL && ms3_access_profile_parse(access, &p.access) != 0) {
+        reply_error(r, 400, "access must be full, read-only or no-list");
+        return;
+    }
+    p.require_content_md5 = bool_or(o, "require_content_md5", p.require_content_md5);
+    p.refuse_aws_chunked = bool_or(o, "refuse_aws_chunked", p.refuse_aws_chunked);
+    p.reject_empty_accept_encoding =
+        bool_or(o, "reject_empty_accept_encoding", p.reject_empty_accept_encoding);
+    p.require_sse = bool_or(o, "require_sse", p.require_sse);
+    bk_err err;
+    if (ms3_server_set_bucket_policy(r->srv, bucket, &p, &err) != 0) {
+        reply_error(r, 400, err.msg);
+        return;
+    }
+    ok(r);
+}
+
+static void credentials_post(ms3_req *r, json_t *o)
+{
+    const char *akid = str_or_null(o, "access_key_id");
+    const char *secret = str_or_null(o, "secret_access_key");
+    bk_err err;
+    if (ms3_server_add_credentials(r->srv, akid, secret, str_or_null(o, "session_token"), &err) !=
+        0) {
+        reply_error(r, 400, err.msg);
+        return;
+    }
+    int64_t expires = int_or(o, "expires", 0);
+    if (expires != 0)
+        ms3_server_set_credentials_expiry(r->srv, akid, expires, NULL);
+    const char *profile = str_or_null(o, "profile");
+    ms3_access_profile prof;
+    if (profile != NULL) {
+        if (ms3_access_profile_parse(profile, &prof) != 0) {
+            reply_error(r, 400, "profile must be full, read-only or no-list");
+            return;
+        }
+        ms3_server_set_credentials_profile(r->srv, akid, prof, NULL);
+    }
+    ok(r);
+}
+
+static void journal_get(ms3_req *r)
+{
+    ms3_journal_filter f;
+    memset(&f, 0, sizeof(f));
+    const char *since = ms3_route_param(&r->route, "since");
+    const char *status = ms3_route_param(&r->route, "status");
+    f.since_seq = since != NULL ? strtoull(since, NULL, 10) : 0;
+    f.status = status != NULL ? atoi(status) : 0;
+    f.method = ms3_route_param(&r->route, "method");
+    f.operation = ms3_route_param(&r->route, "operation");
+    f.key_prefix = ms3_route_param(&r->route, "key_prefix");
+    f.bucket = ms3_route_param(&r->route, "bucket");
+    reply_raw_json(r, ms3_journal_json(r->srv, &f));
+}
+
+void ms3_admin_handle(ms3_req *r, const char *body, size_t len)
+{
+    ms3_server *s = r->srv;
+    const char *path = r->route.raw_path + strlen("/_mock");
+    const char *m = r->method;
+    json_t *in = NULL;
+    if (len > 0) {
+        json_error_t jerr;
+        in = json_loadb(body, len, 0, &jerr);
+        if (in == NULL) {
+            char why[300];
+            snprintf(why, sizeof(why), "request body is not JSON: %s", jerr.text);
+            reply_error(r, 400, why);
+            return;
+        }
+    }
+    if (in == NULL)
+        in = json_object();
+    int is_get = strcmp(m, "GET") == 0, is_post = strcmp(m, "POST") == 0,
+        is_delete = strcmp(m, "DELETE") == 0;
+
+    if (strcmp(path, "/health") == 0 && is_get) {
+        ok(r);
+    } else if (strcmp(path, "/journal") == 0 && is_get) {
+        journal_get(r);
+    } else if (strcmp(path, "/journal") == 0 && is_delete) {
+        ms3_journal_clear(s->journal);
+        ok(r);
+    } else if (strcmp(path, "/faults") == 0 && is_get) {
+        reply_raw_json(r, ms3_faults_json(s->faults));
+    } else if (strcmp(path, "/faults") == 0 && is_post) {
+        faults_post(r, in);
+    } else if (strcmp(path, "/faults") == 0 && is_delete) {
+        ms3_server_clear_faults(s);
+        ok(r);
+    } else if (strcmp(path, "/clock") == 0 && is_get) {
+        reply_json(r, 200,
+                   json_pack("{s:I, s:I}", "offset_seconds",
+                             (json_int_t)ms3_clock_offset(&s->clock), "now",
+                             (json_int_t)ms3_clock_now(&s->clock)));
+    } else if (strcmp(path, "/clock") == 0 && is_post) {
+        json_t *v = json_object_get(in, "offset_seconds");
+        if (!json_is_number(v)) {
+            reply_error(r, 400, "offset_seconds (a number) is required");
+        } else {
+            ms3_server_set_clock_offset(s, int_or(in, "offset_seconds", 0));
+            ok(r);
+        }
+    } else if (strcmp(path, "/age") == 0 && is_post) {
+        const char *bucket = str_or_null(in, "bucket");
+        const char *prefix = str_or_null(in, "prefix");
+        int64_t seconds = int_or(in, "seconds", 0);
+        long total = 0;
+        if (bucket != NULL) {
+            total = ms3_server_age_objects(s, bucket, prefix, seconds);
+        } else {
+            ms3_bucket_item *items = NULL;
+            size_t n = ms3_store_list_buckets(s->store, &items);
+            for (size_t i = 0; i < n; i++)
+                total += ms3_server_age_objects(s, items[i].name, prefix, seconds);
+            ms3_bucket_items_free(items, n);
+        }
+        if (total < 0)
+            reply_error(r, 404, "no such bucket");
+        else
+            reply_json(r, 200, json_pack("{s:I}", "aged", (json_int_t)total));
+    } else if (strcmp(path, "/reset") == 0 && is_post) {
+        ms3_server_reset(s);
+        ok(r);
+    } else if (strcmp(path, "/buckets") == 0 && is_post) {
+        bk_err err;
+        if (ms3_server_create_bucket(s, str_or_null(in, "name"), &err) != 0)
+            reply_error(r, 400, err.msg);
+        else
+            ok(r);
+    } else if (strcmp(path, "/credentials") == 0 && is_post) {
+        credentials_post(r, in);
+    } else if (strcmp(path, "/policy") == 0 && is_post) {
+        policy_post(r, in);
+    } else if (strcmp(path, "/proxy") == 0 && is_post) {
+        unsigned flags = 0;
+        if (bool_or(in, "gfe_accept_encoding", 0))
+            flags |= MS3_PROXY_GFE_ACCEPT_ENCODING;
+        if (bool_or(in, "drop_underscore_headers", 0))
+            flags |= MS3_PROXY_DROP_UNDERSCORE_HEADERS;
+        ms3_server_set_proxy_mode(s, flags);
+        ok(r);
+    } else {
+        reply_error(r, 404, "no such admin endpoint");
+    }
+    json_decref(in);
+}

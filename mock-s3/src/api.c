@@ -1,0 +1,212 @@
+/* The in-process control API of mock_s3.h that is not HTTP: credentials,
+ * buckets, time, direct object access, faults, policies. */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_internal.h"
+
+int ms3_server_add_credentials(ms3_server *s, const char *access_key_id,
+                               const char *secret_access_key, const char *session_token,
+                               bk_err *err)
+{
+    return ms3_creds_add(s->creds, access_key_id, secret_access_key, session_token, err);
+}
+
+int ms3_server_set_credentials_expiry(ms3_server *s, const char *access_key_id,
+                                      int64_t expires_unix, bk_err *err)
+{
+    return ms3_creds_set_expiry(s->creds, access_key_id, expires_unix, err);
+}
+
+int ms3_server_set_credentials_profile(ms3_server *s, const char *access_key_id,
+                                       ms3_access_profile profile, bk_err *err)
+{
+    return ms3_creds_set_profile(s->creds, access_key_id, profile, err);
+}
+
+int ms3_server_create_bucket(ms3_server *s, const char *bucket, bk_err *err)
+{
+    if (bucket == NULL || strcmp(bucket, "_mock") == 0 || !ms3_valid_bucket_name(bucket))
+        return bk_err_set(err, BK_EINVAL,
+                          "invalid bucket name \"%s\": 3-63 characters of a-z 0-9 . -",
+                          bucket != NULL ? bucket : "(null)");
+    return ms3_store_create_bucket(s->store, bucket, ms3_clock_now_ms(&s->clock), err) < 0
+               ? (err != NULL ? err->code : BK_EIO)
+               : 0;
+}
+
+void ms3_server_reset(ms3_server *s)
+{
+    ms3_store_clear(s->store);
+    ms3_uploads_clear(s->uploads);
+    ms3_journal_clear(s->journal);
+    ms3_faults_clear(s->faults);
+}
+
+void ms3_server_set_clock_offset(ms3_server *s, int64_t seconds)
+{
+    ms3_clock_set_offset(&s->clock, seconds);
+}
+
+int64_t ms3_server_now(ms3_server *s)
+{
+    return ms3_clock_now(&s->clock);
+}
+
+int ms3_server_age_objects(ms3_server *s, const char *bucket, const char *prefix, int64_t seconds)
+{
+    long n = ms3_store_age(s->store, bucket, prefix, seconds);
+    return n < 0 ? -1 : (int)n;
+}
+
+static int put_body(ms3_server *s, const char *bucket, const char *key, ms3_body *body,
+                    const unsigned char md5[16], int zero_etag, const char *content_type,
+                    bk_err *err)
+{
+    ms3_objmeta meta;
+    ms3_objmeta_init(&meta);
+    meta.content_type = strdup(content_type != NULL ? content_type : "binary/octet-stream");
+    ms3_format_etag(md5, meta.etag);
+    if (zero_etag)
+        snprintf(meta.etag + 33, sizeof(meta.etag) - 33, "-1\"");
+    meta.last_modified_ms = ms3_clock_now_ms(&s->clock);
+    int rc = ms3_store_put(s->store, bucket, key, body, &meta, NULL, err);
+    if (rc == MS3_STORE_NO_BUCKET)
+        return bk_err_set(err, BK_ENOTFOUND, "no bucket \"%s\"", bucket);
+    return rc == MS3_STORE_OK ? 0 : (err != NULL && err->code ? err->code : BK_EIO);
+}
+
+int ms3_server_put_object(ms3_server *s, const char *bucket, const char *key, const void *data,
+                          size_t len, const char *content_type, bk_err *err)
+{
+    if (key == NULL || *key == '\0' || strlen(key) > 1024)
+        return bk_err_set(err, BK_EINVAL, "object keys are 1 to 1024 bytes");
+    ms3_writer *w = ms3_writer_new(ms3_store_tmp_dir(s->store), err);
+    if (w == NULL)
+        return err != NULL ? err->code : BK_EIO;
+    if (ms3_writer_write(w, data, len, err) != 0) {
+        ms3_writer_abort(w);
+        return err != NULL ? err->code : BK_EIO;
+    }
+    ms3_body body;
+    if (ms3_writer_finish(w, &body, err) != 0)
+        return err != NULL ? err->code : BK_EIO;
+    unsigned char md5[16];
+    unsigned int n = 16;
+    EVP_Digest(data, len, md5, &n, EVP_md5(), NULL);
+    return put_body(s, bucket, key, &body, md5, 0, content_type, err);
+}
+
+int ms3_server_put_zero_object(ms3_server *s, const char *bucket, const char *key, uint64_t size,
+                               bk_err *err)
+{
+    ms3_body body;
+    ms3_body_zero(&body, size);
+    unsigned char md5[16];
+    ms3_zero_md5(size, md5);
+    return put_body(s, bucket, key, &body, md5, 1, NULL, err);
+}
+
+int ms3_server_stat_object(ms3_server *s, const char *bucket, const char *key,
+                           ms3_object_info *info, bk_err *err)
+{
+    memset(info, 0, sizeof(*info));
+    ms3_objmeta m;
+    ms3_objmeta_init(&m);
+    int rc = ms3_store_stat(s->store, bucket, key, &m);
+    if (rc != MS3_STORE_OK)
+        return bk_err_set(err, BK_ENOTFOUND, "%s/%s does not exist", bucket, key);
+    info->size = m.size;
+    snprintf(info->etag, sizeof(info->etag), "%s", m.etag);
+    info->last_modified = m.last_modified_ms / 1000;
+    snprintf(info->content_type, sizeof(info->content_type), "%s",
+             m.content_type ? m.content_type : "");
+    info->metadata_json = ms3_objmeta_user_json(&m);
+    ms3_objmeta_free(&m);
+    return 0;
+}
+
+int ms3_server_read_object(ms3_server *s, const char *bucket, const char *key, size_t max_len,
+                           char **data, size_t *len, bk_err *err)
+{
+    *data = NULL;
+    *len = 0;
+    ms3_objmeta m;
+    ms3_objmeta_init(&m);
+    ms3_reader *r = NULL;
+    int rc = ms3_store_open_object(s->store, bucket, key, &m, &r, err);
+    ms3_objmeta_free(&m);
+    if (rc != MS3_STORE_OK)
+        return rc == MS3_STORE_IO
+                   ? BK_EIO
+                   : bk_err_set(err, BK_ENOTFOUND, "%s/%s does not exist", bucket, key);
+    uint64_t size = ms3_reader_size(r);
+    if (size > max_len) {
+        ms3_reader_close(r);
+        return bk_err_set(err, BK_EINVAL, "%s/%s has %llu bytes, more than %zu", bucket, key,
+                          (unsigned long long)size, max_len);
+    }
+    char *buf = malloc((size_t)size + 1);
+    uint64_t pos = 0;
+    while (buf != NULL && pos < size) {
+        long n = ms3_reader_pread(r, buf + pos, (size_t)(size - pos), pos);
+        if (n <= 0)
+            break;
+        pos += (uint64_t)n;
+    }
+    ms3_reader_close(r);
+    if (buf == NULL || pos != size) {
+        free(buf);
+        return bk_err_set(err, BK_EIO, "reading %s/%s failed", bucket, key);
+    }
+    buf[size] = '\0';
+    *data = buf;
+    *len = (size_t)size;
+    return 0;
+}
+
+int ms3_server_delete_object(ms3_server *s, const char *bucket, const char *key, bk_err *err)
+{
+    int rc = ms3_store_delete(s->store, bucket, key);
+    if (rc != MS3_STORE_OK)
+        return bk_err_set(err, BK_ENOTFOUND, "%s/%s does not exist", bucket, key);
+    return 0;
+}
+
+size_t ms3_server_object_count(ms3_server *s, const char *bucket)
+{
+    return ms3_store_count(s->store, bucket);
+}
+
+size_t ms3_server_upload_count(ms3_server *s)
+{
+    return ms3_uploads_count(s->uploads);
+}
+
+int ms3_server_add_fault(ms3_server *s, const ms3_fault_rule *r, uint64_t *id, bk_err *err)
+{
+    return ms3_faults_add(s->faults, r, id, err);
+}
+
+void ms3_server_clear_faults(ms3_server *s)
+{
+    ms3_faults_clear(s->faults);
+}
+
+uint64_t ms3_server_fault_fired(ms3_server *s, uint64_t id)
+{
+    return ms3_faults_fired(s->faults, id);
+}
+
+int ms3_server_set_bucket_policy(ms3_server *s, const char *bucket, const ms3_bucket_policy *p,
+                                 bk_err *err)
+{
+    return ms3_policies_set(s->policies, bucket, p, err);
+}
+
+void ms3_server_set_proxy_mode(ms3_server *s, unsigned flags)
+{
+    ms3_policies_set_proxy(s->policies, flags);
+}

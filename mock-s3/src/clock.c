@@ -1,0 +1,127 @@
+#include "clock.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void ms3_clock_init(ms3_clock *c, int64_t offset_seconds)
+{
+    atomic_init(&c->offset_seconds, offset_seconds);
+}
+
+void ms3_clock_set_offset(ms3_clock *c, int64_t offset_seconds)
+{
+    atomic_store(&c->offset_seconds, offset_seconds);
+}
+
+int64_t ms3_clock_offset(ms3_clock *c)
+{
+    return atomic_load(&c->offset_seconds);
+}
+
+int64_t ms3_clock_now(ms3_clock *c)
+{
+    return (int64_t)time(NULL) + ms3_clock_offset(c);
+}
+
+int64_t ms3_clock_now_ms(ms3_clock *c)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((int64_t)ts.tv_sec + ms3_clock_offset(c)) * 1000 + ts.tv_nsec / 1000000;
+}
+
+double ms3_clock_now_f(ms3_clock *c)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)((int64_t)ts.tv_sec + ms3_clock_offset(c)) + ts.tv_nsec / 1e9;
+}
+
+double ms3_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void ms3_time_rfc1123(int64_t unix_seconds, char *out, size_t n)
+{
+    time_t t = (time_t)unix_seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    /* strftime's %a/%b follow the locale; HTTP needs the English names. */
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    snprintf(out, n, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+void ms3_time_iso8601_ms(int64_t unix_ms, char *out, size_t n)
+{
+    int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
+    int ms = (int)(unix_ms - secs * 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int64_t from_fields(int year, int mon, int day, int hour, int min, int sec)
+{
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+        return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    return (int64_t)timegm(&tm);
+}
+
+int64_t ms3_time_parse_amz(const char *s)
+{
+    int year, mon, day, hour, min, sec;
+    if (s == NULL || strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
+        return -1;
+    if (digits(s, 4, &year) || digits(s + 4, 2, &mon) || digits(s + 6, 2, &day) ||
+        digits(s + 9, 2, &hour) || digits(s + 11, 2, &min) || digits(s + 13, 2, &sec))
+        return -1;
+    return from_fields(year, mon, day, hour, min, sec);
+}
+
+int64_t ms3_time_parse_rfc1123(const char *s)
+{
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    char mon_name[4] = {0};
+    int day, year, hour, min, sec;
+    if (s == NULL)
+        return -1;
+    const char *comma = strchr(s, ',');
+    const char *p = comma != NULL ? comma + 1 : s;
+    if (sscanf(p, " %d %3s %d %d:%d:%d", &day, mon_name, &year, &hour, &min, &sec) != 6)
+        return -1;
+    for (int m = 0; m < 12; m++)
+        if (strcmp(months[m], mon_name) == 0)
+            return from_fields(year, m + 1, day, hour, min, sec);
+    return -1;
+}

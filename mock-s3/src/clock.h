@@ -1,0 +1,30 @@
+/* The mock's notion of "now": the real clock plus an adjustable offset, so tests
+ * can move time (Last-Modified stamps, skew checks, presign expiry) without waiting. */
+#ifndef MS3_CLOCK_H
+#define MS3_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ms3_clock {
+    _Atomic int64_t offset_seconds;
+} ms3_clock;
+
+void ms3_clock_init(ms3_clock *c, int64_t offset_seconds);
+void ms3_clock_set_offset(ms3_clock *c, int64_t offset_seconds);
+int64_t ms3_clock_offset(ms3_clock *c);
+int64_t ms3_clock_now(ms3_clock *c);    /* unix seconds */
+int64_t ms3_clock_now_ms(ms3_clock *c); /* unix milliseconds */
+double ms3_clock_now_f(ms3_clock *c);   /* unix seconds with fraction */
+double ms3_monotonic(void);             /* for durations; not shifted */
+
+/* "Wed, 12 Oct 2009 17:50:00 GMT" (HTTP headers). out >= 32 bytes. */
+void ms3_time_rfc1123(int64_t unix_seconds, char *out, size_t n);
+/* "2009-10-12T17:50:00.123Z" (S3 XML). out >= 32 bytes. */
+void ms3_time_iso8601_ms(int64_t unix_ms, char *out, size_t n);
+/* Parses "20130524T000000Z" (x-amz-date); -1 when malformed. */
+int64_t ms3_time_parse_amz(const char *s);
+/* Parses an RFC 1123 date ("Date" header fallback); -1 when malformed. */
+int64_t ms3_time_parse_rfc1123(const char *s);
+
+#endif

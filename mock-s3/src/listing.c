@@ -1,0 +1,242 @@
+/* ListObjectsV2 and ListObjects (v1): prefix, delimiter with CommonPrefixes,
+ * max-keys, continuation-token / start-after / marker, encoding-type=url. Keys
+ * come in UTF-8 binary order from the store. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bkcache/checksum.h"
+#include "errors.h"
+#include "server_internal.h"
+#include "xml.h"
+
+typedef struct item {
+    char *key; /* or the common prefix */
+    int is_prefix;
+    uint64_t size;
+    char etag[80];
+    int64_t last_modified_ms;
+} item;
+
+typedef struct scan_state {
+    const char *prefix;
+    const char *delimiter;
+    size_t prefix_len;
+    const char *skip_prefix; /* the common prefix the previous page ended on */
+    size_t limit;            /* max_keys + 1: one more tells whether it is truncated */
+    item *items;
+    size_t n;
+    int failed;
+} scan_state;
+
+static int collect(void *ud, const ms3_obj_view *o)
+{
+    scan_state *st = ud;
+    if (st->skip_prefix != NULL && strncmp(o->key, st->skip_prefix, strlen(st->skip_prefix)) == 0)
+        return 0;
+    const char *rest = o->key + st->prefix_len;
+    const char *d = NULL;
+    if (st->delimiter != NULL && *st->delimiter)
+        d = strstr(rest, st->delimiter);
+    item it;
+    memset(&it, 0, sizeof(it));
+    if (d != NULL) {
+        size_t len = (size_t)(d - o->key) + strlen(st->delimiter);
+        if (st->n > 0 && st->items[st->n - 1].is_prefix &&
+            strlen(st->items[st->n - 1].key) == len &&
+            strncmp(st->items[st->n - 1].key, o->key, len) == 0)
+            return 0; /* same common prefix as the previous key */
+        if (st->n == st->limit)
+            return 1;
+        it.key = strndup(o->key, len);
+        it.is_prefix = 1;
+    } else {
+        if (st->n == st->limit)
+            return 1;
+        it.key = strdup(o->key);
+        it.size = o->meta->size;
+        memcpy(it.etag, o->meta->etag, sizeof(it.etag));
+        it.last_modified_ms = o->meta->last_modified_ms;
+    }
+    if (it.key == NULL) {
+        st->failed = 1;
+        return 1;
+    }
+    st->items[st->n++] = it;
+    return 0;
+}
+
+static void put_text(bk_buf *b, const char *name, const char *text, int url)
+{
+    if (!url) {
+        ms3_xml_elem(b, name, text);
+        return;
+    }
+    bk_buf_printf(b, "<%s>", name);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        int keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
+                   *p == '/';
+        if (keep)
+            bk_buf_putc(b, (char)*p);
+        else
+            bk_buf_printf(b, "%%%02X", *p);
+    }
+    bk_buf_printf(b, "</%s>", name);
+}
+
+/* Continuation tokens are opaque to clients: base64 of "K<key>" or "P<prefix>". */
+static char *make_token(const item *it)
+{
+    size_t n = strlen(it->key) + 1;
+    unsigned char *raw = malloc(n);
+    char *out = malloc(4 * (n / 3 + 1) + 1);
+    if (raw == NULL || out == NULL) {
+        free(raw);
+        free(out);
+        return NULL;
+    }
+    raw[0] = it->is_prefix ? 'P' : 'K';
+    memcpy(raw + 1, it->key, n - 1);
+    bk_checksum_base64_encode(raw, n, out, 4 * (n / 3 + 1) + 1);
+    free(raw);
+    return out;
+}
+
+static int read_token(const char *token, char **after, int *is_prefix)
+{
+    size_t len = strlen(token);
+    unsigned char *raw = malloc(len + 1);
+    if (raw == NULL)
+        return -1;
+    long n = bk_checksum_base64_decode(token, len, raw, len);
+    if (n < 1 || (raw[0] != 'K' && raw[0] != 'P')) {
+        free(raw);
+        return -1;
+    }
+    *is_prefix = raw[0] == 'P';
+    *after = strndup((const char *)raw + 1, (size_t)n - 1);
+    free(raw);
+    return *after != NULL ? 0 : -1;
+}
+
+void ms3_op_list_objects(ms3_req *r, int v2)
+{
+    const ms3_route *rt = &r->route;
+    const char *prefix = ms3_route_param(rt, "prefix");
+    const char *delimiter = ms3_route_param(rt, "delimiter");
+    const char *max_keys_s = ms3_route_param(rt, "max-keys");
+    const char *enc = ms3_route_param(rt, "encoding-type");
+    const char *token = v2 ? ms3_route_param(rt, "continuation-token") : NULL;
+    const char *start_after = ms3_route_param(rt, v2 ? "start-after" : "marker");
+    if (prefix == NULL)
+        prefix = "";
+    if (enc != NULL && strcmp(enc, "url") != 0) {
+        ms3_resp_error(r, "InvalidArgument", "Invalid Encoding Method specified in Request",
+                       "<ArgumentName>encoding-type</ArgumentName>");
+        return;
+    }
+    int url = enc != NULL;
+    long max_keys = 1000;
+    if (max_keys_s != NULL) {
+        char *end = NULL;
+        max_keys = strtol(max_keys_s, &end, 10);
+        if (end == max_keys_s || *end != '\0' || max_keys < 0) {
+            ms3_resp_error(r, "InvalidArgument",
+                           "Provided max-keys not an integer or within "
+                           "integer range",
+                           "<ArgumentName>max-keys</ArgumentName>");
+            return;
+        }
+        if (max_keys > 1000)
+            max_keys = 1000;
+    }
+    char *after = NULL;
+    int after_is_prefix = 0;
+    if (token != NULL) {
+        if (read_token(token, &after, &after_is_prefix) != 0) {
+            ms3_resp_error(r, "InvalidArgument", "The continuation token provided is incorrect",
+                           "<ArgumentName>continuation-token</ArgumentName>");
+            return;
+        }
+    } else if (start_after != NULL && *start_after) {
+        after = strdup(start_after);
+    }
+
+    scan_state st;
+    memset(&st, 0, sizeof(st));
+    st.prefix = prefix;
+    st.prefix_len = strlen(prefix);
+    st.delimiter = delimiter;
+    st.skip_prefix = after_is_prefix ? after : NULL;
+    st.limit = (size_t)max_keys + 1;
+    st.items = calloc(st.limit, sizeof(*st.items));
+    if (st.items == NULL) {
+        free(after);
+        ms3_resp_error(r, "InternalError", NULL, NULL);
+        return;
+    }
+    if (max_keys > 0)
+        ms3_store_scan(r->srv->store, rt->bucket, prefix, after, collect, &st);
+    int truncated = st.n > (size_t)max_keys;
+    size_t shown = truncated ? (size_t)max_keys : st.n;
+
+    bk_buf *b = &r->resp.body;
+    bk_buf_puts(b, MS3_XML_DECL "<ListBucketResult xmlns=\"" MS3_XMLNS "\">");
+    ms3_xml_elem(b, "Name", rt->bucket);
+    put_text(b, "Prefix", prefix, url);
+    if (v2) {
+        if (start_after != NULL)
+            put_text(b, "StartAfter", start_after, url);
+        if (token != NULL)
+            ms3_xml_elem(b, "ContinuationToken", token);
+        if (truncated && shown > 0) {
+            char *next = make_token(&st.items[shown - 1]);
+            ms3_xml_elem(b, "NextContinuationToken", next != NULL ? next : "");
+            free(next);
+        }
+        bk_buf_printf(b, "<KeyCount>%zu</KeyCount>", shown);
+    } else {
+        put_text(b, "Marker", start_after != NULL ? start_after : "", url);
+        if (truncated && shown > 0 && delimiter != NULL && *delimiter)
+            put_text(b, "NextMarker", st.items[shown - 1].key, url);
+    }
+    bk_buf_printf(b, "<MaxKeys>%ld</MaxKeys>", max_keys);
+    if (delimiter != NULL)
+        put_text(b, "Delimiter", delimiter, url);
+    if (url)
+        ms3_xml_elem(b, "EncodingType", "url");
+    bk_buf_printf(b, "<IsTruncated>%s</IsTruncated>", truncated ? "true" : "false");
+    for (size_t i = 0; i < shown; i++) {
+        const item *it = &st.items[i];
+        if (it->is_prefix)
+            continue;
+        char iso[40];
+        ms3_time_iso8601_ms(it->last_modified_ms, iso, sizeof(iso));
+        bk_buf_puts(b, "<Contents>");
+        put_text(b, "Key", it->key, url);
+        ms3_xml_elem(b, "LastModified", iso);
+        ms3_xml_elem(b, "ETag", it->etag);
+        bk_buf_printf(b, "<Size>%llu</Size>", (unsigned long long)it->size);
+        if (!v2 || ms3_route_param(rt, "fetch-owner") != NULL)
+            bk_buf_puts(b, "<Owner><ID>mock-s3</ID><DisplayName>mock-s3</DisplayName></Owner>");
+        bk_buf_puts(b, "<StorageClass>STANDARD</StorageClass></Contents>");
+    }
+    for (size_t i = 0; i < shown; i++) {
+        if (!st.items[i].is_prefix)
+            continue;
+        bk_buf_puts(b, "<CommonPrefixes>");
+        put_text(b, "Prefix", st.items[i].key, url);
+        bk_buf_puts(b, "</CommonPrefixes>");
+    }
+    bk_buf_puts(b, "</ListBucketResult>");
+    for (size_t i = 0; i < st.n; i++)
+        free(st.items[i].key);
+    free(st.items);
+    free(after);
+    if (st.failed) {
+        ms3_resp_error(r, "InternalError", NULL, NULL);
+        return;
+    }
+    ms3_resp_xml(r, 200);
+}

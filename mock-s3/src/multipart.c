@@ -1,0 +1,691 @@
+/* Multipart uploads: Create, UploadPart, UploadPartCopy, Complete (order, ETag,
+ * minimum size and checksum-consistency checks, "<md5-of-md5s>-N" ETag), Abort,
+ * ListParts, ListMultipartUploads. */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "bkcache/checksum.h"
+#include "errors.h"
+#include "server_internal.h"
+#include "xml.h"
+
+#define MAX_COPY_SOURCE (5ULL * 1024 * 1024 * 1024)
+
+typedef struct part {
+    int number;
+    uint64_t size;
+    unsigned char md5[16];
+    char etag[80];
+    int64_t last_modified_ms;
+    ms3_body body;
+    bk_checksum_alg ck_alg; /* the algorithm the client declared, NONE when none */
+    char ck_value[BK_CHECKSUM_MAX_BASE64];
+} part;
+
+typedef struct upload {
+    char id[64];
+    char *bucket;
+    char *key;
+    int64_t initiated_ms;
+    ms3_objmeta meta;
+    bk_checksum_alg ck_alg; /* x-amz-checksum-algorithm at creation */
+    part *parts;            /* sorted by number */
+    size_t n;
+} upload;
+
+struct ms3_uploads {
+    pthread_mutex_t lock;
+    upload **items;
+    size_t n;
+};
+
+ms3_uploads *ms3_uploads_new(void)
+{
+    ms3_uploads *u = calloc(1, sizeof(*u));
+    if (u != NULL)
+        pthread_mutex_init(&u->lock, NULL);
+    return u;
+}
+
+static void upload_free(upload *up)
+{
+    if (up == NULL)
+        return;
+    for (size_t i = 0; i < up->n; i++)
+        ms3_body_free(&up->parts[i].body);
+    free(up->parts);
+    free(up->bucket);
+    free(up->key);
+    ms3_objmeta_free(&up->meta);
+    free(up);
+}
+
+void ms3_uploads_clear(ms3_uploads *u)
+{
+    pthread_mutex_lock(&u->lock);
+    for (size_t i = 0; i < u->n; i++)
+        upload_free(u->items[i]);
+    free(u->items);
+    u->items = NULL;
+    u->n = 0;
+    pthread_mutex_unlock(&u->lock);
+}
+
+void ms3_uploads_free(ms3_uploads *u)
+{
+    if (u == NULL)
+        return;
+    ms3_uploads_clear(u);
+    pthread_mutex_destroy(&u->lock);
+    free(u);
+}
+
+size_t ms3_uploads_count(ms3_uploads *u)
+{
+    pthread_mutex_lock(&u->lock);
+    size_t n = u->n;
+    pthread_mutex_unlock(&u->lock);
+    return n;
+}
+
+static upload *find(ms3_uploads *u, const char *id, const char *bucket, const char *key,
+                    size_t *pos)
+{
+    for (size_t i = 0; i < u->n; i++) {
+        upload *up = u->items[i];
+        if (strcmp(up->id, id) == 0 && strcmp(up->bucket, bucket) == 0 &&
+            strcmp(up->key, key) == 0) {
+            if (pos != NULL)
+                *pos = i;
+            return up;
+        }
+    }
+    return NULL;
+}
+
+int ms3_uploads_exists(ms3_uploads *u, const char *id, const char *bucket, const char *key)
+{
+    pthread_mutex_lock(&u->lock);
+    int found = find(u, id, bucket, key, NULL) != NULL;
+    pthread_mutex_unlock(&u->lock);
+    return found;
+}
+
+static int add_upload(ms3_uploads *u, upload *up)
+{
+    pthread_mutex_lock(&u->lock);
+    upload **ni = realloc(u->items, (u->n + 1) * sizeof(*ni));
+    if (ni != NULL) {
+        u->items = ni;
+        u->items[u->n++] = up;
+    }
+    pthread_mutex_unlock(&u->lock);
+    return ni != NULL ? 0 : -1;
+}
+
+/* The checksum algorithm a part request declares: header, trailer or SDK header. */
+static bk_checksum_alg declared_alg(const ms3_req *r);
+
+int ms3_op_precheck_part(ms3_req *r)
+{
+    ms3_uploads *u = r->srv->uploads;
+    const char *id = ms3_route_param(&r->route, "uploadId");
+    pthread_mutex_lock(&u->lock);
+    upload *up = find(u, id, r->route.bucket, r->route.key, NULL);
+    bk_checksum_alg want = up != NULL ? up->ck_alg : BK_CHECKSUM_NONE;
+    pthread_mutex_unlock(&u->lock);
+    /* An upload created with an algorithm takes no part without it (S3 says so at
+     * once); the reverse case is only caught by Complete (InvalidPart). */
+    if (want != BK_CHECKSUM_NONE && declared_alg(r) != want) {
+        char msg[160];
+        const char *got = bk_checksum_alg_lower(declared_alg(r));
+        snprintf(msg, sizeof(msg),
+                 "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum "
+                 "Type: %s",
+                 bk_checksum_alg_lower(want), got != NULL ? got : "null");
+        ms3_resp_error(r, "InvalidRequest", msg, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Create */
+
+void ms3_op_create_multipart(ms3_req *r)
+{
+    ms3_server *s = r->srv;
+    upload *up = calloc(1, sizeof(*up));
+    if (up == NULL) {
+        ms3_resp_error(r, "InternalError", NULL, NULL);
+        return;
+    }
+    unsigned char rnd[16];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        memset(rnd, 0x5a, sizeof(rnd));
+    snprintf(up->id, sizeof(up->id), "%016llx", (unsigned long long)r->request_id);
+    for (int i = 0; i < 16; i++)
+        snprintf(up->id + 16 + 2 * i, 3, "%02x", rnd[i]);
+    up->bucket = strdup(r->route.bucket);
+    up->key = strdup(r->route.key);
+    up->initiated_ms = ms3_clock_now_ms(&s->clock);
+    const char *alg = ms3_req_header(r, "x-amz-checksum-algorithm");
+    if (alg != NULL && !bk_checksum_alg_from_name(alg, &up->ck_alg)) {
+        upload_free(up);
+        ms3_resp_error(r, "InvalidRequest",
+                       "Checksum algorithm provided is unsupported. "
+                       "Please try again with any of the valid types: "
+                       "[CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+                       NULL);
+        return;
+    }
+    if (up->bucket == NULL || up->key == NULL || ms3_meta_from_request(r, &up->meta) != 0 ||
+        add_upload(s->uploads, up) != 0) {
+        upload_free(up);
+        ms3_resp_error(r, "InternalError", NULL, NULL);
+        return;
+    }
+    bk_buf *b = &r->resp.body;
+    bk_buf_puts(b, MS3_XML_DECL "<InitiateMultipartUploadResult xmlns=\"" MS3_XMLNS "\">");
+    ms3_xml_elem(b, "Bucket", r->route.bucket);
+    ms3_xml_elem(b, "Key", r->route.key);
+    ms3_xml_elem(b, "UploadId", up->id);
+    bk_buf_puts(b, "</InitiateMultipartUploadResult>");
+    if (up->ck_alg != BK_CHECKSUM_NONE)
+        ms3_resp_header(r, "x-amz-checksum-algorithm", bk_checksum_alg_name(up->ck_alg));
+    ms3_resp_xml(r, 200);
+}
+
+/* ---------------------------------------------------------------- parts */
+
+/* Stores a finished part; replaces one with the same number. */
+static int store_part(ms3_req *r, part *p)
+{
+    ms3_uploads *u = r->srv->uploads;
+    const char *id = ms3_route_param(&r->route, "uploadId");
+    pthread_mutex_lock(&u->lock);
+    upload *up = find(u, id, r->route.bucket, r->route.key, NULL);
+    int rc = -1;
+    if (up != NULL) {
+        size_t i = 0;
+        while (i < up->n && up->parts[i].number < p->number)
+            i++;
+        if (i < up->n && up->parts[i].number == p->number) {
+            ms3_body_free(&up->parts[i].body);
+            up->parts[i] = *p;
+            rc = 0;
+        } else {
+            part *np = realloc(up->parts, (up->n + 1) * sizeof(*np));
+            if (np != NULL) {
+                up->parts = np;
+                memmove(np + i + 1, np + i, (up->n - i) * sizeof(*np));
+                np[i] = *p;
+                up->n++;
+                rc = 0;
+            }
+        }
+    }
+    pthread_mutex_unlock(&u->lock);
+    if (rc != 0) {
+        ms3_body_free(&p->body);
+        ms3_resp_error(r, up == NULL ? "NoSuchUpload" : "InternalError", NULL, NULL);
+    }
+    return rc;
+}
+
+static bk_checksum_alg declared_alg(const ms3_req *r)
+{
+    bk_checksum_alg a = BK_CHECKSUM_NONE;
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (bk_checksum_alg_from_header(r->headers[i].name, &a))
+            return a;
+    const char *t = ms3_req_header(r, "x-amz-trailer");
+    if (t != NULL && bk_checksum_alg_from_header(t, &a))
+        return a;
+    const char *sdk = ms3_req_header(r, "x-amz-sdk-checksum-algorithm");
+    if (sdk != NULL && bk_checksum_alg_from_name(sdk, &a))
+        return a;
+    return BK_CHECKSUM_NONE;
+}
+
+void ms3_op_upload_part(ms3_req *r)
+{
+    part p;
+    memset(&p, 0, sizeof(p));
+    bk_err err;
+    if (ms3_ingest_take_body(r->ingest, &p.body, &err) != 0) {
+        ms3_resp_error(r, "InternalError", err.msg, NULL);
+        return;
+    }
+    p.number = atoi(ms3_route_param(&r->route, "partNumber"));
+    p.size = p.body.size;
+    memcpy(p.md5, ms3_ingest_md5(r->ingest), 16);
+    ms3_format_etag(p.md5, p.etag);
+    p.last_modified_ms = ms3_clock_now_ms(&r->srv->clock);
+    p.ck_alg = declared_alg(r);
+    const bk_checksum_digest *ck = ms3_ingest_checksum(r->ingest);
+    if (ck != NULL && p.ck_alg == ck->alg)
+        snprintf(p.ck_value, sizeof(p.ck_value), "%s", ck->base64);
+    snprintf(r->body_sha256, sizeof(r->body_sha256), "%s", ms3_ingest_sha256_hex(r->ingest));
+    char etag[80];
+    memcpy(etag, p.etag, sizeof(etag));
+    if (store_part(r, &p) != 0)
+        return;
+    r->resp.status = 200;
+    ms3_resp_header(r, "ETag", etag);
+    if (ck != NULL && bk_checksum_header_name(ck->alg) != NULL)
+        ms3_resp_header(r, bk_checksum_header_name(ck->alg), ck->base64);
+}
+
+/* "bytes=a-b" for UploadPartCopy: both ends required. */
+static int parse_copy_range(const char *v, uint64_t *a, uint64_t *b)
+{
+    if (v == NULL || strncmp(v, "bytes=", 6) != 0)
+        return -1;
+    char *end = NULL;
+    unsigned long long x = strtoull(v + 6, &end, 10);
+    if (end == v + 6 || *end != '-')
+        return -1;
+    const char *second = end + 1;
+    unsigned long long y = strtoull(second, &end, 10);
+    if (end == second || *end != '\0' || y < x)
+        return -1;
+    *a = x;
+    *b = y;
+    return 0;
+}
+
+void ms3_op_upload_part_copy(ms3_req *r)
+{
+    ms3_server *s = r->srv;
+    char *sbucket = NULL, *skey = NULL;
+    if (ms3_parse_copy_source(ms3_req_header(r, "x-amz-copy-source"), &sbucket, &skey) != 0) {
+        ms3_resp_error(r, "InvalidArgument",
+                       "Copy Source must mention the source bucket and key: "
+                       "sourcebucket/sourcekey",
+                       "<ArgumentName>x-amz-copy-source</ArgumentName>");
+        return;
+    }
+    ms3_objmeta src;
+    ms3_objmeta_init(&src);
+    ms3_reader *reader = NULL;
+    bk_err err;
+    int rc = ms3_store_open_object(s->store, sbucket, skey, &src, &reader, &err);
+    if (rc != MS3_STORE_OK) {
+        ms3_resp_error(r,
+                       rc == MS3_STORE_NO_BUCKET ? "NoSuchBucket"
+                       : rc == MS3_STORE_NO_KEY  ? "NoSuchKey"
+                                                 : "InternalError",
+                       NULL, NULL);
+        goto out;
+    }
+    uint64_t first = 0, last = src.size ? src.size - 1 : 0, len = src.size;
+    const char *range = ms3_req_header(r, "x-amz-copy-source-range");
+    if (range != NULL) {
+        if (parse_copy_range(range, &first, &last) != 0 || last >= src.size) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "Range specified is not valid for source object of size: %llu",
+                     (unsigned long long)src.size);
+            ms3_resp_error(r, "InvalidArgument", msg,
+                           "<ArgumentName>x-amz-copy-source-range</ArgumentName>");
+            goto out;
+        }
+        len = last - first + 1;
+    }
+    if (len > MAX_COPY_SOURCE) {
+        ms3_resp_error(r, "InvalidRequest",
+                       "The specified copy source is larger than the maximum allowable size "
+                       "for a copy source: 5368709120",
+                       NULL);
+        goto out;
+    }
+    part p;
+    memset(&p, 0, sizeof(p));
+    if (ms3_body_from_range(ms3_store_tmp_dir(s->store), reader, first, len, &p.body, p.md5,
+                            &err) != 0) {
+        ms3_resp_error(r, "InternalError", err.msg, NULL);
+        goto out;
+    }
+    p.number = atoi(ms3_route_param(&r->route, "partNumber"));
+    p.size = len;
+    ms3_format_etag(p.md5, p.etag);
+    p.last_modified_ms = ms3_clock_now_ms(&s->clock);
+    char etag[80];
+    memcpy(etag, p.etag, sizeof(etag));
+    int64_t lm = p.last_modified_ms;
+    if (store_part(r, &p) != 0)
+        goto out;
+    char iso[40];
+    ms3_time_iso8601_ms(lm, iso, sizeof(iso));
+    bk_buf *b = &r->resp.body;
+    bk_buf_puts(b, MS3_XML_DECL "<CopyPartResult xmlns=\"" MS3_XMLNS "\">");
+    ms3_xml_elem(b, "LastModified", iso);
+    ms3_xml_elem(b, "ETag", etag);
+    bk_buf_puts(b, "</CopyPartResult>");
+    ms3_resp_xml(r, 200);
+out:
+    ms3_reader_close(reader);
+    ms3_objmeta_free(&src);
+    free(sbucket);
+    free(skey);
+}
+
+/* ---------------------------------------------------------------- Complete */
+
+static int etag_equal(const char *given, const char *stored)
+{
+    return given != NULL && ms3_etag_list_matches(given, stored) && strcmp(given, "*") != 0;
+}
+
+static const part *find_part(const upload *up, long number)
+{
+    for (size_t i = 0; i < up->n; i++)
+        if (up->parts[i].number == number)
+            return &up->parts[i];
+    return NULL;
+}
+
+/* Validates the request against the upload (under the lock). 0 or responded. */
+static int validate_complete(ms3_req *r, const upload *up, const ms3_complete_req *cr)
+{
+    char xml[512];
+    for (size_t i = 0; i < cr->n; i++) {
+        const ms3_complete_part *cp = &cr->parts[i];
+        if (cp->number < 1 || cp->number > 10000 || cp->etag == NULL) {
+            ms3_resp_error(r, "MalformedXML", NULL, NULL);
+            return -1;
+        }
+        if (i > 0 && cp->number <= cr->parts[i - 1].number) {
+            ms3_resp_error(r, "InvalidPartOrder", NULL, NULL);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cr->n; i++) {
+        const ms3_complete_part *cp = &cr->parts[i];
+        const part *p = find_part(up, cp->number);
+        snprintf(xml, sizeof(xml), "<UploadId>%s</UploadId><PartNumber>%ld</PartNumber>", up->id,
+                 cp->number);
+        if (p == NULL || !etag_equal(cp->etag, p->etag)) {
+            ms3_resp_error(r, "InvalidPart", NULL, xml);
+            return -1;
+        }
+        /* AWS's rule: every part carries the upload's checksum algorithm, or none does. */
+        if (p->ck_alg != up->ck_alg) {
+            ms3_resp_error(r, "InvalidPart", NULL, xml);
+            return -1;
+        }
+        if (cp->checksum_name != NULL && up->ck_alg != BK_CHECKSUM_NONE) {
+            char want[32];
+            snprintf(want, sizeof(want), "Checksum%s", bk_checksum_alg_name(up->ck_alg));
+            if (strcasecmp(cp->checksum_name, want) != 0 || p->ck_value[0] == '\0' ||
+                strcmp(cp->checksum_value, p->ck_value) != 0) {
+                ms3_resp_error(r, "InvalidPart", NULL, xml);
+                return -1;
+            }
+        }
+        if (i + 1 < cr->n && p->size < r->srv->min_part_size) {
+            snprintf(xml, sizeof(xml),
+                     "<ProposedSize>%llu</ProposedSize><MinSizeAllowed>%llu</MinSizeAllowed>"
+                     "<PartNumber>%ld</PartNumber><ETag>%.34s</ETag>",
+                     (unsigned long long)p->size, (unsigned long long)r->srv->min_part_size,
+                     cp->number, p->etag + 1);
+            ms3_resp_error(r, "EntityTooSmall", NULL, xml);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct completion {
+    ms3_body **bodies;
+    unsigned char *md5s;
+    unsigned char *checksums; /* raw part checksums, concatenated */
+    size_t ck_len;
+    uint64_t size;
+} completion;
+
+void ms3_op_complete_multipart(ms3_req *r)
+{
+    ms3_server *s = r->srv;
+    const bk_buf *in = ms3_ingest_buffer(r->ingest);
+    ms3_complete_req cr;
+    if (ms3_xml_parse_complete(bk_buf_str(in), in->len, &cr) != 0) {
+        ms3_resp_error(r, "MalformedXML", NULL, NULL);
+        return;
+    }
+    const char *id = ms3_route_param(&r->route, "uploadId");
+    completion c;
+    memset(&c, 0, sizeof(c));
+    upload *up = NULL;
+
+    /* Take the upload out of the registry so no part changes under us; a failed
+     * validation puts it back untouched, as S3 keeps the upload open. */
+    pthread_mutex_lock(&s->uploads->lock);
+    size_t pos = 0;
+    upload *found = find(s->uploads, id, r->route.bucket, r->route.key, &pos);
+    if (found == NULL) {
+        pthread_mutex_unlock(&s->uploads->lock);
+        ms3_resp_error(r, "NoSuchUpload", NULL, NULL);
+        ms3_complete_req_free(&cr);
+        return;
+    }
+    if (validate_complete(r, found, &cr) != 0) {
+        pthread_mutex_unlock(&s->uploads->lock);
+        ms3_complete_req_free(&cr);
+        return;
+    }
+    up = found;
+    s->uploads->items[pos] = s->uploads->items[--s->uploads->n];
+    pthread_mutex_unlock(&s->uploads->lock);
+
+    size_t dlen = bk_checksum_digest_len(up->ck_alg);
+    c.bodies = calloc(cr.n, sizeof(*c.bodies));
+    c.md5s = malloc(16 * cr.n);
+    c.checksums = malloc(dlen * cr.n + 1);
+    if (c.bodies == NULL || c.md5s == NULL || c.checksums == NULL) {
+        ms3_resp_error(r, "InternalError", NULL, NULL);
+        goto done;
+    }
+    for (size_t i = 0; i < cr.n; i++) {
+        part *p = (part *)find_part(up, cr.parts[i].number);
+        if (p == NULL) { /* validate_complete found every part; never trust it blindly */
+            ms3_resp_error(r, "InvalidPart", NULL, NULL);
+            goto done;
+        }
+        c.bodies[i] = &p->body;
+        memcpy(c.md5s + 16 * i, p->md5, 16);
+        c.size += p->size;
+        if (dlen > 0) {
+            long n = bk_checksum_base64_decode(p->ck_value, strlen(p->ck_value),
+                                               c.checksums + c.ck_len, dlen);
+            if (n == (long)dlen)
+                c.ck_len += dlen;
+        }
+    }
+    ms3_body body;
+    bk_err err;
+    if (ms3_body_concat(ms3_store_tmp_dir(s->store), c.bodies, cr.n, &body, &err) != 0) {
+        ms3_resp_error(r, "InternalError", err.msg, NULL);
+        goto done;
+    }
+    ms3_objmeta meta;
+    if (ms3_objmeta_copy(&meta, &up->meta) != 0) {
+        ms3_body_free(&body);
+        ms3_resp_error(r, "InternalError", NULL, NULL);
+        goto done;
+    }
+    unsigned char md5[16];
+    unsigned int mdlen = 16;
+    EVP_Digest(c.md5s, 16 * cr.n, md5, &mdlen, EVP_md5(), NULL);
+    ms3_format_etag(md5, meta.etag);
+    snprintf(meta.etag + 33, sizeof(meta.etag) - 33, "-%zu\"", cr.n);
+    meta.parts_count = (int)cr.n;
+    meta.last_modified_ms = ms3_clock_now_ms(&s->clock);
+    bk_checksum_digest composite;
+    int have_composite = 0;
+    if (dlen > 0 && c.ck_len == dlen * cr.n &&
+        bk_checksum_compute(up->ck_alg, c.checksums, c.ck_len, &composite, &err) == BK_OK) {
+        char value[80];
+        snprintf(value, sizeof(value), "%s-%zu", composite.base64, cr.n);
+        meta.checksum_algo = strdup(bk_checksum_alg_name(up->ck_alg));
+        meta.checksum_value = strdup(value);
+        have_composite = 1;
+    }
+    char etag[80];
+    memcpy(etag, meta.etag, sizeof(etag));
+    ms3_put_cond cond = {0, NULL};
+    const char *inm = ms3_req_header(r, "If-None-Match");
+    cond.if_absent = inm != NULL && strcmp(inm, "*") == 0;
+    cond.if_match = ms3_req_header(r, "If-Match");
+    int rc = ms3_store_put(s->store, r->route.bucket, r->route.key, &body, &meta, &cond, &err);
+    if (rc != MS3_STORE_OK) {
+        ms3_resp_error(r,
+                       rc == MS3_STORE_PRECONDITION ? "PreconditionFailed"
+                       : rc == MS3_STORE_NO_KEY     ? "NoSuchKey"
+                       : rc == MS3_STORE_NO_BUCKET  ? "NoSuchBucket"
+                                                    : "InternalError",
+                       NULL, NULL);
+        if (rc == MS3_STORE_PRECONDITION) {
+            add_upload(s->uploads, up); /* S3 keeps the upload after a failed condition */
+            up = NULL;
+        }
+        goto done;
+    }
+    bk_buf *b = &r->resp.body;
+    bk_buf_puts(b, MS3_XML_DECL "<CompleteMultipartUploadResult xmlns=\"" MS3_XMLNS "\">");
+    bk_buf_printf(b, "<Location>%s/", s->url);
+    ms3_xml_escape(b, r->route.bucket);
+    bk_buf_putc(b, '/');
+    ms3_xml_escape(b, r->route.key);
+    bk_buf_puts(b, "</Location>");
+    ms3_xml_elem(b, "Bucket", r->route.bucket);
+    ms3_xml_elem(b, "Key", r->route.key);
+    ms3_xml_elem(b, "ETag", etag);
+    if (have_composite) {
+        char name[32], value[80];
+        snprintf(name, sizeof(name), "Checksum%s", bk_checksum_alg_name(up->ck_alg));
+        snprintf(value, sizeof(value), "%s-%zu", composite.base64, cr.n);
+        ms3_xml_elem(b, name, value);
+        ms3_xml_elem(b, "ChecksumType", "COMPOSITE");
+    }
+    bk_buf_puts(b, "</CompleteMultipartUploadResult>");
+    ms3_resp_xml(r, 200);
+done:
+    upload_free(up);
+    free(c.bodies);
+    free(c.md5s);
+    free(c.checksums);
+    ms3_complete_req_free(&cr);
+}
+
+void ms3_op_abort_multipart(ms3_req *r)
+{
+    ms3_uploads *u = r->srv->uploads;
+    const char *id = ms3_route_param(&r->route, "uploadId");
+    pthread_mutex_lock(&u->lock);
+    size_t pos = 0;
+    upload *up = find(u, id, r->route.bucket, r->route.key, &pos);
+    if (up != NULL)
+        u->items[pos] = u->items[--u->n];
+    pthread_mutex_unlock(&u->lock);
+    if (up == NULL) {
+        ms3_resp_error(r, "NoSuchUpload", NULL, NULL);
+        return;
+    }
+    upload_free(up);
+    r->resp.status = 204;
+    r->resp.no_body = 1;
+}
+
+void ms3_op_list_parts(ms3_req *r)
+{
+    ms3_uploads *u = r->srv->uploads;
+    const char *id = ms3_route_param(&r->route, "uploadId");
+    const char *marker_s = ms3_route_param(&r->route, "part-number-marker");
+    const char *max_s = ms3_route_param(&r->route, "max-parts");
+    long marker = marker_s != NULL ? atol(marker_s) : 0;
+    long max_parts = max_s != NULL ? atol(max_s) : 1000;
+    if (max_parts <= 0 || max_parts > 1000)
+        max_parts = 1000;
+    bk_buf *b = &r->resp.body;
+    pthread_mutex_lock(&u->lock);
+    upload *up = find(u, id, r->route.bucket, r->route.key, NULL);
+    if (up == NULL) {
+        pthread_mutex_unlock(&u->lock);
+        ms3_resp_error(r, "NoSuchUpload", NULL, NULL);
+        return;
+    }
+    bk_buf_puts(b, MS3_XML_DECL "<ListPartsResult xmlns=\"" MS3_XMLNS "\">");
+    ms3_xml_elem(b, "Bucket", up->bucket);
+    ms3_xml_elem(b, "Key", up->key);
+    ms3_xml_elem(b, "UploadId", up->id);
+    bk_buf_printf(b, "<PartNumberMarker>%ld</PartNumberMarker>", marker);
+    long shown = 0, last = marker;
+    int truncated = 0;
+    bk_buf parts = BK_BUF_INIT;
+    for (size_t i = 0; i < up->n; i++) {
+        const part *p = &up->parts[i];
+        if (p->number <= marker)
+            continue;
+        if (shown == max_parts) {
+            truncated = 1;
+            break;
+        }
+        char iso[40];
+        ms3_time_iso8601_ms(p->last_modified_ms, iso, sizeof(iso));
+        bk_buf_printf(&parts, "<Part><PartNumber>%d</PartNumber>", p->number);
+        ms3_xml_elem(&parts, "LastModified", iso);
+        ms3_xml_elem(&parts, "ETag", p->etag);
+        bk_buf_printf(&parts, "<Size>%llu</Size>", (unsigned long long)p->size);
+        if (p->ck_value[0]) {
+            char name[32];
+            snprintf(name, sizeof(name), "Checksum%s", bk_checksum_alg_name(p->ck_alg));
+            ms3_xml_elem(&parts, name, p->ck_value);
+        }
+        bk_buf_puts(&parts, "</Part>");
+        shown++;
+        last = p->number;
+    }
+    if (up->ck_alg != BK_CHECKSUM_NONE)
+        ms3_xml_elem(b, "ChecksumAlgorithm", bk_checksum_alg_name(up->ck_alg));
+    pthread_mutex_unlock(&u->lock);
+    bk_buf_printf(b, "<NextPartNumberMarker>%ld</NextPartNumberMarker>", last);
+    bk_buf_printf(b, "<MaxParts>%ld</MaxParts><IsTruncated>%s</IsTruncated>", max_parts,
+                  truncated ? "true" : "false");
+    bk_buf_puts(b, bk_buf_str(&parts));
+    bk_buf_puts(b, "<StorageClass>STANDARD</StorageClass></ListPartsResult>");
+    bk_buf_free(&parts);
+    ms3_resp_xml(r, 200);
+}
+
+void ms3_op_list_multipart_uploads(ms3_req *r)
+{
+    ms3_uploads *u = r->srv->uploads;
+    const char *prefix = ms3_route_param(&r->route, "prefix");
+    bk_buf *b = &r->resp.body;
+    bk_buf_puts(b, MS3_XML_DECL "<ListMultipartUploadsResult xmlns=\"" MS3_XMLNS "\">");
+    ms3_xml_elem(b, "Bucket", r->route.bucket);
+    bk_buf_puts(b, "<KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
+                   "<MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>");
+    pthread_mutex_lock(&u->lock);
+    for (size_t i = 0; i < u->n; i++) {
+        const upload *up = u->items[i];
+        if (strcmp(up->bucket, r->route.bucket) != 0 ||
+            (prefix != NULL && strncmp(up->key, prefix, strlen(prefix)) != 0))
+            continue;
+        char iso[40];
+        ms3_time_iso8601_ms(up->initiated_ms, iso, sizeof(iso));
+        bk_buf_puts(b, "<Upload>");
+        ms3_xml_elem(b, "Key", up->key);
+        ms3_xml_elem(b, "UploadId", up->id);
+        ms3_xml_elem(b, "Initiated", iso);
+        bk_buf_puts(b, "<StorageClass>STANDARD</StorageClass></Upload>");
+    }
+    pthread_mutex_unlock(&u->lock);
+    bk_buf_puts(b, "</ListMultipartUploadsResult>");
+    ms3_resp_xml(r, 200);
+}

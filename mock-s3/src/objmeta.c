@@ -1,0 +1,213 @@
+#include "objmeta.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void ms3_objmeta_init(ms3_objmeta *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+static void free_pairs(ms3_pair *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].name);
+        free(p[i].value);
+    }
+    free(p);
+}
+
+void ms3_objmeta_free(ms3_objmeta *m)
+{
+    if (m == NULL)
+        return;
+    free(m->content_type);
+    free_pairs(m->user, m->n_user);
+    free_pairs(m->headers, m->n_headers);
+    free(m->checksum_algo);
+    free(m->checksum_value);
+    memset(m, 0, sizeof(*m));
+}
+
+static char *dup_or_null(const char *s, int *failed)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    if (d == NULL)
+        *failed = 1;
+    return d;
+}
+
+static int add_pair(ms3_pair **arr, size_t *n, const char *name, const char *value)
+{
+    ms3_pair *na = realloc(*arr, (*n + 1) * sizeof(*na));
+    if (na == NULL)
+        return -1;
+    *arr = na;
+    na[*n].name = strdup(name);
+    na[*n].value = strdup(value);
+    if (na[*n].name == NULL || na[*n].value == NULL) {
+        free(na[*n].name);
+        free(na[*n].value);
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+int ms3_objmeta_copy(ms3_objmeta *dst, const ms3_objmeta *src)
+{
+    int failed = 0;
+    ms3_objmeta_init(dst);
+    dst->size = src->size;
+    memcpy(dst->etag, src->etag, sizeof(dst->etag));
+    dst->last_modified_ms = src->last_modified_ms;
+    dst->parts_count = src->parts_count;
+    dst->content_type = dup_or_null(src->content_type, &failed);
+    dst->checksum_algo = dup_or_null(src->checksum_algo, &failed);
+    dst->checksum_value = dup_or_null(src->checksum_value, &failed);
+    for (size_t i = 0; i < src->n_user && !failed; i++)
+        failed = add_pair(&dst->user, &dst->n_user, src->user[i].name, src->user[i].value);
+    for (size_t i = 0; i < src->n_headers && !failed; i++)
+        failed =
+            add_pair(&dst->headers, &dst->n_headers, src->headers[i].name, src->headers[i].value);
+    if (failed) {
+        ms3_objmeta_free(dst);
+        return -1;
+    }
+    return 0;
+}
+
+int ms3_objmeta_add_user(ms3_objmeta *m, const char *name, const char *value)
+{
+    /* Repeated x-amz-meta-* headers are joined with "," by S3. */
+    for (size_t i = 0; i < m->n_user; i++) {
+        if (strcmp(m->user[i].name, name) == 0) {
+            size_t n = strlen(m->user[i].value) + strlen(value) + 2;
+            char *joined = malloc(n);
+            if (joined == NULL)
+                return -1;
+            strcpy(joined, m->user[i].value);
+            strcat(joined, ",");
+            strcat(joined, value);
+            free(m->user[i].value);
+            m->user[i].value = joined;
+            return 0;
+        }
+    }
+    return add_pair(&m->user, &m->n_user, name, value);
+}
+
+int ms3_objmeta_add_header(ms3_objmeta *m, const char *name, const char *value)
+{
+    return add_pair(&m->headers, &m->n_headers, name, value);
+}
+
+const char *ms3_objmeta_header(const ms3_objmeta *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_headers; i++)
+        if (strcasecmp(m->headers[i].name, name) == 0)
+            return m->headers[i].value;
+    return NULL;
+}
+
+static json_t *pairs_json(const ms3_pair *p, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o != NULL && i < n; i++) {
+        json_t *v = json_string(p[i].value);
+        if (v == NULL || json_object_set_new(o, p[i].name, v) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+char *ms3_objmeta_user_json(const ms3_objmeta *m)
+{
+    json_t *o = pairs_json(m->user, m->n_user);
+    if (o == NULL)
+        return strdup("{}");
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+char *ms3_objmeta_to_json(const char *key, const ms3_objmeta *m, int zero_body)
+{
+    json_t *user = pairs_json(m->user, m->n_user);
+    json_t *headers = pairs_json(m->headers, m->n_headers);
+    json_t *o =
+        json_pack("{s:s, s:I, s:s, s:I, s:s*, s:o*, s:o*, s:s*, s:s*, s:i, s:b}", "key", key,
+                  "size", (json_int_t)m->size, "etag", m->etag, "last_modified_ms",
+                  (json_int_t)m->last_modified_ms, "content_type", m->content_type, "user", user,
+                  "headers", headers, "checksum_algo", m->checksum_algo, "checksum_value",
+                  m->checksum_value, "parts_count", m->parts_count, "zero", zero_body);
+    if (o == NULL)
+        return NULL;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static int pairs_from_json(json_t *o, ms3_pair **arr, size_t *n)
+{
+    if (o == NULL)
+        return 0;
+    if (!json_is_object(o))
+        return -1;
+    const char *name;
+    json_t *v;
+    json_object_foreach(o, name, v)
+    {
+        if (!json_is_string(v) || add_pair(arr, n, name, json_string_value(v)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int ms3_objmeta_from_json(const char *text, char **key, ms3_objmeta *m, int *zero_body)
+{
+    ms3_objmeta_init(m);
+    *key = NULL;
+    json_t *o = json_loads(text, 0, NULL);
+    if (o == NULL)
+        return -1;
+    const char *k = NULL, *etag = NULL, *ct = NULL, *ca = NULL, *cv = NULL;
+    json_int_t size = 0, lm = 0;
+    int parts = 0, zero = 0;
+    json_t *user = NULL, *headers = NULL;
+    int rc = -1;
+    if (json_unpack(o, "{s:s, s:I, s:s, s:I, s?s, s?o, s?o, s?s, s?s, s?i, s?b}", "key", &k, "size",
+                    &size, "etag", &etag, "last_modified_ms", &lm, "content_type", &ct, "user",
+                    &user, "headers", &headers, "checksum_algo", &ca, "checksum_value", &cv,
+                    "parts_count", &parts, "zero", &zero) != 0 ||
+        size < 0 || strlen(etag) >= sizeof(m->etag))
+        goto done;
+    m->size = (uint64_t)size;
+    strcpy(m->etag, etag);
+    m->last_modified_ms = lm;
+    m->parts_count = parts;
+    int failed = 0;
+    m->content_type = dup_or_null(ct, &failed);
+    m->checksum_algo = dup_or_null(ca, &failed);
+    m->checksum_value = dup_or_null(cv, &failed);
+    *key = strdup(k);
+    if (failed || *key == NULL || pairs_from_json(user, &m->user, &m->n_user) != 0 ||
+        pairs_from_json(headers, &m->headers, &m->n_headers) != 0)
+        goto done;
+    *zero_body = zero;
+    rc = 0;
+done:
+    json_decref(o);
+    if (rc != 0) {
+        ms3_objmeta_free(m);
+        free(*key);
+        *key = NULL;
+    }
+    return rc;
+}

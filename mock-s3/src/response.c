@@ -1,0 +1,99 @@
+/* Building responses: headers, S3 <Error> documents, XML bodies. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "errors.h"
+#include "server_internal.h"
+#include "xml.h"
+
+const char *ms3_req_header(const ms3_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+void ms3_resp_header(ms3_req *r, const char *name, const char *value)
+{
+    ms3_pair *np = realloc(r->resp.headers, (r->resp.n_headers + 1) * sizeof(*np));
+    if (np == NULL)
+        return;
+    r->resp.headers = np;
+    np[r->resp.n_headers].name = strdup(name);
+    np[r->resp.n_headers].value = strdup(value);
+    if (np[r->resp.n_headers].name == NULL || np[r->resp.n_headers].value == NULL) {
+        free(np[r->resp.n_headers].name);
+        free(np[r->resp.n_headers].value);
+        return;
+    }
+    r->resp.n_headers++;
+}
+
+void ms3_resp_headerf(ms3_req *r, const char *name, const char *fmt, ...)
+{
+    char value[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    ms3_resp_header(r, name, value);
+}
+
+void ms3_resp_reset(ms3_response *resp)
+{
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        free(resp->headers[i].name);
+        free(resp->headers[i].value);
+    }
+    free(resp->headers);
+    bk_buf_free(&resp->body);
+    ms3_reader_close(resp->reader);
+    free(resp->error_message);
+    memset(resp, 0, sizeof(*resp));
+    resp->content_length = -1;
+}
+
+void ms3_resp_error_status(ms3_req *r, int status, const char *code, const char *message,
+                           const char *extra_xml)
+{
+    ms3_resp_reset(&r->resp);
+    if (message == NULL)
+        message = ms3_error_message(code);
+    r->resp.status = status;
+    snprintf(r->resp.error_code, sizeof(r->resp.error_code), "%s", code);
+    r->resp.error_message = strdup(message);
+    bk_buf *b = &r->resp.body;
+    bk_buf_puts(b, MS3_XML_DECL "<Error>");
+    ms3_xml_elem(b, "Code", code);
+    ms3_xml_elem(b, "Message", message);
+    if (r->route.key != NULL &&
+        (strcmp(code, "NoSuchKey") == 0 || strcmp(code, "KeyTooLongError") == 0))
+        ms3_xml_elem(b, "Key", r->route.key);
+    if (r->route.bucket != NULL && strcmp(code, "NoSuchBucket") == 0)
+        ms3_xml_elem(b, "BucketName", r->route.bucket);
+    if (extra_xml != NULL)
+        bk_buf_puts(b, extra_xml);
+    bk_buf_printf(b, "<RequestId>%016llX</RequestId><HostId>mock-s3</HostId></Error>",
+                  (unsigned long long)r->request_id);
+    ms3_resp_header(r, "Content-Type", "application/xml");
+    /* S3 answers errors to HEAD with the status only. */
+    if (strcmp(r->method, "HEAD") == 0) {
+        bk_buf_reset(b);
+        r->resp.content_length = 0;
+    }
+}
+
+void ms3_resp_error(ms3_req *r, const char *code, const char *message, const char *extra_xml)
+{
+    ms3_resp_error_status(r, ms3_error_status(code), code, message, extra_xml);
+}
+
+void ms3_resp_xml(ms3_req *r, int status)
+{
+    r->resp.status = status;
+    ms3_resp_header(r, "Content-Type", "application/xml");
+}

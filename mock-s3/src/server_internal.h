@@ -1,0 +1,178 @@
+/* What the mock's modules share: the server object and the per-request state
+ * the HTTP layer (server.c) hands to the operation handlers. Private. */
+#ifndef MS3_SERVER_INTERNAL_H
+#define MS3_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "bkcache/buf.h"
+#include "clock.h"
+#include "faults.h"
+#include "ingest.h"
+#include "journal.h"
+#include "mock_s3.h"
+#include "objmeta.h"
+#include "policy.h"
+#include "router.h"
+#include "store.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+typedef struct ms3_uploads ms3_uploads;
+
+struct ms3_server {
+    char *listen_host;
+    char *region;
+    char *vhost_suffix;
+    int anonymous;
+    uint64_t min_part_size;
+    int64_t max_skew_seconds;
+    unsigned max_connections;
+    uint16_t port;
+    char url[96];
+
+    struct MHD_Daemon *daemon;
+    ms3_clock clock;
+    ms3_creds *creds;
+    ms3_store *store;
+    ms3_uploads *uploads;
+    ms3_journal *journal;
+    ms3_faults *faults;
+    ms3_policies *policies;
+
+    /* Delays wait on this so stop never waits for a sleeping fault. */
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    int stopping;
+    _Atomic uint64_t request_counter;
+};
+
+/* ---- per request */
+
+typedef struct ms3_response {
+    int status;
+    ms3_pair *headers;
+    size_t n_headers;
+    bk_buf body;        /* XML / JSON bodies */
+    ms3_reader *reader; /* object bodies */
+    uint64_t offset, length;
+    int no_body;            /* HEAD, 204, 304: nothing after the headers */
+    int64_t content_length; /* HEAD: the Content-Length to announce; -1 = from the body */
+    int omit_last_modified; /* fault HEAD_NO_LAST_MODIFIED removed it */
+    char error_code[48];
+    char *error_message;
+} ms3_response;
+
+typedef struct ms3_req {
+    ms3_server *srv;
+    struct MHD_Connection *conn;
+    char *raw_target;
+    char method[16];
+    int started;   /* headers processed */
+    int responded; /* a response is queued */
+    int cut;       /* the connection was cut on purpose */
+    double t_start_mono;
+    double t_start;
+    uint16_t remote_port;
+    uint64_t request_id;
+
+    bk_sigv4_header *headers; /* copies, after the proxy mode rewrote them */
+    size_t n_headers;
+    char **header_store; /* owned strings behind headers */
+
+    ms3_route route;
+    ms3_bucket_policy policy;
+    ms3_access access;
+    ms3_auth_result auth;
+    ms3_fault_decision fault;
+
+    ms3_ingest *ingest;
+    uint64_t wire_bytes; /* request body bytes received (also when no ingest) */
+    int expect_body;
+    int body_error_pending; /* answer an error once the body was consumed */
+    int content_length_known;
+    uint64_t content_length;
+
+    ms3_response resp;
+    uint64_t response_sent; /* body bytes handed to MHD */
+    uint64_t journal_seq;   /* 0 until the entry was recorded */
+
+    /* Checked or computed on upload, for the journal. */
+    char body_sha256[65];
+    uint64_t decoded_size;
+
+    /* Request-scoped scratch for handlers. */
+    void *op_state;
+    void (*op_state_free)(void *);
+} ms3_req;
+
+/* Headers, case-insensitive; NULL when absent. */
+const char *ms3_req_header(const ms3_req *r, const char *name);
+
+/* Response helpers (response.c). */
+void ms3_resp_reset(ms3_response *resp); /* frees everything, back to "no response" */
+void ms3_resp_header(ms3_req *r, const char *name, const char *value);
+void ms3_resp_headerf(ms3_req *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* S3 <Error> document; message NULL = the table's; extra_xml: escaped elements or NULL. */
+void ms3_resp_error(ms3_req *r, const char *code, const char *message, const char *extra_xml);
+void ms3_resp_error_status(ms3_req *r, int status, const char *code, const char *message,
+                           const char *extra_xml);
+/* 200 with the XML text in r->resp.body (the handler fills it). */
+void ms3_resp_xml(ms3_req *r, int status);
+
+/* Operation handlers: run once the body is in (objects.c, multipart.c, listing.c). */
+void ms3_op_head_object(ms3_req *r);
+void ms3_op_get_object(ms3_req *r);
+void ms3_op_put_object(ms3_req *r);
+void ms3_op_copy_object(ms3_req *r);
+void ms3_op_delete_object(ms3_req *r);
+void ms3_op_delete_objects(ms3_req *r);
+void ms3_op_create_bucket(ms3_req *r);
+void ms3_op_delete_bucket(ms3_req *r);
+void ms3_op_head_bucket(ms3_req *r);
+void ms3_op_get_bucket_location(ms3_req *r);
+void ms3_op_list_buckets(ms3_req *r);
+void ms3_op_list_objects(ms3_req *r, int v2);
+void ms3_op_create_multipart(ms3_req *r);
+void ms3_op_upload_part(ms3_req *r);
+void ms3_op_upload_part_copy(ms3_req *r);
+void ms3_op_complete_multipart(ms3_req *r);
+void ms3_op_abort_multipart(ms3_req *r);
+void ms3_op_list_parts(ms3_req *r);
+void ms3_op_list_multipart_uploads(ms3_req *r);
+
+/* Checks an operation can make before its body arrives (so a rejected upload with
+ * Expect: 100-continue never sends its body). Responds and returns -1 on failure. */
+int ms3_op_precheck(ms3_req *r);
+/* Sets up how the body is consumed (ingest config) for payload operations. */
+int ms3_op_ingest_config(ms3_req *r, ms3_ingest_config *cfg);
+
+/* Admin endpoints (admin.c): body already buffered. */
+void ms3_admin_handle(ms3_req *r, const char *body, size_t len);
+
+/* Multipart registry (multipart.c). */
+ms3_uploads *ms3_uploads_new(void);
+void ms3_uploads_free(ms3_uploads *u);
+void ms3_uploads_clear(ms3_uploads *u);
+size_t ms3_uploads_count(ms3_uploads *u);
+int ms3_uploads_exists(ms3_uploads *u, const char *upload_id, const char *bucket, const char *key);
+/* UploadPart checks that need the upload (checksum algorithm agreement); responds
+ * and returns -1 on failure. */
+int ms3_op_precheck_part(ms3_req *r);
+
+/* Shared helpers (objects.c). */
+/* Copies x-amz-meta-*, Content-Type and the stored representation headers from
+ * the request into meta. */
+int ms3_meta_from_request(const ms3_req *r, ms3_objmeta *meta);
+void ms3_resp_object_headers(ms3_req *r, const ms3_objmeta *m, int with_last_modified);
+/* Parses x-amz-copy-source into bucket and key (decoded); -1 = InvalidArgument. */
+int ms3_parse_copy_source(const char *value, char **bucket, char **key);
+void ms3_format_etag(const unsigned char md5[16], char out[80]);
+
+/* Sleeps up to ms unless the server stops. */
+void ms3_server_sleep_ms(ms3_server *s, uint32_t ms);
+
+#endif

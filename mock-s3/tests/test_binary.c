@@ -1,0 +1,264 @@
+/* The standalone mock-s3 binary: flags, the ready line, serving requests, data dir
+ * and journal file, clean exit on SIGTERM and SIGINT. Every child is reaped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ms3_test.h"
+
+#define MOCK_BIN BK_BIN_DIR "/mock-s3"
+
+typedef struct child {
+    pid_t pid;
+    FILE *out; /* its stdout */
+    char url[128];
+} child;
+
+/* Starts the binary; returns 0 when it printed its ready line. */
+static int spawn(child *c, const char *const *args)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = MOCK_BIN;
+    for (int i = 0; args[i] != NULL && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    c->pid = fork();
+    if (c->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(MOCK_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    c->out = fdopen(fds[0], "r");
+    char line[256];
+    if (fgets(line, sizeof(line), c->out) == NULL)
+        return -1;
+    const char *prefix = "mock-s3 listening on ";
+    if (strncmp(line, prefix, strlen(prefix)) != 0)
+        return -1;
+    snprintf(c->url, sizeof(c->url), "%s", line + strlen(prefix));
+    c->url[strcspn(c->url, "\n")] = '\0';
+    return 0;
+}
+
+/* Sends sig and waits (bounded) for the exit; returns the exit status or -1. */
+static int stop(child *c, int sig)
+{
+    kill(c->pid, sig);
+    int status = 0;
+    for (int i = 0; i < 1000; i++) {
+        pid_t w = waitpid(c->pid, &status, WNOHANG);
+        if (w == c->pid) {
+            fclose(c->out);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        usleep(10000);
+    }
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, &status, 0);
+    fclose(c->out);
+    return -1;
+}
+
+/* Runs the binary to completion with args; returns its exit code, output in buf. */
+static int run(const char *const *args, char *buf, size_t n)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    const char *argv[16];
+    int k = 0;
+    argv[k++] = MOCK_BIN;
+    for (int i = 0; args[i] != NULL; i++)
+        argv[k++] = args[i];
+    argv[k] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execv(MOCK_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t have = 0;
+    ssize_t got;
+    while ((got = read(fds[0], buf + have, n - 1 - have)) > 0)
+        have += (size_t)got;
+    buf[have] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_serves_and_stops(void **state)
+{
+    (void)state;
+    char *dir = ms3t_tempdir();
+    char data_dir[512], journal[512];
+    snprintf(data_dir, sizeof(data_dir), "%s/data", dir);
+    snprintf(journal, sizeof(journal), "%s/journal.jsonl", dir);
+    const char *args[] = {"--listen",
+                          "127.0.0.1:0",
+                          "--region",
+                          "us-east-1",
+                          "--access-key",
+                          T_AK,
+                          "--secret-key",
+                          T_SK,
+                          "--bucket",
+                          T_BUCKET,
+                          "--bucket",
+                          "second-bucket",
+                          "--data-dir",
+                          data_dir,
+                          "--journal",
+                          journal,
+                          NULL};
+    child c;
+    assert_int_equal(spawn(&c, args), 0);
+    assert_true(strncmp(c.url, "http://127.0.0.1:", 17) == 0);
+    assert_true(atoi(c.url + 17) > 0);
+
+    ms3t_request rq = {0};
+    rq.method = "PUT";
+    rq.target = "/bkt/from-binary";
+    rq.body = "bin";
+    rq.body_len = 3;
+    rq.sign = 1;
+    ms3t_response r;
+    ms3t_do(c.url, &rq, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    rq.method = "HEAD";
+    rq.target = "/second-bucket";
+    rq.body = NULL;
+    ms3t_do(c.url, &rq, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    rq.secret_key = "wrong";
+    rq.method = "GET";
+    rq.target = "/bkt/from-binary";
+    ms3t_do(c.url, &rq, &r);
+    assert_int_equal(r.status, 403);
+    ms3t_response_free(&r);
+    /* The admin journal sees all three. */
+    ms3t_request adm = {0};
+    adm.method = "GET";
+    adm.target = "/_mock/journal";
+    ms3t_do(c.url, &adm, &r);
+    json_t *j = json_loads(bk_buf_str(&r.body), 0, NULL);
+    assert_int_equal(json_array_size(j), 3);
+    json_decref(j);
+    ms3t_response_free(&r);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+
+    /* The journal file has one line per request; the data dir survives. */
+    FILE *f = fopen(journal, "r");
+    assert_non_null(f);
+    char line[8192];
+    int lines = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        lines++;
+    fclose(f);
+    assert_int_equal(lines, 3);
+
+    const char *again[] = {"--listen", "127.0.0.1:0", "--access-key", T_AK, "--secret-key",
+                           T_SK,       "--data-dir",  data_dir,       NULL};
+    assert_int_equal(spawn(&c, again), 0);
+    rq.secret_key = NULL;
+    ms3t_do(c.url, &rq, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(bk_buf_str(&r.body), "bin");
+    ms3t_response_free(&r);
+    assert_int_equal(stop(&c, SIGINT), 0);
+    ms3t_rmtree(dir);
+    free(dir);
+}
+
+static void test_flags(void **state)
+{
+    (void)state;
+    char out[8192];
+    const char *help[] = {"--help", NULL};
+    assert_int_equal(run(help, out, sizeof(out)), 0);
+    const char *flags[] = {"--listen",         "--region",        "--access-key",
+                           "--secret-key",     "--bucket",        "--data-dir",
+                           "--journal",        "--anonymous",     "--virtual-host-suffix",
+                           "--clock-offset",   "--min-part-size", "--session-token",
+                           "--access-profile", "--help"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        assert_non_null(strstr(out, flags[i]));
+    const char *bad[] = {"--frobnicate", NULL};
+    assert_int_equal(run(bad, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "--frobnicate"));
+    const char *noval[] = {"--listen", NULL};
+    assert_int_equal(run(noval, out, sizeof(out)), 2);
+    const char *badlisten[] = {"--listen", "nowhere", NULL};
+    assert_int_equal(run(badlisten, out, sizeof(out)), 2);
+    const char *unpaired[] = {"--access-key", "A", NULL};
+    assert_int_equal(run(unpaired, out, sizeof(out)), 2);
+    const char *badbucket[] = {"--anonymous", "--bucket", "No_Good", NULL};
+    assert_int_equal(run(badbucket, out, sizeof(out)), 2);
+}
+
+static void test_anonymous_and_options(void **state)
+{
+    (void)state;
+    const char *args[] = {"--anonymous", "--bucket",
+                          "open-bucket", "--clock-offset",
+                          "-86400",      "--virtual-host-suffix",
+                          "s3.test",     "--min-part-size",
+                          "1",           NULL};
+    child c;
+    assert_int_equal(spawn(&c, args), 0);
+    ms3t_request rq = {0};
+    rq.method = "PUT";
+    rq.target = "/key";
+    rq.body = "v";
+    rq.body_len = 1;
+    rq.host = "open-bucket.s3.test";
+    ms3t_response r;
+    ms3t_do(c.url, &rq, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    ms3t_request clk = {0};
+    clk.method = "GET";
+    clk.target = "/_mock/clock";
+    ms3t_do(c.url, &clk, &r);
+    json_t *j = json_loads(bk_buf_str(&r.body), 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "offset_seconds")), -86400);
+    json_decref(j);
+    ms3t_response_free(&r);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_serves_and_stops),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_anonymous_and_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,455 @@
+/* Multipart uploads: create, parts, copy parts, complete (ETag, order, sizes,
+ * checksum consistency), abort, list parts and uploads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bkcache/checksum.h"
+#include "ms3_test.h"
+
+static ms3_server *srv;
+
+static int setup(void **state)
+{
+    (void)state;
+    srv = ms3t_start(NULL); /* min part size 1 KiB */
+    return srv != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ms3_server_stop(srv);
+    return 0;
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    ms3_server_reset(srv);
+    return 0;
+}
+
+static void send(const char *method, const char *target, const void *body, size_t len,
+                 const char *const *headers, ms3t_response *out)
+{
+    ms3t_request rq = {0};
+    rq.method = method;
+    rq.target = target;
+    rq.body = body;
+    rq.body_len = len;
+    rq.has_body = body != NULL;
+    rq.sign = 1;
+    rq.headers = headers;
+    ms3t_do(ms3_server_url(srv), &rq, out);
+}
+
+static void create(const char *key, const char *const *headers, char *id, size_t n)
+{
+    char target[256];
+    snprintf(target, sizeof(target), "/bkt/%s?uploads", key);
+    ms3t_response r;
+    send("POST", target, NULL, 0, headers, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(ms3t_xml(&r, "UploadId", id, n));
+    ms3t_response_free(&r);
+}
+
+static void upload_part(const char *key, const char *id, int number, const void *data, size_t len,
+                        const char *const *headers, char *etag, size_t n, long expect)
+{
+    char target[256];
+    snprintf(target, sizeof(target), "/bkt/%s?partNumber=%d&uploadId=%s", key, number, id);
+    ms3t_response r;
+    send("PUT", target, data, len, headers, &r);
+    assert_int_equal(r.status, expect);
+    if (etag != NULL)
+        assert_non_null(ms3t_header(&r, "ETag", etag, n));
+    ms3t_response_free(&r);
+}
+
+static void complete(const char *key, const char *id, const char *xml, ms3t_response *out)
+{
+    char target[256];
+    snprintf(target, sizeof(target), "/bkt/%s?uploadId=%s", key, id);
+    send("POST", target, xml, strlen(xml), NULL, out);
+}
+
+static void md5_of(const void *data, size_t len, unsigned char out[16])
+{
+    unsigned int n = 16;
+    EVP_Digest(data, len, out, &n, EVP_md5(), NULL);
+}
+
+static void test_full_cycle(void **state)
+{
+    (void)state;
+    char id[128], e1[80], e2[80], e3[80];
+    const char *h[] = {"Content-Type: application/x-tar", "x-amz-meta-kind: layer", NULL};
+    create("big/obj", h, id, sizeof(id));
+    assert_int_equal(ms3_server_upload_count(srv), 1);
+    enum { P = 2048 };
+    unsigned char *data = malloc(3 * P);
+    ms3t_fill(data, 3 * P, 7);
+    upload_part("big/obj", id, 2, data + P, P, NULL, e2, sizeof(e2), 200);
+    upload_part("big/obj", id, 1, data, P, NULL, e1, sizeof(e1), 200);
+    upload_part("big/obj", id, 3, data + 2 * P, 100, NULL, e3, sizeof(e3), 200);
+
+    /* ListParts shows them in order. */
+    char target[256];
+    snprintf(target, sizeof(target), "/bkt/big/obj?uploadId=%s", id);
+    ms3t_response r;
+    send("GET", target, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    const char *body = bk_buf_str(&r.body);
+    assert_int_equal(ms3t_count(body, "<Part>"), 3);
+    assert_true(strstr(body, "<PartNumber>1</PartNumber>") <
+                strstr(body, "<PartNumber>2</PartNumber>"));
+    ms3t_response_free(&r);
+    send("GET", "/bkt?uploads", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(bk_buf_str(&r.body), id));
+    ms3t_response_free(&r);
+
+    char xml[1024];
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+             "<Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part><Part><PartNumber>3"
+             "</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
+             e1, e2, e3);
+    complete("big/obj", id, xml, &r);
+    assert_int_equal(r.status, 200);
+    char etag[128];
+    assert_non_null(ms3t_xml(&r, "ETag", etag, sizeof(etag)));
+    ms3t_response_free(&r);
+
+    /* ETag = md5 of the binary part md5s, "-3". */
+    unsigned char md5s[48], final[16];
+    md5_of(data, P, md5s);
+    md5_of(data + P, P, md5s + 16);
+    md5_of(data + 2 * P, 100, md5s + 32);
+    md5_of(md5s, 48, final);
+    char want[80] = "&quot;";
+    for (int i = 0; i < 16; i++)
+        sprintf(want + strlen(want), "%02x", final[i]);
+    strcat(want, "-3&quot;");
+    assert_string_equal(etag, want);
+
+    char *got;
+    size_t len;
+    assert_int_equal(ms3_server_read_object(srv, T_BUCKET, "big/obj", 1 << 20, &got, &len, NULL),
+                     0);
+    assert_int_equal(len, 2 * P + 100);
+    assert_memory_equal(got, data, len);
+    free(got);
+    send("HEAD", "/bkt/big/obj", NULL, 0, NULL, &r);
+    char buf[128];
+    assert_string_equal(ms3t_header(&r, "x-amz-meta-kind", buf, sizeof(buf)), "layer");
+    assert_string_equal(ms3t_header(&r, "Content-Type", buf, sizeof(buf)), "application/x-tar");
+    ms3t_response_free(&r);
+    assert_int_equal(ms3_server_upload_count(srv), 0);
+    /* The upload is gone after completion. */
+    complete("big/obj", id, xml, &r);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "NoSuchUpload");
+    ms3t_response_free(&r);
+    free(data);
+}
+
+static void test_complete_errors(void **state)
+{
+    (void)state;
+    char id[128], e1[80], e2[80], buf[256], xml[1024];
+    ms3t_response r;
+    create("k", NULL, id, sizeof(id));
+    unsigned char small[100], big[2000];
+    ms3t_fill(small, sizeof(small), 1);
+    ms3t_fill(big, sizeof(big), 2);
+    upload_part("k", id, 1, small, sizeof(small), NULL, e1, sizeof(e1), 200);
+    upload_part("k", id, 2, big, sizeof(big), NULL, e2, sizeof(e2), 200);
+
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+             "<Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
+             e1, e2);
+    complete("k", id, xml, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "EntityTooSmall");
+    ms3t_response_free(&r);
+
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part>"
+             "<Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
+             e2, e1);
+    complete("k", id, xml, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "InvalidPartOrder");
+    ms3t_response_free(&r);
+
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>\"0000\"</ETag>"
+             "</Part></CompleteMultipartUpload>");
+    complete("k", id, xml, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "InvalidPart");
+    ms3t_response_free(&r);
+
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>7</PartNumber><ETag>%s</ETag></Part>"
+             "</CompleteMultipartUpload>",
+             e1);
+    complete("k", id, xml, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "InvalidPart");
+    ms3t_response_free(&r);
+
+    complete("k", id, "<CompleteMultipartUpload><Part>", &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "MalformedXML");
+    ms3t_response_free(&r);
+
+    /* Failed completions keep the upload; a single small last part is fine. ETags
+     * may come unquoted. */
+    char unq[80];
+    snprintf(unq, sizeof(unq), "%.*s", (int)strlen(e2) - 2, e2 + 1);
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part>"
+             "</CompleteMultipartUpload>",
+             unq);
+    complete("k", id, xml, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(bk_buf_str(&r.body), "-1&quot;"));
+    ms3t_response_free(&r);
+
+    /* Part number and upload id checks. */
+    create("k2", NULL, id, sizeof(id));
+    upload_part("k2", id, 0, small, 10, NULL, NULL, 0, 400);
+    upload_part("k2", id, 10001, small, 10, NULL, NULL, 0, 400);
+    upload_part("k2", "nosuchid", 1, small, 10, NULL, NULL, 0, 404);
+    upload_part("other", id, 1, small, 10, NULL, NULL, 0, 404);
+}
+
+static void test_abort(void **state)
+{
+    (void)state;
+    char id[128], target[256], buf[128];
+    ms3t_response r;
+    create("ab", NULL, id, sizeof(id));
+    upload_part("ab", id, 1, "xyz", 3, NULL, NULL, 0, 200);
+    snprintf(target, sizeof(target), "/bkt/ab?uploadId=%s", id);
+    send("DELETE", target, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 204);
+    ms3t_response_free(&r);
+    assert_int_equal(ms3_server_upload_count(srv), 0);
+    send("DELETE", target, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "NoSuchUpload");
+    ms3t_response_free(&r);
+    send("GET", target, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 404);
+    ms3t_response_free(&r);
+}
+
+static void test_upload_part_copy(void **state)
+{
+    (void)state;
+    char id[128], e1[200], e2[200], target[256], buf[256], xml[1024];
+    ms3t_response r;
+    unsigned char src[5000];
+    ms3t_fill(src, sizeof(src), 3);
+    bk_err err;
+    assert_int_equal(
+        ms3_server_put_object(srv, T_BUCKET, "blobs/sha256:src", src, sizeof(src), NULL, &err), 0);
+    create("blobs/sha256:src", NULL, id, sizeof(id));
+    /* BuildKit-style touch: copy ranges of the object onto a new upload of itself. */
+    snprintf(target, sizeof(target), "/bkt/blobs/sha256:src?partNumber=1&uploadId=%s", id);
+    const char *h1[] = {"x-amz-copy-source: bkt/blobs/sha256%3Asrc",
+                        "x-amz-copy-source-range: bytes=0-2999", NULL};
+    send("PUT", target, NULL, 0, h1, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(ms3t_xml(&r, "ETag", e1, sizeof(e1)));
+    ms3t_response_free(&r);
+    snprintf(target, sizeof(target), "/bkt/blobs/sha256:src?partNumber=2&uploadId=%s", id);
+    const char *h2[] = {"x-amz-copy-source: /bkt/blobs/sha256:src",
+                        "x-amz-copy-source-range: bytes=3000-4999", NULL};
+    send("PUT", target, NULL, 0, h2, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(ms3t_xml(&r, "ETag", e2, sizeof(e2)));
+    ms3t_response_free(&r);
+    /* Ranges outside the source. */
+    const char *h3[] = {"x-amz-copy-source: /bkt/blobs/sha256:src",
+                        "x-amz-copy-source-range: bytes=4000-5000", NULL};
+    send("PUT", target, NULL, 0, h3, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "InvalidArgument");
+    ms3t_response_free(&r);
+    const char *h4[] = {"x-amz-copy-source: /bkt/blobs/sha256:src",
+                        "x-amz-copy-source-range: bytes=10-", NULL};
+    send("PUT", target, NULL, 0, h4, &r);
+    assert_int_equal(r.status, 400);
+    ms3t_response_free(&r);
+
+    /* ETags in the XML response are &quot;-escaped; unescape for the Complete body. */
+    char q1[100], q2[100];
+    snprintf(q1, sizeof(q1), "\"%.32s\"", e1 + 6);
+    snprintf(q2, sizeof(q2), "\"%.32s\"", e2 + 6);
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+             "<Part><PartNumber>2</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>",
+             q1, q2);
+    complete("blobs/sha256:src", id, xml, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    char *got;
+    size_t len;
+    assert_int_equal(
+        ms3_server_read_object(srv, T_BUCKET, "blobs/sha256:src", 10000, &got, &len, NULL), 0);
+    assert_int_equal(len, sizeof(src));
+    assert_memory_equal(got, src, len);
+    free(got);
+}
+
+static void test_large_copy_sources(void **state)
+{
+    (void)state;
+    /* Zero objects stand in for >= 5 GiB blobs without using memory. */
+    const uint64_t GiB = 1024ULL * 1024 * 1024;
+    bk_err err;
+    assert_int_equal(ms3_server_put_zero_object(srv, T_BUCKET, "huge", 5 * GiB + 1, &err), 0);
+    ms3t_response r;
+    char buf[256];
+    const char *h[] = {"x-amz-copy-source: /bkt/huge", "x-amz-metadata-directive: REPLACE", NULL};
+    send("PUT", "/bkt/huge", NULL, 0, h, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(bk_buf_str(&r.body), "5368709120"));
+    ms3t_response_free(&r);
+    send("HEAD", "/bkt/huge", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(ms3t_header(&r, "Content-Length", buf, sizeof(buf)), "5368709121");
+    ms3t_response_free(&r);
+
+    char id[128], target[256], e1[200], e2[200], xml[1024];
+    create("huge", NULL, id, sizeof(id));
+    snprintf(target, sizeof(target), "/bkt/huge?partNumber=1&uploadId=%s", id);
+    const char *p1[] = {"x-amz-copy-source: bkt/huge",
+                        "x-amz-copy-source-range: bytes=0-5368709119", NULL};
+    send("PUT", target, NULL, 0, p1, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_xml(&r, "ETag", e1, sizeof(e1));
+    ms3t_response_free(&r);
+    snprintf(target, sizeof(target), "/bkt/huge?partNumber=2&uploadId=%s", id);
+    /* One byte past the end (the k*5GiB-1 edge of BuildKit's range code) is refused. */
+    const char *bad[] = {"x-amz-copy-source: bkt/huge",
+                         "x-amz-copy-source-range: bytes=5368709120-5368709121", NULL};
+    send("PUT", target, NULL, 0, bad, &r);
+    assert_int_equal(r.status, 400);
+    ms3t_response_free(&r);
+    const char *p2[] = {"x-amz-copy-source: bkt/huge",
+                        "x-amz-copy-source-range: bytes=5368709120-5368709120", NULL};
+    send("PUT", target, NULL, 0, p2, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_xml(&r, "ETag", e2, sizeof(e2));
+    ms3t_response_free(&r);
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"%.32s\"</ETag>"
+             "</Part><Part><PartNumber>2</PartNumber><ETag>\"%.32s\"</ETag></Part>"
+             "</CompleteMultipartUpload>",
+             e1 + 6, e2 + 6);
+    complete("huge", id, xml, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    ms3_object_info info;
+    assert_int_equal(ms3_server_stat_object(srv, T_BUCKET, "huge", &info, NULL), 0);
+    assert_int_equal(info.size, 5 * GiB + 1);
+    free(info.metadata_json);
+}
+
+static void test_checksum_consistency(void **state)
+{
+    (void)state;
+    char id[128], e1[80], buf[128], xml[1024], hdr[128];
+    ms3t_response r;
+    bk_checksum_digest d;
+    bk_checksum_compute(BK_CHECKSUM_CRC32, "part-one", 8, &d, NULL);
+    snprintf(hdr, sizeof(hdr), "x-amz-checksum-crc32: %s", d.base64);
+    const char *ck[] = {hdr, NULL};
+
+    /* Created without an algorithm, part uploaded with CRC32: InvalidPart (BuildKit v0.26). */
+    create("c1", NULL, id, sizeof(id));
+    upload_part("c1", id, 1, "part-one", 8, ck, e1, sizeof(e1), 200);
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+             "</CompleteMultipartUpload>",
+             e1);
+    complete("c1", id, xml, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "InvalidPart");
+    ms3t_response_free(&r);
+
+    /* Created with CRC32, part without: refused at once, as S3 does. */
+    const char *alg[] = {"x-amz-checksum-algorithm: CRC32", NULL};
+    create("c2", alg, id, sizeof(id));
+    char target[256];
+    snprintf(target, sizeof(target), "/bkt/c2?partNumber=1&uploadId=%s", id);
+    send("PUT", target, "part-one", 8, NULL, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "InvalidRequest");
+    assert_non_null(strstr(bk_buf_str(&r.body), "expected checksum Type: crc32"));
+    ms3t_response_free(&r);
+
+    /* Consistent: composite checksum in the result. */
+    create("c3", alg, id, sizeof(id));
+    upload_part("c3", id, 1, "part-one", 8, ck, e1, sizeof(e1), 200);
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag>"
+             "<ChecksumCRC32>%s</ChecksumCRC32></Part></CompleteMultipartUpload>",
+             e1, d.base64);
+    complete("c3", id, xml, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(ms3t_xml(&r, "ChecksumCRC32", buf, sizeof(buf)));
+    assert_non_null(strstr(buf, "-1"));
+    ms3t_response_free(&r);
+}
+
+static void test_complete_if_none_match(void **state)
+{
+    (void)state;
+    char id[128], e1[80], xml[512];
+    ms3t_response r;
+    bk_err err;
+    assert_int_equal(ms3_server_put_object(srv, T_BUCKET, "exists", "x", 1, NULL, &err), 0);
+    create("exists", NULL, id, sizeof(id));
+    upload_part("exists", id, 1, "abc", 3, NULL, e1, sizeof(e1), 200);
+    snprintf(xml, sizeof(xml),
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+             "</CompleteMultipartUpload>",
+             e1);
+    char target[256];
+    snprintf(target, sizeof(target), "/bkt/exists?uploadId=%s", id);
+    const char *h[] = {"If-None-Match: *", NULL};
+    send("POST", target, xml, strlen(xml), h, &r);
+    assert_int_equal(r.status, 412);
+    ms3t_response_free(&r);
+    assert_int_equal(ms3_server_upload_count(srv), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_full_cycle, reset),
+        cmocka_unit_test_setup(test_complete_errors, reset),
+        cmocka_unit_test_setup(test_abort, reset),
+        cmocka_unit_test_setup(test_upload_part_copy, reset),
+        cmocka_unit_test_setup(test_large_copy_sources, reset),
+        cmocka_unit_test_setup(test_checksum_consistency, reset),
+        cmocka_unit_test_setup(test_complete_if_none_match, reset),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
