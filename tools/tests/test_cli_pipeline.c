@@ -1,0 +1,289 @@
+/* The CLI's export/import/push/pull against the standalone mock-s3: the
+ * manifest written for each graph fixture equals its min/max golden byte for
+ * byte, import --json agrees with it, a type=local cache survives
+ * push -> pull, and the errors users see are the documented ones. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "proc.h"
+
+#define AK "AKIACLIPIPELINE00001"
+#define SK "cli/pipeline/secret/0000000000000000000"
+#define BUCKET "pipeline"
+#define BKCACHE BK_BIN_DIR "/bkcache"
+
+typedef struct fx {
+    bk_proc_child mock;
+    char url[128];
+    int port;
+    char tmp[256];
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    assert_int_equal(bk_tmpdir(f->tmp, sizeof f->tmp), 0);
+    const char *buckets[] = {BUCKET, NULL};
+    assert_int_equal(
+        bk_mock_start(buckets, NULL, AK, SK, &f->mock, f->url, sizeof f->url, &f->port), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(bk_proc_stop(&f->mock, 10), 0);
+    bk_rmtree(f->tmp);
+    free(f);
+    return 0;
+}
+
+static void attrs(fx *f, char *out, size_t size, const char *extra)
+{
+    snprintf(out, size,
+             "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=%s,use_path_style=true,"
+             "access_key_id=" AK ",secret_access_key=" SK "%s%s",
+             f->url, *extra ? "," : "", extra);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, fp);
+    fclose(fp);
+    buf[got] = '\0';
+    *len = got;
+    return buf;
+}
+
+/* The object's bytes, fetched with curl's own SigV4 signer (an independent client). */
+static char *fetch(fx *f, const char *key, size_t *len)
+{
+    char url[512], out[300], user[128];
+    snprintf(url, sizeof url, "%s/" BUCKET "/%s", f->url, key);
+    snprintf(out, sizeof out, "%s/fetched", f->tmp);
+    snprintf(user, sizeof user, "%s:%s", AK, SK);
+    const char *argv[] = {"curl",
+                          "-sS",
+                          "-f",
+                          "--max-time",
+                          "20",
+                          "--aws-sigv4",
+                          "aws:amz:us-east-1:s3",
+                          "--user",
+                          user,
+                          "-H",
+                          "x-amz-content-sha256: "
+                          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                          "-o",
+                          out,
+                          url,
+                          NULL};
+    bk_proc_result r;
+    assert_int_equal(bk_proc_run(argv, NULL, NULL, 0, 30, &r), 0);
+    if (r.exit_code != 0)
+        fail_msg("curl %s: %s", key, r.err);
+    bk_proc_result_free(&r);
+    return read_file(out, len);
+}
+
+static void run_cli(const char *const argv[], int want_exit, bk_proc_result *r)
+{
+    assert_int_equal(bk_proc_run(argv, NULL, NULL, 0, 120, r), 0);
+    if (r->exit_code != want_exit)
+        fail_msg("%s %s exited %d (want %d)\nstdout: %s\nstderr: %s", argv[0], argv[1],
+                 r->exit_code, want_exit, r->out, r->err);
+}
+
+static void export_graph(fx *f, const char *graph, const char *mode, const char *name)
+{
+    char path[512], a[1024], extra[128];
+    snprintf(path, sizeof path, "%s/graphs/%s.json", BK_FIXTURES_DIR, graph);
+    snprintf(extra, sizeof extra, "mode=%s,name=%s", mode, name);
+    attrs(f, a, sizeof a, extra);
+    const char *argv[] = {BKCACHE, "export",     "--graph", path, "--cache-to",
+                          a,       "--progress", "plain",   NULL};
+    bk_proc_result r;
+    run_cli(argv, 0, &r);
+    assert_non_null(strstr(r.err, "manifest(s)"));
+    bk_proc_result_free(&r);
+}
+
+static void manifests_equal_the_graph_goldens(void **state)
+{
+    fx *f = *state;
+    const char *graphs[] = {"linear", "multistage", "diamond", "twolinks", "dropped"};
+    const char *modes[] = {"min", "max"};
+    for (size_t g = 0; g < sizeof graphs / sizeof graphs[0]; g++) {
+        for (size_t m = 0; m < 2; m++) {
+            char name[64], key[96], golden[512];
+            snprintf(name, sizeof name, "%s-%s", graphs[g], modes[m]);
+            export_graph(f, graphs[g], modes[m], name);
+            snprintf(key, sizeof key, "manifests/%s", name);
+            snprintf(golden, sizeof golden, "%s/graphs/%s.%s.expected", BK_FIXTURES_DIR, graphs[g],
+                     modes[m]);
+            size_t got_len = 0, want_len = 0;
+            char *got = fetch(f, key, &got_len);
+            char *want = read_file(golden, &want_len);
+            assert_non_null(got);
+            assert_non_null(want);
+            if (got_len != want_len || memcmp(got, want, got_len) != 0)
+                fail_msg("%s: the bucket's manifest differs from %s", key, golden);
+            free(got);
+            free(want);
+        }
+    }
+}
+
+static void import_json_and_dest(void **state)
+{
+    fx *f = *state;
+    export_graph(f, "multistage", "max", "buildkit");
+    char a[1024], dest[300];
+    attrs(f, a, sizeof a, "");
+    snprintf(dest, sizeof dest, "%s/dest", f->tmp);
+    const char *argv[] = {BKCACHE, "import", "--cache-from", a,       "--dest",
+                          dest,    "--json", "--progress",   "quiet", NULL};
+    bk_proc_result r;
+    run_cli(argv, 0, &r);
+    assert_non_null(strstr(r.out, "{\"records\":["));
+    assert_non_null(strstr(r.err, "0 missing"));
+    bk_proc_result_free(&r);
+    /* The usable config written beside the blobs is the golden (nothing was missing). */
+    char path[400], golden[512];
+    snprintf(path, sizeof path, "%s/cache-config.json", dest);
+    snprintf(golden, sizeof golden, "%s/graphs/multistage.max.expected", BK_FIXTURES_DIR);
+    size_t a_len, b_len;
+    char *x = read_file(path, &a_len), *y = read_file(golden, &b_len);
+    assert_non_null(x);
+    assert_int_equal(a_len, b_len);
+    assert_memory_equal(x, y, a_len);
+    free(x);
+    free(y);
+
+    /* No manifest under that name: an empty cache, exit 0. */
+    attrs(f, a, sizeof a, "name=absent");
+    const char *empty[] = {BKCACHE, "import", "--cache-from", a, "--json", NULL};
+    run_cli(empty, 0, &r);
+    assert_non_null(strstr(r.err, "empty cache"));
+    assert_non_null(strstr(r.out, "{\"records\":[]}"));
+    bk_proc_result_free(&r);
+}
+
+static void push_then_pull_a_local_cache(void **state)
+{
+    fx *f = *state;
+    const char *shapes[] = {"oci-index", "docker-list", "image-manifest"};
+    for (size_t i = 0; i < 3; i++) {
+        char src[512], a[1024], extra[64], out[400];
+        snprintf(src, sizeof src, "%s/local/%s", BK_FIXTURES_DIR, shapes[i]);
+        snprintf(extra, sizeof extra, "name=local-%s", shapes[i]);
+        attrs(f, a, sizeof a, extra);
+        const char *push[] = {BKCACHE, "push", src, "--cache-to", a, "--progress", "quiet", NULL};
+        bk_proc_result r;
+        run_cli(push, 0, &r);
+        bk_proc_result_free(&r);
+
+        snprintf(out, sizeof out, "%s/pulled-%s", f->tmp, shapes[i]);
+        const char *pull[] = {BKCACHE,   "pull",    "--cache-from", a,       out,
+                              "--shape", shapes[i], "--progress",   "quiet", NULL};
+        run_cli(pull, 0, &r);
+        bk_proc_result_free(&r);
+        /* What came back pushes to the same manifest bytes. */
+        char again[1024], extra2[64];
+        snprintf(extra2, sizeof extra2, "name=again-%s", shapes[i]);
+        attrs(f, again, sizeof again, extra2);
+        const char *repush[] = {BKCACHE, "push",       out,     "--cache-to",
+                                again,   "--progress", "quiet", NULL};
+        run_cli(repush, 0, &r);
+        bk_proc_result_free(&r);
+        char k1[96], k2[96];
+        snprintf(k1, sizeof k1, "manifests/local-%s", shapes[i]);
+        snprintf(k2, sizeof k2, "manifests/again-%s", shapes[i]);
+        size_t l1, l2;
+        char *m1 = fetch(f, k1, &l1);
+        char *m2 = fetch(f, k2, &l2);
+        assert_int_equal(l1, l2);
+        assert_memory_equal(m1, m2, l1);
+        free(m1);
+        free(m2);
+        struct stat st;
+        char index[500];
+        snprintf(index, sizeof index, "%s/index.json", out);
+        assert_int_equal(stat(index, &st), 0);
+    }
+}
+
+static void usage_and_attribute_errors(void **state)
+{
+    fx *f = *state;
+    (void)f;
+    bk_proc_result r;
+    const char *no_bucket[] = {BKCACHE, "import", "--cache-from", "type=s3,region=us-east-1", NULL};
+    const char *env[] = {"AWS_BUCKET=", NULL};
+    assert_int_equal(bk_proc_run(no_bucket, env, NULL, 0, 30, &r), 0);
+    assert_int_equal(r.exit_code, 2);
+    assert_non_null(strstr(r.err, "bucket ($AWS_BUCKET) not set for s3 cache"));
+    bk_proc_result_free(&r);
+
+    const char *bad_par[] = {BKCACHE,      "export",
+                             "--graph",    "x.json",
+                             "--cache-to", "type=s3,bucket=b,region=r,upload_parallelism=0",
+                             NULL};
+    run_cli(bad_par, 2, &r);
+    assert_non_null(strstr(r.err, "upload_parallelism must be a positive integer"));
+    bk_proc_result_free(&r);
+
+    char a[1024];
+    attrs(f, a, sizeof a, "touch_refresh=1d");
+    char graph[512];
+    snprintf(graph, sizeof graph, "%s/graphs/linear.json", BK_FIXTURES_DIR);
+    const char *warn[] = {BKCACHE, "export",    "--graph",    graph,   "--cache-to",
+                          a,       "--dry-run", "--progress", "quiet", NULL};
+    run_cli(warn, 0, &r);
+    assert_non_null(strstr(r.err, "warning: touch_refresh"));
+    assert_non_null(strstr(r.err, "dry run"));
+    bk_proc_result_free(&r);
+    const char *strict[] = {BKCACHE, "export", "--graph", graph, "--cache-to", a, "--strict", NULL};
+    run_cli(strict, 2, &r);
+    bk_proc_result_free(&r);
+}
+
+static void demo_runs_end_to_end(void **state)
+{
+    (void)state;
+    const char *argv[] = {BKCACHE, "demo", NULL};
+    bk_proc_result r;
+    run_cli(argv, 0, &r);
+    assert_non_null(strstr(r.out, "the imported graph equals the exported one"));
+    assert_non_null(strstr(r.out, "0 uploaded (0 re-uploaded), 0 touched"));
+    assert_non_null(strstr(r.out, "manifests/"));
+    bk_proc_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(manifests_equal_the_graph_goldens, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_json_and_dest, setup, teardown),
+        cmocka_unit_test_setup_teardown(push_then_pull_a_local_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(usage_and_attribute_errors, setup, teardown),
+        cmocka_unit_test(demo_runs_end_to_end),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
