@@ -36,6 +36,8 @@ typedef struct export_run {
     int failed;
     bk_err first_err;
     bk_export_summary *sum;
+    /* manifest_if_match: each name's ETag when the export started ("" = absent). */
+    char (*manifest_etags)[128];
 } export_run;
 
 static int64_t real_now_ns(void *ud)
@@ -303,13 +305,44 @@ static bk_code list_existing(export_run *r, bk_err *err)
     return bk_err_prefix(err, "existence_check=list: ");
 }
 
+/* manifest_if_match: remember what each manifest was before any blob work,
+ * so the final write can refuse to replace a manifest someone else wrote. */
+static bk_code capture_manifest_etags(export_run *r, bk_err *err)
+{
+    const bk_s3_attrs *a = r->o->attrs;
+    r->manifest_etags = calloc(a->n_names, sizeof *r->manifest_etags);
+    if (r->manifest_etags == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < a->n_names; i++) {
+        char *key = bk_s3_attrs_manifest_key(a, a->names[i]);
+        if (key == NULL)
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        bk_s3_result res = BK_S3_RESULT_INIT;
+        bk_code rc = bk_s3_head(r->o->client, key, &res, err);
+        count_requests(r, &res);
+        if (rc == BK_OK) {
+            snprintf(r->manifest_etags[i], sizeof r->manifest_etags[i], "%s", res.etag);
+        } else if (bk_s3_result_is_not_found(&res)) {
+            rc = BK_OK;
+        } else {
+            bk_err_prefix(err, "manifest_if_match: reading the current manifest %s: ", key);
+        }
+        bk_s3_result_clear(&res);
+        free(key);
+        if (rc != BK_OK)
+            return rc;
+    }
+    return BK_OK;
+}
+
 static bk_code write_manifests(export_run *r, const bk_buf *json, bk_err *err)
 {
     const bk_export_options *o = r->o;
     const bk_s3_attrs *a = o->attrs;
     uint64_t threshold = o->multipart_threshold ? o->multipart_threshold : DEFAULT_THRESHOLD;
     int fd = -1;
-    if (!o->dry_run && json->len >= threshold) {
+    /* A conditional write is one PutObject (S3 takes up to 5 GiB in one). */
+    if (!o->dry_run && json->len >= threshold && r->manifest_etags == NULL) {
         /* Large mode=max configs go multipart like blobs: stage them in a file. */
         FILE *tmp = tmpfile();
         if (tmp == NULL || fwrite(json->data, 1, json->len, tmp) != json->len || fflush(tmp) != 0) {
@@ -339,15 +372,28 @@ static bk_code write_manifests(export_run *r, const bk_buf *json, bk_err *err)
             continue;
         }
         bk_s3_result res = BK_S3_RESULT_INIT;
+        bk_s3_put_options cond = {0};
+        if (r->manifest_etags != NULL) {
+            if (r->manifest_etags[i][0] != '\0')
+                cond.if_match = r->manifest_etags[i];
+            else
+                cond.if_none_match = 1;
+        }
         if (fd >= 0)
             rc = bk_s3_upload_fd(o->client, key, fd, 0, json->len, NULL, &res, err);
         else
-            rc = bk_s3_put_mem(o->client, key, json->data, json->len, NULL, &res, err);
+            rc = bk_s3_put_mem(o->client, key, json->data, json->len, &cond, &res, err);
         count_requests(r, &res);
-        bk_s3_result_clear(&res);
-        if (rc != BK_OK) {
+        if (rc != BK_OK && res.status == 412) {
+            bk_err_set(err, BK_ES3,
+                       "manifest %s was written by someone else since this export started; not "
+                       "overwritten (manifest_if_match=true)",
+                       key);
+        } else if (rc != BK_OK) {
             bk_err_prefix(err, "error writing manifest: %s: ", a->names[i]);
-        } else {
+        }
+        bk_s3_result_clear(&res);
+        if (rc == BK_OK) {
             emit(r, BK_PROGRESS_MANIFEST, &mjob, json->len, 0, NULL);
             r->sum->manifests++;
         }
@@ -410,6 +456,12 @@ static bk_code run_export(export_run *r, const bk_cache_config *cfg, bk_err *err
         o->progress(o->progress_ud, &ev);
     }
 
+    if (o->attrs->manifest_if_match) {
+        bk_code rc = capture_manifest_etags(r, err);
+        if (rc != BK_OK)
+            return rc;
+    }
+
     if (o->attrs->existence_check == BK_EXISTS_LIST && r->n > 0) {
         bk_code rc = list_existing(r, err);
         if (rc != BK_OK)
@@ -467,6 +519,7 @@ bk_code bk_export_config(const bk_export_options *o, const bk_cache_config *cfg,
     for (size_t i = 0; i < r.n; i++)
         free(r.jobs[i].key);
     free(r.jobs);
+    free(r.manifest_etags);
     pthread_mutex_destroy(&r.lock);
     summary->seconds = mono_seconds() - start;
     if (rc != BK_OK && o->attrs->ignore_error) {

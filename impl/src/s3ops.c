@@ -152,6 +152,10 @@ static bk_code put_common(bk_s3_client *c, const char *key, s3_request *rq,
         return err->code;
     if (put_headers(c, rq, opts, err) != BK_OK)
         return err->code;
+    if (opts != NULL && opts->if_match != NULL)
+        s3_request_header(rq, "if-match", opts->if_match);
+    if (opts != NULL && opts->if_none_match)
+        s3_request_header(rq, "if-none-match", "*");
     rq->payload_sha256 = opts ? opts->payload_sha256 : NULL;
     rq->content_md5 = c->cfg.send_content_md5;
     rq->trailer = c->cfg.send_checksum_trailer;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "bkcache/exporter.h"
 #include "bkcache/store.h"
@@ -431,6 +432,226 @@ static void dry_run_writes_nothing(void **state)
     assert_int_equal(ms3_server_object_count(f->p.mock, FX_BUCKET), 0);
 }
 
+static void hundred_blobs_cost_what_buildkit_pays(void **state)
+{
+    fx *f = *state;
+    bk_test_cache big;
+    assert_int_equal(bk_test_cache_make(&big, 100, 512, 2048, 11), 0);
+    bk_err err;
+    bk_store *store = bk_store_open(big.dir, 0, &err);
+    bk_export_options o = {0};
+    o.attrs = &f->p.attrs;
+    o.client = f->p.client;
+    o.store = store;
+    bk_export_summary sum;
+    /* cold: a HEAD and a PUT per blob, one manifest */
+    assert_int_equal(bk_export_config(&o, big.config, &sum, &err), BK_OK);
+    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, 0), 100);
+    assert_int_equal(fx_count(&f->p, "PutObject", NULL, 0), 101);
+    assert_int_equal(fx_last_seq(&f->p), 201);
+    assert_int_equal(sum.requests, 201);
+    /* warm: HEADs and the manifest only */
+    uint64_t since = fx_last_seq(&f->p);
+    assert_int_equal(bk_export_config(&o, big.config, &sum, &err), BK_OK);
+    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), 100);
+    assert_int_equal(fx_count(&f->p, "PutObject", NULL, since), 1);
+    assert_int_equal(fx_last_seq(&f->p) - since, 101);
+    /* aged past touch_refresh: one CopyObject per blob */
+    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", 2 * 86400), 100);
+    since = fx_last_seq(&f->p);
+    assert_int_equal(bk_export_config(&o, big.config, &sum, &err), BK_OK);
+    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), 100);
+    assert_int_equal(fx_count(&f->p, "CopyObject", NULL, since), 100);
+    assert_int_equal(fx_count(&f->p, "PutObject", NULL, since), 1);
+    assert_int_equal(fx_last_seq(&f->p) - since, 201);
+    bk_store_free(store);
+    bk_test_cache_free(&big);
+}
+
+typedef struct racer {
+    fx *f;
+    bk_test_cache *cache;
+    bk_store *store;
+    bk_code rc;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    bk_export_options o = {0};
+    o.attrs = &r->f->p.attrs;
+    o.client = r->f->p.client;
+    o.store = r->store;
+    bk_export_summary sum;
+    bk_err err;
+    r->rc = bk_export_config(&o, r->cache->config, &sum, &err);
+    return NULL;
+}
+
+static void concurrent_exporters_leave_one_whole_manifest(void **state)
+{
+    fx *f = *state;
+    bk_test_cache other;
+    assert_int_equal(bk_test_cache_make(&other, 12, 1, 64 * 1024, 4242), 0);
+    bk_err err;
+    bk_store *other_store = bk_store_open(other.dir, 0, &err);
+    for (int round = 0; round < 3; round++) {
+        racer a = {f, &f->cache, f->store, BK_OK}, b = {f, &other, other_store, BK_OK};
+        pthread_t ta, tb;
+        assert_int_equal(pthread_create(&ta, NULL, race, &a), 0);
+        assert_int_equal(pthread_create(&tb, NULL, race, &b), 0);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        assert_int_equal(a.rc, BK_OK);
+        assert_int_equal(b.rc, BK_OK);
+        char *got = NULL;
+        size_t len = 0;
+        assert_int_equal(ms3_server_read_object(f->p.mock, FX_BUCKET, "manifests/buildkit", 1 << 20,
+                                                &got, &len, &err),
+                         0);
+        bk_cache_config *cfg = NULL;
+        assert_int_equal(bk_config_parse(got, len, &cfg, &err), BK_OK);
+        free(got);
+        /* Whichever won, every blob it names is in the bucket. */
+        for (size_t i = 0; i < cfg->n_layers; i++) {
+            char key[128];
+            snprintf(key, sizeof key, "blobs/%s", cfg->layers[i].blob);
+            ms3_object_info info;
+            assert_int_equal(ms3_server_stat_object(f->p.mock, FX_BUCKET, key, &info, &err), 0);
+            free(info.metadata_json);
+            assert_int_equal(info.size, (uint64_t)cfg->layers[i].annotations->size);
+        }
+        bk_config_free(cfg);
+    }
+    bk_store_free(other_store);
+    bk_test_cache_free(&other);
+}
+
+typedef struct intruder {
+    ms3_server *mock;
+    int done;
+} intruder;
+
+/* Writes the manifest behind the exporter's back while its blobs upload. */
+static void intrude(void *ud, const bk_progress_event *ev)
+{
+    intruder *in = ud;
+    if (ev->kind != BK_PROGRESS_BLOB_DONE || in->done)
+        return;
+    in->done = 1;
+    bk_err err;
+    ms3_server_put_object(in->mock, FX_BUCKET, "manifests/buildkit", "{}", 2, NULL, &err);
+}
+
+static void manifest_if_match_refuses_to_replace_a_newer_manifest(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "manifest_if_match=true"), 0);
+    bk_export_summary sum;
+    /* A new name: If-None-Match: * */
+    export_ok(f, &sum);
+    ms3_journal_entry *e = NULL;
+    size_t n = entries_for(f, "PutObject", "manifests/", 0, &e);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(e[0].headers_json, "if-none-match"));
+    ms3_journal_entries_free(e, n);
+
+    /* Someone else writes the manifest while we upload: we must not overwrite it. */
+    ms3_server_reset(f->p.mock);
+    export_ok(f, &sum);
+    for (size_t i = 0; i < 2; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "blobs/%s", f->cache.digests[i]);
+        bk_err derr;
+        ms3_server_delete_object(f->p.mock, FX_BUCKET, key, &derr);
+    }
+    intruder in = {f->p.mock, 0};
+    bk_export_options o = {0};
+    o.attrs = &f->p.attrs;
+    o.client = f->p.client;
+    o.store = f->store;
+    o.progress = intrude;
+    o.progress_ud = &in;
+    bk_err err;
+    bk_err_clear(&err);
+    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_ES3);
+    assert_non_null(strstr(err.msg, "written by someone else"));
+    char *got = NULL;
+    size_t len = 0;
+    assert_int_equal(ms3_server_read_object(f->p.mock, FX_BUCKET, "manifests/buildkit", 1 << 20,
+                                            &got, &len, &err),
+                     0);
+    assert_int_equal(len, 2);
+    free(got);
+
+    /* BuildKit's default: the last writer wins. */
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, ""), 0);
+    in.done = 0;
+    o.attrs = &f->p.attrs;
+    o.client = f->p.client;
+    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
+    assert_int_equal(ms3_server_read_object(f->p.mock, FX_BUCKET, "manifests/buildkit", 1 << 20,
+                                            &got, &len, &err),
+                     0);
+    assert_true(len > 2);
+    free(got);
+}
+
+static void large_manifest_and_large_touch_go_multipart(void **state)
+{
+    fx *f = *state;
+    ms3_server_stop(f->p.mock);
+    bk_s3_client_free(f->p.client);
+    bk_s3_attrs_free(&f->p.attrs);
+    /* Small parts are allowed so that small objects can exercise the multipart paths. */
+    assert_int_equal(pipeline_fx_start(&f->p, "", 1024), 0);
+    assert_int_equal(pipeline_fx_reconfigure_tuned(&f->p, "", 4096, 4096), 0);
+    bk_export_options o = {0};
+    o.attrs = &f->p.attrs;
+    o.client = f->p.client;
+    o.store = f->store;
+    o.multipart_threshold = 4096;
+    o.copy_limit = 8192;
+    bk_export_summary sum;
+    bk_err err;
+    bk_err_clear(&err);
+    if (bk_export_config(&o, f->cache.config, &sum, &err) != BK_OK)
+        fail_msg("export: %s", err.msg);
+    /* The manifest (> 4 KiB for 12 layers) went multipart like the large blobs. */
+    assert_int_equal(fx_count(&f->p, "CreateMultipartUpload", "manifests/buildkit", 0), 1);
+    assert_int_equal(fx_count(&f->p, "CompleteMultipartUpload", "manifests/buildkit", 0), 1);
+    size_t large = 0;
+    for (size_t i = 0; i < f->cache.n; i++)
+        large += f->cache.sizes[i] >= 4096;
+    assert_int_equal(fx_count(&f->p, "CompleteMultipartUpload", "blobs/", 0), large);
+
+    /* Touch: objects at or above the copy limit are copied in ranges. */
+    size_t over = 0, parts = 0;
+    for (size_t i = 0; i < f->cache.n; i++) {
+        if (f->cache.sizes[i] >= 8192) {
+            over++;
+            parts += (size_t)((f->cache.sizes[i] + 8191) / 8192);
+        }
+    }
+    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", 2 * 86400),
+                     (int)f->cache.n);
+    uint64_t since = fx_last_seq(&f->p);
+    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
+    assert_int_equal(sum.touched, f->cache.n);
+    assert_int_equal(fx_count(&f->p, "CopyObject", "blobs/", since), f->cache.n - over);
+    assert_int_equal(fx_count(&f->p, "UploadPartCopy", "blobs/", since), parts);
+    assert_int_equal(fx_count(&f->p, "CompleteMultipartUpload", "blobs/", since), over);
+    /* The copies are byte-identical to the originals. */
+    for (size_t i = 0; i < f->cache.n; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "blobs/%s", f->cache.digests[i]);
+        ms3_object_info info;
+        assert_int_equal(ms3_server_stat_object(f->p.mock, FX_BUCKET, key, &info, &err), 0);
+        free(info.metadata_json);
+        assert_int_equal(info.size, f->cache.sizes[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +671,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_key_403_is_an_error_naming_list_bucket, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(dry_run_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(hundred_blobs_cost_what_buildkit_pays, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_exporters_leave_one_whole_manifest, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(manifest_if_match_refuses_to_replace_a_newer_manifest,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(large_manifest_and_large_touch_go_multipart, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,8 @@ int bk_cmd_version(int argc, char **argv);
 int bk_cmd_demo(int argc, char **argv);
 int bk_cmd_export(int argc, char **argv);
 int bk_cmd_import(int argc, char **argv);
+int bk_cmd_push(int argc, char **argv);
+int bk_cmd_pull(int argc, char **argv);
 int bk_cmd_fmt(int argc, char **argv);
 int bk_cmd_normalize(int argc, char **argv);
 /* Reads a whole file, or stdin for "-"; 0 on success (free *data), else prints
@@ -27,5 +29,6 @@ int bk_cli_read_input(const char *cmd, const char *path, char **data, size_t *le
  * '?') to stderr. (cmd_fmt.c) */
 void bk_cli_error_line(const char *cmd, const char *where, const char *msg);
 int bk_cmd_sigv4(int argc, char **argv);
+int bk_cmd_explain(int argc, char **argv);
 
 #endif

@@ -7,10 +7,13 @@ static const bk_cmd commands[] = {
     {"demo", bk_cmd_demo, "the main job against a mock S3 in this process (no setup)"},
     {"export", bk_cmd_export, "export a build graph's cache to S3 (--cache-to type=s3,...)"},
     {"import", bk_cmd_import, "import a cache from S3 (--cache-from type=s3,...), verified"},
+    {"push", bk_cmd_push, "export a BuildKit type=local cache directory to S3"},
+    {"pull", bk_cmd_pull, "import from S3 into a BuildKit type=local cache directory"},
     {"version", bk_cmd_version, "print the version"},
     {"fmt", bk_cmd_fmt, "re-encode a cache config exactly as BuildKit (Go) writes it"},
     {"normalize", bk_cmd_normalize, "parse a cache config into records and marshal it again"},
     {"sigv4", bk_cmd_sigv4, "sign or presign a raw HTTP request (SigV4 debugging)"},
+    {"explain", bk_cmd_explain, "show what a cache holds (tree, dot/svg/png, json) or --diff two"},
 };
 
 static void usage(FILE *out)

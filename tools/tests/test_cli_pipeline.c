@@ -264,6 +264,68 @@ static void usage_and_attribute_errors(void **state)
     bk_proc_result_free(&r);
 }
 
+static void credentials_from_the_environment_and_virtual_host_style(void **state)
+{
+    fx *f = *state;
+    char graph[512], a[1024];
+    snprintf(graph, sizeof graph, "%s/graphs/linear.json", BK_FIXTURES_DIR);
+    /* No keys in the attributes: the default chain finds them in the environment.
+     * localhost endpoint without path style: bucket.localhost:PORT, as the SDKs do. */
+    snprintf(a, sizeof a,
+             "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=http://localhost:%d,"
+             "mode=max,name=from-env",
+             f->port);
+    char cfg[400];
+    snprintf(cfg, sizeof cfg, "AWS_CONFIG_FILE=%s/none", f->tmp);
+    char creds[400];
+    snprintf(creds, sizeof creds, "AWS_SHARED_CREDENTIALS_FILE=%s/none", f->tmp);
+    const char *good_env[] = {"AWS_ACCESS_KEY_ID=" AK,
+                              "AWS_SECRET_ACCESS_KEY=" SK,
+                              "AWS_SESSION_TOKEN=",
+                              "AWS_PROFILE=",
+                              cfg,
+                              creds,
+                              NULL};
+    const char *argv[] = {BKCACHE, "export",     "--graph", graph, "--cache-to",
+                          a,       "--progress", "quiet",   NULL};
+    bk_proc_result r;
+    assert_int_equal(bk_proc_run(argv, good_env, NULL, 0, 60, &r), 0);
+    if (r.exit_code != 0)
+        fail_msg("export with env credentials: %s", r.err);
+    bk_proc_result_free(&r);
+    size_t len;
+    char *m = fetch(f, "manifests/from-env", &len);
+    assert_non_null(m);
+    free(m);
+
+    const char *bad_env[] = {"AWS_ACCESS_KEY_ID=" AK,
+                             "AWS_SECRET_ACCESS_KEY=wrong-secret",
+                             "AWS_SESSION_TOKEN=",
+                             "AWS_PROFILE=",
+                             cfg,
+                             creds,
+                             NULL};
+    assert_int_equal(bk_proc_run(argv, bad_env, NULL, 0, 60, &r), 0);
+    assert_int_equal(r.exit_code, 1);
+    /* The first request is a HEAD, and HEAD errors have no body: status and hint only. */
+    assert_non_null(strstr(r.err, "HeadObject"));
+    assert_non_null(strstr(r.err, "HTTP 403"));
+    assert_null(strstr(r.err, "wrong-secret"));
+    bk_proc_result_free(&r);
+
+    const char *no_env[] = {"AWS_ACCESS_KEY_ID=",
+                            "AWS_SECRET_ACCESS_KEY=",
+                            "AWS_SESSION_TOKEN=",
+                            "AWS_PROFILE=",
+                            cfg,
+                            creds,
+                            NULL};
+    assert_int_equal(bk_proc_run(argv, no_env, NULL, 0, 60, &r), 0);
+    assert_int_equal(r.exit_code, 1);
+    assert_non_null(strstr(r.err, "AWS_ACCESS_KEY_ID"));
+    bk_proc_result_free(&r);
+}
+
 static void demo_runs_end_to_end(void **state)
 {
     (void)state;
@@ -283,6 +345,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(import_json_and_dest, setup, teardown),
         cmocka_unit_test_setup_teardown(push_then_pull_a_local_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(usage_and_attribute_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(credentials_from_the_environment_and_virtual_host_style,
+                                        setup, teardown),
         cmocka_unit_test(demo_runs_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

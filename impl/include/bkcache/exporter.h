@@ -16,6 +16,15 @@
  *  2. only when every blob succeeded: the manifest (Go-identical JSON), once per
  *     name; multipart when it is over the threshold.
  *
+ * Concurrent exporters on one name: as in BuildKit the last writer wins; each
+ * manifest is one object written whole, so it is never torn, and each
+ * exporter wrote its blobs before its manifest. With manifest_if_match=true
+ * (beyond BuildKit) the first writer wins instead: the manifests' ETags are
+ * read before any blob work and the write is conditional (If-Match, or
+ * If-None-Match: * for a new name), so a manifest someone else wrote in the
+ * meantime is not replaced and the export fails with PreconditionFailed
+ * explained. Stores without conditional writes answer 501 NotImplemented.
+ *
  * Any other error (403 on HEAD, 5xx after retries, ...) fails the export and no
  * manifest is written, so a manifest never points at a missing blob by our
  * doing. With ignore-error the failure is reported as a warning and the call

@@ -163,6 +163,11 @@ typedef struct bk_s3_put_options {
      * (a blob's digest): the payload is then not hashed again. For a multipart
      * upload it cannot serve (each part is hashed on its own) and is ignored. */
     const char *payload_sha256;
+    /* Conditional write (PutObject only): If-Match with this ETag, or
+     * If-None-Match: * when if_none_match is set. A failed condition is
+     * 412 PreconditionFailed, never retried. */
+    const char *if_match;
+    int if_none_match;
 } bk_s3_put_options;
 
 /* ---- objects ---- */

@@ -5,7 +5,8 @@
 
 #include "bkcache/s3cache.h"
 
-static int configure(pipeline_fx *fx, const char *extra)
+static int configure_tuned(pipeline_fx *fx, const char *extra, uint64_t threshold,
+                           uint64_t part_size)
 {
     char text[2048];
     snprintf(text, sizeof text,
@@ -21,12 +22,19 @@ static int configure(pipeline_fx *fx, const char *extra)
     }
     bk_s3cache_tuning tuning = {0};
     tuning.retry_base_delay_ms = 1; /* retries without real waiting */
+    tuning.multipart_threshold = threshold;
+    tuning.part_size = part_size;
     fx->client = bk_s3cache_client_new(&fx->attrs, &tuning, &err);
     if (fx->client == NULL) {
         fprintf(stderr, "client: %s\n", err.msg);
         return -1;
     }
     return 0;
+}
+
+static int configure(pipeline_fx *fx, const char *extra)
+{
+    return configure_tuned(fx, extra, 0, 0);
 }
 
 int pipeline_fx_start(pipeline_fx *fx, const char *extra, uint64_t min_part_size)
@@ -79,4 +87,13 @@ uint64_t fx_last_seq(pipeline_fx *fx)
     uint64_t seq = n ? e[n - 1].seq : 0;
     ms3_journal_entries_free(e, n);
     return seq;
+}
+
+int pipeline_fx_reconfigure_tuned(pipeline_fx *fx, const char *extra, uint64_t threshold,
+                                  uint64_t part_size)
+{
+    bk_s3_client_free(fx->client);
+    bk_s3_attrs_free(&fx->attrs);
+    fx->client = NULL;
+    return configure_tuned(fx, extra, threshold, part_size);
 }

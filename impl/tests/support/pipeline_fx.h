@@ -23,6 +23,9 @@ typedef struct pipeline_fx {
 int pipeline_fx_start(pipeline_fx *fx, const char *extra, uint64_t min_part_size);
 /* Replaces the attributes (and client) keeping the mock and its contents. */
 int pipeline_fx_reconfigure(pipeline_fx *fx, const char *extra);
+/* The same with the client's multipart threshold and part size (0 = default). */
+int pipeline_fx_reconfigure_tuned(pipeline_fx *fx, const char *extra, uint64_t threshold,
+                                  uint64_t part_size);
 void pipeline_fx_stop(pipeline_fx *fx);
 
 /* Journal helpers. */

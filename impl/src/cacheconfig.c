@@ -1,0 +1,492 @@
+/* Cache config types, builders, the Go-identical writer and BuildKit's
+ * import-time validation. The reader is in cacheconfig_read.c. */
+#include "bkcache/cacheconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bk_cache_config *bk_config_new(void)
+{
+    return calloc(1, sizeof(bk_cache_config));
+}
+
+static void free_record(bk_cache_record *r)
+{
+    free(r->results);
+    for (size_t i = 0; i < r->n_chains; i++)
+        free(r->chains[i].layers);
+    free(r->chains);
+    free(r->digest);
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        for (size_t j = 0; j < r->inputs[i].n_links; j++)
+            free(r->inputs[i].links[j].selector);
+        free(r->inputs[i].links);
+    }
+    free(r->inputs);
+}
+
+void bk_config_free(bk_cache_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->n_layers; i++) {
+        bk_cache_layer *l = &cfg->layers[i];
+        free(l->blob);
+        if (l->annotations) {
+            free(l->annotations->media_type);
+            free(l->annotations->diff_id);
+            free(l->annotations);
+        }
+    }
+    free(cfg->layers);
+    for (size_t i = 0; i < cfg->n_records; i++)
+        free_record(&cfg->records[i]);
+    free(cfg->records);
+    free(cfg);
+}
+
+/* Grows *arr (of elements of size sz, count *n) by one zeroed element. */
+static void *grow(void **arr, size_t *n, size_t sz)
+{
+    void *p = realloc(*arr, (*n + 1) * sz);
+    if (!p)
+        return NULL;
+    *arr = p;
+    void *el = (char *)p + *n * sz;
+    memset(el, 0, sz);
+    (*n)++;
+    return el;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+bk_cache_layer *bk_config_add_layer(bk_cache_config *cfg, const char *blob, int64_t parent)
+{
+    bk_cache_layer *l = grow((void **)&cfg->layers, &cfg->n_layers, sizeof *l);
+    if (!l)
+        return NULL;
+    l->blob = dup_or_null(blob);
+    l->parent = parent;
+    return l;
+}
+
+bk_layer_annotations *bk_layer_set_annotations(bk_cache_layer *l, const char *media_type,
+                                               const char *diff_id, int64_t size,
+                                               bk_time created_at)
+{
+    if (!l->annotations) {
+        l->annotations = calloc(1, sizeof *l->annotations);
+        if (!l->annotations)
+            return NULL;
+    }
+    bk_layer_annotations *a = l->annotations;
+    free(a->media_type);
+    free(a->diff_id);
+    a->media_type = dup_or_null(media_type);
+    a->diff_id = dup_or_null(diff_id);
+    a->size = size;
+    a->created_at = created_at;
+    return a;
+}
+
+bk_cache_record *bk_config_add_record(bk_cache_config *cfg, const char *digest)
+{
+    bk_cache_record *r = grow((void **)&cfg->records, &cfg->n_records, sizeof *r);
+    if (!r)
+        return NULL;
+    r->digest = dup_or_null(digest);
+    return r;
+}
+
+bk_cache_result *bk_record_add_result(bk_cache_record *r, int64_t layer, bk_time created_at)
+{
+    bk_cache_result *res = grow((void **)&r->results, &r->n_results, sizeof *res);
+    if (!res)
+        return NULL;
+    res->layer = layer;
+    res->created_at = created_at;
+    return res;
+}
+
+bk_input_list *bk_record_add_input(bk_cache_record *r)
+{
+    return grow((void **)&r->inputs, &r->n_inputs, sizeof(bk_input_list));
+}
+
+bk_cache_input *bk_input_add_link(bk_input_list *in, const char *selector, int64_t link)
+{
+    bk_cache_input *l = grow((void **)&in->links, &in->n_links, sizeof *l);
+    if (!l)
+        return NULL;
+    l->selector = dup_or_null(selector);
+    l->link = link;
+    in->is_null = false;
+    return l;
+}
+
+/* ---- writer ---- */
+
+static bool empty(const char *s)
+{
+    return !s || !*s;
+}
+
+static void key(bk_buf *b, bool *first, const char *name)
+{
+    if (!*first)
+        bk_buf_putc(b, ',');
+    *first = false;
+    bk_buf_printf(b, "\"%s\":", name);
+}
+
+static void str(bk_buf *b, const char *s)
+{
+    bk_gojson_string(b, s, s ? strlen(s) : 0);
+}
+
+static bk_code time_value(bk_buf *b, bk_time t, bk_err *err)
+{
+    bk_buf_putc(b, '"');
+    bk_code rc = bk_time_format(b, t, err);
+    bk_buf_putc(b, '"');
+    return rc;
+}
+
+static bk_code encode_layer(bk_buf *b, const bk_cache_layer *l, bk_err *err)
+{
+    bool first = true;
+    bk_buf_putc(b, '{');
+    if (!empty(l->blob)) {
+        key(b, &first, "blob");
+        str(b, l->blob);
+    }
+    if (l->parent != 0) {
+        key(b, &first, "parent");
+        bk_gojson_int(b, l->parent);
+    }
+    if (l->annotations) {
+        const bk_layer_annotations *a = l->annotations;
+        bool afirst = true;
+        key(b, &first, "annotations");
+        bk_buf_putc(b, '{');
+        if (!empty(a->media_type)) {
+            key(b, &afirst, "mediaType");
+            str(b, a->media_type);
+        }
+        if (!empty(a->diff_id)) {
+            key(b, &afirst, "diffID");
+            str(b, a->diff_id);
+        }
+        if (a->size != 0) {
+            key(b, &afirst, "size");
+            bk_gojson_int(b, a->size);
+        }
+        key(b, &afirst, "createdAt");
+        if (time_value(b, a->created_at, err) != BK_OK)
+            return bk_err_prefix(err, "annotations.createdAt: ");
+        bk_buf_putc(b, '}');
+    }
+    bk_buf_putc(b, '}');
+    return BK_OK;
+}
+
+static bk_code encode_record(bk_buf *b, const bk_cache_record *r, bk_err *err)
+{
+    bool first = true;
+    bk_buf_putc(b, '{');
+    if (r->n_results) {
+        key(b, &first, "layers");
+        bk_buf_putc(b, '[');
+        for (size_t i = 0; i < r->n_results; i++) {
+            if (i)
+                bk_buf_putc(b, ',');
+            bk_buf_puts(b, "{\"layer\":");
+            bk_gojson_int(b, r->results[i].layer);
+            bk_buf_puts(b, ",\"createdAt\":");
+            if (time_value(b, r->results[i].created_at, err) != BK_OK)
+                return bk_err_prefix(err, "layers[%zu].createdAt: ", i);
+            bk_buf_putc(b, '}');
+        }
+        bk_buf_putc(b, ']');
+    }
+    if (r->n_chains) {
+        key(b, &first, "chains");
+        bk_buf_putc(b, '[');
+        for (size_t i = 0; i < r->n_chains; i++) {
+            const bk_chained_result *c = &r->chains[i];
+            if (i)
+                bk_buf_putc(b, ',');
+            bk_buf_puts(b, "{\"layers\":");
+            if (c->layers_null && c->n_layers == 0) {
+                bk_buf_puts(b, "null");
+            } else {
+                bk_buf_putc(b, '[');
+                for (size_t j = 0; j < c->n_layers; j++) {
+                    if (j)
+                        bk_buf_putc(b, ',');
+                    bk_gojson_int(b, c->layers[j]);
+                }
+                bk_buf_putc(b, ']');
+            }
+            bk_buf_puts(b, ",\"createdAt\":");
+            if (time_value(b, c->created_at, err) != BK_OK)
+                return bk_err_prefix(err, "chains[%zu].createdAt: ", i);
+            bk_buf_putc(b, '}');
+        }
+        bk_buf_putc(b, ']');
+    }
+    if (!empty(r->digest)) {
+        key(b, &first, "digest");
+        str(b, r->digest);
+    }
+    if (r->n_inputs) {
+        key(b, &first, "inputs");
+        bk_buf_putc(b, '[');
+        for (size_t i = 0; i < r->n_inputs; i++) {
+            const bk_input_list *in = &r->inputs[i];
+            if (i)
+                bk_buf_putc(b, ',');
+            if (in->is_null && in->n_links == 0) {
+                bk_buf_puts(b, "null");
+                continue;
+            }
+            bk_buf_putc(b, '[');
+            for (size_t j = 0; j < in->n_links; j++) {
+                if (j)
+                    bk_buf_putc(b, ',');
+                bk_buf_putc(b, '{');
+                if (!empty(in->links[j].selector)) {
+                    bk_buf_puts(b, "\"selector\":");
+                    str(b, in->links[j].selector);
+                    bk_buf_putc(b, ',');
+                }
+                bk_buf_puts(b, "\"link\":");
+                bk_gojson_int(b, in->links[j].link);
+                bk_buf_putc(b, '}');
+            }
+            bk_buf_putc(b, ']');
+        }
+        bk_buf_putc(b, ']');
+    }
+    bk_buf_putc(b, '}');
+    return BK_OK;
+}
+
+bk_code bk_config_encode(const bk_cache_config *cfg, bk_buf *out, bk_err *err)
+{
+    bool first = true;
+    bk_buf_putc(out, '{');
+    if (cfg->n_layers) {
+        key(out, &first, "layers");
+        bk_buf_putc(out, '[');
+        for (size_t i = 0; i < cfg->n_layers; i++) {
+            if (i)
+                bk_buf_putc(out, ',');
+            if (encode_layer(out, &cfg->layers[i], err) != BK_OK)
+                return bk_err_prefix(err, "layers[%zu].", i);
+        }
+        bk_buf_putc(out, ']');
+    }
+    if (cfg->n_records) {
+        key(out, &first, "records");
+        bk_buf_putc(out, '[');
+        for (size_t i = 0; i < cfg->n_records; i++) {
+            if (i)
+                bk_buf_putc(out, ',');
+            if (encode_record(out, &cfg->records[i], err) != BK_OK)
+                return bk_err_prefix(err, "records[%zu].", i);
+        }
+        bk_buf_putc(out, ']');
+    }
+    bk_buf_putc(out, '}');
+    return bk_buf_check(out, err);
+}
+
+/* ---- validation: BuildKit's ParseConfig and the S3 importer's checks ---- */
+
+enum { REC_UNSEEN = 0, REC_ACTIVE, REC_DONE };
+
+typedef struct validator {
+    const bk_cache_config *cfg;
+    unsigned char *state; /* per record */
+    unsigned char *seen;  /* per layer, scratch for one result's chain */
+    bk_err *err;
+} validator;
+
+/* Walks a result's layer chain from idx to its base, as getRemoteChain does. */
+static bk_code check_chain(validator *v, int64_t idx, const char *path)
+{
+    memset(v->seen, 0, v->cfg->n_layers ? v->cfg->n_layers : 1);
+    char where[96];
+    snprintf(where, sizeof where, "%s", path);
+    for (;;) {
+        if (idx < 0 || (uint64_t)idx >= v->cfg->n_layers)
+            return bk_err_set(v->err, BK_EINVAL, "%s: invalid layer index %lld (have %zu layers)",
+                              where, (long long)idx, v->cfg->n_layers);
+        if (v->seen[idx])
+            return bk_err_set(v->err, BK_EINVAL,
+                              "%s: invalid looping layer (layer %lld is its own ancestor)", where,
+                              (long long)idx);
+        v->seen[idx] = 1;
+        const bk_cache_layer *l = &v->cfg->layers[idx];
+        if (l->parent == -1)
+            return BK_OK;
+        snprintf(where, sizeof where, "layers[%lld].parent", (long long)idx);
+        idx = l->parent;
+    }
+}
+
+static bk_code check_record(validator *v, size_t idx)
+{
+    if (v->state[idx] == REC_DONE)
+        return BK_OK;
+    v->state[idx] = REC_ACTIVE;
+    const bk_cache_record *r = &v->cfg->records[idx];
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        const bk_input_list *in = &r->inputs[i];
+        if (in->n_links == 0)
+            return bk_err_set(v->err, BK_EINVAL,
+                              "records[%zu].inputs[%zu]: invalid empty input for record %zu", idx,
+                              i, idx);
+        for (size_t j = 0; j < in->n_links; j++) {
+            int64_t link = in->links[j].link;
+            if (link < 0 || (uint64_t)link >= v->cfg->n_records)
+                return bk_err_set(v->err, BK_EINVAL,
+                                  "records[%zu].inputs[%zu][%zu].link: invalid record ID: %lld "
+                                  "(have %zu records)",
+                                  idx, i, j, (long long)link, v->cfg->n_records);
+            if (v->state[link] == REC_ACTIVE)
+                return bk_err_set(v->err, BK_EINVAL,
+                                  "records[%zu].inputs[%zu][%zu].link: invalid looping record "
+                                  "(record %zu links to record %lld, which depends on it)",
+                                  idx, i, j, idx, (long long)link);
+            if (check_record(v, (size_t)link) != BK_OK)
+                return v->err ? v->err->code : BK_EINVAL;
+        }
+    }
+    char path[96];
+    for (size_t i = 0; i < r->n_results; i++) {
+        snprintf(path, sizeof path, "records[%zu].layers[%zu].layer", idx, i);
+        if (check_chain(v, r->results[i].layer, path) != BK_OK)
+            return BK_EINVAL;
+    }
+    for (size_t i = 0; i < r->n_chains; i++) {
+        const bk_chained_result *c = &r->chains[i];
+        for (size_t j = 0; j < c->n_layers; j++) {
+            if (c->layers[j] < 0 || (uint64_t)c->layers[j] >= v->cfg->n_layers)
+                return bk_err_set(v->err, BK_EINVAL,
+                                  "records[%zu].chains[%zu].layers[%zu]: invalid layer index "
+                                  "%lld (have %zu layers)",
+                                  idx, i, j, (long long)c->layers[j], v->cfg->n_layers);
+        }
+    }
+    v->state[idx] = REC_DONE;
+    return BK_OK;
+}
+
+bk_code bk_config_validate(const bk_cache_config *cfg, unsigned flags, bk_err *err)
+{
+    if (flags & BK_VALIDATE_S3) {
+        for (size_t i = 0; i < cfg->n_layers; i++) {
+            const bk_cache_layer *l = &cfg->layers[i];
+            if (!l->annotations)
+                return bk_err_set(err, BK_EINVAL,
+                                  "layers[%zu]: cache layer with missing annotations (the S3 "
+                                  "form needs mediaType, diffID and size per layer)",
+                                  i);
+            if (empty(l->annotations->diff_id))
+                return bk_err_set(err, BK_EINVAL,
+                                  "layers[%zu].annotations.diffID: cache layer with missing diffid",
+                                  i);
+        }
+    }
+    validator v = {cfg, calloc(cfg->n_records ? cfg->n_records : 1, 1),
+                   calloc(cfg->n_layers ? cfg->n_layers : 1, 1), err};
+    bk_code rc = BK_OK;
+    if (!v.state || !v.seen)
+        rc = bk_err_set(err, BK_ENOMEM, "out of memory validating the cache config");
+    for (size_t i = 0; rc == BK_OK && i < cfg->n_records; i++)
+        rc = check_record(&v, i);
+    free(v.state);
+    free(v.seen);
+    return rc;
+}
+
+/* ---- helpers ---- */
+
+bk_code bk_descriptor_copy(bk_descriptor *dst, const bk_descriptor *src, bk_err *err)
+{
+    *dst = *src;
+    dst->media_type = dup_or_null(src->media_type);
+    dst->digest = dup_or_null(src->digest);
+    dst->diff_id = dup_or_null(src->diff_id);
+    if ((src->media_type && !dst->media_type) || (src->digest && !dst->digest) ||
+        (src->diff_id && !dst->diff_id)) {
+        bk_descriptor_clear(dst);
+        return bk_err_set(err, BK_ENOMEM, "out of memory copying a descriptor");
+    }
+    return BK_OK;
+}
+
+void bk_descriptor_clear(bk_descriptor *d)
+{
+    free(d->media_type);
+    free(d->digest);
+    free(d->diff_id);
+    memset(d, 0, sizeof *d);
+}
+
+const char **bk_config_blobs(const bk_cache_config *cfg, size_t *n)
+{
+    const char **out = calloc(cfg->n_layers + 1, sizeof *out);
+    size_t count = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < cfg->n_layers; i++) {
+        const char *blob = cfg->layers[i].blob ? cfg->layers[i].blob : "";
+        bool dup = false;
+        for (size_t j = 0; j < count && !dup; j++)
+            dup = strcmp(out[j], blob) == 0;
+        if (!dup)
+            out[count++] = blob;
+    }
+    if (n)
+        *n = count;
+    return out;
+}
+
+static const char *const media_types[][2] = {
+    {"application/vnd.docker.image.rootfs.diff.tar.gzip",
+     "application/vnd.oci.image.layer.v1.tar+gzip"},
+    {"application/vnd.docker.image.rootfs.diff.tar", "application/vnd.oci.image.layer.v1.tar"},
+    {"application/vnd.docker.image.rootfs.diff.tar.zstd",
+     "application/vnd.oci.image.layer.v1.tar+zstd"},
+    {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"},
+    {"application/vnd.docker.image.rootfs.foreign.diff.tar",
+     "application/vnd.oci.image.layer.nondistributable.v1.tar"},
+};
+
+const char *bk_media_type_to_oci(const char *media_type)
+{
+    if (!media_type)
+        return NULL;
+    for (size_t i = 0; i < sizeof media_types / sizeof media_types[0]; i++)
+        if (strcmp(media_type, media_types[i][0]) == 0)
+            return media_types[i][1];
+    return media_type;
+}
+
+const char *bk_media_type_to_docker(const char *media_type)
+{
+    if (!media_type)
+        return NULL;
+    for (size_t i = 0; i < sizeof media_types / sizeof media_types[0]; i++)
+        if (strcmp(media_type, media_types[i][1]) == 0)
+            return media_types[i][0];
+    return media_type;
+}

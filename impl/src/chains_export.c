@@ -1,0 +1,125 @@
+/* From a build graph to cache chains: BuildKit's solver/exporter.go ExportTo,
+ * run for each export target with one shared memo. */
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chains_internal.h"
+
+static void hex_sha256(const char *s, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)s, strlen(s), md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+void bk_chains_record_key(const char *vertex_digest, int64_t output, char *out, size_t out_len)
+{
+    size_t n = strlen(vertex_digest) + 32;
+    char *text = malloc(n);
+    char hex[65];
+    if (!text) {
+        snprintf(out, out_len, "%s", "");
+        return;
+    }
+    snprintf(text, n, "%s@%lld", vertex_digest, (long long)output);
+    hex_sha256(text, hex);
+    free(text);
+    /* rootKey keeps random vertices recognizable so CacheChains.Add skips them. */
+    if (strncmp(vertex_digest, "random:", 7) == 0)
+        snprintf(out, out_len, "random:%s", hex);
+    else
+        snprintf(out, out_len, "sha256:%s", hex);
+}
+
+typedef struct export_memo {
+    bool visited;
+    bk_chain_item *rec; /* NULL: nothing exported for this vertex */
+} export_memo;
+
+typedef struct exporter {
+    const bk_graph *g;
+    bk_chains *chains;
+    export_memo *memo;
+    bk_err *err;
+} exporter;
+
+static bk_code export_to(exporter *e, size_t vi, enum bk_export_mode mode)
+{
+    export_memo *m = &e->memo[vi];
+    if (m->visited)
+        return BK_OK;
+    m->visited = true;
+    const bk_graph_vertex *v = &e->g->vertices[vi];
+
+    /* Only vertices with inputs export their result (ExportRoots is off for
+     * cache exports). A remote result is taken in every mode; a local one is
+     * turned into layers unless the walk is remote-only. */
+    bool exported = false;
+    if (v->n_inputs > 0 && v->has_result)
+        exported = v->remote || mode != BK_EXPORT_REMOTE_ONLY;
+    if (exported && mode == BK_EXPORT_MIN)
+        mode = BK_EXPORT_REMOTE_ONLY;
+
+    bk_chain_dep *deps = calloc(v->n_inputs ? v->n_inputs : 1, sizeof *deps);
+    bk_chain_link **links = calloc(v->n_inputs ? v->n_inputs : 1, sizeof *links);
+    bk_code rc = BK_OK;
+    if (!deps || !links)
+        rc = bk_err_set(e->err, BK_ENOMEM, "out of memory exporting %s", v->id);
+    bool complete = true;
+    for (size_t i = 0; rc == BK_OK && i < v->n_inputs; i++) {
+        const bk_graph_input *in = &v->inputs[i];
+        links[i] = calloc(in->n_links ? in->n_links : 1, sizeof *links[i]);
+        if (!links[i]) {
+            rc = bk_err_set(e->err, BK_ENOMEM, "out of memory exporting %s", v->id);
+            break;
+        }
+        size_t n = 0;
+        for (size_t j = 0; j < in->n_links && rc == BK_OK; j++) {
+            rc = export_to(e, in->links[j].vertex, mode);
+            bk_chain_item *src = e->memo[in->links[j].vertex].rec;
+            if (rc == BK_OK && src) {
+                links[i][n].src = src;
+                links[i][n].selector = in->links[j].selector;
+                n++;
+            }
+        }
+        deps[i].links = links[i];
+        deps[i].n_links = n;
+        if (n == 0)
+            complete = false; /* an input lost its source: drop this record */
+    }
+    if (rc == BK_OK && complete) {
+        char key[96];
+        bk_chains_record_key(v->digest, v->output, key, sizeof key);
+        bk_chain_result res = {v->layers, v->n_layers, v->created_at};
+        rc = bk_chains_add(e->chains, key, deps, v->n_inputs, exported ? &res : NULL,
+                           exported ? 1 : 0, &m->rec, e->err);
+    }
+    for (size_t i = 0; links && i < v->n_inputs; i++)
+        free(links[i]);
+    free(links);
+    free(deps);
+    return rc;
+}
+
+bk_code bk_chains_from_graph(const bk_graph *g, enum bk_export_mode mode, bk_chains **out,
+                             bk_err *err)
+{
+    *out = NULL;
+    exporter e = {g, bk_chains_new(), calloc(g->n_vertices + 1, sizeof(export_memo)), err};
+    bk_code rc = BK_OK;
+    if (!e.chains || !e.memo)
+        rc = bk_err_set(err, BK_ENOMEM, "out of memory exporting the graph");
+    for (size_t i = 0; rc == BK_OK && i < g->n_targets; i++)
+        rc = export_to(&e, g->targets[i], mode);
+    free(e.memo);
+    if (rc != BK_OK) {
+        bk_chains_free(e.chains);
+        return rc;
+    }
+    *out = e.chains;
+    return BK_OK;
+}

@@ -1,0 +1,216 @@
+/* From a cache config back to cache chains: BuildKit's v1.ParseConfig, with
+ * the S3 importer's descriptor rules (makeDescriptorProviderPair). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chains_internal.h"
+
+typedef struct parser {
+    const bk_cache_config *cfg;
+    const bk_descriptor *descs; /* provider, by blob digest (last one wins) */
+    size_t n_descs;
+    bk_descriptor *own_descs; /* built from annotations when descs were not given */
+    bk_chains *chains;
+    bk_chain_item **items;
+    unsigned char *done;
+    bk_err *err;
+} parser;
+
+static const bk_descriptor *provider(const parser *p, const char *blob)
+{
+    const bk_descriptor *found = NULL;
+    for (size_t i = 0; i < p->n_descs; i++)
+        if (p->descs[i].digest && blob && strcmp(p->descs[i].digest, blob) == 0)
+            found = &p->descs[i];
+    return found;
+}
+
+/* getRemoteChain: the descriptors from the base to layer idx, or n=0 when a
+ * blob is unknown to the provider (the result is then dropped). Indexes and
+ * loops were checked by bk_config_validate. */
+static bk_code remote_chain(parser *p, int64_t idx, bk_descriptor **out, size_t *n)
+{
+    size_t depth = 0;
+    for (int64_t i = idx; i != -1; i = p->cfg->layers[i].parent)
+        depth++;
+    bk_descriptor *chain = calloc(depth ? depth : 1, sizeof *chain);
+    if (!chain)
+        return bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
+    size_t k = depth;
+    for (int64_t i = idx; i != -1; i = p->cfg->layers[i].parent) {
+        const bk_descriptor *d = provider(p, p->cfg->layers[i].blob);
+        if (!d) {
+            free(chain);
+            *out = NULL;
+            *n = 0;
+            return BK_OK;
+        }
+        chain[--k] = *d; /* shallow: bk_chains_add copies */
+    }
+    *out = chain;
+    *n = depth;
+    return BK_OK;
+}
+
+static bk_code parse_record(parser *p, size_t idx)
+{
+    if (p->done[idx])
+        return BK_OK;
+    const bk_cache_record *rec = &p->cfg->records[idx];
+    bk_chain_dep *deps = calloc(rec->n_inputs ? rec->n_inputs : 1, sizeof *deps);
+    bk_chain_link **links = calloc(rec->n_inputs ? rec->n_inputs : 1, sizeof *links);
+    size_t n_res = rec->n_results + rec->n_chains;
+    bk_chain_result *results = calloc(n_res ? n_res : 1, sizeof *results);
+    bk_descriptor **chains = calloc(n_res ? n_res : 1, sizeof *chains);
+    size_t got = 0;
+    bk_code rc = BK_OK;
+    if (!deps || !links || !results || !chains)
+        rc = bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
+    for (size_t i = 0; rc == BK_OK && i < rec->n_inputs; i++) {
+        const bk_input_list *in = &rec->inputs[i];
+        links[i] = calloc(in->n_links ? in->n_links : 1, sizeof *links[i]);
+        if (!links[i]) {
+            rc = bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
+            break;
+        }
+        for (size_t j = 0; rc == BK_OK && j < in->n_links; j++) {
+            size_t src = (size_t)in->links[j].link;
+            rc = parse_record(p, src);
+            if (rc == BK_OK && !p->items[src])
+                /* BuildKit keeps a nil placeholder for a record Add refused
+                 * (a random: digest) and trips over it as a loop. */
+                rc = bk_err_set(p->err, BK_EINVAL,
+                                "records[%zu].inputs[%zu][%zu].link: invalid looping record "
+                                "(record %zu was not added)",
+                                idx, i, j, src);
+            links[i][j].src = p->items[src];
+            links[i][j].selector = in->links[j].selector;
+        }
+        deps[i].links = links[i];
+        deps[i].n_links = in->n_links;
+    }
+    for (size_t i = 0; rc == BK_OK && i < rec->n_results; i++) {
+        size_t n = 0;
+        rc = remote_chain(p, rec->results[i].layer, &chains[got], &n);
+        if (rc == BK_OK && n) {
+            results[got].layers = chains[got];
+            results[got].n_layers = n;
+            results[got].created_at = rec->results[i].created_at;
+            got++;
+        }
+    }
+    for (size_t i = 0; rc == BK_OK && i < rec->n_chains; i++) {
+        const bk_chained_result *c = &rec->chains[i];
+        bk_descriptor *chain = calloc(c->n_layers ? c->n_layers : 1, sizeof *chain);
+        if (!chain) {
+            rc = bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
+            break;
+        }
+        bool complete = true;
+        for (size_t j = 0; j < c->n_layers && complete; j++) {
+            const bk_descriptor *d = provider(p, p->cfg->layers[c->layers[j]].blob);
+            if (d)
+                chain[j] = *d;
+            else
+                complete = false;
+        }
+        if (!complete) {
+            free(chain);
+            continue;
+        }
+        chains[got] = chain;
+        results[got].layers = chain;
+        results[got].n_layers = c->n_layers;
+        results[got].created_at = c->created_at;
+        got++;
+    }
+    if (rc == BK_OK) {
+        rc = bk_chains_add(p->chains, rec->digest ? rec->digest : "", deps, rec->n_inputs, results,
+                           got, &p->items[idx], p->err);
+        if (rc != BK_OK)
+            bk_err_prefix(p->err, "records[%zu]: failed to add record %zu: ", idx, idx);
+    }
+    p->done[idx] = 1;
+    for (size_t i = 0; links && i < rec->n_inputs; i++)
+        free(links[i]);
+    for (size_t i = 0; chains && i < n_res; i++)
+        free(chains[i]);
+    free(links);
+    free(deps);
+    free(results);
+    free(chains);
+    return rc;
+}
+
+/* makeDescriptorProviderPair for every layer: its annotations describe it. */
+static bk_code descriptors_from_annotations(parser *p)
+{
+    p->own_descs = calloc(p->cfg->n_layers ? p->cfg->n_layers : 1, sizeof *p->own_descs);
+    if (!p->own_descs)
+        return bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
+    for (size_t i = 0; i < p->cfg->n_layers; i++) {
+        const bk_cache_layer *l = &p->cfg->layers[i];
+        bk_descriptor d = {0};
+        d.digest = l->blob ? l->blob : "";
+        if (l->annotations) {
+            d.media_type = l->annotations->media_type;
+            d.diff_id = l->annotations->diff_id;
+            d.size = l->annotations->size;
+            d.created_at = l->annotations->created_at;
+            d.has_created_at = !bk_time_is_zero(d.created_at);
+        }
+        if (bk_descriptor_copy(&p->own_descs[i], &d, p->err) != BK_OK)
+            return BK_ENOMEM;
+    }
+    p->descs = p->own_descs;
+    p->n_descs = p->cfg->n_layers;
+    return BK_OK;
+}
+
+bk_code bk_chains_parse(const bk_cache_config *cfg, const bk_descriptor *descs, size_t n_descs,
+                        unsigned flags, bk_chains **out, bk_err *err)
+{
+    *out = NULL;
+    bk_code rc = bk_config_validate(cfg, flags, err);
+    if (rc != BK_OK)
+        return rc;
+    parser p = {cfg,
+                descs,
+                n_descs,
+                NULL,
+                bk_chains_new(),
+                calloc(cfg->n_records + 1, sizeof(bk_chain_item *)),
+                calloc(cfg->n_records + 1, 1),
+                err};
+    if (!p.chains || !p.items || !p.done)
+        rc = bk_err_set(err, BK_ENOMEM, "out of memory parsing the cache config");
+    if (rc == BK_OK && !descs)
+        rc = descriptors_from_annotations(&p);
+    for (size_t i = 0; rc == BK_OK && i < cfg->n_records; i++)
+        rc = parse_record(&p, i);
+    if (p.own_descs) {
+        for (size_t i = 0; i < cfg->n_layers; i++)
+            bk_descriptor_clear(&p.own_descs[i]);
+        free(p.own_descs);
+    }
+    free(p.items);
+    free(p.done);
+    if (rc != BK_OK) {
+        bk_chains_free(p.chains);
+        return rc;
+    }
+    *out = p.chains;
+    return BK_OK;
+}
+
+bk_code bk_chains_normalize(const bk_cache_config *cfg, unsigned validate_flags,
+                            unsigned marshal_flags, bk_cache_config **out, bk_err *err)
+{
+    bk_chains *c = NULL;
+    *out = NULL;
+    bk_code rc = bk_chains_parse(cfg, NULL, 0, validate_flags, &c, err);
+    if (rc == BK_OK)
+        rc = bk_chains_marshal(c, marshal_flags, NULL, NULL, out, err);
+    bk_chains_free(c);
+    return rc;
+}

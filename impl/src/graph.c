@@ -1,0 +1,333 @@
+/* Build-graph fixture loader (format: fixtures/README.md, "graphs"). Strict:
+ * unknown keys and dangling references are errors, so a typo in a fixture
+ * cannot silently change what a test means. */
+#include "bkcache/graph.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static bk_code only_keys(const json_t *obj, const char *const *allowed, const char *where,
+                         bk_err *err)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)obj, key, val)
+    {
+        (void)val;
+        bool ok = false;
+        for (size_t i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(allowed[i], key) == 0;
+        if (!ok)
+            return bk_err_set(err, BK_EINVAL, "%s: unknown key \"%s\"", where, key);
+    }
+    return BK_OK;
+}
+
+static char *opt_string(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static bk_code read_descriptor(const json_t *o, bk_descriptor *d, const char *where, bk_err *err)
+{
+    static const char *const keys[] = {"digest", "size", "mediaType", "diffID", "createdAt", NULL};
+    if (!json_is_object(o))
+        return bk_err_set(err, BK_EINVAL, "%s: a layer descriptor must be an object", where);
+    if (only_keys(o, keys, where, err) != BK_OK)
+        return BK_EINVAL;
+    d->digest = opt_string(o, "digest");
+    d->media_type = opt_string(o, "mediaType");
+    d->diff_id = opt_string(o, "diffID");
+    if (!d->digest)
+        return bk_err_set(err, BK_EINVAL, "%s: layer descriptor without \"digest\"", where);
+    const json_t *size = json_object_get(o, "size");
+    if (!json_is_integer(size))
+        return bk_err_set(err, BK_EINVAL, "%s: layer descriptor without an integer \"size\"",
+                          where);
+    d->size = json_integer_value(size);
+    const json_t *created = json_object_get(o, "createdAt");
+    d->created_at = bk_time_zero();
+    if (created) {
+        bk_err terr;
+        if (!json_is_string(created) ||
+            bk_time_parse(json_string_value(created), json_string_length(created), &d->created_at,
+                          &terr) != BK_OK)
+            return bk_err_set(err, BK_EINVAL, "%s.createdAt: not an RFC 3339 time", where);
+        d->has_created_at = true;
+    }
+    return BK_OK;
+}
+
+static long find_vertex(const bk_graph *g, const char *id)
+{
+    for (size_t i = 0; i < g->n_vertices; i++)
+        if (g->vertices[i].id && strcmp(g->vertices[i].id, id) == 0)
+            return (long)i;
+    return -1;
+}
+
+static bk_code read_result(const json_t *res, bk_graph_vertex *v, const char *where, bk_err *err)
+{
+    static const char *const keys[] = {"remote", "createdAt", "layers", NULL};
+    if (!json_is_object(res) || only_keys(res, keys, where, err) != BK_OK)
+        return bk_err_set(err, BK_EINVAL,
+                          "%s: result must be an object with remote, createdAt, "
+                          "layers",
+                          where);
+    v->has_result = true;
+    v->remote = json_is_true(json_object_get(res, "remote"));
+    v->created_at = bk_time_zero();
+    const json_t *created = json_object_get(res, "createdAt");
+    bk_err terr;
+    if (!json_is_string(created) ||
+        bk_time_parse(json_string_value(created), json_string_length(created), &v->created_at,
+                      &terr) != BK_OK)
+        return bk_err_set(err, BK_EINVAL, "%s.createdAt: missing or not an RFC 3339 time", where);
+    const json_t *layers = json_object_get(res, "layers");
+    if (!json_is_array(layers))
+        return bk_err_set(err, BK_EINVAL, "%s.layers: must be an array", where);
+    v->n_layers = json_array_size(layers);
+    v->layers = calloc(v->n_layers ? v->n_layers : 1, sizeof *v->layers);
+    if (!v->layers)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < v->n_layers; i++) {
+        char w[160];
+        snprintf(w, sizeof w, "%s.layers[%zu]", where, i);
+        if (read_descriptor(json_array_get(layers, i), &v->layers[i], w, err) != BK_OK)
+            return BK_EINVAL;
+    }
+    return BK_OK;
+}
+
+static bk_code read_inputs(const bk_graph *g, const json_t *inputs, bk_graph_vertex *v,
+                           const char *where, bk_err *err)
+{
+    static const char *const keys[] = {"vertex", "selector", NULL};
+    if (!inputs)
+        return BK_OK;
+    if (!json_is_array(inputs))
+        return bk_err_set(err, BK_EINVAL, "%s.inputs: must be an array of arrays", where);
+    v->n_inputs = json_array_size(inputs);
+    v->inputs = calloc(v->n_inputs ? v->n_inputs : 1, sizeof *v->inputs);
+    if (!v->inputs)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < v->n_inputs; i++) {
+        const json_t *in = json_array_get(inputs, i);
+        if (!json_is_array(in) || json_array_size(in) == 0)
+            return bk_err_set(err, BK_EINVAL, "%s.inputs[%zu]: must be a non-empty array of links",
+                              where, i);
+        bk_graph_input *gi = &v->inputs[i];
+        gi->n_links = json_array_size(in);
+        gi->links = calloc(gi->n_links, sizeof *gi->links);
+        if (!gi->links)
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        for (size_t j = 0; j < gi->n_links; j++) {
+            const json_t *l = json_array_get(in, j);
+            char w[160];
+            snprintf(w, sizeof w, "%s.inputs[%zu][%zu]", where, i, j);
+            if (!json_is_object(l) || only_keys(l, keys, w, err) != BK_OK)
+                return bk_err_set(err, BK_EINVAL, "%s: a link is {\"vertex\": id, \"selector\"?}",
+                                  w);
+            const json_t *target = json_object_get(l, "vertex");
+            long idx = json_is_string(target) ? find_vertex(g, json_string_value(target)) : -1;
+            if (idx < 0)
+                return bk_err_set(err, BK_EINVAL, "%s.vertex: no vertex with that id", w);
+            gi->links[j].vertex = (size_t)idx;
+            gi->links[j].selector = opt_string(l, "selector");
+        }
+    }
+    return BK_OK;
+}
+
+static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g, bk_err *err)
+{
+    static const char *const top_keys[] = {"description", "store", "vertices", "targets", NULL};
+    static const char *const vertex_keys[] = {"id", "digest", "output", "inputs", "result", NULL};
+    if (!json_is_object(root) || only_keys(root, top_keys, "graph", err) != BK_OK)
+        return bk_err_set(err, BK_EINVAL,
+                          "graph: expected an object with description, store, "
+                          "vertices, targets");
+    g->description = opt_string(root, "description");
+    const json_t *store = json_object_get(root, "store");
+    if (json_is_string(store)) {
+        const char *s = json_string_value(store);
+        size_t n = strlen(s) + (base_dir ? strlen(base_dir) : 0) + 2;
+        g->store_dir = malloc(n);
+        if (!g->store_dir)
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        if (base_dir && s[0] != '/')
+            snprintf(g->store_dir, n, "%s/%s", base_dir, s);
+        else
+            snprintf(g->store_dir, n, "%s", s);
+    }
+    const json_t *vertices = json_object_get(root, "vertices");
+    if (!json_is_array(vertices))
+        return bk_err_set(err, BK_EINVAL, "graph.vertices: must be an array");
+    g->n_vertices = json_array_size(vertices);
+    g->vertices = calloc(g->n_vertices ? g->n_vertices : 1, sizeof *g->vertices);
+    if (!g->vertices)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    /* Ids first, so links may point forward. */
+    for (size_t i = 0; i < g->n_vertices; i++) {
+        const json_t *v = json_array_get(vertices, i);
+        char w[64];
+        snprintf(w, sizeof w, "vertices[%zu]", i);
+        if (!json_is_object(v) || only_keys(v, vertex_keys, w, err) != BK_OK)
+            return bk_err_set(err, BK_EINVAL,
+                              "%s: expected an object with id, digest, output, "
+                              "inputs, result",
+                              w);
+        g->vertices[i].id = opt_string(v, "id");
+        g->vertices[i].digest = opt_string(v, "digest");
+        if (!g->vertices[i].id || !g->vertices[i].digest)
+            return bk_err_set(err, BK_EINVAL, "%s: \"id\" and \"digest\" are required", w);
+        if (find_vertex(g, g->vertices[i].id) != (long)i)
+            return bk_err_set(err, BK_EINVAL, "%s: duplicate id \"%s\"", w, g->vertices[i].id);
+        const json_t *out = json_object_get(v, "output");
+        if (out && !json_is_integer(out))
+            return bk_err_set(err, BK_EINVAL, "%s.output: must be an integer", w);
+        g->vertices[i].output = out ? json_integer_value(out) : 0;
+    }
+    for (size_t i = 0; i < g->n_vertices; i++) {
+        const json_t *v = json_array_get(vertices, i);
+        char w[64];
+        snprintf(w, sizeof w, "vertices[%zu]", i);
+        if (read_inputs(g, json_object_get(v, "inputs"), &g->vertices[i], w, err) != BK_OK)
+            return err ? err->code : BK_EINVAL;
+        const json_t *res = json_object_get(v, "result");
+        if (res && !json_is_null(res)) {
+            strncat(w, ".result", sizeof w - strlen(w) - 1);
+            if (read_result(res, &g->vertices[i], w, err) != BK_OK)
+                return err ? err->code : BK_EINVAL;
+        }
+    }
+    const json_t *targets = json_object_get(root, "targets");
+    if (!json_is_array(targets) || json_array_size(targets) == 0)
+        return bk_err_set(err, BK_EINVAL, "graph.targets: must be a non-empty array of ids");
+    g->n_targets = json_array_size(targets);
+    g->targets = calloc(g->n_targets, sizeof *g->targets);
+    if (!g->targets)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < g->n_targets; i++) {
+        const json_t *t = json_array_get(targets, i);
+        long idx = json_is_string(t) ? find_vertex(g, json_string_value(t)) : -1;
+        if (idx < 0)
+            return bk_err_set(err, BK_EINVAL, "graph.targets[%zu]: no vertex with that id", i);
+        g->targets[i] = (size_t)idx;
+    }
+    return BK_OK;
+}
+
+bk_code bk_graph_parse(const char *json, size_t len, const char *base_dir, bk_graph **out,
+                       bk_err *err)
+{
+    *out = NULL;
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    if (!root)
+        return bk_err_set(err, BK_EINVAL, "graph: invalid JSON at line %d column %d: %s", jerr.line,
+                          jerr.column, jerr.text);
+    bk_graph *g = calloc(1, sizeof *g);
+    bk_code rc =
+        g ? read_graph(root, base_dir, g, err) : bk_err_set(err, BK_ENOMEM, "out of memory");
+    json_decref(root);
+    if (rc != BK_OK) {
+        bk_graph_free(g);
+        return rc;
+    }
+    *out = g;
+    return BK_OK;
+}
+
+bk_code bk_graph_load(const char *path, bk_graph **out, bk_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return bk_err_set(err, errno == ENOENT ? BK_ENOTFOUND : BK_EIO, "graph %s: %s", path,
+                          strerror(errno));
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n > cap) {
+            cap = (len + n) * 2;
+            char *p = realloc(data, cap);
+            if (!p) {
+                free(data);
+                fclose(f);
+                return bk_err_set(err, BK_ENOMEM, "out of memory reading %s", path);
+            }
+            data = p;
+        }
+        memcpy(data + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    bk_code rc = bk_graph_parse(data ? data : "", len, slash ? dir : ".", out, err);
+    if (rc != BK_OK)
+        bk_err_prefix(err, "%s: ", path);
+    free(dir);
+    free(data);
+    return rc;
+}
+
+void bk_graph_free(bk_graph *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->n_vertices; i++) {
+        bk_graph_vertex *v = &g->vertices[i];
+        free(v->id);
+        free(v->digest);
+        for (size_t j = 0; v->inputs && j < v->n_inputs; j++) {
+            for (size_t k = 0; v->inputs[j].links && k < v->inputs[j].n_links; k++)
+                free(v->inputs[j].links[k].selector);
+            free(v->inputs[j].links);
+        }
+        free(v->inputs);
+        for (size_t j = 0; v->layers && j < v->n_layers; j++)
+            bk_descriptor_clear(&v->layers[j]);
+        free(v->layers);
+    }
+    free(g->vertices);
+    free(g->targets);
+    free(g->store_dir);
+    free(g->description);
+    free(g);
+}
+
+char *bk_store_blob_path(const char *store_dir, const char *digest)
+{
+    const char *colon = digest ? strchr(digest, ':') : NULL;
+    if (!colon || colon == digest || !colon[1] || strchr(colon + 1, '/') ||
+        memchr(digest, '/', (size_t)(colon - digest)) || strstr(digest, ".."))
+        return NULL;
+    size_t n = strlen(store_dir) + strlen(digest) + 16;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/blobs/%.*s/%s", store_dir, (int)(colon - digest), digest, colon + 1);
+    return p;
+}
+
+bool bk_graph_store_has(void *graph, const bk_descriptor *d)
+{
+    const bk_graph *g = graph;
+    if (!g || !g->store_dir)
+        return true;
+    char *path = bk_store_blob_path(g->store_dir, d->digest);
+    struct stat st;
+    bool ok = path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == d->size;
+    free(path);
+    return ok;
+}

@@ -1,0 +1,305 @@
+/* BK_TEST_UNIT
+ * Graph -> records (mode=min/max) against fixtures/graphs, normalization
+ * against fixtures/config/normalize, the parse/marshal round trip, and the
+ * CacheChains rules (random: skipped, dedup, newest result, loop-free links). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bkcache/chains.h"
+#include "bkcache/graph.h"
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+        n = 0;
+    fclose(f);
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+}
+
+static char *encode(const bk_cache_config *cfg)
+{
+    bk_buf b = BK_BUF_INIT;
+    bk_err err = {0};
+    assert_int_equal(bk_config_encode(cfg, &b, &err), BK_OK);
+    return bk_buf_steal(&b);
+}
+
+static void expect_file(const char *path, const char *got)
+{
+    size_t len;
+    char *want = slurp(path, &len);
+    if (!want)
+        fail_msg("missing %s", path);
+    if (strlen(got) != len || memcmp(got, want, len) != 0)
+        fail_msg("%s differs:\n got %s\nwant %s", path, got, want);
+    free(want);
+}
+
+static char *export_graph(const bk_graph *g, enum bk_export_mode mode)
+{
+    bk_err err = {0};
+    bk_chains *c = NULL;
+    bk_cache_config *cfg = NULL;
+    if (bk_chains_from_graph(g, mode, &c, &err) != BK_OK ||
+        bk_chains_marshal(c, BK_MARSHAL_ANNOTATIONS, bk_graph_store_has, (void *)g, &cfg, &err) !=
+            BK_OK)
+        fail_msg("export: %s", err.msg);
+    char *s = encode(cfg);
+    bk_config_free(cfg);
+    bk_chains_free(c);
+    return s;
+}
+
+static void graphs_export_the_expected_manifests(void **state)
+{
+    (void)state;
+    static const char *const graphs[] = {"linear", "multistage", "diamond", "twolinks", "dropped"};
+    for (size_t i = 0; i < sizeof graphs / sizeof graphs[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/graphs/%s.json", BK_FIXTURES_DIR, graphs[i]);
+        bk_err err = {0};
+        bk_graph *g = NULL;
+        if (bk_graph_load(path, &g, &err) != BK_OK)
+            fail_msg("%s", err.msg);
+        for (int m = 0; m < 2; m++) {
+            char *got = export_graph(g, m ? BK_EXPORT_MAX : BK_EXPORT_MIN);
+            snprintf(path, sizeof path, "%s/graphs/%s.%s.expected", BK_FIXTURES_DIR, graphs[i],
+                     m ? "max" : "min");
+            expect_file(path, got);
+            /* what BuildKit would import from it, it writes back unchanged */
+            bk_cache_config *cfg = NULL, *norm = NULL;
+            assert_int_equal(bk_config_parse(got, strlen(got), &cfg, &err), BK_OK);
+            if (bk_chains_normalize(cfg, BK_VALIDATE_S3, BK_MARSHAL_ANNOTATIONS, &norm, &err) !=
+                BK_OK)
+                fail_msg("%s: %s", path, err.msg);
+            char *again = encode(norm);
+            assert_string_equal(again, got);
+            free(again);
+            bk_config_free(norm);
+            bk_config_free(cfg);
+            free(got);
+        }
+        bk_graph_free(g);
+    }
+}
+
+static void min_exports_less_than_max(void **state)
+{
+    (void)state;
+    bk_err err = {0};
+    bk_graph *g = NULL;
+    assert_int_equal(bk_graph_load(BK_FIXTURES_DIR "/graphs/linear.json", &g, &err), BK_OK);
+    bk_chains *c = NULL;
+    bk_cache_config *min = NULL, *max = NULL, *remote = NULL;
+    assert_int_equal(bk_chains_from_graph(g, BK_EXPORT_MIN, &c, &err), BK_OK);
+    assert_int_equal(bk_chains_marshal(c, 0, NULL, NULL, &min, &err), BK_OK);
+    bk_chains_free(c);
+    assert_int_equal(bk_chains_from_graph(g, BK_EXPORT_MAX, &c, &err), BK_OK);
+    assert_int_equal(bk_chains_marshal(c, 0, NULL, NULL, &max, &err), BK_OK);
+    bk_chains_free(c);
+    /* remote-only: nothing in this graph is remote except the root base image */
+    assert_int_equal(bk_chains_from_graph(g, BK_EXPORT_REMOTE_ONLY, &c, &err), BK_OK);
+    assert_int_equal(bk_chains_marshal(c, 0, NULL, NULL, &remote, &err), BK_OK);
+    bk_chains_free(c);
+    size_t res_min = 0, res_max = 0, res_remote = 0;
+    for (size_t i = 0; i < min->n_records; i++)
+        res_min += min->records[i].n_results;
+    for (size_t i = 0; i < max->n_records; i++)
+        res_max += max->records[i].n_results;
+    for (size_t i = 0; i < remote->n_records; i++)
+        res_remote += remote->records[i].n_results;
+    assert_int_equal(min->n_records, 4); /* every key of the chain is written */
+    assert_int_equal(max->n_records, 4);
+    assert_int_equal(res_min, 1);
+    assert_int_equal(res_max, 3);
+    assert_int_equal(res_remote, 0);
+    assert_int_equal(remote->n_layers, 0);
+    /* without annotations (type=local form) layers carry none */
+    assert_null(min->layers[0].annotations);
+    bk_config_free(min);
+    bk_config_free(max);
+    bk_config_free(remote);
+    bk_graph_free(g);
+}
+
+static void normalize_fixtures(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {"scrambled-linear-max", "scrambled-diamond-max",
+                                        "scrambled-twolinks-min", "newest-result-wins",
+                                        "chains-become-layers"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/config/normalize/%s.json", BK_FIXTURES_DIR, cases[i]);
+        size_t len;
+        char *in = slurp(path, &len);
+        assert_non_null(in);
+        bk_err err = {0};
+        bk_cache_config *cfg = NULL, *norm = NULL;
+        assert_int_equal(bk_config_parse(in, len, &cfg, &err), BK_OK);
+        if (bk_chains_normalize(cfg, BK_VALIDATE_S3, BK_MARSHAL_ANNOTATIONS, &norm, &err) != BK_OK)
+            fail_msg("%s: %s", cases[i], err.msg);
+        char *got = encode(norm);
+        snprintf(path, sizeof path, "%s/config/normalize/%s.expected", BK_FIXTURES_DIR, cases[i]);
+        expect_file(path, got);
+        free(got);
+        bk_config_free(norm);
+        bk_config_free(cfg);
+        free(in);
+    }
+}
+
+static bk_descriptor desc(const char *digest)
+{
+    bk_descriptor d = {0};
+    d.digest = (char *)digest;
+    d.diff_id = (char *)"sha256:diff";
+    d.media_type = (char *)"application/vnd.docker.image.rootfs.diff.tar.gzip";
+    d.size = 10;
+    return d;
+}
+
+static bool not_blob_c(void *ctx, const bk_descriptor *d)
+{
+    (void)ctx;
+    return strcmp(d->digest, "sha256:c") != 0;
+}
+
+static void chains_add_rules(void **state)
+{
+    (void)state;
+    bk_err err = {0};
+    bk_chains *c = bk_chains_new();
+    bk_chain_item *root = NULL, *rnd = NULL, *a = NULL, *a2 = NULL, *b = NULL;
+    assert_int_equal(bk_chains_add(c, "sha256:root", NULL, 0, NULL, 0, &root, &err), BK_OK);
+    assert_non_null(root);
+    /* random: keys are never exported */
+    assert_int_equal(bk_chains_add(c, "random:abc", NULL, 0, NULL, 0, &rnd, &err), BK_OK);
+    assert_null(rnd);
+    /* an input without links is an error */
+    bk_chain_dep empty = {NULL, 0};
+    assert_int_equal(bk_chains_add(c, "sha256:x", &empty, 1, NULL, 0, &a, &err), BK_EINVAL);
+    assert_non_null(strstr(err.msg, "empty dependency"));
+
+    bk_descriptor l1[] = {desc("sha256:a"), desc("sha256:b")};
+    bk_descriptor l2[] = {desc("sha256:a"), desc("sha256:b"), desc("sha256:c")};
+    bk_time t_old = bk_time_from_unix(1000, 0, 0), t_new = bk_time_from_unix(2000, 0, 60);
+    bk_chain_link link = {root, ""};
+    bk_chain_dep dep = {&link, 1};
+    bk_chain_result r_old = {l2, 3, t_old}, r_new = {l1, 2, t_new};
+    assert_int_equal(bk_chains_add(c, "sha256:k1", &dep, 1, &r_old, 1, &a, &err), BK_OK);
+    /* the same digest over the same inputs is the same record: results merge */
+    assert_int_equal(bk_chains_add(c, "sha256:k1", &dep, 1, &r_new, 1, &a2, &err), BK_OK);
+    assert_ptr_equal(a, a2);
+    /* a different selector makes it a different record */
+    bk_chain_link link_sel = {root, "/sel"};
+    bk_chain_dep dep_sel = {&link_sel, 1};
+    assert_int_equal(bk_chains_add(c, "sha256:k1", &dep_sel, 1, &r_old, 1, &b, &err), BK_OK);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(bk_chains_count(c), 3);
+
+    bk_cache_config *cfg = NULL;
+    assert_int_equal(bk_chains_marshal(c, BK_MARSHAL_ANNOTATIONS, NULL, NULL, &cfg, &err), BK_OK);
+    /* layers a, a<-b, a<-b<-c stored once each, sorted by blob */
+    assert_int_equal(cfg->n_layers, 3);
+    assert_string_equal(cfg->layers[0].blob, "sha256:a");
+    assert_int_equal(cfg->layers[0].parent, -1);
+    assert_string_equal(cfg->layers[1].blob, "sha256:b");
+    assert_int_equal(cfg->layers[1].parent, 0);
+    assert_string_equal(cfg->layers[2].blob, "sha256:c");
+    assert_int_equal(cfg->layers[2].parent, 1);
+    assert_string_equal(cfg->layers[0].annotations->media_type,
+                        "application/vnd.oci.image.layer.v1.tar+gzip");
+    /* records sorted by digest, then inputs: k1 (no selector) before k1 (/sel) */
+    assert_int_equal(cfg->n_records, 3);
+    assert_string_equal(cfg->records[0].digest, "sha256:k1");
+    assert_string_equal(cfg->records[0].inputs[0].links[0].selector, "");
+    assert_int_equal(cfg->records[0].n_results, 1);
+    /* newest createdAt wins: the 2-layer result, offset kept */
+    assert_int_equal(cfg->records[0].results[0].layer, 1);
+    assert_int_equal(cfg->records[0].results[0].created_at.offset_min, 60);
+    assert_string_equal(cfg->records[1].inputs[0].links[0].selector, "/sel");
+    assert_int_equal(cfg->records[1].results[0].layer, 2);
+    assert_string_equal(cfg->records[2].digest, "sha256:root");
+    bk_config_free(cfg);
+
+    /* a result whose blob is not available is dropped, the record stays */
+    assert_int_equal(bk_chains_marshal(c, 0, not_blob_c, NULL, &cfg, &err), BK_OK);
+    assert_int_equal(cfg->n_layers, 2);
+    assert_int_equal(cfg->n_records, 3);
+    assert_int_equal(cfg->records[1].n_results, 0);
+    bk_config_free(cfg);
+    bk_chains_free(c);
+
+    char key[96];
+    bk_chains_record_key("sha256:abc", 2, key, sizeof key);
+    /* sha256("sha256:abc@2") */
+    assert_string_equal(key,
+                        "sha256:8c8415d1bdc5d178a8157946d9f7d6594c6e9aa136664ad7cb4b43e935e04408");
+    bk_chains_record_key("random:abc", 0, key, sizeof key);
+    assert_int_equal(strncmp(key, "random:", 7), 0);
+}
+
+static void graph_loader_rejects_bad_fixtures(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{}",
+        "{\"vertices\":[],\"targets\":[]}",
+        "{\"vertices\":[{\"id\":\"a\",\"digest\":\"sha256:1\"}],\"targets\":[\"b\"]}",
+        "{\"vertices\":[{\"id\":\"a\",\"digest\":\"sha256:1\",\"inputs\":[[{\"vertex\":\"z\"}]]}],"
+        "\"targets\":[\"a\"]}",
+        "{\"vertices\":[{\"id\":\"a\",\"digest\":\"sha256:1\",\"inputs\":[[]]}],\"targets\":[\"a\"]"
+        "}",
+        "{\"vertices\":[{\"id\":\"a\",\"digest\":\"sha256:1\",\"typo\":1}],\"targets\":[\"a\"]}",
+        "{\"vertices\":[{\"id\":\"a\",\"digest\":\"sha256:1\"},{\"id\":\"a\",\"digest\":\"sha256:"
+        "2\"}],"
+        "\"targets\":[\"a\"]}",
+        "{\"vertices\":[{\"id\":\"a\",\"digest\":\"sha256:1\",\"result\":{\"createdAt\":\"x\","
+        "\"layers\":[]}}],\"targets\":[\"a\"]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bk_err err = {0};
+        bk_graph *g = NULL;
+        if (bk_graph_parse(bad[i], strlen(bad[i]), NULL, &g, &err) == BK_OK)
+            fail_msg("accepted %s", bad[i]);
+        assert_null(g);
+        assert_true(err.msg[0] != '\0');
+    }
+    bk_err err = {0};
+    bk_graph *g = NULL;
+    assert_int_equal(bk_graph_load(BK_FIXTURES_DIR "/graphs/nope.json", &g, &err), BK_ENOTFOUND);
+    char *p = bk_store_blob_path("/s", "sha256:abc");
+    assert_string_equal(p, "/s/blobs/sha256/abc");
+    free(p);
+    assert_null(bk_store_blob_path("/s", "sha256:../x"));
+    assert_null(bk_store_blob_path("/s", "nocolon"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(graphs_export_the_expected_manifests),
+        cmocka_unit_test(min_exports_less_than_max),
+        cmocka_unit_test(normalize_fixtures),
+        cmocka_unit_test(chains_add_rules),
+        cmocka_unit_test(graph_loader_rejects_bad_fixtures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
