@@ -200,24 +200,36 @@ void bk_proc_result_free(bk_proc_result *res)
 
 int bk_proc_spawn(const char *const argv[], const char *const env[], bk_proc_child *child)
 {
-    int out_p[2];
+    int out_p[2], in_p[2];
     if (pipe(out_p) != 0)
         return -1;
+    if (pipe(in_p) != 0) {
+        close(out_p[0]);
+        close(out_p[1]);
+        return -1;
+    }
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
         dup2(out_p[1], 1);
+        dup2(in_p[0], 0);
         close(out_p[0]);
         close(out_p[1]);
+        close(in_p[0]);
+        close(in_p[1]);
         apply_env(env);
         execvp(argv[0], (char *const *)argv);
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     close(out_p[1]);
+    close(in_p[0]);
+    fcntl(in_p[1], F_SETFD, FD_CLOEXEC);
+    fcntl(out_p[0], F_SETFD, FD_CLOEXEC);
     child->pid = pid;
     child->out_fd = out_p[0];
+    child->in_fd = in_p[1];
     return 0;
 }
 
@@ -252,6 +264,10 @@ int bk_proc_stop(bk_proc_child *child, int timeout_s)
 {
     if (child->pid <= 0)
         return -1;
+    if (child->in_fd >= 0) {
+        close(child->in_fd);
+        child->in_fd = -1;
+    }
     kill(child->pid, SIGTERM);
     double deadline = now_s() + timeout_s;
     int status = 0;

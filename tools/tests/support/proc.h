@@ -23,9 +23,11 @@ void bk_proc_result_free(bk_proc_result *res);
 typedef struct bk_proc_child {
     pid_t pid;
     int out_fd; /* the child's stdout, read with bk_proc_read_line */
+    int in_fd;  /* the child's stdin, held open until bk_proc_stop (servers that
+                   exit when stdin closes keep running meanwhile) */
 } bk_proc_child;
 
-/* Starts a long-running child whose stdout is a pipe and stderr is inherited. */
+/* Starts a long-running child whose stdin and stdout are pipes and whose stderr is inherited. */
 int bk_proc_spawn(const char *const argv[], const char *const env[], bk_proc_child *child);
 /* Reads one line (without the newline) within timeout_s; 0 on success. */
 int bk_proc_read_line(bk_proc_child *child, char *line, size_t size, int timeout_s);
