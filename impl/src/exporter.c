@@ -10,6 +10,7 @@
 
 #include "bkcache/buf.h"
 #include "bkcache/s3cache.h"
+#include "bkcache/workpool.h"
 
 #define DEFAULT_COPY_LIMIT (5ULL * 1024 * 1024 * 1024)
 #define DEFAULT_THRESHOLD (16ULL * 1024 * 1024)
@@ -32,9 +33,6 @@ typedef struct export_run {
     blob_job *jobs;
     size_t n;
     pthread_mutex_t lock;
-    size_t next;
-    int failed;
-    bk_err first_err;
     bk_export_summary *sum;
     /* manifest_if_match: each name's ETag when the export started ("" = absent). */
     char (*manifest_etags)[128];
@@ -214,29 +212,10 @@ static bk_code process(export_run *r, blob_job *job, bk_err *err)
     return BK_OK;
 }
 
-static void *worker(void *arg)
+static bk_code process_one(void *ctx, size_t index, bk_err *err)
 {
-    export_run *r = arg;
-    for (;;) {
-        pthread_mutex_lock(&r->lock);
-        if (r->failed || r->next >= r->n) {
-            pthread_mutex_unlock(&r->lock);
-            return NULL;
-        }
-        blob_job *job = &r->jobs[r->next++];
-        pthread_mutex_unlock(&r->lock);
-        bk_err err;
-        bk_err_clear(&err);
-        if (process(r, job, &err) != BK_OK) {
-            pthread_mutex_lock(&r->lock);
-            if (!r->failed) {
-                r->failed = 1;
-                r->first_err = err;
-            }
-            pthread_mutex_unlock(&r->lock);
-            return NULL;
-        }
-    }
+    export_run *r = ctx;
+    return process(r, &r->jobs[index], err);
 }
 
 static int compare_jobs_by_key(const void *a, const void *b)
@@ -469,26 +448,9 @@ static bk_code run_export(export_run *r, const bk_cache_config *cfg, bk_err *err
     }
 
     int workers = o->attrs->upload_parallelism > 0 ? o->attrs->upload_parallelism : 4;
-    if ((size_t)workers > r->n)
-        workers = (int)r->n;
-    pthread_t *threads = calloc((size_t)(workers > 0 ? workers : 1), sizeof *threads);
-    if (threads == NULL)
-        return bk_err_set(err, BK_ENOMEM, "out of memory starting workers");
-    int started = 0;
-    for (; started < workers; started++) {
-        if (pthread_create(&threads[started], NULL, worker, r) != 0)
-            break;
-    }
-    if (started == 0 && workers > 0)
-        worker(r); /* could not start threads: do the work here */
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    free(threads);
-    if (r->failed) {
-        if (err != NULL)
-            *err = r->first_err;
-        return r->first_err.code != BK_OK ? r->first_err.code : BK_EIO;
-    }
+    bk_code prc = bk_workpool_run(r->n, workers, process_one, r, err);
+    if (prc != BK_OK)
+        return prc;
 
     bk_buf json = BK_BUF_INIT;
     bk_code rc = bk_config_encode(cfg, &json, err);
@@ -514,7 +476,6 @@ bk_code bk_export_config(const bk_export_options *o, const bk_cache_config *cfg,
     r.o = o;
     r.sum = summary;
     pthread_mutex_init(&r.lock, NULL);
-    bk_err_clear(&r.first_err);
     bk_code rc = run_export(&r, cfg, err);
     for (size_t i = 0; i < r.n; i++)
         free(r.jobs[i].key);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "bkcache/chains.h"
+#include "bkcache/workpool.h"
 
 #define DEFAULT_MAX_MANIFEST (1024ULL * 1024 * 1024)
 
@@ -24,10 +25,7 @@ typedef struct import_run {
     bk_import_result *res;
     fetch_job *jobs;
     size_t n;
-    size_t next;
     pthread_mutex_t lock;
-    int failed;
-    bk_err first_err;
 } import_run;
 
 static double mono_seconds(void)
@@ -118,54 +116,10 @@ static bk_code fetch(import_run *r, fetch_job *job, bk_err *err)
     return BK_OK;
 }
 
-static void *worker(void *arg)
+static bk_code fetch_one(void *ctx, size_t index, bk_err *err)
 {
-    import_run *r = arg;
-    for (;;) {
-        pthread_mutex_lock(&r->lock);
-        if (r->failed || r->next >= r->n) {
-            pthread_mutex_unlock(&r->lock);
-            return NULL;
-        }
-        fetch_job *job = &r->jobs[r->next++];
-        pthread_mutex_unlock(&r->lock);
-        bk_err err;
-        bk_err_clear(&err);
-        if (fetch(r, job, &err) != BK_OK) {
-            pthread_mutex_lock(&r->lock);
-            if (!r->failed) {
-                r->failed = 1;
-                r->first_err = err;
-            }
-            pthread_mutex_unlock(&r->lock);
-            return NULL;
-        }
-    }
-}
-
-static bk_code run_workers(import_run *r, bk_err *err)
-{
-    int n = r->o->attrs->upload_parallelism > 0 ? r->o->attrs->upload_parallelism : 4;
-    if ((size_t)n > r->n)
-        n = (int)r->n;
-    pthread_t threads[64];
-    if (n > 64)
-        n = 64;
-    int started = 0;
-    for (; started < n; started++) {
-        if (pthread_create(&threads[started], NULL, worker, r) != 0)
-            break;
-    }
-    if (started == 0 && n > 0)
-        worker(r);
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    if (r->failed) {
-        if (err != NULL)
-            *err = r->first_err;
-        return r->first_err.code != BK_OK ? r->first_err.code : BK_EIO;
-    }
-    return BK_OK;
+    import_run *r = ctx;
+    return fetch(r, &r->jobs[index], err);
 }
 
 static bk_code read_manifest(import_run *r, bk_err *err)
@@ -299,7 +253,8 @@ static bk_code run_import(import_run *r, bk_err *err)
         bk_progress_event ev = {BK_PROGRESS_PLAN, NULL, NULL, total, r->n, 0, NULL};
         r->o->progress(r->o->progress_ud, &ev);
     }
-    rc = run_workers(r, err);
+    int workers = r->o->attrs->upload_parallelism > 0 ? r->o->attrs->upload_parallelism : 4;
+    rc = bk_workpool_run(r->n, workers, fetch_one, r, err);
     if (rc != BK_OK)
         return rc;
 

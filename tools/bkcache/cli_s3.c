@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bkcache/s3cache.h"
+
 int bk_cli_parse_attrs(const char *cmd, const char *text, int strict, bk_s3_attrs *out)
 {
     bk_attrs_options opts = {0};
@@ -65,4 +67,66 @@ void bk_cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_
             "uploaded; %zu manifest(s); %zu requests; %.2fs\n",
             dry_run ? "dry run" : "export", s->blobs, s->uploaded, s->reuploaded, s->touched,
             s->skipped, bytes, s->manifests, s->requests, s->seconds);
+}
+
+int bk_cli_run_export(const bk_cli_export_args *a)
+{
+    bk_err err;
+    bk_err_clear(&err);
+    bk_s3cache_tuning tuning = {0};
+    tuning.multipart_threshold = a->multipart_threshold;
+    tuning.part_size = a->part_size;
+    bk_s3_client *client = bk_s3cache_client_new(a->attrs, &tuning, &err);
+    if (client == NULL) {
+        fprintf(stderr, "bkcache %s: %s\n", a->cmd, err.msg);
+        return 2;
+    }
+    bk_progress *progress = bk_progress_new(stderr, a->style);
+    bk_export_options o = {0};
+    o.attrs = a->attrs;
+    o.client = client;
+    o.store = a->store;
+    o.copy_limit = a->copy_limit;
+    o.multipart_threshold = a->multipart_threshold;
+    o.dry_run = a->dry_run;
+    o.progress = progress ? bk_progress_emit : NULL;
+    o.progress_ud = progress;
+    bk_export_summary summary;
+    bk_code rc = bk_export_config(&o, a->cfg, &summary, &err);
+    bk_progress_free(progress);
+    bk_s3_client_free(client);
+    if (rc != BK_OK) {
+        fprintf(stderr, "bkcache %s: %s\n", a->cmd, err.msg);
+        return 1;
+    }
+    bk_cli_print_export_summary(stderr, &summary, a->dry_run);
+    return 0;
+}
+
+int bk_cli_run_import(const bk_cli_import_args *a, bk_import_result *res)
+{
+    bk_err err;
+    bk_err_clear(&err);
+    memset(res, 0, sizeof *res);
+    bk_s3_client *client = bk_s3cache_client_new(a->attrs, NULL, &err);
+    if (client == NULL) {
+        fprintf(stderr, "bkcache %s: %s\n", a->cmd, err.msg);
+        return 2;
+    }
+    bk_progress *progress = bk_progress_new(stderr, a->style);
+    bk_import_options o = {0};
+    o.attrs = a->attrs;
+    o.client = client;
+    o.dest = a->dest;
+    o.missing = a->missing;
+    o.progress = progress ? bk_progress_emit : NULL;
+    o.progress_ud = progress;
+    bk_code rc = bk_import(&o, res, &err);
+    bk_progress_free(progress);
+    bk_s3_client_free(client);
+    if (rc != BK_OK) {
+        fprintf(stderr, "bkcache %s: %s\n", a->cmd, err.msg);
+        return 1;
+    }
+    return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "bkcache/attrs.h"
 #include "bkcache/exporter.h"
+#include "bkcache/importer.h"
 #include "bkcache/progress.h"
 
 /* Parses ATTRS; prints each warning as "bkcache <cmd>: warning: ..." and an
@@ -22,5 +23,32 @@ int bk_cli_parse_size(const char *arg, uint64_t *out);
 
 /* One line: blobs uploaded/touched/skipped, bytes, manifests, requests, time. */
 void bk_cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_run);
+
+typedef struct bk_cli_export_args {
+    const char *cmd; /* for messages: "export", "push" */
+    const bk_s3_attrs *attrs;
+    const bk_cache_config *cfg; /* S3 form */
+    bk_store *store;
+    bk_progress_style style;
+    int dry_run;
+    uint64_t copy_limit, multipart_threshold, part_size; /* 0 = defaults */
+} bk_cli_export_args;
+
+/* Client from the attributes, progress on stderr, the export, the summary
+ * line. Returns the exit status: 0 exported, 1 failed (error printed), 2 the
+ * client could not be configured (error printed). */
+int bk_cli_run_export(const bk_cli_export_args *a);
+
+typedef struct bk_cli_import_args {
+    const char *cmd; /* "import", "pull" */
+    const bk_s3_attrs *attrs;
+    bk_store *dest; /* NULL: existence checks only */
+    bk_missing_blobs missing;
+    bk_progress_style style;
+} bk_cli_import_args;
+
+/* The import with a client and progress on stderr; res is filled (clear it
+ * with bk_import_result_clear). Exit status as bk_cli_run_export. */
+int bk_cli_run_import(const bk_cli_import_args *a, bk_import_result *res);
 
 #endif

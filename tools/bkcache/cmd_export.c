@@ -8,7 +8,6 @@
 #include "bkcache/chains.h"
 #include "bkcache/exporter.h"
 #include "bkcache/graph.h"
-#include "bkcache/s3cache.h"
 #include "cli_s3.h"
 #include "cmd.h"
 
@@ -109,55 +108,22 @@ int bk_cmd_export(int argc, char **argv)
     bk_chains *chains = NULL;
     bk_cache_config *cfg = NULL;
     bk_store *store = NULL;
-    bk_s3_client *client = NULL;
-    bk_progress *progress = NULL;
-
-    if (bk_graph_load(graph_path, &graph, &err) != BK_OK)
-        goto fail;
-    if (graph->store_dir == NULL) {
-        bk_err_set(&err, BK_EINVAL, "%s: the graph names no content store (\"store\")", graph_path);
-        goto fail;
-    }
     enum bk_export_mode mode = attrs.mode == BK_MODE_MAX ? BK_EXPORT_MAX : BK_EXPORT_MIN;
-    if (bk_chains_from_graph(graph, mode, &chains, &err) != BK_OK ||
-        bk_chains_marshal(chains, BK_MARSHAL_ANNOTATIONS, bk_graph_store_has, graph, &cfg, &err) !=
-            BK_OK)
-        goto fail;
-    store = bk_store_open(graph->store_dir, 0, &err);
-    if (store == NULL)
-        goto fail;
-    bk_s3cache_tuning tuning = {0};
-    tuning.multipart_threshold = threshold;
-    tuning.part_size = part_size;
-    client = bk_s3cache_client_new(&attrs, &tuning, &err);
-    if (client == NULL)
-        goto fail;
-    progress = bk_progress_new(stderr, style);
-
-    status = 1; /* from here on, a failure is the export's */
-    bk_export_options o = {0};
-    o.attrs = &attrs;
-    o.client = client;
-    o.store = store;
-    o.copy_limit = copy_limit;
-    o.multipart_threshold = threshold;
-    o.dry_run = dry_run;
-    o.progress = progress ? bk_progress_emit : NULL;
-    o.progress_ud = progress;
-    bk_export_summary summary;
-    bk_code rc = bk_export_config(&o, cfg, &summary, &err);
-    bk_progress_finish(progress);
-    if (rc != BK_OK)
-        goto fail;
-    bk_cli_print_export_summary(stderr, &summary, dry_run);
-    status = 0;
-    goto done;
-fail:
-    bk_progress_finish(progress);
-    fprintf(stderr, "bkcache export: %s\n", err.msg);
-done:
-    bk_progress_free(progress);
-    bk_s3_client_free(client);
+    if (bk_graph_load(graph_path, &graph, &err) != BK_OK) {
+        fprintf(stderr, "bkcache export: %s\n", err.msg);
+    } else if (graph->store_dir == NULL) {
+        fprintf(stderr, "bkcache export: %s: the graph names no content store (\"store\")\n",
+                graph_path);
+    } else if (bk_chains_from_graph(graph, mode, &chains, &err) != BK_OK ||
+               bk_chains_marshal(chains, BK_MARSHAL_ANNOTATIONS, bk_graph_store_has, graph, &cfg,
+                                 &err) != BK_OK ||
+               (store = bk_store_open(graph->store_dir, 0, &err)) == NULL) {
+        fprintf(stderr, "bkcache export: %s\n", err.msg);
+    } else {
+        bk_cli_export_args args = {"export", &attrs,     cfg,       store,    style,
+                                   dry_run,  copy_limit, threshold, part_size};
+        status = bk_cli_run_export(&args);
+    }
     bk_store_free(store);
     bk_config_free(cfg);
     bk_chains_free(chains);

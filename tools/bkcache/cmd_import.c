@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "bkcache/importer.h"
-#include "bkcache/s3cache.h"
 #include "cli_s3.h"
 #include "cmd.h"
 
@@ -103,30 +102,18 @@ int bk_cmd_import(int argc, char **argv)
     bk_err err;
     bk_err_clear(&err);
     bk_store *store = NULL;
-    bk_s3_client *client = NULL;
-    bk_progress *progress = NULL;
     bk_import_result res;
     memset(&res, 0, sizeof res);
     bk_buf out = BK_BUF_INIT;
-
-    if (dest != NULL && (store = bk_store_open(dest, 1, &err)) == NULL)
-        goto fail;
-    client = bk_s3cache_client_new(&attrs, NULL, &err);
-    if (client == NULL)
-        goto fail;
-    progress = bk_progress_new(stderr, style);
+    if (dest != NULL && (store = bk_store_open(dest, 1, &err)) == NULL) {
+        fprintf(stderr, "bkcache import: %s\n", err.msg);
+        goto done;
+    }
+    bk_cli_import_args args = {"import", &attrs, store, missing, style};
+    status = bk_cli_run_import(&args, &res);
+    if (status != 0)
+        goto done;
     status = 1;
-    bk_import_options o = {0};
-    o.attrs = &attrs;
-    o.client = client;
-    o.dest = store;
-    o.missing = missing;
-    o.progress = progress ? bk_progress_emit : NULL;
-    o.progress_ud = progress;
-    bk_code rc = bk_import(&o, &res, &err);
-    bk_progress_finish(progress);
-    if (rc != BK_OK)
-        goto fail;
     if (!res.found) {
         fprintf(stderr, "import: no cache manifest at %s: empty cache\n", res.manifest_key);
     } else {
@@ -137,30 +124,28 @@ int bk_cmd_import(int argc, char **argv)
                 "%zu missing; %zu result(s) dropped; %zu requests; %.2fs\n",
                 res.manifest_key, res.manifest->n_records, res.blobs, res.fetched, bytes,
                 res.already_present, res.n_missing, res.dropped_results, res.requests, res.seconds);
-        if (store != NULL) {
-            bk_buf enc = BK_BUF_INIT;
-            rc = bk_config_encode(res.usable, &enc, &err);
-            if (rc == BK_OK)
-                rc = bk_store_write_file(store, "cache-config.json", enc.data, enc.len, &err);
+        /* The usable config beside the blobs, encoded exactly as BuildKit writes it. */
+        bk_buf enc = BK_BUF_INIT;
+        if (store != NULL &&
+            (bk_config_encode(res.usable, &enc, &err) != BK_OK ||
+             bk_store_write_file(store, "cache-config.json", enc.data, enc.len, &err) != BK_OK)) {
             bk_buf_free(&enc);
-            if (rc != BK_OK)
-                goto fail;
+            fprintf(stderr, "bkcache import: %s\n", err.msg);
+            goto done;
         }
+        bk_buf_free(&enc);
     }
     if (json) {
-        if (bk_import_graph_json(res.found ? res.usable : NULL, &out, &err) != BK_OK)
-            goto fail;
+        if (bk_import_graph_json(res.found ? res.usable : NULL, &out, &err) != BK_OK) {
+            fprintf(stderr, "bkcache import: %s\n", err.msg);
+            goto done;
+        }
         printf("%s\n", bk_buf_str(&out));
     }
     status = 0;
-    goto done;
-fail:
-    fprintf(stderr, "bkcache import: %s\n", err.msg);
 done:
     bk_buf_free(&out);
     bk_import_result_clear(&res);
-    bk_progress_free(progress);
-    bk_s3_client_free(client);
     bk_store_free(store);
     bk_s3_attrs_free(&attrs);
     return status;

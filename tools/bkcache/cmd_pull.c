@@ -6,7 +6,6 @@
 
 #include "bkcache/importer.h"
 #include "bkcache/localcache.h"
-#include "bkcache/s3cache.h"
 #include "cli_s3.h"
 #include "cmd.h"
 
@@ -109,46 +108,28 @@ int bk_cmd_pull(int argc, char **argv)
     int status = 2;
     bk_err err;
     bk_err_clear(&err);
-    bk_store *store = NULL;
-    bk_s3_client *client = NULL;
-    bk_progress *progress = NULL;
     bk_import_result res;
     memset(&res, 0, sizeof res);
     /* Blobs land directly in DIR's content store; the layout is written around them. */
-    if ((store = bk_store_open(dir, 1, &err)) == NULL ||
-        (client = bk_s3cache_client_new(&attrs, NULL, &err)) == NULL)
-        goto fail;
-    progress = bk_progress_new(stderr, style);
-    status = 1;
-    bk_import_options o = {0};
-    o.attrs = &attrs;
-    o.client = client;
-    o.dest = store;
-    o.missing = missing;
-    o.progress = progress ? bk_progress_emit : NULL;
-    o.progress_ud = progress;
-    bk_code rc = bk_import(&o, &res, &err);
-    bk_progress_finish(progress);
-    if (rc != BK_OK)
-        goto fail;
-    if (!res.found) {
+    bk_store *store = bk_store_open(dir, 1, &err);
+    if (store == NULL) {
+        fprintf(stderr, "bkcache pull: %s\n", err.msg);
+    } else {
+        bk_cli_import_args args = {"pull", &attrs, store, missing, style};
+        status = bk_cli_run_import(&args, &res);
+    }
+    if (status == 0 && !res.found) {
         fprintf(stderr, "pull: no cache manifest at %s: empty cache, nothing written\n",
                 res.manifest_key);
-    } else {
-        if (bk_local_write(dir, res.usable, dir, &wopts, &err) != BK_OK)
-            goto fail;
+    } else if (status == 0 && bk_local_write(dir, res.usable, dir, &wopts, &err) != BK_OK) {
+        fprintf(stderr, "bkcache pull: %s\n", err.msg);
+        status = 1;
+    } else if (status == 0) {
         fprintf(stderr, "pull: %s -> %s: %zu records, %zu blobs (%zu fetched, %zu missing)\n",
                 res.manifest_key, dir, res.usable->n_records, res.blobs, res.fetched,
                 res.n_missing);
     }
-    status = 0;
-    goto done;
-fail:
-    fprintf(stderr, "bkcache pull: %s\n", err.msg);
-done:
     bk_import_result_clear(&res);
-    bk_progress_free(progress);
-    bk_s3_client_free(client);
     bk_store_free(store);
     bk_s3_attrs_free(&attrs);
     return status;

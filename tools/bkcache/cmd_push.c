@@ -3,9 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bkcache/exporter.h"
 #include "bkcache/localcache.h"
-#include "bkcache/s3cache.h"
 #include "cli_s3.h"
 #include "cmd.h"
 
@@ -88,36 +86,14 @@ int bk_cmd_push(int argc, char **argv)
     bk_local_cache *local = NULL;
     bk_cache_config *cfg = NULL;
     bk_store *store = NULL;
-    bk_s3_client *client = NULL;
-    bk_progress *progress = NULL;
     if (bk_local_read(dir, tag, &local, &err) != BK_OK ||
         bk_local_to_s3(local, &cfg, &err) != BK_OK ||
-        (store = bk_store_open(dir, 0, &err)) == NULL ||
-        (client = bk_s3cache_client_new(&attrs, NULL, &err)) == NULL)
-        goto fail;
-    progress = bk_progress_new(stderr, style);
-    status = 1;
-    bk_export_options o = {0};
-    o.attrs = &attrs;
-    o.client = client;
-    o.store = store;
-    o.dry_run = dry_run;
-    o.progress = progress ? bk_progress_emit : NULL;
-    o.progress_ud = progress;
-    bk_export_summary summary;
-    bk_code rc = bk_export_config(&o, cfg, &summary, &err);
-    bk_progress_finish(progress);
-    if (rc != BK_OK)
-        goto fail;
-    bk_cli_print_export_summary(stderr, &summary, dry_run);
-    status = 0;
-    goto done;
-fail:
-    bk_progress_finish(progress);
-    fprintf(stderr, "bkcache push: %s\n", err.msg);
-done:
-    bk_progress_free(progress);
-    bk_s3_client_free(client);
+        (store = bk_store_open(dir, 0, &err)) == NULL) {
+        fprintf(stderr, "bkcache push: %s\n", err.msg);
+    } else {
+        bk_cli_export_args args = {"push", &attrs, cfg, store, style, dry_run, 0, 0, 0};
+        status = bk_cli_run_export(&args);
+    }
     bk_store_free(store);
     bk_config_free(cfg);
     bk_local_cache_free(local);
