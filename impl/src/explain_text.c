@@ -1,0 +1,443 @@
+/* bkcache explain, text: the store as a tree, then each manifest as the tree
+ * of its key chain (every record under the records that use it), each result
+ * as its layer chain, then what is unreferenced or missing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bkcache/progress.h"
+#include "explain_internal.h"
+
+typedef struct text_ctx {
+    const bk_explain *e;
+    const bk_explain_render_opts *o;
+    bk_buf *out;
+} text_ctx;
+
+static void short_digest(const text_ctx *t, const char *digest, char *out, size_t size)
+{
+    bk_explain_short_digest(digest, t->o->full_digests, out, size);
+}
+
+static void age_of(const text_ctx *t, const bk_explain_object *o, char *out, size_t size)
+{
+    if (t->o->now == 0 || !o->has_last_modified)
+        snprintf(out, size, "%s", "");
+    else
+        bk_explain_format_age(t->o->now, o->last_modified, out, size);
+}
+
+static const char *record_name(const text_ctx *t, const char *digest)
+{
+    const char *l = bk_explain_label_of(t->e, digest);
+    return l ? l : "";
+}
+
+/* ---- the store ---- */
+
+static void tree_line(text_ctx *t, const char *indent, int last, const char *name,
+                      const bk_explain_object *o, const char *note)
+{
+    char size[32], age[32];
+    bk_format_bytes(o->size, size, sizeof size);
+    age_of(t, o, age, sizeof age);
+    bk_buf_printf(t->out, "%s%s %-*s %10s  %-4s  %s\n", indent, last ? "└──" : "├──",
+                  t->o->full_digests ? 71 : 24, name, size, age, note);
+}
+
+static void blob_users(const text_ctx *t, const bk_explain_blob *b, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    if (b->n_manifests == 0) {
+        snprintf(out, size, "UNREFERENCED");
+        return;
+    }
+    for (size_t i = 0; i < b->n_manifests && used + 1 < size; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "used by ",
+                         t->e->manifests[b->manifests[i]].name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static void manifest_note(const bk_explain *e, const bk_explain_manifest *m, char *out, size_t size)
+{
+    if (m->same_as >= 0)
+        snprintf(out, size, "identical to %s", e->manifests[m->same_as].name);
+    else if (m->config == NULL)
+        snprintf(out, size, "UNREADABLE");
+    else
+        snprintf(out, size, "%zu records, %zu layers%s", m->config->n_records, m->config->n_layers,
+                 m->error ? ", INVALID" : "");
+}
+
+static void render_store(text_ctx *t)
+{
+    const bk_explain *e = t->e;
+    char name[128], note[512];
+    if (e->kind == BK_EXPLAIN_BUCKET) {
+        bk_buf_printf(t->out,
+                      "bucket %s, prefix \"%s\": manifests under \"%s%s\", blobs under "
+                      "\"%s%s\"\n",
+                      e->bucket, e->prefix, e->prefix, e->manifests_prefix, e->prefix,
+                      e->blobs_prefix);
+        bk_buf_printf(t->out, "%s\n", e->source);
+        int has_blobs = e->n_blobs > 0 || e->n_others > 0;
+        bk_buf_printf(t->out, "%s %s%s (%zu)\n", has_blobs ? "├──" : "└──", e->prefix,
+                      e->manifests_prefix, e->n_manifests);
+        const char *ind = has_blobs ? "│   " : "    ";
+        for (size_t i = 0; i < e->n_manifests; i++) {
+            manifest_note(e, &e->manifests[i], note, sizeof note);
+            tree_line(t, ind, i + 1 == e->n_manifests, e->manifests[i].name, &e->manifests[i].obj,
+                      note);
+        }
+    } else if (e->kind == BK_EXPLAIN_LOCAL) {
+        bk_buf_printf(t->out, "type=local cache directory, tag \"%s\"\n%s/\n",
+                      e->n_manifests ? e->manifests[0].name : "", e->source);
+    } else if (e->kind == BK_EXPLAIN_GRAPH) {
+        bk_buf_printf(t->out,
+                      "graph fixture %s: the manifest an export writes, blobs from the graph's "
+                      "store\n",
+                      e->source);
+        return;
+    } else {
+        return;
+    }
+
+    size_t n_present = 0;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < e->n_blobs; i++)
+        if (e->blobs[i].present == 1) {
+            n_present++;
+            bytes += e->blobs[i].obj.size;
+        }
+    char total[32];
+    bk_format_bytes(bytes, total, sizeof total);
+    if (e->kind == BK_EXPLAIN_BUCKET)
+        bk_buf_printf(t->out, "└── %s%s (%zu, %s)\n", e->prefix, e->blobs_prefix, n_present, total);
+    else
+        bk_buf_printf(t->out, "└── blobs/sha256/ (%zu layer blobs, %s)\n", n_present, total);
+    size_t shown = 0, to_show = n_present + e->n_others;
+    for (size_t i = 0; i < e->n_blobs; i++) {
+        const bk_explain_blob *b = &e->blobs[i];
+        if (b->present != 1)
+            continue;
+        short_digest(t, b->digest, name, sizeof name);
+        if (e->kind == BK_EXPLAIN_LOCAL && !t->o->full_digests)
+            snprintf(name, sizeof name, "%.12s", b->digest + 7);
+        else if (e->kind == BK_EXPLAIN_LOCAL)
+            snprintf(name, sizeof name, "%s", b->digest + 7);
+        blob_users(t, b, note, sizeof note);
+        tree_line(t, "    ", ++shown == to_show, name, &b->obj, note);
+    }
+    for (size_t i = 0; i < e->n_others; i++) {
+        const bk_explain_other *o = &e->others[i];
+        const char *slash = strrchr(o->obj.key, '/');
+        snprintf(name, sizeof name, "%.*s", t->o->full_digests ? 71 : 12,
+                 slash ? slash + 1 : o->obj.key);
+        tree_line(t, "    ", ++shown == to_show, name, &o->obj, o->role);
+    }
+}
+
+/* ---- one manifest as a tree ---- */
+
+typedef struct tree_state {
+    const bk_cache_config *cfg;
+    unsigned char *shown;   /* per record: printed already */
+    unsigned char *on_path; /* per record: on the current path (loop guard) */
+    int64_t *chain;         /* scratch, n_layers */
+} tree_state;
+
+static void layer_line(text_ctx *t, const char *prefix, const bk_cache_config *cfg, int64_t li,
+                       int is_base, int is_top)
+{
+    const bk_cache_layer *l = &cfg->layers[li];
+    char blob[96], diff[96], size[32], when[64];
+    short_digest(t, l->blob, blob, sizeof blob);
+    const bk_layer_annotations *a = l->annotations;
+    bk_buf_printf(t->out, "%s[%lld] %s", prefix, (long long)li, blob);
+    if (a != NULL) {
+        short_digest(t, a->diff_id, diff, sizeof diff);
+        bk_format_bytes((uint64_t)(a->size > 0 ? a->size : 0), size, sizeof size);
+        bk_explain_format_time(a->created_at, when, sizeof when);
+        bk_buf_printf(t->out, "  %9s  %s  diffID %s  %s", size, when, diff,
+                      a->media_type && *a->media_type ? a->media_type : "(no media type)");
+    } else {
+        bk_buf_printf(t->out, "  (no annotations)");
+    }
+    if (is_base && is_top)
+        bk_buf_puts(t->out, "  base+top");
+    else if (is_base)
+        bk_buf_puts(t->out, "  base");
+    else if (is_top)
+        bk_buf_puts(t->out, "  top");
+    if (bk_explain_blob_state(t->e, l->blob) == 0)
+        bk_buf_puts(t->out, "  MISSING");
+    bk_buf_putc(t->out, '\n');
+}
+
+static void result_lines(text_ctx *t, tree_state *st, const char *prefix, const bk_cache_record *r)
+{
+    const bk_cache_config *cfg = st->cfg;
+    const bk_cache_result *newest = bk_explain_newest_result(r);
+    for (size_t i = 0; i < r->n_results; i++) {
+        const bk_cache_result *res = &r->results[i];
+        char when[64];
+        bk_explain_format_time(res->created_at, when, sizeof when);
+        int broken = 1;
+        size_t n = 0;
+        if (res->layer >= 0 && (uint64_t)res->layer < cfg->n_layers)
+            n = bk_explain_chain(cfg, res->layer, st->chain, &broken);
+        bk_buf_printf(t->out, "%sresult (createdAt %s): %zu layer%s, base → top%s%s\n", prefix,
+                      when, n, n == 1 ? "" : "s",
+                      r->n_results > 1 && res != newest ? " (older: an import keeps the newest)"
+                                                        : "",
+                      broken ? "  BROKEN CHAIN (index out of range or loop)" : "");
+        char inner[512];
+        snprintf(inner, sizeof inner, "%s  ", prefix);
+        for (size_t k = 0; k < n; k++)
+            layer_line(t, inner, cfg, st->chain[k], k == 0, k + 1 == n);
+    }
+    for (size_t i = 0; i < r->n_chains; i++)
+        bk_buf_printf(t->out, "%schains[%zu]: %zu layers (old form; read as a result)\n", prefix, i,
+                      r->chains[i].n_layers);
+    if (r->n_results == 0 && r->n_chains == 0)
+        bk_buf_printf(t->out, "%sno result%s\n", prefix,
+                      r->n_inputs == 0 ? " (a root: roots never export one)" : "");
+}
+
+static void record_header(text_ctx *t, const bk_cache_config *cfg, int64_t ri)
+{
+    char dg[96];
+    const bk_cache_record *r = &cfg->records[ri];
+    short_digest(t, r->digest, dg, sizeof dg);
+    const char *name = record_name(t, r->digest);
+    bk_buf_printf(t->out, "[%lld] %s%s%s", (long long)ri, dg, *name ? "  " : "", name);
+}
+
+static void render_record(text_ctx *t, tree_state *st, int64_t ri, const char *prefix)
+{
+    const bk_cache_config *cfg = st->cfg;
+    const bk_cache_record *r = &cfg->records[ri];
+    /* header already printed by the caller */
+    if (st->on_path[ri]) {
+        bk_buf_puts(t->out, "  LOOP: this record depends on itself\n");
+        return;
+    }
+    if (st->shown[ri]) {
+        bk_buf_puts(t->out, "  (shown above)\n");
+        return;
+    }
+    bk_buf_putc(t->out, '\n');
+    st->shown[ri] = 1;
+    st->on_path[ri] = 1;
+    size_t n_links = 0;
+    for (size_t i = 0; i < r->n_inputs; i++)
+        n_links += r->inputs[i].n_links;
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s%s", prefix, n_links ? "│   " : "    ");
+    result_lines(t, st, detail, r);
+    size_t seen = 0;
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        const bk_input_list *in = &r->inputs[i];
+        if (in->n_links == 0)
+            bk_buf_printf(t->out, "%s%s input %zu: NO LINKS (invalid)\n", prefix,
+                          seen + 1 == n_links ? "└──" : "├──", i);
+        for (size_t k = 0; k < in->n_links; k++) {
+            const bk_cache_input *link = &in->links[k];
+            int last = ++seen == n_links;
+            bk_buf_printf(t->out, "%s%s input %zu", prefix, last ? "└──" : "├──", i);
+            if (in->n_links > 1)
+                bk_buf_printf(t->out, " (link %zu of %zu)", k + 1, in->n_links);
+            if (link->selector && *link->selector)
+                bk_buf_printf(t->out, " selector \"%s\"", link->selector);
+            bk_buf_puts(t->out, " ← ");
+            if (link->link < 0 || (uint64_t)link->link >= cfg->n_records) {
+                bk_buf_printf(t->out, "record %lld: OUT OF RANGE\n", (long long)link->link);
+                continue;
+            }
+            record_header(t, cfg, link->link);
+            char child[512];
+            snprintf(child, sizeof child, "%s%s", prefix, last ? "    " : "│   ");
+            render_record(t, st, link->link, child);
+        }
+    }
+    st->on_path[ri] = 0;
+}
+
+static void render_manifest(text_ctx *t, size_t mi)
+{
+    const bk_explain *e = t->e;
+    const bk_explain_manifest *m = &e->manifests[mi];
+    char size[32], age[32];
+    bk_format_bytes(m->obj.size, size, sizeof size);
+    age_of(t, &m->obj, age, sizeof age);
+    bk_buf_printf(t->out, "\n== manifest %s", m->name);
+    if (strcmp(m->name, m->obj.key) != 0)
+        bk_buf_printf(t->out, "  (%s)", m->obj.key);
+    bk_buf_printf(t->out, "  %s%s%s\n", size, *age ? ", age " : "", age);
+    if (m->same_as >= 0) {
+        bk_buf_printf(t->out, "identical to %s: one export wrote both names\n",
+                      e->manifests[m->same_as].name);
+        return;
+    }
+    if (m->error)
+        bk_buf_printf(t->out, "PROBLEM: %s\n", m->error);
+    const bk_cache_config *cfg = m->config;
+    if (cfg == NULL)
+        return;
+    size_t n_blobs = 0;
+    const char **blobs = bk_config_blobs(cfg, &n_blobs);
+    uint64_t bytes = 0;
+    for (size_t i = 0; blobs != NULL && i < n_blobs; i++) {
+        for (size_t j = 0; j < cfg->n_layers; j++)
+            if (cfg->layers[j].blob && strcmp(cfg->layers[j].blob, blobs[i]) == 0) {
+                if (cfg->layers[j].annotations && cfg->layers[j].annotations->size > 0)
+                    bytes += (uint64_t)cfg->layers[j].annotations->size;
+                break;
+            }
+    }
+    free(blobs);
+    char total[32];
+    bk_format_bytes(bytes, total, sizeof total);
+    size_t with_result = 0;
+    for (size_t i = 0; i < cfg->n_records; i++)
+        with_result += cfg->records[i].n_results > 0 || cfg->records[i].n_chains > 0;
+    bk_buf_printf(t->out,
+                  "%zu records (%zu with a result), %zu layers, %zu blobs (%s). Each record "
+                  "is shown\nwith its result, then the records its inputs link to "
+                  "([index] digest%s):\n",
+                  cfg->n_records, with_result, cfg->n_layers, n_blobs, total,
+                  e->n_labels ? " name" : "");
+
+    tree_state st = {0};
+    st.cfg = cfg;
+    st.shown = calloc(cfg->n_records + 1, 1);
+    st.on_path = calloc(cfg->n_records + 1, 1);
+    unsigned char *used = calloc(cfg->n_records + 1, 1);
+    st.chain = calloc(cfg->n_layers + 1, sizeof *st.chain);
+    if (st.shown == NULL || st.on_path == NULL || used == NULL || st.chain == NULL) {
+        t->out->failed = 1;
+        goto done;
+    }
+    for (size_t i = 0; i < cfg->n_records; i++)
+        for (size_t k = 0; k < cfg->records[i].n_inputs; k++)
+            for (size_t l = 0; l < cfg->records[i].inputs[k].n_links; l++) {
+                int64_t to = cfg->records[i].inputs[k].links[l].link;
+                if (to >= 0 && (uint64_t)to < cfg->n_records)
+                    used[to] = 1;
+            }
+    /* Leaves first (what a build asks for), then whatever a loop hid. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < cfg->n_records; i++) {
+            if (st.shown[i] || (pass == 0 && used[i]))
+                continue;
+            bk_buf_putc(t->out, '\n');
+            record_header(t, cfg, (int64_t)i);
+            render_record(t, &st, (int64_t)i, "");
+        }
+    /* Layers no result reaches are carried for nothing. */
+    unsigned char *reached = calloc(cfg->n_layers + 1, 1);
+    if (reached == NULL) {
+        t->out->failed = 1;
+        goto done;
+    }
+    for (size_t i = 0; i < cfg->n_records; i++)
+        for (size_t k = 0; k < cfg->records[i].n_results; k++) {
+            int broken;
+            int64_t top = cfg->records[i].results[k].layer;
+            if (top < 0 || (uint64_t)top >= cfg->n_layers)
+                continue;
+            size_t n = bk_explain_chain(cfg, top, st.chain, &broken);
+            for (size_t j = 0; j < n; j++)
+                reached[st.chain[j]] = 1;
+        }
+    for (size_t i = 0; i < cfg->n_layers; i++)
+        if (!reached[i]) {
+            bk_buf_printf(t->out, "layer not reached by any result: ");
+            layer_line(t, "", cfg, (int64_t)i, cfg->layers[i].parent < 0, 0);
+        }
+    free(reached);
+done:
+    free(st.shown);
+    free(st.on_path);
+    free(used);
+    free(st.chain);
+}
+
+/* ---- call-outs ---- */
+
+static void render_callouts(text_ctx *t)
+{
+    const bk_explain *e = t->e;
+    char dg[96], size[32], age[32];
+    if (!e->blobs_checked) {
+        bk_buf_puts(t->out, "\nBlobs were not looked up (a manifest file alone); explain the "
+                            "bucket with --cache-from to see missing and unreferenced blobs.\n");
+        return;
+    }
+    size_t n_missing = 0;
+    for (size_t i = 0; i < e->n_blobs; i++)
+        n_missing += e->blobs[i].present == 0;
+    bk_buf_printf(t->out, "\nreferenced blobs missing from the %s: %zu\n",
+                  e->kind == BK_EXPLAIN_BUCKET ? "bucket" : "store", n_missing);
+    if (n_missing > 0)
+        bk_buf_puts(t->out, "  (BuildKit's importer fails when it needs one; `bkcache import` "
+                            "drops the results that need them)\n");
+    for (size_t i = 0; i < e->n_blobs; i++) {
+        const bk_explain_blob *b = &e->blobs[i];
+        if (b->present != 0)
+            continue;
+        char users[512];
+        blob_users(t, b, users, sizeof users);
+        short_digest(t, b->digest, dg, sizeof dg);
+        bk_buf_printf(t->out, "  %s  %s\n", dg, users);
+    }
+    if (!e->blobs_listed)
+        return;
+    size_t n_unref = 0;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < e->n_blobs; i++)
+        if (e->blobs[i].present == 1 && e->blobs[i].n_manifests == 0) {
+            n_unref++;
+            bytes += e->blobs[i].obj.size;
+        }
+    bk_format_bytes(bytes, size, sizeof size);
+    bk_buf_printf(t->out, "blobs referenced by no manifest: %zu (%s)\n", n_unref, size);
+    if (n_unref > 0)
+        bk_buf_puts(t->out, "  (left by earlier exports; nothing deletes them: a lifecycle rule "
+                            "on the blobs prefix can)\n");
+    for (size_t i = 0; i < e->n_blobs; i++) {
+        const bk_explain_blob *b = &e->blobs[i];
+        if (b->present != 1 || b->n_manifests > 0)
+            continue;
+        short_digest(t, b->digest, dg, sizeof dg);
+        bk_format_bytes(b->obj.size, size, sizeof size);
+        age_of(t, &b->obj, age, sizeof age);
+        bk_buf_printf(t->out, "  %s  %10s  %s%s\n", dg, size, *age ? "age " : "", age);
+    }
+    if (e->kind == BK_EXPLAIN_BUCKET) {
+        size_t n_other = e->n_others;
+        bk_buf_printf(t->out, "other objects under the prefixes: %zu\n", n_other);
+        for (size_t i = 0; i < n_other; i++) {
+            bk_format_bytes(e->others[i].obj.size, size, sizeof size);
+            bk_buf_printf(t->out, "  %s  %s  %s\n", e->others[i].obj.key, size, e->others[i].role);
+        }
+    }
+}
+
+bk_code bk_explain_text(const bk_explain *e, const bk_explain_render_opts *opts, bk_buf *out,
+                        bk_err *err)
+{
+    bk_explain_render_opts defaults = {0};
+    text_ctx t = {e, opts ? opts : &defaults, out};
+    render_store(&t);
+    if (e->n_manifests == 0)
+        bk_buf_puts(out, "\nno manifests: an import finds an empty cache\n");
+    for (size_t i = 0; i < e->n_manifests; i++)
+        render_manifest(&t, i);
+    render_callouts(&t);
+    return bk_buf_check(out, err);
+}
