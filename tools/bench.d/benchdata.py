@@ -1,0 +1,101 @@
+"""Benchmark data: random blobs from a fixed seed, written into an OCI-layout
+content store, and a build-graph fixture (fixtures/README.md, "graphs") whose
+results use them.
+
+The blobs are random bytes, not tarballs: the exporter only needs digest =
+sha256 of the bytes, and a diffID that is a valid digest. Same seed, same
+sizes -> same bytes, so runs on different days move the same data."""
+
+import hashlib
+import json
+import os
+import random
+
+CHUNK = 8 * 1024 * 1024
+MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
+CREATED = "2024-05-01T12:00:00Z"
+
+
+def _fake_digest(text):
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_blob(blob_dir, rng, size):
+    """Streams `size` random bytes into blob_dir/<sha256>; returns the digest."""
+    tmp = os.path.join(blob_dir, ".incoming")
+    h = hashlib.sha256()
+    with open(tmp, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(CHUNK, left)
+            data = rng.randbytes(n)
+            h.update(data)
+            f.write(data)
+            left -= n
+    hexd = h.hexdigest()
+    os.replace(tmp, os.path.join(blob_dir, hexd))
+    return "sha256:" + hexd
+
+
+def make_dataset(root, sizes, seed, chain_len=8):
+    """Writes root/store (OCI layout) and root/graph.json for blobs of the given
+    sizes. The vertices form chains of `chain_len` steps on one root, each step
+    adding one layer, like a Dockerfile's RUN lines; every chain's end is a
+    target and with mode=max every step exports its result, so the manifest
+    references every blob.
+
+    Returns {"graph", "blob_dir", "blobs": [(digest, size)], "bytes"}."""
+    store = os.path.join(root, "store")
+    blob_dir = os.path.join(store, "blobs", "sha256")
+    os.makedirs(blob_dir, exist_ok=True)
+    with open(os.path.join(store, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+    rng = random.Random(seed)
+    blobs = [(write_blob(blob_dir, rng, size), size) for size in sizes]
+
+    vertices = [{"id": "base", "digest": _fake_digest("bench-base-%d" % seed)}]
+    chain = []
+    prev = "base"
+    targets = []  # every chain's last step: export walks back from the targets
+    for i, (digest, size) in enumerate(blobs):
+        if i % chain_len == 0:
+            if chain:
+                targets.append(prev)
+            chain = []
+            prev = "base"
+        chain.append(
+            {
+                "digest": digest,
+                "size": size,
+                "mediaType": MEDIA_TYPE,
+                "diffID": _fake_digest("diff-" + digest),
+                "createdAt": CREATED,
+            }
+        )
+        vid = "step-%d" % i
+        vertices.append(
+            {
+                "id": vid,
+                "digest": _fake_digest("bench-step-%d-%d" % (seed, i)),
+                "inputs": [[{"vertex": prev}]],
+                "result": {"remote": False, "createdAt": CREATED, "layers": list(chain)},
+            }
+        )
+        prev = vid
+    if chain:
+        targets.append(prev)
+    graph = {
+        "description": "benchmark data: %d random blobs, seed %d" % (len(blobs), seed),
+        "store": "store",
+        "vertices": vertices,
+        "targets": targets,
+    }
+    graph_path = os.path.join(root, "graph.json")
+    with open(graph_path, "w") as f:
+        json.dump(graph, f, indent=1)
+    return {
+        "graph": graph_path,
+        "blob_dir": blob_dir,
+        "blobs": blobs,
+        "bytes": sum(size for _, size in blobs),
+    }
