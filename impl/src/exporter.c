@@ -63,13 +63,6 @@ static void emit(const export_run *r, bk_progress_kind kind, const blob_job *job
     r->o->progress(r->o->progress_ud, &ev);
 }
 
-static void count_requests(export_run *r, const bk_s3_result *res)
-{
-    pthread_mutex_lock(&r->lock);
-    r->sum->requests += (size_t)(res->attempts > 0 ? res->attempts : 0);
-    pthread_mutex_unlock(&r->lock);
-}
-
 /* HEAD the blob unless a listing already said where it stands. */
 static bk_code check_presence(export_run *r, blob_job *job, bk_err *err)
 {
@@ -77,7 +70,6 @@ static bk_code check_presence(export_run *r, blob_job *job, bk_err *err)
         return BK_OK;
     bk_s3_result res = BK_S3_RESULT_INIT;
     bk_code rc = bk_s3_head(r->o->client, job->key, &res, err);
-    count_requests(r, &res);
     if (rc == BK_OK) {
         job->state = PRESENT;
         job->has_remote_size = res.has_size;
@@ -120,7 +112,6 @@ static bk_code upload(export_run *r, blob_job *job, bk_err *err)
     bk_s3_result res = BK_S3_RESULT_INIT;
     rc = bk_s3_upload_fd(o->client, job->key, fd, 0, size, &put, &res, err);
     close(fd);
-    count_requests(r, &res);
     bk_s3_result_clear(&res);
     if (rc != BK_OK)
         return bk_err_prefix(err, "error writing layer blob: ");
@@ -146,7 +137,6 @@ static bk_code touch(export_run *r, blob_job *job, bk_err *err)
     bk_s3_result res = BK_S3_RESULT_INIT;
     bk_code rc = bk_s3_copy_any_size(o->client, job->key, job->key, job->remote_size, limit, &copy,
                                      &res, err);
-    count_requests(r, &res);
     bk_s3_result_clear(&res);
     if (rc != BK_OK)
         return bk_err_prefix(err, "failed to touch file: ");
@@ -298,7 +288,6 @@ static bk_code capture_manifest_etags(export_run *r, bk_err *err)
             return bk_err_set(err, BK_ENOMEM, "out of memory");
         bk_s3_result res = BK_S3_RESULT_INIT;
         bk_code rc = bk_s3_head(r->o->client, key, &res, err);
-        count_requests(r, &res);
         if (rc == BK_OK) {
             snprintf(r->manifest_etags[i], sizeof r->manifest_etags[i], "%s", res.etag);
         } else if (bk_s3_result_is_not_found(&res)) {
@@ -362,7 +351,6 @@ static bk_code write_manifests(export_run *r, const bk_buf *json, bk_err *err)
             rc = bk_s3_upload_fd(o->client, key, fd, 0, json->len, NULL, &res, err);
         else
             rc = bk_s3_put_mem(o->client, key, json->data, json->len, &cond, &res, err);
-        count_requests(r, &res);
         if (rc != BK_OK && res.status == 412) {
             bk_err_set(err, BK_ES3,
                        "manifest %s was written by someone else since this export started; not "
@@ -472,6 +460,7 @@ bk_code bk_export_config(const bk_export_options *o, const bk_cache_config *cfg,
     if (o == NULL || o->attrs == NULL || o->client == NULL || o->store == NULL || cfg == NULL)
         return bk_err_set(err, BK_EINVAL, "export: attrs, client, store and config are required");
     double start = mono_seconds();
+    unsigned long long requests_before = bk_s3_client_requests(o->client);
     export_run r = {0};
     r.o = o;
     r.sum = summary;
@@ -483,6 +472,7 @@ bk_code bk_export_config(const bk_export_options *o, const bk_cache_config *cfg,
     free(r.manifest_etags);
     pthread_mutex_destroy(&r.lock);
     summary->seconds = mono_seconds() - start;
+    summary->requests = (size_t)(bk_s3_client_requests(o->client) - requests_before);
     if (rc != BK_OK && o->attrs->ignore_error) {
         summary->failed = 1;
         snprintf(summary->error, sizeof summary->error, "%s", err ? err->msg : "export failed");

@@ -45,13 +45,6 @@ static void emit(const import_run *r, bk_progress_kind kind, const fetch_job *jo
     r->o->progress(r->o->progress_ud, &ev);
 }
 
-static void add_requests(import_run *r, const bk_s3_result *res)
-{
-    pthread_mutex_lock(&r->lock);
-    r->res->requests += (size_t)(res->attempts > 0 ? res->attempts : 0);
-    pthread_mutex_unlock(&r->lock);
-}
-
 static int write_to_blob(void *ud, const void *data, size_t len, bk_err *err)
 {
     return bk_blob_writer_write(ud, data, len, err) == BK_OK ? 0 : -1;
@@ -66,7 +59,6 @@ static bk_code fetch(import_run *r, fetch_job *job, bk_err *err)
     bk_code rc;
     if (o->dest == NULL) {
         rc = bk_s3_head(o->client, job->key, &res, err);
-        add_requests(r, &res);
         if (rc != BK_OK && bk_s3_result_is_not_found(&res)) {
             job->missing = 1;
             rc = BK_OK;
@@ -94,7 +86,6 @@ static bk_code fetch(import_run *r, fetch_job *job, bk_err *err)
     double start = mono_seconds();
     /* The client resumes a broken body with Range and hands each byte over once. */
     rc = bk_s3_get(o->client, job->key, NULL, write_to_blob, w, &res, err);
-    add_requests(r, &res);
     if (rc != BK_OK) {
         bk_blob_writer_abort(w);
         if (bk_s3_result_is_not_found(&res)) {
@@ -133,7 +124,6 @@ static bk_code read_manifest(import_run *r, bk_err *err)
     bk_s3_result sres = BK_S3_RESULT_INIT;
     size_t max = o->max_manifest_bytes ? o->max_manifest_bytes : DEFAULT_MAX_MANIFEST;
     bk_code rc = bk_s3_get_to_buf(o->client, res->manifest_key, NULL, max, &body, &sres, err);
-    add_requests(r, &sres);
     if (rc != BK_OK) {
         int not_found = bk_s3_result_is_not_found(&sres);
         bk_s3_result_clear(&sres);
@@ -301,6 +291,7 @@ bk_code bk_import(const bk_import_options *o, bk_import_result *res, bk_err *err
     if (o == NULL || o->attrs == NULL || o->client == NULL)
         return bk_err_set(err, BK_EINVAL, "import: attrs and client are required");
     double start = mono_seconds();
+    unsigned long long requests_before = bk_s3_client_requests(o->client);
     import_run r = {0};
     r.o = o;
     r.res = res;
@@ -311,6 +302,7 @@ bk_code bk_import(const bk_import_options *o, bk_import_result *res, bk_err *err
     free(r.jobs);
     pthread_mutex_destroy(&r.lock);
     res->seconds = mono_seconds() - start;
+    res->requests = (size_t)(bk_s3_client_requests(o->client) - requests_before);
     return rc;
 }
 

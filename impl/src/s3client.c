@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -423,4 +424,9 @@ bk_code s3_add_metadata(bk_s3_client *c, s3_request *rq, const bk_s3_meta *meta,
             return bk_err_set(err, BK_EINVAL, "%s %s: too many headers", rq->op, where);
     }
     return BK_OK;
+}
+
+unsigned long long bk_s3_client_requests(const bk_s3_client *c)
+{
+    return atomic_load(&((bk_s3_client *)c)->requests);
 }

@@ -33,6 +33,8 @@ struct bk_s3_client {
     pthread_mutex_t pool_lock;
     CURL **idle;
     size_t n_idle, cap_idle;
+
+    _Atomic unsigned long long requests; /* HTTP attempts made, for summaries */
 };
 
 typedef struct s3_header {

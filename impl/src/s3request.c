@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -708,6 +709,7 @@ bk_code s3_execute(bk_s3_client *c, s3_request *rq, bk_s3_result *res, bk_buf *b
         bk_err_clear(&at.sink_err);
         reset_response_fields(&at);
         res->attempts = attempt_no;
+        atomic_fetch_add(&c->requests, 1);
         outcome o = attempt_once(c, rq, &es, &at, err);
         bk_retry_rate_update(&c->retry, !o.ok && o.kind == BK_RETRY_THROTTLE);
         if (o.ok) {

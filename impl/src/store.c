@@ -152,7 +152,7 @@ bk_code bk_store_open_blob(bk_store *s, const char *digest, int *fd, uint64_t *s
 
 int bk_store_has_blob(bk_store *s, const char *digest, uint64_t *size, bk_err *err)
 {
-    int fd;
+    int fd = -1;
     bk_err local;
     bk_code rc = bk_store_open_blob(s, digest, &fd, size, &local);
     if (rc == BK_ENOTFOUND)

@@ -442,6 +442,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return queue(r);
 }
 
+/* Appends s as JSON string content: runs of plain ASCII in one copy, every
+ * other byte as \u00XX (header bytes are not promised to be UTF-8). This runs
+ * for every header of every request, so it must not format byte by byte. */
+static void append_json_escaped(bk_buf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            p++;
+        bk_buf_append(b, run, (size_t)(p - run));
+        if (*p == '\0')
+            break;
+        bk_buf_printf(b, "\\u%04x", *p);
+        p++;
+    }
+}
+
 static char *headers_json(const ms3_req *r)
 {
     bk_buf b = BK_BUF_INIT;
@@ -464,12 +482,9 @@ static char *headers_json(const ms3_req *r)
         if (i > 0)
             bk_buf_putc(&b, ',');
         bk_buf_putc(&b, '"');
-        for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-            bk_buf_printf(&b, *p < 0x20 || *p == '"' || *p == '\\' ? "\\u%04x" : "%c", *p);
+        append_json_escaped(&b, name);
         bk_buf_puts(&b, "\":\"");
-        for (const unsigned char *p = (const unsigned char *)value; *p; p++)
-            bk_buf_printf(&b, *p < 0x20 || *p == '"' || *p == '\\' || *p >= 0x7f ? "\\u%04x" : "%c",
-                          *p);
+        append_json_escaped(&b, value);
         bk_buf_putc(&b, '"');
     }
     bk_buf_putc(&b, '}');

@@ -68,7 +68,8 @@ typedef struct bk_export_summary {
     size_t skipped;
     uint64_t bytes_uploaded;
     size_t manifests; /* manifest objects written */
-    size_t requests;  /* HTTP attempts made */
+    size_t
+        requests; /* HTTP attempts the client made during the export, retries and parts included */
     double seconds;
     int failed; /* ignore-error swallowed a failure; error holds it */
     char error[BK_ERR_MSG_MAX];

@@ -100,6 +100,8 @@ const char *bk_s3_client_bucket(const bk_s3_client *c);
 const char *bk_s3_client_region(const bk_s3_client *c);
 /* "http://127.0.0.1:9000/bucket" or "https://bucket.s3.eu-west-1.amazonaws.com". */
 const char *bk_s3_client_base_url(const bk_s3_client *c);
+/* HTTP attempts this client has made so far (every retry and part counts). */
+unsigned long long bk_s3_client_requests(const bk_s3_client *c);
 /* Fetches credentials now (e.g. to fail early); BK_EAUTH naming what was tried. */
 bk_code bk_s3_client_check_credentials(bk_s3_client *c, bk_err *err);
 
