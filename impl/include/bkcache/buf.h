@@ -32,7 +32,7 @@ int bk_buf_append(bk_buf *b, const void *data, size_t len);
 int bk_buf_puts(bk_buf *b, const char *s);
 int bk_buf_putc(bk_buf *b, char c);
 int bk_buf_printf(bk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int bk_buf_vprintf(bk_buf *b, const char *fmt, va_list ap);
+int bk_buf_vprintf(bk_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* The text, "" when empty; never NULL. */
 const char *bk_buf_str(const bk_buf *b);

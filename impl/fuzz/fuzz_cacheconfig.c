@@ -1,0 +1,41 @@
+/* The cache config reader (the S3 manifest and the type=local config blob):
+ * parse, validate and, for what parses, a round trip: the encoding of a
+ * parsed config must parse again to a config with the same encoding. */
+#include "fuzz_target.h"
+
+#include "bkcache/cacheconfig.h"
+
+BK_FUZZ_TARGET(cacheconfig)
+{
+    bk_err err;
+    bk_cache_config *cfg = NULL;
+    if (bk_config_parse((const char *)data, size, &cfg, &err) != BK_OK) {
+        if (cfg != NULL)
+            bk_fuzz_fail("a failed parse returned a config");
+        if (err.msg[0] == '\0')
+            bk_fuzz_fail("a failed parse without a message");
+        return 0;
+    }
+    (void)bk_config_validate(cfg, 0, &err);
+    (void)bk_config_validate(cfg, BK_VALIDATE_S3, &err);
+    size_t n = 0;
+    const char **blobs = bk_config_blobs(cfg, &n);
+    free(blobs);
+
+    bk_buf first = BK_BUF_INIT;
+    if (bk_config_encode(cfg, &first, &err) == BK_OK) {
+        bk_cache_config *again = NULL;
+        if (bk_config_parse(first.data, first.len, &again, &err) != BK_OK)
+            bk_fuzz_fail("the encoding of a parsed config does not parse");
+        bk_buf second = BK_BUF_INIT;
+        if (bk_config_encode(again, &second, &err) != BK_OK)
+            bk_fuzz_fail("a re-parsed config does not encode");
+        if (first.len != second.len || memcmp(first.data, second.data, first.len) != 0)
+            bk_fuzz_fail("encode(parse(encode(x))) differs from encode(x)");
+        bk_buf_free(&second);
+        bk_config_free(again);
+    }
+    bk_buf_free(&first);
+    bk_config_free(cfg);
+    return 0;
+}

@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpora in impl/fuzz/corpus/ and mock-s3/fuzz/corpus/
+from the fixtures (SigV4 vectors, config goldens and rejects) plus small
+hand-written inputs. Seeds are small on purpose: libFuzzer mutates them.
+
+aws-chunked seeds are encoded here with the AWS documentation example keys
+(fixtures/chunked/README.md) so the fuzz target's decoder verifies them and
+mutations explore past the signature checks. Run from anywhere:
+    impl/fuzz/make_seeds.py
+"""
+import base64
+import glob
+import hashlib
+import hmac
+import os
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIX = os.path.join(ROOT, "fixtures")
+
+
+def out_dir(component, target):
+    d = os.path.join(ROOT, component, "fuzz", "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def write(component, target, name, data):
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(out_dir(component, target), name), "wb") as f:
+        f.write(data)
+
+
+# ---- sigv4_auth: byte 0 even = Authorization header, odd = presigned query
+def sigv4():
+    for p in sorted(glob.glob(os.path.join(FIX, "sigv4", "aws4_testsuite", "*", "*.authz")))[:12]:
+        name = os.path.basename(p)[: -len(".authz")]
+        write("impl", "sigv4_auth", "authz-" + name, b"\x00" + open(p, "rb").read().strip())
+    qs = sorted(glob.glob(os.path.join(FIX, "sigv4", "aws-signing-test-suite", "v4", "*",
+                                       "query-signed-request.txt")))[:8]
+    for p in qs:
+        line = open(p, "rb").read().split(b"\n", 1)[0]
+        target = line.split(b" ")[1]
+        query = target.split(b"?", 1)[1] if b"?" in target else b""
+        write("impl", "sigv4_auth", "presigned-" + os.path.basename(os.path.dirname(p)),
+              b"\x01" + query)
+    write("impl", "sigv4_auth", "presigned-s3-doc",
+          b"\x01X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524"
+          b"%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&"
+          b"X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c2"
+          b"65957d157751f604d404")
+    write("impl", "sigv4_auth", "authz-colon-key",
+          b"\x00AWS4-HMAC-SHA256 Credential=gitlab:gitlab/20130524/us-east-1/s3/aws4_request,"
+          b"SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature="
+          + b"0" * 64)
+    write("impl", "sigv4_auth", "authz-v2", b"\x00AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=")
+
+
+# ---- chunked
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+AMZ_DATE = "20130524T000000Z"
+SCOPE = "20130524/us-east-1/s3/aws4_request"
+SEED_SIG = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
+EMPTY = hashlib.sha256(b"").hexdigest()
+
+
+def signing_key():
+    k = ("AWS4" + SECRET).encode()
+    for part in ("20130524", "us-east-1", "s3", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    return k
+
+
+def chunk_sig(key, prev, data):
+    sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", AMZ_DATE, SCOPE, prev, EMPTY,
+                     hashlib.sha256(data).hexdigest()])
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
+def trailer_sig(key, prev, text):
+    sts = "\n".join(["AWS4-HMAC-SHA256-TRAILER", AMZ_DATE, SCOPE, prev,
+                     hashlib.sha256(text).hexdigest()])
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
+def crc32_b64(data):
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def encode(mode, payload, chunk, with_crc):
+    """mode 0 signed, 1 signed with trailer, 2 unsigned with trailer."""
+    key = signing_key()
+    out = b""
+    prev = SEED_SIG
+    pieces = [payload[i:i + chunk] for i in range(0, len(payload), chunk)] + [b""]
+    for p in pieces:
+        if mode == 2:
+            out += b"%x\r\n" % len(p)
+        else:
+            prev = chunk_sig(key, prev, p)
+            out += b"%x;chunk-signature=%s\r\n" % (len(p), prev.encode())
+        if p:
+            out += p + b"\r\n"
+    if mode == 0:
+        return out + b"\r\n"
+    trailer = b""
+    if with_crc:
+        trailer = b"x-amz-checksum-crc32:" + crc32_b64(payload).encode()
+    if mode == 2:
+        return out + (trailer + b"\r\n" if trailer else b"") + b"\r\n"
+    text = trailer + b"\n" if trailer else b""
+    sig = trailer_sig(key, prev, text)
+    return out + (trailer + b"\r\n" if trailer else b"") + \
+        b"x-amz-trailer-signature:" + sig.encode() + b"\r\n\r\n"
+
+
+def chunked():
+    # header: byte0 = mode | small chunks (4) | trailer alg << 3 (CRC32 = 1);
+    # byte1 = feed piece size - 1; byte2 = 0 (no decoded length)
+    cases = [
+        ("signed-empty", 0, b"", 16, False),
+        ("signed-small", 0, b"hello, chunked world", 7, False),
+        ("signed-trailer-crc32", 1, b"abcdefghijklmnopqrstuvwxyz" * 3, 32, True),
+        ("signed-trailer-none", 1, b"0123456789", 4, False),
+        ("unsigned-trailer-crc32", 2, b"a" * 100, 40, True),
+        ("unsigned-trailer-none", 2, b"xyz" * 5, 5, False),
+    ]
+    for name, mode, payload, chunk, crc in cases:
+        b0 = mode | 4 | ((1 if crc else 0) << 3)
+        for piece in (0, 6, 255):
+            write("impl", "chunked", "%s-p%d" % (name, piece + 1),
+                  bytes([b0, piece, 0]) + encode(mode, payload, chunk, crc))
+
+
+# ---- s3xml: byte 0 picks the parser (see fuzz_s3xml.c)
+XML = {
+    "error": (0, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>"
+                 "<Message>The specified key does not exist.</Message><Key>a&amp;b</Key>"
+                 "<RequestId>4442587FB7D0A2F9</RequestId></Error>"),
+    "error-redirect": (0, "<Error><Code>PermanentRedirect</Code><Message>m</Message>"
+                          "<Region>eu-west-1</Region><Endpoint>x</Endpoint></Error>"),
+    "root": (1, "<?xml version=\"1.0\"?><ListAllMyBucketsResult/>"),
+    "list": (2, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3"
+                ".amazonaws.com/doc/2006-03-01/\"><Name>b</Name><Prefix>blobs/</Prefix><KeyCount>2"
+                "</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated><Contents><Key>"
+                "blobs/sha256:ab</Key><LastModified>2009-10-12T17:50:30.000Z</LastModified><ETag>"
+                "&quot;fba9dede5f27731c9771645a39863328&quot;</ETag><Size>434234</Size>"
+                "<StorageClass>STANDARD</StorageClass></Contents><Contents><Key><![CDATA[k<2>]]>"
+                "</Key><Size>0</Size></Contents><CommonPrefixes><Prefix>p/</Prefix>"
+                "</CommonPrefixes><NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbO"
+                "wM=</NextContinuationToken></ListBucketResult>"),
+    "initiate": (3, "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>"
+                    "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>"
+                    "</InitiateMultipartUploadResult>"),
+    "copy": (4, "<CopyObjectResult><LastModified>2009-10-28T22:32:00.000Z</LastModified><ETag>"
+                "\"9b2cf535f27731c974343645a3985328\"</ETag></CopyObjectResult>"),
+    "complete": (5, "<CompleteMultipartUploadResult><Location>l</Location><Bucket>b</Bucket>"
+                    "<Key>k</Key><ETag>\"3858f62230ac3c915f300c664312c11f-9\"</ETag>"
+                    "</CompleteMultipartUploadResult>"),
+    "delete": (6, "<DeleteResult><Deleted><Key>a</Key></Deleted><Error><Key>b</Key><Code>"
+                  "AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>"),
+    "date": (6, "Wed, 12 Oct 2009 17:50:00 GMT"),
+    "entities": (0, "<!DOCTYPE e [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;\">]>"
+                    "<Error><Code>&b;</Code></Error>"),
+}
+
+
+def s3xml():
+    for name, (sel, text) in XML.items():
+        write("impl", "s3xml", name, bytes([sel]) + text.encode())
+
+
+# ---- cacheconfig: the golden inputs and the rejects, small ones
+def cacheconfig():
+    for sub in ("golden", "reject"):
+        for p in sorted(glob.glob(os.path.join(FIX, "config", sub, "*.json"))):
+            data = open(p, "rb").read()
+            if len(data) <= 4096:
+                write("impl", "cacheconfig", sub + "-" + os.path.basename(p)[:-5], data)
+
+
+# ---- attrs: byte 0 = strict (1) | env set (2)
+ATTRS = [
+    "type=s3,bucket=b,region=us-east-1",
+    "type=s3,region=r,bucket=b,name=a;b;c,mode=max,prefix=p/,manifests_prefix=m/,blobs_prefix=x/",
+    "type=s3,bucket=b,region=r,endpoint_url=http://127.0.0.1:9000,use_path_style=true,"
+    "access_key_id=AK,secret_access_key=SK,session_token=T",
+    "type=s3,bucket=b,region=r,touch_refresh=1h30m,upload_parallelism=8,retry_max_attempts=5,"
+    "retry_mode=adaptive,ignore-error=true,disable_accept_encoding=1",
+    "\"type=s3\",\"bucket=a,b\",region=r,name=\"x,y\"",
+    "type=s3,bucket=b,region=r,touch_refresh=bogus,use_path_style=maybe,mode=mid",
+    "type=s3,unknown=1",
+    "type=gha",
+    "",
+]
+
+
+def attrs():
+    for i, text in enumerate(ATTRS):
+        write("impl", "attrs", "attrs-%02d" % i, bytes([i % 4]) + text.encode())
+
+
+DURATIONS = ["24h", "1h30m", "1.5h", "300ms", "-1h", "0", "+5s", "1µs", "1μs", "2us", "3ns",
+             "9223372036854775807ns", "2562047h47m16.854775807s", ".5s", "1.s", "", "1", "1d",
+             "h", "-0", "1e3s"]
+
+
+def go_duration():
+    for i, text in enumerate(DURATIONS):
+        write("impl", "go_duration", "duration-%02d" % i, text.encode())
+    for i, text in enumerate(["true", "F", "TRUE", "yes", "-12", "+7", "2147483648", "0x10"]):
+        write("impl", "go_duration", "other-%02d" % i, text.encode())
+
+
+# ---- mock_route: byte 0 = method (0 GET 1 PUT 2 POST 3 DELETE 4 HEAD) | copy source (8);
+# then target NUL host
+ROUTES = [
+    (0, "/", "127.0.0.1:9000"),
+    (0, "/bucket?list-type=2&prefix=blobs%2F&max-keys=10", "127.0.0.1:9000"),
+    (1, "/bucket/blobs/sha256:abc", "127.0.0.1:9000"),
+    (1 | 8, "/bucket/dst?partNumber=1&uploadId=x", "127.0.0.1"),
+    (2, "/bucket/k?uploads", "bucket.localhost:9000"),
+    (2, "/bucket?delete", "localhost"),
+    (3, "/bucket/k?uploadId=abc", "127.0.0.1"),
+    (4, "/k%20with%2Fslash", "bucket.localhost"),
+    (0, "/_mock/journal", "127.0.0.1"),
+    (0, "/bucket/%ZZ", "127.0.0.1"),
+    (0, "/Bad_Bucket/k", "127.0.0.1"),
+]
+
+
+def mock_route():
+    for i, (b0, target, host) in enumerate(ROUTES):
+        write("mock-s3", "mock_route", "route-%02d" % i,
+              bytes([b0]) + target.encode() + b"\x00" + host.encode())
+
+
+if __name__ == "__main__":
+    sigv4()
+    chunked()
+    s3xml()
+    cacheconfig()
+    attrs()
+    go_duration()
+    mock_route()
