@@ -179,7 +179,7 @@ static int sha256_matches(EVP_MD_CTX *ctx, const char *hex)
 
 bk_code bk_store_verify_blob(bk_store *s, const char *digest, uint64_t expected_size, bk_err *err)
 {
-    int fd;
+    int fd = -1;
     uint64_t size;
     bk_code rc = bk_store_open_blob(s, digest, &fd, &size, err);
     if (rc != BK_OK)
