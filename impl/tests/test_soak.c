@@ -9,7 +9,7 @@
  *   key), and the bucket's manifest, old or new, only ever references blobs
  *   that exist and verify; an import never stores a blob that does not verify.
  *
- * By default 20 seeds run with retries and 15 without, which fits about a
+ * By default 30 seeds run with retries and 20 without (50 runs), which fits about a
  * minute; BKCACHE_SOAK_SEEDS sets the number of seeds of each half (tools/soak
  * runs many more) and BKCACHE_SOAK_FIRST_SEED the first one, so a failing seed
  * can be replayed alone. */
@@ -46,8 +46,8 @@
  * and rotated; the faults differ with every seed. */
 #define POOL 3
 
-#define DEFAULT_SEEDS_RETRY 20
-#define DEFAULT_SEEDS_NO_RETRY 15
+#define DEFAULT_SEEDS_RETRY 30
+#define DEFAULT_SEEDS_NO_RETRY 20
 
 typedef struct soak_totals {
     unsigned seeds;
