@@ -9,8 +9,8 @@
  *   key), and the bucket's manifest, old or new, only ever references blobs
  *   that exist and verify; an import never stores a blob that does not verify.
  *
- * By default 30 seeds run with retries and 20 without (50 runs), which fits about a
- * minute; BKCACHE_SOAK_SEEDS sets the number of seeds of each half (tools/soak
+ * By default 30 seeds run with retries and 20 without (50 runs), about a minute
+ * and a half; BKCACHE_SOAK_SEEDS sets the number of seeds of each half (tools/soak
  * runs many more) and BKCACHE_SOAK_FIRST_SEED the first one, so a failing seed
  * can be replayed alone. */
 #include <dirent.h>
