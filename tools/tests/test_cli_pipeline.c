@@ -146,6 +146,16 @@ static void manifests_equal_the_graph_goldens(void **state)
                 fail_msg("%s: the bucket's manifest differs from %s", key, golden);
             free(got);
             free(want);
+            /* ...and it imports back: every blob there and verified. */
+            char a[1024], extra[96];
+            snprintf(extra, sizeof extra, "name=%s", name);
+            attrs(f, a, sizeof a, extra);
+            const char *imp[] = {BKCACHE, "import",     "--cache-from", a,   "--missing-blobs",
+                                 "error", "--progress", "quiet",        NULL};
+            bk_proc_result r;
+            run_cli(imp, 0, &r);
+            assert_non_null(strstr(r.err, "0 missing"));
+            bk_proc_result_free(&r);
         }
     }
 }
