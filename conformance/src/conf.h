@@ -1,0 +1,238 @@
+/* bkcache-conformance: shared state of one run, the check reporter, the
+ * target (in-process mock or any S3 endpoint), the adapter under test and the
+ * fixture helpers every suite uses. One file per suite (suite_<name>.c). */
+#ifndef BKCONF_CONF_H
+#define BKCONF_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bkcache/buf.h"
+#include "bkcache/cacheconfig.h"
+#include "bkcache/error.h"
+#include "bkcache/s3.h"
+#include "mock_s3.h"
+
+typedef enum conf_status { CONF_PASS = 0, CONF_FAIL, CONF_SKIP } conf_status;
+
+typedef struct conf_result {
+    char *suite;
+    char *check;
+    conf_status status;
+    char *reason;
+    double seconds;
+} conf_result;
+
+/* Optional features an adapter declares through `ADAPTER capabilities`. */
+enum {
+    CONF_CAP_COPY_LIMIT = 1 << 0,          /* export accepts --copy-limit BYTES */
+    CONF_CAP_MULTIPART_THRESHOLD = 1 << 1, /* export accepts --multipart-threshold BYTES */
+};
+
+typedef struct conf_ctx {
+    /* options */
+    const char *impl;      /* adapter path; NULL = the bkcache binary beside the runner */
+    char native_bin[4096]; /* that bkcache binary */
+    char fixtures[4096];   /* the fixtures folder (graphs, config) */
+    int keep;              /* leave what the run wrote */
+    int verbose;           /* adapter output on failures */
+    unsigned capabilities; /* CONF_CAP_* of the adapter */
+    int adapter_timeout_s;
+
+    /* target */
+    int is_mock;
+    ms3_server *mock;
+    char endpoint[1024];
+    char region[128];
+    char bucket[128];
+    int path_style;
+    bk_s3_client *s3;    /* the runner's own client, for setup and inspection */
+    char run_prefix[64]; /* "bkconf-<random>/" */
+    unsigned case_counter;
+    int upload_part_copy; /* 1 works, 0 the target answered 501, -1 unknown */
+    char upload_part_copy_why[256];
+
+    /* credentials handed to adapters (mock: made up here; endpoint: the env's) */
+    char access_key[128];
+    char secret_key[256];
+    char session_token[1024];
+
+    char tmp[4096]; /* scratch folder of this run */
+
+    conf_result *results;
+    size_t n_results, cap_results;
+    /* the check being run (for timing) */
+    double check_started;
+} conf_ctx;
+
+/* ---- reporting (report.c) ---- */
+double conf_now(void);
+void conf_begin(conf_ctx *c);
+void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status st, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
+#define conf_pass(c, s, k, ...) conf_report((c), (s), (k), CONF_PASS, __VA_ARGS__)
+#define conf_fail(c, s, k, ...) conf_report((c), (s), (k), CONF_FAIL, __VA_ARGS__)
+#define conf_skip(c, s, k, ...) conf_report((c), (s), (k), CONF_SKIP, __VA_ARGS__)
+/* Reports `skipped (needs mock)` for a check that needs the request journal. */
+void conf_skip_needs_mock(conf_ctx *c, const char *suite, const char *check, const char *what);
+void conf_summary(const conf_ctx *c, size_t *passed, size_t *failed, size_t *skipped);
+int conf_write_junit(const conf_ctx *c, const char *path, bk_err *err);
+void conf_results_free(conf_ctx *c);
+
+/* ---- target (target.c) ---- */
+int conf_target_start_mock(conf_ctx *c, bk_err *err);
+int conf_target_connect(conf_ctx *c, bk_err *err);
+void conf_target_stop(conf_ctx *c);
+/* A fresh key prefix for one check: "<run prefix><tag>-<n>/". */
+void conf_case_prefix(conf_ctx *c, const char *tag, char *out, size_t size);
+/* The attribute string for the target, with prefix and extra "k=v,..." (may be NULL). */
+char *conf_attrs(const conf_ctx *c, const char *prefix, const char *extra);
+/* Deletes every object under prefix; returns the number deleted or -1. */
+long conf_delete_prefix(conf_ctx *c, const char *prefix, bk_err *err);
+
+typedef struct conf_object {
+    char *key;
+    uint64_t size;
+} conf_object;
+/* Every object under prefix, sorted by key. */
+int conf_list(conf_ctx *c, const char *prefix, conf_object **out, size_t *n, bk_err *err);
+void conf_objects_free(conf_object *o, size_t n);
+/* 1 present, 0 absent, -1 error. */
+int conf_stat(conf_ctx *c, const char *key, bk_s3_result *res, bk_err *err);
+int conf_get(conf_ctx *c, const char *key, bk_buf *out, bk_err *err);
+int conf_put(conf_ctx *c, const char *key, const void *data, size_t len, bk_err *err);
+int conf_delete(conf_ctx *c, const char *key, bk_err *err);
+/* Self-copy with REPLACE and one metadata pair (a marker the exporter would lose
+ * if it re-uploaded or touched the object). */
+int conf_set_marker(conf_ctx *c, const char *key, const char *name, const char *value, bk_err *err);
+/* Probes UploadPartCopy once (s3rver answers 501) and records the outcome. */
+void conf_probe_upload_part_copy(conf_ctx *c);
+
+/* Journal (mock only): the last sequence number, and entries after a mark. */
+uint64_t conf_journal_mark(conf_ctx *c);
+/* The entries after mark, as the JSON array GET /_mock/journal answers. */
+json_t *conf_journal_since(conf_ctx *c, uint64_t mark);
+/* Helpers over journal entries in that JSON form. */
+const char *conf_jstr(json_t *entry, const char *field);
+long long conf_jint(json_t *entry, const char *field);
+/* A request header, name matched case-insensitively; NULL when absent. */
+const char *conf_jheader(json_t *entry, const char *name);
+/* PutObject, CreateMultipartUpload, UploadPart, UploadPartCopy, Complete..., CopyObject. */
+int conf_is_write_op(const char *operation);
+
+/* ---- adapter (adapter.c) ---- */
+typedef struct conf_run {
+    int exit_code; /* 128+signal, or -1 when it could not start */
+    int timed_out;
+    char *out;
+    char *err;
+} conf_run;
+void conf_run_free(conf_run *r);
+/* Runs argv with the adapter environment plus extra "NAME=value" entries
+ * ("NAME=" unsets), a deadline and captured output. */
+int conf_spawn(conf_ctx *c, const char *const argv[], const char *const extra_env[], int timeout_s,
+               conf_run *r);
+void conf_load_capabilities(conf_ctx *c);
+
+typedef struct conf_export_opts {
+    const char *graph;      /* graph fixture name ("linear") or a path ending in .json */
+    const char *prefix;     /* attrs prefix */
+    const char *extra;      /* more attributes, "k=v,k=v" */
+    const char *const *env; /* extra environment */
+    uint64_t copy_limit;    /* 0 = not passed */
+    uint64_t multipart_threshold;
+    const char *attrs_override; /* full attribute string instead of building one */
+    const char *store;          /* --store; NULL = the graph fixtures' store */
+} conf_export_opts;
+int conf_export(conf_ctx *c, const conf_export_opts *o, conf_run *r);
+/* Import into a fresh dest folder (path written to dest) with --json. */
+int conf_import(conf_ctx *c, const char *attrs, const char *const *env, char *dest,
+                size_t dest_size, conf_run *r);
+/* One line describing a failed run, for reasons. */
+const char *conf_run_why(const conf_run *r, char *buf, size_t size);
+
+/* ---- fixtures (fixture.c) ---- */
+/* Path of the staged graph (store made absolute) for a fixture name. */
+const char *conf_graph_path(conf_ctx *c, const char *name);
+const char *conf_store_dir(conf_ctx *c);
+/* Names of graph fixtures (NULL-terminated, static). */
+const char *const *conf_graph_names(void);
+int conf_read_file(const char *path, bk_buf *out, bk_err *err);
+int conf_write_file(const char *path, const void *data, size_t len, bk_err *err);
+/* <fixtures>/graphs/<graph>.<mode>.expected */
+int conf_golden(conf_ctx *c, const char *graph, const char *mode, bk_buf *out, bk_err *err);
+/* Distinct blob digests a manifest references (jansson, independent of libbkcache). */
+int conf_manifest_blobs(const char *json, size_t len, char ***digests, size_t *n);
+void conf_strings_free(char **s, size_t n);
+/* Uploads a manifest under name and every blob it references from the store. */
+int conf_seed(conf_ctx *c, const char *prefix, const char *name, const char *manifest, size_t len,
+              bk_err *err);
+/* The imported graph (records with inputs and result chains) of a manifest,
+ * computed independently of libbkcache, canonicalized for comparison. */
+json_t *conf_expected_graph(const char *manifest, size_t len, bk_err *err);
+/* Canonical form of an adapter's import --json output (NULL on bad JSON). */
+json_t *conf_canonical_graph(const char *text, bk_err *err);
+/* sha256 hex of a buffer / a file. */
+void conf_sha256_hex(const void *data, size_t len, char out[65]);
+int conf_file_sha256(const char *path, char out[65], uint64_t *size);
+void conf_rmtree(const char *path);
+/* A graph of one root and one vertex whose result is a single layer blob,
+ * staged with its own store: `size` bytes of deterministic noise (data_seed
+ * != 0), or a sparse file of zeros whose digest the caller knows (digest).
+ * Fills the graph path, the store folder and the blob digest. */
+int conf_single_blob_graph(conf_ctx *c, const char *tag, uint64_t size, unsigned data_seed,
+                           const char *digest, char *graph, size_t graph_size, char *store,
+                           size_t store_size, char digest_out[80], bk_err *err);
+int conf_mkdtemp(conf_ctx *c, const char *tag, char *out, size_t size);
+
+/* ---- helpers shared by suites (helpers.c) ---- */
+/* Runs an export; on failure reports FAIL suite.check with the reason and returns 0. */
+int conf_export_ok(conf_ctx *c, const char *suite, const char *check, const conf_export_opts *o);
+/* Reads an object that must exist; on failure reports FAIL and returns 0. */
+int conf_get_ok(conf_ctx *c, const char *suite, const char *check, const char *key, bk_buf *out);
+/* Compares the keys under root with the expected ones (any order); 1 when equal,
+ * else 0 with a description of the difference in why. */
+int conf_keys_equal(conf_ctx *c, const char *root, char **expected, size_t n, char *why,
+                    size_t why_size);
+/* The blob keys a manifest implies, with blob_prefix (e.g. "P/blobs/"). */
+int conf_expected_blob_keys(const char *manifest, size_t len, const char *blob_prefix, char ***keys,
+                            size_t *n);
+/* Appends a malloc'd copy of s to a string array. */
+void conf_strings_push(char ***arr, size_t *n, const char *s);
+/* 1 when the adapter import printed a graph equal to the manifest's; else 0 + why. */
+int conf_graph_matches(const char *adapter_out, const char *manifest, size_t len, char *why,
+                       size_t why_size);
+
+/* ---- suites ---- */
+typedef void (*conf_suite_fn)(conf_ctx *c);
+void suite_layout(conf_ctx *c);
+void suite_manifest(conf_ctx *c);
+void suite_modes(conf_ctx *c);
+void suite_idempotence(conf_ctx *c);
+void suite_touch(conf_ctx *c);
+void suite_ordering(conf_ctx *c);
+void suite_import(conf_ctx *c);
+void suite_integrity(conf_ctx *c);
+void suite_wire(conf_ctx *c);
+void suite_faults(conf_ctx *c);
+void suite_credentials(conf_ctx *c);
+void suite_interop(conf_ctx *c);
+void suite_verify(conf_ctx *c);
+
+/* ---- verify (verify.c) ---- */
+typedef struct conf_verify_opts {
+    const char *attrs;   /* --cache-from of the bucket to check */
+    const char *journal; /* mock journal (JSON array or lines); NULL = none */
+    const char *suite;   /* suite name used in check names */
+} conf_verify_opts;
+/* Post-hoc checks of a bucket written by anyone; reports into c. */
+void conf_verify_bucket(conf_ctx *c, const conf_verify_opts *o);
+/* Request-level checks over journal entries (JSON array of entries). */
+/* 1 when no upload in entries used aws-chunked, trailers or checksum headers. */
+int conf_journal_no_trailers(json_t *entries, char *why, size_t why_size, size_t *uploads);
+void conf_verify_journal(conf_ctx *c, const char *suite, json_t *entries,
+                         const char *manifest_prefix, const char *blob_prefix);
+
+#endif

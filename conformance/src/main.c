@@ -1,0 +1,356 @@
+/* bkcache-conformance: judges an implementation of BuildKit's S3 cache
+ * backend (through the adapter contract of conformance/ADAPTER.md) against
+ * the in-process mock or any S3 endpoint, and checks buckets written by
+ * anyone (`verify`). Every check prints one PASS/FAIL/SKIP line. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+
+#ifndef BKCONF_FIXTURES_DIR
+#define BKCONF_FIXTURES_DIR "fixtures"
+#endif
+
+typedef struct suite_entry {
+    const char *name;
+    conf_suite_fn fn;
+    const char *what;
+} suite_entry;
+
+static const suite_entry suites[] = {
+    {"layout", suite_layout, "object keys for every prefix combination"},
+    {"manifest", suite_manifest, "schema, Go-identical encoding, annotations, media types"},
+    {"modes", suite_modes, "mode=min / mode=max manifests against the graph goldens"},
+    {"idempotence", suite_idempotence, "a re-export uploads nothing"},
+    {"touch", suite_touch, "touch_refresh, self-copy with REPLACE, multipart copy"},
+    {"ordering", suite_ordering, "manifest after blobs; a failed blob writes no manifest"},
+    {"import", suite_import, "goldens, rejections, missing manifest, first name only"},
+    {"integrity", suite_integrity, "corrupt, truncated and missing blobs"},
+    {"wire", suite_wire, "SigV4, path/virtual-host, no checksum trailers, Range resume"},
+    {"faults", suite_faults, "SlowDown/500/reset retried; permanent failures reported"},
+    {"credentials", suite_credentials, "static attributes, env chain, profile, session token"},
+    {"interop", suite_interop, "the exported bucket read with awscli"},
+    {"verify", suite_verify, "post-hoc bucket checks over an export"},
+};
+#define N_SUITES (sizeof suites / sizeof suites[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: bkcache-conformance [options]\n"
+            "       bkcache-conformance verify --cache-from ATTRS [--journal FILE] [--junit FILE]\n"
+            "\n"
+            "Runs the conformance suites against the in-process mock S3 (default) or any\n"
+            "S3 endpoint, judging bkcache itself or any adapter (conformance/ADAPTER.md).\n"
+            "\n"
+            "  --endpoint URL     S3 endpoint (env BKCACHE_CONFORMANCE_ENDPOINT); credentials\n"
+            "                     from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / ...\n"
+            "  --aws              real AWS S3 (no endpoint_url; env BKCACHE_CONFORMANCE_AWS=1)\n"
+            "  --region R         region (env BKCACHE_CONFORMANCE_REGION, else AWS_REGION)\n"
+            "  --bucket B         an existing bucket (env BKCACHE_CONFORMANCE_BUCKET)\n"
+            "  --virtual-host     virtual-host style addressing on the endpoint\n"
+            "  --impl ADAPTER     implementation under test (default: bkcache beside this tool)\n"
+            "  --suite NAME       run only these suites (repeatable, or comma-separated)\n"
+            "  --junit FILE       also write a JUnit XML report\n"
+            "  --keep             leave the objects written under the run's prefix\n"
+            "  --fixtures DIR     fixtures folder (default: the source tree's)\n"
+            "  --timeout SECONDS  deadline of one adapter run (default 120)\n"
+            "  --verbose          print adapter stderr on failed runs\n"
+            "  --list             list the suites\n"
+            "\n"
+            "Exit status: 0 no check failed, 1 a check failed, 2 usage or setup error.\n");
+}
+
+static int suite_selected(char **wanted, size_t n, const char *name)
+{
+    if (n == 0)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(wanted[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void default_paths(conf_ctx *c)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        snprintf(c->native_bin, sizeof c->native_bin, "%s/bkcache", self);
+    } else {
+        snprintf(c->native_bin, sizeof c->native_bin, "bkcache");
+    }
+    const char *fx = getenv("BKCACHE_CONFORMANCE_FIXTURES");
+    snprintf(c->fixtures, sizeof c->fixtures, "%s", fx ? fx : BKCONF_FIXTURES_DIR);
+}
+
+static int make_tmp(conf_ctx *c)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(c->tmp, sizeof c->tmp, "%s/bkconf-XXXXXX", t && t[0] ? t : "/tmp");
+    return mkdtemp(c->tmp) != NULL ? 0 : -1;
+}
+
+static int finish(conf_ctx *c, const char *junit)
+{
+    size_t p, f, s;
+    conf_summary(c, &p, &f, &s);
+    printf("%zu passed, %zu failed, %zu skipped\n", p, f, s);
+    int status = f > 0 ? 1 : 0;
+    if (junit != NULL) {
+        bk_err err;
+        bk_err_clear(&err);
+        if (conf_write_junit(c, junit, &err) != BK_OK) {
+            fprintf(stderr, "bkcache-conformance: %s\n", err.msg);
+            status = 2;
+        }
+    }
+    return status;
+}
+
+static int cmd_verify(conf_ctx *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"cache-from", required_argument, NULL, 'c'},
+        {"journal", required_argument, NULL, 'j'},
+        {"junit", required_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *attrs = NULL, *journal = NULL, *junit = NULL;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            attrs = optarg;
+            break;
+        case 'j':
+            journal = optarg;
+            break;
+        case 'J':
+            junit = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (attrs == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    conf_verify_opts o = {attrs, journal, "verify"};
+    conf_verify_bucket(c, &o);
+    return finish(c, junit);
+}
+
+int main(int argc, char **argv)
+{
+    conf_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    conf_ctx *c = &ctx;
+    c->adapter_timeout_s = 120;
+    default_paths(c);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (argc > 1 && strcmp(argv[1], "verify") == 0) {
+        int rc = cmd_verify(c, argc - 1, argv + 1);
+        conf_target_stop(c);
+        conf_results_free(c);
+        curl_global_cleanup();
+        return rc;
+    }
+
+    static const struct option longopts[] = {
+        {"endpoint", required_argument, NULL, 'e'},
+        {"aws", no_argument, NULL, 'a'},
+        {"region", required_argument, NULL, 'r'},
+        {"bucket", required_argument, NULL, 'b'},
+        {"virtual-host", no_argument, NULL, 'V'},
+        {"impl", required_argument, NULL, 'i'},
+        {"suite", required_argument, NULL, 's'},
+        {"junit", required_argument, NULL, 'J'},
+        {"keep", no_argument, NULL, 'k'},
+        {"fixtures", required_argument, NULL, 'f'},
+        {"timeout", required_argument, NULL, 't'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"list", no_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *endpoint = getenv("BKCACHE_CONFORMANCE_ENDPOINT");
+    const char *region = getenv("BKCACHE_CONFORMANCE_REGION");
+    const char *bucket = getenv("BKCACHE_CONFORMANCE_BUCKET");
+    const char *vh = getenv("BKCACHE_CONFORMANCE_VIRTUAL_HOST");
+    const char *aws_env = getenv("BKCACHE_CONFORMANCE_AWS");
+    int virtual_host = vh != NULL && strcmp(vh, "1") == 0;
+    int aws = aws_env != NULL && strcmp(aws_env, "1") == 0;
+    const char *junit = NULL;
+    char *wanted[64];
+    size_t n_wanted = 0;
+    char *suite_args = NULL;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'e':
+            endpoint = optarg;
+            break;
+        case 'a':
+            aws = 1;
+            break;
+        case 'r':
+            region = optarg;
+            break;
+        case 'b':
+            bucket = optarg;
+            break;
+        case 'V':
+            virtual_host = 1;
+            break;
+        case 'i':
+            c->impl = optarg;
+            break;
+        case 's': {
+            /* Keep every --suite value alive: wanted[] points into them. */
+            size_t old = suite_args ? strlen(suite_args) : 0;
+            char *grown = realloc(suite_args, old + strlen(optarg) + 2);
+            if (grown == NULL)
+                return 2;
+            suite_args = grown;
+            if (old == 0)
+                suite_args[0] = '\0';
+            else
+                strcat(suite_args, ",");
+            strcat(suite_args, optarg);
+            break;
+        }
+        case 'J':
+            junit = optarg;
+            break;
+        case 'k':
+            c->keep = 1;
+            break;
+        case 'f':
+            snprintf(c->fixtures, sizeof c->fixtures, "%s", optarg);
+            break;
+        case 't':
+            c->adapter_timeout_s = atoi(optarg);
+            if (c->adapter_timeout_s <= 0) {
+                fprintf(stderr, "bkcache-conformance: --timeout wants a positive number\n");
+                return 2;
+            }
+            break;
+        case 'v':
+            c->verbose = 1;
+            break;
+        case 'l':
+            for (size_t i = 0; i < N_SUITES; i++)
+                printf("%-12s %s\n", suites[i].name, suites[i].what);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (suite_args != NULL) {
+        for (char *tok = strtok(suite_args, ","); tok && n_wanted < 64; tok = strtok(NULL, ",")) {
+            int known = 0;
+            for (size_t i = 0; i < N_SUITES && !known; i++)
+                known = strcmp(suites[i].name, tok) == 0;
+            if (!known) {
+                fprintf(stderr, "bkcache-conformance: unknown suite \"%s\" (see --list)\n", tok);
+                free(suite_args);
+                return 2;
+            }
+            wanted[n_wanted++] = tok;
+        }
+    }
+
+    bk_err err;
+    bk_err_clear(&err);
+    int status = 2;
+    if (make_tmp(c) != 0) {
+        fprintf(stderr, "bkcache-conformance: cannot create a scratch folder\n");
+        free(suite_args);
+        return 2;
+    }
+    if ((endpoint != NULL && endpoint[0]) || aws) {
+        if (bucket == NULL || bucket[0] == '\0') {
+            fprintf(stderr, "bkcache-conformance: --bucket (or BKCACHE_CONFORMANCE_BUCKET) is "
+                            "required with an endpoint\n");
+            goto out;
+        }
+        if (region == NULL)
+            region = getenv("AWS_REGION");
+        snprintf(c->endpoint, sizeof c->endpoint, "%s", aws ? "" : endpoint);
+        snprintf(c->region, sizeof c->region, "%s", region ? region : "us-east-1");
+        snprintf(c->bucket, sizeof c->bucket, "%s", bucket);
+        c->path_style = !virtual_host;
+        if (conf_target_connect(c, &err) != 0) {
+            fprintf(stderr, "bkcache-conformance: %s\n", err.msg);
+            goto out;
+        }
+    } else if (conf_target_start_mock(c, &err) != 0) {
+        fprintf(stderr, "bkcache-conformance: cannot start the mock: %s\n", err.msg);
+        goto out;
+    }
+    if (c->impl != NULL && access(c->impl, X_OK) != 0) {
+        fprintf(stderr, "bkcache-conformance: adapter %s is not executable\n", c->impl);
+        goto out;
+    }
+    if (c->impl == NULL && access(c->native_bin, X_OK) != 0) {
+        fprintf(stderr, "bkcache-conformance: %s not found; pass --impl ADAPTER\n", c->native_bin);
+        goto out;
+    }
+    conf_load_capabilities(c);
+    printf("# target: %s%s (bucket %s, region %s, prefix %s)\n",
+           c->is_mock ? "in-process mock at " : "", c->endpoint[0] ? c->endpoint : "AWS S3",
+           c->bucket, c->region, c->run_prefix);
+    printf("# implementation: %s\n", c->impl ? c->impl : c->native_bin);
+    fflush(stdout);
+
+    for (size_t i = 0; i < N_SUITES; i++) {
+        if (!suite_selected(wanted, n_wanted, suites[i].name))
+            continue;
+        conf_begin(c);
+        suites[i].fn(c);
+    }
+    if (!c->keep) {
+        long n = conf_delete_prefix(c, c->run_prefix, &err);
+        if (n < 0)
+            fprintf(stderr, "bkcache-conformance: cleanup of %s failed: %s\n", c->run_prefix,
+                    err.msg);
+    } else {
+        printf("# kept the objects under %s\n", c->run_prefix);
+    }
+    status = finish(c, junit);
+out:
+    conf_target_stop(c);
+    if (!c->keep)
+        conf_rmtree(c->tmp);
+    conf_results_free(c);
+    free(suite_args);
+    curl_global_cleanup();
+    return status;
+}

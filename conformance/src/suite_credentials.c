@@ -1,0 +1,252 @@
+/* credentials: where the keys come from (SPEC 2; field reports 11-13).
+ * Static attributes only when both access_key_id and secret_access_key are
+ * given (then they win over the environment); otherwise the AWS default
+ * chain: environment, shared credentials file with AWS_PROFILE. A session
+ * token is sent as X-Amz-Security-Token and signed. No credentials at all is
+ * a prompt, reported failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+
+#define SUITE "credentials"
+
+#define ALT_KEY "AKIACONFALTERNATE001"
+#define ALT_SECRET "conf/alternate+secret/0000000000000000"
+#define TOKEN_KEY "ASIACONFSESSION00001"
+#define TOKEN_SECRET "conf/session/secret/00000000000000000"
+#define TOKEN "conf-session-token/with+odd=chars"
+
+static const char *const unset_chain[] = {
+    "AWS_ACCESS_KEY_ID=",
+    "AWS_SECRET_ACCESS_KEY=",
+    "AWS_SESSION_TOKEN=",
+    "AWS_PROFILE=",
+    "AWS_DEFAULT_PROFILE=",
+    "AWS_WEB_IDENTITY_TOKEN_FILE=",
+    "AWS_ROLE_ARN=",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI=",
+    "AWS_EC2_METADATA_DISABLED=true",
+};
+#define N_UNSET (sizeof unset_chain / sizeof unset_chain[0])
+
+/* Journal: the access key ids used since mark; 1 when all equal want. */
+static int all_signed_by(conf_ctx *c, uint64_t mark, const char *want, char *why, size_t size)
+{
+    json_t *entries = conf_journal_since(c, mark);
+    size_t i;
+    json_t *e;
+    int ok = json_array_size(entries) > 0;
+    if (!ok)
+        snprintf(why, size, "no requests reached the mock");
+    json_array_foreach(entries, i, e)
+    {
+        const char *key = conf_jstr(e, "access_key_id");
+        if (ok && strcmp(key, want) != 0) {
+            ok = 0;
+            snprintf(why, size, "%s %s was signed with %s, expected %s", conf_jstr(e, "operation"),
+                     conf_jstr(e, "key"), key[0] ? key : "(nothing)", want);
+        }
+    }
+    json_decref(entries);
+    return ok;
+}
+
+/* Exports linear with extra attributes and environment; reports check. */
+static void export_case(conf_ctx *c, const char *check, const char *extra, const char *const *env,
+                        const char *want_key, const char *what)
+{
+    char prefix[256], why[1200] = "";
+    conf_case_prefix(c, check, prefix, sizeof prefix);
+    uint64_t mark = conf_journal_mark(c);
+    conf_export_opts o = {.graph = "linear", .prefix = prefix, .extra = extra, .env = env};
+    if (!conf_export_ok(c, SUITE, check, &o))
+        return;
+    if (c->is_mock && want_key != NULL && !all_signed_by(c, mark, want_key, why, sizeof why))
+        conf_fail(c, SUITE, check, "%s", why);
+    else
+        conf_pass(c, SUITE, check, "%s", what);
+}
+
+static void session_token(conf_ctx *c)
+{
+    const char *check = "session_token_signed";
+    if (!c->is_mock) {
+        conf_skip_needs_mock(c, SUITE, check, "a credential with a session token");
+        return;
+    }
+    bk_err err;
+    bk_err_clear(&err);
+    if (ms3_server_add_credentials(c->mock, TOKEN_KEY, TOKEN_SECRET, TOKEN, &err) != 0) {
+        conf_fail(c, SUITE, check, "setup: %s", err.msg);
+        return;
+    }
+    const char *env[] = {"AWS_ACCESS_KEY_ID=" TOKEN_KEY, "AWS_SECRET_ACCESS_KEY=" TOKEN_SECRET,
+                         "AWS_SESSION_TOKEN=" TOKEN, NULL};
+    char prefix[256], why[1200] = "";
+    conf_case_prefix(c, check, prefix, sizeof prefix);
+    uint64_t mark = conf_journal_mark(c);
+    conf_export_opts o = {.graph = "linear", .prefix = prefix, .env = env};
+    if (!conf_export_ok(c, SUITE, check, &o))
+        return;
+    if (!all_signed_by(c, mark, TOKEN_KEY, why, sizeof why)) {
+        conf_fail(c, SUITE, check, "%s", why);
+        return;
+    }
+    json_t *entries = conf_journal_since(c, mark);
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e)
+    {
+        const char *tok = conf_jheader(e, "x-amz-security-token");
+        const char *authz = conf_jheader(e, "authorization");
+        if (tok == NULL || authz == NULL || strstr(authz, "x-amz-security-token") == NULL) {
+            snprintf(why, sizeof why, "%s %s: X-Amz-Security-Token %s", conf_jstr(e, "operation"),
+                     conf_jstr(e, "key"), tok == NULL ? "missing" : "not signed");
+            break;
+        }
+    }
+    if (why[0])
+        conf_fail(c, SUITE, check, "%s", why);
+    else
+        conf_pass(c, SUITE, check, "%zu requests carry the signed token", json_array_size(entries));
+    json_decref(entries);
+}
+
+static void shared_profile(conf_ctx *c, const char *key, const char *secret)
+{
+    const char *check = "shared_credentials_profile";
+    char dir[4300], creds[4400], config[4400];
+    if (conf_mkdtemp(c, "creds", dir, sizeof dir) != 0) {
+        conf_fail(c, SUITE, check, "setup: cannot create a folder");
+        return;
+    }
+    snprintf(creds, sizeof creds, "%s/credentials", dir);
+    snprintf(config, sizeof config, "%s/config", dir);
+    char text[1024];
+    int n = snprintf(text, sizeof text,
+                     "[default]\naws_access_key_id = AKIANOTTHEDEFAULT000\n"
+                     "aws_secret_access_key = wrong\n\n[conformance]\naws_access_key_id = %s\n"
+                     "aws_secret_access_key = %s\n",
+                     key, secret);
+    bk_err err;
+    bk_err_clear(&err);
+    if (conf_write_file(creds, text, (size_t)n, &err) != BK_OK ||
+        conf_write_file(config, "", 0, &err) != BK_OK) {
+        conf_fail(c, SUITE, check, "setup: %s", err.msg);
+        return;
+    }
+    char e_creds[4500], e_config[4500];
+    snprintf(e_creds, sizeof e_creds, "AWS_SHARED_CREDENTIALS_FILE=%s", creds);
+    snprintf(e_config, sizeof e_config, "AWS_CONFIG_FILE=%s", config);
+    const char *env[N_UNSET + 4];
+    size_t k = 0;
+    for (size_t i = 0; i < N_UNSET; i++)
+        if (strncmp(unset_chain[i], "AWS_PROFILE=", 12) != 0)
+            env[k++] = unset_chain[i];
+    env[k++] = "AWS_PROFILE=conformance";
+    env[k++] = e_creds;
+    env[k++] = e_config;
+    env[k] = NULL;
+    export_case(c, check, NULL, env, key, "keys read from AWS_PROFILE's section");
+}
+
+static void no_credentials(conf_ctx *c)
+{
+    const char *check = "no_credentials_fails";
+    char dir[4300];
+    if (conf_mkdtemp(c, "nocreds", dir, sizeof dir) != 0) {
+        conf_fail(c, SUITE, check, "setup: cannot create a folder");
+        return;
+    }
+    char e_home[4400], e_creds[4500], e_config[4500];
+    snprintf(e_home, sizeof e_home, "HOME=%s", dir);
+    snprintf(e_creds, sizeof e_creds, "AWS_SHARED_CREDENTIALS_FILE=%s/none", dir);
+    snprintf(e_config, sizeof e_config, "AWS_CONFIG_FILE=%s/none", dir);
+    const char *env[N_UNSET + 4];
+    size_t k = 0;
+    for (size_t i = 0; i < N_UNSET; i++)
+        env[k++] = unset_chain[i];
+    env[k++] = e_home;
+    env[k++] = e_creds;
+    env[k++] = e_config;
+    env[k] = NULL;
+    char prefix[256], mkey[512], why[1200];
+    conf_case_prefix(c, check, prefix, sizeof prefix);
+    snprintf(mkey, sizeof mkey, "%smanifests/buildkit", prefix);
+    conf_export_opts o = {.graph = "linear", .prefix = prefix, .env = env};
+    conf_run r;
+    conf_export(c, &o, &r);
+    bk_s3_result res = BK_S3_RESULT_INIT;
+    bk_err err;
+    bk_err_clear(&err);
+    int wrote = conf_stat(c, mkey, &res, &err) == 1;
+    bk_s3_result_clear(&res);
+    if (r.timed_out || r.exit_code >= 128)
+        conf_fail(c, SUITE, check, "hung or crashed without credentials: %s",
+                  conf_run_why(&r, why, sizeof why));
+    else if (r.exit_code == 0 || wrote)
+        conf_fail(c, SUITE, check, "the export succeeded without any credentials");
+    else if (r.err[0] == '\0')
+        conf_fail(c, SUITE, check, "failed without saying why on stderr");
+    else
+        conf_pass(c, SUITE, check, "reported: %s", conf_run_why(&r, why, sizeof why));
+    conf_run_free(&r);
+}
+
+void suite_credentials(conf_ctx *c)
+{
+    if (!c->is_mock && (!c->access_key[0] || !c->secret_key[0])) {
+        static const char *const checks[] = {"env_chain",
+                                             "static_attributes_win",
+                                             "partial_attributes_ignored",
+                                             "session_token_signed",
+                                             "shared_credentials_profile",
+                                             "no_credentials_fails"};
+        for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+            conf_skip(c, SUITE, checks[i],
+                      "skipped: needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+                      "environment");
+        return;
+    }
+    bk_err err;
+    bk_err_clear(&err);
+    /* The environment's keys (the mock's own pair, or the target's). */
+    export_case(c, "env_chain", NULL, NULL, c->is_mock ? c->access_key : NULL,
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY used");
+
+    /* Both attributes given: they win. On the mock a second valid key shows
+     * which was used; elsewhere the environment holds keys that would fail. */
+    char extra[4096];
+    const char *alt_key = c->is_mock ? ALT_KEY : c->access_key;
+    const char *alt_secret = c->is_mock ? ALT_SECRET : c->secret_key;
+    if (c->is_mock && ms3_server_add_credentials(c->mock, ALT_KEY, ALT_SECRET, NULL, &err) != 0) {
+        conf_fail(c, SUITE, "static_attributes_win", "setup: %s", err.msg);
+        return;
+    }
+    int n =
+        snprintf(extra, sizeof extra, "access_key_id=%s,secret_access_key=%s", alt_key, alt_secret);
+    if (!c->is_mock && c->session_token[0] && n > 0 && (size_t)n < sizeof extra)
+        snprintf(extra + n, sizeof extra - (size_t)n, ",session_token=%s", c->session_token);
+    static const char *const bogus_env[] = {"AWS_ACCESS_KEY_ID=AKIABOGUSBOGUSBOGUS0",
+                                            "AWS_SECRET_ACCESS_KEY=bogus/bogus/bogus",
+                                            "AWS_SESSION_TOKEN=", NULL};
+    export_case(c, "static_attributes_win", extra, c->is_mock ? NULL : bogus_env,
+                c->is_mock ? ALT_KEY : NULL, "access_key_id + secret_access_key attributes used");
+
+    /* A lone access_key_id is ignored: the environment's pair is used. */
+    export_case(c, "partial_attributes_ignored", "access_key_id=AKIAPARTIALONLY00000", NULL,
+                c->is_mock ? c->access_key : NULL, "a lone access_key_id fell back to the chain");
+
+    session_token(c);
+    if (c->session_token[0] && !c->is_mock)
+        conf_skip(c, SUITE, "shared_credentials_profile",
+                  "skipped: the target's credentials carry a session token");
+    else
+        shared_profile(c, c->is_mock ? ALT_KEY : c->access_key,
+                       c->is_mock ? ALT_SECRET : c->secret_key);
+    no_credentials(c);
+}
