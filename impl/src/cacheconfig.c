@@ -440,20 +440,66 @@ void bk_descriptor_clear(bk_descriptor *d)
     memset(d, 0, sizeof *d);
 }
 
+typedef struct blob_ref {
+    const char *blob;
+    size_t layer;
+} blob_ref;
+
+static int compare_blob_refs(const void *a, const void *b)
+{
+    const blob_ref *x = a, *y = b;
+    int c = strcmp(x->blob, y->blob);
+    if (c != 0)
+        return c;
+    return x->layer < y->layer ? -1 : x->layer > y->layer;
+}
+
+static int compare_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorting instead of pairwise comparison: mode=max configs hold thousands of layers. */
+size_t *bk_config_blob_layers(const bk_cache_config *cfg, size_t *n)
+{
+    blob_ref *refs = calloc(cfg->n_layers + 1, sizeof *refs);
+    size_t *out = calloc(cfg->n_layers + 1, sizeof *out);
+    if (refs == NULL || out == NULL) {
+        free(refs);
+        free(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->n_layers; i++) {
+        refs[i].blob = cfg->layers[i].blob ? cfg->layers[i].blob : "";
+        refs[i].layer = i;
+    }
+    qsort(refs, cfg->n_layers, sizeof *refs, compare_blob_refs);
+    size_t count = 0;
+    for (size_t i = 0; i < cfg->n_layers; i++) {
+        if (i == 0 || strcmp(refs[i].blob, refs[i - 1].blob) != 0)
+            out[count++] = refs[i].layer;
+    }
+    free(refs);
+    qsort(out, count, sizeof *out, compare_size);
+    if (n)
+        *n = count;
+    return out;
+}
+
 const char **bk_config_blobs(const bk_cache_config *cfg, size_t *n)
 {
-    const char **out = calloc(cfg->n_layers + 1, sizeof *out);
     size_t count = 0;
-    if (!out)
+    size_t *layers = bk_config_blob_layers(cfg, &count);
+    const char **out = calloc(count + 1, sizeof *out);
+    if (layers == NULL || out == NULL) {
+        free(layers);
+        free(out);
         return NULL;
-    for (size_t i = 0; i < cfg->n_layers; i++) {
-        const char *blob = cfg->layers[i].blob ? cfg->layers[i].blob : "";
-        bool dup = false;
-        for (size_t j = 0; j < count && !dup; j++)
-            dup = strcmp(out[j], blob) == 0;
-        if (!dup)
-            out[count++] = blob;
     }
+    for (size_t i = 0; i < count; i++)
+        out[i] = cfg->layers[layers[i]].blob ? cfg->layers[layers[i]].blob : "";
+    free(layers);
     if (n)
         *n = count;
     return out;

@@ -376,72 +376,55 @@ static bk_code run_export(export_run *r, const bk_cache_config *cfg, bk_err *err
     const bk_export_options *o = r->o;
     /* One job per distinct blob; the config repeats a blob only across chains. */
     size_t n_blobs = 0;
-    const char **blobs = bk_config_blobs(cfg, &n_blobs);
-    if (blobs == NULL)
-        return bk_err_set(err, BK_ENOMEM, "out of memory listing the config's blobs");
+    size_t *first = bk_config_blob_layers(cfg, &n_blobs);
     r->jobs = calloc(n_blobs ? n_blobs : 1, sizeof *r->jobs);
-    if (r->jobs == NULL) {
-        free(blobs);
+    if (first == NULL || r->jobs == NULL) {
+        free(first);
         return bk_err_set(err, BK_ENOMEM, "out of memory planning the export");
     }
     uint64_t total = 0;
-    for (size_t i = 0; i < n_blobs; i++) {
+    bk_code rc = BK_OK;
+    for (size_t i = 0; i < n_blobs && rc == BK_OK; i++) {
+        const bk_cache_layer *layer = &cfg->layers[first[i]];
         blob_job *job = &r->jobs[r->n];
-        job->digest = blobs[i];
-        int annotated = 0;
-        for (size_t l = 0; l < cfg->n_layers && !annotated; l++) {
-            const bk_cache_layer *layer = &cfg->layers[l];
-            if (layer->blob != NULL && strcmp(layer->blob, blobs[i]) == 0 &&
-                layer->annotations != NULL) {
-                job->size = (uint64_t)layer->annotations->size;
-                annotated = 1;
-            }
+        job->digest = layer->blob ? layer->blob : "";
+        if (layer->annotations == NULL) {
+            rc = bk_err_set(err, BK_EINVAL,
+                            "layer %s has no annotations: the S3 form needs size and diffID",
+                            job->digest);
+            break;
         }
-        if (!annotated) {
-            bk_err_set(err, BK_EINVAL,
-                       "layer %s has no annotations: the S3 form needs size and diffID", blobs[i]);
-            free(blobs);
-            return BK_EINVAL;
-        }
-        bk_code vrc = bk_digest_validate(blobs[i], NULL, err);
-        if (vrc != BK_OK) {
-            free(blobs);
-            return vrc;
-        }
-        job->key = bk_s3_attrs_blob_key(o->attrs, blobs[i]);
+        rc = bk_digest_validate(job->digest, NULL, err);
+        if (rc != BK_OK)
+            break;
+        job->size = (uint64_t)layer->annotations->size;
+        job->key = bk_s3_attrs_blob_key(o->attrs, job->digest);
+        if (job->key == NULL)
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory planning the export");
         r->n++;
-        if (job->key == NULL) {
-            free(blobs);
-            return bk_err_set(err, BK_ENOMEM, "out of memory planning the export");
-        }
         total += job->size;
     }
-    free(blobs);
+    free(first);
+    if (rc != BK_OK)
+        return rc;
     r->sum->blobs = r->n;
     if (o->progress) {
         bk_progress_event ev = {BK_PROGRESS_PLAN, NULL, NULL, total, r->n, 0, NULL};
         o->progress(o->progress_ud, &ev);
     }
 
-    if (o->attrs->manifest_if_match) {
-        bk_code rc = capture_manifest_etags(r, err);
-        if (rc != BK_OK)
-            return rc;
-    }
-
-    if (o->attrs->existence_check == BK_EXISTS_LIST && r->n > 0) {
-        bk_code rc = list_existing(r, err);
-        if (rc != BK_OK)
-            return rc;
-    }
+    if (o->attrs->manifest_if_match && (rc = capture_manifest_etags(r, err)) != BK_OK)
+        return rc;
+    if (o->attrs->existence_check == BK_EXISTS_LIST && r->n > 0 &&
+        (rc = list_existing(r, err)) != BK_OK)
+        return rc;
 
     int workers = o->attrs->upload_parallelism > 0 ? o->attrs->upload_parallelism : 4;
-    bk_code prc = bk_workpool_run(r->n, workers, process_one, r, err);
-    if (prc != BK_OK)
-        return prc;
+    if ((rc = bk_workpool_run(r->n, workers, process_one, r, err)) != BK_OK)
+        return rc;
 
     bk_buf json = BK_BUF_INIT;
-    bk_code rc = bk_config_encode(cfg, &json, err);
+    rc = bk_config_encode(cfg, &json, err);
     if (rc == BK_OK)
         rc = bk_buf_check(&json, err);
     if (rc == BK_OK)

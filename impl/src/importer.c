@@ -15,6 +15,7 @@
 
 typedef struct fetch_job {
     const char *digest; /* borrowed from the manifest */
+    size_t layer;       /* the first layer that carries this blob */
     uint64_t size;
     char *key;
     int missing;
@@ -159,20 +160,11 @@ static bk_code build_usable(import_run *r, bk_err *err)
     if (descs == NULL)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     size_t n = 0;
-    for (size_t i = 0; i < cfg->n_layers; i++) {
-        const bk_cache_layer *l = &cfg->layers[i];
-        int missing = 0;
-        for (size_t j = 0; j < r->n; j++) {
-            if (strcmp(r->jobs[j].digest, l->blob) == 0)
-                missing = r->jobs[j].missing;
-        }
-        if (missing)
+    /* One descriptor per blob that exists: the jobs are exactly the distinct blobs. */
+    for (size_t j = 0; j < r->n; j++) {
+        if (r->jobs[j].missing)
             continue;
-        int dup = 0;
-        for (size_t j = 0; j < n; j++)
-            dup |= strcmp(descs[j].digest, l->blob) == 0;
-        if (dup)
-            continue;
+        const bk_cache_layer *l = &cfg->layers[r->jobs[j].layer];
         /* Borrowed strings: descs only lives through the parse below. */
         descs[n].media_type = l->annotations->media_type;
         descs[n].digest = l->blob;
@@ -206,38 +198,34 @@ static bk_code run_import(import_run *r, bk_err *err)
         return rc;
     const bk_cache_config *cfg = r->res->manifest;
     size_t n_blobs = 0;
-    const char **blobs = bk_config_blobs(cfg, &n_blobs);
-    if (blobs == NULL)
-        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    size_t *first = bk_config_blob_layers(cfg, &n_blobs);
     r->jobs = calloc(n_blobs ? n_blobs : 1, sizeof *r->jobs);
-    if (r->jobs == NULL) {
-        free(blobs);
+    if (first == NULL || r->jobs == NULL) {
+        free(first);
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     uint64_t total = 0;
-    for (size_t i = 0; i < n_blobs; i++) {
+    for (size_t i = 0; i < n_blobs && rc == BK_OK; i++) {
+        const bk_cache_layer *layer = &cfg->layers[first[i]];
         fetch_job *job = &r->jobs[r->n];
-        job->digest = blobs[i];
-        for (size_t l = 0; l < cfg->n_layers; l++) {
-            if (strcmp(cfg->layers[l].blob, blobs[i]) == 0) {
-                job->size = (uint64_t)cfg->layers[l].annotations->size;
-                break;
-            }
-        }
-        rc = bk_digest_validate(blobs[i], NULL, err);
+        job->layer = first[i];
+        job->digest = layer->blob;
+        /* Validation guaranteed annotations on every layer of the S3 form. */
+        job->size = (uint64_t)layer->annotations->size;
+        rc = bk_digest_validate(job->digest, NULL, err);
         if (rc != BK_OK) {
-            free(blobs);
-            return bk_err_prefix(err, "manifest %s: ", r->res->manifest_key);
+            bk_err_prefix(err, "manifest %s: ", r->res->manifest_key);
+            break;
         }
-        job->key = bk_s3_attrs_blob_key(r->o->attrs, blobs[i]);
-        if (job->key == NULL) {
-            free(blobs);
-            return bk_err_set(err, BK_ENOMEM, "out of memory");
-        }
+        job->key = bk_s3_attrs_blob_key(r->o->attrs, job->digest);
+        if (job->key == NULL)
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
         r->n++;
         total += job->size;
     }
-    free(blobs);
+    free(first);
+    if (rc != BK_OK)
+        return rc;
     r->res->blobs = r->n;
     if (r->o->progress) {
         bk_progress_event ev = {BK_PROGRESS_PLAN, NULL, NULL, total, r->n, 0, NULL};

@@ -146,6 +146,9 @@ bk_cache_input *bk_input_add_link(bk_input_list *in, const char *selector, int64
 /* Distinct blob digests the config references, in layer order. Returns a
  * NULL-terminated array of borrowed strings (free() the array only). */
 const char **bk_config_blobs(const bk_cache_config *cfg, size_t *n);
+/* The same as layer indexes: for each distinct blob the first layer that
+ * carries it, in layer order. malloc'd (free it); NULL when out of memory. */
+size_t *bk_config_blob_layers(const bk_cache_config *cfg, size_t *n);
 
 /* Media type names. to_oci maps Docker layer types to their OCI names and
  * leaves others unchanged; to_docker does the reverse. Borrowed strings. */
