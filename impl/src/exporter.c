@@ -89,23 +89,12 @@ static bk_code check_presence(export_run *r, blob_job *job, bk_err *err)
 static bk_code upload(export_run *r, blob_job *job, bk_err *err)
 {
     const bk_export_options *o = r->o;
-    int fd;
-    uint64_t size;
-    bk_code rc = bk_store_open_blob(o->store, job->digest, &fd, &size, err);
+    /* Hash once: the verified digest doubles as the payload hash of a single PUT. */
+    int fd = -1;
+    uint64_t size = job->size;
+    bk_code rc = bk_store_open_verified(o->store, job->digest, job->size, &fd, err);
     if (rc != BK_OK)
         return rc;
-    if (size != job->size) {
-        close(fd);
-        return bk_err_set(err, BK_EINTEGRITY,
-                          "blob %s in the store: expected size %llu (the descriptor's), got %llu",
-                          job->digest, (unsigned long long)job->size, (unsigned long long)size);
-    }
-    /* Hash once: the verified digest doubles as the payload hash of a single PUT. */
-    rc = bk_store_verify_blob(o->store, job->digest, job->size, err);
-    if (rc != BK_OK) {
-        close(fd);
-        return rc;
-    }
     double start = mono_seconds();
     bk_s3_put_options put = {0};
     put.payload_sha256 = job->digest + strlen("sha256:");

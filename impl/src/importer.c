@@ -71,10 +71,8 @@ static bk_code fetch(import_run *r, fetch_job *job, bk_err *err)
         bk_s3_result_clear(&res);
         return rc;
     }
-    uint64_t have = 0;
-    int present = bk_store_has_blob(o->dest, job->digest, &have, NULL);
-    if (present == 1 && have == job->size &&
-        bk_store_verify_blob(o->dest, job->digest, job->size, NULL) == BK_OK) {
+    /* Already there and whole (size checked before any byte is hashed): keep it. */
+    if (bk_store_verify_blob(o->dest, job->digest, job->size, NULL) == BK_OK) {
         pthread_mutex_lock(&r->lock);
         r->res->already_present++;
         pthread_mutex_unlock(&r->lock);

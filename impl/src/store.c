@@ -177,10 +177,11 @@ static int sha256_matches(EVP_MD_CTX *ctx, const char *hex)
     return strcmp(digest + 7, hex) == 0;
 }
 
-bk_code bk_store_verify_blob(bk_store *s, const char *digest, uint64_t expected_size, bk_err *err)
+bk_code bk_store_open_verified(bk_store *s, const char *digest, uint64_t expected_size, int *fd_out,
+                               bk_err *err)
 {
     int fd = -1;
-    uint64_t size;
+    uint64_t size = 0;
     bk_code rc = bk_store_open_blob(s, digest, &fd, &size, err);
     if (rc != BK_OK)
         return rc;
@@ -200,7 +201,7 @@ bk_code bk_store_verify_blob(bk_store *s, const char *digest, uint64_t expected_
     rc = buf ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory verifying blob %s", digest);
     uint64_t total = 0;
     while (rc == BK_OK) {
-        ssize_t n = read(fd, buf, bufsize);
+        ssize_t n = pread(fd, buf, bufsize, (off_t)total);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -211,7 +212,6 @@ bk_code bk_store_verify_blob(bk_store *s, const char *digest, uint64_t expected_
         total += (uint64_t)n;
     }
     free(buf);
-    close(fd);
     if (rc == BK_OK && total != expected_size)
         rc = bk_err_set(err, BK_EINTEGRITY, "blob %s: expected size %llu, read %llu", digest,
                         (unsigned long long)expected_size, (unsigned long long)total);
@@ -220,7 +220,16 @@ bk_code bk_store_verify_blob(bk_store *s, const char *digest, uint64_t expected_
             bk_err_set(err, BK_EINTEGRITY,
                        "blob %s: content does not match its digest (the store is corrupt)", digest);
     EVP_MD_CTX_free(ctx);
+    if (rc != BK_OK || fd_out == NULL)
+        close(fd);
+    else
+        *fd_out = fd;
     return rc;
+}
+
+bk_code bk_store_verify_blob(bk_store *s, const char *digest, uint64_t expected_size, bk_err *err)
+{
+    return bk_store_open_verified(s, digest, expected_size, NULL, err);
 }
 
 bk_blob_writer *bk_store_blob_writer(bk_store *s, const char *digest, uint64_t expected_size,

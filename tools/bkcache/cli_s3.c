@@ -73,33 +73,39 @@ int bk_cli_run_export(const bk_cli_export_args *a)
 {
     bk_err err;
     bk_err_clear(&err);
-    bk_s3cache_tuning tuning = {0};
-    tuning.multipart_threshold = a->multipart_threshold;
-    tuning.part_size = a->part_size;
-    bk_s3_client *client = bk_s3cache_client_new(a->attrs, &tuning, &err);
-    if (client == NULL) {
-        fprintf(stderr, "bkcache %s: %s\n", a->cmd, err.msg);
-        return 2;
+    FILE *out = a->out != NULL ? a->out : stderr;
+    bk_s3_client *own = NULL;
+    if (a->client == NULL) {
+        bk_s3cache_tuning tuning = {0};
+        tuning.multipart_threshold = a->multipart_threshold;
+        tuning.part_size = a->part_size;
+        own = bk_s3cache_client_new(a->attrs, &tuning, &err);
+        if (own == NULL) {
+            fprintf(stderr, "bkcache %s: %s\n", a->cmd, err.msg);
+            return 2;
+        }
     }
-    bk_progress *progress = bk_progress_new(stderr, a->style);
+    bk_progress *progress = bk_progress_new(out, a->style);
     bk_export_options o = {0};
     o.attrs = a->attrs;
-    o.client = client;
+    o.client = a->client != NULL ? a->client : own;
     o.store = a->store;
     o.copy_limit = a->copy_limit;
     o.multipart_threshold = a->multipart_threshold;
     o.dry_run = a->dry_run;
     o.progress = progress ? bk_progress_emit : NULL;
     o.progress_ud = progress;
-    bk_export_summary summary;
-    bk_code rc = bk_export_config(&o, a->cfg, &summary, &err);
+    bk_export_summary local;
+    bk_export_summary *summary = a->summary != NULL ? a->summary : &local;
+    bk_code rc = bk_export_config(&o, a->cfg, summary, &err);
     bk_progress_free(progress);
-    bk_s3_client_free(client);
+    bk_s3_client_free(own);
     if (rc != BK_OK) {
         fprintf(stderr, "bkcache %s: %s\n", a->cmd, err.msg);
         return 1;
     }
-    bk_cli_print_export_summary(stderr, &summary, a->dry_run);
+    bk_cli_print_export_summary(out, summary, a->dry_run);
+    fflush(out);
     return 0;
 }
 

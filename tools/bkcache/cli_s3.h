@@ -32,9 +32,12 @@ typedef struct bk_cli_export_args {
     bk_progress_style style;
     int dry_run;
     uint64_t copy_limit, multipart_threshold, part_size; /* 0 = defaults */
+    bk_s3_client *client;                                /* NULL: one is made from the attributes */
+    FILE *out;                                           /* progress and summary; NULL = stderr */
+    bk_export_summary *summary;                          /* filled when not NULL */
 } bk_cli_export_args;
 
-/* Client from the attributes, progress on stderr, the export, the summary
+/* Client (given or from the attributes), progress, the export, the summary
  * line. Returns the exit status: 0 exported, 1 failed (error printed), 2 the
  * client could not be configured (error printed). */
 int bk_cli_run_export(const bk_cli_export_args *a);

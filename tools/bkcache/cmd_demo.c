@@ -107,27 +107,20 @@ static void listing_free(listing *l)
 }
 
 static int run_export(const char *label, bk_s3_attrs *attrs, bk_s3_client *client, bk_store *store,
-                      const bk_cache_config *cfg, bk_progress *progress, bk_export_summary *sum)
+                      const bk_cache_config *cfg, bk_progress_style style, bk_export_summary *sum)
 {
     printf("== %s\n", label);
     fflush(stdout);
-    bk_export_options o = {0};
-    o.attrs = attrs;
-    o.client = client;
-    o.store = store;
-    o.progress = progress ? bk_progress_emit : NULL;
-    o.progress_ud = progress;
-    bk_err err;
-    bk_err_clear(&err);
-    bk_code rc = bk_export_config(&o, cfg, sum, &err);
-    bk_progress_finish(progress);
-    if (rc != BK_OK) {
-        fprintf(stderr, "bkcache demo: export failed: %s\n", err.msg);
-        return 1;
-    }
-    bk_cli_print_export_summary(stdout, sum, 0);
-    fflush(stdout);
-    return 0;
+    bk_cli_export_args args = {0};
+    args.cmd = "demo";
+    args.attrs = attrs;
+    args.cfg = cfg;
+    args.store = store;
+    args.style = style;
+    args.client = client;
+    args.out = stdout;
+    args.summary = sum;
+    return bk_cli_run_export(&args);
 }
 
 static size_t count_op(ms3_server *mock, const char *op, uint64_t since)
@@ -270,7 +263,7 @@ int bk_cmd_demo(int argc, char **argv)
     snprintf(label, sizeof label, "export (mode=%s): %zu records, %zu layers", mode, cfg->n_records,
              cfg->n_layers);
     bk_export_summary sum;
-    if (run_export(label, &attrs, client, store, cfg, progress, &sum) != 0)
+    if (run_export(label, &attrs, client, store, cfg, style, &sum) != 0)
         goto done;
     print_requests(mock, 0);
     uint64_t seq = last_seq(mock);
@@ -309,7 +302,7 @@ int bk_cmd_demo(int argc, char **argv)
            imported.fetched, imported.usable->n_records);
 
     bk_export_summary again;
-    if (run_export("re-export, nothing changed", &attrs, client, store, cfg, progress, &again) != 0)
+    if (run_export("re-export, nothing changed", &attrs, client, store, cfg, style, &again) != 0)
         goto done;
     print_requests(mock, seq);
     if (again.uploaded != 0 || again.skipped != again.blobs) {

@@ -120,8 +120,16 @@ int bk_cmd_export(int argc, char **argv)
                (store = bk_store_open(graph->store_dir, 0, &err)) == NULL) {
         fprintf(stderr, "bkcache export: %s\n", err.msg);
     } else {
-        bk_cli_export_args args = {"export", &attrs,     cfg,       store,    style,
-                                   dry_run,  copy_limit, threshold, part_size};
+        bk_cli_export_args args = {0};
+        args.cmd = "export";
+        args.attrs = &attrs;
+        args.cfg = cfg;
+        args.store = store;
+        args.style = style;
+        args.dry_run = dry_run;
+        args.copy_limit = copy_limit;
+        args.multipart_threshold = threshold;
+        args.part_size = part_size;
         status = bk_cli_run_export(&args);
     }
     bk_store_free(store);

@@ -91,7 +91,13 @@ int bk_cmd_push(int argc, char **argv)
         (store = bk_store_open(dir, 0, &err)) == NULL) {
         fprintf(stderr, "bkcache push: %s\n", err.msg);
     } else {
-        bk_cli_export_args args = {"push", &attrs, cfg, store, style, dry_run, 0, 0, 0};
+        bk_cli_export_args args = {0};
+        args.cmd = "push";
+        args.attrs = &attrs;
+        args.cfg = cfg;
+        args.store = store;
+        args.style = style;
+        args.dry_run = dry_run;
         status = bk_cli_run_export(&args);
     }
     bk_store_free(store);

@@ -43,6 +43,11 @@ int bk_store_has_blob(bk_store *s, const char *digest, uint64_t *size, bk_err *e
 
 /* Streams the whole blob through SHA-256 and checks digest and size. */
 bk_code bk_store_verify_blob(bk_store *s, const char *digest, uint64_t expected_size, bk_err *err);
+/* The same, keeping the descriptor it verified open for the caller (*fd,
+ * read with pread; the caller closes it), so the bytes sent are the bytes
+ * checked. */
+bk_code bk_store_open_verified(bk_store *s, const char *digest, uint64_t expected_size, int *fd,
+                               bk_err *err);
 
 /* Writing one blob: bytes go to a temporary file in the store and are hashed
  * as they arrive; commit checks size and digest, then renames into place. */
