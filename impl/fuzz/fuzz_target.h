@@ -32,6 +32,7 @@ int bk_fuzz_cacheconfig(const uint8_t *data, size_t size);
 int bk_fuzz_attrs(const uint8_t *data, size_t size);
 int bk_fuzz_go_duration(const uint8_t *data, size_t size);
 int bk_fuzz_mock_route(const uint8_t *data, size_t size);
+int bk_fuzz_mock_request(const uint8_t *data, size_t size);
 
 /* A NUL-terminated copy of the input (most parsers take C strings). */
 static inline char *bk_fuzz_cstr(const uint8_t *data, size_t size)

@@ -236,6 +236,119 @@ def mock_route():
               bytes([b0]) + target.encode() + b"\x00" + host.encode())
 
 
+# ---- mock_request: byte 0 = mode (auth in bits 0-1, pieces bit 2, fault in
+# bits 3-6, presign bit 7), byte 1 = piece size / cut point, then requests
+# separated by "\n~~~\n" (see mock-s3/fuzz/fuzz_mock_request.c).
+SEP = "\n~~~\n"
+
+
+def req(method, target, headers=(), body=""):
+    text = "%s %s\n" % (method, target)
+    for name, value in headers:
+        text += "%s: %s\n" % (name, value)
+    return text + "\n" + body
+
+
+def cl(body):
+    """Content-Length of the body after the target's substitutions ("$L")."""
+    del body
+    return ("Content-Length", "$L")
+
+
+UNSIGNED_TRAILER_BODY = ("b\r\nhello world\r\n0\r\n"
+                         "x-amz-checksum-crc32:%s\r\n\r\n" % crc32_b64(b"hello world"))
+
+DELETE_BODY = "<Delete><Object><Key>k1</Key></Object><Quiet>true</Quiet></Delete>"
+
+MOCK_REQUESTS = {
+    "put-get-head": [req("PUT", "/fuzz/blobs/a", [cl("blob-bytes")], "blob-bytes"),
+                     req("GET", "/fuzz/blobs/a", [("Range", "bytes=2-5")]),
+                     req("HEAD", "/fuzz/blobs/a"),
+                     req("GET", "/fuzz/blobs/a", [("If-None-Match", "$E1")])],
+    "list": [req("PUT", "/fuzz/manifests/x", [cl("{}")], "{}"),
+             req("GET", "/fuzz?list-type=2&prefix=manifests%2F&max-keys=1&delimiter=%2F"),
+             req("GET", "/fuzz?prefix=m&marker=a"),
+             req("GET", "/"),
+             req("GET", "/fuzz?location")],
+    "multipart": [req("POST", "/fuzz/big?uploads"),
+                  req("PUT", "/fuzz/big?partNumber=1&uploadId=$U", [cl("part-one")], "part-one"),
+                  req("PUT", "/fuzz/big?partNumber=2&uploadId=$U", [cl("p2")], "p2"),
+                  req("GET", "/fuzz/big?uploadId=$U"),
+                  req("POST", "/fuzz/big?uploadId=$U",
+                      [cl("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>$E2"
+                          "</ETag></Part><Part><PartNumber>2</PartNumber><ETag>$E3</ETag>"
+                          "</Part></CompleteMultipartUpload>")],
+                      "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>$E2"
+                      "</ETag></Part><Part><PartNumber>2</PartNumber><ETag>$E3</ETag>"
+                      "</Part></CompleteMultipartUpload>"),
+                  req("GET", "/fuzz?uploads")],
+    "copy-touch": [req("PUT", "/fuzz/src", [cl("data"), ("x-amz-meta-a", "1")], "data"),
+                   req("PUT", "/fuzz/src", [("x-amz-copy-source", "/fuzz/src"),
+                                            ("x-amz-metadata-directive", "REPLACE"),
+                                            ("x-amz-meta-touched", "now")]),
+                   req("PUT", "/fuzz/dst", [("x-amz-copy-source", "fuzz/src"),
+                                            ("x-amz-copy-source-if-match", "$E1")])],
+    "delete": [req("PUT", "/fuzz/k1", [cl("1")], "1"),
+               req("DELETE", "/fuzz/k1"),
+               req("POST", "/fuzz?delete",
+                   [cl(DELETE_BODY), ("Content-MD5", base64.b64encode(
+                       hashlib.md5(DELETE_BODY.encode()).digest()).decode())],
+                   "<Delete><Object><Key>k1</Key></Object><Quiet>true</Quiet></Delete>"),
+               req("PUT", "/newbucket"),
+               req("DELETE", "/newbucket")],
+    "chunked-trailer": [req("PUT", "/fuzz/chunked",
+                            [("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+                             ("Content-Encoding", "aws-chunked"),
+                             ("x-amz-decoded-content-length", "11"),
+                             ("x-amz-trailer", "x-amz-checksum-crc32"),
+                             cl(UNSIGNED_TRAILER_BODY)], UNSIGNED_TRAILER_BODY)],
+    "conditional": [req("PUT", "/fuzz/m", [("If-None-Match", "*"), cl("x")], "x"),
+                    req("PUT", "/fuzz/m", [("If-None-Match", "*"), cl("y")], "y"),
+                    req("PUT", "/fuzz/m", [("If-Match", "$E1"), cl("z")], "z")],
+    "checksums": [req("PUT", "/fuzz/c", [("x-amz-checksum-sha256",
+                                          base64.b64encode(hashlib.sha256(b"abc").digest())
+                                          .decode()),
+                                         ("Content-MD5", base64.b64encode(
+                                             hashlib.md5(b"abc").digest()).decode()),
+                                         cl("abc")], "abc")],
+    "admin": [req("POST", "/_mock/faults", [cl('{"action":"error","status":503}')],
+                  '{"action":"error","status":503}'),
+              req("GET", "/fuzz/x"),
+              req("GET", "/_mock/journal"),
+              req("POST", "/_mock/reset")],
+    "errors": [req("GET", "/Bad_Bucket/k"),
+               req("GET", "/fuzz/%ZZ"),
+               req("PATCH", "/fuzz/k"),
+               req("PUT", "/fuzz/k", [("Content-Length", "99999999999")], "short"),
+               req("PUT", "/fuzz/k", [("Content-Length", "9")], "short"),
+               req("PUT", "/fuzz/k", [("Content-Length", "1x")], "1")],
+}
+
+# (mode byte, parameter byte) per variant of every sequence.
+MOCK_MODES = {
+    "anon": (0, 0),
+    "signed": (1, 0),
+    "presigned": (1 | 0x80, 0),
+    "wrongsig": (2, 0),
+    "asgiven": (3, 0),
+    "pieces": (1 | 4, 2),
+    "slowdown": (1 | (1 << 3), 0),
+    "cutreq": (1 | (4 << 3), 3),
+    "cutresp": (1 | (3 << 3), 2),
+}
+
+
+def mock_request():
+    for name, requests in MOCK_REQUESTS.items():
+        body = SEP.join(requests).encode()
+        for mode_name, (mode, param) in MOCK_MODES.items():
+            if mode_name not in ("anon", "signed") and name not in (
+                    "put-get-head", "multipart", "chunked-trailer"):
+                continue
+            write("mock-s3", "mock_request", "%s-%s" % (name, mode_name),
+                  bytes([mode, param]) + body)
+
+
 if __name__ == "__main__":
     sigv4()
     chunked()
@@ -244,3 +357,4 @@ if __name__ == "__main__":
     attrs()
     go_duration()
     mock_route()
+    mock_request()

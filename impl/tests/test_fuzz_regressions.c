@@ -87,6 +87,7 @@ static const target targets[] = {
     {"go_duration", "impl", bk_fuzz_go_duration},
 #ifndef BK_FUZZ_NO_MOCK
     {"mock_route", "mock-s3", bk_fuzz_mock_route},
+    {"mock_request", "mock-s3", bk_fuzz_mock_request},
 #endif
 };
 

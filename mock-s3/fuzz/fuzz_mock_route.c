@@ -4,9 +4,8 @@
  * Input: byte 0 = method (low 3 bits) | has x-amz-copy-source (bit 3); then
  * the raw target, a NUL, and the Host header.
  *
- * The whole request path (headers, auth, body, response) needs an in-process
- * entry point in the mock that takes a request without a socket; until the
- * mock has one, this target covers routing only. */
+ * Routing alone, so the fuzzer spends all its time on it; the whole request
+ * path is fuzz_mock_request.c. */
 #include "fuzz_target.h"
 
 #include "router.h"

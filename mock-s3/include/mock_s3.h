@@ -43,6 +43,66 @@ uint16_t ms3_server_port(const ms3_server *s);
 const char *ms3_server_url(const ms3_server *s); /* "http://127.0.0.1:PORT" */
 const char *ms3_server_region(const ms3_server *s);
 
+/* ---- In-process requests: the whole request path (routing, auth, policies,
+ * faults, body ingest including aws-chunked, the operation, the journal)
+ * without a socket, for fuzzing and for tests that need no network.
+ *
+ * A server made by ms3_server_new_inproc has no listener (port 0, url "");
+ * everything else is as with ms3_server_start, ms3_server_stop frees it, and
+ * ms3_server_handle may be called from several threads. A delay fault is not
+ * slept but reported, and a fault that cuts the connection is reported in the
+ * response instead of performed. */
+ms3_server *ms3_server_new_inproc(const ms3_options *o, bk_err *err);
+
+typedef struct ms3_header {
+    const char *name;
+    const char *value;
+} ms3_header;
+
+typedef struct ms3_inproc_request {
+    const char *method;
+    const char *target; /* path?query exactly as on the request line */
+    const ms3_header *headers;
+    size_t n_headers;
+    /* The body after HTTP framing. As on a connection, it is read only when the
+     * headers announce one: Content-Length bytes of it (fewer = the client went
+     * away mid-body), or all of it with Transfer-Encoding. */
+    const void *body;
+    size_t body_len;
+    size_t feed_piece;   /* the body reaches the server in pieces this big; 0 = whole */
+    size_t max_response; /* response body bytes kept; 0 = 64 MiB */
+} ms3_inproc_request;
+
+typedef enum ms3_inproc_outcome {
+    MS3_INPROC_ANSWERED = 0, /* status, headers and body below */
+    MS3_INPROC_CUT_REQUEST,  /* a fault closed the connection while the body came in */
+    MS3_INPROC_CUT_RESPONSE, /* the response began (status, headers) and was cut */
+    MS3_INPROC_CLIENT_GONE,  /* the body was shorter than its Content-Length */
+    MS3_INPROC_BAD_REQUEST   /* the HTTP layer refused it (malformed Content-Length) */
+} ms3_inproc_outcome;
+
+typedef struct ms3_inproc_response {
+    ms3_inproc_outcome outcome;
+    int status; /* 0 when nothing was answered */
+    char **header_names;
+    char **header_values;
+    size_t n_headers;        /* Content-Length included, as it would be sent */
+    char *body;              /* NUL-terminated; NULL when none */
+    size_t body_len;         /* bytes received (HEAD: 0) */
+    int body_truncated;      /* longer than max_response */
+    int body_before_request; /* answered before the request body was read */
+    uint32_t delay_ms;       /* what a delay fault would have waited */
+} ms3_inproc_response;
+
+/* 0, or -1 + err (BK_EINVAL: no method or target; BK_ENOMEM). Any request the
+ * HTTP layer would pass on is answered, never refused with -1. Free the
+ * response with ms3_inproc_response_free (also after a failure). */
+int ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inproc_response *out,
+                      bk_err *err);
+void ms3_inproc_response_free(ms3_inproc_response *resp);
+/* Case-insensitive; NULL when absent. */
+const char *ms3_inproc_response_header(const ms3_inproc_response *resp, const char *name);
+
 /* Several credentials may be configured. A session token, when given, must be
  * sent as X-Amz-Security-Token (signed). Adding an existing key id replaces it. */
 int ms3_server_add_credentials(ms3_server *s, const char *access_key_id,

@@ -14,11 +14,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "errors.h"
+#include "request.h"
 #include "server_internal.h"
-#include "xml.h"
-
-enum { ADMIN_BODY_LIMIT = 1024 * 1024, XML_BODY_LIMIT = 16 * 1024 * 1024 };
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -40,362 +37,57 @@ void ms3_server_sleep_ms(ms3_server *s, uint32_t ms)
     pthread_mutex_unlock(&s->stop_lock);
 }
 
-/* ---------------------------------------------------------------- request setup */
+/* ---------------------------------------------------------------- MHD callbacks */
 
-typedef struct header_collect {
-    ms3_req *r;
-    unsigned proxy;
-    int failed;
-} header_collect;
-
-static int add_header(ms3_req *r, const char *name, const char *value)
+/* MHD's reader protocol on top of ms3_req_read_response. */
+static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    bk_sigv4_header *nh = realloc(r->headers, (r->n_headers + 1) * sizeof(*nh));
-    char **ns = realloc(r->header_store, (2 * r->n_headers + 2) * sizeof(*ns));
-    if (nh != NULL)
-        r->headers = nh;
-    if (ns != NULL)
-        r->header_store = ns;
-    if (nh == NULL || ns == NULL)
-        return -1;
-    char *n = strdup(name), *v = strdup(value != NULL ? value : "");
-    if (n == NULL || v == NULL) {
-        free(n);
-        free(v);
-        return -1;
+    long n = ms3_req_read_response(cls, pos, buf, max, 1);
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static enum MHD_Result queue(ms3_req *r, struct MHD_Connection *conn)
+{
+    ms3_req_respond(r, 1);
+    int64_t length = ms3_req_response_length(r);
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        length < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)length, (size_t)64 * 1024, body_reader, r, NULL);
+    if (resp == NULL)
+        return MHD_NO;
+    if (length < 0)
+        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+    for (size_t i = 0; i < r->resp.n_headers; i++)
+        MHD_add_response_header(resp, r->resp.headers[i].name, r->resp.headers[i].value);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)r->resp.status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    uint16_t remote_port = 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            remote_port = ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+        else if (sa->sa_family == AF_INET6)
+            remote_port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
     }
-    ns[2 * r->n_headers] = n;
-    ns[2 * r->n_headers + 1] = v;
-    nh[r->n_headers].name = n;
-    nh[r->n_headers].value = v;
-    r->n_headers++;
-    return 0;
+    return ms3_req_new(cls, uri, remote_port);
 }
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *name,
                                       const char *value)
 {
     (void)kind;
-    header_collect *hc = cls;
-    if ((hc->proxy & MS3_PROXY_DROP_UNDERSCORE_HEADERS) && strchr(name, '_') != NULL)
-        return MHD_YES;
-    if ((hc->proxy & MS3_PROXY_GFE_ACCEPT_ENCODING) && strcasecmp(name, "Accept-Encoding") == 0) {
-        /* What Google's front end does after the client signed the request. */
-        char v[1024];
-        snprintf(v, sizeof(v), "%s,gzip(gfe)", value != NULL ? value : "");
-        if (add_header(hc->r, name, v) != 0)
-            hc->failed = 1;
-        return MHD_YES;
-    }
-    if (add_header(hc->r, name, value) != 0)
-        hc->failed = 1;
+    ms3_req_add_header(cls, name, value); /* a failure is answered by ms3_req_begin */
     return MHD_YES;
-}
-
-static void setup_ingest(ms3_req *r, ms3_ingest_sink sink, size_t limit)
-{
-    ms3_ingest_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.sink = sink;
-    cfg.buffer_limit = limit;
-    cfg.decoded_length = -1;
-    const char *ph = r->auth.payload_hash;
-    if (strlen(ph) == 64)
-        cfg.expect_sha256_hex = ph;
-    int fault_error = r->fault.action == MS3_FAULT_ERROR || r->fault.action == MS3_FAULT_ERROR_200;
-    if (!fault_error && ms3_op_ingest_config(r, &cfg) != 0)
-        return; /* responded */
-    if (fault_error) {
-        cfg.sink = MS3_INGEST_DISCARD;
-        cfg.expect_sha256_hex = NULL;
-        cfg.chunked_mode = 0;
-    }
-    bk_err err;
-    r->ingest = ms3_ingest_new(&cfg, &err);
-    if (r->ingest == NULL)
-        ms3_resp_error(r, "InternalError", NULL, NULL);
-}
-
-static void begin(ms3_req *r, const char *method)
-{
-    ms3_server *s = r->srv;
-    snprintf(r->method, sizeof(r->method), "%s", method);
-    header_collect hc = {r, ms3_policies_proxy(s->policies), 0};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hc);
-    if (hc.failed || r->raw_target == NULL) {
-        ms3_resp_error(r, "InternalError", NULL, NULL);
-        return;
-    }
-    const char *cl = ms3_req_header(r, "Content-Length");
-    if (cl != NULL) {
-        r->content_length_known = 1;
-        r->content_length = strtoull(cl, NULL, 10);
-    }
-    const char *te = ms3_req_header(r, "Transfer-Encoding");
-    r->expect_body = (r->content_length_known && r->content_length > 0) || te != NULL;
-
-    if (ms3_route_parse(&r->route, r->method, r->raw_target, ms3_req_header(r, "Host"),
-                        s->vhost_suffix, ms3_req_header(r, "x-amz-copy-source") != NULL) != 0) {
-        ms3_resp_error(r, "InternalError", NULL, NULL);
-        return;
-    }
-    if (r->route.op == MS3_OP_ADMIN) {
-        bk_err err;
-        ms3_ingest_config cfg;
-        memset(&cfg, 0, sizeof(cfg));
-        cfg.sink = MS3_INGEST_BUFFER;
-        cfg.buffer_limit = ADMIN_BODY_LIMIT;
-        cfg.decoded_length = -1;
-        r->ingest = ms3_ingest_new(&cfg, &err);
-        return;
-    }
-    if (r->route.error_code != NULL) {
-        ms3_resp_error(r, r->route.error_code, r->route.error_message, NULL);
-        return;
-    }
-
-    bk_sigv4_request sreq = {r->method,       r->route.raw_path, r->route.raw_query,
-                             r->headers,      r->n_headers,      NULL,
-                             BK_SIGV4_PATH_S3};
-    ms3_auth_config acfg = {s->region, s->anonymous, s->max_skew_seconds, &s->clock, s->creds};
-    if (!ms3_auth_verify(&acfg, &sreq, &r->auth)) {
-        int status = r->auth.status ? r->auth.status : ms3_error_status(r->auth.error_code);
-        ms3_resp_error_status(r, status, r->auth.error_code, r->auth.message,
-                              bk_buf_str(&r->auth.extra_xml));
-        return;
-    }
-
-    ms3_policies_get(s->policies, r->route.bucket, &r->policy);
-    r->access = ms3_access_of(r->policy.access, r->auth.profile);
-    ms3_faults_decide(s->faults, r->method, ms3_op_name(r->route.op), r->route.bucket, r->route.key,
-                      &r->fault);
-
-    if (ms3_op_precheck(r) != 0)
-        return;
-
-    ms3_ingest_sink sink = MS3_INGEST_DISCARD;
-    size_t limit = 0;
-    if (r->route.op == MS3_OP_DELETE_OBJECTS || r->route.op == MS3_OP_COMPLETE_MULTIPART_UPLOAD) {
-        sink = MS3_INGEST_BUFFER;
-        limit = XML_BODY_LIMIT;
-    }
-    setup_ingest(r, sink, limit);
-}
-
-static void dispatch(ms3_req *r)
-{
-    switch (r->route.op) {
-    case MS3_OP_LIST_BUCKETS:
-        ms3_op_list_buckets(r);
-        break;
-    case MS3_OP_CREATE_BUCKET:
-        ms3_op_create_bucket(r);
-        break;
-    case MS3_OP_DELETE_BUCKET:
-        ms3_op_delete_bucket(r);
-        break;
-    case MS3_OP_HEAD_BUCKET:
-        ms3_op_head_bucket(r);
-        break;
-    case MS3_OP_GET_BUCKET_LOCATION:
-        ms3_op_get_bucket_location(r);
-        break;
-    case MS3_OP_LIST_OBJECTS_V2:
-        ms3_op_list_objects(r, 1);
-        break;
-    case MS3_OP_LIST_OBJECTS:
-        ms3_op_list_objects(r, 0);
-        break;
-    case MS3_OP_LIST_MULTIPART_UPLOADS:
-        ms3_op_list_multipart_uploads(r);
-        break;
-    case MS3_OP_DELETE_OBJECTS:
-        ms3_op_delete_objects(r);
-        break;
-    case MS3_OP_HEAD_OBJECT:
-        ms3_op_head_object(r);
-        break;
-    case MS3_OP_GET_OBJECT:
-        ms3_op_get_object(r);
-        break;
-    case MS3_OP_PUT_OBJECT:
-        ms3_op_put_object(r);
-        break;
-    case MS3_OP_COPY_OBJECT:
-        ms3_op_copy_object(r);
-        break;
-    case MS3_OP_DELETE_OBJECT:
-        ms3_op_delete_object(r);
-        break;
-    case MS3_OP_CREATE_MULTIPART_UPLOAD:
-        ms3_op_create_multipart(r);
-        break;
-    case MS3_OP_UPLOAD_PART:
-        ms3_op_upload_part(r);
-        break;
-    case MS3_OP_UPLOAD_PART_COPY:
-        ms3_op_upload_part_copy(r);
-        break;
-    case MS3_OP_COMPLETE_MULTIPART_UPLOAD:
-        ms3_op_complete_multipart(r);
-        break;
-    case MS3_OP_ABORT_MULTIPART_UPLOAD:
-        ms3_op_abort_multipart(r);
-        break;
-    case MS3_OP_LIST_PARTS:
-        ms3_op_list_parts(r);
-        break;
-    default:
-        ms3_resp_error(r, "NotImplemented", NULL, NULL);
-    }
-}
-
-static void finish(ms3_req *r)
-{
-    if (r->route.op == MS3_OP_ADMIN) {
-        const bk_buf *b = r->ingest != NULL ? ms3_ingest_buffer(r->ingest) : NULL;
-        if (r->ingest != NULL && ms3_ingest_finish(r->ingest) != 0) {
-            ms3_resp_error(r, "InvalidRequest", "admin request body too large", NULL);
-            return;
-        }
-        ms3_admin_handle(r, b != NULL ? bk_buf_str(b) : "", b != NULL ? b->len : 0);
-        return;
-    }
-    if (r->ingest != NULL) {
-        int rc = ms3_ingest_finish(r->ingest);
-        r->decoded_size = ms3_ingest_payload_bytes(r->ingest);
-        if (rc != 0) {
-            ms3_resp_error_status(
-                r, ms3_ingest_error_status(r->ingest), ms3_ingest_error_code(r->ingest),
-                ms3_ingest_error_message(r->ingest), ms3_ingest_error_xml(r->ingest));
-            return;
-        }
-    }
-    if (r->fault.action == MS3_FAULT_ERROR || r->fault.action == MS3_FAULT_ERROR_200) {
-        ms3_resp_error_status(r, r->fault.status, r->fault.error_code,
-                              r->fault.error_message[0] ? r->fault.error_message : NULL, NULL);
-        if (r->fault.action == MS3_FAULT_ERROR_200) {
-            /* The status says success, the body says failure (Copy/Complete on S3). */
-            r->resp.status = 200;
-        }
-        return;
-    }
-    dispatch(r);
-}
-
-/* ---------------------------------------------------------------- responses */
-
-static void journal_request(ms3_req *r);
-
-static uint64_t resp_total(const ms3_req *r)
-{
-    return r->resp.reader != NULL ? r->resp.length : r->resp.body.len;
-}
-
-static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    ms3_req *r = cls;
-    uint64_t total = resp_total(r);
-    if (pos >= total)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    size_t n = max;
-    if (n > total - pos)
-        n = (size_t)(total - pos);
-    if (r->fault.action == MS3_FAULT_CUT_RESPONSE) {
-        if (pos >= r->fault.cut_after) {
-            r->cut = 1;
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        if (n > r->fault.cut_after - pos)
-            n = (size_t)(r->fault.cut_after - pos);
-    }
-    if (r->fault.action == MS3_FAULT_TINY_CHUNKS) {
-        /* 1, 3, 5 or 7 bytes, with a pause so they leave as separate segments. */
-        size_t tiny = 1 + 2 * (size_t)(pos % 4);
-        if (n > tiny)
-            n = tiny;
-        if (pos > 0) {
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    if (r->resp.reader != NULL) {
-        long got = ms3_reader_pread(r->resp.reader, buf, n, r->resp.offset + pos);
-        if (got <= 0)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        n = (size_t)got;
-    } else {
-        memcpy(buf, r->resp.body.data + pos, n);
-    }
-    r->response_sent = pos + n;
-    return (ssize_t)n;
-}
-
-static enum MHD_Result queue(ms3_req *r)
-{
-    ms3_server *s = r->srv;
-    if (r->fault.delay_ms > 0)
-        ms3_server_sleep_ms(s, r->fault.delay_ms);
-    if (r->resp.status == 0)
-        ms3_resp_error(r, "InternalError", "no response was produced", NULL);
-
-    int is_head = strcmp(r->method, "HEAD") == 0;
-    uint64_t size = resp_total(r);
-    if (r->resp.content_length >= 0)
-        size = (uint64_t)r->resp.content_length;
-    if (r->resp.no_body && !is_head)
-        size = 0;
-    int no_length = is_head && r->fault.action == MS3_FAULT_HEAD_NO_CONTENT_LENGTH;
-    struct MHD_Response *resp = MHD_create_response_from_callback(
-        no_length ? MHD_SIZE_UNKNOWN : size, 64 * 1024, body_reader, r, NULL);
-    if (resp == NULL)
-        return MHD_NO;
-    if (no_length)
-        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
-    int drop_lm = r->fault.action == MS3_FAULT_HEAD_NO_LAST_MODIFIED;
-    for (size_t i = 0; i < r->resp.n_headers; i++) {
-        if (drop_lm && strcasecmp(r->resp.headers[i].name, "Last-Modified") == 0)
-            continue;
-        MHD_add_response_header(resp, r->resp.headers[i].name, r->resp.headers[i].value);
-    }
-    char id[32];
-    snprintf(id, sizeof(id), "%016llX", (unsigned long long)r->request_id);
-    MHD_add_response_header(resp, "x-amz-request-id", id);
-    MHD_add_response_header(resp, "x-amz-id-2", "mock-s3");
-    MHD_add_response_header(resp, "Server", "mock-s3");
-    r->responded = 1;
-    journal_request(r);
-    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)r->resp.status, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- MHD callbacks */
-
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    ms3_server *s = cls;
-    ms3_req *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return NULL;
-    r->srv = s;
-    r->conn = conn;
-    r->raw_target = strdup(uri != NULL ? uri : "/");
-    r->t_start_mono = ms3_monotonic();
-    r->t_start = ms3_clock_now_f(&s->clock);
-    r->request_id = atomic_fetch_add(&s->request_counter, 1) + 1;
-    r->resp.content_length = -1;
-    ms3_auth_result_init(&r->auth);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci != NULL && ci->client_addr != NULL) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            r->remote_port = ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
-        else if (sa->sa_family == AF_INET6)
-            r->remote_port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
-    }
-    return r;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -408,12 +100,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     ms3_req *r = *con_cls;
     if (r == NULL)
         return MHD_NO;
-    r->conn = conn;
     if (!r->started) {
-        r->started = 1;
-        begin(r, method);
-        if (r->resp.status != 0)
-            return queue(r); /* before the body: Expect: 100-continue gets the verdict */
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, r);
+        ms3_req_begin(r, method);
+        if (ms3_req_decided(r))
+            return queue(r, conn); /* before the body: Expect: 100-continue gets the verdict */
         return MHD_YES;
     }
     if (r->responded) {
@@ -423,163 +114,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->fault.action == MS3_FAULT_CUT_REQUEST && r->wire_bytes + n >= r->fault.cut_after) {
-            r->wire_bytes = r->fault.cut_after;
-            r->cut = 1;
-            return MHD_NO;
-        }
-        r->wire_bytes += n;
-        if (r->ingest != NULL)
-            ms3_ingest_feed(r->ingest, upload_data, n);
-        return MHD_YES;
+        return ms3_req_feed(r, upload_data, n) == 0 ? MHD_YES : MHD_NO;
     }
-    if (r->fault.action == MS3_FAULT_CUT_REQUEST && r->expect_body) {
-        /* The whole body arrived in fewer bytes than the cut point: cut at the end. */
-        r->cut = 1;
+    if (ms3_req_end_body(r) != 0)
         return MHD_NO;
-    }
-    finish(r);
-    return queue(r);
-}
-
-/* Appends s as JSON string content: runs of plain ASCII in one copy, every
- * other byte as \u00XX (header bytes are not promised to be UTF-8). This runs
- * for every header of every request, so it must not format byte by byte. */
-static void append_json_escaped(bk_buf *b, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p != '\0') {
-        const unsigned char *run = p;
-        while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
-            p++;
-        bk_buf_append(b, run, (size_t)(p - run));
-        if (*p == '\0')
-            break;
-        bk_buf_printf(b, "\\u%04x", *p);
-        p++;
-    }
-}
-
-static char *headers_json(const ms3_req *r)
-{
-    bk_buf b = BK_BUF_INIT;
-    bk_buf_putc(&b, '{');
-    for (size_t i = 0; i < r->n_headers; i++) {
-        const char *name = r->headers[i].name, *value = r->headers[i].value;
-        char shortened[2048];
-        if (strcasecmp(name, "Authorization") == 0) {
-            /* Keep enough of the signature to tell requests apart, no more. */
-            const char *sig = strstr(value, "Signature=");
-            if (sig != NULL)
-                snprintf(shortened, sizeof(shortened), "%.*sSignature=%.8s...", (int)(sig - value),
-                         value, sig + 10);
-            else
-                snprintf(shortened, sizeof(shortened), "%.64s...", value);
-            value = shortened;
-        } else if (strcasecmp(name, "X-Amz-Security-Token") == 0) {
-            value = "(redacted)";
-        }
-        if (i > 0)
-            bk_buf_putc(&b, ',');
-        bk_buf_putc(&b, '"');
-        append_json_escaped(&b, name);
-        bk_buf_puts(&b, "\":\"");
-        append_json_escaped(&b, value);
-        bk_buf_putc(&b, '"');
-    }
-    bk_buf_putc(&b, '}');
-    return bk_buf_steal(&b);
-}
-
-static char *redacted_query(const char *q)
-{
-    bk_buf b = BK_BUF_INIT;
-    while (q != NULL && *q) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp != NULL ? (size_t)(amp - q) : strlen(q);
-        if (len >= 21 && strncasecmp(q, "X-Amz-Security-Token=", 21) == 0)
-            bk_buf_puts(&b, "X-Amz-Security-Token=(redacted)");
-        else
-            bk_buf_append(&b, q, len);
-        q += len;
-        if (*q == '&') {
-            bk_buf_putc(&b, '&');
-            q++;
-        }
-    }
-    if (b.data == NULL)
-        bk_buf_puts(&b, "");
-    return bk_buf_steal(&b);
-}
-
-/* Records the request when its response is queued, so a client that got the
- * response always finds the entry; journal_finish completes it. */
-static void journal_request(ms3_req *r)
-{
-    if (r->journal_seq != 0 || !r->started || r->route.op == MS3_OP_ADMIN)
-        return;
-    ms3_journal_entry e;
-    memset(&e, 0, sizeof(e));
-    e.time = r->t_start;
-    e.remote_port = r->remote_port;
-    snprintf(e.method, sizeof(e.method), "%s", r->method);
-    snprintf(e.operation, sizeof(e.operation), "%s", ms3_op_name(r->route.op));
-    e.bucket = strdup(r->route.bucket != NULL ? r->route.bucket : "");
-    e.key = strdup(r->route.key != NULL ? r->route.key : "");
-    e.query = redacted_query(r->route.raw_query);
-    e.headers_json = headers_json(r);
-    snprintf(e.auth, sizeof(e.auth), "%s", ms3_auth_kind_name(r->auth.kind));
-    e.auth_ok = r->auth.ok;
-    if (strlen(r->auth.payload_hash) == 64)
-        snprintf(e.payload_hash_mode, sizeof(e.payload_hash_mode), "sha256");
-    else
-        snprintf(e.payload_hash_mode, sizeof(e.payload_hash_mode), "%.47s", r->auth.payload_hash);
-    e.request_body_size = r->wire_bytes;
-    e.status = r->responded ? r->resp.status : 0;
-    e.response_size = r->resp.reader != NULL ? r->resp.length : r->resp.body.len;
-    snprintf(e.error_code, sizeof(e.error_code), "%s", r->resp.error_code);
-    e.duration = ms3_monotonic() - r->t_start_mono;
-    snprintf(e.access_key_id, sizeof(e.access_key_id), "%.63s", r->auth.access_key_id);
-    e.decoded_body_size = r->decoded_size;
-    snprintf(e.body_sha256, sizeof(e.body_sha256), "%s", r->body_sha256);
-    e.error_message = strdup(r->resp.error_message ? r->resp.error_message : "");
-    r->journal_seq = ms3_journal_append(r->srv->journal, &e);
-}
-
-static void journal_finish(ms3_req *r, enum MHD_RequestTerminationCode toe)
-{
-    journal_request(r);
-    if (r->journal_seq == 0)
-        return;
-    char msg[512] = "";
-    if (r->cut && !r->responded)
-        snprintf(msg, sizeof(msg), "connection cut by a fault after %llu request body bytes",
-                 (unsigned long long)r->wire_bytes);
-    else if (r->cut)
-        snprintf(msg, sizeof(msg), "connection cut by a fault after %llu response body bytes",
-                 (unsigned long long)r->response_sent);
-    else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        snprintf(msg, sizeof(msg), "connection closed before the exchange completed (%d)",
-                 (int)toe);
-    int is_head = strcmp(r->method, "HEAD") == 0;
-    ms3_journal_finish(r->srv->journal, r->journal_seq, r->responded ? r->resp.status : 0,
-                       is_head ? 0 : r->response_sent, ms3_monotonic() - r->t_start_mono, msg);
-}
-
-static void req_free(ms3_req *r)
-{
-    if (r->op_state_free != NULL)
-        r->op_state_free(r->op_state);
-    ms3_ingest_free(r->ingest);
-    ms3_resp_reset(&r->resp);
-    ms3_auth_result_free(&r->auth);
-    ms3_route_free(&r->route);
-    for (size_t i = 0; i < 2 * r->n_headers; i++)
-        free(r->header_store[i]);
-    free(r->header_store);
-    free(r->headers);
-    free(r->raw_target);
-    free(r);
+    return queue(r, conn);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -590,9 +129,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ms3_req *r = *con_cls;
     if (r == NULL)
         return;
-    if (r->started && r->route.op != MS3_OP_ADMIN)
-        journal_finish(r, toe);
-    req_free(r);
+    char why[96];
+    snprintf(why, sizeof(why), "connection closed before the exchange completed (%d)", (int)toe);
+    ms3_req_complete(r, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK, why);
     *con_cls = NULL;
 }
 
@@ -611,7 +150,7 @@ void ms3_options_init(ms3_options *o)
     o->listen_host = "127.0.0.1";
     o->region = "us-east-1";
     o->virtual_host_suffix = "localhost";
-    o->min_part_size = 5u * 1024 * 1024;
+    o->min_part_size = UINT64_C(5) * 1024 * 1024;
     o->max_skew_seconds = 900;
     o->max_connections = 1024;
 }
@@ -621,7 +160,7 @@ static char *dup_default(const char *s, const char *def)
     return strdup(s != NULL ? s : def);
 }
 
-ms3_server *ms3_server_start(const ms3_options *opts, bk_err *err)
+ms3_server *ms3_server_create(const ms3_options *opts, bk_err *err)
 {
     ms3_options defaults;
     ms3_options_init(&defaults);
@@ -637,7 +176,7 @@ ms3_server *ms3_server_start(const ms3_options *opts, bk_err *err)
     s->region = dup_default(o->region, "us-east-1");
     s->vhost_suffix = dup_default(o->virtual_host_suffix, "localhost");
     s->anonymous = o->anonymous;
-    s->min_part_size = o->min_part_size ? o->min_part_size : 5u * 1024 * 1024;
+    s->min_part_size = o->min_part_size ? o->min_part_size : UINT64_C(5) * 1024 * 1024;
     s->max_skew_seconds = o->max_skew_seconds > 0 ? o->max_skew_seconds : 900;
     s->max_connections = o->max_connections ? o->max_connections : 1024;
     ms3_clock_init(&s->clock, o->clock_offset);
@@ -661,7 +200,17 @@ ms3_server *ms3_server_start(const ms3_options *opts, bk_err *err)
         ms3_server_stop(s);
         return NULL;
     }
+    return s;
+}
 
+ms3_server *ms3_server_start(const ms3_options *opts, bk_err *err)
+{
+    ms3_options defaults;
+    ms3_options_init(&defaults);
+    const ms3_options *o = opts != NULL ? opts : &defaults;
+    ms3_server *s = ms3_server_create(o, err);
+    if (s == NULL)
+        return NULL;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;

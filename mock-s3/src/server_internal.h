@@ -19,7 +19,6 @@
 #include "store.h"
 
 struct MHD_Daemon;
-struct MHD_Connection;
 typedef struct ms3_uploads ms3_uploads;
 
 struct ms3_server {
@@ -33,7 +32,7 @@ struct ms3_server {
     uint16_t port;
     char url[96];
 
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon; /* NULL for an in-process server (no listener) */
     ms3_clock clock;
     ms3_creds *creds;
     ms3_store *store;
@@ -67,12 +66,12 @@ typedef struct ms3_response {
 
 typedef struct ms3_req {
     ms3_server *srv;
-    struct MHD_Connection *conn;
     char *raw_target;
     char method[16];
-    int started;   /* headers processed */
-    int responded; /* a response is queued */
-    int cut;       /* the connection was cut on purpose */
+    int started;       /* headers processed */
+    int responded;     /* a response is queued */
+    int cut;           /* the connection was cut on purpose */
+    int header_failed; /* a header could not be stored (out of memory) */
     double t_start_mono;
     double t_start;
     uint16_t remote_port;
@@ -174,5 +173,9 @@ void ms3_format_etag(const unsigned char md5[16], char out[80]);
 
 /* Sleeps up to ms unless the server stops. */
 void ms3_server_sleep_ms(ms3_server *s, uint32_t ms);
+
+/* Everything but the listener (server.c); ms3_server_start and
+ * ms3_server_new_inproc add what they need. NULL + err on failure. */
+ms3_server *ms3_server_create(const ms3_options *o, bk_err *err);
 
 #endif
