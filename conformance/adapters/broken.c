@@ -169,6 +169,7 @@ int main(int argc, char **argv)
         args[argc + 1] = "quiet";
         execv(args[0], args);
         perror("broken adapter: exec bkcache");
+        free(args);
         return 1;
     }
     if (argc >= 2 && strcmp(argv[1], "capabilities") == 0)

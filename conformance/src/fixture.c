@@ -2,9 +2,12 @@
  * bucket with a manifest and its blobs, and the imported graph a manifest
  * should give, computed here with jansson alone so that libbkcache is not
  * its own judge. */
-#include <dirent.h>
+/* nftw() is an XSI extension. */
+#define _XOPEN_SOURCE 700
+
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,11 +184,13 @@ static void sort_array(json_t *arr, int (*cmp)(const void *, const void *), int 
     size_t n = json_array_size(arr);
     if (n < 2)
         return;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     json_t **items = malloc(n * sizeof *items);
     if (items == NULL)
         return;
     for (size_t i = 0; i < n; i++)
         items[i] = json_incref(json_array_get(arr, i));
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     qsort(items, n, sizeof *items, cmp);
     json_array_clear(arr);
     for (size_t i = 0; i < n; i++) {
@@ -360,7 +365,7 @@ void conf_sha256_hex(const void *data, size_t len, char out[65])
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
+    for (size_t i = 0; i < 32; i++)
         sprintf(out + 2 * i, "%02x", md[i]);
 }
 
@@ -385,35 +390,25 @@ int conf_file_sha256(const char *path, char out[65], uint64_t *size)
     EVP_MD_CTX_free(ctx);
     if (n < 0)
         return -1;
-    for (unsigned i = 0; i < 32; i++)
+    for (size_t i = 0; i < 32; i++)
         sprintf(out + 2 * i, "%02x", md[i]);
     if (size != NULL)
         *size = total;
     return 0;
 }
 
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(p);
+    return 0; /* keep going: remove what can be removed */
+}
+
 void conf_rmtree(const char *path)
 {
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d != NULL) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                    continue;
-                char child[4300];
-                snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-                conf_rmtree(child);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int conf_mkdtemp(conf_ctx *c, const char *tag, char *out, size_t size)
@@ -463,7 +458,7 @@ int conf_single_blob_graph(conf_ctx *c, const char *tag, uint64_t size, unsigned
         unsigned int mdlen = 0;
         EVP_DigestFinal_ex(ctx, md, &mdlen);
         EVP_MD_CTX_free(ctx);
-        for (unsigned i = 0; i < 32; i++)
+        for (size_t i = 0; i < 32; i++)
             sprintf(hex + 2 * i, "%02x", md[i]);
         if (bad) {
             close(fd);

@@ -228,14 +228,12 @@ int main(int argc, char **argv)
             /* Keep every --suite value alive: wanted[] points into them. */
             size_t old = suite_args ? strlen(suite_args) : 0;
             char *grown = realloc(suite_args, old + strlen(optarg) + 2);
-            if (grown == NULL)
+            if (grown == NULL) {
+                free(suite_args);
                 return 2;
+            }
             suite_args = grown;
-            if (old == 0)
-                suite_args[0] = '\0';
-            else
-                strcat(suite_args, ",");
-            strcat(suite_args, optarg);
+            snprintf(suite_args + old, strlen(optarg) + 2, "%s%s", old ? "," : "", optarg);
             break;
         }
         case 'J':
@@ -247,30 +245,37 @@ int main(int argc, char **argv)
         case 'f':
             snprintf(c->fixtures, sizeof c->fixtures, "%s", optarg);
             break;
-        case 't':
-            c->adapter_timeout_s = atoi(optarg);
-            if (c->adapter_timeout_s <= 0) {
+        case 't': {
+            long t = strtol(optarg, NULL, 10);
+            if (t <= 0 || t > INT_MAX) {
                 fprintf(stderr, "bkcache-conformance: --timeout wants a positive number\n");
+                free(suite_args);
                 return 2;
             }
+            c->adapter_timeout_s = (int)t;
             break;
+        }
         case 'v':
             c->verbose = 1;
             break;
         case 'l':
             for (size_t i = 0; i < N_SUITES; i++)
                 printf("%-12s %s\n", suites[i].name, suites[i].what);
+            free(suite_args);
             return 0;
         case 'h':
             usage(stdout);
+            free(suite_args);
             return 0;
         default:
             usage(stderr);
+            free(suite_args);
             return 2;
         }
     }
     if (optind != argc) {
         usage(stderr);
+        free(suite_args);
         return 2;
     }
     if (suite_args != NULL) {

@@ -55,7 +55,7 @@ static void run_case(conf_ctx *c, const fault_case *fc)
     if (fc->stale) {
         if (!conf_export_ok(c, SUITE, fc->check, &o))
             return;
-        ms3_server_age_objects(c->mock, c->bucket, prefix, 25 * 3600);
+        ms3_server_age_objects(c->mock, c->bucket, prefix, (int64_t)25 * 3600);
         conf_delete(c, mkey, &err);
     }
     ms3_fault_rule r;

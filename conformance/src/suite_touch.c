@@ -13,7 +13,7 @@
 #include "conf.h"
 
 #define SUITE "touch"
-#define HOUR 3600
+#define HOUR ((int64_t)3600)
 
 /* sha256 of 5 GiB + 1 zero bytes (`head -c 5368709121 /dev/zero | sha256sum`). */
 #define ZERO_5G1_DIGEST "sha256:edcddf01fc829bf06be2b5393a9793cdd43598a0fd483c57f41a9b58183f6e33"
@@ -236,8 +236,13 @@ static int journal_part_copies(conf_ctx *c, uint64_t mark, const char *key, uint
             plain++;
         else if (strcmp(op, "UploadPartCopy") == 0 && conf_jint(e, "status") == 200 && ok) {
             const char *r = conf_jheader(e, "x-amz-copy-source-range");
-            if (r == NULL || n == 64 ||
-                sscanf(r, "bytes=%llu-%llu", &ranges[n].first, &ranges[n].last) != 2) {
+            char *dash = NULL, *end = NULL;
+            if (r != NULL && n < 64 && strncmp(r, "bytes=", 6) == 0) {
+                ranges[n].first = strtoull(r + 6, &dash, 10);
+                if (dash != r + 6 && *dash == '-')
+                    ranges[n].last = strtoull(dash + 1, &end, 10);
+            }
+            if (end == NULL || end == dash + 1) {
                 ok = 0;
                 snprintf(why, why_size, "UploadPartCopy without a byte range");
             } else {

@@ -199,7 +199,9 @@ static void range_resume(conf_ctx *c)
         json_object_set_new(gets, key, json_integer(seen + 1));
         unsigned long long from = 0;
         const char *range = conf_jheader(e, "range");
-        if (range != NULL && sscanf(range, "bytes=%llu-", &from) == 1 && from > 0) {
+        if (range != NULL && strncmp(range, "bytes=", 6) == 0)
+            from = strtoull(range + 6, NULL, 10);
+        if (from > 0) {
             resumed = 1;
             cut_key = key;
         }

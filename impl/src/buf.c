@@ -34,7 +34,7 @@ static int reserve(bk_buf *b, size_t extra)
         return -1;
     }
     size_t need = b->len + extra + 1;
-    if (need <= b->cap)
+    if (b->data != NULL && need <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
@@ -115,7 +115,6 @@ char *bk_buf_steal(bk_buf *b)
 bk_code bk_buf_check(const bk_buf *b, bk_err *err)
 {
     if (b->failed)
-        return bk_err_set(err, BK_ENOMEM, "out of memory while building a %zu-byte buffer",
-                          b->len);
+        return bk_err_set(err, BK_ENOMEM, "out of memory while building a %zu-byte buffer", b->len);
     return BK_OK;
 }

@@ -310,10 +310,15 @@ bk_code bk_config_encode(const bk_cache_config *cfg, bk_buf *out, bk_err *err)
 
 enum { REC_UNSEEN = 0, REC_ACTIVE, REC_DONE };
 
+typedef struct rec_frame {
+    size_t idx, input, link; /* the record, and the next link to follow */
+} rec_frame;
+
 typedef struct validator {
     const bk_cache_config *cfg;
     unsigned char *state; /* per record */
     unsigned char *seen;  /* per layer, scratch for one result's chain */
+    rec_frame *path;      /* per record, the records being checked */
     bk_err *err;
 } validator;
 
@@ -340,34 +345,10 @@ static bk_code check_chain(validator *v, int64_t idx, const char *path)
     }
 }
 
-static bk_code check_record(validator *v, size_t idx)
+/* A record's own results and old-form chains, once its inputs are checked. */
+static bk_code check_results(validator *v, size_t idx)
 {
-    if (v->state[idx] == REC_DONE)
-        return BK_OK;
-    v->state[idx] = REC_ACTIVE;
     const bk_cache_record *r = &v->cfg->records[idx];
-    for (size_t i = 0; i < r->n_inputs; i++) {
-        const bk_input_list *in = &r->inputs[i];
-        if (in->n_links == 0)
-            return bk_err_set(v->err, BK_EINVAL,
-                              "records[%zu].inputs[%zu]: invalid empty input for record %zu", idx,
-                              i, idx);
-        for (size_t j = 0; j < in->n_links; j++) {
-            int64_t link = in->links[j].link;
-            if (link < 0 || (uint64_t)link >= v->cfg->n_records)
-                return bk_err_set(v->err, BK_EINVAL,
-                                  "records[%zu].inputs[%zu][%zu].link: invalid record ID: %lld "
-                                  "(have %zu records)",
-                                  idx, i, j, (long long)link, v->cfg->n_records);
-            if (v->state[link] == REC_ACTIVE)
-                return bk_err_set(v->err, BK_EINVAL,
-                                  "records[%zu].inputs[%zu][%zu].link: invalid looping record "
-                                  "(record %zu links to record %lld, which depends on it)",
-                                  idx, i, j, idx, (long long)link);
-            if (check_record(v, (size_t)link) != BK_OK)
-                return v->err ? v->err->code : BK_EINVAL;
-        }
-    }
     char path[96];
     for (size_t i = 0; i < r->n_results; i++) {
         snprintf(path, sizeof path, "records[%zu].layers[%zu].layer", idx, i);
@@ -384,7 +365,58 @@ static bk_code check_record(validator *v, size_t idx)
                                   idx, i, j, (long long)c->layers[j], v->cfg->n_layers);
         }
     }
-    v->state[idx] = REC_DONE;
+    return BK_OK;
+}
+
+/* Depth first from record root through its inputs' links, each record's
+ * results checked once all it links to is. The path is an explicit stack:
+ * a config from a bucket may chain any number of records, far deeper than
+ * the call stack goes. A record is on it at most once (ACTIVE), so
+ * v->path holds n_records frames. */
+static bk_code check_record(validator *v, size_t root)
+{
+    if (v->state[root] == REC_DONE)
+        return BK_OK;
+    size_t depth = 0;
+    v->path[depth++] = (rec_frame){root, 0, 0};
+    v->state[root] = REC_ACTIVE;
+    while (depth > 0) {
+        rec_frame *f = &v->path[depth - 1];
+        const bk_cache_record *r = &v->cfg->records[f->idx];
+        if (f->input == r->n_inputs) {
+            if (check_results(v, f->idx) != BK_OK)
+                return BK_EINVAL;
+            v->state[f->idx] = REC_DONE;
+            depth--;
+            continue;
+        }
+        const bk_input_list *in = &r->inputs[f->input];
+        if (in->n_links == 0)
+            return bk_err_set(v->err, BK_EINVAL,
+                              "records[%zu].inputs[%zu]: invalid empty input for record %zu",
+                              f->idx, f->input, f->idx);
+        if (f->link == in->n_links) {
+            f->input++;
+            f->link = 0;
+            continue;
+        }
+        int64_t link = in->links[f->link].link;
+        if (link < 0 || (uint64_t)link >= v->cfg->n_records)
+            return bk_err_set(v->err, BK_EINVAL,
+                              "records[%zu].inputs[%zu][%zu].link: invalid record ID: %lld "
+                              "(have %zu records)",
+                              f->idx, f->input, f->link, (long long)link, v->cfg->n_records);
+        if (v->state[link] == REC_ACTIVE)
+            return bk_err_set(v->err, BK_EINVAL,
+                              "records[%zu].inputs[%zu][%zu].link: invalid looping record "
+                              "(record %zu links to record %lld, which depends on it)",
+                              f->idx, f->input, f->link, f->idx, (long long)link);
+        f->link++;
+        if (v->state[link] == REC_UNSEEN) {
+            v->state[link] = REC_ACTIVE;
+            v->path[depth++] = (rec_frame){(size_t)link, 0, 0};
+        }
+    }
     return BK_OK;
 }
 
@@ -405,14 +437,16 @@ bk_code bk_config_validate(const bk_cache_config *cfg, unsigned flags, bk_err *e
         }
     }
     validator v = {cfg, calloc(cfg->n_records ? cfg->n_records : 1, 1),
-                   calloc(cfg->n_layers ? cfg->n_layers : 1, 1), err};
+                   calloc(cfg->n_layers ? cfg->n_layers : 1, 1),
+                   calloc(cfg->n_records ? cfg->n_records : 1, sizeof(rec_frame)), err};
     bk_code rc = BK_OK;
-    if (!v.state || !v.seen)
+    if (!v.state || !v.seen || !v.path)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory validating the cache config");
     for (size_t i = 0; rc == BK_OK && i < cfg->n_records; i++)
         rc = check_record(&v, i);
     free(v.state);
     free(v.seen);
+    free(v.path);
     return rc;
 }
 

@@ -152,6 +152,7 @@ size_t bk_chains_count(const bk_chains *c)
 static bk_chain_item *new_item(bk_chains *c, const char *digest, bk_err *err)
 {
     bk_chain_item *it = calloc(1, sizeof *it);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     bk_chain_item **slot = it ? grow((void **)&c->items, &c->n_items, sizeof *slot) : NULL;
     if (!slot) {
         free(it);
@@ -225,14 +226,32 @@ static bk_code add_child(bk_chain_item *src, bk_chain_item *child, size_t index,
     return p->selector ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory linking records");
 }
 
-/* Marks every item reachable through children from it (it included). */
-static void walk_children(const bk_chain_item *it, unsigned char *seen)
+/* Marks every item reachable through children from it (it included). The
+ * stack is explicit: chains parsed from a bucket may be any number deep. Each
+ * item is pushed once, when marked, so n_items entries are enough. */
+static bool walk_children(const bk_chain_item *it, unsigned char *seen, size_t n_items)
 {
     if (seen[it->id])
-        return;
+        return true;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    const bk_chain_item **stack = malloc((n_items ? n_items : 1) * sizeof *stack);
+    if (!stack)
+        return false;
+    size_t n = 0;
     seen[it->id] = 1;
-    for (size_t i = 0; i < it->n_children; i++)
-        walk_children(it->children[i].child, seen);
+    stack[n++] = it;
+    while (n > 0) {
+        const bk_chain_item *cur = stack[--n];
+        for (size_t i = 0; i < cur->n_children; i++) {
+            const bk_chain_item *child = cur->children[i].child;
+            if (!seen[child->id]) {
+                seen[child->id] = 1;
+                stack[n++] = child;
+            }
+        }
+    }
+    free(stack);
+    return true;
 }
 
 bk_code bk_chains_add(bk_chains *c, const char *digest, const bk_chain_dep *deps, size_t n_deps,
@@ -300,7 +319,10 @@ bk_code bk_chains_add(bk_chains *c, const char *digest, const bk_chain_dep *deps
                 return err ? err->code : BK_ENOMEM;
             }
         memset(mark, 0, c->n_items);
-        walk_children(r, mark);
+        if (!walk_children(r, mark, c->n_items)) {
+            free(mark);
+            return bk_err_set(err, BK_ENOMEM, "out of memory adding a cache record");
+        }
         skip_src = mark;
     } else {
         free(mark);
@@ -334,31 +356,22 @@ typedef struct marshal_state {
     strmap desc_by_blob; /* blob digest -> index into descs */
     const bk_descriptor **descs;
     size_t n_descs;
-    long *record_of; /* per item: -2 unseen, -1 in progress, else record index */
+    long *record_of;            /* per item: -2 unseen, -1 in progress, else record index */
+    struct marshal_frame *path; /* per item, the items being marshaled */
     bk_blob_available_fn available;
     void *available_ctx;
     bk_err *err;
 } marshal_state;
 
-/* marshalRemote: the layer chain for layers[0..n), returning its chain id
- * ("" when a blob is unavailable) in a malloc'd string, or NULL on ENOMEM. */
-static char *marshal_remote(marshal_state *st, const bk_descriptor *layers, size_t n)
+/* One step of marshalRemote: the chain id of desc on top of the chain
+ * parent_id (consumed), in a malloc'd string, or NULL on ENOMEM. */
+static char *marshal_layer(marshal_state *st, const bk_descriptor *desc, char *parent_id)
 {
-    if (n == 0)
-        return strdup("");
-    if (st->available) {
-        for (size_t i = 0; i < n; i++)
-            if (!st->available(st->available_ctx, &layers[i]))
-                return strdup("");
-    }
-    char *parent_id = n > 1 ? marshal_remote(st, layers, n - 1) : strdup("");
-    if (!parent_id)
-        return NULL;
-    const bk_descriptor *desc = &layers[n - 1];
     size_t di;
     if (strmap_get(&st->desc_by_blob, desc->digest, &di)) {
         st->descs[di] = desc; /* the last one seen wins, as in BuildKit */
     } else {
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         const bk_descriptor **nd = realloc(st->descs, (st->n_descs + 1) * sizeof *nd);
         char *key = strdup(desc->digest);
         if (!nd || !key || !strmap_put(&st->desc_by_blob, key, st->n_descs)) {
@@ -388,11 +401,31 @@ static char *marshal_remote(marshal_state *st, const bk_descriptor *layers, size
         parent = (int64_t)idx;
     free(parent_id);
     char *key = strdup(id);
-    if (!key || !strmap_put(&st->chains_by_id, key, st->cfg->n_layers) ||
-        !bk_config_add_layer(st->cfg, desc->digest, parent)) {
+    if (!key || !strmap_put(&st->chains_by_id, key, st->cfg->n_layers)) {
+        free(key); /* a failed put leaves the key with the caller */
         free(id);
         return NULL;
     }
+    if (!bk_config_add_layer(st->cfg, desc->digest, parent)) {
+        free(id);
+        return NULL;
+    }
+    return id;
+}
+
+/* marshalRemote: the layer chain for layers[0..n), returning its chain id
+ * ("" when a blob is unavailable) in a malloc'd string, or NULL on ENOMEM.
+ * BuildKit recurses from the top layer; the base goes first either way. */
+static char *marshal_remote(marshal_state *st, const bk_descriptor *layers, size_t n)
+{
+    if (st->available) {
+        for (size_t i = 0; i < n; i++)
+            if (!st->available(st->available_ctx, &layers[i]))
+                return strdup("");
+    }
+    char *id = strdup("");
+    for (size_t i = 0; i < n && id; i++)
+        id = marshal_layer(st, &layers[i], id);
     return id;
 }
 
@@ -407,34 +440,46 @@ static const chain_result *best_result(const bk_chain_item *it)
     return best;
 }
 
-static bk_code marshal_item(marshal_state *st, const bk_chain_item *it)
+/* One item being marshaled: its inputs, built while the items its links
+ * come from are marshaled first. */
+typedef struct marshal_frame {
+    const bk_chain_item *it;
+    size_t parent, link; /* the next link to follow */
+    bool waiting;        /* that link's source is being marshaled */
+    bk_input_list *inputs;
+} marshal_frame;
+
+static bk_code marshal_open(marshal_state *st, marshal_frame *f, const bk_chain_item *it)
 {
-    if (st->record_of[it->id] != -2)
-        return BK_OK;
+    memset(f, 0, sizeof *f);
+    f->it = it;
     st->record_of[it->id] = -1;
-    /* Inputs first (their records get lower indexes), built aside because
-     * the records array moves while they are added. */
-    bk_input_list *inputs = calloc(it->n_parents ? it->n_parents : 1, sizeof *inputs);
-    if (!inputs)
+    f->inputs = calloc(it->n_parents ? it->n_parents : 1, sizeof *f->inputs);
+    if (!f->inputs)
         return bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling records");
-    bk_code rc = BK_OK;
-    for (size_t i = 0; i < it->n_parents && rc == BK_OK; i++) {
-        inputs[i].is_null = true; /* Go's nil slice when every link is skipped */
-        const chain_parent_set *set = &it->parents[i];
-        for (size_t j = 0; j < set->n && rc == BK_OK; j++) {
-            rc = marshal_item(st, set->links[j].src);
-            if (rc != BK_OK)
-                break;
-            long idx = st->record_of[set->links[j].src->id];
-            if (idx == -1)
-                continue; /* a link back into the path being marshaled */
-            if (!bk_input_add_link(&inputs[i], set->links[j].selector, idx))
-                rc = bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling records");
-        }
+    return BK_OK;
+}
+
+static void marshal_drop(marshal_frame *f)
+{
+    for (size_t i = 0; f->inputs && i < f->it->n_parents; i++) {
+        for (size_t j = 0; j < f->inputs[i].n_links; j++)
+            free(f->inputs[i].links[j].selector);
+        free(f->inputs[i].links);
     }
+    free(f->inputs);
+    f->inputs = NULL;
+}
+
+/* The item's record, once its inputs are marshaled: its layers, then the
+ * record itself, which takes the inputs. */
+static bk_code marshal_finish(marshal_state *st, marshal_frame *f)
+{
+    const bk_chain_item *it = f->it;
+    bk_code rc = BK_OK;
     int64_t layer = -1;
     const chain_result *res = best_result(it);
-    if (rc == BK_OK && res) {
+    if (res) {
         char *id = marshal_remote(st, res->layers, res->n_layers);
         if (!id) {
             rc = bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling layers");
@@ -449,22 +494,65 @@ static bk_code marshal_item(marshal_state *st, const bk_chain_item *it)
     if (rc == BK_OK && !rec)
         rc = bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling records");
     if (rc != BK_OK) {
-        for (size_t i = 0; i < it->n_parents; i++) {
-            for (size_t j = 0; j < inputs[i].n_links; j++)
-                free(inputs[i].links[j].selector);
-            free(inputs[i].links);
-        }
-        free(inputs);
+        marshal_drop(f);
         return rc;
     }
-    rec->inputs = it->n_parents ? inputs : NULL;
+    rec->inputs = it->n_parents ? f->inputs : NULL;
     rec->n_inputs = it->n_parents;
     if (!it->n_parents)
-        free(inputs);
+        free(f->inputs);
+    f->inputs = NULL;
     if (layer >= 0 && !bk_record_add_result(rec, layer, res->created_at))
         return bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling records");
     st->record_of[it->id] = (long)(st->cfg->n_records - 1);
     return BK_OK;
+}
+
+/* Item root's record after the records of every item its links come from
+ * (their records get lower indexes), depth first in input and link order. A
+ * link back into the path being marshaled is skipped. The path is an explicit
+ * stack: chains parsed from a bucket may be any number deep. An item enters
+ * it once (record_of leaves -2 for good), so st->path holds n_items frames. */
+static bk_code marshal_item(marshal_state *st, const bk_chain_item *root)
+{
+    if (st->record_of[root->id] != -2)
+        return BK_OK;
+    size_t depth = 1;
+    bk_code rc = marshal_open(st, &st->path[0], root);
+    while (depth > 0) {
+        marshal_frame *f = &st->path[depth - 1];
+        const bk_chain_item *it = f->it;
+        if (rc != BK_OK) {
+            marshal_drop(f);
+            depth--;
+            continue;
+        }
+        if (f->parent == it->n_parents) {
+            rc = marshal_finish(st, f);
+            depth--;
+            continue;
+        }
+        if (f->link == 0 && !f->waiting)
+            f->inputs[f->parent].is_null = true; /* Go's nil slice when every link is skipped */
+        const chain_parent_set *set = &it->parents[f->parent];
+        if (f->link == set->n) {
+            f->parent++;
+            f->link = 0;
+            continue;
+        }
+        const chain_parent *l = &set->links[f->link];
+        if (!f->waiting && st->record_of[l->src->id] == -2) {
+            f->waiting = true;
+            rc = marshal_open(st, &st->path[depth++], l->src);
+            continue; /* this link again once its source is marshaled */
+        }
+        f->waiting = false;
+        long idx = st->record_of[l->src->id];
+        if (idx != -1 && !bk_input_add_link(&f->inputs[f->parent], l->selector, idx))
+            rc = bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling records");
+        f->link++;
+    }
+    return rc;
 }
 
 /* ---- sortConfig ---- */
@@ -477,6 +565,7 @@ static int cmp_str(const char *a, const char *b)
 /* Stable merge sort of indexes with a comparator that sees the config. */
 typedef int (*idx_cmp)(const bk_cache_config *cfg, size_t a, size_t b);
 
+/* NOLINTNEXTLINE(misc-no-recursion): halves n each level, so at most 64 deep */
 static void merge_sort(size_t *idx, size_t *tmp, size_t n, const bk_cache_config *cfg, idx_cmp cmp)
 {
     if (n < 2)
@@ -620,12 +709,13 @@ bk_code bk_chains_marshal(bk_chains *c, unsigned flags, bk_blob_available_fn ava
     *out = NULL;
     marshal_state st = {.cfg = bk_config_new(),
                         .record_of = malloc((c->n_items + 1) * sizeof(long)),
+                        .path = calloc(c->n_items + 1, sizeof(marshal_frame)),
                         .available = available,
                         .available_ctx = available_ctx,
                         .err = err};
     unsigned char *seen = calloc(c->n_items + 1, 1);
     bk_code rc = BK_OK;
-    if (!st.cfg || !st.record_of || !seen) {
+    if (!st.cfg || !st.record_of || !st.path || !seen) {
         rc = bk_err_set(err, BK_ENOMEM, "out of memory marshaling the cache");
         goto out;
     }
@@ -633,9 +723,9 @@ bk_code bk_chains_marshal(bk_chains *c, unsigned flags, bk_blob_available_fn ava
         st.record_of[i] = -2;
     /* Leaves (records nothing depends on) reachable from the roots, in
      * creation order; each is marshaled with its inputs first. */
-    for (size_t i = 0; i < c->n_items; i++)
-        if (c->items[i]->is_root)
-            walk_children(c->items[i], seen);
+    for (size_t i = 0; i < c->n_items && rc == BK_OK; i++)
+        if (c->items[i]->is_root && !walk_children(c->items[i], seen, c->n_items))
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory marshaling the cache");
     for (size_t i = 0; i < c->n_items && rc == BK_OK; i++)
         if (seen[i] && c->items[i]->n_children == 0)
             rc = marshal_item(&st, c->items[i]);
@@ -646,6 +736,7 @@ bk_code bk_chains_marshal(bk_chains *c, unsigned flags, bk_blob_available_fn ava
 out:
     free(seen);
     free(st.record_of);
+    free(st.path);
     free(st.descs);
     strmap_free(&st.chains_by_id);
     strmap_free(&st.desc_by_blob);

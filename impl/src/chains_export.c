@@ -11,7 +11,7 @@ static void hex_sha256(const char *s, char out[65])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)s, strlen(s), md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+    for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
@@ -46,6 +46,7 @@ typedef struct exporter {
     bk_err *err;
 } exporter;
 
+/* NOLINTNEXTLINE(misc-no-recursion): as deep as the caller's build graph, no bucket data */
 static bk_code export_to(exporter *e, size_t vi, enum bk_export_mode mode)
 {
     export_memo *m = &e->memo[vi];
@@ -64,6 +65,7 @@ static bk_code export_to(exporter *e, size_t vi, enum bk_export_mode mode)
         mode = BK_EXPORT_REMOTE_ONLY;
 
     bk_chain_dep *deps = calloc(v->n_inputs ? v->n_inputs : 1, sizeof *deps);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     bk_chain_link **links = calloc(v->n_inputs ? v->n_inputs : 1, sizeof *links);
     bk_code rc = BK_OK;
     if (!deps || !links)

@@ -13,8 +13,19 @@ typedef struct parser {
     bk_chains *chains;
     bk_chain_item **items;
     unsigned char *done;
+    struct parse_frame *path; /* per record, the records being parsed */
     bk_err *err;
 } parser;
+
+typedef struct parse_frame {
+    size_t idx;
+    size_t input, link; /* the next link to follow */
+    bk_chain_dep *deps;
+    bk_chain_link **links;
+    bk_chain_result *results;
+    bk_descriptor **chains;
+    size_t n_res;
+} parse_frame;
 
 static const bk_descriptor *provider(const parser *p, const char *blob)
 {
@@ -52,50 +63,38 @@ static bk_code remote_chain(parser *p, int64_t idx, bk_descriptor **out, size_t 
     return BK_OK;
 }
 
-static bk_code parse_record(parser *p, size_t idx)
+/* Starts record idx: the arrays its bk_chains_add call takes. */
+static bk_code frame_open(parser *p, parse_frame *f, size_t idx)
 {
-    if (p->done[idx])
-        return BK_OK;
     const bk_cache_record *rec = &p->cfg->records[idx];
-    bk_chain_dep *deps = calloc(rec->n_inputs ? rec->n_inputs : 1, sizeof *deps);
-    bk_chain_link **links = calloc(rec->n_inputs ? rec->n_inputs : 1, sizeof *links);
-    size_t n_res = rec->n_results + rec->n_chains;
-    bk_chain_result *results = calloc(n_res ? n_res : 1, sizeof *results);
-    bk_descriptor **chains = calloc(n_res ? n_res : 1, sizeof *chains);
+    memset(f, 0, sizeof *f);
+    f->idx = idx;
+    f->deps = calloc(rec->n_inputs ? rec->n_inputs : 1, sizeof *f->deps);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    f->links = calloc(rec->n_inputs ? rec->n_inputs : 1, sizeof *f->links);
+    f->n_res = rec->n_results + rec->n_chains;
+    f->results = calloc(f->n_res ? f->n_res : 1, sizeof *f->results);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    f->chains = calloc(f->n_res ? f->n_res : 1, sizeof *f->chains);
+    if (!f->deps || !f->links || !f->results || !f->chains)
+        return bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
+    return BK_OK;
+}
+
+/* Ends record idx once every record it links to is parsed: its results, then
+ * the record itself. */
+static bk_code frame_finish(parser *p, parse_frame *f)
+{
+    const bk_cache_record *rec = &p->cfg->records[f->idx];
     size_t got = 0;
     bk_code rc = BK_OK;
-    if (!deps || !links || !results || !chains)
-        rc = bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
-    for (size_t i = 0; rc == BK_OK && i < rec->n_inputs; i++) {
-        const bk_input_list *in = &rec->inputs[i];
-        links[i] = calloc(in->n_links ? in->n_links : 1, sizeof *links[i]);
-        if (!links[i]) {
-            rc = bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
-            break;
-        }
-        for (size_t j = 0; rc == BK_OK && j < in->n_links; j++) {
-            size_t src = (size_t)in->links[j].link;
-            rc = parse_record(p, src);
-            if (rc == BK_OK && !p->items[src])
-                /* BuildKit keeps a nil placeholder for a record Add refused
-                 * (a random: digest) and trips over it as a loop. */
-                rc = bk_err_set(p->err, BK_EINVAL,
-                                "records[%zu].inputs[%zu][%zu].link: invalid looping record "
-                                "(record %zu was not added)",
-                                idx, i, j, src);
-            links[i][j].src = p->items[src];
-            links[i][j].selector = in->links[j].selector;
-        }
-        deps[i].links = links[i];
-        deps[i].n_links = in->n_links;
-    }
     for (size_t i = 0; rc == BK_OK && i < rec->n_results; i++) {
         size_t n = 0;
-        rc = remote_chain(p, rec->results[i].layer, &chains[got], &n);
+        rc = remote_chain(p, rec->results[i].layer, &f->chains[got], &n);
         if (rc == BK_OK && n) {
-            results[got].layers = chains[got];
-            results[got].n_layers = n;
-            results[got].created_at = rec->results[i].created_at;
+            f->results[got].layers = f->chains[got];
+            f->results[got].n_layers = n;
+            f->results[got].created_at = rec->results[i].created_at;
             got++;
         }
     }
@@ -118,27 +117,91 @@ static bk_code parse_record(parser *p, size_t idx)
             free(chain);
             continue;
         }
-        chains[got] = chain;
-        results[got].layers = chain;
-        results[got].n_layers = c->n_layers;
-        results[got].created_at = c->created_at;
+        f->chains[got] = chain;
+        f->results[got].layers = chain;
+        f->results[got].n_layers = c->n_layers;
+        f->results[got].created_at = c->created_at;
         got++;
     }
     if (rc == BK_OK) {
-        rc = bk_chains_add(p->chains, rec->digest ? rec->digest : "", deps, rec->n_inputs, results,
-                           got, &p->items[idx], p->err);
+        rc = bk_chains_add(p->chains, rec->digest ? rec->digest : "", f->deps, rec->n_inputs,
+                           f->results, got, &p->items[f->idx], p->err);
         if (rc != BK_OK)
-            bk_err_prefix(p->err, "records[%zu]: failed to add record %zu: ", idx, idx);
+            bk_err_prefix(p->err, "records[%zu]: failed to add record %zu: ", f->idx, f->idx);
     }
-    p->done[idx] = 1;
-    for (size_t i = 0; links && i < rec->n_inputs; i++)
-        free(links[i]);
-    for (size_t i = 0; chains && i < n_res; i++)
-        free(chains[i]);
-    free(links);
-    free(deps);
-    free(results);
-    free(chains);
+    return rc;
+}
+
+static void frame_close(parser *p, parse_frame *f)
+{
+    const bk_cache_record *rec = &p->cfg->records[f->idx];
+    p->done[f->idx] = 1;
+    for (size_t i = 0; f->links && i < rec->n_inputs; i++)
+        free(f->links[i]);
+    for (size_t i = 0; f->chains && i < f->n_res; i++)
+        free(f->chains[i]);
+    free(f->links);
+    free(f->deps);
+    free(f->results);
+    free(f->chains);
+}
+
+/* Record root after every record it links to, depth first in input and link
+ * order, as BuildKit's recursive parse does. The path is an explicit stack: a
+ * config from a bucket may chain any number of records, far deeper than the
+ * call stack goes. Validation ruled out loops, so a record is on the path at
+ * most once and p->path holds n_records frames. */
+static bk_code parse_record(parser *p, size_t root)
+{
+    if (p->done[root])
+        return BK_OK;
+    size_t depth = 1;
+    bk_code rc = frame_open(p, &p->path[0], root);
+    while (depth > 0) {
+        parse_frame *f = &p->path[depth - 1];
+        const bk_cache_record *rec = &p->cfg->records[f->idx];
+        if (rc == BK_OK && f->input == rec->n_inputs)
+            rc = frame_finish(p, f);
+        if (rc != BK_OK || f->input == rec->n_inputs) {
+            frame_close(p, f);
+            depth--;
+            continue;
+        }
+        const bk_input_list *in = &rec->inputs[f->input];
+        if (!f->links[f->input]) {
+            f->links[f->input] = calloc(in->n_links ? in->n_links : 1, sizeof *f->links[0]);
+            if (!f->links[f->input]) {
+                rc = bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
+                continue;
+            }
+        }
+        if (f->link == in->n_links) {
+            f->deps[f->input].links = f->links[f->input];
+            f->deps[f->input].n_links = in->n_links;
+            f->input++;
+            f->link = 0;
+            continue;
+        }
+        size_t src = (size_t)in->links[f->link].link;
+        if (!p->done[src]) {
+            if (depth == p->cfg->n_records) {
+                rc = bk_err_set(p->err, BK_EINVAL, "records[%zu]: invalid looping record", src);
+                continue;
+            }
+            rc = frame_open(p, &p->path[depth++], src);
+            continue; /* this link again once src is parsed */
+        }
+        if (!p->items[src])
+            /* BuildKit keeps a nil placeholder for a record Add refused
+             * (a random: digest) and trips over it as a loop. */
+            rc = bk_err_set(p->err, BK_EINVAL,
+                            "records[%zu].inputs[%zu][%zu].link: invalid looping record "
+                            "(record %zu was not added)",
+                            f->idx, f->input, f->link, src);
+        f->links[f->input][f->link].src = p->items[src];
+        f->links[f->input][f->link].selector = in->links[f->link].selector;
+        f->link++;
+    }
     return rc;
 }
 
@@ -181,8 +244,9 @@ bk_code bk_chains_parse(const bk_cache_config *cfg, const bk_descriptor *descs, 
                 bk_chains_new(),
                 calloc(cfg->n_records + 1, sizeof(bk_chain_item *)),
                 calloc(cfg->n_records + 1, 1),
+                calloc(cfg->n_records + 1, sizeof(parse_frame)),
                 err};
-    if (!p.chains || !p.items || !p.done)
+    if (!p.chains || !p.items || !p.done || !p.path)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory parsing the cache config");
     if (rc == BK_OK && !descs)
         rc = descriptors_from_annotations(&p);
@@ -195,6 +259,7 @@ bk_code bk_chains_parse(const bk_cache_config *cfg, const bk_descriptor *descs, 
     }
     free(p.items);
     free(p.done);
+    free(p.path);
     if (rc != BK_OK) {
         bk_chains_free(p.chains);
         return rc;

@@ -337,8 +337,8 @@ size_t bk_checksum_base64_encode(const unsigned char *data, size_t n, char *out,
             v |= data[i + 2];
         out[o++] = b64chars[(v >> 18) & 63];
         out[o++] = b64chars[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
+        out[o++] = (char)(i + 1 < n ? b64chars[(v >> 6) & 63] : '=');
+        out[o++] = (char)(i + 2 < n ? b64chars[v & 63] : '=');
     }
     out[o] = '\0';
     return o;

@@ -73,9 +73,9 @@ bk_code chunked_chain_init(chunked_chain *chain, const bk_chunked_signing *s, co
         return bk_err_set(err, BK_EINVAL, "%s: the seed signature must be 64 lowercase hex digits",
                           who);
     memcpy(chain->key, s->key, sizeof chain->key);
-    strcpy(chain->amz_date, s->amz_date);
-    strcpy(chain->scope, s->scope);
-    strcpy(chain->prev_signature, s->seed_signature);
+    snprintf(chain->amz_date, sizeof chain->amz_date, "%s", s->amz_date);
+    snprintf(chain->scope, sizeof chain->scope, "%s", s->scope);
+    snprintf(chain->prev_signature, sizeof chain->prev_signature, "%s", s->seed_signature);
     return BK_OK;
 }
 

@@ -37,6 +37,7 @@
 
 enum dec_state { D_SIZE_LINE, D_DATA, D_DATA_CR, D_DATA_LF, D_TRAILER_LINE, D_DONE, D_FAILED };
 
+/* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): grouped by stage, one per stream */
 struct bk_chunked_decoder {
     bk_chunked_mode mode;
     bk_checksum_alg trailer_alg;
@@ -472,7 +473,7 @@ bk_code bk_chunked_decoder_feed(bk_chunked_decoder *d, const void *data, size_t 
         }
         case D_DATA_CR:
         case D_DATA_LF: {
-            char want = d->state == D_DATA_CR ? '\r' : '\n';
+            unsigned char want = d->state == D_DATA_CR ? '\r' : '\n';
             if (p[i] != want) {
                 char what[160];
                 snprintf(what, sizeof what,

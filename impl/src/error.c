@@ -1,3 +1,5 @@
+/* The real bk_err_set, not the analyzer's model of it. */
+#define BK_ERR_SET_DEFINITION
 #include "bkcache/error.h"
 
 #include <stdarg.h>

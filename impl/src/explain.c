@@ -13,7 +13,7 @@
 #include "bkcache/store.h"
 #include "explain_internal.h"
 
-#define DEFAULT_MAX_MANIFEST (64u * 1024u * 1024u)
+#define DEFAULT_MAX_MANIFEST ((size_t)64 * 1024 * 1024)
 
 static char *dup_or_empty(const char *s)
 {
@@ -262,10 +262,8 @@ static char *concat(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     char *s = malloc(la + lb + 1);
-    if (s != NULL) {
-        memcpy(s, a, la);
-        memcpy(s + la, b, lb + 1);
-    }
+    if (s != NULL)
+        snprintf(s, la + lb + 1, "%s%s", a, b);
     return s;
 }
 

@@ -50,7 +50,7 @@ static void quoted(bk_buf *b, const char *s)
             bk_buf_putc(b, '\\');
             bk_buf_putc(b, *s);
         } else {
-            bk_buf_putc(b, (unsigned char)*s < 0x20 ? ' ' : *s);
+            bk_buf_putc(b, (char)((unsigned char)*s < 0x20 ? ' ' : *s));
         }
     }
 }

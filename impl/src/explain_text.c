@@ -143,11 +143,23 @@ static void render_store(text_ctx *t)
 
 /* ---- one manifest as a tree ---- */
 
+#define TREE_PREFIX_MAX 512
+
+typedef struct tree_frame {
+    int64_t ri;         /* the record whose inputs are listed */
+    size_t input, link; /* the next link to list */
+    size_t seen;        /* links listed so far */
+    size_t n_links;     /* links of all its inputs */
+    size_t prefix_len;  /* its lines' prefix: the start of tree_state.prefix */
+} tree_frame;
+
 typedef struct tree_state {
     const bk_cache_config *cfg;
-    unsigned char *shown;   /* per record: printed already */
-    unsigned char *on_path; /* per record: on the current path (loop guard) */
-    int64_t *chain;         /* scratch, n_layers */
+    unsigned char *shown;         /* per record: printed already */
+    unsigned char *on_path;       /* per record: on the current path (loop guard) */
+    int64_t *chain;               /* scratch, n_layers */
+    tree_frame *path;             /* per record, the records being listed */
+    char prefix[TREE_PREFIX_MAX]; /* the deepest frame's prefix; each frame's is a start of it */
 } tree_state;
 
 static void layer_line(text_ctx *t, const char *prefix, const bk_cache_config *cfg, int64_t li,
@@ -217,54 +229,91 @@ static void record_header(text_ctx *t, const bk_cache_config *cfg, int64_t ri)
     bk_buf_printf(t->out, "[%lld] %s%s%s", (long long)ri, dg, *name ? "  " : "", name);
 }
 
-static void render_record(text_ctx *t, tree_state *st, int64_t ri, const char *prefix)
+/* The prefix of a record's lines is its parent's plus one piece, cut at
+ * TREE_PREFIX_MAX - 1 bytes as snprintf into a buffer of that size cuts it. */
+static size_t extend_prefix(char *prefix, size_t len, const char *piece)
 {
-    const bk_cache_config *cfg = st->cfg;
-    const bk_cache_record *r = &cfg->records[ri];
-    /* header already printed by the caller */
+    size_t n = strlen(piece);
+    if (n > TREE_PREFIX_MAX - 1 - len)
+        n = TREE_PREFIX_MAX - 1 - len;
+    memcpy(prefix + len, piece, n);
+    prefix[len + n] = '\0';
+    return len + n;
+}
+
+/* Opens record ri, whose header the caller printed: its results, or a mark
+ * when it is a loop or was shown before. 1 when its inputs follow. */
+static int open_record(text_ctx *t, tree_state *st, tree_frame *f, int64_t ri, size_t prefix_len)
+{
+    const bk_cache_record *r = &st->cfg->records[ri];
     if (st->on_path[ri]) {
         bk_buf_puts(t->out, "  LOOP: this record depends on itself\n");
-        return;
+        return 0;
     }
     if (st->shown[ri]) {
         bk_buf_puts(t->out, "  (shown above)\n");
-        return;
+        return 0;
     }
     bk_buf_putc(t->out, '\n');
     st->shown[ri] = 1;
     st->on_path[ri] = 1;
-    size_t n_links = 0;
+    memset(f, 0, sizeof *f);
+    f->ri = ri;
+    f->prefix_len = prefix_len;
     for (size_t i = 0; i < r->n_inputs; i++)
-        n_links += r->inputs[i].n_links;
-    char detail[512];
-    snprintf(detail, sizeof detail, "%s%s", prefix, n_links ? "│   " : "    ");
+        f->n_links += r->inputs[i].n_links;
+    char detail[TREE_PREFIX_MAX];
+    snprintf(detail, sizeof detail, "%.*s%s", (int)prefix_len, st->prefix,
+             f->n_links ? "│   " : "    ");
     result_lines(t, st, detail, r);
-    size_t seen = 0;
-    for (size_t i = 0; i < r->n_inputs; i++) {
-        const bk_input_list *in = &r->inputs[i];
-        if (in->n_links == 0)
-            bk_buf_printf(t->out, "%s%s input %zu: NO LINKS (invalid)\n", prefix,
-                          seen + 1 == n_links ? "└──" : "├──", i);
-        for (size_t k = 0; k < in->n_links; k++) {
-            const bk_cache_input *link = &in->links[k];
-            int last = ++seen == n_links;
-            bk_buf_printf(t->out, "%s%s input %zu", prefix, last ? "└──" : "├──", i);
-            if (in->n_links > 1)
-                bk_buf_printf(t->out, " (link %zu of %zu)", k + 1, in->n_links);
-            if (link->selector && *link->selector)
-                bk_buf_printf(t->out, " selector \"%s\"", link->selector);
-            bk_buf_puts(t->out, " ← ");
-            if (link->link < 0 || (uint64_t)link->link >= cfg->n_records) {
-                bk_buf_printf(t->out, "record %lld: OUT OF RANGE\n", (long long)link->link);
-                continue;
-            }
-            record_header(t, cfg, link->link);
-            char child[512];
-            snprintf(child, sizeof child, "%s%s", prefix, last ? "    " : "│   ");
-            render_record(t, st, link->link, child);
+    return 1;
+}
+
+/* A record and, below it, the records its inputs link to, depth first. The
+ * path is an explicit stack: a config from a bucket may chain any number of
+ * records, far deeper than the call stack goes. A record is expanded once
+ * (shown), so st->path holds n_records frames. */
+static void render_record(text_ctx *t, tree_state *st, int64_t root)
+{
+    const bk_cache_config *cfg = st->cfg;
+    st->prefix[0] = '\0';
+    size_t depth = open_record(t, st, &st->path[0], root, 0);
+    while (depth > 0) {
+        tree_frame *f = &st->path[depth - 1];
+        const bk_cache_record *r = &cfg->records[f->ri];
+        if (f->input == r->n_inputs) {
+            st->on_path[f->ri] = 0;
+            depth--;
+            continue;
         }
+        const bk_input_list *in = &r->inputs[f->input];
+        const char *prefix = st->prefix;
+        int plen = (int)f->prefix_len;
+        if (f->link == 0 && in->n_links == 0)
+            bk_buf_printf(t->out, "%.*s%s input %zu: NO LINKS (invalid)\n", plen, prefix,
+                          f->seen + 1 == f->n_links ? "└──" : "├──", f->input);
+        if (f->link == in->n_links) {
+            f->input++;
+            f->link = 0;
+            continue;
+        }
+        const bk_cache_input *link = &in->links[f->link];
+        int last = ++f->seen == f->n_links;
+        bk_buf_printf(t->out, "%.*s%s input %zu", plen, prefix, last ? "└──" : "├──", f->input);
+        if (in->n_links > 1)
+            bk_buf_printf(t->out, " (link %zu of %zu)", f->link + 1, in->n_links);
+        if (link->selector && *link->selector)
+            bk_buf_printf(t->out, " selector \"%s\"", link->selector);
+        bk_buf_puts(t->out, " ← ");
+        f->link++;
+        if (link->link < 0 || (uint64_t)link->link >= cfg->n_records) {
+            bk_buf_printf(t->out, "record %lld: OUT OF RANGE\n", (long long)link->link);
+            continue;
+        }
+        record_header(t, cfg, link->link);
+        size_t child_len = extend_prefix(st->prefix, f->prefix_len, last ? "    " : "│   ");
+        depth += (size_t)open_record(t, st, &st->path[depth], link->link, child_len);
     }
-    st->on_path[ri] = 0;
 }
 
 static void render_manifest(text_ctx *t, size_t mi)
@@ -318,7 +367,9 @@ static void render_manifest(text_ctx *t, size_t mi)
     st.on_path = calloc(cfg->n_records + 1, 1);
     unsigned char *used = calloc(cfg->n_records + 1, 1);
     st.chain = calloc(cfg->n_layers + 1, sizeof *st.chain);
-    if (st.shown == NULL || st.on_path == NULL || used == NULL || st.chain == NULL) {
+    st.path = calloc(cfg->n_records + 1, sizeof *st.path);
+    if (st.shown == NULL || st.on_path == NULL || used == NULL || st.chain == NULL ||
+        st.path == NULL) {
         t->out->failed = 1;
         goto done;
     }
@@ -336,7 +387,7 @@ static void render_manifest(text_ctx *t, size_t mi)
                 continue;
             bk_buf_putc(t->out, '\n');
             record_header(t, cfg, (int64_t)i);
-            render_record(t, &st, (int64_t)i, "");
+            render_record(t, &st, (int64_t)i);
         }
     /* Layers no result reaches are carried for nothing. */
     unsigned char *reached = calloc(cfg->n_layers + 1, 1);
@@ -365,6 +416,7 @@ done:
     free(st.on_path);
     free(used);
     free(st.chain);
+    free(st.path);
 }
 
 /* ---- call-outs ---- */

@@ -150,7 +150,8 @@ bk_code bk_time_parse(const char *s, size_t len, bk_time *out, bk_err *err)
     if (i != len)
         return bk_err_set(err, BK_EINVAL, "time \"%.*s\": extra text after the zone",
                           (int)(len > 64 ? 64 : len), s);
-    int64_t local = days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec;
+    int64_t local =
+        days_from_civil(year, month, day) * 86400 + (int64_t)hour * 3600 + (int64_t)min * 60 + sec;
     out->sec = local - (int64_t)offset * 60;
     out->nsec = nsec;
     out->offset_min = offset;

@@ -107,7 +107,7 @@ static bk_code parse_request_line(const char *line, size_t n, bk_httpreq *out, b
             break;
         }
     }
-    if (sp1 == NULL || sp2 == sp1 || sp1 == line)
+    if (sp1 == NULL || sp2 == NULL || sp2 == sp1 || sp1 == line)
         return bk_err_set(err, BK_EINVAL,
                           "malformed request line: expected 'METHOD /path HTTP/1.1'");
     size_t version_len = n - (size_t)(sp2 + 1 - line);

@@ -364,6 +364,7 @@ bk_code bk_import_graph_json(const bk_cache_config *cfg, bk_buf *out, bk_err *er
     }
     /* Sorted by digest, so two importers' outputs compare as text. */
     size_t n = json_array_size(records);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     json_t **sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (sorted == NULL) {
         json_decref(records);
@@ -371,6 +372,7 @@ bk_code bk_import_graph_json(const bk_cache_config *cfg, bk_buf *out, bk_err *er
     }
     for (size_t i = 0; i < n; i++)
         sorted[i] = json_incref(json_array_get(records, i));
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     qsort(sorted, n, sizeof *sorted, compare_by_digest);
     json_array_clear(records);
     for (size_t i = 0; i < n; i++)

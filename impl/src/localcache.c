@@ -47,7 +47,7 @@ static bool digest_matches(const char *digest, const char *data, size_t len)
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)data, len, md);
     char hex[65];
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+    for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return strcmp(hex, digest + 7) == 0;
 }

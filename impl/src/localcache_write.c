@@ -54,8 +54,8 @@ static void sha256_digest(const char *data, size_t len, char out[72])
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    memcpy(out, "sha256:", 7);
-    for (int i = 0; i < 32; i++)
+    memcpy(out, "sha256:", sizeof "sha256:");
+    for (size_t i = 0; i < 32; i++)
         snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
@@ -132,7 +132,7 @@ bk_code bk_local_copy_blob(const char *src_path, const char *dir, const char *di
         unsigned int len = 0;
         char hex[65];
         EVP_DigestFinal_ex(md, sum, &len);
-        for (int i = 0; i < 32; i++)
+        for (size_t i = 0; i < 32; i++)
             snprintf(hex + 2 * i, 3, "%02x", sum[i]);
         if (total != size)
             rc = bk_err_set(err, BK_EINTEGRITY, "blob %s: expected size %lld, got %lld", digest,

@@ -8,7 +8,7 @@
 #include "bkcache/s3xml.h"
 #include "s3internal.h"
 
-#define XML_RESULT_MAX (1024 * 1024)
+#define XML_RESULT_MAX ((size_t)1024 * 1024)
 
 static bk_code part_query(bk_buf *q, int part_number, const char *upload_id, bk_err *err)
 {

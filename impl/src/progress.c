@@ -66,7 +66,7 @@ static void format_line(const bk_progress_event *ev, char *line, size_t size)
 {
     char bytes[32], rate[48] = "";
     bk_format_bytes(ev->size, bytes, sizeof bytes);
-    if (ev->seconds > 0.05 && ev->size >= 1024 * 1024) {
+    if (ev->seconds > 0.05 && ev->size >= (uint64_t)1024 * 1024) {
         char r[32];
         bk_format_bytes((uint64_t)((double)ev->size / ev->seconds), r, sizeof r);
         snprintf(rate, sizeof rate, " at %s/s", r);

@@ -9,7 +9,7 @@
 #include "bkcache/checksum.h"
 #include "s3internal.h"
 
-#define HASH_BUF (1024 * 1024)
+#define HASH_BUF ((size_t)1024 * 1024)
 
 static bk_code source_read(s3_request *rq, uint64_t pos, void *buf, size_t cap, size_t *got,
                            bk_err *err)
@@ -30,12 +30,12 @@ static bk_code source_read(s3_request *rq, uint64_t pos, void *buf, size_t cap, 
             continue;
         if (r < 0)
             return bk_err_set(err, BK_EIO, "reading the body at offset %llu: %s",
-                              (unsigned long long)(rq->offset + pos), strerror(errno));
+                              (unsigned long long)rq->offset + pos, strerror(errno));
         if (r == 0)
             return bk_err_set(err, BK_EIO,
                               "the body source ended at offset %llu, %llu bytes early (file "
                               "changed while uploading?)",
-                              (unsigned long long)(rq->offset + pos),
+                              (unsigned long long)rq->offset + pos,
                               (unsigned long long)(rq->len - pos));
         *got = (size_t)r;
         return BK_OK;

@@ -72,7 +72,7 @@ typedef struct s3_request {
     const bk_s3_range *range; /* GET: requested bytes */
 } s3_request;
 
-#define S3_TRAILER_CHUNK (64 * 1024)
+#define S3_TRAILER_CHUNK ((size_t)64 * 1024)
 
 /* The request body as curl pulls it: always re-read from its source (memory
  * or pread at the file offset), never from a copy, so every attempt and every

@@ -10,7 +10,7 @@
 #include "bkcache/s3xml.h"
 #include "s3internal.h"
 
-#define XML_RESULT_MAX (16 * 1024 * 1024)
+#define XML_RESULT_MAX ((size_t)16 * 1024 * 1024)
 #define DELETE_BATCH 1000
 
 static bk_code need_key(bk_s3_client *c, const char *op, const char *key, bk_err *err)

@@ -15,8 +15,9 @@
 #include "bkcache/s3xml.h"
 #include "s3internal.h"
 
-#define ERROR_BODY_MAX (64 * 1024)
-#define EXPECT_CONTINUE_MIN (2 * 1024 * 1024) /* as the SDK: Expect on bodies over 2 MiB */
+#define ERROR_BODY_MAX ((size_t)64 * 1024)
+#define EXPECT_CONTINUE_MIN                                                                        \
+    ((uint64_t)2 * 1024 * 1024) /* as the SDK: Expect on bodies over 2 MiB */
 
 /* ---- response ---- */
 
@@ -60,6 +61,17 @@ static void copy_value(char *dst, size_t size, const char *v, size_t len)
     dst[len] = '\0';
 }
 
+/* One number of a Content-Range: digits, saturating at ULLONG_MAX where a
+ * scanf conversion would overflow. NULL when s does not start with a digit. */
+static const char *range_number(const char *s, unsigned long long *out)
+{
+    if (*s < '0' || *s > '9')
+        return NULL;
+    char *end;
+    *out = strtoull(s, &end, 10);
+    return end;
+}
+
 static int header_is(const char *name, size_t nlen, const char *want)
 {
     return strlen(want) == nlen && strncasecmp(name, want, nlen) == 0;
@@ -97,7 +109,8 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
         /* A new response (the final one follows any 100 Continue). */
         reset_response_fields(at);
         const char *sp = memchr(line, ' ', n);
-        at->status = sp ? atoi(sp + 1) : 0;
+        long status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        at->status = status > 0 && status < 1000 ? (int)status : 0;
         at->res->status = at->status;
         return len;
     }
@@ -136,14 +149,19 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
         copy_value(r->bucket_region, sizeof r->bucket_region, v, vlen);
     } else if (header_is(line, nlen, "content-range")) {
         copy_value(tmp, sizeof tmp, v, vlen);
-        unsigned long long f, l, t;
-        char star;
-        if (sscanf(tmp, "bytes %llu-%llu/%llu", &f, &l, &t) == 3) {
+        /* "bytes FIRST-LAST/TOTAL", TOTAL "*" when unknown */
+        unsigned long long f = 0, l = 0, t = 0;
+        const char *p = strncmp(tmp, "bytes", 5) == 0 ? tmp + 5 : NULL;
+        while (p != NULL && (*p == ' ' || *p == '\t'))
+            p++;
+        p = p != NULL ? range_number(p, &f) : NULL;
+        p = p != NULL && *p == '-' ? range_number(p + 1, &l) : NULL;
+        if (p != NULL && *p == '/' && range_number(p + 1, &t) != NULL) {
             at->have_cr = at->cr_total_known = 1;
             at->cr_first = f;
             at->cr_last = l;
             at->cr_total = t;
-        } else if (sscanf(tmp, "bytes %llu-%llu/%c", &f, &l, &star) == 3 && star == '*') {
+        } else if (p != NULL && *p == '/' && p[1] == '*') {
             at->have_cr = 1;
             at->cr_first = f;
             at->cr_last = l;
@@ -576,7 +594,8 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
             s3_copy(r->s3_code, sizeof r->s3_code, xe.code);
             static const char note[] = " (error inside a 200 response)";
             s3_copy(r->s3_message, sizeof r->s3_message - (sizeof note - 1), xe.message);
-            strcat(r->s3_message, note);
+            size_t ml = strlen(r->s3_message);
+            snprintf(r->s3_message + ml, sizeof r->s3_message - ml, "%s", note);
             if (xe.request_id[0])
                 s3_copy(r->request_id, sizeof r->request_id, xe.request_id);
             out.kind = bk_retry_classify(200, xe.code, 0);

@@ -58,7 +58,9 @@ void bk_sigv4_signing_key(const char *secret_access_key, const char *date8, cons
     size_t secret_len = strlen(secret_access_key);
     size_t first_len;
     if (secret_len + 4 <= 64) {
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): key bytes, not a string */
         memcpy(first, "AWS4", 4);
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): key bytes, not a string */
         memcpy(first + 4, secret_access_key, secret_len);
         first_len = secret_len + 4;
     } else {

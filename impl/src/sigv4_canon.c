@@ -314,8 +314,8 @@ static bk_code all_header_names(const bk_sigv4_request *req, char **out, bk_err 
             bk_buf_puts(&list, names[i]);
         }
         rc = bk_buf_check(&list, err);
-        if (rc == BK_OK)
-            *out = bk_buf_steal(&list);
+        if (rc == BK_OK && (*out = bk_buf_steal(&list)) == NULL)
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory listing headers");
     }
     bk_buf_free(&list);
     for (size_t i = 0; i < n; i++)
@@ -439,6 +439,7 @@ bk_code bk_sigv4_canonical_request(const bk_sigv4_request *req, const char *serv
     if ((rc = bk_buf_check(out, err)) != BK_OK)
         goto done;
     if (signed_headers_out != NULL) {
+        /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): the caller's list, not NULL */
         *signed_headers_out = list != NULL ? list : strdup(signed_headers);
         list = NULL;
         if (*signed_headers_out == NULL)

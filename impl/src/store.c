@@ -196,7 +196,7 @@ bk_code bk_store_open_verified(bk_store *s, const char *digest, uint64_t expecte
         close(fd);
         return bk_err_set(err, BK_ENOMEM, "cannot start SHA-256 for blob %s", digest);
     }
-    static const size_t bufsize = 256 * 1024;
+    static const size_t bufsize = (size_t)256 * 1024;
     unsigned char *buf = malloc(bufsize);
     rc = buf ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory verifying blob %s", digest);
     uint64_t total = 0;

@@ -177,8 +177,8 @@ static void lenient_values_warn_and_strict_fails(void **state)
     assert_int_equal(a.n_names, 2);
     assert_string_equal(a.names[1], "b");
     assert_int_equal(a.n_warnings, 6);
-    const char *expect[] = {"touch_refresh: time: unknown unit \"d\" in duration \"1d\" ignored, "
-                            "using 24h0m0s",
+    const char *expect[] = {("touch_refresh: time: unknown unit \"d\" in duration \"1d\" ignored, "
+                             "using 24h0m0s"),
                             "use_path_style: invalid boolean \"yes\"",
                             "mode: invalid value",
                             "ignore-error: invalid boolean",
@@ -275,10 +275,10 @@ static void go_durations(void **state)
                                       "+.s",
                                       "1d",
                                       "\x85\x85",
-                                      "\xff"
-                                      "ff",
-                                      "hello \xff"
-                                      "ff world",
+                                      ("\xff"
+                                       "ff"),
+                                      ("hello \xff"
+                                       "ff world"),
                                       "9223372036854775808ns",
                                       "9223372036854775.808us",
                                       "9223372036854ms775us808ns"};

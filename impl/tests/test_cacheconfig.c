@@ -19,6 +19,7 @@
 
 static char *slurp(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -48,14 +49,18 @@ static char **list_dir(const char *dir, const char *suffix, size_t *count)
 {
     DIR *d = opendir(dir);
     assert_non_null(d);
-    char **names = NULL;
+    /* Room for the NULL even when nothing matches. */
+    char **names = calloc(1, sizeof *names);
+    assert_non_null(names);
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t l = strlen(e->d_name), sl = strlen(suffix);
         if (l <= sl || strcmp(e->d_name + l - sl, suffix) != 0)
             continue;
-        names = realloc(names, (n + 2) * sizeof *names);
+        char **grown = realloc(names, (n + 2) * sizeof *names);
+        assert_non_null(grown);
+        names = grown;
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
@@ -338,6 +343,7 @@ static void fuzz_truncated_and_mutated_manifests(void **state)
                         break;
                     for (size_t k = n; k > at; k--)
                         buf[k - 1 + tl] = buf[k - 1];
+                    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes mid-buffer */
                     memcpy(buf + at, t, tl);
                     n += tl;
                 }

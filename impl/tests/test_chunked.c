@@ -218,7 +218,7 @@ static void round_trips_every_mode_and_algorithm(void **state)
             for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
                 round_trip(modes[m], algs[a], cs, sizes[k], (int)(k % 2));
             /* S3-sized chunks with the 8192-byte rule enforced. */
-            round_trip(modes[m], algs[a], 8192, 8192 * 2 + (size_t)(ct_rnd() % 9000), 1);
+            round_trip(modes[m], algs[a], 8192, (size_t)8192 * 2 + (size_t)(ct_rnd() % 9000), 1);
         }
     }
 }

@@ -38,7 +38,7 @@ static int setup_with(void **state, const char *extra, size_t n, uint64_t min, u
 
 static int setup(void **state)
 {
-    return setup_with(state, "", 12, 1, 64 * 1024);
+    return setup_with(state, "", 12, 1, (uint64_t)64 * 1024);
 }
 
 static int teardown(void **state)
@@ -163,7 +163,7 @@ static void aged_blobs_are_touched_once_before_the_manifest(void **state)
     bk_export_summary sum;
     export_ok(f, &sum);
     bk_err err;
-    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", 25 * 3600),
+    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", (int64_t)25 * 3600),
                      (int)f->cache.n);
     uint64_t since = fx_last_seq(&f->p);
     export_ok(f, &sum);
@@ -458,7 +458,8 @@ static void hundred_blobs_cost_what_buildkit_pays(void **state)
     assert_int_equal(fx_count(&f->p, "PutObject", NULL, since), 1);
     assert_int_equal(fx_last_seq(&f->p) - since, 101);
     /* aged past touch_refresh: one CopyObject per blob */
-    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", 2 * 86400), 100);
+    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", (int64_t)2 * 86400),
+                     100);
     since = fx_last_seq(&f->p);
     assert_int_equal(bk_export_config(&o, big.config, &sum, &err), BK_OK);
     assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), 100);
@@ -493,7 +494,7 @@ static void concurrent_exporters_leave_one_whole_manifest(void **state)
 {
     fx *f = *state;
     bk_test_cache other;
-    assert_int_equal(bk_test_cache_make(&other, 12, 1, 64 * 1024, 4242), 0);
+    assert_int_equal(bk_test_cache_make(&other, 12, 1, (uint64_t)64 * 1024, 4242), 0);
     bk_err err;
     bk_store *other_store = bk_store_open(other.dir, 0, &err);
     for (int round = 0; round < 3; round++) {
@@ -634,7 +635,7 @@ static void large_manifest_and_large_touch_go_multipart(void **state)
             parts += (size_t)((f->cache.sizes[i] + 8191) / 8192);
         }
     }
-    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", 2 * 86400),
+    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", (int64_t)2 * 86400),
                      (int)f->cache.n);
     uint64_t since = fx_last_seq(&f->p);
     assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);

@@ -310,7 +310,7 @@ static void upload_20_mib_is_create_3_parts_complete(void **state)
     assert_int_equal(n, 3);
     uint64_t sizes[3] = {0};
     for (size_t i = 0; i < n; i++) {
-        int part = atoi(strstr(e[i].query, "partNumber=") + 11);
+        int part = (int)strtol(strstr(e[i].query, "partNumber=") + 11, NULL, 10);
         assert_true(part >= 1 && part <= 3);
         sizes[part - 1] = e[i].request_body_size;
         /* BuildKit's client since v0.32: no checksums, no trailer, no aws-chunked. */

@@ -122,7 +122,7 @@ static int start_judge(void **state)
     }
     close(out[0]);
     line[got] = '\0';
-    judge_port = atoi(line);
+    judge_port = (int)strtol(line, NULL, 10);
     if (judge_port <= 0) {
         fail_setup("the judge did not print its port (got \"%s\"); is tools/interop set up? run "
                    "tools/setup --test",

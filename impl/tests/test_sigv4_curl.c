@@ -238,8 +238,11 @@ static void check_case(listener *l, const curl_case *c)
     if (bk_httpreq_parse(raw, strlen(raw), &r, &err) != BK_OK)
         fail_msg("cannot parse what curl sent: %s\n%s", err.msg, raw);
     const char *authz = bk_httpreq_header(&r, "Authorization");
-    if (authz == NULL)
+    if (authz == NULL) {
         fail_msg("curl sent no Authorization:\n%s", raw);
+        free(raw);
+        return;
+    }
     bk_sigv4_auth auth;
     assert_int_equal(bk_sigv4_parse_authorization(authz, &auth, &err), BK_OK);
     assert_string_equal(auth.access_key_id, AK);

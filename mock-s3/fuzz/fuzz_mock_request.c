@@ -95,7 +95,7 @@ static char *substitute(const fuzz_state *st, const char *s, size_t *len)
 static const char *find_header(const ms3_header *h, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcasecmp(h[i].name, name) == 0)
+        if (h[i].name != NULL && strcasecmp(h[i].name, name) == 0)
             return h[i].value;
     return NULL;
 }

@@ -200,7 +200,7 @@ static void journal_get(ms3_req *r)
     const char *since = ms3_route_param(&r->route, "since");
     const char *status = ms3_route_param(&r->route, "status");
     f.since_seq = since != NULL ? strtoull(since, NULL, 10) : 0;
-    f.status = status != NULL ? atoi(status) : 0;
+    f.status = status != NULL ? (int)strtol(status, NULL, 10) : 0;
     f.method = ms3_route_param(&r->route, "method");
     f.operation = ms3_route_param(&r->route, "operation");
     f.key_prefix = ms3_route_param(&r->route, "key_prefix");

@@ -33,7 +33,7 @@ int ms3_server_create_bucket(ms3_server *s, const char *bucket, bk_err *err)
                           "invalid bucket name \"%s\": 3-63 characters of a-z 0-9 . -",
                           bucket != NULL ? bucket : "(null)");
     return ms3_store_create_bucket(s->store, bucket, ms3_clock_now_ms(&s->clock), err) < 0
-               ? (err != NULL ? err->code : BK_EIO)
+               ? (err != NULL ? (int)err->code : BK_EIO)
                : 0;
 }
 
@@ -75,7 +75,7 @@ static int put_body(ms3_server *s, const char *bucket, const char *key, ms3_body
     int rc = ms3_store_put(s->store, bucket, key, body, &meta, NULL, err);
     if (rc == MS3_STORE_NO_BUCKET)
         return bk_err_set(err, BK_ENOTFOUND, "no bucket \"%s\"", bucket);
-    return rc == MS3_STORE_OK ? 0 : (err != NULL && err->code ? err->code : BK_EIO);
+    return rc == MS3_STORE_OK ? 0 : (err != NULL && err->code ? (int)err->code : BK_EIO);
 }
 
 int ms3_server_put_object(ms3_server *s, const char *bucket, const char *key, const void *data,
@@ -85,14 +85,14 @@ int ms3_server_put_object(ms3_server *s, const char *bucket, const char *key, co
         return bk_err_set(err, BK_EINVAL, "object keys are 1 to 1024 bytes");
     ms3_writer *w = ms3_writer_new(ms3_store_tmp_dir(s->store), err);
     if (w == NULL)
-        return err != NULL ? err->code : BK_EIO;
+        return err != NULL ? (int)err->code : BK_EIO;
     if (ms3_writer_write(w, data, len, err) != 0) {
         ms3_writer_abort(w);
-        return err != NULL ? err->code : BK_EIO;
+        return err != NULL ? (int)err->code : BK_EIO;
     }
     ms3_body body;
     if (ms3_writer_finish(w, &body, err) != 0)
-        return err != NULL ? err->code : BK_EIO;
+        return err != NULL ? (int)err->code : BK_EIO;
     unsigned char md5[16];
     unsigned int n = 16;
     EVP_Digest(data, len, md5, &n, EVP_md5(), NULL);
@@ -141,7 +141,7 @@ int ms3_server_read_object(ms3_server *s, const char *bucket, const char *key, s
     if (rc != MS3_STORE_OK)
         return rc == MS3_STORE_IO
                    ? BK_EIO
-                   : bk_err_set(err, BK_ENOTFOUND, "%s/%s does not exist", bucket, key);
+                   : (int)bk_err_set(err, BK_ENOTFOUND, "%s/%s does not exist", bucket, key);
     uint64_t size = ms3_reader_size(r);
     if (size > max_len) {
         ms3_reader_close(r);

@@ -100,7 +100,7 @@ int ms3_creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, b
     if (cr != NULL)
         cr->expires = expires_unix;
     pthread_mutex_unlock(&c->lock);
-    return cr != NULL ? 0 : bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
+    return cr != NULL ? 0 : (int)bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
 }
 
 int ms3_creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err)
@@ -110,7 +110,7 @@ int ms3_creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, 
     if (cr != NULL)
         cr->profile = p;
     pthread_mutex_unlock(&c->lock);
-    return cr != NULL ? 0 : bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
+    return cr != NULL ? 0 : (int)bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
 }
 
 size_t ms3_creds_count(ms3_creds *c)

@@ -277,7 +277,7 @@ int ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64
     }
     ms3_writer *w = ms3_writer_new(tmp_dir, err);
     if (w == NULL)
-        return err != NULL ? err->code : BK_EIO;
+        return err != NULL ? (int)err->code : BK_EIO;
     unsigned char *buf = malloc(COPY_BUF);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int rc = 0;
@@ -327,7 +327,7 @@ int ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_b
     }
     ms3_writer *w = ms3_writer_new(tmp_dir, err);
     if (w == NULL)
-        return err != NULL ? err->code : BK_EIO;
+        return err != NULL ? (int)err->code : BK_EIO;
     unsigned char *buf = malloc(COPY_BUF);
     int rc = 0;
     if (buf == NULL) {
@@ -337,7 +337,7 @@ int ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_b
     for (size_t i = 0; i < n && rc == 0; i++) {
         ms3_reader *r = ms3_reader_from_body(parts[i], err);
         if (r == NULL) {
-            rc = err != NULL ? err->code : BK_EIO;
+            rc = err != NULL ? (int)err->code : BK_EIO;
             break;
         }
         uint64_t pos = 0;

@@ -60,19 +60,21 @@ int main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes_value = strcmp(a, "--help") != 0 && strcmp(a, "--anonymous") != 0;
-        if (takes_value && v == NULL) {
-            fprintf(stderr, "mock-s3: %s needs a value (see --help)\n", a);
-            return 2;
-        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
-        } else if (strcmp(a, "--anonymous") == 0) {
+        }
+        if (strcmp(a, "--anonymous") == 0) {
             o.anonymous = 1;
             continue;
-        } else if (strcmp(a, "--listen") == 0) {
+        }
+        /* Every other option takes a value. */
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL) {
+            fprintf(stderr, "mock-s3: %s needs a value (see --help)\n", a);
+            return 2;
+        }
+        if (strcmp(a, "--listen") == 0) {
             const char *colon = strrchr(v, ':');
             unsigned long long port = 0;
             if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(host) ||

@@ -118,6 +118,7 @@ int ms3_uploads_exists(ms3_uploads *u, const char *id, const char *bucket, const
 static int add_upload(ms3_uploads *u, upload *up)
 {
     pthread_mutex_lock(&u->lock);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     upload **ni = realloc(u->items, (u->n + 1) * sizeof(*ni));
     if (ni != NULL) {
         u->items = ni;
@@ -167,7 +168,7 @@ void ms3_op_create_multipart(ms3_req *r)
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         memset(rnd, 0x5a, sizeof(rnd));
     snprintf(up->id, sizeof(up->id), "%016llx", (unsigned long long)r->request_id);
-    for (int i = 0; i < 16; i++)
+    for (size_t i = 0; i < 16; i++)
         snprintf(up->id + 16 + 2 * i, 3, "%02x", rnd[i]);
     up->bucket = strdup(r->route.bucket);
     up->key = strdup(r->route.key);
@@ -260,7 +261,8 @@ void ms3_op_upload_part(ms3_req *r)
         ms3_resp_error(r, "InternalError", err.msg, NULL);
         return;
     }
-    p.number = atoi(ms3_route_param(&r->route, "partNumber"));
+    /* 1..10000, checked before the operation runs */
+    p.number = (int)strtol(ms3_route_param(&r->route, "partNumber"), NULL, 10);
     p.size = p.body.size;
     memcpy(p.md5, ms3_ingest_md5(r->ingest), 16);
     ms3_format_etag(p.md5, p.etag);
@@ -350,7 +352,8 @@ void ms3_op_upload_part_copy(ms3_req *r)
         ms3_resp_error(r, "InternalError", err.msg, NULL);
         goto out;
     }
-    p.number = atoi(ms3_route_param(&r->route, "partNumber"));
+    /* 1..10000, checked before the operation runs */
+    p.number = (int)strtol(ms3_route_param(&r->route, "partNumber"), NULL, 10);
     p.size = len;
     ms3_format_etag(p.md5, p.etag);
     p.last_modified_ms = ms3_clock_now_ms(&s->clock);
@@ -483,6 +486,7 @@ void ms3_op_complete_multipart(ms3_req *r)
     pthread_mutex_unlock(&s->uploads->lock);
 
     size_t dlen = bk_checksum_digest_len(up->ck_alg);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     c.bodies = calloc(cr.n, sizeof(*c.bodies));
     c.md5s = malloc(16 * cr.n);
     c.checksums = malloc(dlen * cr.n + 1);
@@ -607,8 +611,8 @@ void ms3_op_list_parts(ms3_req *r)
     const char *id = ms3_route_param(&r->route, "uploadId");
     const char *marker_s = ms3_route_param(&r->route, "part-number-marker");
     const char *max_s = ms3_route_param(&r->route, "max-parts");
-    long marker = marker_s != NULL ? atol(marker_s) : 0;
-    long max_parts = max_s != NULL ? atol(max_s) : 1000;
+    long marker = marker_s != NULL ? strtol(marker_s, NULL, 10) : 0;
+    long max_parts = max_s != NULL ? strtol(max_s, NULL, 10) : 1000;
     if (max_parts <= 0 || max_parts > 1000)
         max_parts = 1000;
     bk_buf *b = &r->resp.body;

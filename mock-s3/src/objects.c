@@ -25,7 +25,7 @@ static const char *const stored_headers[] = {"Content-Encoding",
 void ms3_format_etag(const unsigned char md5[16], char out[80])
 {
     out[0] = '"';
-    for (int i = 0; i < 16; i++)
+    for (size_t i = 0; i < 16; i++)
         snprintf(out + 1 + 2 * i, 3, "%02x", md5[i]);
     out[33] = '"';
     out[34] = '\0';

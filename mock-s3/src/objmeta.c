@@ -90,9 +90,7 @@ int ms3_objmeta_add_user(ms3_objmeta *m, const char *name, const char *value)
             char *joined = malloc(n);
             if (joined == NULL)
                 return -1;
-            strcpy(joined, m->user[i].value);
-            strcat(joined, ",");
-            strcat(joined, value);
+            snprintf(joined, n, "%s,%s", m->user[i].value, value);
             free(m->user[i].value);
             m->user[i].value = joined;
             return 0;
@@ -189,7 +187,7 @@ int ms3_objmeta_from_json(const char *text, char **key, ms3_objmeta *m, int *zer
         size < 0 || strlen(etag) >= sizeof(m->etag))
         goto done;
     m->size = (uint64_t)size;
-    strcpy(m->etag, etag);
+    memcpy(m->etag, etag, strlen(etag) + 1); /* length checked above */
     m->last_modified_ms = lm;
     m->parts_count = parts;
     int failed = 0;

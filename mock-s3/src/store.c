@@ -59,7 +59,7 @@ static void key_hash(const char *key, char hex[65])
     unsigned char md[32];
     unsigned int len = 32;
     EVP_Digest(key, strlen(key), md, &len, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
+    for (size_t i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
@@ -186,12 +186,14 @@ static int index_put(bucket *b, obj *o, obj **replaced)
     }
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         obj **no = realloc(b->objs, cap * sizeof(*no));
         if (no == NULL)
             return -1;
         b->objs = no;
         b->cap = cap;
     }
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     memmove(b->objs + pos + 1, b->objs + pos, (b->n - pos) * sizeof(*b->objs));
     b->objs[pos] = o;
     b->n++;
@@ -201,6 +203,7 @@ static int index_put(bucket *b, obj *o, obj **replaced)
 static bucket *add_bucket(ms3_store *st, const char *name, int64_t created_ms)
 {
     bucket *b = calloc(1, sizeof(*b));
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     bucket **nb = realloc(st->buckets, (st->nb + 1) * sizeof(*nb));
     if (b == NULL || nb == NULL || (b->name = strdup(name)) == NULL) {
         free(b);
@@ -212,6 +215,7 @@ static bucket *add_bucket(ms3_store *st, const char *name, int64_t created_ms)
     size_t pos = 0;
     while (pos < st->nb && strcmp(st->buckets[pos]->name, name) < 0)
         pos++;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     memmove(st->buckets + pos + 1, st->buckets + pos, (st->nb - pos) * sizeof(*nb));
     st->buckets[pos] = b;
     st->nb++;
@@ -238,7 +242,7 @@ static char *read_small_file(const char *path)
     bk_buf b = BK_BUF_INIT;
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 16 * 1024 * 1024)
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (size_t)16 * 1024 * 1024)
         bk_buf_append(&b, chunk, n);
     fclose(f);
     return bk_buf_steal(&b);
@@ -482,6 +486,7 @@ int ms3_store_delete_bucket(ms3_store *st, const char *name)
             bk_buf_free(&p);
         }
         bucket_free(b);
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         memmove(st->buckets + i, st->buckets + i + 1, (st->nb - i - 1) * sizeof(*st->buckets));
         st->nb--;
         rc = MS3_STORE_OK;
@@ -724,6 +729,7 @@ int ms3_store_delete(ms3_store *st, const char *bkt, const char *key)
         rc = MS3_STORE_NO_KEY;
         if (o != NULL) {
             unlink_object_files(st, bkt, o);
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
             memmove(b->objs + pos, b->objs + pos + 1, (b->n - pos - 1) * sizeof(*b->objs));
             b->n--;
             rc = MS3_STORE_OK;

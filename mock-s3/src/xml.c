@@ -206,7 +206,7 @@ static int run(parse_state *st, const char *data, size_t len)
 int ms3_xml_parse_complete(const char *data, size_t len, ms3_complete_req *out)
 {
     memset(out, 0, sizeof(*out));
-    if (len > 16u * 1024 * 1024)
+    if (len > (size_t)16 * 1024 * 1024)
         return -1;
     parse_state st;
     memset(&st, 0, sizeof(st));
@@ -237,7 +237,7 @@ void ms3_complete_req_free(ms3_complete_req *r)
 int ms3_xml_parse_delete(const char *data, size_t len, ms3_delete_req *out)
 {
     memset(out, 0, sizeof(*out));
-    if (len > 4u * 1024 * 1024)
+    if (len > (size_t)4 * 1024 * 1024)
         return -1;
     parse_state st;
     memset(&st, 0, sizeof(st));

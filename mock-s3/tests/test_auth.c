@@ -200,14 +200,14 @@ static void test_clock_skew(void **state)
     rq.sign = 1;
     rq.method = "GET";
     rq.target = "/bkt?list-type=2";
-    rq.when = time(NULL) - 16 * 60;
+    rq.when = time(NULL) - (time_t)16 * 60;
     ms3t_do(ms3_server_url(srv), &rq, &r);
     assert_int_equal(r.status, 403);
     assert_string_equal(code_of(&r, buf, sizeof(buf)), "RequestTimeTooSkewed");
     assert_non_null(ms3t_xml(&r, "MaxAllowedSkewMilliseconds", buf, sizeof(buf)));
     assert_string_equal(buf, "900000");
     ms3t_response_free(&r);
-    rq.when = time(NULL) - 14 * 60;
+    rq.when = time(NULL) - (time_t)14 * 60;
     ms3t_do(ms3_server_url(srv), &rq, &r);
     assert_int_equal(r.status, 200);
     ms3t_response_free(&r);

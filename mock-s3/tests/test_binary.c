@@ -18,7 +18,7 @@
 
 #include "ms3_test.h"
 
-#define MOCK_BIN BK_BIN_DIR "/mock-s3"
+#define MOCK_BIN (BK_BIN_DIR "/mock-s3")
 
 typedef struct child {
     pid_t pid;
@@ -137,7 +137,7 @@ static void test_serves_and_stops(void **state)
     child c;
     assert_int_equal(spawn(&c, args), 0);
     assert_true(strncmp(c.url, "http://127.0.0.1:", 17) == 0);
-    assert_true(atoi(c.url + 17) > 0);
+    assert_true(strtol(c.url + 17, NULL, 10) > 0);
 
     ms3t_request rq = {0};
     rq.method = "PUT";

@@ -137,16 +137,16 @@ static void test_pagination(void **state)
             snprintf(query, sizeof(query), "list-type=2&max-keys=3&delimiter=%%2F");
         list(query, &r);
         pages++;
-        assert_true(atoi(ms3t_xml(&r, "KeyCount", buf, sizeof(buf))) <= 3);
+        assert_true(strtol(ms3t_xml(&r, "KeyCount", buf, sizeof(buf)), NULL, 10) <= 3);
         collect(&r, "<Key>", got, sizeof(got));
         if (*got) {
-            strcat(all, *all ? "|" : "");
-            strcat(all, got);
+            size_t at = strlen(all);
+            snprintf(all + at, sizeof(all) - at, "%s%s", at ? "|" : "", got);
         }
         collect(&r, "<Prefix>", got, sizeof(got));
         if (*got) {
-            strcat(all, *all ? "|" : "");
-            strcat(all, got);
+            size_t at = strlen(all);
+            snprintf(all + at, sizeof(all) - at, "%s%s", at ? "|" : "", got);
         }
         int truncated = strcmp(ms3t_xml(&r, "IsTruncated", buf, sizeof(buf)), "true") == 0;
         if (!truncated) {

@@ -95,7 +95,7 @@ static void test_full_cycle(void **state)
     const char *h[] = {"Content-Type: application/x-tar", "x-amz-meta-kind: layer", NULL};
     create("big/obj", h, id, sizeof(id));
     assert_int_equal(ms3_server_upload_count(srv), 1);
-    enum { P = 2048 };
+    const size_t P = 2048;
     unsigned char *data = malloc(3 * P);
     ms3t_fill(data, 3 * P, 7);
     upload_part("big/obj", id, 2, data + P, P, NULL, e2, sizeof(e2), 200);
@@ -139,7 +139,8 @@ static void test_full_cycle(void **state)
     char want[80] = "&quot;";
     for (int i = 0; i < 16; i++)
         sprintf(want + strlen(want), "%02x", final[i]);
-    strcat(want, "-3&quot;");
+    size_t at = strlen(want);
+    snprintf(want + at, sizeof(want) - at, "-3&quot;");
     assert_string_equal(etag, want);
 
     char *got;

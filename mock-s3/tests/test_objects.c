@@ -581,13 +581,14 @@ static void test_keys(void **state)
     }
     /* 1024 bytes is the limit. */
     char target[1200];
-    strcpy(target, "/bkt/");
+    memcpy(target, "/bkt/", 5);
     memset(target + 5, 'k', 1024);
     target[5 + 1024] = '\0';
     put(target, "x", NULL, &r);
     assert_int_equal(r.status, 200);
     ms3t_response_free(&r);
-    strcat(target, "k");
+    target[5 + 1024] = 'k';
+    target[5 + 1025] = '\0';
     put(target, "x", NULL, &r);
     assert_int_equal(r.status, 400);
     assert_string_equal(ms3t_xml(&r, "Code", buf, sizeof(buf)), "KeyTooLongError");

@@ -47,7 +47,7 @@ int bk_cli_parse_size(const char *arg, uint64_t *out)
     if (*end == 'K' || *end == 'k')
         mult = 1024;
     else if (*end == 'M' || *end == 'm')
-        mult = 1024 * 1024;
+        mult = 1024ULL * 1024;
     else if (*end == 'G' || *end == 'g')
         mult = 1024ULL * 1024 * 1024;
     else if (*end != '\0')

@@ -3,6 +3,10 @@
  * mode=max, imports it back verifying every blob, checks that the imported
  * graph is the exported one, re-exports to show that nothing is uploaded
  * twice, and prints the bucket layout. */
+/* nftw() is an XSI extension. */
+#define _XOPEN_SOURCE 700
+
+#include <ftw.h>
 #include <getopt.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -156,6 +160,14 @@ static void print_requests(ms3_server *mock, uint64_t since)
     printf("\n");
 }
 
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
 int bk_cmd_demo(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -222,7 +234,7 @@ int bk_cmd_demo(int argc, char **argv)
     }
     snprintf(access_key, sizeof access_key, "AKIADEMO%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1],
              rnd[2], rnd[3], rnd[4], rnd[5]);
-    for (int i = 0; i < 18; i++)
+    for (size_t i = 0; i < 18; i++)
         snprintf(secret + 2 * i, 3, "%02x", rnd[6 + i]);
 
     ms3_options mo;
@@ -327,12 +339,8 @@ done:
     bk_s3_client_free(client);
     bk_store_free(dest);
     bk_store_free(store);
-    if (tmp[0] != '\0') {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bkcache demo: could not remove %s\n", tmp);
-    }
+    if (tmp[0] != '\0' && nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "bkcache demo: could not remove %s\n", tmp);
     bk_config_free(cfg);
     bk_chains_free(chains);
     bk_graph_free(graph);

@@ -109,6 +109,7 @@ int bk_cmd_export(int argc, char **argv)
     bk_cache_config *cfg = NULL;
     bk_store *store = NULL;
     enum bk_export_mode mode = attrs.mode == BK_MODE_MAX ? BK_EXPORT_MAX : BK_EXPORT_MIN;
+    /* NOLINTNEXTLINE(bugprone-branch-clone): same message, the store check between */
     if (bk_graph_load(graph_path, &graph, &err) != BK_OK) {
         fprintf(stderr, "bkcache export: %s\n", err.msg);
     } else if (graph->store_dir == NULL) {

@@ -161,6 +161,7 @@ static int run(const options *o, bk_httpreq *r)
         bk_sigv4_signer_new(o->access_key, o->secret_key, o->token, o->region, o->service, &err);
     if (s == NULL)
         return fail("%s", err.msg);
+    /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): parse_options requires --service */
     int is_s3 = strcmp(o->service, "s3") == 0;
     bk_buf added = BK_BUF_INIT;
     int rc = 0;

@@ -20,11 +20,11 @@
 #include "mock_s3.h"
 #include "proc.h"
 
-#define BKCACHE BK_BIN_DIR "/bkcache"
+#define BKCACHE (BK_BIN_DIR "/bkcache")
 #define BUCKET "explain-e2e"
 #define AK "AKIDEXPLAINTEST"
 #define SK "explain-test-secret"
-#define GRAPH BK_FIXTURES_DIR "/graphs/multistage.json"
+#define GRAPH (BK_FIXTURES_DIR "/graphs/multistage.json")
 
 typedef struct fx {
     ms3_server *mock;
@@ -39,8 +39,12 @@ static int setup(void **state)
     ms3_options_init(&o);
     f->mock = ms3_server_start(&o, &err);
     if (f->mock == NULL || ms3_server_add_credentials(f->mock, AK, SK, NULL, &err) != 0 ||
-        ms3_server_create_bucket(f->mock, BUCKET, &err) != 0)
+        ms3_server_create_bucket(f->mock, BUCKET, &err) != 0) {
+        if (f->mock != NULL)
+            ms3_server_stop(f->mock);
+        free(f);
         return -1;
+    }
     snprintf(f->attrs, sizeof f->attrs,
              "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=%s,use_path_style=true,"
              "access_key_id=" AK ",secret_access_key=" SK,
@@ -216,7 +220,7 @@ static void diff_live_caches_and_files(void **state)
 
     /* the live max manifest equals the fixture's expected bytes */
     const char *d2[] = {
-        BKCACHE, "explain", "--diff", b, BK_FIXTURES_DIR "/graphs/multistage.max.expected", NULL};
+        BKCACHE, "explain", "--diff", b, (BK_FIXTURES_DIR "/graphs/multistage.max.expected"), NULL};
     run(d2, 0, &res);
     assert_non_null(strstr(res.out, "same records"));
     bk_proc_result_free(&res);

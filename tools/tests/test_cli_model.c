@@ -15,10 +15,11 @@
 
 #include "proc.h"
 
-#define BKCACHE BK_BIN_DIR "/bkcache"
+#define BKCACHE (BK_BIN_DIR "/bkcache")
 
 static char *slurp(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;

@@ -18,7 +18,7 @@
 #define AK "AKIACLIPIPELINE00001"
 #define SK "cli/pipeline/secret/0000000000000000000"
 #define BUCKET "pipeline"
-#define BKCACHE BK_BIN_DIR "/bkcache"
+#define BKCACHE (BK_BIN_DIR "/bkcache")
 
 typedef struct fx {
     bk_proc_child mock;
@@ -57,6 +57,7 @@ static void attrs(fx *f, char *out, size_t size, const char *extra)
 
 static char *read_file(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *fp = fopen(path, "rb");
     if (fp == NULL)
         return NULL;
@@ -88,8 +89,8 @@ static char *fetch(fx *f, const char *key, size_t *len)
                           "--user",
                           user,
                           "-H",
-                          "x-amz-content-sha256: "
-                          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                          ("x-amz-content-sha256: "
+                           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
                           "-o",
                           out,
                           url,
@@ -289,8 +290,8 @@ static void credentials_from_the_environment_and_virtual_host_style(void **state
     snprintf(cfg, sizeof cfg, "AWS_CONFIG_FILE=%s/none", f->tmp);
     char creds[400];
     snprintf(creds, sizeof creds, "AWS_SHARED_CREDENTIALS_FILE=%s/none", f->tmp);
-    const char *good_env[] = {"AWS_ACCESS_KEY_ID=" AK,
-                              "AWS_SECRET_ACCESS_KEY=" SK,
+    const char *good_env[] = {("AWS_ACCESS_KEY_ID=" AK),
+                              ("AWS_SECRET_ACCESS_KEY=" SK),
                               "AWS_SESSION_TOKEN=",
                               "AWS_PROFILE=",
                               cfg,
@@ -308,7 +309,7 @@ static void credentials_from_the_environment_and_virtual_host_style(void **state
     assert_non_null(m);
     free(m);
 
-    const char *bad_env[] = {"AWS_ACCESS_KEY_ID=" AK,
+    const char *bad_env[] = {("AWS_ACCESS_KEY_ID=" AK),
                              "AWS_SECRET_ACCESS_KEY=wrong-secret",
                              "AWS_SESSION_TOKEN=",
                              "AWS_PROFILE=",

@@ -15,7 +15,7 @@
 
 #include "proc.h"
 
-#define BKCACHE BK_BIN_DIR "/bkcache"
+#define BKCACHE (BK_BIN_DIR "/bkcache")
 #define BUCKET "bkcache-e2e"
 #define AK "AKIAS3RVERE2E0000001"
 #define SK "s3rver-e2e-secret"
@@ -41,7 +41,7 @@ static int setup(void **state)
         bk_proc_stop(&f->judge, 5);
         fail_msg("the s3rver judge did not print its port: run tools/setup --test");
     }
-    f->port = atoi(line);
+    f->port = (int)strtol(line, NULL, 10);
     assert_true(f->port > 0);
     *state = f;
     return 0;
@@ -74,6 +74,7 @@ static void run_ok(const char *const argv[], bk_proc_result *r)
 
 static char *read_file(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *fp = fopen(path, "rb");
     if (fp == NULL)
         return NULL;

@@ -15,7 +15,7 @@
 #include "bkcache/buf.h"
 #include "proc.h"
 
-#define BKCACHE BK_BIN_DIR "/bkcache"
+#define BKCACHE (BK_BIN_DIR "/bkcache")
 #define VECTORS BK_FIXTURES_DIR "/sigv4"
 #define SUITE_SK "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define DOC_SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -56,6 +56,7 @@ static char *section(const char *out, const char *name)
     if (start == NULL)
         fail_msg("no section '%s' in output:\n%s", name, out);
     start += strlen(marker);
+    /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): fail_msg does not return */
     const char *end = strstr(start, "\n--- ");
     size_t len = end != NULL ? (size_t)(end - start) : strlen(start);
     if (end == NULL && len > 0 && start[len - 1] == '\n')

@@ -33,7 +33,7 @@
 #include "bkcache/sigv4.h"
 #include "proc.h"
 
-#define BKCACHE BK_BIN_DIR "/bkcache"
+#define BKCACHE (BK_BIN_DIR "/bkcache")
 #define AK "AKIACRASHTEST0000001"
 #define SK "crash/test/secret/0000000000000000000000"
 #define BUCKET "crash"

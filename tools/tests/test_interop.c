@@ -222,8 +222,9 @@ static void awscli_round_trips(void **state)
     char part1[300], part2[300];
     snprintf(part1, sizeof part1, "%s/part1", f->tmp);
     snprintf(part2, sizeof part2, "%s/part2", f->tmp);
-    assert_int_equal(bk_write_file(part1, body, 5 * 1024 * 1024), 0);
-    assert_int_equal(bk_write_file(part2, body + 5 * 1024 * 1024, size - 5 * 1024 * 1024), 0);
+    const size_t part1_size = (size_t)5 * 1024 * 1024;
+    assert_int_equal(bk_write_file(part1, body, part1_size), 0);
+    assert_int_equal(bk_write_file(part2, body + part1_size, size - part1_size), 0);
     json_t *parts = json_array();
     const char *part_files[] = {part1, part2};
     for (int p = 0; p < 2; p++) {
@@ -389,7 +390,7 @@ static void s3cmd_round_trips(void **state)
     assert_non_null(strstr(r.out, "s3://" BUCKET "/s3cmd/small cfg"));
     bk_proc_result_free(&r);
     s3cmd_run(f, cfg,
-              (const char *[]){"get", "--force", "s3://" BUCKET "/s3cmd/big.bin", dst, NULL}, 1,
+              (const char *[]){"get", "--force", ("s3://" BUCKET "/s3cmd/big.bin"), dst, NULL}, 1,
               &r);
     bk_proc_result_free(&r);
     FILE *fp = fopen(dst, "rb");

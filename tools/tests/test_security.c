@@ -26,13 +26,13 @@
 #include "bkcache/s3.h"
 #include "proc.h"
 
-#define BKCACHE BK_BIN_DIR "/bkcache"
+#define BKCACHE (BK_BIN_DIR "/bkcache")
 #define AK "AKIASECURITYTEST0001"
 /* Recognisable, and with the characters that get escaped or encoded somewhere. */
 #define SECRET "Sup3rSecret/Grep+Me=QvXk0123456789zyxwABC"
 #define TOKEN "FQoGZXIvYXdzEXAMPLETOKEN/grep+me/Zm9vYmFyYmF6cXV4cXV1eA=="
 #define BUCKET "secure"
-#define LINEAR BK_FIXTURES_DIR "/graphs/linear.json"
+#define LINEAR (BK_FIXTURES_DIR "/graphs/linear.json")
 
 static const char *const clean_env[] = {"AWS_ACCESS_KEY_ID=",
                                         "AWS_SECRET_ACCESS_KEY=",
@@ -280,7 +280,7 @@ static void tls_start(tls_fx *t)
             break;
         const char *colon = strrchr(line, ':');
         if (strncmp(line, "ACCEPT ", 7) == 0 && colon != NULL)
-            port = atoi(colon + 1);
+            port = (int)strtol(colon + 1, NULL, 10);
     }
     if (port <= 0) {
         bk_proc_stop(&t->server, 5);

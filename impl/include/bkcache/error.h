@@ -35,6 +35,18 @@ typedef struct bk_err {
 bk_code bk_err_set(bk_err *err, bk_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+#if defined(__clang_analyzer__) && !defined(BK_ERR_SET_DEFINITION)
+/* The static analyzer sees one file at a time: without this it takes BK_OK as a
+ * possible result of bk_err_set and walks error paths as if they succeeded. */
+static inline bk_code bk_err_set_result_(bk_code set, bk_code code)
+{
+    (void)set;
+    return code;
+}
+#define bk_err_set(err, code, ...)                                                                 \
+    bk_err_set_result_(bk_err_set((err), (code), __VA_ARGS__), (code))
+#endif
+
 /* Prefixes the existing message with more context ("export: " + msg). */
 bk_code bk_err_prefix(bk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,5 +1,9 @@
+/* nftw() is an XSI extension. */
+#define _XOPEN_SOURCE 700
+
 #include "cachegen.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,14 +116,23 @@ int bk_test_cache_make(bk_test_cache *c, size_t n, uint64_t min_size, uint64_t m
     return 0;
 }
 
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+int bk_test_rmtree(const char *path)
+{
+    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
 void bk_test_cache_free(bk_test_cache *c)
 {
-    if (c->dir[0] != '\0') {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", c->dir);
-    }
+    if (c->dir[0] != '\0' && bk_test_rmtree(c->dir) != 0)
+        fprintf(stderr, "could not remove %s\n", c->dir);
     bk_config_free(c->config);
     free(c->digests);
     free(c->sizes);

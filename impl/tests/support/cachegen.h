@@ -22,6 +22,10 @@ int bk_test_cache_make(bk_test_cache *c, size_t n, uint64_t min_size, uint64_t m
                        uint32_t seed);
 void bk_test_cache_free(bk_test_cache *c); /* removes the directory too */
 
+/* Removes path and everything under it, without a shell: 0, or -1 when
+ * something could not be removed. */
+int bk_test_rmtree(const char *path);
+
 /* Overwrites one byte of blob i in the store (same size, wrong digest). */
 int bk_test_cache_corrupt(bk_test_cache *c, size_t i);
 

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +30,9 @@ void ct_doc_signing(ct_signing *s, const char *seed)
 {
     bk_sigv4_signing_key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20130524", "us-east-1", "s3",
                          s->key);
-    strcpy(s->amz_date, "20130524T000000Z");
-    strcpy(s->scope, "20130524/us-east-1/s3/aws4_request");
-    strcpy(s->seed, seed);
+    snprintf(s->amz_date, sizeof s->amz_date, "%s", "20130524T000000Z");
+    snprintf(s->scope, sizeof s->scope, "%s", "20130524/us-east-1/s3/aws4_request");
+    snprintf(s->seed, sizeof s->seed, "%s", seed);
 }
 
 bk_chunked_signing ct_signing_of(const ct_signing *s)

@@ -1,7 +1,10 @@
+/* nftw() is an XSI extension. */
+#define _XOPEN_SOURCE 700
+
 #include "ms3_test.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,24 +335,16 @@ char *ms3t_tempdir(void)
     return path;
 }
 
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(p);
+    return 0; /* keep going: remove what can be removed */
+}
+
 void ms3t_rmtree(const char *path)
 {
-    DIR *d = opendir(path);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            bk_buf p = BK_BUF_INIT;
-            bk_buf_printf(&p, "%s/%s", path, e->d_name);
-            struct stat sb;
-            if (lstat(bk_buf_str(&p), &sb) == 0 && S_ISDIR(sb.st_mode))
-                ms3t_rmtree(bk_buf_str(&p));
-            else
-                unlink(bk_buf_str(&p));
-            bk_buf_free(&p);
-        }
-        closedir(d);
-    }
-    rmdir(path);
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

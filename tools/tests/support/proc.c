@@ -273,7 +273,7 @@ int bk_proc_stop(bk_proc_child *child, int timeout_s)
     int status = 0;
     pid_t r;
     while ((r = waitpid(child->pid, &status, WNOHANG)) == 0 && now_s() < deadline) {
-        struct timespec ts = {0, 20 * 1000 * 1000};
+        struct timespec ts = {0, 20L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     if (r == 0) {
@@ -321,7 +321,7 @@ int bk_mock_start(const char *const buckets[], const char *const extra_args[],
     }
     snprintf(url, url_size, "%s", line + strlen(prefix));
     const char *colon = strrchr(url, ':');
-    *port = colon ? atoi(colon + 1) : 0;
+    *port = colon ? (int)strtol(colon + 1, NULL, 10) : 0;
     return *port > 0 ? 0 : -1;
 }
 
