@@ -21,7 +21,7 @@ typedef struct rule {
 struct ms3_faults {
     pthread_mutex_t lock;
     rule *items;
-    size_t n;
+    size_t n, cap;
     uint64_t next_id;
 };
 
@@ -90,6 +90,7 @@ void ms3_faults_clear(ms3_faults *f)
     free(f->items);
     f->items = NULL;
     f->n = 0;
+    f->cap = 0;
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -136,13 +137,25 @@ int ms3_faults_add(ms3_faults *f, const ms3_fault_rule *in, uint64_t *id, bk_err
         r.r.status = in->action == MS3_FAULT_ERROR_200 ? 500 : 503;
     /* splitmix64 needs a nonzero state to wander; any seed works. */
     r.rng = in->seed ^ 0x9E3779B97F4A7C15ULL;
-    rule *ni = failed ? NULL : realloc(f->items, (f->n + 1) * sizeof(*ni));
-    if (ni == NULL) {
+    if (failed) {
         rule_clear(&r);
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
+    /* The array moves when it grows: under the lock, or a request deciding
+     * its faults at the same time would read freed memory. Doubling keeps
+     * thousands of rules (one per key in the soak) cheap to add. */
     pthread_mutex_lock(&f->lock);
-    f->items = ni;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 8;
+        rule *ni = realloc(f->items, cap * sizeof(*ni));
+        if (ni == NULL) {
+            pthread_mutex_unlock(&f->lock);
+            rule_clear(&r);
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        }
+        f->items = ni;
+        f->cap = cap;
+    }
     r.id = f->next_id++;
     f->items[f->n++] = r;
     pthread_mutex_unlock(&f->lock);

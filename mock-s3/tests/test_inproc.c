@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +377,46 @@ static void bad_arguments(void **state)
     assert_string_equal(ms3_server_url(srv), "");
 }
 
+/* Rules added while requests decide their faults: the rule list grows (and
+ * moves) under the requests' feet. The ASan build and valgrind see a request
+ * reading a moved list. */
+enum { RACE_ROUNDS = 300 };
+
+static void *add_rules(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        ms3_fault_rule rule;
+        ms3_fault_rule_init(&rule);
+        rule.key_glob = "never-requested-*";
+        rule.action = MS3_FAULT_ERROR;
+        bk_err err;
+        if (ms3_server_add_fault(srv, &rule, NULL, &err) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void rules_added_while_requests_run(void **state)
+{
+    (void)state;
+    ms3_inproc_response resp;
+    simple("PUT", "/" T_BUCKET "/race", "x", &resp);
+    assert_int_equal(resp.status, 200);
+    ms3_inproc_response_free(&resp);
+
+    pthread_t adder;
+    assert_int_equal(pthread_create(&adder, NULL, add_rules, NULL), 0);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        simple("HEAD", "/" T_BUCKET "/race", NULL, &resp);
+        assert_int_equal(resp.status, 200);
+        ms3_inproc_response_free(&resp);
+    }
+    void *failed = NULL;
+    assert_int_equal(pthread_join(adder, &failed), 0);
+    assert_null(failed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +426,7 @@ int main(void)
         cmocka_unit_test_setup(body_framing_like_http, reset),
         cmocka_unit_test_setup(aws_chunked_byte_by_byte, reset),
         cmocka_unit_test_setup(early_answer_skips_body, reset),
+        cmocka_unit_test_setup(rules_added_while_requests_run, reset),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
