@@ -11,122 +11,10 @@
 #include "bkcache/checksum.h"
 #include "errors.h"
 #include "server_internal.h"
+#include "uploads.h"
 #include "xml.h"
 
 #define MAX_COPY_SOURCE (5ULL * 1024 * 1024 * 1024)
-
-typedef struct part {
-    int number;
-    uint64_t size;
-    unsigned char md5[16];
-    char etag[80];
-    int64_t last_modified_ms;
-    ms3_body body;
-    bk_checksum_alg ck_alg; /* the algorithm the client declared, NONE when none */
-    char ck_value[BK_CHECKSUM_MAX_BASE64];
-} part;
-
-typedef struct upload {
-    char id[64];
-    char *bucket;
-    char *key;
-    int64_t initiated_ms;
-    ms3_objmeta meta;
-    bk_checksum_alg ck_alg; /* x-amz-checksum-algorithm at creation */
-    part *parts;            /* sorted by number */
-    size_t n;
-} upload;
-
-struct ms3_uploads {
-    pthread_mutex_t lock;
-    upload **items;
-    size_t n;
-};
-
-ms3_uploads *ms3_uploads_new(void)
-{
-    ms3_uploads *u = calloc(1, sizeof(*u));
-    if (u != NULL)
-        pthread_mutex_init(&u->lock, NULL);
-    return u;
-}
-
-static void upload_free(upload *up)
-{
-    if (up == NULL)
-        return;
-    for (size_t i = 0; i < up->n; i++)
-        ms3_body_free(&up->parts[i].body);
-    free(up->parts);
-    free(up->bucket);
-    free(up->key);
-    ms3_objmeta_free(&up->meta);
-    free(up);
-}
-
-void ms3_uploads_clear(ms3_uploads *u)
-{
-    pthread_mutex_lock(&u->lock);
-    for (size_t i = 0; i < u->n; i++)
-        upload_free(u->items[i]);
-    free(u->items);
-    u->items = NULL;
-    u->n = 0;
-    pthread_mutex_unlock(&u->lock);
-}
-
-void ms3_uploads_free(ms3_uploads *u)
-{
-    if (u == NULL)
-        return;
-    ms3_uploads_clear(u);
-    pthread_mutex_destroy(&u->lock);
-    free(u);
-}
-
-size_t ms3_uploads_count(ms3_uploads *u)
-{
-    pthread_mutex_lock(&u->lock);
-    size_t n = u->n;
-    pthread_mutex_unlock(&u->lock);
-    return n;
-}
-
-static upload *find(ms3_uploads *u, const char *id, const char *bucket, const char *key,
-                    size_t *pos)
-{
-    for (size_t i = 0; i < u->n; i++) {
-        upload *up = u->items[i];
-        if (strcmp(up->id, id) == 0 && strcmp(up->bucket, bucket) == 0 &&
-            strcmp(up->key, key) == 0) {
-            if (pos != NULL)
-                *pos = i;
-            return up;
-        }
-    }
-    return NULL;
-}
-
-int ms3_uploads_exists(ms3_uploads *u, const char *id, const char *bucket, const char *key)
-{
-    pthread_mutex_lock(&u->lock);
-    int found = find(u, id, bucket, key, NULL) != NULL;
-    pthread_mutex_unlock(&u->lock);
-    return found;
-}
-
-static int add_upload(ms3_uploads *u, upload *up)
-{
-    pthread_mutex_lock(&u->lock);
-    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-    upload **ni = realloc(u->items, (u->n + 1) * sizeof(*ni));
-    if (ni != NULL) {
-        u->items = ni;
-        u->items[u->n++] = up;
-    }
-    pthread_mutex_unlock(&u->lock);
-    return ni != NULL ? 0 : -1;
-}
 
 /* The checksum algorithm a part request declares: header, trailer or SDK header. */
 static bk_checksum_alg declared_alg(const ms3_req *r);
@@ -136,7 +24,7 @@ int ms3_op_precheck_part(ms3_req *r)
     ms3_uploads *u = r->srv->uploads;
     const char *id = ms3_route_param(&r->route, "uploadId");
     pthread_mutex_lock(&u->lock);
-    upload *up = find(u, id, r->route.bucket, r->route.key, NULL);
+    ms3_upload *up = ms3_uploads_find(u, id, r->route.bucket, r->route.key, NULL);
     bk_checksum_alg want = up != NULL ? up->ck_alg : BK_CHECKSUM_NONE;
     pthread_mutex_unlock(&u->lock);
     /* An upload created with an algorithm takes no part without it (S3 says so at
@@ -159,7 +47,7 @@ int ms3_op_precheck_part(ms3_req *r)
 void ms3_op_create_multipart(ms3_req *r)
 {
     ms3_server *s = r->srv;
-    upload *up = calloc(1, sizeof(*up));
+    ms3_upload *up = calloc(1, sizeof(*up));
     if (up == NULL) {
         ms3_resp_error(r, "InternalError", NULL, NULL);
         return;
@@ -175,7 +63,7 @@ void ms3_op_create_multipart(ms3_req *r)
     up->initiated_ms = ms3_clock_now_ms(&s->clock);
     const char *alg = ms3_req_header(r, "x-amz-checksum-algorithm");
     if (alg != NULL && !bk_checksum_alg_from_name(alg, &up->ck_alg)) {
-        upload_free(up);
+        ms3_upload_free(up);
         ms3_resp_error(r, "InvalidRequest",
                        "Checksum algorithm provided is unsupported. "
                        "Please try again with any of the valid types: "
@@ -183,10 +71,15 @@ void ms3_op_create_multipart(ms3_req *r)
                        NULL);
         return;
     }
-    if (up->bucket == NULL || up->key == NULL || ms3_meta_from_request(r, &up->meta) != 0 ||
-        add_upload(s->uploads, up) != 0) {
-        upload_free(up);
+    bk_err err;
+    if (up->bucket == NULL || up->key == NULL || ms3_meta_from_request(r, &up->meta) != 0) {
+        ms3_upload_free(up);
         ms3_resp_error(r, "InternalError", NULL, NULL);
+        return;
+    }
+    if (ms3_uploads_add(s->uploads, up, &err) != 0) {
+        ms3_upload_discard(s->uploads, up);
+        ms3_resp_error(r, "InternalError", err.msg, NULL);
         return;
     }
     bk_buf *b = &r->resp.body;
@@ -203,36 +96,20 @@ void ms3_op_create_multipart(ms3_req *r)
 /* ---------------------------------------------------------------- parts */
 
 /* Stores a finished part; replaces one with the same number. */
-static int store_part(ms3_req *r, part *p)
+static int store_part(ms3_req *r, ms3_part *p)
 {
     ms3_uploads *u = r->srv->uploads;
     const char *id = ms3_route_param(&r->route, "uploadId");
+    bk_err err;
     pthread_mutex_lock(&u->lock);
-    upload *up = find(u, id, r->route.bucket, r->route.key, NULL);
-    int rc = -1;
-    if (up != NULL) {
-        size_t i = 0;
-        while (i < up->n && up->parts[i].number < p->number)
-            i++;
-        if (i < up->n && up->parts[i].number == p->number) {
-            ms3_body_free(&up->parts[i].body);
-            up->parts[i] = *p;
-            rc = 0;
-        } else {
-            part *np = realloc(up->parts, (up->n + 1) * sizeof(*np));
-            if (np != NULL) {
-                up->parts = np;
-                memmove(np + i + 1, np + i, (up->n - i) * sizeof(*np));
-                np[i] = *p;
-                up->n++;
-                rc = 0;
-            }
-        }
-    }
+    ms3_upload *up = ms3_uploads_find(u, id, r->route.bucket, r->route.key, NULL);
+    int rc = up != NULL ? ms3_uploads_put_part(u, up, p, r->request_id, &err) : -1;
     pthread_mutex_unlock(&u->lock);
-    if (rc != 0) {
+    if (up == NULL) {
         ms3_body_free(&p->body);
-        ms3_resp_error(r, up == NULL ? "NoSuchUpload" : "InternalError", NULL, NULL);
+        ms3_resp_error(r, "NoSuchUpload", NULL, NULL);
+    } else if (rc != 0) {
+        ms3_resp_error(r, "InternalError", err.msg, NULL);
     }
     return rc;
 }
@@ -254,7 +131,7 @@ static bk_checksum_alg declared_alg(const ms3_req *r)
 
 void ms3_op_upload_part(ms3_req *r)
 {
-    part p;
+    ms3_part p;
     memset(&p, 0, sizeof(p));
     bk_err err;
     if (ms3_ingest_take_body(r->ingest, &p.body, &err) != 0) {
@@ -345,7 +222,7 @@ void ms3_op_upload_part_copy(ms3_req *r)
                        NULL);
         goto out;
     }
-    part p;
+    ms3_part p;
     memset(&p, 0, sizeof(p));
     if (ms3_body_from_range(ms3_store_tmp_dir(s->store), reader, first, len, &p.body, p.md5,
                             &err) != 0) {
@@ -384,7 +261,7 @@ static int etag_equal(const char *given, const char *stored)
     return given != NULL && ms3_etag_list_matches(given, stored) && strcmp(given, "*") != 0;
 }
 
-static const part *find_part(const upload *up, long number)
+static const ms3_part *find_part(const ms3_upload *up, long number)
 {
     for (size_t i = 0; i < up->n; i++)
         if (up->parts[i].number == number)
@@ -393,7 +270,7 @@ static const part *find_part(const upload *up, long number)
 }
 
 /* Validates the request against the upload (under the lock). 0 or responded. */
-static int validate_complete(ms3_req *r, const upload *up, const ms3_complete_req *cr)
+static int validate_complete(ms3_req *r, const ms3_upload *up, const ms3_complete_req *cr)
 {
     char xml[512];
     for (size_t i = 0; i < cr->n; i++) {
@@ -409,7 +286,7 @@ static int validate_complete(ms3_req *r, const upload *up, const ms3_complete_re
     }
     for (size_t i = 0; i < cr->n; i++) {
         const ms3_complete_part *cp = &cr->parts[i];
-        const part *p = find_part(up, cp->number);
+        const ms3_part *p = find_part(up, cp->number);
         snprintf(xml, sizeof(xml), "<UploadId>%s</UploadId><PartNumber>%ld</PartNumber>", up->id,
                  cp->number);
         if (p == NULL || !etag_equal(cp->etag, p->etag)) {
@@ -463,13 +340,13 @@ void ms3_op_complete_multipart(ms3_req *r)
     const char *id = ms3_route_param(&r->route, "uploadId");
     completion c;
     memset(&c, 0, sizeof(c));
-    upload *up = NULL;
+    ms3_upload *up = NULL;
 
     /* Take the upload out of the registry so no part changes under us; a failed
      * validation puts it back untouched, as S3 keeps the upload open. */
     pthread_mutex_lock(&s->uploads->lock);
     size_t pos = 0;
-    upload *found = find(s->uploads, id, r->route.bucket, r->route.key, &pos);
+    ms3_upload *found = ms3_uploads_find(s->uploads, id, r->route.bucket, r->route.key, &pos);
     if (found == NULL) {
         pthread_mutex_unlock(&s->uploads->lock);
         ms3_resp_error(r, "NoSuchUpload", NULL, NULL);
@@ -481,8 +358,7 @@ void ms3_op_complete_multipart(ms3_req *r)
         ms3_complete_req_free(&cr);
         return;
     }
-    up = found;
-    s->uploads->items[pos] = s->uploads->items[--s->uploads->n];
+    up = ms3_uploads_take(s->uploads, pos);
     pthread_mutex_unlock(&s->uploads->lock);
 
     size_t dlen = bk_checksum_digest_len(up->ck_alg);
@@ -495,7 +371,7 @@ void ms3_op_complete_multipart(ms3_req *r)
         goto done;
     }
     for (size_t i = 0; i < cr.n; i++) {
-        part *p = (part *)find_part(up, cr.parts[i].number);
+        ms3_part *p = (ms3_part *)find_part(up, cr.parts[i].number);
         if (p == NULL) { /* validate_complete found every part; never trust it blindly */
             ms3_resp_error(r, "InvalidPart", NULL, NULL);
             goto done;
@@ -553,10 +429,9 @@ void ms3_op_complete_multipart(ms3_req *r)
                        : rc == MS3_STORE_NO_BUCKET  ? "NoSuchBucket"
                                                     : "InternalError",
                        NULL, NULL);
-        if (rc == MS3_STORE_PRECONDITION) {
-            add_upload(s->uploads, up); /* S3 keeps the upload after a failed condition */
+        /* S3 keeps the upload after a failed condition. */
+        if (rc == MS3_STORE_PRECONDITION && ms3_uploads_add(s->uploads, up, &err) == 0)
             up = NULL;
-        }
         goto done;
     }
     bk_buf *b = &r->resp.body;
@@ -579,7 +454,7 @@ void ms3_op_complete_multipart(ms3_req *r)
     bk_buf_puts(b, "</CompleteMultipartUploadResult>");
     ms3_resp_xml(r, 200);
 done:
-    upload_free(up);
+    ms3_upload_discard(s->uploads, up);
     free(c.bodies);
     free(c.md5s);
     free(c.checksums);
@@ -592,15 +467,15 @@ void ms3_op_abort_multipart(ms3_req *r)
     const char *id = ms3_route_param(&r->route, "uploadId");
     pthread_mutex_lock(&u->lock);
     size_t pos = 0;
-    upload *up = find(u, id, r->route.bucket, r->route.key, &pos);
+    ms3_upload *up = ms3_uploads_find(u, id, r->route.bucket, r->route.key, &pos);
     if (up != NULL)
-        u->items[pos] = u->items[--u->n];
+        up = ms3_uploads_take(u, pos);
     pthread_mutex_unlock(&u->lock);
     if (up == NULL) {
         ms3_resp_error(r, "NoSuchUpload", NULL, NULL);
         return;
     }
-    upload_free(up);
+    ms3_upload_discard(u, up);
     r->resp.status = 204;
     r->resp.no_body = 1;
 }
@@ -617,7 +492,7 @@ void ms3_op_list_parts(ms3_req *r)
         max_parts = 1000;
     bk_buf *b = &r->resp.body;
     pthread_mutex_lock(&u->lock);
-    upload *up = find(u, id, r->route.bucket, r->route.key, NULL);
+    ms3_upload *up = ms3_uploads_find(u, id, r->route.bucket, r->route.key, NULL);
     if (up == NULL) {
         pthread_mutex_unlock(&u->lock);
         ms3_resp_error(r, "NoSuchUpload", NULL, NULL);
@@ -632,7 +507,7 @@ void ms3_op_list_parts(ms3_req *r)
     int truncated = 0;
     bk_buf parts = BK_BUF_INIT;
     for (size_t i = 0; i < up->n; i++) {
-        const part *p = &up->parts[i];
+        const ms3_part *p = &up->parts[i];
         if (p->number <= marker)
             continue;
         if (shown == max_parts) {
@@ -677,7 +552,7 @@ void ms3_op_list_multipart_uploads(ms3_req *r)
                    "<MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>");
     pthread_mutex_lock(&u->lock);
     for (size_t i = 0; i < u->n; i++) {
-        const upload *up = u->items[i];
+        const ms3_upload *up = u->items[i];
         if (strcmp(up->bucket, r->route.bucket) != 0 ||
             (prefix != NULL && strncmp(up->key, prefix, strlen(prefix)) != 0))
             continue;

@@ -181,11 +181,10 @@ ms3_server *ms3_server_create(const ms3_options *opts, bk_err *err)
     s->max_connections = o->max_connections ? o->max_connections : 1024;
     ms3_clock_init(&s->clock, o->clock_offset);
     s->creds = ms3_creds_new();
-    s->uploads = ms3_uploads_new();
     s->faults = ms3_faults_new();
     s->policies = ms3_policies_new();
     if (s->listen_host == NULL || s->region == NULL || s->vhost_suffix == NULL ||
-        s->creds == NULL || s->uploads == NULL || s->faults == NULL || s->policies == NULL) {
+        s->creds == NULL || s->faults == NULL || s->policies == NULL) {
         bk_err_set(err, BK_ENOMEM, "out of memory");
         ms3_server_stop(s);
         return NULL;
@@ -197,6 +196,11 @@ ms3_server *ms3_server_create(const ms3_options *opts, bk_err *err)
     }
     s->store = ms3_store_open(o->data_dir, err);
     if (s->store == NULL) {
+        ms3_server_stop(s);
+        return NULL;
+    }
+    s->uploads = ms3_uploads_new(ms3_store_data_dir(s->store), err);
+    if (s->uploads == NULL) {
         ms3_server_stop(s);
         return NULL;
     }

@@ -17,9 +17,9 @@
 #include "policy.h"
 #include "router.h"
 #include "store.h"
+#include "uploads.h"
 
 struct MHD_Daemon;
-typedef struct ms3_uploads ms3_uploads;
 
 struct ms3_server {
     char *listen_host;
@@ -152,12 +152,7 @@ int ms3_op_ingest_config(ms3_req *r, ms3_ingest_config *cfg);
 /* Admin endpoints (admin.c): body already buffered. */
 void ms3_admin_handle(ms3_req *r, const char *body, size_t len);
 
-/* Multipart registry (multipart.c). */
-ms3_uploads *ms3_uploads_new(void);
-void ms3_uploads_free(ms3_uploads *u);
-void ms3_uploads_clear(ms3_uploads *u);
-size_t ms3_uploads_count(ms3_uploads *u);
-int ms3_uploads_exists(ms3_uploads *u, const char *upload_id, const char *bucket, const char *key);
+/* Multipart (multipart.c; the registry of uploads is uploads.c). */
 /* UploadPart checks that need the upload (checksum algorithm agreement); responds
  * and returns -1 on failure. */
 int ms3_op_precheck_part(ms3_req *r);

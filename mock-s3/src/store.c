@@ -92,7 +92,7 @@ static int mkdir_p(const char *path)
     return rc;
 }
 
-static int write_file_atomic(const char *path, const char *text, bk_err *err)
+int ms3_write_file_atomic(const char *path, const char *text, bk_err *err)
 {
     bk_buf tmp = BK_BUF_INIT;
     bk_buf_printf(&tmp, "%s.tmp", path);
@@ -126,7 +126,7 @@ static int persist_meta(ms3_store *st, const char *bkt, const obj *o, bk_err *er
     if (json == NULL || path == NULL)
         bk_err_set(err, BK_ENOMEM, "cannot encode the metadata of %s", o->key);
     else
-        rc = write_file_atomic(path, json, err);
+        rc = ms3_write_file_atomic(path, json, err);
     free(json);
     free(path);
     return rc;
@@ -411,6 +411,11 @@ void ms3_store_close(ms3_store *st)
 int ms3_store_is_persistent(const ms3_store *st)
 {
     return st->dir != NULL;
+}
+
+const char *ms3_store_data_dir(const ms3_store *st)
+{
+    return st->dir;
 }
 
 const char *ms3_store_tmp_dir(const ms3_store *st)

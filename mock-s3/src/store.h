@@ -34,6 +34,9 @@ int ms3_valid_bucket_name(const char *name);
 ms3_store *ms3_store_open(const char *data_dir /* NULL = memory */, bk_err *err);
 /* DIR/tmp for writers, NULL in memory. */
 const char *ms3_store_tmp_dir(const ms3_store *st);
+const char *ms3_store_data_dir(const ms3_store *st); /* NULL in memory */
+/* Writes path through path.tmp and a rename, so a reader sees all or nothing. */
+int ms3_write_file_atomic(const char *path, const char *text, bk_err *err);
 void ms3_store_close(ms3_store *st);
 int ms3_store_is_persistent(const ms3_store *st);
 
