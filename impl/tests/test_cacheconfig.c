@@ -16,28 +16,7 @@
 
 #include "bkcache/cacheconfig.h"
 #include "bkcache/chains.h"
-
-static char *slurp(const char *path, size_t *len)
-{
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = (size_t)n;
-    }
-    return buf;
-}
+#include "cachegen.h"
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -101,7 +80,8 @@ static void golden_cases_match_go_byte_for_byte(void **state)
         char *in_path = path_join(dir, names[i], NULL, NULL);
         char *exp_path = path_join(dir, names[i], ".json", ".expected");
         size_t in_len, exp_len;
-        char *in = slurp(in_path, &in_len), *exp = slurp(exp_path, &exp_len);
+        char *in = bk_test_read_file(in_path, &in_len),
+             *exp = bk_test_read_file(exp_path, &exp_len);
         assert_non_null(in);
         assert_non_null(exp);
         bk_err err = {0};
@@ -144,7 +124,8 @@ static void reject_fixtures_fail_with_their_message(void **state)
         char *in_path = path_join(dir, names[i], NULL, NULL);
         char *err_path = path_join(dir, names[i], ".json", ".error");
         size_t in_len, want_len;
-        char *in = slurp(in_path, &in_len), *want = slurp(err_path, &want_len);
+        char *in = bk_test_read_file(in_path, &in_len),
+             *want = bk_test_read_file(err_path, &want_len);
         assert_non_null(in);
         if (!want)
             fail_msg("%s: missing .error file", names[i]);
@@ -313,7 +294,7 @@ static void fuzz_truncated_and_mutated_manifests(void **state)
         char path[512];
         snprintf(path, sizeof path, "%s/config/golden/%s", BK_FIXTURES_DIR, seeds[s]);
         size_t len;
-        char *base = slurp(path, &len);
+        char *base = bk_test_read_file(path, &len);
         assert_non_null(base);
         /* every truncation */
         for (size_t cut = 0; cut <= len; cut += (s == 0 ? 1 : 3))

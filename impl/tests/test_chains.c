@@ -14,24 +14,7 @@
 
 #include "bkcache/chains.h"
 #include "bkcache/graph.h"
-
-static char *slurp(const char *path, size_t *len)
-{
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        n = 0;
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
+#include "cachegen.h"
 
 static char *encode(const bk_cache_config *cfg)
 {
@@ -44,7 +27,7 @@ static char *encode(const bk_cache_config *cfg)
 static void expect_file(const char *path, const char *got)
 {
     size_t len;
-    char *want = slurp(path, &len);
+    char *want = bk_test_read_file(path, &len);
     if (!want)
         fail_msg("missing %s", path);
     if (strlen(got) != len || memcmp(got, want, len) != 0)
@@ -149,7 +132,7 @@ static void normalize_fixtures(void **state)
         char path[512];
         snprintf(path, sizeof path, "%s/config/normalize/%s.json", BK_FIXTURES_DIR, cases[i]);
         size_t len;
-        char *in = slurp(path, &len);
+        char *in = bk_test_read_file(path, &len);
         assert_non_null(in);
         bk_err err = {0};
         bk_cache_config *cfg = NULL, *norm = NULL;

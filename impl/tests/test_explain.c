@@ -22,24 +22,7 @@
 #include <cmocka.h>
 
 #include "bkcache/explain.h"
-
-static char *slurp(const char *path, size_t *len)
-{
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        n = 0;
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
+#include "cachegen.h"
 
 static size_t count_of(const char *hay, const char *needle)
 {
@@ -148,7 +131,7 @@ static void graph_fixtures_carry_the_exported_manifest(void **state)
             assert_int_equal(e->kind, BK_EXPLAIN_GRAPH);
             assert_int_equal(e->n_manifests, 1);
             size_t len;
-            char *want = slurp(expected, &len);
+            char *want = bk_test_read_file(expected, &len);
             assert_non_null(want);
             bk_buf enc = BK_BUF_INIT;
             assert_int_equal(bk_config_encode(e->manifests[0].config, &enc, &err), BK_OK);
@@ -172,7 +155,7 @@ static void manifest_files_render_and_blobs_are_unknown(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/graphs/multistage.max.expected", BK_FIXTURES_DIR);
     size_t len;
-    char *data = slurp(path, &len);
+    char *data = bk_test_read_file(path, &len);
     bk_explain *e = NULL;
     bk_err err;
     assert_int_equal(bk_explain_manifest_bytes("m.json", data, len, &e, &err), BK_OK);
@@ -263,7 +246,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static void copy_file(const char *from, const char *to)
 {
     size_t len;
-    char *data = slurp(from, &len);
+    char *data = bk_test_read_file(from, &len);
     assert_non_null(data);
     FILE *f = fopen(to, "wb");
     assert_non_null(f);
@@ -348,7 +331,7 @@ static void local_dir_missing_and_unreferenced(void **state)
 
     /* the config read from the directory is the S3 manifest it was built from */
     size_t len;
-    char *want = slurp(BK_FIXTURES_DIR "/graphs/linear.max.expected", &len);
+    char *want = bk_test_read_file(BK_FIXTURES_DIR "/graphs/linear.max.expected", &len);
     bk_buf enc = BK_BUF_INIT;
     assert_int_equal(bk_config_encode(e->manifests[0].config, &enc, &err), BK_OK);
     assert_string_equal(bk_buf_str(&enc), want);
@@ -366,7 +349,7 @@ static bk_explain *load_expected(const char *graph, const char *mode)
     char path[512];
     snprintf(path, sizeof path, "%s/graphs/%s.%s.expected", BK_FIXTURES_DIR, graph, mode);
     size_t len;
-    char *data = slurp(path, &len);
+    char *data = bk_test_read_file(path, &len);
     assert_non_null(data);
     bk_explain *e = NULL;
     bk_err err;

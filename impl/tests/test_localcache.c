@@ -17,24 +17,7 @@
 #include <unistd.h>
 
 #include "bkcache/localcache.h"
-
-static char *slurp(const char *path, size_t *len)
-{
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        n = 0;
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
+#include "cachegen.h"
 
 static void spit(const char *path, const char *data, size_t len)
 {
@@ -76,7 +59,7 @@ static char *encode(const bk_cache_config *cfg)
 static bk_cache_config *load_config(const char *path)
 {
     size_t len;
-    char *data = slurp(path, &len);
+    char *data = bk_test_read_file(path, &len);
     assert_non_null(data);
     bk_err err = {0};
     bk_cache_config *cfg = NULL;
@@ -91,7 +74,7 @@ static void fixtures_read_back_to_the_s3_config(void **state)
 {
     (void)state;
     size_t want_len;
-    char *want = slurp(BK_FIXTURES_DIR "/graphs/linear.max.expected", &want_len);
+    char *want = bk_test_read_file(BK_FIXTURES_DIR "/graphs/linear.max.expected", &want_len);
     assert_non_null(want);
     for (int s = 0; s < 3; s++) {
         char dir[512];
@@ -124,7 +107,7 @@ static void compare_file(const char *a_dir, const char *b_dir, const char *name)
     snprintf(pa, sizeof pa, "%s/%s", a_dir, name);
     snprintf(pb, sizeof pb, "%s/%s", b_dir, name);
     size_t la, lb;
-    char *a = slurp(pa, &la), *b = slurp(pb, &lb);
+    char *a = bk_test_read_file(pa, &la), *b = bk_test_read_file(pb, &lb);
     if (!a || !b)
         fail_msg("missing %s or %s", pa, pb);
     if (la != lb || memcmp(a, b, la) != 0)
@@ -190,7 +173,7 @@ static void every_graph_manifest_round_trips(void **state)
             char idx[600];
             snprintf(idx, sizeof idx, "%s/index.json", dir);
             size_t len;
-            char *index = slurp(idx, &len);
+            char *index = bk_test_read_file(idx, &len);
             assert_non_null(strstr(index, "\"v1\""));
             assert_non_null(strstr(index, "\"v2\""));
             assert_null(strstr(strstr(index, "\"v2\"") + 4, "\"v2\""));
@@ -249,14 +232,14 @@ static void integrity_errors(void **state)
     char root_path[800];
     snprintf(root_path, sizeof root_path, "%s/blobs/sha256/%s", cache, lc->root_digest + 7);
     size_t len;
-    char *root = slurp(root_path, &len);
+    char *root = bk_test_read_file(root_path, &len);
     char *cfgd = strstr(root, "\"application/vnd.buildkit.cacheconfig.v0\",\"digest\":\"sha256:");
     assert_non_null(cfgd);
     char cfg_path[900];
     snprintf(cfg_path, sizeof cfg_path, "%s/blobs/sha256/%.64s", cache,
              cfgd + strlen("\"application/vnd.buildkit.cacheconfig.v0\",\"digest\":\"sha256:"));
     size_t clen;
-    char *cfg = slurp(cfg_path, &clen);
+    char *cfg = bk_test_read_file(cfg_path, &clen);
     cfg[1] = 'X';
     spit(cfg_path, cfg, clen);
     bk_local_cache_free(lc);

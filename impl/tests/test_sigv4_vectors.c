@@ -16,6 +16,7 @@
 
 #include "bkcache/httpreq.h"
 #include "bkcache/sigv4.h"
+#include "cachegen.h"
 
 #define VECTORS BK_FIXTURES_DIR "/sigv4"
 
@@ -37,27 +38,9 @@ __attribute__((format(printf, 3, 4))) static void fmt_into(char *out, size_t siz
         fail_msg("formatted text does not fit in %zu bytes", size);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    if (len != NULL)
-        *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    bk_buf b = BK_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        assert_int_equal(bk_buf_append(&b, chunk, n), 0);
-    fclose(f);
-    if (len != NULL)
-        *len = b.len;
-    return bk_buf_steal(&b);
-}
-
 static char *must_slurp(const char *path, size_t *len)
 {
-    char *s = slurp(path, len);
+    char *s = bk_test_read_file(path, len);
     if (s == NULL)
         fail_msg("cannot read %s", path);
     return s;

@@ -292,21 +292,6 @@ static char *request_journal(pipeline_fx *fx, const fault_set *fs, const char *m
     return bk_buf_steal(&b);
 }
 
-static char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    bk_buf b = BK_BUF_INIT;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        bk_buf_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    return bk_buf_steal(&b);
-}
-
 static void make_dest(char *dir, size_t size)
 {
     const char *tmp = getenv("TMPDIR");
@@ -351,7 +336,7 @@ static void assert_blob_identical(const bk_test_cache *c, size_t i, const char *
     snprintf(a, sizeof a, "%s/blobs/sha256/%s", c->dir, c->digests[i] + 7);
     snprintf(b, sizeof b, "%s/blobs/sha256/%s", dest_dir, c->digests[i] + 7);
     size_t la = 0, lb = 0;
-    char *da = read_whole(a, &la), *db = read_whole(b, &lb);
+    char *da = bk_test_read_file(a, &la), *db = bk_test_read_file(b, &lb);
     if (da == NULL || db == NULL)
         fail_msg("blob %s missing from the import (%s)", c->digests[i], db ? a : b);
     assert_int_equal(la, lb);
@@ -375,7 +360,7 @@ static void assert_dest_blobs_verify(const char *dest_dir)
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         size_t len = 0;
-        char *data = read_whole(path, &len);
+        char *data = bk_test_read_file(path, &len);
         assert_non_null(data);
         unsigned char md[32];
         SHA256((const unsigned char *)data, len, md);
@@ -487,6 +472,32 @@ static void print_totals(const char *what, const soak_totals *t)
     printf("\n");
 }
 
+/* What both halves set up: the seeds asked for, the totals, the mock with its
+ * client fixture and the pool of caches. */
+typedef struct soak_half {
+    unsigned seeds, first;
+    soak_totals t;
+    pipeline_fx fx;
+    soak_pool pool;
+} soak_half;
+
+static void half_begin(soak_half *h, unsigned default_seeds)
+{
+    memset(h, 0, sizeof *h);
+    h->seeds = env_uint("BKCACHE_SOAK_SEEDS", default_seeds);
+    h->first = env_uint("BKCACHE_SOAK_FIRST_SEED", 1);
+    h->t.started = now_s();
+    assert_int_equal(pipeline_fx_start(&h->fx, "", 0), 0);
+    pool_make(&h->pool);
+}
+
+static void half_end(soak_half *h, const char *what)
+{
+    pool_free(&h->pool);
+    pipeline_fx_stop(&h->fx);
+    print_totals(what, &h->t);
+}
+
 /* A run with retries that failed: the error and what the mock saw of the request. */
 static void fail_run(pipeline_fx *fx, const fault_set *fs, unsigned seed, const char *what,
                      const bk_err *err)
@@ -499,37 +510,35 @@ static void fail_run(pipeline_fx *fx, const fault_set *fs, unsigned seed, const 
 static void with_retries_every_run_succeeds(void **state)
 {
     (void)state;
-    unsigned seeds = env_uint("BKCACHE_SOAK_SEEDS", DEFAULT_SEEDS_RETRY);
-    unsigned first = env_uint("BKCACHE_SOAK_FIRST_SEED", 1);
-    soak_totals t = {0};
-    t.started = now_s();
-    pipeline_fx fx;
-    assert_int_equal(pipeline_fx_start(&fx, "", 0), 0);
-    soak_pool pool;
-    pool_make(&pool);
+    soak_half h;
+    half_begin(&h, DEFAULT_SEEDS_RETRY);
+    unsigned seeds = h.seeds, first = h.first;
+    soak_totals *t = &h.t;
+    pipeline_fx *fx = &h.fx;
+    soak_pool *pool = &h.pool;
     for (unsigned seed = first; seed < first + seeds; seed++) {
-        ms3_server_reset(fx.mock);
-        const bk_test_cache *c = &pool.c[seed % POOL];
-        bk_store *store = pool.store[seed % POOL];
+        ms3_server_reset(fx->mock);
+        const bk_test_cache *c = &pool->c[seed % POOL];
+        bk_store *store = pool->store[seed % POOL];
         bk_err err;
         fault_set fs = {0};
         set_keys(&fs, c);
-        add_key_faults(fx.mock, seed, 0, &fs);
-        bk_s3_client *client = soak_client(&fx, 5);
+        add_key_faults(fx->mock, seed, 0, &fs);
+        bk_s3_client *client = soak_client(fx, 5);
 
-        if (run_export(&fx, client, store, c->config, &err) != BK_OK)
-            fail_run(&fx, &fs, seed, "export", &err);
-        count_fired(&fx, &fs, &t);
-        ms3_server_clear_faults(fx.mock);
-        add_key_faults(fx.mock, seed, 1, &fs);
+        if (run_export(fx, client, store, c->config, &err) != BK_OK)
+            fail_run(fx, &fs, seed, "export", &err);
+        count_fired(fx, &fs, t);
+        ms3_server_clear_faults(fx->mock);
+        add_key_faults(fx->mock, seed, 1, &fs);
 
         char dest_dir[256];
         make_dest(dest_dir, sizeof dest_dir);
         bk_store *dest = bk_store_open(dest_dir, 1, &err);
         assert_non_null(dest);
         bk_import_result res;
-        if (run_import(&fx, client, dest, &res, &err) != BK_OK)
-            fail_run(&fx, &fs, seed, "import", &err);
+        if (run_import(fx, client, dest, &res, &err) != BK_OK)
+            fail_run(fx, &fs, seed, "import", &err);
         assert_true(res.found);
         assert_int_equal(res.blobs, SOAK_BLOBS);
         assert_int_equal(res.n_missing, 0);
@@ -538,60 +547,56 @@ static void with_retries_every_run_succeeds(void **state)
             assert_blob_identical(c, i, dest_dir);
         bk_import_result_clear(&res);
 
-        count_fired(&fx, &fs, &t);
-        assert_requests_covered(&fx, &fs, seed);
-        t.requests += ms3_journal_count(fx.mock, NULL);
+        count_fired(fx, &fs, t);
+        assert_requests_covered(fx, &fs, seed);
+        t->requests += ms3_journal_count(fx->mock, NULL);
         fault_set_free(&fs);
-        t.seeds++;
+        t->seeds++;
         bk_s3_client_free(client);
         bk_store_free(dest);
         remove_dir(dest_dir);
     }
-    pool_free(&pool);
-    pipeline_fx_stop(&fx);
-    print_totals("retry_max_attempts=5", &t);
+    half_end(&h, "retry_max_attempts=5");
     /* The faults really happened: every kind fired at least once over the run. */
     if (seeds >= 10)
         for (int i = 0; i < F_KINDS; i++)
-            if (t.fired[i] == 0)
+            if (t->fired[i] == 0)
                 fail_msg("fault \"%s\" never fired in %u seeds", fault_names[i], seeds);
 }
 
 static void without_retries_runs_fail_cleanly(void **state)
 {
     (void)state;
-    unsigned seeds = env_uint("BKCACHE_SOAK_SEEDS", DEFAULT_SEEDS_NO_RETRY);
-    unsigned first = env_uint("BKCACHE_SOAK_FIRST_SEED", 1);
-    soak_totals t = {0};
-    t.started = now_s();
-    pipeline_fx fx;
-    assert_int_equal(pipeline_fx_start(&fx, "", 0), 0);
-    soak_pool pool;
-    pool_make(&pool);
+    soak_half h;
+    half_begin(&h, DEFAULT_SEEDS_NO_RETRY);
+    unsigned seeds = h.seeds, first = h.first;
+    soak_totals *t = &h.t;
+    pipeline_fx *fx = &h.fx;
+    soak_pool *pool = &h.pool;
     for (unsigned seed = first; seed < first + seeds; seed++) {
-        ms3_server_reset(fx.mock);
+        ms3_server_reset(fx->mock);
         /* The old cache, exported while nothing fails, then the new one. */
-        const bk_test_cache *old_c = &pool.c[seed % POOL], *new_c = &pool.c[(seed + 1) % POOL];
-        bk_store *old_store = pool.store[seed % POOL], *new_store = pool.store[(seed + 1) % POOL];
+        const bk_test_cache *old_c = &pool->c[seed % POOL], *new_c = &pool->c[(seed + 1) % POOL];
+        bk_store *old_store = pool->store[seed % POOL], *new_store = pool->store[(seed + 1) % POOL];
         bk_err err;
-        bk_s3_client *clean = soak_client(&fx, 5);
-        if (run_export(&fx, clean, old_store, old_c->config, &err) != BK_OK)
+        bk_s3_client *clean = soak_client(fx, 5);
+        if (run_export(fx, clean, old_store, old_c->config, &err) != BK_OK)
             fail_msg("seed %u: fault-free export failed: %s", seed, err.msg);
         bk_s3_client_free(clean);
 
         /* The new cache, once, with faults and no retry. */
         fault_set fs = {0};
-        add_shared_faults(fx.mock, seed, &fs);
-        bk_s3_client *client = soak_client(&fx, 1);
-        bk_code rc = run_export(&fx, client, new_store, new_c->config, &err);
+        add_shared_faults(fx->mock, seed, &fs);
+        bk_s3_client *client = soak_client(fx, 1);
+        bk_code rc = run_export(fx, client, new_store, new_c->config, &err);
         int failed_on_manifest = 0;
         if (rc != BK_OK) {
             failed_on_manifest = strstr(err.msg, "manifests/buildkit") != NULL;
             assert_true(err.msg[0] != '\0');
             assert_error_names_key(&err, new_c);
-            t.runs_failed++;
+            t->runs_failed++;
         } else {
-            t.runs_ok++;
+            t->runs_ok++;
         }
 
         /* An import under the same faults: complete and identical, or a clean
@@ -601,7 +606,7 @@ static void without_retries_runs_fail_cleanly(void **state)
         bk_store *dest = bk_store_open(dest_dir, 1, &err);
         assert_non_null(dest);
         bk_import_result res;
-        bk_code irc = run_import(&fx, client, dest, &res, &err);
+        bk_code irc = run_import(fx, client, dest, &res, &err);
         if (irc != BK_OK) {
             assert_true(err.msg[0] != '\0');
             if (strstr(err.msg, "manifests/buildkit") == NULL) {
@@ -613,19 +618,19 @@ static void without_retries_runs_fail_cleanly(void **state)
                 if (!named)
                     fail_msg("seed %u: import error does not name the key: %s", seed, err.msg);
             }
-            t.runs_failed++;
+            t->runs_failed++;
         } else {
-            t.runs_ok++;
+            t->runs_ok++;
         }
         bk_import_result_clear(&res);
         assert_dest_blobs_verify(dest_dir);
-        count_fired(&fx, &fs, &t);
-        t.requests += ms3_journal_count(fx.mock, NULL);
+        count_fired(fx, &fs, t);
+        t->requests += ms3_journal_count(fx->mock, NULL);
         fault_set_free(&fs);
 
         /* With the faults gone: the bucket is consistent, whichever manifest won. */
-        ms3_server_clear_faults(fx.mock);
-        int which = assert_bucket_consistent(&fx, old_c->config, new_c->config);
+        ms3_server_clear_faults(fx->mock);
+        int which = assert_bucket_consistent(fx, old_c->config, new_c->config);
         /* A successful export left the new manifest; one that failed on a blob
          * left the old one; one that failed writing the manifest may have
          * left either (the server may have stored it after the client gave up). */
@@ -637,14 +642,12 @@ static void without_retries_runs_fail_cleanly(void **state)
         bk_s3_client_free(client);
         bk_store_free(dest);
         remove_dir(dest_dir);
-        t.seeds++;
+        t->seeds++;
     }
-    pool_free(&pool);
-    pipeline_fx_stop(&fx);
-    print_totals("retry_max_attempts=1", &t);
+    half_end(&h, "retry_max_attempts=1");
     /* With ~9% of requests faulted and ~600 requests a seed, runs do fail. */
     if (seeds >= 10)
-        assert_true(t.runs_failed > 0);
+        assert_true(t->runs_failed > 0);
 }
 
 int main(void)

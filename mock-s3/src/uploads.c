@@ -82,11 +82,6 @@ void ms3_upload_discard(ms3_uploads *u, ms3_upload *up)
 
 /* ---------------------------------------------------------------- persistence */
 
-static void md5_hex(const unsigned char md5[16], char out[33])
-{
-    bk_sigv4_hex(md5, 16, out);
-}
-
 static int md5_from_hex(const char *hex, unsigned char md5[16])
 {
     if (hex == NULL || strlen(hex) != 32)
@@ -116,7 +111,7 @@ static const char *base_name(const char *path)
 static json_t *part_json(const ms3_part *p)
 {
     char hex[33];
-    md5_hex(p->md5, hex);
+    bk_sigv4_hex(p->md5, 16, hex);
     const char *alg = bk_checksum_alg_name(p->ck_alg);
     json_t *o = json_pack("{s:i, s:I, s:s, s:s, s:I, s:s*, s:s}", "number", p->number, "size",
                           (json_int_t)p->size, "md5", hex, "etag", p->etag, "last_modified_ms",

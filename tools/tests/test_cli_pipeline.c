@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "cachegen.h"
 #include "proc.h"
 
 #define AK "AKIACLIPIPELINE00001"
@@ -55,23 +56,6 @@ static void attrs(fx *f, char *out, size_t size, const char *extra)
              f->url, *extra ? "," : "", extra);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    *len = 0;
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, fp);
-    fclose(fp);
-    buf[got] = '\0';
-    *len = got;
-    return buf;
-}
-
 /* The object's bytes, fetched with curl's own SigV4 signer (an independent client). */
 static char *fetch(fx *f, const char *key, size_t *len)
 {
@@ -100,7 +84,7 @@ static char *fetch(fx *f, const char *key, size_t *len)
     if (r.exit_code != 0)
         fail_msg("curl %s: %s", key, r.err);
     bk_proc_result_free(&r);
-    return read_file(out, len);
+    return bk_test_read_file(out, len);
 }
 
 static void run_cli(const char *const argv[], int want_exit, bk_proc_result *r)
@@ -140,7 +124,7 @@ static void manifests_equal_the_graph_goldens(void **state)
                      modes[m]);
             size_t got_len = 0, want_len = 0;
             char *got = fetch(f, key, &got_len);
-            char *want = read_file(golden, &want_len);
+            char *want = bk_test_read_file(golden, &want_len);
             assert_non_null(got);
             assert_non_null(want);
             if (got_len != want_len || memcmp(got, want, got_len) != 0)
@@ -180,7 +164,7 @@ static void import_json_and_dest(void **state)
     snprintf(path, sizeof path, "%s/cache-config.json", dest);
     snprintf(golden, sizeof golden, "%s/graphs/multistage.max.expected", BK_FIXTURES_DIR);
     size_t a_len, b_len;
-    char *x = read_file(path, &a_len), *y = read_file(golden, &b_len);
+    char *x = bk_test_read_file(path, &a_len), *y = bk_test_read_file(golden, &b_len);
     assert_non_null(x);
     assert_int_equal(a_len, b_len);
     assert_memory_equal(x, y, a_len);

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "cachegen.h"
 #include "proc.h"
 
 #define BKCACHE (BK_BIN_DIR "/bkcache")
@@ -72,22 +73,6 @@ static void run_ok(const char *const argv[], bk_proc_result *r)
                  r->err);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    *len = 0;
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, fp);
-    buf[*len] = '\0';
-    fclose(fp);
-    return buf;
-}
-
 static void export_import_round_trip(void **state)
 {
     fx *f = *state;
@@ -114,7 +99,7 @@ static void export_import_round_trip(void **state)
     snprintf(got_path, sizeof got_path, "%s/cache-config.json", dest);
     snprintf(golden, sizeof golden, "%s/graphs/diamond.max.expected", BK_FIXTURES_DIR);
     size_t a_len, b_len;
-    char *x = read_file(got_path, &a_len), *y = read_file(golden, &b_len);
+    char *x = bk_test_read_file(got_path, &a_len), *y = bk_test_read_file(golden, &b_len);
     assert_non_null(x);
     assert_non_null(y);
     assert_int_equal(a_len, b_len);

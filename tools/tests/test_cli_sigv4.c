@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "cachegen.h"
 #include "bkcache/buf.h"
 #include "proc.h"
 
@@ -30,20 +31,6 @@ __attribute__((format(printf, 3, 4))) static void fmt_into(char *out, size_t siz
     va_end(ap);
     if (n < 0 || (size_t)n >= size)
         fail_msg("formatted text does not fit in %zu bytes", size);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot read %s", path);
-    bk_buf b = BK_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        bk_buf_append(&b, chunk, n);
-    fclose(f);
-    return bk_buf_steal(&b);
 }
 
 /* The text after "--- <name>\n" up to the next "\n--- " or the end (without
@@ -88,7 +75,7 @@ static void sign_and_compare(const char *dir, const char *name)
 {
     char path[1024];
     fmt_into(path, sizeof path, "%s/%s/%s.req", dir, name, name);
-    char *req = slurp(path);
+    char *req = bk_test_read_file(path, NULL);
     const char *args[] = {"sigv4",  "sign",     "--access-key", "AKIDEXAMPLE", "--secret-key",
                           SUITE_SK, "--region", "us-east-1",    "--service",   "service",
                           NULL};
@@ -100,7 +87,7 @@ static void sign_and_compare(const char *dir, const char *name)
         {"canonical-request", "creq"}, {"string-to-sign", "sts"}, {"authorization", "authz"}};
     for (int i = 0; i < 3; i++) {
         fmt_into(path, sizeof path, "%s/%s/%s.%s", dir, name, name, parts[i][1]);
-        char *want = slurp(path), *got = section(res.out, parts[i][0]);
+        char *want = bk_test_read_file(path, NULL), *got = section(res.out, parts[i][0]);
         expect_same(name, got, want);
         free(want);
         free(got);
@@ -143,7 +130,7 @@ static void sign_with_date_option_adds_header(void **state)
     const char *dir = VECTORS "/aws-signing-test-suite/v4/get-vanilla-utf8-query";
     char path[1024];
     fmt_into(path, sizeof path, "%s/request.txt", dir);
-    char *req = slurp(path);
+    char *req = bk_test_read_file(path, NULL);
     const char *args[] = {
         "sigv4",    "sign",      "--access-key", "AKIDEXAMPLE", "--secret-key", SUITE_SK,
         "--region", "us-east-1", "--service",    "service",     "--date",       "20150830T123600Z",
@@ -155,13 +142,13 @@ static void sign_with_date_option_adds_header(void **state)
                               {"string-to-sign", "header-string-to-sign.txt"}};
     for (int i = 0; i < 2; i++) {
         fmt_into(path, sizeof path, "%s/%s", dir, files[i][1]);
-        char *want = slurp(path), *got = section(res.out, files[i][0]);
+        char *want = bk_test_read_file(path, NULL), *got = section(res.out, files[i][0]);
         expect_same(files[i][1], got, want);
         free(want);
         free(got);
     }
     fmt_into(path, sizeof path, "%s/header-signature.txt", dir);
-    char *sig = slurp(path), *authz = section(res.out, "authorization");
+    char *sig = bk_test_read_file(path, NULL), *authz = section(res.out, "authorization");
     assert_non_null(strstr(authz, sig));
     char *added = section(res.out, "added-headers");
     assert_string_equal(added, "X-Amz-Date: 20150830T123600Z");

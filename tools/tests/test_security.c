@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "cachegen.h"
 #include "bkcache/buf.h"
 #include "bkcache/s3.h"
 #include "proc.h"
@@ -100,20 +101,6 @@ static char *http_get(const char *url)
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
     assert_int_equal(curl_easy_perform(h), CURLE_OK);
     curl_easy_cleanup(h);
-    return bk_buf_steal(&b);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    bk_buf b = BK_BUF_INIT;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        bk_buf_append(&b, chunk, n);
-    fclose(f);
     return bk_buf_steal(&b);
 }
 
@@ -200,7 +187,7 @@ static void secrets_never_printed_or_journaled(void **state)
     bk_proc_result_free(&r);
 
     /* The journal, as a file and over HTTP; it did record the signed requests. */
-    char *journal = slurp(f.journal);
+    char *journal = bk_test_read_file(f.journal, NULL);
     assert_non_null(journal);
     assert_non_null(strstr(journal, AK));
     assert_no_secret("the mock's journal file", journal);

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bkcache/buf.h"
+
 #include <openssl/sha.h>
 
 #include "bkcache/chains.h"
@@ -150,4 +152,29 @@ int bk_test_cache_corrupt(bk_test_cache *c, size_t i)
     fseek(f, 0, SEEK_SET);
     fputc(ch ^ 0xff, f);
     return fclose(f);
+}
+
+char *bk_test_read_file(const char *path, size_t *len)
+{
+    if (len != NULL)
+        *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    bk_buf b = BK_BUF_INIT;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        bk_buf_append(&b, chunk, n);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || bk_buf_check(&b, NULL) != BK_OK) {
+        bk_buf_free(&b);
+        return NULL;
+    }
+    if (len != NULL)
+        *len = b.len;
+    if (b.data == NULL)
+        bk_buf_puts(&b, ""); /* an empty file reads as "" */
+    return bk_buf_steal(&b);
 }

@@ -25,6 +25,9 @@ void bk_test_cache_free(bk_test_cache *c); /* removes the directory too */
 /* Removes path and everything under it, without a shell: 0, or -1 when
  * something could not be removed. */
 int bk_test_rmtree(const char *path);
+/* The whole file, NUL-terminated (malloc'ed), its length in *len (len may be
+ * NULL); NULL when it cannot be read. */
+char *bk_test_read_file(const char *path, size_t *len);
 
 /* Overwrites one byte of blob i in the store (same size, wrong digest). */
 int bk_test_cache_corrupt(bk_test_cache *c, size_t i);
