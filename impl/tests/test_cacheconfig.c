@@ -127,8 +127,13 @@ static void reject_fixtures_fail_with_their_message(void **state)
         char *in = bk_test_read_file(in_path, &in_len),
              *want = bk_test_read_file(err_path, &want_len);
         assert_non_null(in);
-        if (!want)
+        if (!want) {
             fail_msg("%s: missing .error file", names[i]);
+            free(in);
+            free(in_path);
+            free(err_path);
+            return; /* not reached: fail_msg does not return */
+        }
         while (want_len && (want[want_len - 1] == '\n'))
             want[--want_len] = '\0';
         bk_err err = {0};

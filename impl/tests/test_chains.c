@@ -28,8 +28,10 @@ static void expect_file(const char *path, const char *got)
 {
     size_t len;
     char *want = bk_test_read_file(path, &len);
-    if (!want)
+    if (!want) {
         fail_msg("missing %s", path);
+        return; /* not reached: fail_msg does not return */
+    }
     if (strlen(got) != len || memcmp(got, want, len) != 0)
         fail_msg("%s differs:\n got %s\nwant %s", path, got, want);
     free(want);

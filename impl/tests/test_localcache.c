@@ -108,8 +108,12 @@ static void compare_file(const char *a_dir, const char *b_dir, const char *name)
     snprintf(pb, sizeof pb, "%s/%s", b_dir, name);
     size_t la, lb;
     char *a = bk_test_read_file(pa, &la), *b = bk_test_read_file(pb, &lb);
-    if (!a || !b)
+    if (!a || !b) {
         fail_msg("missing %s or %s", pa, pb);
+        free(a);
+        free(b);
+        return; /* not reached: fail_msg does not return */
+    }
     if (la != lb || memcmp(a, b, la) != 0)
         fail_msg("%s differs from %s:\n%s\n%s", pa, pb, a, b);
     free(a);
