@@ -78,12 +78,12 @@ void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status 
 /* Reports `skipped (needs mock)` for a check that needs the request journal. */
 void conf_skip_needs_mock(conf_ctx *c, const char *suite, const char *check, const char *what);
 void conf_summary(const conf_ctx *c, size_t *passed, size_t *failed, size_t *skipped);
-int conf_write_junit(const conf_ctx *c, const char *path, bk_err *err);
+bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err);
 void conf_results_free(conf_ctx *c);
 
 /* ---- target (target.c) ---- */
-int conf_target_start_mock(conf_ctx *c, bk_err *err);
-int conf_target_connect(conf_ctx *c, bk_err *err);
+bk_code conf_target_start_mock(conf_ctx *c, bk_err *err);
+bk_code conf_target_connect(conf_ctx *c, bk_err *err);
 void conf_target_stop(conf_ctx *c);
 /* A fresh key prefix for one check: "<run prefix><tag>-<n>/". */
 void conf_case_prefix(conf_ctx *c, const char *tag, char *out, size_t size);
@@ -97,16 +97,17 @@ typedef struct conf_object {
     uint64_t size;
 } conf_object;
 /* Every object under prefix, sorted by key. */
-int conf_list(conf_ctx *c, const char *prefix, conf_object **out, size_t *n, bk_err *err);
+bk_code conf_list(conf_ctx *c, const char *prefix, conf_object **out, size_t *n, bk_err *err);
 void conf_objects_free(conf_object *o, size_t n);
 /* 1 present, 0 absent, -1 error. */
 int conf_stat(conf_ctx *c, const char *key, bk_s3_result *res, bk_err *err);
 int conf_get(conf_ctx *c, const char *key, bk_buf *out, bk_err *err);
-int conf_put(conf_ctx *c, const char *key, const void *data, size_t len, bk_err *err);
-int conf_delete(conf_ctx *c, const char *key, bk_err *err);
+bk_code conf_put(conf_ctx *c, const char *key, const void *data, size_t len, bk_err *err);
+bk_code conf_delete(conf_ctx *c, const char *key, bk_err *err);
 /* Self-copy with REPLACE and one metadata pair (a marker the exporter would lose
  * if it re-uploaded or touched the object). */
-int conf_set_marker(conf_ctx *c, const char *key, const char *name, const char *value, bk_err *err);
+bk_code conf_set_marker(conf_ctx *c, const char *key, const char *name, const char *value,
+                        bk_err *err);
 /* Probes UploadPartCopy once (s3rver answers 501) and records the outcome. */
 void conf_probe_upload_part_copy(conf_ctx *c);
 
@@ -159,16 +160,16 @@ const char *conf_graph_path(conf_ctx *c, const char *name);
 const char *conf_store_dir(conf_ctx *c);
 /* Names of graph fixtures (NULL-terminated, static). */
 const char *const *conf_graph_names(void);
-int conf_read_file(const char *path, bk_buf *out, bk_err *err);
-int conf_write_file(const char *path, const void *data, size_t len, bk_err *err);
+bk_code conf_read_file(const char *path, bk_buf *out, bk_err *err);
+bk_code conf_write_file(const char *path, const void *data, size_t len, bk_err *err);
 /* <fixtures>/graphs/<graph>.<mode>.expected */
-int conf_golden(conf_ctx *c, const char *graph, const char *mode, bk_buf *out, bk_err *err);
+bk_code conf_golden(conf_ctx *c, const char *graph, const char *mode, bk_buf *out, bk_err *err);
 /* Distinct blob digests a manifest references (jansson, independent of libbkcache). */
 int conf_manifest_blobs(const char *json, size_t len, char ***digests, size_t *n);
 void conf_strings_free(char **s, size_t n);
 /* Uploads a manifest under name and every blob it references from the store. */
-int conf_seed(conf_ctx *c, const char *prefix, const char *name, const char *manifest, size_t len,
-              bk_err *err);
+bk_code conf_seed(conf_ctx *c, const char *prefix, const char *name, const char *manifest,
+                  size_t len, bk_err *err);
 /* The imported graph (records with inputs and result chains) of a manifest,
  * computed independently of libbkcache, canonicalized for comparison. */
 json_t *conf_expected_graph(const char *manifest, size_t len, bk_err *err);
@@ -182,9 +183,9 @@ void conf_rmtree(const char *path);
  * staged with its own store: `size` bytes of deterministic noise (data_seed
  * != 0), or a sparse file of zeros whose digest the caller knows (digest).
  * Fills the graph path, the store folder and the blob digest. */
-int conf_single_blob_graph(conf_ctx *c, const char *tag, uint64_t size, unsigned data_seed,
-                           const char *digest, char *graph, size_t graph_size, char *store,
-                           size_t store_size, char digest_out[80], bk_err *err);
+bk_code conf_single_blob_graph(conf_ctx *c, const char *tag, uint64_t size, unsigned data_seed,
+                               const char *digest, char *graph, size_t graph_size, char *store,
+                               size_t store_size, char digest_out[80], bk_err *err);
 int conf_mkdtemp(conf_ctx *c, const char *tag, char *out, size_t size);
 
 /* ---- helpers shared by suites (helpers.c) ---- */

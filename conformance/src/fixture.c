@@ -26,7 +26,7 @@ const char *const *conf_graph_names(void)
     return graph_names;
 }
 
-int conf_read_file(const char *path, bk_buf *out, bk_err *err)
+bk_code conf_read_file(const char *path, bk_buf *out, bk_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
@@ -42,7 +42,7 @@ int conf_read_file(const char *path, bk_buf *out, bk_err *err)
     return bk_buf_check(out, err);
 }
 
-int conf_write_file(const char *path, const void *data, size_t len, bk_err *err)
+bk_code conf_write_file(const char *path, const void *data, size_t len, bk_err *err)
 {
     FILE *f = fopen(path, "wb");
     if (f == NULL)
@@ -84,7 +84,7 @@ const char *conf_graph_path(conf_ctx *c, const char *name)
     return rc == 0 ? path : NULL;
 }
 
-int conf_golden(conf_ctx *c, const char *graph, const char *mode, bk_buf *out, bk_err *err)
+bk_code conf_golden(conf_ctx *c, const char *graph, const char *mode, bk_buf *out, bk_err *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/graphs/%s.%s.expected", c->fixtures, graph, mode);
@@ -127,14 +127,14 @@ int conf_manifest_blobs(const char *json, size_t len, char ***digests, size_t *n
     return 0;
 }
 
-int conf_seed(conf_ctx *c, const char *prefix, const char *name, const char *manifest, size_t len,
-              bk_err *err)
+bk_code conf_seed(conf_ctx *c, const char *prefix, const char *name, const char *manifest,
+                  size_t len, bk_err *err)
 {
     char **blobs = NULL;
     size_t n = 0;
     conf_manifest_blobs(manifest, len, &blobs, &n);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    bk_code rc = BK_OK;
+    for (size_t i = 0; i < n && rc == BK_OK; i++) {
         if (strncmp(blobs[i], "sha256:", 7) != 0 || strlen(blobs[i]) != 71)
             continue;
         char path[4300];
@@ -144,13 +144,13 @@ int conf_seed(conf_ctx *c, const char *prefix, const char *name, const char *man
         bk_buf data = BK_BUF_INIT;
         char key[1024];
         snprintf(key, sizeof key, "%sblobs/%s", prefix, blobs[i]);
-        if (conf_read_file(path, &data, err) != BK_OK ||
-            conf_put(c, key, data.data, data.len, err) != 0)
-            rc = -1;
+        rc = conf_read_file(path, &data, err);
+        if (rc == BK_OK)
+            rc = conf_put(c, key, data.data, data.len, err);
         bk_buf_free(&data);
     }
     conf_strings_free(blobs, n);
-    if (rc == 0 && name != NULL) {
+    if (rc == BK_OK && name != NULL) {
         char key[1024];
         snprintf(key, sizeof key, "%smanifests/%s", prefix, name);
         rc = conf_put(c, key, manifest, len, err);
@@ -417,9 +417,9 @@ int conf_mkdtemp(conf_ctx *c, const char *tag, char *out, size_t size)
     return mkdtemp(out) != NULL ? 0 : -1;
 }
 
-int conf_single_blob_graph(conf_ctx *c, const char *tag, uint64_t size, unsigned data_seed,
-                           const char *digest, char *graph, size_t graph_size, char *store,
-                           size_t store_size, char digest_out[80], bk_err *err)
+bk_code conf_single_blob_graph(conf_ctx *c, const char *tag, uint64_t size, unsigned data_seed,
+                               const char *digest, char *graph, size_t graph_size, char *store,
+                               size_t store_size, char digest_out[80], bk_err *err)
 {
     snprintf(store, store_size, "%s/store-%s", c->tmp, tag);
     char dir[4400];

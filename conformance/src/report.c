@@ -104,7 +104,7 @@ static void xml_escaped(FILE *f, const char *s)
     }
 }
 
-int conf_write_junit(const conf_ctx *c, const char *path, bk_err *err)
+bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL)

@@ -29,7 +29,7 @@ static void random_hex(char *out, size_t nbytes)
         sprintf(out + 2 * i, "%02x", raw[i]);
 }
 
-static int make_client(conf_ctx *c, bk_err *err)
+static bk_code make_client(conf_ctx *c, bk_err *err)
 {
     bk_s3_config cfg;
     bk_s3_config_init(&cfg);
@@ -44,7 +44,7 @@ static int make_client(conf_ctx *c, bk_err *err)
     }
     cfg.retry.base_delay_ms = 100;
     c->s3 = bk_s3_client_new(&cfg, err);
-    return c->s3 != NULL ? 0 : -1;
+    return c->s3 != NULL ? BK_OK : err->code;
 }
 
 static void new_run_prefix(conf_ctx *c)
@@ -54,7 +54,7 @@ static void new_run_prefix(conf_ctx *c)
     snprintf(c->run_prefix, sizeof c->run_prefix, "bkconf-%s/", hex);
 }
 
-int conf_target_start_mock(conf_ctx *c, bk_err *err)
+bk_code conf_target_start_mock(conf_ctx *c, bk_err *err)
 {
     ms3_options o;
     ms3_options_init(&o);
@@ -62,7 +62,7 @@ int conf_target_start_mock(conf_ctx *c, bk_err *err)
     o.region = "us-east-1";
     c->mock = ms3_server_start(&o, err);
     if (c->mock == NULL)
-        return -1;
+        return err->code;
     char hex[33];
     random_hex(hex, 8);
     snprintf(c->access_key, sizeof c->access_key, "AKIACONF%s", hex);
@@ -71,7 +71,7 @@ int conf_target_start_mock(conf_ctx *c, bk_err *err)
     c->session_token[0] = '\0';
     if (ms3_server_add_credentials(c->mock, c->access_key, c->secret_key, NULL, err) != 0 ||
         ms3_server_create_bucket(c->mock, MOCK_BUCKET, err) != 0)
-        return -1;
+        return err->code;
     c->is_mock = 1;
     snprintf(c->endpoint, sizeof c->endpoint, "%s", ms3_server_url(c->mock));
     snprintf(c->region, sizeof c->region, "%s", ms3_server_region(c->mock));
@@ -82,7 +82,7 @@ int conf_target_start_mock(conf_ctx *c, bk_err *err)
     return make_client(c, err);
 }
 
-int conf_target_connect(conf_ctx *c, bk_err *err)
+bk_code conf_target_connect(conf_ctx *c, bk_err *err)
 {
     c->is_mock = 0;
     const char *v;
@@ -94,16 +94,16 @@ int conf_target_connect(conf_ctx *c, bk_err *err)
         snprintf(c->session_token, sizeof c->session_token, "%s", v);
     new_run_prefix(c);
     c->upload_part_copy = -1;
-    if (make_client(c, err) != 0)
-        return -1;
+    bk_code rc = make_client(c, err);
+    if (rc != BK_OK)
+        return rc;
     bk_s3_result res = BK_S3_RESULT_INIT;
-    bk_code rc = bk_s3_head_bucket(c->s3, &res, err);
+    rc = bk_s3_head_bucket(c->s3, &res, err);
     bk_s3_result_clear(&res);
     if (rc != BK_OK)
-        return bk_err_prefix(err, "target bucket %s at %s: ", c->bucket,
-                             c->endpoint[0] ? c->endpoint : "AWS"),
-               -1;
-    return 0;
+        bk_err_prefix(err, "target bucket %s at %s: ", c->bucket,
+                      c->endpoint[0] ? c->endpoint : "AWS");
+    return rc;
 }
 
 void conf_target_stop(conf_ctx *c)
@@ -157,22 +157,23 @@ static int by_key(const void *a, const void *b)
     return strcmp(((const conf_object *)a)->key, ((const conf_object *)b)->key);
 }
 
-int conf_list(conf_ctx *c, const char *prefix, conf_object **out, size_t *n, bk_err *err)
+bk_code conf_list(conf_ctx *c, const char *prefix, conf_object **out, size_t *n, bk_err *err)
 {
     conf_object *arr = NULL;
     size_t cnt = 0, cap = 0;
     void *st[3] = {&arr, &cnt, &cap};
     bk_s3_list_params p = {0};
     p.prefix = prefix;
-    if (bk_s3_list_each(c->s3, &p, collect, st, err) != BK_OK) {
+    bk_code rc = bk_s3_list_each(c->s3, &p, collect, st, err);
+    if (rc != BK_OK) {
         conf_objects_free(arr, cnt);
-        return -1;
+        return rc;
     }
     if (cnt > 1)
         qsort(arr, cnt, sizeof *arr, by_key);
     *out = arr;
     *n = cnt;
-    return 0;
+    return BK_OK;
 }
 
 void conf_objects_free(conf_object *o, size_t n)
@@ -201,23 +202,24 @@ int conf_get(conf_ctx *c, const char *key, bk_buf *out, bk_err *err)
     return rc == BK_OK ? 1 : missing ? 0 : -1;
 }
 
-int conf_put(conf_ctx *c, const char *key, const void *data, size_t len, bk_err *err)
+bk_code conf_put(conf_ctx *c, const char *key, const void *data, size_t len, bk_err *err)
 {
     bk_s3_result res = BK_S3_RESULT_INIT;
     bk_code rc = bk_s3_put_mem(c->s3, key, data, len, NULL, &res, err);
     bk_s3_result_clear(&res);
-    return rc == BK_OK ? 0 : -1;
+    return rc;
 }
 
-int conf_delete(conf_ctx *c, const char *key, bk_err *err)
+bk_code conf_delete(conf_ctx *c, const char *key, bk_err *err)
 {
     bk_s3_result res = BK_S3_RESULT_INIT;
     bk_code rc = bk_s3_delete(c->s3, key, &res, err);
     bk_s3_result_clear(&res);
-    return rc == BK_OK ? 0 : -1;
+    return rc;
 }
 
-int conf_set_marker(conf_ctx *c, const char *key, const char *name, const char *value, bk_err *err)
+bk_code conf_set_marker(conf_ctx *c, const char *key, const char *name, const char *value,
+                        bk_err *err)
 {
     bk_s3_meta meta = {(char *)name, (char *)value};
     bk_s3_copy_options o = {0};
@@ -227,7 +229,7 @@ int conf_set_marker(conf_ctx *c, const char *key, const char *name, const char *
     bk_s3_result res = BK_S3_RESULT_INIT;
     bk_code rc = bk_s3_copy(c->s3, key, key, &o, &res, err);
     bk_s3_result_clear(&res);
-    return rc == BK_OK ? 0 : -1;
+    return rc;
 }
 
 long conf_delete_prefix(conf_ctx *c, const char *prefix, bk_err *err)
