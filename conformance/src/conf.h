@@ -15,12 +15,28 @@
 #include "bkcache/s3.h"
 #include "mock_s3.h"
 
-typedef enum conf_status { CONF_PASS = 0, CONF_FAIL, CONF_SKIP } conf_status;
+/* WARN: a recommended check failed (a failure only with --strict). */
+typedef enum conf_status { CONF_PASS = 0, CONF_FAIL, CONF_SKIP, CONF_WARN } conf_status;
+
+/* required: what BuildKit itself does and what interop with BuildKit needs.
+ * recommended: stricter than BuildKit (its bugs, field-report lessons). */
+typedef enum conf_level { CONF_REQUIRED = 0, CONF_RECOMMENDED } conf_level;
+
+/* One check as data, in its suite's table next to the code that runs it. A
+ * name ending in '*' covers a family ("reject_*": one per fixture). A
+ * recommended check says which BuildKit behaviour it goes beyond, as
+ * "BuildKit ... does not ..." with file:line at the commit SPEC cites. */
+typedef struct conf_check {
+    const char *name;
+    conf_level level;
+    const char *beyond;
+} conf_check;
 
 typedef struct conf_result {
     char *suite;
     char *check;
     conf_status status;
+    conf_level level;
     char *reason;
     double seconds;
 } conf_result;
@@ -40,6 +56,7 @@ typedef struct conf_ctx {
     int verbose;           /* adapter output on failures */
     unsigned capabilities; /* CONF_CAP_* of the adapter */
     int adapter_timeout_s;
+    int strict; /* a failed recommended check is a failure, not a warning */
 
     /* target */
     int is_mock;
@@ -67,9 +84,24 @@ typedef struct conf_ctx {
     double check_started;
 } conf_ctx;
 
+/* ---- suites and their checks (registry.c) ---- */
+typedef void (*conf_suite_fn)(conf_ctx *c);
+typedef struct conf_suite {
+    const char *name;
+    conf_suite_fn fn;
+    const char *what;
+    const conf_check *checks; /* terminated by a NULL name */
+} conf_suite;
+const conf_suite *conf_suites(size_t *n);
+/* The check's entry (exact name, else the family whose '*' prefix matches). */
+const conf_check *conf_check_find(const char *suite, const char *check);
+const char *conf_level_name(conf_level level);
+
 /* ---- reporting (report.c) ---- */
 double conf_now(void);
 void conf_begin(conf_ctx *c);
+/* Records and prints one check's outcome. CONF_FAIL of a recommended check
+ * becomes CONF_WARN unless c->strict; both then name what BuildKit does. */
 void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status st, const char *fmt,
                  ...) __attribute__((format(printf, 5, 6)));
 #define conf_pass(c, s, k, ...) conf_report((c), (s), (k), CONF_PASS, __VA_ARGS__)
@@ -77,7 +109,10 @@ void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status 
 #define conf_skip(c, s, k, ...) conf_report((c), (s), (k), CONF_SKIP, __VA_ARGS__)
 /* Reports `skipped (needs mock)` for a check that needs the request journal. */
 void conf_skip_needs_mock(conf_ctx *c, const char *suite, const char *check, const char *what);
-void conf_summary(const conf_ctx *c, size_t *passed, size_t *failed, size_t *skipped);
+typedef struct conf_counts {
+    size_t passed, failed, skipped, warned;
+} conf_counts;
+conf_counts conf_summary(const conf_ctx *c);
 bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err);
 void conf_results_free(conf_ctx *c);
 
@@ -206,8 +241,7 @@ void conf_strings_push(char ***arr, size_t *n, const char *s);
 int conf_graph_matches(const char *adapter_out, const char *manifest, size_t len, char *why,
                        size_t why_size);
 
-/* ---- suites ---- */
-typedef void (*conf_suite_fn)(conf_ctx *c);
+/* ---- suites: the function and the table of checks of each ---- */
 void suite_layout(conf_ctx *c);
 void suite_manifest(conf_ctx *c);
 void suite_modes(conf_ctx *c);
@@ -221,6 +255,10 @@ void suite_faults(conf_ctx *c);
 void suite_credentials(conf_ctx *c);
 void suite_interop(conf_ctx *c);
 void suite_verify(conf_ctx *c);
+extern const conf_check suite_layout_checks[], suite_manifest_checks[], suite_modes_checks[],
+    suite_idempotence_checks[], suite_touch_checks[], suite_ordering_checks[],
+    suite_import_checks[], suite_integrity_checks[], suite_wire_checks[], suite_faults_checks[],
+    suite_credentials_checks[], suite_interop_checks[], suite_verify_checks[];
 
 /* ---- verify (verify.c) ---- */
 typedef struct conf_verify_opts {

@@ -1,7 +1,7 @@
 /* bkcache-conformance: judges an implementation of BuildKit's S3 cache
  * backend (through the adapter contract of conformance/ADAPTER.md) against
  * the in-process mock or any S3 endpoint, and checks buckets written by
- * anyone (`verify`). Every check prints one PASS/FAIL/SKIP line. */
+ * anyone (`verify`). Every check prints one PASS/FAIL/SKIP/WARN line. */
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,54 +17,40 @@
 #define BKCONF_FIXTURES_DIR "fixtures"
 #endif
 
-typedef struct suite_entry {
-    const char *name;
-    conf_suite_fn fn;
-    const char *what;
-} suite_entry;
-
-static const suite_entry suites[] = {
-    {"layout", suite_layout, "object keys for every prefix combination"},
-    {"manifest", suite_manifest, "schema, Go-identical encoding, annotations, media types"},
-    {"modes", suite_modes, "mode=min / mode=max manifests against the graph goldens"},
-    {"idempotence", suite_idempotence, "a re-export uploads nothing"},
-    {"touch", suite_touch, "touch_refresh, self-copy with REPLACE, multipart copy"},
-    {"ordering", suite_ordering, "manifest after blobs; a failed blob writes no manifest"},
-    {"import", suite_import, "goldens, rejections, missing manifest, first name only"},
-    {"integrity", suite_integrity, "corrupt, truncated and missing blobs"},
-    {"wire", suite_wire, "SigV4, path/virtual-host, no checksum trailers, Range resume"},
-    {"faults", suite_faults, "SlowDown/500/reset retried; permanent failures reported"},
-    {"credentials", suite_credentials, "static attributes, env chain, profile, session token"},
-    {"interop", suite_interop, "the exported bucket read with awscli"},
-    {"verify", suite_verify, "post-hoc bucket checks over an export"},
-};
-#define N_SUITES (sizeof suites / sizeof suites[0])
-
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: bkcache-conformance [options]\n"
-            "       bkcache-conformance verify --cache-from ATTRS [--journal FILE] [--junit FILE]\n"
-            "\n"
-            "Runs the conformance suites against the in-process mock S3 (default) or any\n"
-            "S3 endpoint, judging bkcache itself or any adapter (conformance/ADAPTER.md).\n"
-            "\n"
-            "  --endpoint URL     S3 endpoint (env BKCACHE_CONFORMANCE_ENDPOINT); credentials\n"
-            "                     from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / ...\n"
-            "  --aws              real AWS S3 (no endpoint_url; env BKCACHE_CONFORMANCE_AWS=1)\n"
-            "  --region R         region (env BKCACHE_CONFORMANCE_REGION, else AWS_REGION)\n"
-            "  --bucket B         an existing bucket (env BKCACHE_CONFORMANCE_BUCKET)\n"
-            "  --virtual-host     virtual-host style addressing on the endpoint\n"
-            "  --impl ADAPTER     implementation under test (default: bkcache beside this tool)\n"
-            "  --suite NAME       run only these suites (repeatable, or comma-separated)\n"
-            "  --junit FILE       also write a JUnit XML report\n"
-            "  --keep             leave the objects written under the run's prefix\n"
-            "  --fixtures DIR     fixtures folder (default: the source tree's)\n"
-            "  --timeout SECONDS  deadline of one adapter run (default 120)\n"
-            "  --verbose          print adapter stderr on failed runs\n"
-            "  --list             list the suites\n"
-            "\n"
-            "Exit status: 0 no check failed, 1 a check failed, 2 usage or setup error.\n");
+    fprintf(
+        out,
+        "usage: bkcache-conformance [options]\n"
+        "       bkcache-conformance verify --cache-from ATTRS [--journal FILE] [--junit FILE]\n"
+        "                                  [--strict]\n"
+        "\n"
+        "Runs the conformance suites against the in-process mock S3 (default) or any\n"
+        "S3 endpoint, judging bkcache itself or any adapter (conformance/ADAPTER.md).\n"
+        "Each check is required (what BuildKit itself does, what interop needs) or\n"
+        "recommended (stricter than BuildKit); a failed recommended check prints\n"
+        "WARN, naming what BuildKit does, and does not fail the run.\n"
+        "\n"
+        "  --endpoint URL     S3 endpoint (env BKCACHE_CONFORMANCE_ENDPOINT); credentials\n"
+        "                     from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / ...\n"
+        "  --aws              real AWS S3 (no endpoint_url; env BKCACHE_CONFORMANCE_AWS=1)\n"
+        "  --region R         region (env BKCACHE_CONFORMANCE_REGION, else AWS_REGION)\n"
+        "  --bucket B         an existing bucket (env BKCACHE_CONFORMANCE_BUCKET)\n"
+        "  --virtual-host     virtual-host style addressing on the endpoint\n"
+        "  --impl ADAPTER     implementation under test (default: bkcache beside this tool)\n"
+        "  --suite NAME       run only these suites (repeatable, or comma-separated)\n"
+        "  --junit FILE       also write a JUnit XML report\n"
+        "  --keep             leave the objects written under the run's prefix\n"
+        "  --fixtures DIR     fixtures folder (default: the source tree's)\n"
+        "  --timeout SECONDS  deadline of one adapter run (default 120)\n"
+        "  --verbose          print adapter stderr on failed runs\n"
+        "  --strict           a failed recommended check is a failure, not a warning\n"
+        "  --list             list the suites and their checks with their level\n"
+        "\n"
+        "Output: PASS|FAIL|SKIP|WARN suite.check \xe2\x80\x94 reason, one line per check, then\n"
+        "\"N passed, N failed, N skipped\" and \"N warnings\".\n"
+        "Exit status: 0 no check failed (warnings included), 1 a check failed,\n"
+        "2 usage or setup error.\n");
 }
 
 static int suite_selected(char **wanted, size_t n, const char *name)
@@ -101,12 +87,29 @@ static int make_tmp(conf_ctx *c)
     return mkdtemp(c->tmp) != NULL ? 0 : -1;
 }
 
+static void list_checks(void)
+{
+    size_t n = 0;
+    const conf_suite *suites = conf_suites(&n);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s: %s\n", suites[i].name, suites[i].what);
+        for (const conf_check *k = suites[i].checks; k->name != NULL; k++) {
+            char full[128];
+            snprintf(full, sizeof full, "%s.%s", suites[i].name, k->name);
+            if (k->level == CONF_RECOMMENDED)
+                printf("  %-44s recommended  %s\n", full, k->beyond);
+            else
+                printf("  %-44s required\n", full);
+        }
+    }
+}
+
 static int finish(conf_ctx *c, const char *junit)
 {
-    size_t p, f, s;
-    conf_summary(c, &p, &f, &s);
-    printf("%zu passed, %zu failed, %zu skipped\n", p, f, s);
-    int status = f > 0 ? 1 : 0;
+    conf_counts n = conf_summary(c);
+    printf("%zu passed, %zu failed, %zu skipped\n", n.passed, n.failed, n.skipped);
+    printf("%zu warnings\n", n.warned);
+    int status = n.failed > 0 ? 1 : 0;
     if (junit != NULL) {
         bk_err err;
         bk_err_clear(&err);
@@ -124,6 +127,7 @@ static int cmd_verify(conf_ctx *c, int argc, char **argv)
         {"cache-from", required_argument, NULL, 'c'},
         {"journal", required_argument, NULL, 'j'},
         {"junit", required_argument, NULL, 'J'},
+        {"strict", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -140,6 +144,9 @@ static int cmd_verify(conf_ctx *c, int argc, char **argv)
             break;
         case 'J':
             junit = optarg;
+            break;
+        case 'S':
+            c->strict = 1;
             break;
         case 'h':
             usage(stdout);
@@ -176,21 +183,14 @@ int main(int argc, char **argv)
     }
 
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'},
-        {"aws", no_argument, NULL, 'a'},
-        {"region", required_argument, NULL, 'r'},
-        {"bucket", required_argument, NULL, 'b'},
-        {"virtual-host", no_argument, NULL, 'V'},
-        {"impl", required_argument, NULL, 'i'},
-        {"suite", required_argument, NULL, 's'},
-        {"junit", required_argument, NULL, 'J'},
-        {"keep", no_argument, NULL, 'k'},
-        {"fixtures", required_argument, NULL, 'f'},
-        {"timeout", required_argument, NULL, 't'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"list", no_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'}, {"aws", no_argument, NULL, 'a'},
+        {"region", required_argument, NULL, 'r'},   {"bucket", required_argument, NULL, 'b'},
+        {"virtual-host", no_argument, NULL, 'V'},   {"impl", required_argument, NULL, 'i'},
+        {"suite", required_argument, NULL, 's'},    {"junit", required_argument, NULL, 'J'},
+        {"keep", no_argument, NULL, 'k'},           {"fixtures", required_argument, NULL, 'f'},
+        {"timeout", required_argument, NULL, 't'},  {"verbose", no_argument, NULL, 'v'},
+        {"strict", no_argument, NULL, 'S'},         {"list", no_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *endpoint = getenv("BKCACHE_CONFORMANCE_ENDPOINT");
     const char *region = getenv("BKCACHE_CONFORMANCE_REGION");
@@ -203,6 +203,8 @@ int main(int argc, char **argv)
     char *wanted[64];
     size_t n_wanted = 0;
     char *suite_args = NULL;
+    size_t n_suites = 0;
+    const conf_suite *suites = conf_suites(&n_suites);
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -258,9 +260,11 @@ int main(int argc, char **argv)
         case 'v':
             c->verbose = 1;
             break;
+        case 'S':
+            c->strict = 1;
+            break;
         case 'l':
-            for (size_t i = 0; i < N_SUITES; i++)
-                printf("%-12s %s\n", suites[i].name, suites[i].what);
+            list_checks();
             free(suite_args);
             return 0;
         case 'h':
@@ -281,7 +285,7 @@ int main(int argc, char **argv)
     if (suite_args != NULL) {
         for (char *tok = strtok(suite_args, ","); tok && n_wanted < 64; tok = strtok(NULL, ",")) {
             int known = 0;
-            for (size_t i = 0; i < N_SUITES && !known; i++)
+            for (size_t i = 0; i < n_suites && !known; i++)
                 known = strcmp(suites[i].name, tok) == 0;
             if (!known) {
                 fprintf(stderr, "bkcache-conformance: unknown suite \"%s\" (see --list)\n", tok);
@@ -335,7 +339,7 @@ int main(int argc, char **argv)
     printf("# implementation: %s\n", c->impl ? c->impl : c->native_bin);
     fflush(stdout);
 
-    for (size_t i = 0; i < N_SUITES; i++) {
+    for (size_t i = 0; i < n_suites; i++) {
         if (!suite_selected(wanted, n_wanted, suites[i].name))
             continue;
         conf_begin(c);

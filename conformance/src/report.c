@@ -1,4 +1,5 @@
-/* Check results: one line per check as it finishes, the summary, JUnit XML. */
+/* Check results: one line per check as it finishes (PASS, FAIL, SKIP, or WARN
+ * for a failed recommended check), the counts, JUnit XML. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,41 @@ void conf_begin(conf_ctx *c)
 
 static const char *status_word(conf_status st)
 {
-    return st == CONF_PASS ? "PASS" : st == CONF_FAIL ? "FAIL" : "SKIP";
+    switch (st) {
+    case CONF_PASS:
+        return "PASS";
+    case CONF_FAIL:
+        return "FAIL";
+    case CONF_WARN:
+        return "WARN";
+    default:
+        return "SKIP";
+    }
+}
+
+static conf_result *new_result(conf_ctx *c)
+{
+    if (c->n_results == c->cap_results) {
+        size_t cap = c->cap_results ? c->cap_results * 2 : 64;
+        conf_result *nr = realloc(c->results, cap * sizeof *nr);
+        if (nr == NULL)
+            return NULL;
+        c->results = nr;
+        c->cap_results = cap;
+    }
+    return &c->results[c->n_results++];
+}
+
+/* The level decides how a failure is reported: a recommended check that
+ * failed is a WARN (FAIL with --strict), and says what BuildKit does. */
+static conf_status apply_level(const conf_ctx *c, const conf_check *def, conf_status st,
+                               char *reason, size_t size)
+{
+    if (def == NULL || def->level != CONF_RECOMMENDED || (st != CONF_FAIL && st != CONF_WARN))
+        return st;
+    size_t len = strlen(reason);
+    snprintf(reason + len, size - len, " (recommended: %s)", def->beyond);
+    return c->strict ? CONF_FAIL : CONF_WARN;
 }
 
 void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status st, const char *fmt,
@@ -30,8 +65,19 @@ void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status 
     char reason[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof reason, fmt, ap);
+    int n = vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        reason[0] = '\0';
+    const conf_check *def = conf_check_find(suite, check);
+    conf_level level = def != NULL ? def->level : CONF_REQUIRED;
+    if (def == NULL) {
+        /* A check without a table entry has no level: a bug of the runner. */
+        st = CONF_FAIL;
+        snprintf(reason, sizeof reason,
+                 "internal: %s.%s is not in its suite's table of checks (no level)", suite, check);
+    }
+    st = apply_level(c, def, st, reason, sizeof reason);
     /* One line per check: a reason never spans lines. */
     for (char *p = reason; *p; p++)
         if (*p == '\n' || *p == '\r')
@@ -39,20 +85,15 @@ void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status 
     double now = conf_now();
     double secs = c->check_started > 0 ? now - c->check_started : 0;
     c->check_started = now;
-    if (c->n_results == c->cap_results) {
-        size_t cap = c->cap_results ? c->cap_results * 2 : 64;
-        conf_result *nr = realloc(c->results, cap * sizeof *nr);
-        if (nr == NULL) {
-            fprintf(stderr, "bkcache-conformance: out of memory\n");
-            return;
-        }
-        c->results = nr;
-        c->cap_results = cap;
+    conf_result *r = new_result(c);
+    if (r == NULL) {
+        fprintf(stderr, "bkcache-conformance: out of memory\n");
+        return;
     }
-    conf_result *r = &c->results[c->n_results++];
     r->suite = strdup(suite);
     r->check = strdup(check);
     r->status = st;
+    r->level = level;
     r->reason = strdup(reason);
     r->seconds = secs;
     printf("%s %s.%s%s%s\n", status_word(st), suite, check, reason[0] ? " \xe2\x80\x94 " : "",
@@ -65,17 +106,25 @@ void conf_skip_needs_mock(conf_ctx *c, const char *suite, const char *check, con
     conf_report(c, suite, check, CONF_SKIP, "skipped (needs mock): %s", what);
 }
 
-void conf_summary(const conf_ctx *c, size_t *passed, size_t *failed, size_t *skipped)
+conf_counts conf_summary(const conf_ctx *c)
 {
-    *passed = *failed = *skipped = 0;
+    conf_counts n = {0, 0, 0, 0};
     for (size_t i = 0; i < c->n_results; i++) {
-        if (c->results[i].status == CONF_PASS)
-            (*passed)++;
-        else if (c->results[i].status == CONF_FAIL)
-            (*failed)++;
-        else
-            (*skipped)++;
+        switch (c->results[i].status) {
+        case CONF_PASS:
+            n.passed++;
+            break;
+        case CONF_FAIL:
+            n.failed++;
+            break;
+        case CONF_WARN:
+            n.warned++;
+            break;
+        default:
+            n.skipped++;
+        }
     }
+    return n;
 }
 
 static void xml_escaped(FILE *f, const char *s)
@@ -104,18 +153,46 @@ static void xml_escaped(FILE *f, const char *s)
     }
 }
 
+/* One <testcase>: its level as a property; a warning is a passing test case
+ * that says so (property and system-out), so dashboards stay green. */
+static void junit_case(FILE *f, const conf_result *r)
+{
+    fprintf(f, "    <testcase classname=\"");
+    xml_escaped(f, r->suite);
+    fprintf(f, "\" name=\"");
+    xml_escaped(f, r->check);
+    fprintf(f, "\" time=\"%.3f\">\n", r->seconds);
+    fprintf(f, "      <properties>\n        <property name=\"level\" value=\"%s\"/>\n",
+            conf_level_name(r->level));
+    if (r->status == CONF_WARN) {
+        fprintf(f, "        <property name=\"warning\" value=\"");
+        xml_escaped(f, r->reason);
+        fprintf(f, "\"/>\n");
+    }
+    fprintf(f, "      </properties>\n");
+    if (r->status == CONF_FAIL || r->status == CONF_SKIP) {
+        fprintf(f, "      <%s message=\"", r->status == CONF_FAIL ? "failure" : "skipped");
+        xml_escaped(f, r->reason);
+        fprintf(f, "\"/>\n");
+    } else if (r->status == CONF_WARN) {
+        fprintf(f, "      <system-out>WARN %s.%s \xe2\x80\x94 ", r->suite, r->check);
+        xml_escaped(f, r->reason);
+        fprintf(f, "</system-out>\n");
+    }
+    fprintf(f, "    </testcase>\n");
+}
+
 bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return bk_err_set(err, BK_EIO, "cannot write JUnit report %s", path);
-    size_t p, fl, sk;
-    conf_summary(c, &p, &fl, &sk);
+    conf_counts all = conf_summary(c);
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f,
             "<testsuites name=\"bkcache-conformance\" tests=\"%zu\" failures=\"%zu\" "
             "skipped=\"%zu\">\n",
-            c->n_results, fl, sk);
+            c->n_results, all.failed, all.skipped);
     /* One <testsuite> per suite, in the order suites first reported. */
     for (size_t i = 0; i < c->n_results; i++) {
         const char *suite = c->results[i].suite;
@@ -138,23 +215,9 @@ bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err)
         xml_escaped(f, suite);
         fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n", n, nf, ns,
                 t);
-        for (size_t j = i; j < c->n_results; j++) {
-            const conf_result *r = &c->results[j];
-            if (strcmp(r->suite, suite) != 0)
-                continue;
-            fprintf(f, "    <testcase classname=\"");
-            xml_escaped(f, suite);
-            fprintf(f, "\" name=\"");
-            xml_escaped(f, r->check);
-            fprintf(f, "\" time=\"%.3f\"", r->seconds);
-            if (r->status == CONF_PASS) {
-                fprintf(f, "/>\n");
-                continue;
-            }
-            fprintf(f, ">\n      <%s message=\"", r->status == CONF_FAIL ? "failure" : "skipped");
-            xml_escaped(f, r->reason);
-            fprintf(f, "\"/>\n    </testcase>\n");
-        }
+        for (size_t j = i; j < c->n_results; j++)
+            if (strcmp(c->results[j].suite, suite) == 0)
+                junit_case(f, &c->results[j]);
         fprintf(f, "  </testsuite>\n");
     }
     fprintf(f, "</testsuites>\n");

@@ -13,6 +13,18 @@
 
 #define SUITE "credentials"
 
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_credentials_checks[] = {
+    {"env_chain", CONF_REQUIRED, NULL},
+    {"static_attributes_win", CONF_REQUIRED, NULL},
+    {"partial_attributes_ignored", CONF_REQUIRED, NULL},
+    {"session_token_signed", CONF_REQUIRED, NULL},
+    {"shared_credentials_profile", CONF_REQUIRED, NULL},
+    {"no_credentials_fails", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
+
 #define ALT_KEY "AKIACONFALTERNATE001"
 #define ALT_SECRET "conf/alternate+secret/0000000000000000"
 #define TOKEN_KEY "ASIACONFSESSION00001"

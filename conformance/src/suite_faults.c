@@ -9,6 +9,21 @@
 
 #define SUITE "faults"
 
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_faults_checks[] = {
+    {"slowdown_retried", CONF_REQUIRED, NULL},
+    {"internal_error_retried", CONF_REQUIRED, NULL},
+    {"connection_reset_retried", CONF_REQUIRED, NULL},
+    {"retry_max_attempts_raised", CONF_REQUIRED, NULL},
+    {"retry_max_attempts_lowered", CONF_REQUIRED, NULL},
+    {"permanent_failure_reported", CONF_REQUIRED, NULL},
+    {"access_denied_not_retried", CONF_REQUIRED, NULL},
+    {"error_in_200_copy_is_failure", CONF_REQUIRED, NULL},
+    {"head_403_is_an_error", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
+
 typedef struct fault_case {
     const char *check;
     const char *operation;

@@ -8,8 +8,18 @@
 #include <string.h>
 
 #include "conf.h"
+#include "ties.h"
 
 #define SUITE "idempotence"
+
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_idempotence_checks[] = {
+    {"reexport_uploads_nothing", CONF_REQUIRED, NULL},
+    {"manifest_unchanged", CONF_REQUIRED, NULL},
+    {"only_missing_blob_uploaded", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
 #define MARKER "bkconf-marker"
 
 /* Marks every object under root; returns how many, -1 on error (reason in why). */
@@ -111,11 +121,13 @@ void suite_idempotence(conf_ctx *c)
         else
             conf_pass(c, SUITE, "reexport_uploads_nothing", "%ld blobs left alone%s", n,
                       c->is_mock ? " (journal: no blob writes)" : "");
+        char diff[600];
         if (conf_get(c, mkey, &second, &err) != 1)
             conf_fail(c, SUITE, "manifest_unchanged", "cannot read %s: %s", mkey, err.msg);
-        else if (second.len != first.len || memcmp(second.data, first.data, first.len) != 0)
+        else if (conf_manifest_compare(second.data, second.len, first.data, first.len, diff,
+                                       sizeof diff) == CONF_DIFFERENT)
             conf_fail(c, SUITE, "manifest_unchanged",
-                      "the re-export wrote a different manifest for the same cache");
+                      "the re-export wrote a different manifest for the same cache: %s", diff);
         else
             conf_pass(c, SUITE, "manifest_unchanged", "%zu bytes", second.len);
     }

@@ -12,6 +12,26 @@
 
 #define SUITE "import"
 
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_import_checks[] = {
+    {"golden_linear_min", CONF_REQUIRED, NULL},
+    {"golden_linear_max", CONF_REQUIRED, NULL},
+    {"golden_multistage_min", CONF_REQUIRED, NULL},
+    {"golden_multistage_max", CONF_REQUIRED, NULL},
+    {"golden_diamond_min", CONF_REQUIRED, NULL},
+    {"golden_diamond_max", CONF_REQUIRED, NULL},
+    {"golden_twolinks_min", CONF_REQUIRED, NULL},
+    {"golden_twolinks_max", CONF_REQUIRED, NULL},
+    {"golden_dropped_min", CONF_REQUIRED, NULL},
+    {"golden_dropped_max", CONF_REQUIRED, NULL},
+    {"reject", CONF_REQUIRED, NULL},
+    {"reject_*", CONF_REQUIRED, NULL},
+    {"missing_manifest_is_empty", CONF_REQUIRED, NULL},
+    {"first_name_only", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
+
 /* Every blob of the manifest is in dest/blobs/sha256 with the right bytes. */
 static int dest_has_blobs(const char *dest, const char *manifest, size_t len, char *why,
                           size_t why_size)

@@ -11,6 +11,15 @@
 
 #define SUITE "integrity"
 
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_integrity_checks[] = {
+    {"corrupt_blob_refused", CONF_REQUIRED, NULL},
+    {"truncated_blob_refused", CONF_REQUIRED, NULL},
+    {"missing_blob_handled", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
+
 /* Any result chain of the imported graph that still contains digest. */
 static int graph_uses(const char *out, const char *digest)
 {

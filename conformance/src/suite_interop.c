@@ -7,8 +7,17 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "ties.h"
 
 #define SUITE "interop"
+
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_interop_checks[] = {
+    {"awscli_lists_keys", CONF_REQUIRED, NULL},
+    {"awscli_downloads_identical", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
 
 static int find_aws(char *out, size_t size)
 {
@@ -156,8 +165,11 @@ void suite_interop(conf_ctx *c)
         if (conf_read_file(out, &data, &err) != BK_OK) {
             snprintf(why, sizeof why, "awscli did not download %s", objs[i].key);
         } else if (strstr(objs[i].key, "/manifests/") != NULL) {
-            if (data.len != golden.len || memcmp(data.data, golden.data, data.len) != 0)
-                snprintf(why, sizeof why, "the manifest awscli downloaded differs from the golden");
+            char diff[600];
+            if (conf_manifest_compare(data.data, data.len, golden.data, golden.len, diff,
+                                      sizeof diff) == CONF_DIFFERENT)
+                snprintf(why, sizeof why,
+                         "the manifest awscli downloaded differs from the golden %s", diff);
         } else {
             char hex[65];
             conf_sha256_hex(data.data, data.len, hex);

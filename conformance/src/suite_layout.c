@@ -9,6 +9,21 @@
 
 #define SUITE "layout"
 
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_layout_checks[] = {
+    {"default_keys", CONF_REQUIRED, NULL},
+    {"prefix_without_slash", CONF_REQUIRED, NULL},
+    {"prefix_with_slash", CONF_REQUIRED, NULL},
+    {"custom_prefixes", CONF_REQUIRED, NULL},
+    {"shared_prefix", CONF_REQUIRED, NULL},
+    {"several_names", CONF_REQUIRED, NULL},
+    {"name_with_slash", CONF_REQUIRED, NULL},
+    {"reserved_characters", CONF_REQUIRED, NULL},
+    {"blob_bytes_match_digest", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
+
 /* Exports linear (mode=max: every blob) with prefix = root + sub and extra
  * attributes, then compares every key under root with manifests + blobs. */
 static void layout_case(conf_ctx *c, const char *check, const char *sub, const char *extra,

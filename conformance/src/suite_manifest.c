@@ -10,6 +10,19 @@
 
 #define SUITE "manifest"
 
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_manifest_checks[] = {
+    {"export", CONF_REQUIRED, NULL},
+    {"parses", CONF_REQUIRED, NULL},
+    {"go_encoding", CONF_REQUIRED, NULL},
+    {"annotations", CONF_REQUIRED, NULL},
+    {"oci_media_types", CONF_REQUIRED, NULL},
+    {"sizes_match_objects", CONF_REQUIRED, NULL},
+    {"diffids_match_graph", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
+
 static const char *layer_types[] = {"application/vnd.oci.image.layer.v1.tar",
                                     "application/vnd.oci.image.layer.v1.tar+gzip",
                                     "application/vnd.oci.image.layer.v1.tar+zstd", NULL};

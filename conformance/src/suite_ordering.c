@@ -11,6 +11,16 @@
 
 #define SUITE "ordering"
 
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_ordering_checks[] = {
+    {"head_before_upload", CONF_REQUIRED, NULL},
+    {"manifest_after_blobs", CONF_REQUIRED, NULL},
+    {"failed_blob_no_manifest", CONF_REQUIRED, NULL},
+    {"failed_manifest_reported", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
+
 static int starts_with(const char *s, const char *p)
 {
     return strncmp(s, p, strlen(p)) == 0;

@@ -4,7 +4,8 @@
  * mock's clock; on other targets touch_refresh=0s makes every present blob
  * stale. Objects of 5 GiB or more need multipart UploadPartCopy: on the mock
  * a real 5 GiB + 1 object (stored as zeros, no memory), everywhere a 12 MiB
- * blob with the copy limit lowered to 5 MiB (adapter capability copy-limit). */
+ * blob with the copy limit lowered to 5 MiB (adapter capability copy-limit).
+ * A multipart touch needs no metadata: BuildKit's sets none. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,16 @@
 #include "conf.h"
 
 #define SUITE "touch"
+
+/* Every check of this suite and its level (conformance/README.md has what
+ * each checks and, for the recommended ones, what BuildKit does instead). */
+const conf_check suite_touch_checks[] = {
+    {"fresh_not_touched", CONF_REQUIRED, NULL},
+    {"stale_touched", CONF_REQUIRED, NULL},
+    {"multipart_copy_over_5gib", CONF_REQUIRED, NULL},
+    {"multipart_copy_lowered_limit", CONF_REQUIRED, NULL},
+    {NULL, CONF_REQUIRED, NULL},
+};
 #define HOUR ((int64_t)3600)
 
 /* sha256 of 5 GiB + 1 zero bytes (`head -c 5368709121 /dev/zero | sha256sum`). */
@@ -349,16 +360,11 @@ static void multipart_lowered(conf_ctx *c)
     o.copy_limit = limit;
     if (!conf_export_ok(c, SUITE, check, &o))
         return;
+    /* No updated-at here: BuildKit's multipart touch sets no metadata
+     * (s3.go:590-593 at 73ed6825); ranges and bytes are what matter. */
     int ok = 1;
     if (c->is_mock)
         ok = journal_part_copies(c, mark, key, size, limit, why, sizeof why);
-    bk_s3_result res = BK_S3_RESULT_INIT;
-    if (ok &&
-        (conf_stat(c, key, &res, &err) != 1 || bk_s3_result_meta(&res, "updated-at") == NULL)) {
-        ok = 0;
-        snprintf(why, sizeof why, "%s has no updated-at metadata after the touch", key);
-    }
-    bk_s3_result_clear(&res);
     bk_buf data = BK_BUF_INIT;
     if (ok && conf_get(c, key, &data, &err) == 1) {
         char hex[65];
