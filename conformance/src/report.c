@@ -59,25 +59,20 @@ static conf_status apply_level(const conf_ctx *c, const conf_check *def, conf_st
     return c->strict ? CONF_FAIL : CONF_WARN;
 }
 
-void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status st, const char *fmt,
-                 ...)
+/* Records one check's outcome and prints its line; reason (size bytes) is
+ * the formatted reason, extended in place. */
+static void record(conf_ctx *c, const char *suite, const char *check, conf_status st, char *reason,
+                   size_t size)
 {
-    char reason[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(reason, sizeof reason, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        reason[0] = '\0';
     const conf_check *def = conf_check_find(suite, check);
     conf_level level = def != NULL ? def->level : CONF_REQUIRED;
     if (def == NULL) {
         /* A check without a table entry has no level: a bug of the runner. */
         st = CONF_FAIL;
-        snprintf(reason, sizeof reason,
-                 "internal: %s.%s is not in its suite's table of checks (no level)", suite, check);
+        snprintf(reason, size, "internal: %s.%s is not in its suite's table of checks (no level)",
+                 suite, check);
     }
-    st = apply_level(c, def, st, reason, sizeof reason);
+    st = apply_level(c, def, st, reason, size);
     /* One line per check: a reason never spans lines. */
     for (char *p = reason; *p; p++)
         if (*p == '\n' || *p == '\r')
@@ -101,9 +96,24 @@ void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status 
     fflush(stdout);
 }
 
+void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status st, const char *fmt,
+                 ...)
+{
+    char reason[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        reason[0] = '\0';
+    record(c, suite, check, st, reason, sizeof reason);
+}
+
 void conf_skip_needs_mock(conf_ctx *c, const char *suite, const char *check, const char *what)
 {
-    conf_report(c, suite, check, CONF_SKIP, "skipped (needs mock): %s", what);
+    char reason[2048];
+    snprintf(reason, sizeof reason, "skipped (needs mock): %s", what);
+    record(c, suite, check, CONF_SKIP, reason, sizeof reason);
 }
 
 conf_counts conf_summary(const conf_ctx *c)
