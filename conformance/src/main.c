@@ -49,7 +49,7 @@ static void usage(FILE *out)
         "\n"
         "Output: PASS|FAIL|SKIP|WARN suite.check \xe2\x80\x94 reason, one line per check, then\n"
         "\"N passed, N failed, N skipped\" and \"N warnings\".\n"
-        "Exit status: 0 no check failed (warnings included), 1 a check failed,\n"
+        "Exit status: 0 no check failed (a warning is no failure), 1 a check failed,\n"
         "2 usage or setup error.\n");
 }
 

@@ -2,7 +2,8 @@
  * HEAD, present and fresh -> nothing). Observable on any S3: every blob gets
  * a marker in its metadata before the second export; an upload (or a touch)
  * would replace the object and lose it. On the mock the journal must also
- * show no write to a blob key. */
+ * show no write to a blob key. The manifest must come out the same, up to
+ * the order of BuildKit's unordered ties (ties.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,8 +3,9 @@
  * strictly and is Go-canonical, its layers are annotated, every referenced
  * blob exists with the annotated size and hashes to its digest. With a mock
  * journal too: no manifest written while a blob it references was still
- * missing, no aws-chunked or checksum trailers, no re-upload of a present
- * blob, SigV4 on every request. */
+ * missing, no aws-chunked or checksum trailers, no blob uploaded twice or
+ * after a HEAD had found it (recommended: BuildKit uploads per layer entry),
+ * SigV4 on every request. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
