@@ -39,7 +39,8 @@ if [ -z "$endpoint" ]; then
     >"$work/mock.out" 2>&1 &
   mock_pid=$!
   for _ in $(seq 100); do
-    endpoint=$(sed -n 's/^mock-s3 listening on \(http[^ ]*\).*/\1/p' "$work/mock.out")
+    # The mock may not have created its output file yet: no match, not an error.
+    endpoint=$(sed -n 's/^mock-s3 listening on \(http[^ ]*\).*/\1/p' "$work/mock.out" 2>/dev/null || true)
     [ -n "$endpoint" ] && break
     sleep 0.1
   done
