@@ -1,5 +1,6 @@
-/* Private to the S3 client's files (s3client.c: request engine, s3ops.c:
- * single-request operations, multipart.c: multipart and large copies). */
+/* Private to the S3 client's files (client.c: the client, its credentials and
+ * connection pool, request.c: the request engine, body.c: request bodies,
+ * ops.c: single-request operations, multipart.c: multipart and large copies). */
 #ifndef BKCACHE_S3INTERNAL_H
 #define BKCACHE_S3INTERNAL_H
 

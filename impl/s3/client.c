@@ -1,5 +1,5 @@
 /* S3 client lifecycle: configuration, connection pool, credentials and the
- * signer built from them. The request engine is in s3request.c. */
+ * signer built from them. The request engine is in request.c. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
