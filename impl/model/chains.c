@@ -6,87 +6,7 @@
 #include <string.h>
 
 #include "chains_internal.h"
-
-/* ---- a small string -> index hash map (chain ids, descriptors by digest) ---- */
-
-typedef struct strmap {
-    char **keys;
-    size_t *vals;
-    size_t cap, len;
-} strmap;
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static bool strmap_get(const strmap *m, const char *key, size_t *val)
-{
-    if (m->cap == 0)
-        return false;
-    for (size_t i = hash_str(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->keys[i])
-            return false;
-        if (strcmp(m->keys[i], key) == 0) {
-            *val = m->vals[i];
-            return true;
-        }
-    }
-}
-
-/* Takes ownership of key on success. */
-static bool strmap_put(strmap *m, char *key, size_t val)
-{
-    if ((m->len + 1) * 2 > m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 64;
-        char **nk = calloc(ncap, sizeof *nk);
-        size_t *nv = calloc(ncap, sizeof *nv);
-        if (!nk || !nv) {
-            free(nk);
-            free(nv);
-            return false;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->keys[i])
-                continue;
-            size_t j = hash_str(m->keys[i]) & (ncap - 1);
-            while (nk[j])
-                j = (j + 1) & (ncap - 1);
-            nk[j] = m->keys[i];
-            nv[j] = m->vals[i];
-        }
-        free(m->keys);
-        free(m->vals);
-        m->keys = nk;
-        m->vals = nv;
-        m->cap = ncap;
-    }
-    size_t i = hash_str(key) & (m->cap - 1);
-    while (m->keys[i]) {
-        if (strcmp(m->keys[i], key) == 0) {
-            free(m->keys[i]);
-            m->keys[i] = key;
-            m->vals[i] = val;
-            return true;
-        }
-        i = (i + 1) & (m->cap - 1);
-    }
-    m->keys[i] = key;
-    m->vals[i] = val;
-    m->len++;
-    return true;
-}
-
-static void strmap_free(strmap *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->keys[i]);
-    free(m->keys);
-    free(m->vals);
-}
+#include "strmap.h"
 
 /* ---- items ---- */
 
@@ -352,8 +272,8 @@ bk_code bk_chains_add(bk_chains *c, const char *digest, const bk_chain_dep *deps
 
 typedef struct marshal_state {
     bk_cache_config *cfg;
-    strmap chains_by_id; /* chain id -> layer index */
-    strmap desc_by_blob; /* blob digest -> index into descs */
+    bk__strmap chains_by_id; /* chain id -> layer index */
+    bk__strmap desc_by_blob; /* blob digest -> index into descs */
     const bk_descriptor **descs;
     size_t n_descs;
     long *record_of;            /* per item: -2 unseen, -1 in progress, else record index */
@@ -368,13 +288,13 @@ typedef struct marshal_state {
 static char *marshal_layer(marshal_state *st, const bk_descriptor *desc, char *parent_id)
 {
     size_t di;
-    if (strmap_get(&st->desc_by_blob, desc->digest, &di)) {
+    if (bk__strmap_get(&st->desc_by_blob, desc->digest, &di)) {
         st->descs[di] = desc; /* the last one seen wins, as in BuildKit */
     } else {
         /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         const bk_descriptor **nd = realloc(st->descs, (st->n_descs + 1) * sizeof *nd);
         char *key = strdup(desc->digest);
-        if (!nd || !key || !strmap_put(&st->desc_by_blob, key, st->n_descs)) {
+        if (!nd || !key || !bk__strmap_put(&st->desc_by_blob, key, st->n_descs)) {
             if (nd)
                 st->descs = nd;
             free(key);
@@ -392,16 +312,16 @@ static char *marshal_layer(marshal_state *st, const bk_descriptor *desc, char *p
     }
     snprintf(id, id_len + 1, "%s%s", desc->digest, parent_id);
     size_t idx;
-    if (strmap_get(&st->chains_by_id, id, &idx)) {
+    if (bk__strmap_get(&st->chains_by_id, id, &idx)) {
         free(parent_id);
         return id;
     }
     int64_t parent = -1;
-    if (*parent_id && strmap_get(&st->chains_by_id, parent_id, &idx))
+    if (*parent_id && bk__strmap_get(&st->chains_by_id, parent_id, &idx))
         parent = (int64_t)idx;
     free(parent_id);
     char *key = strdup(id);
-    if (!key || !strmap_put(&st->chains_by_id, key, st->cfg->n_layers)) {
+    if (!key || !bk__strmap_put(&st->chains_by_id, key, st->cfg->n_layers)) {
         free(key); /* a failed put leaves the key with the caller */
         free(id);
         return NULL;
@@ -485,7 +405,7 @@ static bk_code marshal_finish(marshal_state *st, marshal_frame *f)
             rc = bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling layers");
         } else {
             size_t idx;
-            if (*id && strmap_get(&st->chains_by_id, id, &idx))
+            if (*id && bk__strmap_get(&st->chains_by_id, id, &idx))
                 layer = (int64_t)idx;
             free(id);
         }
@@ -687,7 +607,8 @@ static bk_code fill_annotations(marshal_state *st)
     for (size_t i = 0; i < st->cfg->n_layers; i++) {
         bk_cache_layer *l = &st->cfg->layers[i];
         size_t di;
-        if (!strmap_get(&st->desc_by_blob, l->blob, &di))
+        /* The map holds indexes into descs (n_descs of them). */
+        if (!bk__strmap_get(&st->desc_by_blob, l->blob, &di) || di >= st->n_descs)
             return bk_err_set(st->err, BK_EINVAL, "missing blob %s", l->blob);
         const bk_descriptor *d = st->descs[di];
         if (!d->diff_id || !*d->diff_id)
@@ -738,8 +659,8 @@ out:
     free(st.record_of);
     free(st.path);
     free(st.descs);
-    strmap_free(&st.chains_by_id);
-    strmap_free(&st.desc_by_blob);
+    bk__strmap_clear(&st.chains_by_id);
+    bk__strmap_clear(&st.desc_by_blob);
     if (rc != BK_OK) {
         bk_config_free(st.cfg);
         return rc;
