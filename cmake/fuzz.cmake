@@ -42,7 +42,9 @@ function(bk_fuzz_define_targets)
     list(APPEND fuzz_sources ${mock_fuzz_sources})
     list(APPEND libs mocks3)
   endif()
-  set(includes ${CMAKE_SOURCE_DIR}/impl/fuzz ${CMAKE_SOURCE_DIR}/mock-s3/src)
+  # Fuzz targets reach private parsers: impl's S3 XML, the mock's router.
+  set(includes ${CMAKE_SOURCE_DIR}/impl/fuzz ${CMAKE_SOURCE_DIR}/impl/s3
+               ${CMAKE_SOURCE_DIR}/mock-s3/src)
 
   if(TARGET impl_test_fuzz_regressions)
     add_library(bkcache_fuzz_entries STATIC ${fuzz_sources})

@@ -10,7 +10,7 @@
 
 #include "bkcache/buf.h"
 #include "bkcache/s3cache.h"
-#include "bkcache/workpool.h"
+#include "workpool.h"
 
 #define DEFAULT_COPY_LIMIT (5ULL * 1024 * 1024 * 1024)
 #define DEFAULT_THRESHOLD (16ULL * 1024 * 1024)

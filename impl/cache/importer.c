@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "bkcache/chains.h"
-#include "bkcache/workpool.h"
+#include "workpool.h"
 
 #define DEFAULT_MAX_MANIFEST (1024ULL * 1024 * 1024)
 

@@ -1,4 +1,4 @@
-#include "bkcache/workpool.h"
+#include "workpool.h"
 
 #include <pthread.h>
 #include <stdlib.h>

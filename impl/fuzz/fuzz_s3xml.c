@@ -4,7 +4,7 @@
  * picks the parser, the rest is the document. */
 #include "fuzz_target.h"
 
-#include "bkcache/s3xml.h"
+#include "s3xml.h"
 
 BK_FUZZ_TARGET(s3xml)
 {

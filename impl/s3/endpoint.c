@@ -1,4 +1,4 @@
-#include "bkcache/endpoint.h"
+#include "endpoint.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bkcache/s3xml.h"
+#include "s3xml.h"
 #include "s3internal.h"
 
 #define XML_RESULT_MAX ((size_t)1024 * 1024)

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "bkcache/checksum.h"
-#include "bkcache/s3xml.h"
+#include "s3xml.h"
 #include "s3internal.h"
 
 #define XML_RESULT_MAX ((size_t)16 * 1024 * 1024)

@@ -12,7 +12,7 @@
 
 #include "bkcache/checksum.h"
 #include "bkcache/chunked.h"
-#include "bkcache/s3xml.h"
+#include "s3xml.h"
 #include "s3internal.h"
 
 #define ERROR_BODY_MAX ((size_t)64 * 1024)

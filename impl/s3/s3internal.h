@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bkcache/chunked.h"
-#include "bkcache/endpoint.h"
+#include "endpoint.h"
 #include "bkcache/s3.h"
 #include "bkcache/sigv4.h"
 

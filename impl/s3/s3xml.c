@@ -1,4 +1,4 @@
-#include "bkcache/s3xml.h"
+#include "s3xml.h"
 
 #include <ctype.h>
 #include <expat.h>

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "bkcache/endpoint.h"
+#include "endpoint.h"
 
 static const char *table_get(void *ud, const char *name)
 {

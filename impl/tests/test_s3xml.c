@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "bkcache/s3xml.h"
+#include "s3xml.h"
 
 #define S(x) x, strlen(x)
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "bkcache/workpool.h"
+#include "workpool.h"
 
 typedef struct counter {
     pthread_mutex_t lock;

@@ -2,7 +2,8 @@
  * where hand-written parsers break): error bodies, ListObjectsV2 pages,
  * multipart and copy results, DeleteObjects results; and the request bodies
  * of CompleteMultipartUpload and DeleteObjects. Plus the two date formats
- * S3 uses (ISO 8601 in XML, RFC 7231 in headers). */
+ * S3 uses (ISO 8601 in XML, RFC 7231 in headers).
+ * Private to libbkcache's s3 layer (not installed). */
 #ifndef BKCACHE_S3XML_H
 #define BKCACHE_S3XML_H
 

@@ -1,6 +1,7 @@
 /* Runs n independent items on up to `workers` threads, like Go's errgroup
  * over a channel of indexes: items are taken in order, the first failure
- * stops workers from taking new items, and its error is the result. */
+ * stops workers from taking new items, and its error is the result.
+ * Private to libbkcache's cache layer (not installed). */
 #ifndef BKCACHE_WORKPOOL_H
 #define BKCACHE_WORKPOOL_H
 

@@ -9,7 +9,8 @@
  * Keys are percent-encoded exactly once: every byte but A-Za-z0-9 - . _ ~ and
  * '/' becomes %XX (uppercase), so "blobs/sha256:ab" is sent as
  * "blobs/sha256%3Aab", a space as %20, '+' as %2B, '%' as %25 and UTF-8 bytes
- * one by one. The SigV4 canonical URI for S3 is this same path. */
+ * one by one. The SigV4 canonical URI for S3 is this same path.
+ * Private to libbkcache's s3 layer (not installed). */
 #ifndef BKCACHE_ENDPOINT_H
 #define BKCACHE_ENDPOINT_H
 
