@@ -409,7 +409,7 @@ static bk_code run_export(export_run *r, const bk_cache_config *cfg, bk_err *err
         return rc;
 
     int workers = o->attrs->upload_parallelism > 0 ? o->attrs->upload_parallelism : 4;
-    if ((rc = bk_workpool_run(r->n, workers, process_one, r, err)) != BK_OK)
+    if ((rc = bk__workpool_run(r->n, workers, process_one, r, err)) != BK_OK)
         return rc;
 
     bk_buf json = BK_BUF_INIT;

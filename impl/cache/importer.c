@@ -230,7 +230,7 @@ static bk_code run_import(import_run *r, bk_err *err)
         r->o->progress(r->o->progress_ud, &ev);
     }
     int workers = r->o->attrs->upload_parallelism > 0 ? r->o->attrs->upload_parallelism : 4;
-    rc = bk_workpool_run(r->n, workers, fetch_one, r, err);
+    rc = bk__workpool_run(r->n, workers, fetch_one, r, err);
     if (rc != BK_OK)
         return rc;
 

@@ -41,7 +41,7 @@ static void *work(void *arg)
     }
 }
 
-bk_code bk_workpool_run(size_t n, int workers, bk_work_fn fn, void *ctx, bk_err *err)
+bk_code bk__workpool_run(size_t n, int workers, bk_work_fn fn, void *ctx, bk_err *err)
 {
     pool p = {0};
     p.n = n;

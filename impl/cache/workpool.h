@@ -19,7 +19,7 @@ typedef bk_code (*bk_work_fn)(void *ctx, size_t index, bk_err *err);
 
 /* BK_OK when every item succeeded, else the first failure's code and error.
  * When no thread can be started the items run on the calling thread. */
-bk_code bk_workpool_run(size_t n, int workers, bk_work_fn fn, void *ctx, bk_err *err);
+bk_code bk__workpool_run(size_t n, int workers, bk_work_fn fn, void *ctx, bk_err *err);
 
 #ifdef __cplusplus
 }

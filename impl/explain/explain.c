@@ -128,7 +128,7 @@ static void sort_blobs(bk_explain *e)
         qsort(e->blobs, e->n_blobs, sizeof *e->blobs, cmp_blob);
 }
 
-const bk_explain_blob *bk_explain_find_blob(const bk_explain *e, const char *digest)
+const bk_explain_blob *bk__explain_find_blob(const bk_explain *e, const char *digest)
 {
     if (e == NULL || digest == NULL || e->n_blobs == 0)
         return NULL;
@@ -137,9 +137,9 @@ const bk_explain_blob *bk_explain_find_blob(const bk_explain *e, const char *dig
     return bsearch(&key, e->blobs, e->n_blobs, sizeof *e->blobs, cmp_blob);
 }
 
-int bk_explain_blob_state(const bk_explain *e, const char *digest)
+int bk__explain_blob_state(const bk_explain *e, const char *digest)
 {
-    const bk_explain_blob *b = bk_explain_find_blob(e, digest);
+    const bk_explain_blob *b = bk__explain_find_blob(e, digest);
     if (b == NULL)
         return e->blobs_checked ? 0 : -1;
     return b->present;

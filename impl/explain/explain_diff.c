@@ -65,7 +65,7 @@ static int cmp_cstr(const void *a, const void *b)
 static char *chain_string(const bk_cache_config *cfg, int64_t top, int64_t *scratch, size_t *n)
 {
     int broken;
-    *n = bk_explain_chain(cfg, top, scratch, &broken);
+    *n = bk__explain_chain(cfg, top, scratch, &broken);
     bk_buf b = BK_BUF_INIT;
     for (size_t k = 0; k < *n; k++)
         bk_buf_printf(&b, "%s%s", k ? " " : "",
@@ -135,7 +135,7 @@ static bk_code side_build(side *s, const bk_explain *e, bk_err *err)
             free(links);
         }
         ri->inputs = bk_buf_steal(&in);
-        const bk_cache_result *newest = bk_explain_newest_result(r);
+        const bk_cache_result *newest = bk__explain_newest_result(r);
         if (newest != NULL && newest->layer >= 0 && (uint64_t)newest->layer < cfg->n_layers)
             ri->result = chain_string(cfg, newest->layer, scratch, &ri->result_layers);
         else
@@ -309,7 +309,7 @@ static void t_layer(void *ud, int which, const layer_info *li, const side *s)
     if (a != NULL)
         bk_format_bytes((uint64_t)(a->size > 0 ? a->size : 0), size, sizeof size);
     bk_buf_printf(&t->lines[2][which], "  %s  %9s  %s  at depth %zu of its chain\n", dg, size,
-                  a ? bk_explain_media_short(a->media_type, media, sizeof media) : "", li->depth);
+                  a ? bk__explain_media_short(a->media_type, media, sizeof media) : "", li->depth);
     t->counts[2][which]++;
 }
 

@@ -85,7 +85,7 @@ static void stack_node(bk_buf *b, const bk_explain *e, const bk_cache_config *cf
                        int64_t top, int64_t *chain)
 {
     int broken = 0;
-    size_t n = bk_explain_chain(cfg, top, chain, &broken);
+    size_t n = bk__explain_chain(cfg, top, chain, &broken);
     bk_buf_printf(b,
                   "    m%zu_l%lld [shape=plaintext, style=\"\", label=<<TABLE BORDER=\"0\" "
                   "CELLBORDER=\"1\" CELLSPACING=\"0\" CELLPADDING=\"4\">\n",
@@ -98,7 +98,7 @@ static void stack_node(bk_buf *b, const bk_explain *e, const bk_cache_config *cf
      * from running into the next one when theirs is wider. */
     for (size_t k = n; k-- > 0;) {
         const bk_cache_layer *l = &cfg->layers[chain[k]];
-        int missing = bk_explain_blob_state(e, l->blob) == 0;
+        int missing = bk__explain_blob_state(e, l->blob) == 0;
         const char *bg = missing ? COLOR_MISSING : COLOR_LAYER;
         char dg[96], size[32] = "", media[96];
         bk_explain_short_digest(l->blob, 0, dg, sizeof dg);
@@ -106,7 +106,7 @@ static void stack_node(bk_buf *b, const bk_explain *e, const bk_cache_config *cf
         if (l->annotations != NULL) {
             bk_format_bytes((uint64_t)(l->annotations->size > 0 ? l->annotations->size : 0), size,
                             sizeof size);
-            mt = bk_explain_media_short(l->annotations->media_type, media, sizeof media);
+            mt = bk__explain_media_short(l->annotations->media_type, media, sizeof media);
         }
         bk_buf_printf(b, "      <TR><TD BGCOLOR=\"%s\">[%lld]</TD>", bg, (long long)chain[k]);
         bk_buf_printf(b, "<TD BGCOLOR=\"%s\" ALIGN=\"LEFT\"><FONT FACE=\"Courier\">", bg);
@@ -167,7 +167,7 @@ static void manifest_cluster(bk_buf *b, const bk_explain *e, size_t mi)
                 stack_node(b, e, cfg, mi, top, chain);
             }
             char when[64];
-            bk_explain_format_time(r->results[k].created_at, when, sizeof when);
+            bk__explain_format_time(r->results[k].created_at, when, sizeof when);
             bk_buf_printf(b,
                           "    m%zu_r%zu -> m%zu_l%lld [style=dashed, arrowhead=none, "
                           "color=\"#4a86c5\", label=\"result\", tooltip=\"createdAt %s\"];\n",

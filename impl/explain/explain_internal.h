@@ -11,25 +11,25 @@
 /* The layer chain ending at `top`, base first, into out (n_layers slots).
  * Returns the length; *broken is set when the walk met an index out of range
  * or a loop (the chain is then what could be followed, top last). */
-size_t bk_explain_chain(const bk_cache_config *cfg, int64_t top, int64_t *out, int *broken);
+size_t bk__explain_chain(const bk_cache_config *cfg, int64_t top, int64_t *out, int *broken);
 
 /* The blob entry of a digest, or NULL. */
-const bk_explain_blob *bk_explain_find_blob(const bk_explain *e, const char *digest);
+const bk_explain_blob *bk__explain_find_blob(const bk_explain *e, const char *digest);
 
 /* Blob presence for renderers: 1 present, 0 missing, -1 unknown. */
-int bk_explain_blob_state(const bk_explain *e, const char *digest);
+int bk__explain_blob_state(const bk_explain *e, const char *digest);
 
 /* The newest result of a record (BuildKit keeps the newest on import), or NULL. */
-const bk_cache_result *bk_explain_newest_result(const bk_cache_record *r);
+const bk_cache_result *bk__explain_newest_result(const bk_cache_record *r);
 
 /* Time as RFC 3339 in UTC, seconds precision ("2024-05-02T09:00:00Z"). */
-void bk_explain_format_unix(int64_t t, char *out, size_t size);
+void bk__explain_format_unix(int64_t t, char *out, size_t size);
 
 /* A bk_time as Go writes it (nanoseconds trimmed, original offset). */
-void bk_explain_format_time(bk_time t, char *out, size_t size);
+void bk__explain_format_time(bk_time t, char *out, size_t size);
 
 /* "application/vnd.oci.image.layer.v1.tar+gzip" -> "oci layer tar+gzip" style
  * short names for tight spaces (dot); the full name otherwise. */
-const char *bk_explain_media_short(const char *media_type, char *buf, size_t size);
+const char *bk__explain_media_short(const char *media_type, char *buf, size_t size);
 
 #endif

@@ -30,14 +30,14 @@ static json_t *unix_time(const bk_explain_object *o)
     if (!o->has_last_modified)
         return json_null();
     char buf[64];
-    bk_explain_format_unix(o->last_modified, buf, sizeof buf);
+    bk__explain_format_unix(o->last_modified, buf, sizeof buf);
     return json_string(buf);
 }
 
 static json_t *go_time(bk_time t)
 {
     char buf[64];
-    bk_explain_format_time(t, buf, sizeof buf);
+    bk__explain_format_time(t, buf, sizeof buf);
     return json_string(buf);
 }
 
@@ -63,7 +63,7 @@ static json_t *record_json(const bk_explain *e, const bk_cache_config *cfg, size
         }
         json_array_append_new(inputs, links);
     }
-    const bk_cache_result *newest = bk_explain_newest_result(r);
+    const bk_cache_result *newest = bk__explain_newest_result(r);
     json_t *results = json_array();
     for (size_t i = 0; i < r->n_results; i++) {
         const bk_cache_result *res = &r->results[i];
@@ -71,7 +71,7 @@ static json_t *record_json(const bk_explain *e, const bk_cache_config *cfg, size
         int broken = 1;
         size_t n = 0;
         if (res->layer >= 0 && (uint64_t)res->layer < cfg->n_layers)
-            n = bk_explain_chain(cfg, res->layer, chain, &broken);
+            n = bk__explain_chain(cfg, res->layer, chain, &broken);
         for (size_t k = 0; k < n; k++)
             json_array_append_new(layers, json_integer(chain[k]));
         json_array_append_new(results,
@@ -95,7 +95,7 @@ static json_t *layer_json(const bk_explain *e, const bk_cache_config *cfg, size_
     json_object_set_new(o, "diffID", a ? str_or_null(a->diff_id) : json_null());
     json_object_set_new(o, "size", a ? json_integer(a->size) : json_null());
     json_object_set_new(o, "createdAt", a ? go_time(a->created_at) : json_null());
-    json_object_set_new(o, "present", presence(bk_explain_blob_state(e, l->blob)));
+    json_object_set_new(o, "present", presence(bk__explain_blob_state(e, l->blob)));
     return o;
 }
 

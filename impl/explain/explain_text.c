@@ -173,7 +173,7 @@ static void layer_line(text_ctx *t, const char *prefix, const bk_cache_config *c
     if (a != NULL) {
         short_digest(t, a->diff_id, diff, sizeof diff);
         bk_format_bytes((uint64_t)(a->size > 0 ? a->size : 0), size, sizeof size);
-        bk_explain_format_time(a->created_at, when, sizeof when);
+        bk__explain_format_time(a->created_at, when, sizeof when);
         bk_buf_printf(t->out, "  %9s  %s  diffID %s  %s", size, when, diff,
                       a->media_type && *a->media_type ? a->media_type : "(no media type)");
     } else {
@@ -185,7 +185,7 @@ static void layer_line(text_ctx *t, const char *prefix, const bk_cache_config *c
         bk_buf_puts(t->out, "  base");
     else if (is_top)
         bk_buf_puts(t->out, "  top");
-    if (bk_explain_blob_state(t->e, l->blob) == 0)
+    if (bk__explain_blob_state(t->e, l->blob) == 0)
         bk_buf_puts(t->out, "  MISSING");
     bk_buf_putc(t->out, '\n');
 }
@@ -193,15 +193,15 @@ static void layer_line(text_ctx *t, const char *prefix, const bk_cache_config *c
 static void result_lines(text_ctx *t, tree_state *st, const char *prefix, const bk_cache_record *r)
 {
     const bk_cache_config *cfg = st->cfg;
-    const bk_cache_result *newest = bk_explain_newest_result(r);
+    const bk_cache_result *newest = bk__explain_newest_result(r);
     for (size_t i = 0; i < r->n_results; i++) {
         const bk_cache_result *res = &r->results[i];
         char when[64];
-        bk_explain_format_time(res->created_at, when, sizeof when);
+        bk__explain_format_time(res->created_at, when, sizeof when);
         int broken = 1;
         size_t n = 0;
         if (res->layer >= 0 && (uint64_t)res->layer < cfg->n_layers)
-            n = bk_explain_chain(cfg, res->layer, st->chain, &broken);
+            n = bk__explain_chain(cfg, res->layer, st->chain, &broken);
         bk_buf_printf(t->out, "%sresult (createdAt %s): %zu layer%s, base → top%s%s\n", prefix,
                       when, n, n == 1 ? "" : "s",
                       r->n_results > 1 && res != newest ? " (older: an import keeps the newest)"
@@ -401,7 +401,7 @@ static void render_manifest(text_ctx *t, size_t mi)
             int64_t top = cfg->records[i].results[k].layer;
             if (top < 0 || (uint64_t)top >= cfg->n_layers)
                 continue;
-            size_t n = bk_explain_chain(cfg, top, st.chain, &broken);
+            size_t n = bk__explain_chain(cfg, top, st.chain, &broken);
             for (size_t j = 0; j < n; j++)
                 reached[st.chain[j]] = 1;
         }

@@ -7,7 +7,7 @@
 #include "bkcache/gojson.h"
 #include "explain_internal.h"
 
-size_t bk_explain_chain(const bk_cache_config *cfg, int64_t top, int64_t *out, int *broken)
+size_t bk__explain_chain(const bk_cache_config *cfg, int64_t top, int64_t *out, int *broken)
 {
     *broken = 0;
     size_t n = 0;
@@ -36,7 +36,7 @@ size_t bk_explain_chain(const bk_cache_config *cfg, int64_t top, int64_t *out, i
     return n;
 }
 
-const bk_cache_result *bk_explain_newest_result(const bk_cache_record *r)
+const bk_cache_result *bk__explain_newest_result(const bk_cache_record *r)
 {
     const bk_cache_result *best = NULL;
     for (size_t i = 0; i < r->n_results; i++)
@@ -45,7 +45,7 @@ const bk_cache_result *bk_explain_newest_result(const bk_cache_record *r)
     return best;
 }
 
-void bk_explain_format_unix(int64_t t, char *out, size_t size)
+void bk__explain_format_unix(int64_t t, char *out, size_t size)
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -53,7 +53,7 @@ void bk_explain_format_unix(int64_t t, char *out, size_t size)
         snprintf(out, size, "@%lld", (long long)t);
 }
 
-void bk_explain_format_time(bk_time t, char *out, size_t size)
+void bk__explain_format_time(bk_time t, char *out, size_t size)
 {
     bk_buf b = BK_BUF_INIT;
     if (bk_time_format(&b, t, NULL) == BK_OK && b.data != NULL)
@@ -91,7 +91,7 @@ void bk_explain_short_digest(const char *digest, int full, char *out, size_t siz
         snprintf(out, size, "%.*s", (int)(colon - digest) + 1 + 12, digest);
 }
 
-const char *bk_explain_media_short(const char *media_type, char *buf, size_t size)
+const char *bk__explain_media_short(const char *media_type, char *buf, size_t size)
 {
     static const char *const prefixes[] = {
         "application/vnd.oci.image.layer.v1.",

@@ -50,7 +50,7 @@ static bk_code encoder_source(void *ud, void *buf, size_t cap, size_t *got, bk_e
     return rc;
 }
 
-bk_code s3_body_start(body_reader *br, bk_err *err)
+bk_code bk__s3_body_start(body_reader *br, bk_err *err)
 {
     br->pos = 0;
     br->src_pos = 0;
@@ -71,7 +71,7 @@ bk_code s3_body_start(body_reader *br, bk_err *err)
     return br->enc ? BK_OK : err->code;
 }
 
-size_t s3_body_read_cb(char *buf, size_t size, size_t nitems, void *ud)
+size_t bk__s3_body_read_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
     body_reader *br = ud;
     size_t cap = size * nitems;
@@ -91,7 +91,7 @@ size_t s3_body_read_cb(char *buf, size_t size, size_t nitems, void *ud)
 
 /* curl rewinds a body when it must resend it (e.g. after a 100-continue
  * refusal on a reused connection): restart from the source, never a buffer. */
-int s3_body_seek_cb(void *ud, curl_off_t offset, int origin)
+int bk__s3_body_seek_cb(void *ud, curl_off_t offset, int origin)
 {
     body_reader *br = ud;
     if (origin != SEEK_SET)
@@ -99,7 +99,7 @@ int s3_body_seek_cb(void *ud, curl_off_t offset, int origin)
     if (br->enc != NULL || br->rq->trailer) {
         if (offset != 0)
             return CURL_SEEKFUNC_CANTSEEK;
-        return s3_body_start(br, &br->err) == BK_OK ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
+        return bk__s3_body_start(br, &br->err) == BK_OK ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
     }
     if (offset < 0 || (uint64_t)offset > br->rq->len)
         return CURL_SEEKFUNC_FAIL;
@@ -109,8 +109,8 @@ int s3_body_seek_cb(void *ud, curl_off_t offset, int origin)
 
 /* One pass over the body for the hashes the request needs, before the first
  * attempt (a signed payload must be known before its headers are sent). */
-bk_code s3_body_hash(s3_request *rq, int want_sha, int want_md5, char sha_hex[65],
-                     char md5_b64[BK_CHECKSUM_MAX_BASE64], bk_err *err)
+bk_code bk__s3_body_hash(s3_request *rq, int want_sha, int want_md5, char sha_hex[65],
+                         char md5_b64[BK_CHECKSUM_MAX_BASE64], bk_err *err)
 {
     bk_checksum *sha = want_sha ? bk_checksum_new(BK_CHECKSUM_SHA256, err) : NULL;
     bk_checksum *md5 = want_md5 ? bk_checksum_new(BK_CHECKSUM_MD5, err) : NULL;

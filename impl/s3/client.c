@@ -48,7 +48,7 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
     pthread_mutex_unlock(&c->share_locks[data]);
 }
 
-CURL *s3_handle_get(bk_s3_client *c)
+CURL *bk__s3_handle_get(bk_s3_client *c)
 {
     CURL *h = NULL;
     pthread_mutex_lock(&c->pool_lock);
@@ -64,7 +64,7 @@ CURL *s3_handle_get(bk_s3_client *c)
     return h;
 }
 
-void s3_handle_put(bk_s3_client *c, CURL *h)
+void bk__s3_handle_put(bk_s3_client *c, CURL *h)
 {
     if (h == NULL)
         return;
@@ -94,7 +94,8 @@ static void signer_unref_locked(signer_ref *r)
     }
 }
 
-bk_code s3_signer_acquire(bk_s3_client *c, signer_ref **out, bk_sigv4_signer **signer, bk_err *err)
+bk_code bk__s3_signer_acquire(bk_s3_client *c, signer_ref **out, bk_sigv4_signer **signer,
+                              bk_err *err)
 {
     *out = NULL;
     *signer = NULL;
@@ -136,7 +137,7 @@ bk_code s3_signer_acquire(bk_s3_client *c, signer_ref **out, bk_sigv4_signer **s
     return BK_OK;
 }
 
-void s3_signer_release(bk_s3_client *c, signer_ref *ref)
+void bk__s3_signer_release(bk_s3_client *c, signer_ref *ref)
 {
     if (ref == NULL)
         return;
@@ -151,8 +152,8 @@ bk_code bk_s3_client_check_credentials(bk_s3_client *c, bk_err *err)
         return BK_OK;
     signer_ref *ref;
     bk_sigv4_signer *s;
-    bk_code rc = s3_signer_acquire(c, &ref, &s, err);
-    s3_signer_release(c, ref);
+    bk_code rc = bk__s3_signer_acquire(c, &ref, &s, err);
+    bk__s3_signer_release(c, ref);
     return rc;
 }
 
@@ -244,9 +245,9 @@ bk_s3_client *bk_s3_client_new(const bk_s3_config *cfg, bk_err *err)
 
     char *env_region = NULL, *env_url = NULL;
     if (cfg->region == NULL || cfg->region[0] == '\0')
-        env_region = bk_endpoint_env_region(cfg->env);
+        env_region = bk__endpoint_env_region(cfg->env);
     if (cfg->endpoint_url == NULL || cfg->endpoint_url[0] == '\0')
-        env_url = bk_endpoint_env_url(cfg->env);
+        env_url = bk__endpoint_env_url(cfg->env);
     int failed = dup_opt(&c->region, env_region ? env_region : cfg->region) |
                  dup_opt(&c->bucket, cfg->bucket) |
                  dup_opt(&c->endpoint_url, env_url ? env_url : cfg->endpoint_url) |
@@ -278,13 +279,13 @@ bk_s3_client *bk_s3_client_new(const bk_s3_config *cfg, bk_err *err)
                    "value, e.g. us-east-1, for S3-compatible stores that ignore it)");
         goto fail;
     }
-    if (bk_endpoint_resolve(c->region, c->bucket, c->endpoint_url, cfg->use_path_style, &c->ep,
-                            err) != BK_OK)
+    if (bk__endpoint_resolve(c->region, c->bucket, c->endpoint_url, cfg->use_path_style, &c->ep,
+                             err) != BK_OK)
         goto fail;
     bk_buf url = BK_BUF_INIT;
     bk_buf path = BK_BUF_INIT;
-    bk_endpoint_path(&c->ep, NULL, &path);
-    bk_endpoint_url(&c->ep, bk_buf_str(&path), NULL, &url);
+    bk__endpoint_path(&c->ep, NULL, &path);
+    bk__endpoint_url(&c->ep, bk_buf_str(&path), NULL, &url);
     s3_copy(c->base_url, sizeof c->base_url, bk_buf_str(&url));
     bk_buf_free(&url);
     bk_buf_free(&path);
@@ -364,7 +365,7 @@ int bk_s3_result_is_not_found(const bk_s3_result *r)
            (strcmp(r->s3_code, "NoSuchKey") == 0 || strcmp(r->s3_code, "NotFound") == 0);
 }
 
-void s3_where(const bk_s3_client *c, const char *key, char *out, size_t size)
+void bk__s3_where(const bk_s3_client *c, const char *key, char *out, size_t size)
 {
     if (key != NULL)
         snprintf(out, size, "s3://%s/%s", c->bucket, key);
@@ -374,7 +375,7 @@ void s3_where(const bk_s3_client *c, const char *key, char *out, size_t size)
 
 /* ---- request helpers ---- */
 
-void s3_request_init(s3_request *rq, const char *op, const char *method, const char *key)
+void bk__s3_request_init(s3_request *rq, const char *op, const char *method, const char *key)
 {
     memset(rq, 0, sizeof *rq);
     rq->op = op;
@@ -383,7 +384,7 @@ void s3_request_init(s3_request *rq, const char *op, const char *method, const c
     rq->fd = -1;
 }
 
-int s3_request_header(s3_request *rq, const char *name, const char *value)
+int bk__s3_request_header(s3_request *rq, const char *name, const char *value)
 {
     if (rq->n_headers >= S3_MAX_EXTRA_HEADERS)
         return -1;
@@ -393,11 +394,11 @@ int s3_request_header(s3_request *rq, const char *name, const char *value)
     return 0;
 }
 
-bk_code s3_add_metadata(bk_s3_client *c, s3_request *rq, const bk_s3_meta *meta, size_t n,
-                        bk_err *err)
+bk_code bk__s3_add_metadata(bk_s3_client *c, s3_request *rq, const bk_s3_meta *meta, size_t n,
+                            bk_err *err)
 {
     char where[1200];
-    s3_where(c, rq->key, where, sizeof where);
+    bk__s3_where(c, rq->key, where, sizeof where);
     for (size_t i = 0; i < n; i++) {
         const char *name = meta[i].name;
         size_t len = name ? strlen(name) : 0;
@@ -420,7 +421,7 @@ bk_code s3_add_metadata(bk_s3_client *c, s3_request *rq, const bk_s3_meta *meta,
             return bk_err_set(err, BK_EINVAL, "%s %s: too many metadata entries", rq->op, where);
         char *slot = rq->name_store[rq->n_name_store++];
         snprintf(slot, sizeof rq->name_store[0], "x-amz-meta-%s", name);
-        if (s3_request_header(rq, slot, value) != 0)
+        if (bk__s3_request_header(rq, slot, value) != 0)
             return bk_err_set(err, BK_EINVAL, "%s %s: too many headers", rq->op, where);
     }
     return BK_OK;

@@ -24,7 +24,7 @@ static int encode_bytes(bk_buf *out, const char *s, int keep_slash, int keep_col
     return out->failed ? -1 : 0;
 }
 
-int bk_uri_encode(bk_buf *out, const char *s, int keep_slash)
+int bk__uri_encode(bk_buf *out, const char *s, int keep_slash)
 {
     return encode_bytes(out, s, keep_slash, 0);
 }
@@ -67,8 +67,8 @@ static bk_code set_host(bk_endpoint *out, const char *prefix, const char *host, 
     return BK_OK;
 }
 
-bk_code bk_endpoint_resolve(const char *region, const char *bucket, const char *endpoint_url,
-                            int use_path_style, bk_endpoint *out, bk_err *err)
+bk_code bk__endpoint_resolve(const char *region, const char *bucket, const char *endpoint_url,
+                             int use_path_style, bk_endpoint *out, bk_err *err)
 {
     memset(out, 0, sizeof *out);
     if (bucket == NULL || !valid_bucket(bucket))
@@ -179,7 +179,7 @@ bk_code bk_endpoint_resolve(const char *region, const char *bucket, const char *
     return set_host(out, prefix, hostpart, port, err);
 }
 
-int bk_endpoint_path(const bk_endpoint *ep, const char *key, bk_buf *out)
+int bk__endpoint_path(const bk_endpoint *ep, const char *key, bk_buf *out)
 {
     bk_buf_puts(out, ep->base_path);
     if (key == NULL) {
@@ -191,7 +191,7 @@ int bk_endpoint_path(const bk_endpoint *ep, const char *key, bk_buf *out)
     return encode_bytes(out, key, 1, 0);
 }
 
-int bk_endpoint_url(const bk_endpoint *ep, const char *path, const char *query, bk_buf *out)
+int bk__endpoint_url(const bk_endpoint *ep, const char *path, const char *query, bk_buf *out)
 {
     bk_buf_printf(out, "%s://%s", ep->https ? "https" : "http", ep->host_header);
     bk_buf_puts(out, path);
@@ -202,7 +202,7 @@ int bk_endpoint_url(const bk_endpoint *ep, const char *path, const char *query, 
     return out->failed ? -1 : 0;
 }
 
-int bk_endpoint_copy_source(const char *bucket, const char *key, bk_buf *out)
+int bk__endpoint_copy_source(const char *bucket, const char *key, bk_buf *out)
 {
     bk_buf_putc(out, '/');
     encode_bytes(out, bucket, 0, 0);
@@ -210,7 +210,7 @@ int bk_endpoint_copy_source(const char *bucket, const char *key, bk_buf *out)
     return encode_bytes(out, key, 1, 1);
 }
 
-int bk_query_add(bk_buf *out, const char *name, const char *value)
+int bk__query_add(bk_buf *out, const char *name, const char *value)
 {
     if (out->len > 0)
         bk_buf_putc(out, '&');
@@ -228,7 +228,7 @@ static char *dup_env(const bk_env *env, const char *name)
     return v != NULL ? strdup(v) : NULL;
 }
 
-char *bk_endpoint_env_region(const bk_env *env)
+char *bk__endpoint_env_region(const bk_env *env)
 {
     char *r = dup_env(env, "AWS_REGION");
     if (r == NULL)
@@ -238,7 +238,7 @@ char *bk_endpoint_env_region(const bk_env *env)
     return r;
 }
 
-char *bk_endpoint_env_url(const bk_env *env)
+char *bk__endpoint_env_url(const bk_env *env)
 {
     char *u = dup_env(env, "AWS_ENDPOINT_URL_S3");
     return u != NULL ? u : dup_env(env, "AWS_ENDPOINT_URL");

@@ -35,33 +35,33 @@ typedef struct bk_endpoint {
 /* region is needed for AWS; bucket must be a valid S3 bucket name (3-63
  * characters). endpoint_url NULL or "" = AWS. BK_EINVAL with a message naming
  * the bad input otherwise. */
-bk_code bk_endpoint_resolve(const char *region, const char *bucket, const char *endpoint_url,
-                            int use_path_style, bk_endpoint *out, bk_err *err);
+bk_code bk__endpoint_resolve(const char *region, const char *bucket, const char *endpoint_url,
+                             int use_path_style, bk_endpoint *out, bk_err *err);
 
 /* Appends the request path for key (NULL = the bucket itself): base path,
  * '/', encoded key. Bucket requests are "/" (virtual host) or "/<bucket>". */
-int bk_endpoint_path(const bk_endpoint *ep, const char *key, bk_buf *out);
+int bk__endpoint_path(const bk_endpoint *ep, const char *key, bk_buf *out);
 
 /* Appends "scheme://host[:port]" + path + ("?" + query when query is non-empty). */
-int bk_endpoint_url(const bk_endpoint *ep, const char *path, const char *query, bk_buf *out);
+int bk__endpoint_url(const bk_endpoint *ep, const char *path, const char *query, bk_buf *out);
 
 /* Percent-encoding: every byte but unreserved, and '/' when keep_slash. */
-int bk_uri_encode(bk_buf *out, const char *s, int keep_slash);
+int bk__uri_encode(bk_buf *out, const char *s, int keep_slash);
 
 /* The x-amz-copy-source value "/<bucket>/<key>": the key encoded like a path
  * but with ':' left literal (S3 decodes the header; some S3 look-alikes decode
  * it with JavaScript's decodeURI, which would leave "%3A" encoded). */
-int bk_endpoint_copy_source(const char *bucket, const char *key, bk_buf *out);
+int bk__endpoint_copy_source(const char *bucket, const char *key, bk_buf *out);
 
 /* Appends "&name=value" (no '&' when out is empty) with both encoded strictly. */
-int bk_query_add(bk_buf *out, const char *name, const char *value /* NULL = bare name */);
+int bk__query_add(bk_buf *out, const char *name, const char *value /* NULL = bare name */);
 
 /* Fallbacks from the environment, as the SDK reads them:
  * region: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's "region";
  * endpoint: AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL.
  * Return a malloc'd string or NULL when unset. */
-char *bk_endpoint_env_region(const bk_env *env);
-char *bk_endpoint_env_url(const bk_env *env);
+char *bk__endpoint_env_region(const bk_env *env);
+char *bk__endpoint_env_url(const bk_env *env);
 
 #ifdef __cplusplus
 }

@@ -14,8 +14,8 @@ static bk_code part_query(bk_buf *q, int part_number, const char *upload_id, bk_
 {
     char num[16];
     snprintf(num, sizeof num, "%d", part_number);
-    bk_query_add(q, "partNumber", num);
-    bk_query_add(q, "uploadId", upload_id);
+    bk__query_add(q, "partNumber", num);
+    bk__query_add(q, "uploadId", upload_id);
     return q->failed ? bk_err_set(err, BK_ENOMEM, "out of memory") : BK_OK;
 }
 
@@ -38,23 +38,23 @@ bk_code bk_s3_multipart_create(bk_s3_client *c, const char *key, const bk_s3_put
     if (key == NULL || key[0] == '\0')
         return bk_err_set(err, BK_EINVAL, "CreateMultipartUpload: empty key");
     s3_request rq;
-    s3_request_init(&rq, "CreateMultipartUpload", "POST", key);
+    bk__s3_request_init(&rq, "CreateMultipartUpload", "POST", key);
     rq.query = "uploads";
     rq.max_body = XML_RESULT_MAX;
     if (opts != NULL) {
         if (opts->content_type)
-            s3_request_header(&rq, "content-type", opts->content_type);
-        if (s3_add_metadata(c, &rq, opts->meta, opts->n_meta, err) != BK_OK)
+            bk__s3_request_header(&rq, "content-type", opts->content_type);
+        if (bk__s3_add_metadata(c, &rq, opts->meta, opts->n_meta, err) != BK_OK)
             return err->code;
     }
     /* Checksums are all or nothing across an upload: a part with a checksum in
      * an upload created without one makes Complete fail with InvalidPart. */
     if (c->cfg.send_checksum_trailer)
-        s3_request_header(&rq, "x-amz-checksum-algorithm", "CRC32");
+        bk__s3_request_header(&rq, "x-amz-checksum-algorithm", "CRC32");
     bk_buf body = BK_BUF_INIT;
-    bk_code rc = s3_execute(c, &rq, NULL, &body, err);
+    bk_code rc = bk__s3_execute(c, &rq, NULL, &body, err);
     if (rc == BK_OK) {
-        rc = bk_s3xml_parse_initiate(body.data, body.len, upload_id, err);
+        rc = bk__s3xml_parse_initiate(body.data, body.len, upload_id, err);
         if (rc != BK_OK)
             bk_err_prefix(err, "s3://%s/%s: ", c->bucket, key);
     }
@@ -74,7 +74,7 @@ static bk_code upload_part(bk_s3_client *c, s3_request *rq, const char *key, con
     rq->content_md5 = c->cfg.send_content_md5;
     rq->trailer = c->cfg.send_checksum_trailer;
     if (rc == BK_OK)
-        rc = s3_execute(c, rq, &res, NULL, err);
+        rc = bk__s3_execute(c, rq, &res, NULL, err);
     if (rc == BK_OK && res.etag[0] == '\0')
         rc = bk_err_set(err, BK_EPROTO, "UploadPart s3://%s/%s part %d: response has no ETag",
                         c->bucket, key, part_number);
@@ -96,7 +96,7 @@ bk_code bk_s3_multipart_upload_part(bk_s3_client *c, const char *key, const char
                                     bk_s3_part *part, bk_err *err)
 {
     s3_request rq;
-    s3_request_init(&rq, "UploadPart", "PUT", key);
+    bk__s3_request_init(&rq, "UploadPart", "PUT", key);
     rq.body = S3_BODY_FD;
     rq.fd = fd;
     rq.offset = offset;
@@ -109,7 +109,7 @@ bk_code bk_s3_multipart_upload_part_mem(bk_s3_client *c, const char *key, const 
                                         bk_s3_part *part, bk_err *err)
 {
     s3_request rq;
-    s3_request_init(&rq, "UploadPart", "PUT", key);
+    bk__s3_request_init(&rq, "UploadPart", "PUT", key);
     rq.body = S3_BODY_MEM;
     rq.mem = data ? data : "";
     rq.len = len;
@@ -135,23 +135,23 @@ bk_code bk_s3_multipart_upload_part_copy(bk_s3_client *c, const char *key, const
     snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)first,
              (unsigned long long)last);
     bk_code rc = part_query(&q, part_number, upload_id, err);
-    bk_endpoint_copy_source(source_bucket ? source_bucket : c->bucket, source_key, &src);
+    bk__endpoint_copy_source(source_bucket ? source_bucket : c->bucket, source_key, &src);
     s3_request rq;
-    s3_request_init(&rq, "UploadPartCopy", "PUT", key);
+    bk__s3_request_init(&rq, "UploadPartCopy", "PUT", key);
     rq.query = bk_buf_str(&q);
     rq.max_body = XML_RESULT_MAX;
     rq.error_in_200 = 1;
-    s3_request_header(&rq, "x-amz-copy-source", bk_buf_str(&src));
-    s3_request_header(&rq, "x-amz-copy-source-range", range);
+    bk__s3_request_header(&rq, "x-amz-copy-source", bk_buf_str(&src));
+    bk__s3_request_header(&rq, "x-amz-copy-source-range", range);
     if (rc == BK_OK && src.failed)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory");
     if (rc == BK_OK)
-        rc = s3_execute(c, &rq, NULL, &body, err);
+        rc = bk__s3_execute(c, &rq, NULL, &body, err);
     if (rc == BK_OK) {
         memset(part, 0, sizeof *part);
         part->number = part_number;
-        rc = bk_s3xml_parse_etag_result(body.data, body.len, "CopyPartResult", part->etag,
-                                        sizeof part->etag, NULL, NULL, err);
+        rc = bk__s3xml_parse_etag_result(body.data, body.len, "CopyPartResult", part->etag,
+                                         sizeof part->etag, NULL, NULL, err);
         if (rc != BK_OK)
             bk_err_prefix(err, "UploadPartCopy s3://%s/%s part %d: ", c->bucket, key, part_number);
     } else {
@@ -171,8 +171,8 @@ bk_code bk_s3_multipart_complete(bk_s3_client *c, const char *key, const char *u
                           "CompleteMultipartUpload s3://%s/%s: %zu parts (1..%d allowed)",
                           c->bucket, key ? key : "", n, BK_S3_MAX_PARTS);
     bk_buf q = BK_BUF_INIT, xml = BK_BUF_INIT, body = BK_BUF_INIT;
-    bk_query_add(&q, "uploadId", upload_id);
-    bk_s3xml_complete_body(&xml, parts, n, c->cfg.send_checksum_trailer);
+    bk__query_add(&q, "uploadId", upload_id);
+    bk__s3xml_complete_body(&xml, parts, n, c->cfg.send_checksum_trailer);
     bk_s3_result local = BK_S3_RESULT_INIT;
     if (res == NULL)
         res = &local;
@@ -180,19 +180,19 @@ bk_code bk_s3_multipart_complete(bk_s3_client *c, const char *key, const char *u
     if (q.failed || xml.failed)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory");
     s3_request rq;
-    s3_request_init(&rq, "CompleteMultipartUpload", "POST", key);
+    bk__s3_request_init(&rq, "CompleteMultipartUpload", "POST", key);
     rq.query = bk_buf_str(&q);
     rq.body = S3_BODY_MEM;
     rq.mem = xml.data;
     rq.len = xml.len;
     rq.max_body = XML_RESULT_MAX;
     rq.error_in_200 = 1;
-    s3_request_header(&rq, "content-type", "application/xml");
+    bk__s3_request_header(&rq, "content-type", "application/xml");
     if (rc == BK_OK)
-        rc = s3_execute(c, &rq, res, &body, err);
+        rc = bk__s3_execute(c, &rq, res, &body, err);
     if (rc == BK_OK) {
-        rc = bk_s3xml_parse_etag_result(body.data, body.len, "CompleteMultipartUploadResult",
-                                        res->etag, sizeof res->etag, NULL, NULL, err);
+        rc = bk__s3xml_parse_etag_result(body.data, body.len, "CompleteMultipartUploadResult",
+                                         res->etag, sizeof res->etag, NULL, NULL, err);
         if (rc != BK_OK)
             bk_err_prefix(err, "CompleteMultipartUpload s3://%s/%s: ", c->bucket, key);
     }
@@ -206,11 +206,11 @@ bk_code bk_s3_multipart_complete(bk_s3_client *c, const char *key, const char *u
 bk_code bk_s3_multipart_abort(bk_s3_client *c, const char *key, const char *upload_id, bk_err *err)
 {
     bk_buf q = BK_BUF_INIT;
-    bk_query_add(&q, "uploadId", upload_id ? upload_id : "");
+    bk__query_add(&q, "uploadId", upload_id ? upload_id : "");
     s3_request rq;
-    s3_request_init(&rq, "AbortMultipartUpload", "DELETE", key);
+    bk__s3_request_init(&rq, "AbortMultipartUpload", "DELETE", key);
     rq.query = bk_buf_str(&q);
-    bk_code rc = s3_execute(c, &rq, NULL, NULL, err);
+    bk_code rc = bk__s3_execute(c, &rq, NULL, NULL, err);
     bk_buf_free(&q);
     return rc;
 }

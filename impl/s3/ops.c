@@ -28,8 +28,8 @@ bk_code bk_s3_head(bk_s3_client *c, const char *key, bk_s3_result *res, bk_err *
     if (need_key(c, "HeadObject", key, err) != BK_OK)
         return err->code;
     s3_request rq;
-    s3_request_init(&rq, "HeadObject", "HEAD", key);
-    return s3_execute(c, &rq, res, NULL, err);
+    bk__s3_request_init(&rq, "HeadObject", "HEAD", key);
+    return bk__s3_execute(c, &rq, res, NULL, err);
 }
 
 static bk_code check_range(bk_s3_client *c, const char *key, const bk_s3_range *range, bk_err *err)
@@ -49,11 +49,11 @@ bk_code bk_s3_get(bk_s3_client *c, const char *key, const bk_s3_range *range, bk
     if (sink == NULL)
         return bk_err_set(err, BK_EINVAL, "GetObject: no sink");
     s3_request rq;
-    s3_request_init(&rq, "GetObject", "GET", key);
+    bk__s3_request_init(&rq, "GetObject", "GET", key);
     rq.sink = sink;
     rq.sink_ud = ud;
     rq.range = range;
-    return s3_execute(c, &rq, res, NULL, err);
+    return bk__s3_execute(c, &rq, res, NULL, err);
 }
 
 typedef struct fd_sink {
@@ -123,8 +123,8 @@ static bk_code put_headers(bk_s3_client *c, s3_request *rq, const bk_s3_put_opti
     if (opts == NULL)
         return BK_OK;
     if (opts->content_type != NULL)
-        s3_request_header(rq, "content-type", opts->content_type);
-    return s3_add_metadata(c, rq, opts->meta, opts->n_meta, err);
+        bk__s3_request_header(rq, "content-type", opts->content_type);
+    return bk__s3_add_metadata(c, rq, opts->meta, opts->n_meta, err);
 }
 
 static bk_code check_sha(bk_s3_client *c, const char *key, const char *sha, bk_err *err)
@@ -153,20 +153,20 @@ static bk_code put_common(bk_s3_client *c, const char *key, s3_request *rq,
     if (put_headers(c, rq, opts, err) != BK_OK)
         return err->code;
     if (opts != NULL && opts->if_match != NULL)
-        s3_request_header(rq, "if-match", opts->if_match);
+        bk__s3_request_header(rq, "if-match", opts->if_match);
     if (opts != NULL && opts->if_none_match)
-        s3_request_header(rq, "if-none-match", "*");
+        bk__s3_request_header(rq, "if-none-match", "*");
     rq->payload_sha256 = opts ? opts->payload_sha256 : NULL;
     rq->content_md5 = c->cfg.send_content_md5;
     rq->trailer = c->cfg.send_checksum_trailer;
-    return s3_execute(c, rq, res, NULL, err);
+    return bk__s3_execute(c, rq, res, NULL, err);
 }
 
 bk_code bk_s3_put_mem(bk_s3_client *c, const char *key, const void *data, size_t len,
                       const bk_s3_put_options *opts, bk_s3_result *res, bk_err *err)
 {
     s3_request rq;
-    s3_request_init(&rq, "PutObject", "PUT", key);
+    bk__s3_request_init(&rq, "PutObject", "PUT", key);
     rq.body = S3_BODY_MEM;
     rq.mem = data ? data : "";
     rq.len = len;
@@ -180,7 +180,7 @@ bk_code bk_s3_put_fd(bk_s3_client *c, const char *key, int fd, uint64_t offset, 
         return bk_err_set(err, BK_EINVAL, "PutObject s3://%s/%s: bad file descriptor", c->bucket,
                           key ? key : "");
     s3_request rq;
-    s3_request_init(&rq, "PutObject", "PUT", key);
+    bk__s3_request_init(&rq, "PutObject", "PUT", key);
     rq.body = S3_BODY_FD;
     rq.fd = fd;
     rq.offset = offset;
@@ -206,20 +206,20 @@ bk_code bk_s3_copy(bk_s3_client *c, const char *source_key, const char *dest_key
                           "directive (S3 refuses a self-copy that changes nothing)",
                           c->bucket, dest_key);
     s3_request rq;
-    s3_request_init(&rq, "CopyObject", "PUT", dest_key);
+    bk__s3_request_init(&rq, "CopyObject", "PUT", dest_key);
     bk_buf src = BK_BUF_INIT;
-    bk_endpoint_copy_source(src_bucket, source_key, &src);
+    bk__endpoint_copy_source(src_bucket, source_key, &src);
     if (src.failed) {
         bk_buf_free(&src);
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
-    s3_request_header(&rq, "x-amz-copy-source", bk_buf_str(&src));
+    bk__s3_request_header(&rq, "x-amz-copy-source", bk_buf_str(&src));
     bk_code rc = BK_OK;
     if (opts->directive == BK_S3_METADATA_REPLACE) {
-        s3_request_header(&rq, "x-amz-metadata-directive", "REPLACE");
+        bk__s3_request_header(&rq, "x-amz-metadata-directive", "REPLACE");
         if (opts->content_type)
-            s3_request_header(&rq, "content-type", opts->content_type);
-        rc = s3_add_metadata(c, &rq, opts->meta, opts->n_meta, err);
+            bk__s3_request_header(&rq, "content-type", opts->content_type);
+        rc = bk__s3_add_metadata(c, &rq, opts->meta, opts->n_meta, err);
     }
     bk_buf body = BK_BUF_INIT;
     bk_s3_result local = BK_S3_RESULT_INIT;
@@ -228,13 +228,13 @@ bk_code bk_s3_copy(bk_s3_client *c, const char *source_key, const char *dest_key
     rq.max_body = XML_RESULT_MAX;
     rq.error_in_200 = 1;
     if (rc == BK_OK)
-        rc = s3_execute(c, &rq, res, &body, err);
+        rc = bk__s3_execute(c, &rq, res, &body, err);
     if (rc == BK_OK) {
         char where[1200];
-        s3_where(c, dest_key, where, sizeof where);
-        rc = bk_s3xml_parse_etag_result(body.data, body.len, "CopyObjectResult", res->etag,
-                                        sizeof res->etag, &res->last_modified,
-                                        &res->has_last_modified, err);
+        bk__s3_where(c, dest_key, where, sizeof where);
+        rc = bk__s3xml_parse_etag_result(body.data, body.len, "CopyObjectResult", res->etag,
+                                         sizeof res->etag, &res->last_modified,
+                                         &res->has_last_modified, err);
         if (rc != BK_OK)
             bk_err_prefix(err, "CopyObject %s: ", where);
     }
@@ -249,8 +249,8 @@ bk_code bk_s3_delete(bk_s3_client *c, const char *key, bk_s3_result *res, bk_err
     if (need_key(c, "DeleteObject", key, err) != BK_OK)
         return err->code;
     s3_request rq;
-    s3_request_init(&rq, "DeleteObject", "DELETE", key);
-    return s3_execute(c, &rq, res, NULL, err);
+    bk__s3_request_init(&rq, "DeleteObject", "DELETE", key);
+    return bk__s3_execute(c, &rq, res, NULL, err);
 }
 
 void bk_s3_delete_report_clear(bk_s3_delete_report *r)
@@ -275,13 +275,13 @@ bk_code bk_s3_delete_many(bk_s3_client *c, const char *const *keys, size_t n,
     for (size_t start = 0; start < n && rc == BK_OK; start += DELETE_BATCH) {
         size_t count = n - start < DELETE_BATCH ? n - start : DELETE_BATCH;
         bk_buf xml = BK_BUF_INIT, out = BK_BUF_INIT;
-        if (bk_s3xml_delete_body(&xml, keys + start, count) != 0) {
+        if (bk__s3xml_delete_body(&xml, keys + start, count) != 0) {
             bk_buf_free(&xml);
             rc = bk_err_set(err, BK_ENOMEM, "out of memory");
             break;
         }
         s3_request rq;
-        s3_request_init(&rq, "DeleteObjects", "POST", NULL);
+        bk__s3_request_init(&rq, "DeleteObjects", "POST", NULL);
         rq.query = "delete";
         rq.body = S3_BODY_MEM;
         rq.mem = xml.data;
@@ -289,11 +289,11 @@ bk_code bk_s3_delete_many(bk_s3_client *c, const char *const *keys, size_t n,
         rq.content_md5 = 1; /* S3 requires it (or a checksum) on DeleteObjects */
         rq.max_body = XML_RESULT_MAX;
         rq.error_in_200 = 1;
-        s3_request_header(&rq, "content-type", "application/xml");
+        bk__s3_request_header(&rq, "content-type", "application/xml");
         size_t before = report->n_failures;
-        rc = s3_execute(c, &rq, NULL, &out, err);
+        rc = bk__s3_execute(c, &rq, NULL, &out, err);
         if (rc == BK_OK)
-            rc = bk_s3xml_parse_delete_result(out.data, out.len, report, NULL, err);
+            rc = bk__s3xml_parse_delete_result(out.data, out.len, report, NULL, err);
         if (rc == BK_OK)
             report->deleted += count - (report->n_failures - before);
         bk_buf_free(&xml);
@@ -333,31 +333,31 @@ bk_code bk_s3_list_page_get(bk_s3_client *c, const bk_s3_list_params *params, bk
         params = &none;
     memset(page, 0, sizeof *page);
     bk_buf q = BK_BUF_INIT, body = BK_BUF_INIT;
-    bk_query_add(&q, "list-type", "2");
+    bk__query_add(&q, "list-type", "2");
     if (params->continuation_token)
-        bk_query_add(&q, "continuation-token", params->continuation_token);
+        bk__query_add(&q, "continuation-token", params->continuation_token);
     if (params->delimiter)
-        bk_query_add(&q, "delimiter", params->delimiter);
+        bk__query_add(&q, "delimiter", params->delimiter);
     if (params->max_keys > 0) {
         char mk[16];
         snprintf(mk, sizeof mk, "%d", params->max_keys);
-        bk_query_add(&q, "max-keys", mk);
+        bk__query_add(&q, "max-keys", mk);
     }
     if (params->prefix)
-        bk_query_add(&q, "prefix", params->prefix);
+        bk__query_add(&q, "prefix", params->prefix);
     if (params->start_after)
-        bk_query_add(&q, "start-after", params->start_after);
+        bk__query_add(&q, "start-after", params->start_after);
     if (q.failed) {
         bk_buf_free(&q);
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     s3_request rq;
-    s3_request_init(&rq, "ListObjectsV2", "GET", NULL);
+    bk__s3_request_init(&rq, "ListObjectsV2", "GET", NULL);
     rq.query = bk_buf_str(&q);
     rq.max_body = XML_RESULT_MAX;
-    bk_code rc = s3_execute(c, &rq, NULL, &body, err);
+    bk_code rc = bk__s3_execute(c, &rq, NULL, &body, err);
     if (rc == BK_OK) {
-        rc = bk_s3xml_parse_list(body.data, body.len, page, err);
+        rc = bk__s3xml_parse_list(body.data, body.len, page, err);
         if (rc != BK_OK)
             bk_err_prefix(err, "s3://%s: ", c->bucket);
     }
@@ -404,25 +404,25 @@ bk_code bk_s3_list_each(bk_s3_client *c, const bk_s3_list_params *params,
 bk_code bk_s3_head_bucket(bk_s3_client *c, bk_s3_result *res, bk_err *err)
 {
     s3_request rq;
-    s3_request_init(&rq, "HeadBucket", "HEAD", NULL);
-    return s3_execute(c, &rq, res, NULL, err);
+    bk__s3_request_init(&rq, "HeadBucket", "HEAD", NULL);
+    return bk__s3_execute(c, &rq, res, NULL, err);
 }
 
 bk_code bk_s3_create_bucket(bk_s3_client *c, bk_s3_result *res, bk_err *err)
 {
     s3_request rq;
-    s3_request_init(&rq, "CreateBucket", "PUT", NULL);
+    bk__s3_request_init(&rq, "CreateBucket", "PUT", NULL);
     bk_buf xml = BK_BUF_INIT;
     if (strcmp(c->region, "us-east-1") != 0) {
         bk_buf_puts(&xml, "<CreateBucketConfiguration "
                           "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>");
-        bk_s3xml_escape(&xml, c->region);
+        bk__s3xml_escape(&xml, c->region);
         bk_buf_puts(&xml, "</LocationConstraint></CreateBucketConfiguration>");
         rq.body = S3_BODY_MEM;
         rq.mem = xml.data;
         rq.len = xml.len;
     }
-    bk_code rc = s3_execute(c, &rq, res, NULL, err);
+    bk_code rc = bk__s3_execute(c, &rq, res, NULL, err);
     bk_buf_free(&xml);
     return rc;
 }

@@ -138,7 +138,7 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
         r->content_length = at->cl;
     } else if (header_is(line, nlen, "last-modified")) {
         copy_value(tmp, sizeof tmp, v, vlen);
-        r->has_last_modified = bk_s3_parse_http_date(tmp, &r->last_modified) == 0;
+        r->has_last_modified = bk__s3_parse_http_date(tmp, &r->last_modified) == 0;
     } else if (header_is(line, nlen, "content-type")) {
         copy_value(r->content_type, sizeof r->content_type, v, vlen);
     } else if (header_is(line, nlen, "x-amz-request-id")) {
@@ -339,7 +339,7 @@ static void format_s3_error(bk_s3_client *c, const s3_request *rq, const bk_s3_r
                             int body_less, bk_err *err)
 {
     char where[1200];
-    s3_where(c, rq->key, where, sizeof where);
+    bk__s3_where(c, rq->key, where, sizeof where);
     bk_buf extra = BK_BUF_INIT;
     if (r->s3_message[0])
         bk_buf_printf(&extra, ": %s", r->s3_message);
@@ -408,12 +408,12 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
     signer_ref *sref = NULL;
     bk_sigv4_result sig;
     memset(&sig, 0, sizeof sig);
-    s3_where(c, rq->key, where, sizeof where);
+    bk__s3_where(c, rq->key, where, sizeof where);
 
     bk_sigv4_format_amz_date(
         c->cfg.wall_clock ? c->cfg.wall_clock(c->cfg.wall_clock_ud) : time(NULL), amz_date);
-    bk_endpoint_path(&c->ep, rq->key, &path);
-    bk_endpoint_url(&c->ep, bk_buf_str(&path), rq->query, &url);
+    bk__endpoint_path(&c->ep, rq->key, &path);
+    bk__endpoint_url(&c->ep, bk_buf_str(&path), rq->query, &url);
 
     hl_add(&hl, "host", c->ep.host_header);
     int sign = !c->cfg.anonymous;
@@ -457,7 +457,7 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
 
     if (sign) {
         bk_sigv4_signer *signer;
-        bk_code rc = s3_signer_acquire(c, &sref, &signer, err);
+        bk_code rc = bk__s3_signer_acquire(c, &sref, &signer, err);
         if (rc != BK_OK) {
             bk_err_prefix(err, "%s %s: ", rq->op, where);
             out.code = rc;
@@ -521,7 +521,7 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, at);
 
-    if (s3_body_start(&es->br, err) != BK_OK) {
+    if (bk__s3_body_start(&es->br, err) != BK_OK) {
         out.code = bk_err_prefix(err, "%s %s: ", rq->op, where);
         goto done;
     }
@@ -537,9 +537,9 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     }
     if (is_method(rq, "PUT") || is_method(rq, "POST")) {
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, s3_body_read_cb);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, bk__s3_body_read_cb);
         curl_easy_setopt(h, CURLOPT_READDATA, &es->br);
-        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, s3_body_seek_cb);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, bk__s3_body_seek_cb);
         curl_easy_setopt(h, CURLOPT_SEEKDATA, &es->br);
     }
 
@@ -589,7 +589,7 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
 
     if (at->status >= 200 && at->status < 300) {
         bk_s3xml_error xe;
-        if (rq->error_in_200 && bk_s3xml_parse_error(at->body.data, at->body.len, &xe)) {
+        if (rq->error_in_200 && bk__s3xml_parse_error(at->body.data, at->body.len, &xe)) {
             /* S3 can fail a copy or a completion after it sent 200. */
             s3_copy(r->s3_code, sizeof r->s3_code, xe.code);
             static const char note[] = " (error inside a 200 response)";
@@ -636,7 +636,7 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
 
     /* An error response. */
     bk_s3xml_error xe;
-    int parsed = bk_s3xml_parse_error(at->body.data, at->body.len, &xe);
+    int parsed = bk__s3xml_parse_error(at->body.data, at->body.len, &xe);
     if (parsed) {
         s3_copy(r->s3_code, sizeof r->s3_code, xe.code);
         s3_copy(r->s3_message, sizeof r->s3_message, xe.message);
@@ -654,7 +654,7 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
     out.code = err ? err->code : BK_ES3;
 done:
     bk_sigv4_result_free(&sig);
-    s3_signer_release(c, sref);
+    bk__s3_signer_release(c, sref);
     curl_slist_free_all(slist);
     bk_buf_free(&path);
     bk_buf_free(&url);
@@ -662,8 +662,8 @@ done:
     return out;
 }
 
-bk_code s3_execute(bk_s3_client *c, s3_request *rq, bk_s3_result *res, bk_buf *body_out,
-                   bk_err *err)
+bk_code bk__s3_execute(bk_s3_client *c, s3_request *rq, bk_s3_result *res, bk_buf *body_out,
+                       bk_err *err)
 {
     bk_s3_result local = BK_S3_RESULT_INIT;
     if (res == NULL)
@@ -673,7 +673,7 @@ bk_code s3_execute(bk_s3_client *c, s3_request *rq, bk_s3_result *res, bk_buf *b
     memset(&es, 0, sizeof es);
     es.br.rq = rq;
     char where[1200];
-    s3_where(c, rq->key, where, sizeof where);
+    bk__s3_where(c, rq->key, where, sizeof where);
 
     if (rq->body == S3_BODY_NONE)
         rq->len = 0;
@@ -694,7 +694,7 @@ bk_code s3_execute(bk_s3_client *c, s3_request *rq, bk_s3_result *res, bk_buf *b
         es.payload_hash = es.sha_hex;
     }
     if (need_sha || rq->content_md5) {
-        bk_code rc = s3_body_hash(rq, need_sha, rq->content_md5, es.sha_hex, es.md5_b64, err);
+        bk_code rc = bk__s3_body_hash(rq, need_sha, rq->content_md5, es.sha_hex, es.md5_b64, err);
         if (rc != BK_OK) {
             bk_s3_result_clear(&local);
             return bk_err_prefix(err, "%s %s: ", rq->op, where);
@@ -707,7 +707,7 @@ bk_code s3_execute(bk_s3_client *c, s3_request *rq, bk_s3_result *res, bk_buf *b
     at.rq = rq;
     at.res = res;
     at.body_limit = rq->max_body > ERROR_BODY_MAX ? rq->max_body : ERROR_BODY_MAX;
-    at.h = s3_handle_get(c);
+    at.h = bk__s3_handle_get(c);
     if (at.h == NULL) {
         bk_s3_result_clear(&local);
         return bk_err_set(err, BK_ENOMEM, "%s %s: cannot create a curl handle", rq->op, where);
@@ -757,7 +757,7 @@ bk_code s3_execute(bk_s3_client *c, s3_request *rq, bk_s3_result *res, bk_buf *b
         bk_buf_append(body_out, at.body.data, at.body.len);
     bk_chunked_encoder_free(es.br.enc);
     bk_buf_free(&at.body);
-    s3_handle_put(c, at.h);
+    bk__s3_handle_put(c, at.h);
     bk_s3_result_clear(&local);
     return rc;
 }

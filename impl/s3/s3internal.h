@@ -87,35 +87,36 @@ typedef struct body_reader {
     bk_err err;
 } body_reader;
 
-bk_code s3_body_start(body_reader *br, bk_err *err); /* (re)start at byte 0 */
-size_t s3_body_read_cb(char *buf, size_t size, size_t nitems, void *ud);
-int s3_body_seek_cb(void *ud, curl_off_t offset, int origin);
+bk_code bk__s3_body_start(body_reader *br, bk_err *err); /* (re)start at byte 0 */
+size_t bk__s3_body_read_cb(char *buf, size_t size, size_t nitems, void *ud);
+int bk__s3_body_seek_cb(void *ud, curl_off_t offset, int origin);
 /* One pass over the body for the SHA-256 (hex) and/or MD5 (base64) it needs. */
-bk_code s3_body_hash(s3_request *rq, int want_sha, int want_md5, char sha_hex[65], char md5_b64[45],
-                     bk_err *err);
+bk_code bk__s3_body_hash(s3_request *rq, int want_sha, int want_md5, char sha_hex[65],
+                         char md5_b64[45], bk_err *err);
 
-void s3_request_init(s3_request *rq, const char *op, const char *method, const char *key);
+void bk__s3_request_init(s3_request *rq, const char *op, const char *method, const char *key);
 /* Adds a header; both strings must outlive the request. -1 when full. */
-int s3_request_header(s3_request *rq, const char *name, const char *value);
+int bk__s3_request_header(s3_request *rq, const char *name, const char *value);
 
 /* Runs the request with retries. res is cleared first. body_out (optional)
  * receives a 2xx body kept under rq->max_body. On failure err names the
  * operation, bucket and key, the status, S3 code, message and request id. */
-bk_code s3_execute(bk_s3_client *c, s3_request *rq, bk_s3_result *res, bk_buf *body_out,
-                   bk_err *err);
+bk_code bk__s3_execute(bk_s3_client *c, s3_request *rq, bk_s3_result *res, bk_buf *body_out,
+                       bk_err *err);
 
 /* Validates metadata names ([a-z0-9-]+) and appends x-amz-meta-* headers;
  * values must outlive the request. */
-bk_code s3_add_metadata(bk_s3_client *c, s3_request *rq, const bk_s3_meta *meta, size_t n,
-                        bk_err *err);
+bk_code bk__s3_add_metadata(bk_s3_client *c, s3_request *rq, const bk_s3_meta *meta, size_t n,
+                            bk_err *err);
 
 /* Signer for the current credentials, refcounted; release after signing. */
-bk_code s3_signer_acquire(bk_s3_client *c, signer_ref **out, bk_sigv4_signer **signer, bk_err *err);
-void s3_signer_release(bk_s3_client *c, signer_ref *ref);
+bk_code bk__s3_signer_acquire(bk_s3_client *c, signer_ref **out, bk_sigv4_signer **signer,
+                              bk_err *err);
+void bk__s3_signer_release(bk_s3_client *c, signer_ref *ref);
 
 /* A pooled easy handle (reset, with the share attached) and its return. */
-CURL *s3_handle_get(bk_s3_client *c);
-void s3_handle_put(bk_s3_client *c, CURL *h);
+CURL *bk__s3_handle_get(bk_s3_client *c);
+void bk__s3_handle_put(bk_s3_client *c, CURL *h);
 
 /* Copies src into dst (size bytes), truncating; never overflows. */
 static inline void s3_copy(char *dst, size_t size, const char *src)
@@ -126,6 +127,6 @@ static inline void s3_copy(char *dst, size_t size, const char *src)
 }
 
 /* The key in messages: "s3://bucket/key". */
-void s3_where(const bk_s3_client *c, const char *key, char *out, size_t size);
+void bk__s3_where(const bk_s3_client *c, const char *key, char *out, size_t size);
 
 #endif

@@ -151,7 +151,7 @@ static void error_end(walker *w, int depth, const char *name, const char *text)
         copy_str(e->out->region, sizeof e->out->region, text);
 }
 
-int bk_s3xml_parse_error(const char *xml, size_t len, bk_s3xml_error *out)
+int bk__s3xml_parse_error(const char *xml, size_t len, bk_s3xml_error *out)
 {
     memset(out, 0, sizeof *out);
     error_ctx e = {out, 0};
@@ -176,7 +176,7 @@ static void root_start(walker *w, int depth, const char *name)
         copy_str(r->out, r->size, name);
 }
 
-int bk_s3xml_root(const char *xml, size_t len, char *out, size_t out_size)
+int bk__s3xml_root(const char *xml, size_t len, char *out, size_t out_size)
 {
     char msg[128];
     root_ctx r = {out, out_size};
@@ -190,7 +190,7 @@ int bk_s3xml_root(const char *xml, size_t len, char *out, size_t out_size)
 
 /* ---- dates ---- */
 
-int bk_s3_parse_iso8601(const char *s, time_t *out)
+int bk__s3_parse_iso8601(const char *s, time_t *out)
 {
     int y, mo, d, h, mi, sec, n = 0;
     /* NOLINTNEXTLINE(cert-err34-c): widths bound every number; the count catches the rest */
@@ -217,7 +217,7 @@ int bk_s3_parse_iso8601(const char *s, time_t *out)
     return 0;
 }
 
-int bk_s3_parse_http_date(const char *s, time_t *out)
+int bk__s3_parse_http_date(const char *s, time_t *out)
 {
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     char mon[4] = {0};
@@ -297,7 +297,7 @@ static void list_end(walker *w, int depth, const char *name, const char *text)
             if (*text == '\0' || *end != '\0')
                 w->failed = 1;
         } else if (strcmp(name, "LastModified") == 0) {
-            if (bk_s3_parse_iso8601(text, &l->cur.last_modified) != 0)
+            if (bk__s3_parse_iso8601(text, &l->cur.last_modified) != 0)
                 w->failed = 1;
         } else if (strcmp(name, "ETag") == 0) {
             copy_str(l->cur.etag, sizeof l->cur.etag, text);
@@ -330,7 +330,7 @@ static void list_end(walker *w, int depth, const char *name, const char *text)
     }
 }
 
-bk_code bk_s3xml_parse_list(const char *xml, size_t len, bk_s3_list_page *page, bk_err *err)
+bk_code bk__s3xml_parse_list(const char *xml, size_t len, bk_s3_list_page *page, bk_err *err)
 {
     memset(page, 0, sizeof *page);
     list_ctx l;
@@ -386,11 +386,11 @@ static void value_end(walker *w, int depth, const char *name, const char *text)
         copy_str(v->etag, v->etag_size, text);
         v->have_etag = 1;
     } else if (strcmp(name, "LastModified") == 0) {
-        v->has_lm = bk_s3_parse_iso8601(text, &v->lm) == 0;
+        v->has_lm = bk__s3_parse_iso8601(text, &v->lm) == 0;
     }
 }
 
-bk_code bk_s3xml_parse_initiate(const char *xml, size_t len, char **upload_id, bk_err *err)
+bk_code bk__s3xml_parse_initiate(const char *xml, size_t len, char **upload_id, bk_err *err)
 {
     value_ctx v;
     memset(&v, 0, sizeof v);
@@ -408,9 +408,9 @@ bk_code bk_s3xml_parse_initiate(const char *xml, size_t len, char **upload_id, b
     return BK_OK;
 }
 
-bk_code bk_s3xml_parse_etag_result(const char *xml, size_t len, const char *root, char *etag,
-                                   size_t etag_size, time_t *last_modified, int *has_lm,
-                                   bk_err *err)
+bk_code bk__s3xml_parse_etag_result(const char *xml, size_t len, const char *root, char *etag,
+                                    size_t etag_size, time_t *last_modified, int *has_lm,
+                                    bk_err *err)
 {
     value_ctx v;
     memset(&v, 0, sizeof v);
@@ -481,8 +481,8 @@ static void delete_end(walker *w, int depth, const char *name, const char *text)
     }
 }
 
-bk_code bk_s3xml_parse_delete_result(const char *xml, size_t len, bk_s3_delete_report *report,
-                                     size_t *n_deleted, bk_err *err)
+bk_code bk__s3xml_parse_delete_result(const char *xml, size_t len, bk_s3_delete_report *report,
+                                      size_t *n_deleted, bk_err *err)
 {
     delete_ctx d;
     memset(&d, 0, sizeof d);
@@ -500,7 +500,7 @@ bk_code bk_s3xml_parse_delete_result(const char *xml, size_t len, bk_s3_delete_r
 
 /* ---- writing ---- */
 
-int bk_s3xml_escape(bk_buf *out, const char *s)
+int bk__s3xml_escape(bk_buf *out, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
@@ -529,31 +529,31 @@ int bk_s3xml_escape(bk_buf *out, const char *s)
     return out->failed ? -1 : 0;
 }
 
-int bk_s3xml_complete_body(bk_buf *out, const bk_s3_part *parts, size_t n, int with_crc32)
+int bk__s3xml_complete_body(bk_buf *out, const bk_s3_part *parts, size_t n, int with_crc32)
 {
     bk_buf_puts(out, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (size_t i = 0; i < n; i++) {
         bk_buf_puts(out, "<Part>");
         if (with_crc32 && parts[i].checksum_crc32[0] != '\0') {
             bk_buf_puts(out, "<ChecksumCRC32>");
-            bk_s3xml_escape(out, parts[i].checksum_crc32);
+            bk__s3xml_escape(out, parts[i].checksum_crc32);
             bk_buf_puts(out, "</ChecksumCRC32>");
         }
         bk_buf_puts(out, "<ETag>");
-        bk_s3xml_escape(out, parts[i].etag);
+        bk__s3xml_escape(out, parts[i].etag);
         bk_buf_printf(out, "</ETag><PartNumber>%d</PartNumber></Part>", parts[i].number);
     }
     bk_buf_puts(out, "</CompleteMultipartUpload>");
     return out->failed ? -1 : 0;
 }
 
-int bk_s3xml_delete_body(bk_buf *out, const char *const *keys, size_t n)
+int bk__s3xml_delete_body(bk_buf *out, const char *const *keys, size_t n)
 {
     bk_buf_puts(out,
                 "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
     for (size_t i = 0; i < n; i++) {
         bk_buf_puts(out, "<Object><Key>");
-        bk_s3xml_escape(out, keys[i]);
+        bk__s3xml_escape(out, keys[i]);
         bk_buf_puts(out, "</Key></Object>");
     }
     bk_buf_puts(out, "</Delete>");

@@ -27,42 +27,42 @@ typedef struct bk_s3xml_error {
 
 /* 1 when xml (leading whitespace allowed) is a well-formed <Error> document,
  * with its fields copied out (truncated to fit); 0 otherwise. */
-int bk_s3xml_parse_error(const char *xml, size_t len, bk_s3xml_error *out);
+int bk__s3xml_parse_error(const char *xml, size_t len, bk_s3xml_error *out);
 
 /* Name of the root element, copied into out; 0 when not well-formed XML. */
-int bk_s3xml_root(const char *xml, size_t len, char *out, size_t out_size);
+int bk__s3xml_root(const char *xml, size_t len, char *out, size_t out_size);
 
 /* ListBucketResult (ListObjectsV2) into page (cleared first). */
-bk_code bk_s3xml_parse_list(const char *xml, size_t len, bk_s3_list_page *page, bk_err *err);
+bk_code bk__s3xml_parse_list(const char *xml, size_t len, bk_s3_list_page *page, bk_err *err);
 
 /* InitiateMultipartUploadResult: the UploadId (malloc'd). */
-bk_code bk_s3xml_parse_initiate(const char *xml, size_t len, char **upload_id, bk_err *err);
+bk_code bk__s3xml_parse_initiate(const char *xml, size_t len, char **upload_id, bk_err *err);
 
 /* CopyObjectResult, CopyPartResult, CompleteMultipartUploadResult: ETag and
  * LastModified (has_lm 0 when absent). root is the expected root element. */
-bk_code bk_s3xml_parse_etag_result(const char *xml, size_t len, const char *root, char *etag,
-                                   size_t etag_size, time_t *last_modified, int *has_lm,
-                                   bk_err *err);
+bk_code bk__s3xml_parse_etag_result(const char *xml, size_t len, const char *root, char *etag,
+                                    size_t etag_size, time_t *last_modified, int *has_lm,
+                                    bk_err *err);
 
 /* DeleteResult: appends <Error> entries to report->failures; *n_deleted gets
  * the number of <Deleted> entries (quiet mode sends none). */
-bk_code bk_s3xml_parse_delete_result(const char *xml, size_t len, bk_s3_delete_report *report,
-                                     size_t *n_deleted, bk_err *err);
+bk_code bk__s3xml_parse_delete_result(const char *xml, size_t len, bk_s3_delete_report *report,
+                                      size_t *n_deleted, bk_err *err);
 
 /* <CompleteMultipartUpload> with the parts in the given order; with_crc32 adds
  * each part's <ChecksumCRC32>. */
-int bk_s3xml_complete_body(bk_buf *out, const bk_s3_part *parts, size_t n, int with_crc32);
+int bk__s3xml_complete_body(bk_buf *out, const bk_s3_part *parts, size_t n, int with_crc32);
 
 /* <Delete><Quiet>true</Quiet><Object><Key>..</Key></Object>...</Delete>. */
-int bk_s3xml_delete_body(bk_buf *out, const char *const *keys, size_t n);
+int bk__s3xml_delete_body(bk_buf *out, const char *const *keys, size_t n);
 
 /* Escapes & < > " ' and control characters as character references. */
-int bk_s3xml_escape(bk_buf *out, const char *s);
+int bk__s3xml_escape(bk_buf *out, const char *s);
 
 /* "2009-10-12T17:50:30.000Z" (fraction and Z optional) -> UTC time; 0 on success. */
-int bk_s3_parse_iso8601(const char *s, time_t *out);
+int bk__s3_parse_iso8601(const char *s, time_t *out);
 /* "Wed, 12 Oct 2009 17:50:00 GMT" -> UTC time; 0 on success. */
-int bk_s3_parse_http_date(const char *s, time_t *out);
+int bk__s3_parse_http_date(const char *s, time_t *out);
 
 #ifdef __cplusplus
 }

@@ -44,7 +44,7 @@ int bk_chunked_mode_is_signed(bk_chunked_mode mode)
     return mode == BK_CHUNKED_SIGNED || mode == BK_CHUNKED_SIGNED_TRAILER;
 }
 
-int chunked_is_sig_hex(const char *s, size_t len)
+int bk__chunked_is_sig_hex(const char *s, size_t len)
 {
     if (s == NULL || len != CHUNKED_SIG_HEX)
         return 0;
@@ -54,8 +54,8 @@ int chunked_is_sig_hex(const char *s, size_t len)
     return 1;
 }
 
-bk_code chunked_chain_init(chunked_chain *chain, const bk_chunked_signing *s, const char *who,
-                           bk_err *err)
+bk_code bk__chunked_chain_init(chunked_chain *chain, const bk_chunked_signing *s, const char *who,
+                               bk_err *err)
 {
     memset(chain, 0, sizeof *chain);
     if (s->key == NULL)
@@ -69,7 +69,7 @@ bk_code chunked_chain_init(chunked_chain *chain, const bk_chunked_signing *s, co
             err, BK_EINVAL,
             "%s: a signed mode needs the scope <date8>/<region>/<service>/aws4_request", who);
     if (s->seed_signature == NULL ||
-        !chunked_is_sig_hex(s->seed_signature, strlen(s->seed_signature)))
+        !bk__chunked_is_sig_hex(s->seed_signature, strlen(s->seed_signature)))
         return bk_err_set(err, BK_EINVAL, "%s: the seed signature must be 64 lowercase hex digits",
                           who);
     memcpy(chain->key, s->key, sizeof chain->key);
@@ -79,7 +79,8 @@ bk_code chunked_chain_init(chunked_chain *chain, const bk_chunked_signing *s, co
     return BK_OK;
 }
 
-size_t chunked_canonical_trailer(bk_checksum_alg alg, const char *value, char *out, size_t out_size)
+size_t bk__chunked_canonical_trailer(bk_checksum_alg alg, const char *value, char *out,
+                                     size_t out_size)
 {
     const char *name = bk_checksum_header_name(alg);
     if (name == NULL) {
@@ -212,7 +213,7 @@ bk_chunked_encoder *bk_chunked_encoder_new(const bk_chunked_encoder_config *cfg,
     enc->source_ud = cfg->source_ud;
     enc->state = ENC_FILL;
     if (bk_chunked_mode_is_signed(cfg->mode)) {
-        if (chunked_chain_init(&enc->chain, &cfg->signing, who, err) != BK_OK)
+        if (bk__chunked_chain_init(&enc->chain, &cfg->signing, who, err) != BK_OK)
             goto fail;
         if ((enc->chunk_hash = bk_checksum_new(BK_CHECKSUM_SHA256, err)) == NULL)
             goto fail;
@@ -328,8 +329,8 @@ static bk_code enc_queue_final(bk_chunked_encoder *enc, bk_err *err)
         if (bk_checksum_final(enc->trailer_ck, &enc->digest, err) != BK_OK)
             return enc_fail(enc, err, err ? err->code : BK_EIO, "cannot finish the checksum");
         enc->have_digest = 1;
-        canonical_len = chunked_canonical_trailer(enc->trailer_alg, enc->digest.base64, canonical,
-                                                  sizeof canonical);
+        canonical_len = bk__chunked_canonical_trailer(enc->trailer_alg, enc->digest.base64,
+                                                      canonical, sizeof canonical);
         /* The wire line is the canonical line with CRLF instead of LF. */
         bad |= canonical_len == 0;
         bad |= head_printf(enc, "%.*s\r\n", (int)canonical_len - 1, canonical);

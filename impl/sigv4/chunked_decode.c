@@ -99,7 +99,7 @@ bk_chunked_decoder *bk_chunked_decoder_new(const bk_chunked_decoder_config *cfg,
     d->sink_ud = cfg->sink_ud;
     d->state = D_SIZE_LINE;
     if (bk_chunked_mode_is_signed(cfg->mode)) {
-        if (chunked_chain_init(&d->chain, &cfg->signing, who, err) != BK_OK)
+        if (bk__chunked_chain_init(&d->chain, &cfg->signing, who, err) != BK_OK)
             goto fail;
         if ((d->chunk_hash = bk_checksum_new(BK_CHECKSUM_SHA256, err)) == NULL)
             goto fail;
@@ -294,8 +294,8 @@ static bk_code verify_trailer_signature(bk_chunked_decoder *d)
     char canonical[128] = "";
     size_t canonical_len = 0;
     if (d->have_checksum_line) {
-        canonical_len = chunked_canonical_trailer(d->trailer_alg, d->checksum_value, canonical,
-                                                  sizeof canonical);
+        canonical_len = bk__chunked_canonical_trailer(d->trailer_alg, d->checksum_value, canonical,
+                                                      sizeof canonical);
         if (canonical_len == 0)
             return malformed_trailer(d, "trailer does not fit");
     }

@@ -20,15 +20,15 @@ typedef struct chunked_chain {
 } chunked_chain;
 
 /* Validates and copies s for a signed mode; BK_EINVAL naming what is wrong. */
-bk_code chunked_chain_init(chunked_chain *chain, const bk_chunked_signing *s, const char *who,
-                           bk_err *err);
+bk_code bk__chunked_chain_init(chunked_chain *chain, const bk_chunked_signing *s, const char *who,
+                               bk_err *err);
 
 /* 1 when s is exactly 64 lowercase hex digits. */
-int chunked_is_sig_hex(const char *s, size_t len);
+int bk__chunked_is_sig_hex(const char *s, size_t len);
 
 /* The "<name>:<value>\n" text a trailer signature covers; returns its length
  * or 0 when it does not fit. */
-size_t chunked_canonical_trailer(bk_checksum_alg alg, const char *value, char *out,
-                                 size_t out_size);
+size_t bk__chunked_canonical_trailer(bk_checksum_alg alg, const char *value, char *out,
+                                     size_t out_size);
 
 #endif

@@ -25,35 +25,35 @@ static void aws_virtual_and_path_style(void **state)
     (void)state;
     bk_endpoint ep;
     bk_err err = {0};
-    assert_int_equal(bk_endpoint_resolve("eu-west-1", "my-bucket", NULL, 0, &ep, &err), BK_OK);
+    assert_int_equal(bk__endpoint_resolve("eu-west-1", "my-bucket", NULL, 0, &ep, &err), BK_OK);
     assert_true(ep.https);
     assert_string_equal(ep.host_header, "my-bucket.s3.eu-west-1.amazonaws.com");
     assert_string_equal(ep.base_path, "");
     bk_buf b = BK_BUF_INIT;
-    bk_endpoint_path(&ep, "blobs/sha256:ab", &b);
+    bk__endpoint_path(&ep, "blobs/sha256:ab", &b);
     assert_string_equal(bk_buf_str(&b), "/blobs/sha256%3Aab");
     bk_buf_reset(&b);
-    bk_endpoint_path(&ep, NULL, &b);
+    bk__endpoint_path(&ep, NULL, &b);
     assert_string_equal(bk_buf_str(&b), "/");
 
-    assert_int_equal(bk_endpoint_resolve("eu-west-1", "my-bucket", "", 1, &ep, &err), BK_OK);
+    assert_int_equal(bk__endpoint_resolve("eu-west-1", "my-bucket", "", 1, &ep, &err), BK_OK);
     assert_string_equal(ep.host_header, "s3.eu-west-1.amazonaws.com");
     bk_buf_reset(&b);
-    bk_endpoint_path(&ep, "k", &b);
+    bk__endpoint_path(&ep, "k", &b);
     assert_string_equal(bk_buf_str(&b), "/my-bucket/k");
     bk_buf_reset(&b);
-    bk_endpoint_url(&ep, "/my-bucket/k", "list-type=2", &b);
+    bk__endpoint_url(&ep, "/my-bucket/k", "list-type=2", &b);
     assert_string_equal(bk_buf_str(&b),
                         "https://s3.eu-west-1.amazonaws.com/my-bucket/k?list-type=2");
 
     /* A dotted bucket breaks the TLS wildcard: path style, as the SDK does. */
-    assert_int_equal(bk_endpoint_resolve("us-east-1", "a.b.c", NULL, 0, &ep, &err), BK_OK);
+    assert_int_equal(bk__endpoint_resolve("us-east-1", "a.b.c", NULL, 0, &ep, &err), BK_OK);
     assert_true(ep.path_style);
     assert_string_equal(ep.base_path, "/a.b.c");
 
-    assert_int_equal(bk_endpoint_resolve(NULL, "my-bucket", NULL, 0, &ep, &err), BK_EINVAL);
+    assert_int_equal(bk__endpoint_resolve(NULL, "my-bucket", NULL, 0, &ep, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "region"));
-    assert_int_equal(bk_endpoint_resolve("us-east-1", "x", NULL, 0, &ep, &err), BK_EINVAL);
+    assert_int_equal(bk__endpoint_resolve("us-east-1", "x", NULL, 0, &ep, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "bucket"));
     bk_buf_free(&b);
 }
@@ -63,41 +63,41 @@ static void custom_endpoints(void **state)
     (void)state;
     bk_endpoint ep;
     bk_err err = {0};
-    assert_int_equal(bk_endpoint_resolve("auto", "cache", "http://127.0.0.1:9000", 1, &ep, &err),
+    assert_int_equal(bk__endpoint_resolve("auto", "cache", "http://127.0.0.1:9000", 1, &ep, &err),
                      BK_OK);
     assert_false(ep.https);
     assert_string_equal(ep.host_header, "127.0.0.1:9000");
     assert_string_equal(ep.base_path, "/cache");
 
     /* Default ports are left out of Host, as clients send it. */
-    assert_int_equal(bk_endpoint_resolve("r", "cache", "https://MinIO.example:443/", 1, &ep, &err),
+    assert_int_equal(bk__endpoint_resolve("r", "cache", "https://MinIO.example:443/", 1, &ep, &err),
                      BK_OK);
     assert_string_equal(ep.host_header, "minio.example");
-    assert_int_equal(bk_endpoint_resolve("r", "cache", "http://h:80", 1, &ep, &err), BK_OK);
+    assert_int_equal(bk__endpoint_resolve("r", "cache", "http://h:80", 1, &ep, &err), BK_OK);
     assert_string_equal(ep.host_header, "h");
 
     /* Virtual host on a custom endpoint: bucket.host:port. */
-    assert_int_equal(bk_endpoint_resolve("r", "cache", "http://localhost:8080", 0, &ep, &err),
+    assert_int_equal(bk__endpoint_resolve("r", "cache", "http://localhost:8080", 0, &ep, &err),
                      BK_OK);
     assert_string_equal(ep.host_header, "cache.localhost:8080");
     assert_string_equal(ep.base_path, "");
 
     /* A base path is kept. */
-    assert_int_equal(bk_endpoint_resolve("r", "cache", "https://gw.example/s3/", 1, &ep, &err),
+    assert_int_equal(bk__endpoint_resolve("r", "cache", "https://gw.example/s3/", 1, &ep, &err),
                      BK_OK);
     assert_string_equal(ep.base_path, "/s3/cache");
 
-    assert_int_equal(bk_endpoint_resolve("r", "cache", "http://[::1]:9000", 1, &ep, &err), BK_OK);
+    assert_int_equal(bk__endpoint_resolve("r", "cache", "http://[::1]:9000", 1, &ep, &err), BK_OK);
     assert_string_equal(ep.host_header, "[::1]:9000");
 
     const char *bad[] = {"ftp://h",        "h:9000",      "http://",          "http://h:0",
                          "http://h:99999", "http://h:9x", "http://user:pw@h", "http://h/?q=1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(bk_endpoint_resolve("r", "cache", bad[i], 1, &ep, &err), BK_EINVAL);
+        assert_int_equal(bk__endpoint_resolve("r", "cache", bad[i], 1, &ep, &err), BK_EINVAL);
         assert_true(err.msg[0] != '\0');
     }
     /* An underscore bucket cannot be a host name. */
-    assert_int_equal(bk_endpoint_resolve("r", "my_bucket", "http://h:1", 0, &ep, &err), BK_EINVAL);
+    assert_int_equal(bk__endpoint_resolve("r", "my_bucket", "http://h:1", 0, &ep, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "use_path_style"));
 }
 
@@ -118,11 +118,11 @@ static void keys_are_encoded_once(void **state)
         {"./..", "/b/./.."},
     };
     bk_endpoint ep;
-    assert_int_equal(bk_endpoint_resolve("r", "b00", "http://h:1", 1, &ep, NULL), BK_OK);
+    assert_int_equal(bk__endpoint_resolve("r", "b00", "http://h:1", 1, &ep, NULL), BK_OK);
     snprintf(ep.base_path, sizeof ep.base_path, "/b");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bk_buf b = BK_BUF_INIT;
-        bk_endpoint_path(&ep, cases[i].key, &b);
+        bk__endpoint_path(&ep, cases[i].key, &b);
         assert_string_equal(bk_buf_str(&b), cases[i].path);
         bk_buf_free(&b);
     }
@@ -132,14 +132,14 @@ static void copy_source_and_query(void **state)
 {
     (void)state;
     bk_buf b = BK_BUF_INIT;
-    bk_endpoint_copy_source("bkt", "blobs/sha256:ab cd+e", &b);
+    bk__endpoint_copy_source("bkt", "blobs/sha256:ab cd+e", &b);
     assert_string_equal(bk_buf_str(&b), "/bkt/blobs/sha256:ab%20cd%2Be");
     bk_buf_reset(&b);
-    bk_query_add(&b, "uploads", NULL);
+    bk__query_add(&b, "uploads", NULL);
     assert_string_equal(bk_buf_str(&b), "uploads");
     bk_buf_reset(&b);
-    bk_query_add(&b, "partNumber", "3");
-    bk_query_add(&b, "uploadId", "a/b+c=d");
+    bk__query_add(&b, "partNumber", "3");
+    bk__query_add(&b, "uploadId", "a/b+c=d");
     assert_string_equal(bk_buf_str(&b), "partNumber=3&uploadId=a%2Fb%2Bc%3Dd");
     bk_buf_free(&b);
 }
@@ -151,7 +151,7 @@ static void environment_fallbacks(void **state)
                          "us-west-2",        "AWS_ENDPOINT_URL_S3", "http://s3only:1",
                          "AWS_ENDPOINT_URL", "http://all:2",        NULL};
     bk_env env = {table_get, kv1};
-    char *r = bk_endpoint_env_region(&env), *u = bk_endpoint_env_url(&env);
+    char *r = bk__endpoint_env_region(&env), *u = bk__endpoint_env_url(&env);
     assert_string_equal(r, "eu-north-1");
     assert_string_equal(u, "http://s3only:1");
     free(r);
@@ -160,16 +160,16 @@ static void environment_fallbacks(void **state)
         "AWS_DEFAULT_REGION", "us-west-2", "AWS_ENDPOINT_URL", "http://all:2", "HOME",
         "/nonexistent-home",  NULL};
     env.ud = kv2;
-    r = bk_endpoint_env_region(&env);
-    u = bk_endpoint_env_url(&env);
+    r = bk__endpoint_env_region(&env);
+    u = bk__endpoint_env_url(&env);
     assert_string_equal(r, "us-west-2");
     assert_string_equal(u, "http://all:2");
     free(r);
     free(u);
     const char *kv3[] = {"HOME", "/nonexistent-home", NULL};
     env.ud = kv3;
-    assert_null(bk_endpoint_env_region(&env));
-    assert_null(bk_endpoint_env_url(&env));
+    assert_null(bk__endpoint_env_region(&env));
+    assert_null(bk__endpoint_env_url(&env));
 }
 
 int main(void)

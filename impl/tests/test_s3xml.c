@@ -21,7 +21,7 @@ static void error_bodies(void **state)
                       "<Message>The specified key does not exist.</Message>"
                       "<Key>blobs/sha256:ab</Key><RequestId>4442587FB7D0A2F9</RequestId>"
                       "<HostId>x</HostId></Error>";
-    assert_int_equal(bk_s3xml_parse_error(S(xml), &e), 1);
+    assert_int_equal(bk__s3xml_parse_error(S(xml), &e), 1);
     assert_string_equal(e.code, "NoSuchKey");
     assert_string_equal(e.message, "The specified key does not exist.");
     assert_string_equal(e.request_id, "4442587FB7D0A2F9");
@@ -29,23 +29,23 @@ static void error_bodies(void **state)
     /* Entities and CDATA are decoded; leading whitespace (S3 keep-alive) is fine. */
     const char *ent = "  \n <Error><Code>SlowDown</Code><Message>a &amp; b &lt;c&gt; "
                       "<![CDATA[<raw>]]> &#233;</Message></Error>";
-    assert_int_equal(bk_s3xml_parse_error(S(ent), &e), 1);
+    assert_int_equal(bk__s3xml_parse_error(S(ent), &e), 1);
     assert_string_equal(e.code, "SlowDown");
     assert_string_equal(e.message, "a & b <c> <raw> \xc3\xa9");
 
     /* A nested <Error> (DeleteResult) or another root is not an error document. */
-    assert_int_equal(bk_s3xml_parse_error(S("<DeleteResult><Error><Code>X</Code></Error>"
-                                            "</DeleteResult>"),
-                                          &e),
+    assert_int_equal(bk__s3xml_parse_error(S("<DeleteResult><Error><Code>X</Code></Error>"
+                                             "</DeleteResult>"),
+                                           &e),
                      0);
     assert_int_equal(
-        bk_s3xml_parse_error(S("<CopyObjectResult><ETag>x</ETag></CopyObjectResult>"), &e), 0);
-    assert_int_equal(bk_s3xml_parse_error(S("<Error><Code>trunc"), &e), 0);
-    assert_int_equal(bk_s3xml_parse_error(S("not xml"), &e), 0);
-    assert_int_equal(bk_s3xml_parse_error(NULL, 0, &e), 0);
+        bk__s3xml_parse_error(S("<CopyObjectResult><ETag>x</ETag></CopyObjectResult>"), &e), 0);
+    assert_int_equal(bk__s3xml_parse_error(S("<Error><Code>trunc"), &e), 0);
+    assert_int_equal(bk__s3xml_parse_error(S("not xml"), &e), 0);
+    assert_int_equal(bk__s3xml_parse_error(NULL, 0, &e), 0);
 
     char root[32];
-    assert_int_equal(bk_s3xml_root(S("<?xml version=\"1.0\"?><A><B/></A>"), root, sizeof root), 1);
+    assert_int_equal(bk__s3xml_root(S("<?xml version=\"1.0\"?><A><B/></A>"), root, sizeof root), 1);
     assert_string_equal(root, "A");
 }
 
@@ -66,7 +66,7 @@ static void list_pages(void **state)
         "</ListBucketResult>";
     bk_s3_list_page page;
     bk_err err = {0};
-    assert_int_equal(bk_s3xml_parse_list(S(xml), &page, &err), BK_OK);
+    assert_int_equal(bk__s3xml_parse_list(S(xml), &page, &err), BK_OK);
     assert_int_equal(page.n_objects, 2);
     assert_string_equal(page.objects[0].key, "p/a & b");
     assert_int_equal(page.objects[0].size, 434234);
@@ -85,7 +85,7 @@ static void list_pages(void **state)
     for (int i = 0; i < 1000; i++)
         bk_buf_printf(&big, "<Contents><Key>k%04d</Key><Size>%d</Size></Contents>", i, i);
     bk_buf_puts(&big, "</ListBucketResult>");
-    assert_int_equal(bk_s3xml_parse_list(big.data, big.len, &page, &err), BK_OK);
+    assert_int_equal(bk__s3xml_parse_list(big.data, big.len, &page, &err), BK_OK);
     assert_int_equal(page.n_objects, 1000);
     assert_string_equal(page.objects[999].key, "k0999");
     assert_int_equal(page.objects[999].size, 999);
@@ -101,7 +101,7 @@ static void list_pages(void **state)
         "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(bk_s3xml_parse_list(S(bad[i]), &page, &err), BK_EPROTO);
+        assert_int_equal(bk__s3xml_parse_list(S(bad[i]), &page, &err), BK_EPROTO);
         assert_null(page.objects);
     }
 }
@@ -111,21 +111,21 @@ static void multipart_and_copy_results(void **state)
     (void)state;
     bk_err err = {0};
     char *id = NULL;
-    assert_int_equal(bk_s3xml_parse_initiate(
+    assert_int_equal(bk__s3xml_parse_initiate(
                          S("<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
                            "<UploadId>VXBsb2FkIElE</UploadId></InitiateMultipartUploadResult>"),
                          &id, &err),
                      BK_OK);
     assert_string_equal(id, "VXBsb2FkIElE");
     free(id);
-    assert_int_equal(bk_s3xml_parse_initiate(S("<InitiateMultipartUploadResult/>"), &id, &err),
+    assert_int_equal(bk__s3xml_parse_initiate(S("<InitiateMultipartUploadResult/>"), &id, &err),
                      BK_EPROTO);
     assert_null(id);
 
     char etag[64];
     time_t lm;
     int has_lm;
-    assert_int_equal(bk_s3xml_parse_etag_result(
+    assert_int_equal(bk__s3xml_parse_etag_result(
                          S("<CopyObjectResult><LastModified>2009-10-28T22:32:00Z</LastModified>"
                            "<ETag>\"9b2cf535f27731c974343645a3985328\"</ETag></CopyObjectResult>"),
                          "CopyObjectResult", etag, sizeof etag, &lm, &has_lm, &err),
@@ -134,15 +134,15 @@ static void multipart_and_copy_results(void **state)
     assert_true(has_lm);
     assert_int_equal(lm, 1256769120);
     /* The wrong root, e.g. an <Error> inside a 200, is not a result. */
-    assert_int_equal(bk_s3xml_parse_etag_result(S("<Error><Code>InternalError</Code></Error>"),
-                                                "CompleteMultipartUploadResult", etag, sizeof etag,
-                                                NULL, NULL, &err),
+    assert_int_equal(bk__s3xml_parse_etag_result(S("<Error><Code>InternalError</Code></Error>"),
+                                                 "CompleteMultipartUploadResult", etag, sizeof etag,
+                                                 NULL, NULL, &err),
                      BK_EPROTO);
 
     bk_s3_delete_report rep;
     memset(&rep, 0, sizeof rep);
     size_t deleted = 0;
-    assert_int_equal(bk_s3xml_parse_delete_result(
+    assert_int_equal(bk__s3xml_parse_delete_result(
                          S("<DeleteResult><Deleted><Key>a</Key></Deleted><Error><Key>b&amp;c</Key>"
                            "<Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
                            "</DeleteResult>"),
@@ -160,7 +160,7 @@ static void request_bodies(void **state)
     (void)state;
     bk_s3_part parts[2] = {{1, "\"e1\"", "AAAAAA=="}, {2, "\"e2\"", "BBBBBB=="}};
     bk_buf b = BK_BUF_INIT;
-    bk_s3xml_complete_body(&b, parts, 2, 0);
+    bk__s3xml_complete_body(&b, parts, 2, 0);
     assert_string_equal(
         bk_buf_str(&b),
         "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
@@ -168,11 +168,11 @@ static void request_bodies(void **state)
         "<Part><ETag>&quot;e2&quot;</ETag><PartNumber>2</PartNumber></Part>"
         "</CompleteMultipartUpload>");
     bk_buf_reset(&b);
-    bk_s3xml_complete_body(&b, parts, 1, 1);
+    bk__s3xml_complete_body(&b, parts, 1, 1);
     assert_non_null(strstr(bk_buf_str(&b), "<ChecksumCRC32>AAAAAA==</ChecksumCRC32>"));
     bk_buf_reset(&b);
     const char *keys[] = {"a<b>&'\"", "x\x01y"};
-    bk_s3xml_delete_body(&b, keys, 2);
+    bk__s3xml_delete_body(&b, keys, 2);
     assert_string_equal(
         bk_buf_str(&b),
         "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
@@ -185,19 +185,19 @@ static void dates(void **state)
 {
     (void)state;
     time_t t;
-    assert_int_equal(bk_s3_parse_iso8601("2009-10-12T17:50:30.000Z", &t), 0);
+    assert_int_equal(bk__s3_parse_iso8601("2009-10-12T17:50:30.000Z", &t), 0);
     assert_int_equal(t, 1255369830);
-    assert_int_equal(bk_s3_parse_iso8601("2009-10-12T17:50:30Z", &t), 0);
+    assert_int_equal(bk__s3_parse_iso8601("2009-10-12T17:50:30Z", &t), 0);
     assert_int_equal(t, 1255369830);
-    assert_int_not_equal(bk_s3_parse_iso8601("2009-13-12T17:50:30Z", &t), 0);
-    assert_int_not_equal(bk_s3_parse_iso8601("yesterday", &t), 0);
-    assert_int_not_equal(bk_s3_parse_iso8601("2009-10-12T17:50:30Zjunk", &t), 0);
-    assert_int_equal(bk_s3_parse_http_date("Mon, 12 Oct 2009 17:50:30 GMT", &t), 0);
+    assert_int_not_equal(bk__s3_parse_iso8601("2009-13-12T17:50:30Z", &t), 0);
+    assert_int_not_equal(bk__s3_parse_iso8601("yesterday", &t), 0);
+    assert_int_not_equal(bk__s3_parse_iso8601("2009-10-12T17:50:30Zjunk", &t), 0);
+    assert_int_equal(bk__s3_parse_http_date("Mon, 12 Oct 2009 17:50:30 GMT", &t), 0);
     assert_int_equal(t, 1255369830);
-    assert_int_equal(bk_s3_parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT", &t), 0);
+    assert_int_equal(bk__s3_parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT", &t), 0);
     assert_int_equal(t, 0);
-    assert_int_not_equal(bk_s3_parse_http_date("Mon, 12 Foo 2009 17:50:30 GMT", &t), 0);
-    assert_int_not_equal(bk_s3_parse_http_date("", &t), 0);
+    assert_int_not_equal(bk__s3_parse_http_date("Mon, 12 Foo 2009 17:50:30 GMT", &t), 0);
+    assert_int_not_equal(bk__s3_parse_http_date("", &t), 0);
 }
 
 int main(void)

@@ -39,10 +39,10 @@ static void every_item_once(void **state)
     pthread_mutex_init(&c.lock, NULL);
     c.fail_at = SIZE_MAX;
     bk_err err;
-    assert_int_equal(bk_workpool_run(1000, 8, count, &c, &err), BK_OK);
+    assert_int_equal(bk__workpool_run(1000, 8, count, &c, &err), BK_OK);
     for (size_t i = 0; i < 1000; i++)
         assert_int_equal(c.seen[i], 1);
-    assert_int_equal(bk_workpool_run(0, 8, count, &c, &err), BK_OK);
+    assert_int_equal(bk__workpool_run(0, 8, count, &c, &err), BK_OK);
     assert_int_equal(c.calls, 1000);
     pthread_mutex_destroy(&c.lock);
 }
@@ -56,13 +56,13 @@ static void first_failure_stops_the_rest(void **state)
     c.fail_at = 10;
     bk_err err;
     /* One worker: items run in order, nothing after the failure. */
-    assert_int_equal(bk_workpool_run(1000, 1, count, &c, &err), BK_EIO);
+    assert_int_equal(bk__workpool_run(1000, 1, count, &c, &err), BK_EIO);
     assert_string_equal(err.msg, "item 10 failed");
     assert_int_equal(c.calls, 11);
     /* Several workers: at most one item per worker runs after the failure. */
     memset(c.seen, 0, sizeof c.seen);
     c.calls = 0;
-    assert_int_equal(bk_workpool_run(1000, 4, count, &c, &err), BK_EIO);
+    assert_int_equal(bk__workpool_run(1000, 4, count, &c, &err), BK_EIO);
     assert_true(c.calls < 1000);
     pthread_mutex_destroy(&c.lock);
 }
