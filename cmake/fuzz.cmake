@@ -1,7 +1,7 @@
 # Fuzzing. Two things live here:
 #
 #  - always (with tests): the fuzz targets of impl/fuzz and mock-s3/fuzz built
-#    as plain functions (bk_fuzz_<name>) into bkcache_fuzz_entries, linked into
+#    as plain functions (bk_fuzz_<name>) into fuzz_entries, linked into
 #    the impl.fuzz_regressions test, which replays every corpus and crash file;
 #  - with -DBKCACHE_FUZZ=ON (clang only): everything is compiled with
 #    sanitizer coverage, ASan and UBSan, and each target becomes a libFuzzer
@@ -47,13 +47,13 @@ function(bk_fuzz_define_targets)
                ${CMAKE_SOURCE_DIR}/mock-s3/src)
 
   if(TARGET impl_test_fuzz_regressions)
-    add_library(bkcache_fuzz_entries STATIC ${fuzz_sources})
-    target_include_directories(bkcache_fuzz_entries PUBLIC ${includes})
-    target_link_libraries(bkcache_fuzz_entries PUBLIC ${libs})
+    add_library(fuzz_entries STATIC ${fuzz_sources})
+    target_include_directories(fuzz_entries PUBLIC ${includes})
+    target_link_libraries(fuzz_entries PUBLIC ${libs})
     if(NOT TARGET mocks3)
-      target_compile_definitions(bkcache_fuzz_entries PUBLIC BK_FUZZ_NO_MOCK)
+      target_compile_definitions(fuzz_entries PUBLIC BK_FUZZ_NO_MOCK)
     endif()
-    target_link_libraries(impl_test_fuzz_regressions PRIVATE bkcache_fuzz_entries)
+    target_link_libraries(impl_test_fuzz_regressions PRIVATE fuzz_entries)
   endif()
 
   if(BKCACHE_FUZZ)

@@ -1,8 +1,24 @@
 find_program(BK_VALGRIND valgrind)
 
+# bk_test_labels(TEST COMPONENT KIND): KIND is unit, integration or interop.
+function(bk_test_labels test component kind)
+  if(NOT kind MATCHES "^(unit|integration|interop)$")
+    message(FATAL_ERROR "test ${test}: kind ${kind} is not unit, integration or interop")
+  endif()
+  set_tests_properties(${test} PROPERTIES LABELS "${component};${kind}")
+endfunction()
+
 # bk_add_test_dir(DIR LIBS...): every DIR/test_<module>.c becomes one CMocka
 # executable and one CTest test named <component>.<module>. Adding a test file
 # needs no CMake edit. Files in DIR/support/*.c are linked into every test of DIR.
+#
+# Labels: the component, and what the test needs, from a marker in its text:
+#   unit         BK_TEST_UNIT: pure code, no server, no child process (also
+#                runs under valgrind as valgrind.<component>.<module>)
+#   interop      BK_TEST_INTEROP: a peer nobody here wrote (s3rver, awscli,
+#                boto3, the AWS JS SDK, curl's command line, RGW)
+#   integration  neither: our own servers and binaries, on loopback
+# Tests defined by hand (scripts) pass their kind to bk_test_labels.
 function(bk_add_test_dir component dir)
   file(GLOB test_sources CONFIGURE_DEPENDS ${dir}/test_*.c)
   file(GLOB support_sources CONFIGURE_DEPENDS ${dir}/support/*.c)
@@ -32,11 +48,18 @@ function(bk_add_test_dir component dir)
       BK_FIXTURES_DIR="${CMAKE_SOURCE_DIR}/fixtures"
       BK_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
     add_test(NAME ${component}.${module} COMMAND ${exe})
-    # No test may hang CI: every test is bounded.
-    set_tests_properties(${component}.${module} PROPERTIES TIMEOUT 300 LABELS ${component})
-    # A test file that says BK_TEST_UNIT (pure code, no servers or child
-    # processes) also runs under valgrind, as the test named valgrind.<...>.
     file(STRINGS ${src} unit_marker REGEX "BK_TEST_UNIT" LIMIT_COUNT 1)
+    file(STRINGS ${src} interop_marker REGEX "BK_TEST_INTEROP" LIMIT_COUNT 1)
+    if(unit_marker)
+      set(kind unit)
+    elseif(interop_marker)
+      set(kind interop)
+    else()
+      set(kind integration)
+    endif()
+    # No test may hang CI: every test is bounded.
+    set_tests_properties(${component}.${module} PROPERTIES TIMEOUT 300)
+    bk_test_labels(${component}.${module} ${component} ${kind})
     if(unit_marker AND BK_VALGRIND AND NOT BKCACHE_SANITIZE)
       add_test(NAME valgrind.${component}.${module}
         COMMAND ${BK_VALGRIND} --quiet --error-exitcode=99 --leak-check=full

@@ -1,3 +1,4 @@
+/* BK_TEST_INTEROP: node and s3rver from tools/interop (tools/setup --test) */
 /* The S3 client against s3rver 3.7.1, a fake S3 nobody on this project wrote,
  * behind tools/interop/s3rver-judge.js: a front that recomputes every SigV4
  * signature with the AWS JavaScript SDK's signer (@smithy/signature-v4) and

@@ -1,3 +1,4 @@
+/* BK_TEST_INTEROP: awscli, s3cmd, boto3, node and the AWS JS SDK (tools/setup --test) */
 /* Interoperability of the standalone mock-s3 with S3 clients nobody on this
  * project wrote: the Debian awscli and s3cmd, Debian's boto3, and the AWS
  * JavaScript SDK v3 (npm). Each client runs its round trips against a fresh

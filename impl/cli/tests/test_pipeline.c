@@ -1,3 +1,4 @@
+/* BK_TEST_INTEROP: curl's command line (--aws-sigv4) as an independent client */
 /* The CLI's export/import/push/pull against the standalone mock-s3: the
  * manifest written for each graph fixture equals its min/max golden byte for
  * byte, import --json agrees with it, a type=local cache survives

@@ -1,3 +1,4 @@
+/* BK_TEST_INTEROP: node and s3rver from tools/interop (tools/setup --test) */
 /* End to end against a server nobody here wrote: s3rver (npm) behind the
  * SigV4 judge in tools/interop, which recomputes every signature with the
  * AWS JavaScript SDK's signer. bkcache export writes a graph fixture's cache,
