@@ -47,6 +47,8 @@ enum {
     CONF_CAP_MULTIPART_THRESHOLD = 1 << 1, /* export accepts --multipart-threshold BYTES */
 };
 
+typedef struct conf_suite conf_suite;
+
 typedef struct conf_ctx {
     /* options */
     const char *impl;      /* adapter path; NULL = the bkcache binary beside the runner */
@@ -78,6 +80,10 @@ typedef struct conf_ctx {
 
     char tmp[4096]; /* scratch folder of this run */
 
+    /* the suites and their check tables (registry.c), for levels */
+    const conf_suite *suites;
+    size_t n_suites;
+
     conf_result *results;
     size_t n_results, cap_results;
     /* the check being run (for timing) */
@@ -86,18 +92,19 @@ typedef struct conf_ctx {
 
 /* ---- suites and their checks (registry.c) ---- */
 typedef void (*conf_suite_fn)(conf_ctx *c);
-typedef struct conf_suite {
+struct conf_suite {
     const char *name;
     conf_suite_fn fn;
     const char *what;
     const conf_check *checks; /* terminated by a NULL name */
-} conf_suite;
+};
 const conf_suite *conf_suites(size_t *n);
-/* The check's entry (exact name, else the family whose '*' prefix matches). */
-const conf_check *conf_check_find(const char *suite, const char *check);
-const char *conf_level_name(conf_level level);
 
 /* ---- reporting (report.c) ---- */
+/* The check's entry in the run's table (c->suites): the exact name, else the
+ * family whose '*' prefix matches; NULL when the check has none. */
+const conf_check *conf_check_find(const conf_ctx *c, const char *suite, const char *check);
+const char *conf_level_name(conf_level level);
 double conf_now(void);
 void conf_begin(conf_ctx *c);
 /* Records and prints one check's outcome. CONF_FAIL of a recommended check

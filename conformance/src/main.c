@@ -172,6 +172,7 @@ int main(int argc, char **argv)
     conf_ctx *c = &ctx;
     c->adapter_timeout_s = 120;
     default_paths(c);
+    c->suites = conf_suites(&c->n_suites);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     if (argc > 1 && strcmp(argv[1], "verify") == 0) {

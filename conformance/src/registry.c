@@ -1,8 +1,7 @@
 /* The suites in the order they run, each with the table of its checks (kept
  * in the suite's own file, next to the code): what --list prints and where
- * the reporter finds a check's level. */
-#include <string.h>
-
+ * the reporter finds a check's level (main hands the table to the run's
+ * context, so reporting never reaches back into the suites). */
 #include "conf.h"
 
 static const conf_suite suites[] = {
@@ -33,27 +32,4 @@ const conf_suite *conf_suites(size_t *n)
 {
     *n = sizeof suites / sizeof suites[0];
     return suites;
-}
-
-const char *conf_level_name(conf_level level)
-{
-    return level == CONF_RECOMMENDED ? "recommended" : "required";
-}
-
-const conf_check *conf_check_find(const char *suite, const char *check)
-{
-    for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
-        if (strcmp(suites[i].name, suite) != 0)
-            continue;
-        const conf_check *family = NULL;
-        for (const conf_check *k = suites[i].checks; k->name != NULL; k++) {
-            size_t len = strlen(k->name);
-            if (strcmp(k->name, check) == 0)
-                return k;
-            if (len > 0 && k->name[len - 1] == '*' && strncmp(k->name, check, len - 1) == 0)
-                family = k;
-        }
-        return family;
-    }
-    return NULL;
 }

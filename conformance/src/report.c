@@ -59,12 +59,35 @@ static conf_status apply_level(const conf_ctx *c, const conf_check *def, conf_st
     return c->strict ? CONF_FAIL : CONF_WARN;
 }
 
+const char *conf_level_name(conf_level level)
+{
+    return level == CONF_RECOMMENDED ? "recommended" : "required";
+}
+
+const conf_check *conf_check_find(const conf_ctx *c, const char *suite, const char *check)
+{
+    for (size_t i = 0; i < c->n_suites; i++) {
+        if (strcmp(c->suites[i].name, suite) != 0)
+            continue;
+        const conf_check *family = NULL;
+        for (const conf_check *k = c->suites[i].checks; k->name != NULL; k++) {
+            size_t len = strlen(k->name);
+            if (strcmp(k->name, check) == 0)
+                return k;
+            if (len > 0 && k->name[len - 1] == '*' && strncmp(k->name, check, len - 1) == 0)
+                family = k;
+        }
+        return family;
+    }
+    return NULL;
+}
+
 /* Records one check's outcome and prints its line; reason (size bytes) is
  * the formatted reason, extended in place. */
 static void record(conf_ctx *c, const char *suite, const char *check, conf_status st, char *reason,
                    size_t size)
 {
-    const conf_check *def = conf_check_find(suite, check);
+    const conf_check *def = conf_check_find(c, suite, check);
     conf_level level = def != NULL ? def->level : CONF_REQUIRED;
     if (def == NULL) {
         /* A check without a table entry has no level: a bug of the runner. */
