@@ -44,13 +44,13 @@ int ms3_op_precheck_part(ms3_req *r)
 
 /* ---------------------------------------------------------------- Create */
 
-void ms3_op_create_multipart(ms3_req *r)
+/* A new upload from the request, not yet registered; NULL when responded. */
+static ms3_upload *new_upload(ms3_req *r)
 {
-    ms3_server *s = r->srv;
     ms3_upload *up = calloc(1, sizeof(*up));
     if (up == NULL) {
         ms3_resp_error(r, "InternalError", NULL, NULL);
-        return;
+        return NULL;
     }
     unsigned char rnd[16];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
@@ -60,7 +60,7 @@ void ms3_op_create_multipart(ms3_req *r)
         snprintf(up->id + 16 + 2 * i, 3, "%02x", rnd[i]);
     up->bucket = strdup(r->route.bucket);
     up->key = strdup(r->route.key);
-    up->initiated_ms = ms3_clock_now_ms(&s->clock);
+    up->initiated_ms = ms3_clock_now_ms(&r->srv->clock);
     const char *alg = ms3_req_header(r, "x-amz-checksum-algorithm");
     if (alg != NULL && !bk_checksum_alg_from_name(alg, &up->ck_alg)) {
         ms3_upload_free(up);
@@ -69,14 +69,28 @@ void ms3_op_create_multipart(ms3_req *r)
                        "Please try again with any of the valid types: "
                        "[CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
                        NULL);
-        return;
+        return NULL;
     }
-    bk_err err;
     if (up->bucket == NULL || up->key == NULL || ms3_meta_from_request(r, &up->meta) != 0) {
         ms3_upload_free(up);
         ms3_resp_error(r, "InternalError", NULL, NULL);
-        return;
+        return NULL;
     }
+    return up;
+}
+
+void ms3_op_create_multipart(ms3_req *r)
+{
+    ms3_server *s = r->srv;
+    ms3_upload *up = new_upload(r);
+    if (up == NULL)
+        return;
+    /* Once registered the upload belongs to the registry: a reset or an abort
+     * may free it at any moment, so the answer is made from copies. */
+    char id[sizeof(up->id)];
+    memcpy(id, up->id, sizeof(id));
+    bk_checksum_alg ck_alg = up->ck_alg;
+    bk_err err;
     if (ms3_uploads_add(s->uploads, up, &err) != 0) {
         ms3_upload_discard(s->uploads, up);
         ms3_resp_error(r, "InternalError", err.msg, NULL);
@@ -86,10 +100,10 @@ void ms3_op_create_multipart(ms3_req *r)
     bk_buf_puts(b, MS3_XML_DECL "<InitiateMultipartUploadResult xmlns=\"" MS3_XMLNS "\">");
     ms3_xml_elem(b, "Bucket", r->route.bucket);
     ms3_xml_elem(b, "Key", r->route.key);
-    ms3_xml_elem(b, "UploadId", up->id);
+    ms3_xml_elem(b, "UploadId", id);
     bk_buf_puts(b, "</InitiateMultipartUploadResult>");
-    if (up->ck_alg != BK_CHECKSUM_NONE)
-        ms3_resp_header(r, "x-amz-checksum-algorithm", bk_checksum_alg_name(up->ck_alg));
+    if (ck_alg != BK_CHECKSUM_NONE)
+        ms3_resp_header(r, "x-amz-checksum-algorithm", bk_checksum_alg_name(ck_alg));
     ms3_resp_xml(r, 200);
 }
 

@@ -60,7 +60,9 @@ int ms3_uploads_exists(ms3_uploads *u, const char *upload_id, const char *bucket
 /* Caller holds u->lock. NULL when absent; *pos its index. */
 ms3_upload *ms3_uploads_find(ms3_uploads *u, const char *id, const char *bucket, const char *key,
                              size_t *pos);
-/* Registers (and persists) a new or returning upload. -1 + err on failure. */
+/* Registers (and persists) a new or returning upload. -1 + err on failure (the
+ * caller still owns up). On success the registry owns it and the caller must
+ * not touch it again: a reset or an abort may free it at once. */
 int ms3_uploads_add(ms3_uploads *u, ms3_upload *up, bk_err *err);
 /* Caller holds u->lock; the upload is in the registry. Stores part p (its body
  * moves into the upload's directory), replacing one with the same number, and

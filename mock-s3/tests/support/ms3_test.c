@@ -20,26 +20,45 @@ void ms3t_default_options(ms3_options *o)
     o->min_part_size = 1024;
 }
 
-ms3_server *ms3t_start(const ms3_options *opts)
+/* Gives a new server the test credentials and bucket; NULL (printed) on failure. */
+static ms3_server *prepare(ms3_server *s, const char *what, const bk_err *made)
 {
-    ms3_options o;
-    if (opts != NULL)
-        o = *opts;
-    else
-        ms3t_default_options(&o);
     bk_err err;
-    ms3_server *s = ms3_server_start(&o, &err);
     if (s == NULL) {
-        fprintf(stderr, "ms3_server_start: %s\n", err.msg);
+        fprintf(stderr, "%s: %s\n", what, made->msg);
         return NULL;
     }
-    if (ms3_server_add_credentials(s, T_AK, T_SK, NULL, &err) != 0 ||
-        ms3_server_create_bucket(s, T_BUCKET, &err) != 0) {
+    if (ms3_server_add_credentials(s, T_AK, T_SK, NULL, &err) != BK_OK ||
+        ms3_server_create_bucket(s, T_BUCKET, &err) != BK_OK) {
         fprintf(stderr, "setup: %s\n", err.msg);
         ms3_server_stop(s);
         return NULL;
     }
     return s;
+}
+
+static void options_or_default(const ms3_options *opts, ms3_options *o)
+{
+    if (opts != NULL)
+        *o = *opts;
+    else
+        ms3t_default_options(o);
+}
+
+ms3_server *ms3t_start(const ms3_options *opts)
+{
+    ms3_options o;
+    options_or_default(opts, &o);
+    bk_err err;
+    return prepare(ms3_server_start(&o, &err), "ms3_server_start", &err);
+}
+
+ms3_server *ms3t_new_inproc(const ms3_options *opts)
+{
+    ms3_options o;
+    options_or_default(opts, &o);
+    bk_err err;
+    return prepare(ms3_server_new_inproc(&o, &err), "ms3_server_new_inproc", &err);
 }
 
 typedef struct upload_src {
@@ -92,85 +111,111 @@ static void split_header(const char *line, char *name, size_t nn, const char **v
     *value = v;
 }
 
-void ms3t_do(const char *base_url, const ms3t_request *rq, ms3t_response *out)
+/* A request's headers in the order they are sent: Host, the signing headers,
+ * the test's headers (signed), the unsigned ones, then Authorization. */
+enum { MAXH = 64 };
+typedef struct wire_headers {
+    bk_sigv4_header hs[MAXH];
+    char names[MAXH][128];
+    size_t n;
+    char host[256];
+    char amz_date[17];
+    char hash[80];
+    char authorization[1024];
+} wire_headers;
+
+static void add_line(wire_headers *w, const char *line)
+{
+    if (w->n == MAXH)
+        return;
+    split_header(line, w->names[w->n], sizeof(w->names[w->n]), &w->hs[w->n].value);
+    w->hs[w->n].name = w->names[w->n];
+    w->n++;
+}
+
+static void build_headers(const ms3t_request *rq, uint16_t port, wire_headers *w)
+{
+    memset(w, 0, sizeof(*w));
+    if (rq->host != NULL)
+        snprintf(w->host, sizeof(w->host), "%s", rq->host);
+    else
+        snprintf(w->host, sizeof(w->host), "127.0.0.1:%u", (unsigned)port);
+    bk_sigv4_format_amz_date(rq->when ? rq->when : time(NULL), w->amz_date);
+    if (rq->payload_hash != NULL)
+        snprintf(w->hash, sizeof(w->hash), "%s", rq->payload_hash);
+    else
+        bk_sigv4_sha256_hex(rq->body != NULL ? rq->body : "", rq->body != NULL ? rq->body_len : 0,
+                            w->hash);
+    w->hs[w->n++] = (bk_sigv4_header){"Host", w->host};
+    if (rq->sign) {
+        w->hs[w->n++] = (bk_sigv4_header){"x-amz-date", w->amz_date};
+        w->hs[w->n++] = (bk_sigv4_header){"x-amz-content-sha256", w->hash};
+        if (rq->session_token != NULL)
+            w->hs[w->n++] = (bk_sigv4_header){"X-Amz-Security-Token", rq->session_token};
+    }
+    for (size_t i = 0; rq->headers != NULL && rq->headers[i] != NULL; i++)
+        add_line(w, rq->headers[i]);
+    size_t n_signed = w->n;
+    for (size_t i = 0; rq->unsigned_headers != NULL && rq->unsigned_headers[i] != NULL; i++)
+        add_line(w, rq->unsigned_headers[i]);
+    if (!rq->sign)
+        return;
+    const char *q = strchr(rq->target, '?');
+    char *path = q != NULL ? strndup(rq->target, (size_t)(q - rq->target)) : strdup(rq->target);
+    bk_sigv4_request sreq = {rq->method, path,    q != NULL ? q + 1 : "", w->hs,
+                             n_signed,   w->hash, BK_SIGV4_PATH_S3};
+    bk_err err;
+    bk_sigv4_signer *sg = bk_sigv4_signer_new(
+        rq->access_key ? rq->access_key : T_AK, rq->secret_key ? rq->secret_key : T_SK,
+        rq->session_token, rq->region ? rq->region : "us-east-1", "s3", &err);
+    bk_sigv4_result res;
+    memset(&res, 0, sizeof(res));
+    if (sg != NULL && bk_sigv4_sign(sg, &sreq, w->amz_date, NULL, &res, &err) == BK_OK &&
+        w->n < MAXH) {
+        snprintf(w->authorization, sizeof(w->authorization), "%s", res.authorization);
+        w->hs[w->n++] = (bk_sigv4_header){"Authorization", w->authorization};
+    } else {
+        fprintf(stderr, "signing failed: %s\n", err.msg);
+    }
+    bk_sigv4_result_free(&res);
+    bk_sigv4_signer_free(sg);
+    free(path);
+}
+
+static void response_init(ms3t_response *out)
 {
     memset(out, 0, sizeof(*out));
     bk_buf_init(&out->headers);
     bk_buf_init(&out->body);
+}
+
+static void response_finish(ms3t_response *out)
+{
+    if (out->body.data == NULL)
+        bk_buf_puts(&out->body, "");
+    if (out->headers.data == NULL)
+        bk_buf_puts(&out->headers, "");
+}
+
+static int sends_body(const ms3t_request *rq)
+{
+    return strcmp(rq->method, "HEAD") != 0 && (rq->has_body || rq->body != NULL || rq->gen != NULL);
+}
+
+void ms3t_do(const char *base_url, const ms3t_request *rq, ms3t_response *out)
+{
+    response_init(out);
     const char *port = strrchr(base_url, ':');
-    char host[256];
-    snprintf(host, sizeof(host), "%s", rq->host != NULL ? rq->host : "");
-    if (rq->host == NULL)
-        snprintf(host, sizeof(host), "127.0.0.1%s", port != NULL ? port : "");
-
-    /* Every header we send, as name/value, in order. */
-    enum { MAXH = 64 };
-    bk_sigv4_header hs[MAXH];
-    char names[MAXH][128];
-    size_t n = 0;
-    char amz_date[17];
-    time_t when = rq->when ? rq->when : time(NULL);
-    bk_sigv4_format_amz_date(when, amz_date);
-    char hash[80];
-    if (rq->payload_hash != NULL)
-        snprintf(hash, sizeof(hash), "%s", rq->payload_hash);
-    else
-        bk_sigv4_sha256_hex(rq->body != NULL ? rq->body : "", rq->body != NULL ? rq->body_len : 0,
-                            hash);
-
-    hs[n].name = "Host";
-    hs[n++].value = host;
-    if (rq->sign) {
-        hs[n].name = "x-amz-date";
-        hs[n++].value = amz_date;
-        hs[n].name = "x-amz-content-sha256";
-        hs[n++].value = hash;
-        if (rq->session_token != NULL) {
-            hs[n].name = "X-Amz-Security-Token";
-            hs[n++].value = rq->session_token;
-        }
-    }
-    for (size_t i = 0; rq->headers != NULL && rq->headers[i] != NULL && n < MAXH; i++) {
-        split_header(rq->headers[i], names[n], sizeof(names[n]), &hs[n].value);
-        hs[n].name = names[n];
-        n++;
-    }
-    size_t n_signed = n;
-    for (size_t i = 0; rq->unsigned_headers != NULL && rq->unsigned_headers[i] != NULL && n < MAXH;
-         i++) {
-        split_header(rq->unsigned_headers[i], names[n], sizeof(names[n]), &hs[n].value);
-        hs[n].name = names[n];
-        n++;
-    }
+    wire_headers w;
+    build_headers(rq, port != NULL ? (uint16_t)strtoul(port + 1, NULL, 10) : 0, &w);
 
     struct curl_slist *list = NULL;
     char line[8192];
-    for (size_t i = 0; i < n; i++) {
-        snprintf(line, sizeof(line), "%s: %s", hs[i].name, hs[i].value);
-        if (*hs[i].value == '\0')
-            snprintf(line, sizeof(line), "%s;", hs[i].name); /* curl's way to send empty */
+    for (size_t i = 0; i < w.n; i++) {
+        snprintf(line, sizeof(line), "%s: %s", w.hs[i].name, w.hs[i].value);
+        if (*w.hs[i].value == '\0')
+            snprintf(line, sizeof(line), "%s;", w.hs[i].name); /* curl's way to send empty */
         list = curl_slist_append(list, line);
-    }
-    if (rq->sign) {
-        const char *q = strchr(rq->target, '?');
-        char *path = q != NULL ? strndup(rq->target, (size_t)(q - rq->target)) : strdup(rq->target);
-        bk_sigv4_request sreq = {rq->method, path, q != NULL ? q + 1 : "", hs,
-                                 n_signed,   hash, BK_SIGV4_PATH_S3};
-        bk_err err;
-        bk_sigv4_signer *sg = bk_sigv4_signer_new(
-            rq->access_key ? rq->access_key : T_AK, rq->secret_key ? rq->secret_key : T_SK,
-            rq->session_token, rq->region ? rq->region : "us-east-1", "s3", &err);
-        bk_sigv4_result res;
-        memset(&res, 0, sizeof(res));
-        if (sg != NULL && bk_sigv4_sign(sg, &sreq, amz_date, NULL, &res, &err) == BK_OK) {
-            snprintf(line, sizeof(line), "Authorization: %s", res.authorization);
-            list = curl_slist_append(list, line);
-        } else {
-            fprintf(stderr, "signing failed: %s\n", err.msg);
-        }
-        bk_sigv4_result_free(&res);
-        bk_sigv4_signer_free(sg);
-        free(path);
     }
     /* Keep the request to what the test asked for. */
     list = curl_slist_append(list, "Accept:");
@@ -193,7 +238,7 @@ void ms3t_do(const char *base_url, const ms3t_request *rq, ms3t_response *out)
         src.len = rq->gen_len;
     if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    } else if (rq->has_body || rq->body != NULL || rq->gen != NULL) {
+    } else if (sends_body(rq)) {
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
         curl_easy_setopt(c, CURLOPT_READDATA, &src);
@@ -203,10 +248,79 @@ void ms3t_do(const char *base_url, const ms3t_request *rq, ms3t_response *out)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_easy_cleanup(c);
     curl_slist_free_all(list);
-    if (out->body.data == NULL)
-        bk_buf_puts(&out->body, "");
-    if (out->headers.data == NULL)
-        bk_buf_puts(&out->headers, "");
+    response_finish(out);
+}
+
+/* A generated body in one piece, for the in-process path (bounded). */
+static char *generate_body(const ms3t_request *rq, size_t *len)
+{
+    enum { GEN_LIMIT = 64 * 1024 * 1024 };
+    *len = 0;
+    if (rq->gen_len > GEN_LIMIT) {
+        fprintf(stderr, "in-process requests take generated bodies up to %d bytes\n", GEN_LIMIT);
+        return NULL;
+    }
+    char *buf = malloc(rq->gen_len + 1);
+    while (buf != NULL && *len < rq->gen_len) {
+        size_t got = rq->gen(rq->gen_ud, buf + *len, (size_t)rq->gen_len - *len, *len);
+        if (got == 0)
+            break;
+        *len += got;
+    }
+    return buf;
+}
+
+static void do_inproc(ms3_server *s, const ms3t_request *rq, ms3t_response *out)
+{
+    response_init(out);
+    wire_headers w;
+    build_headers(rq, 0, &w);
+    ms3_header hs[MAXH + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < w.n; i++)
+        hs[n++] = (ms3_header){w.hs[i].name, w.hs[i].value};
+    const char *body = rq->body;
+    size_t body_len = rq->body != NULL ? rq->body_len : 0;
+    char *generated = NULL;
+    if (rq->gen != NULL)
+        body = generated = generate_body(rq, &body_len);
+    char length[32];
+    if (sends_body(rq) && n < MAXH + 1) {
+        snprintf(length, sizeof(length), "%zu", body_len);
+        hs[n++] = (ms3_header){"Content-Length", length};
+    }
+    ms3_inproc_request in = {rq->method, rq->target, hs, n, body, body_len, 0, 0};
+    ms3_inproc_response resp;
+    bk_err err;
+    if ((rq->gen != NULL && generated == NULL) || ms3_server_handle(s, &in, &resp, &err) != 0) {
+        out->curl_code = CURLE_SEND_ERROR;
+        free(generated);
+        response_finish(out);
+        return;
+    }
+    free(generated);
+    out->status = resp.status;
+    bk_buf_printf(&out->headers, "HTTP/1.1 %d\r\n", resp.status);
+    for (size_t i = 0; i < resp.n_headers; i++)
+        bk_buf_printf(&out->headers, "%s: %s\r\n", resp.header_names[i], resp.header_values[i]);
+    bk_buf_puts(&out->headers, "\r\n");
+    if (resp.body != NULL)
+        bk_buf_append(&out->body, resp.body, resp.body_len);
+    /* What a client on a socket would have seen. */
+    if (resp.outcome == MS3_INPROC_CUT_RESPONSE)
+        out->curl_code = CURLE_PARTIAL_FILE;
+    else if (resp.outcome == MS3_INPROC_CUT_REQUEST)
+        out->curl_code = CURLE_SEND_ERROR;
+    ms3_inproc_response_free(&resp);
+    response_finish(out);
+}
+
+void ms3t_send(ms3_server *s, const ms3t_request *rq, ms3t_response *out)
+{
+    if (ms3_server_port(s) == 0)
+        do_inproc(s, rq, out);
+    else
+        ms3t_do(ms3_server_url(s), rq, out);
 }
 
 void ms3t_response_free(ms3t_response *r)
@@ -279,7 +393,7 @@ void ms3t_simple(ms3_server *s, const char *method, const char *target, const vo
     rq.body_len = len;
     rq.has_body = body != NULL;
     rq.sign = 1;
-    ms3t_do(ms3_server_url(s), &rq, out);
+    ms3t_send(s, &rq, out);
 }
 
 char *ms3t_presign(ms3_server *s, const char *method, const char *target, long expires, time_t when)

@@ -1,5 +1,6 @@
-/* Helpers shared by the mock-s3 tests: a started server with known credentials,
- * and HTTP requests through libcurl signed with the project's sigv4 module. */
+/* Helpers shared by the mock-s3 tests: a server with known credentials (in
+ * process, or listening when a test needs the socket), and requests signed with
+ * the project's sigv4 module, sent in process or through libcurl. */
 #ifndef MS3_TEST_H
 #define MS3_TEST_H
 
@@ -17,6 +18,9 @@
 /* Starts a server on 127.0.0.1:0 with T_AK/T_SK and bucket T_BUCKET; opts NULL
  * means ms3t_default_options. NULL on failure (printed). */
 ms3_server *ms3t_start(const ms3_options *opts);
+/* The same without a listener (ms3_server_new_inproc): for tests where a socket
+ * adds nothing. */
+ms3_server *ms3t_new_inproc(const ms3_options *opts);
 void ms3t_default_options(ms3_options *o); /* min_part_size 1 KiB */
 
 typedef struct ms3t_request {
@@ -48,8 +52,12 @@ typedef struct ms3t_response {
     bk_buf body;
 } ms3t_response;
 
-/* Performs the request against base_url ("http://127.0.0.1:PORT"). */
+/* Performs the request against base_url ("http://127.0.0.1:PORT") with libcurl. */
 void ms3t_do(const char *base_url, const ms3t_request *rq, ms3t_response *out);
+/* Performs the request on s: in process (ms3_server_handle) when s has no
+ * listener, else over its socket. In process, the body is sent whole with its
+ * Content-Length, and a cut connection shows as a non-zero curl_code. */
+void ms3t_send(ms3_server *s, const ms3t_request *rq, ms3t_response *out);
 void ms3t_response_free(ms3t_response *r);
 /* Value of a response header (case-insensitive) copied into buf; NULL when absent. */
 const char *ms3t_header(const ms3t_response *r, const char *name, char *buf, size_t n);
