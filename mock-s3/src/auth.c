@@ -1,144 +1,27 @@
+/* SigV4 verification of incoming requests, one reader per way of
+ * authenticating, as S3 judges them:
+ *
+ *   classify        which way the request authenticates (header, presigned
+ *                   query, none); several at once are refused
+ *   verify_header   Authorization header: scope, key, request time, payload
+ *                   hash, signed headers, signature
+ *   verify_presigned  X-Amz-* query: scope, key, date and expiry, signed
+ *                   headers, signature
+ *   accept_anonymous  no signature, when the server takes anonymous requests
+ *
+ * The header and presigned readers share the checks of the scope, the key and
+ * the signature. The signature arithmetic itself is impl's sigv4 module. */
 #include "auth.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "errors.h"
 #include "xml.h"
-
-typedef struct cred {
-    char *akid;
-    char *secret;
-    char *token;
-    int64_t expires; /* 0 = never */
-    ms3_access_profile profile;
-} cred;
-
-struct ms3_creds {
-    pthread_mutex_t lock;
-    cred *items;
-    size_t n;
-};
-
-ms3_creds *ms3_creds_new(void)
-{
-    ms3_creds *c = calloc(1, sizeof(*c));
-    if (c != NULL)
-        pthread_mutex_init(&c->lock, NULL);
-    return c;
-}
-
-static void cred_clear(cred *c)
-{
-    if (c->secret != NULL)
-        memset(c->secret, 0, strlen(c->secret));
-    free(c->akid);
-    free(c->secret);
-    free(c->token);
-    memset(c, 0, sizeof(*c));
-}
-
-void ms3_creds_free(ms3_creds *c)
-{
-    if (c == NULL)
-        return;
-    for (size_t i = 0; i < c->n; i++)
-        cred_clear(&c->items[i]);
-    free(c->items);
-    pthread_mutex_destroy(&c->lock);
-    free(c);
-}
-
-static cred *find(ms3_creds *c, const char *akid)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->items[i].akid, akid) == 0)
-            return &c->items[i];
-    return NULL;
-}
-
-int ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const char *token,
-                  bk_err *err)
-{
-    if (akid == NULL || *akid == '\0' || secret == NULL || *secret == '\0')
-        return bk_err_set(err, BK_EINVAL, "credentials need an access key id and a secret");
-    cred nc = {strdup(akid), strdup(secret), token != NULL ? strdup(token) : NULL, 0,
-               MS3_ACCESS_FULL};
-    if (nc.akid == NULL || nc.secret == NULL || (token != NULL && nc.token == NULL)) {
-        cred_clear(&nc);
-        return bk_err_set(err, BK_ENOMEM, "out of memory");
-    }
-    pthread_mutex_lock(&c->lock);
-    int rc = 0;
-    cred *existing = find(c, akid);
-    if (existing != NULL) {
-        nc.profile = existing->profile;
-        cred_clear(existing);
-        *existing = nc;
-    } else {
-        cred *ni = realloc(c->items, (c->n + 1) * sizeof(*ni));
-        if (ni == NULL) {
-            cred_clear(&nc);
-            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-        } else {
-            c->items = ni;
-            c->items[c->n++] = nc;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    return rc;
-}
-
-int ms3_creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err)
-{
-    pthread_mutex_lock(&c->lock);
-    cred *cr = find(c, akid);
-    if (cr != NULL)
-        cr->expires = expires_unix;
-    pthread_mutex_unlock(&c->lock);
-    return cr != NULL ? 0 : (int)bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
-}
-
-int ms3_creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err)
-{
-    pthread_mutex_lock(&c->lock);
-    cred *cr = find(c, akid);
-    if (cr != NULL)
-        cr->profile = p;
-    pthread_mutex_unlock(&c->lock);
-    return cr != NULL ? 0 : (int)bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
-}
-
-size_t ms3_creds_count(ms3_creds *c)
-{
-    pthread_mutex_lock(&c->lock);
-    size_t n = c->n;
-    pthread_mutex_unlock(&c->lock);
-    return n;
-}
-
-/* A copy of the credential taken under the lock, so verification runs unlocked. */
-static int lookup(ms3_creds *c, const char *akid, cred *out)
-{
-    memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&c->lock);
-    cred *cr = find(c, akid);
-    int found = 0;
-    if (cr != NULL) {
-        out->akid = strdup(cr->akid);
-        out->secret = strdup(cr->secret);
-        out->token = cr->token != NULL ? strdup(cr->token) : NULL;
-        out->expires = cr->expires;
-        out->profile = cr->profile;
-        found = out->akid != NULL && out->secret != NULL;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return found;
-}
 
 const char *ms3_auth_kind_name(ms3_auth_kind k)
 {
@@ -172,6 +55,10 @@ void ms3_auth_result_free(ms3_auth_result *r)
     memset(r->signing_key, 0, sizeof(r->signing_key));
 }
 
+static const char SIGV4_ONLY[] = "The authorization mechanism you have provided is not supported. "
+                                 "Please use AWS4-HMAC-SHA256.";
+
+/* Records the refusal; returns 0 so checks can `return deny(...)`. */
 static int deny(ms3_auth_result *out, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -237,236 +124,388 @@ static void set_streaming(ms3_auth_result *out, const char *payload_hash)
     }
 }
 
-int ms3_auth_verify(const ms3_auth_config *cfg, const bk_sigv4_request *req_in,
-                    ms3_auth_result *out)
+/* ---------------------------------------------------------------- classify */
+
+typedef enum auth_mode { MODE_REFUSED, MODE_NONE, MODE_HEADER, MODE_PRESIGNED } auth_mode;
+
+static const char ONE_MECHANISM[] =
+    "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature "
+    "query string parameter or the Authorization header should be specified";
+
+/* A SigV2 presigned URL (the old CLI default). */
+static int sigv2_query(const char *q)
 {
-    bk_sigv4_request req = *req_in;
-    const char *authz = bk_sigv4_find_header(&req, "Authorization");
-    const char *payload = bk_sigv4_find_header(&req, "x-amz-content-sha256");
-    snprintf(out->payload_hash, sizeof(out->payload_hash), "%s", payload ? payload : "");
-    bk_err err;
+    return q != NULL && strstr(q, "AWSAccessKeyId=") != NULL && strstr(q, "Signature=") != NULL;
+}
+
+/* X-Amz-* presigned parameters, by the rule the presigned reader uses. */
+static int presigned_query(const char *q)
+{
     bk_sigv4_auth a;
-    memset(&a, 0, sizeof(a));
-    int presigned = 0;
+    bk_err err;
+    bk_code rc = bk_sigv4_parse_presigned(q, &a, &err);
+    bk_sigv4_auth_free(&a);
+    return rc != BK_ENOTFOUND;
+}
 
-    if (authz == NULL) {
-        bk_code rc = bk_sigv4_parse_presigned(req.raw_query, &a, &err);
-        if (rc == BK_ENOTFOUND && req.raw_query != NULL &&
-            strstr(req.raw_query, "AWSAccessKeyId=") != NULL &&
-            strstr(req.raw_query, "Signature=") != NULL) {
-            /* A SigV2 presigned URL (old CLI default): S3 in SigV4-only regions refuses it. */
-            bk_sigv4_auth_free(&a);
-            out->kind = MS3_AUTH_PRESIGNED;
-            return deny(out, "InvalidRequest",
-                        "The authorization mechanism you have provided "
-                        "is not supported. Please use AWS4-HMAC-SHA256.");
+/* Which way the request authenticates. S3 takes one per request: a second
+ * Authorization header (in either order) or a signed query beside the header
+ * is refused, and so is SigV2. */
+static auth_mode classify(const bk_sigv4_request *req, const char **authz, ms3_auth_result *out)
+{
+    size_t n_authz = 0;
+    *authz = NULL;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        if (strcasecmp(req->headers[i].name, "Authorization") == 0) {
+            n_authz++;
+            *authz = req->headers[i].value;
         }
-        if (rc == BK_ENOTFOUND) {
-            bk_sigv4_auth_free(&a);
-            if (!cfg->anonymous) {
-                out->kind = MS3_AUTH_NONE;
-                return deny(out, "AccessDenied", NULL);
-            }
-            out->kind = MS3_AUTH_ANONYMOUS;
-            set_streaming(out, payload);
-            if (out->streaming && out->chunked_mode != BK_CHUNKED_UNSIGNED_TRAILER)
-                return deny(out, "AccessDenied", "Signed aws-chunked bodies need a signed request");
-            out->ok = 1;
-            return 1;
-        }
-        out->kind = MS3_AUTH_PRESIGNED;
-        if (rc != BK_OK) {
-            bk_sigv4_auth_free(&a);
-            return deny(out, "AuthorizationQueryParametersError", "%s", err.msg);
-        }
-        presigned = 1;
-    } else {
+    }
+    int presigned = presigned_query(req->raw_query), sigv2 = sigv2_query(req->raw_query);
+    if (n_authz > 1 || (n_authz == 1 && (presigned || sigv2))) {
         out->kind = MS3_AUTH_HEADER;
-        bk_code rc = bk_sigv4_parse_authorization(authz, &a, &err);
-        if (rc == BK_EUNSUPPORTED) {
-            bk_sigv4_auth_free(&a);
-            return deny(out, "InvalidRequest",
-                        "The authorization mechanism you have provided "
-                        "is not supported. Please use AWS4-HMAC-SHA256.");
-        }
-        if (rc != BK_OK) {
-            bk_sigv4_auth_free(&a);
-            return deny(out, "AuthorizationHeaderMalformed",
-                        "The authorization header is malformed; %s", err.msg);
-        }
+        deny(out, "InvalidArgument", "%s", ONE_MECHANISM);
+        ms3_xml_elem(&out->extra_xml, "ArgumentName", "Authorization");
+        return MODE_REFUSED;
     }
-    snprintf(out->access_key_id, sizeof(out->access_key_id), "%s", a.access_key_id);
-    int ok = 0;
-    cred c;
-    memset(&c, 0, sizeof(c));
-    const char *malformed =
-        presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed";
-    const char *malformed_lead = presigned ? "Error parsing the X-Amz-Credential parameter"
-                                           : "The authorization header is malformed";
+    if (n_authz == 1)
+        return MODE_HEADER;
+    if (presigned)
+        return MODE_PRESIGNED;
+    if (sigv2) {
+        /* S3 in SigV4-only regions refuses it. */
+        out->kind = MS3_AUTH_PRESIGNED;
+        deny(out, "InvalidRequest", "%s", SIGV4_ONLY);
+        return MODE_REFUSED;
+    }
+    return MODE_NONE;
+}
 
-    /* The scope is judged before the key: S3 redirects wrong-region requests early. */
-    if (strcmp(a.region, cfg->region) != 0) {
-        deny(out, malformed, "%s; the region '%s' is wrong; expecting '%s'", malformed_lead,
-             a.region, cfg->region);
-        ms3_xml_elem(&out->extra_xml, "Region", cfg->region);
-        goto done;
+static int accept_anonymous(const ms3_auth_config *cfg, const char *payload, ms3_auth_result *out)
+{
+    if (!cfg->anonymous) {
+        out->kind = MS3_AUTH_NONE;
+        return deny(out, "AccessDenied", NULL);
     }
-    if (strcmp(a.service, "s3") != 0) {
-        deny(out, malformed, "%s; incorrect service '%s'. This endpoint belongs to 's3'.",
-             malformed_lead, a.service);
-        goto done;
+    out->kind = MS3_AUTH_ANONYMOUS;
+    set_streaming(out, payload);
+    if (out->streaming && out->chunked_mode != BK_CHUNKED_UNSIGNED_TRAILER)
+        return deny(out, "AccessDenied", "Signed aws-chunked bodies need a signed request");
+    out->ok = 1;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- shared checks */
+
+/* One signed request being verified. Each check returns 1 to go on, or 0
+ * after denying. */
+typedef struct verify {
+    const ms3_auth_config *cfg;
+    bk_sigv4_request req; /* payload_hash set as the signature covers it */
+    const char *payload;  /* x-amz-content-sha256, NULL when absent */
+    bk_sigv4_auth a;
+    ms3_cred c;
+    int presigned;
+    const char *amz_date;
+    int64_t now;
+    char server_iso[40];
+    ms3_auth_result *out;
+} verify;
+
+static void verify_init(verify *v, const ms3_auth_config *cfg, const bk_sigv4_request *req,
+                        ms3_auth_result *out, int presigned)
+{
+    memset(v, 0, sizeof(*v));
+    v->cfg = cfg;
+    v->req = *req;
+    v->payload = bk_sigv4_find_header(req, "x-amz-content-sha256");
+    v->presigned = presigned;
+    v->now = ms3_clock_now(cfg->clock);
+    ms3_time_iso8601_ms(v->now * 1000, v->server_iso, sizeof(v->server_iso));
+    v->out = out;
+    out->kind = presigned ? MS3_AUTH_PRESIGNED : MS3_AUTH_HEADER;
+}
+
+static void verify_clear(verify *v)
+{
+    bk_sigv4_auth_free(&v->a);
+    ms3_cred_clear(&v->c);
+}
+
+/* The error of a malformed credential, as each reader names it. */
+static const char *malformed_code(const verify *v)
+{
+    return v->presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed";
+}
+
+static const char *malformed_lead(const verify *v)
+{
+    return v->presigned ? "Error parsing the X-Amz-Credential parameter"
+                        : "The authorization header is malformed";
+}
+
+/* Region and service. Judged before the key: S3 redirects wrong-region
+ * requests early. */
+static int check_scope(verify *v)
+{
+    snprintf(v->out->access_key_id, sizeof(v->out->access_key_id), "%s", v->a.access_key_id);
+    if (strcmp(v->a.region, v->cfg->region) != 0) {
+        deny(v->out, malformed_code(v), "%s; the region '%s' is wrong; expecting '%s'",
+             malformed_lead(v), v->a.region, v->cfg->region);
+        ms3_xml_elem(&v->out->extra_xml, "Region", v->cfg->region);
+        return 0;
     }
-    if (!lookup(cfg->creds, a.access_key_id, &c)) {
-        deny(out, "InvalidAccessKeyId", NULL);
-        ms3_xml_elem(&out->extra_xml, "AWSAccessKeyId", a.access_key_id);
-        goto done;
-    }
+    if (strcmp(v->a.service, "s3") != 0)
+        return deny(v->out, malformed_code(v),
+                    "%s; incorrect service '%s'. This endpoint belongs to 's3'.", malformed_lead(v),
+                    v->a.service);
+    return 1;
+}
+
+static int deny_unknown_key(verify *v)
+{
+    deny(v->out, "InvalidAccessKeyId", NULL);
+    ms3_xml_elem(&v->out->extra_xml, "AWSAccessKeyId", v->a.access_key_id);
+    return 0;
+}
+
+/* The access key: known, its session token, not expired. */
+static int check_key(verify *v)
+{
+    if (!ms3_creds_lookup(v->cfg->creds, v->a.access_key_id, &v->c))
+        return deny_unknown_key(v);
     const char *token =
-        presigned ? a.session_token : bk_sigv4_find_header(&req, "X-Amz-Security-Token");
-    if (c.token != NULL && token == NULL) {
-        /* Temporary keys are unknown without their token. */
-        deny(out, "InvalidAccessKeyId", NULL);
-        ms3_xml_elem(&out->extra_xml, "AWSAccessKeyId", a.access_key_id);
-        goto done;
+        v->presigned ? v->a.session_token : bk_sigv4_find_header(&v->req, "X-Amz-Security-Token");
+    if (v->c.token != NULL && token == NULL)
+        return deny_unknown_key(v); /* temporary keys are unknown without their token */
+    if (token != NULL && (v->c.token == NULL || strcmp(token, v->c.token) != 0))
+        return deny(v->out, "InvalidToken", NULL);
+    if (v->c.expires != 0 && v->now >= v->c.expires) {
+        if (v->c.token == NULL) /* only session tokens expire on S3 */
+            return deny(v->out, "AccessDenied", NULL);
+        deny(v->out, "ExpiredToken", NULL);
+        ms3_xml_elem(&v->out->extra_xml, "Token-0", "(redacted)");
+        return 0;
     }
-    if (token != NULL && (c.token == NULL || strcmp(token, c.token) != 0)) {
-        deny(out, "InvalidToken", NULL);
-        goto done;
-    }
-    int64_t now = ms3_clock_now(cfg->clock);
-    if (c.expires != 0 && now >= c.expires) {
-        deny(out, "ExpiredToken", NULL);
-        if (token != NULL)
-            ms3_xml_elem(&out->extra_xml, "Token-0", "(redacted)");
-        goto done;
-    }
+    return 1;
+}
 
-    const char *amz_date = NULL;
-    char iso[40], server_iso[40];
-    ms3_time_iso8601_ms(now * 1000, server_iso, sizeof(server_iso));
-    if (presigned) {
-        amz_date = a.amz_date;
-        int64_t t = ms3_time_parse_amz(a.amz_date);
-        if (t < 0) {
-            deny(out, "AuthorizationQueryParametersError",
-                 "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
-            goto done;
-        }
-        if (a.expires < 0 || a.expires > BK_SIGV4_MAX_EXPIRES) {
-            deny(out, "AuthorizationQueryParametersError",
-                 "X-Amz-Expires must be less than a week (in seconds) that is 604800");
-            goto done;
-        }
-        if (now > t + a.expires) {
-            deny(out, "AccessDenied", "Request has expired");
-            ms3_time_iso8601_ms((t + a.expires) * 1000, iso, sizeof(iso));
-            bk_buf_printf(&out->extra_xml, "<X-Amz-Expires>%ld</X-Amz-Expires>", a.expires);
-            ms3_xml_elem(&out->extra_xml, "Expires", iso);
-            ms3_xml_elem(&out->extra_xml, "ServerTime", server_iso);
-            goto done;
-        }
-        if (t > now + cfg->max_skew_seconds) {
-            deny(out, "AccessDenied", "Request is not valid yet");
-            goto done;
-        }
-        /* Presigned S3 URLs sign UNSIGNED-PAYLOAD unless the client says otherwise. */
-        req.payload_hash = payload;
-    } else {
-        amz_date = bk_sigv4_find_header(&req, "x-amz-date");
-        int64_t t = amz_date != NULL ? ms3_time_parse_amz(amz_date)
-                                     : ms3_time_parse_rfc1123(bk_sigv4_find_header(&req, "Date"));
-        if (t < 0) {
-            deny(out, "AccessDenied",
-                 "AWS authentication requires a valid Date or x-amz-date header");
-            goto done;
-        }
-        int64_t skew = t > now ? t - now : now - t;
-        if (skew > cfg->max_skew_seconds) {
-            deny(out, "RequestTimeTooSkewed", NULL);
-            ms3_time_iso8601_ms(t * 1000, iso, sizeof(iso));
-            ms3_xml_elem(&out->extra_xml, "RequestTime", amz_date != NULL ? amz_date : iso);
-            ms3_xml_elem(&out->extra_xml, "ServerTime", server_iso);
-            bk_buf_printf(&out->extra_xml,
-                          "<MaxAllowedSkewMilliseconds>%lld</MaxAllowedSkewMilliseconds>",
-                          (long long)cfg->max_skew_seconds * 1000);
-            goto done;
-        }
-        if (payload == NULL) {
-            deny(out, "InvalidRequest",
-                 "Missing required header for this request: x-amz-content-sha256");
-            goto done;
-        }
-        bk_chunked_mode mode;
-        if (!is_hex64(payload) && strcmp(payload, BK_SIGV4_UNSIGNED_PAYLOAD) != 0 &&
-            !bk_chunked_mode_from_payload_hash(payload, &mode)) {
-            deny(out, "InvalidArgument",
-                 "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
-                 "STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
-                 "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.");
-            ms3_xml_elem(&out->extra_xml, "ArgumentName", "x-amz-content-sha256");
-            ms3_xml_elem(&out->extra_xml, "ArgumentValue", payload);
-            goto done;
-        }
-        req.payload_hash = payload;
-    }
-
-    const char *unsigned_hdr = bk_sigv4_unsigned_amz_header(&req, a.signed_headers);
+/* Every x-amz-* header sent is signed, and every signed header was sent. */
+static int check_signed_headers(verify *v)
+{
+    const char *unsigned_hdr = bk_sigv4_unsigned_amz_header(&v->req, v->a.signed_headers);
     if (unsigned_hdr != NULL) {
-        deny(out, "AccessDenied",
-             "There were headers present in the request which were not "
-             "signed");
-        out->status = 400; /* S3 answers this AccessDenied with 400, not 403 */
-        ms3_xml_elem(&out->extra_xml, "HeadersNotSigned", unsigned_hdr);
-        goto done;
+        deny(v->out, "AccessDenied",
+             "There were headers present in the request which were not signed");
+        ms3_xml_elem(&v->out->extra_xml, "HeadersNotSigned", unsigned_hdr);
+        return 0;
     }
-
     char absent[128];
-    if (missing_signed_header(&req, a.signed_headers, absent, sizeof(absent))) {
+    if (missing_signed_header(&v->req, v->a.signed_headers, absent, sizeof(absent))) {
         /* A proxy dropped a header the client signed: the signature cannot match. */
-        deny(out, "SignatureDoesNotMatch", NULL);
-        ms3_xml_elem(&out->extra_xml, "AWSAccessKeyId", a.access_key_id);
-        ms3_xml_elem(&out->extra_xml, "SignedHeaderMissing", absent);
-        goto done;
+        deny(v->out, "SignatureDoesNotMatch", NULL);
+        ms3_xml_elem(&v->out->extra_xml, "AWSAccessKeyId", v->a.access_key_id);
+        ms3_xml_elem(&v->out->extra_xml, "SignedHeaderMissing", absent);
+        return 0;
     }
+    return 1;
+}
+
+/* What S3 tells a client whose signature does not match, so it can diff its
+ * canonical request against the server's. */
+static void signature_mismatch(verify *v, const bk_sigv4_result *res)
+{
+    deny(v->out, "SignatureDoesNotMatch", NULL);
+    const char *sts = res->string_to_sign != NULL ? res->string_to_sign : "";
+    const char *canonical = res->canonical_request != NULL ? res->canonical_request : "";
+    bk_buf *x = &v->out->extra_xml;
+    ms3_xml_elem(x, "AWSAccessKeyId", v->a.access_key_id);
+    ms3_xml_elem(x, "StringToSign", sts);
+    ms3_xml_elem(x, "SignatureProvided", v->a.signature);
+    bytes_xml(x, "StringToSignBytes", sts);
+    ms3_xml_elem(x, "CanonicalRequest", canonical);
+    bytes_xml(x, "CanonicalRequestBytes", canonical);
+}
+
+static int check_signature(verify *v)
+{
     bk_sigv4_result res;
     memset(&res, 0, sizeof(res));
-    bk_code vrc = bk_sigv4_verify(&req, &a, c.secret, presigned ? NULL : amz_date, &res, &err);
-    if (vrc == BK_EAUTH) {
-        deny(out, "SignatureDoesNotMatch", NULL);
-        bk_buf *x = &out->extra_xml;
-        ms3_xml_elem(x, "AWSAccessKeyId", a.access_key_id);
-        ms3_xml_elem(x, "StringToSign", res.string_to_sign ? res.string_to_sign : "");
-        ms3_xml_elem(x, "SignatureProvided", a.signature);
-        bytes_xml(x, "StringToSignBytes", res.string_to_sign ? res.string_to_sign : "");
-        ms3_xml_elem(x, "CanonicalRequest", res.canonical_request ? res.canonical_request : "");
-        bytes_xml(x, "CanonicalRequestBytes", res.canonical_request ? res.canonical_request : "");
-    } else if (vrc != BK_OK) {
-        deny(out, malformed, "%s; %s", malformed_lead, err.msg);
-    } else {
-        ok = 1;
-    }
+    bk_err err;
+    bk_code rc =
+        bk_sigv4_verify(&v->req, &v->a, v->c.secret, v->presigned ? NULL : v->amz_date, &res, &err);
+    if (rc == BK_EAUTH)
+        signature_mismatch(v, &res);
+    else if (rc != BK_OK)
+        deny(v->out, malformed_code(v), "%s; %s", malformed_lead(v), err.msg);
     bk_sigv4_result_free(&res);
-    if (!ok)
-        goto done;
+    return rc == BK_OK;
+}
 
-    out->ok = 1;
-    out->profile = c.profile;
-    if (!presigned) {
-        set_streaming(out, payload);
-        if (out->streaming) {
-            out->kind = out->chunked_mode == BK_CHUNKED_SIGNED ? MS3_AUTH_STREAMING_SIGNED
-                        : out->chunked_mode == BK_CHUNKED_SIGNED_TRAILER
-                            ? MS3_AUTH_STREAMING_SIGNED_TRAILER
-                            : MS3_AUTH_STREAMING_UNSIGNED_TRAILER;
-            bk_sigv4_signing_key(c.secret, a.date8, a.region, a.service, out->signing_key);
-            snprintf(out->amz_date, sizeof(out->amz_date), "%s", amz_date ? amz_date : "");
-            snprintf(out->scope, sizeof(out->scope), "%s/%s/%s/aws4_request", a.date8, a.region,
-                     a.service);
-            snprintf(out->seed_signature, sizeof(out->seed_signature), "%s", a.signature);
-        }
+static int accept_signed(verify *v)
+{
+    v->out->ok = 1;
+    v->out->profile = v->c.profile;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- header auth */
+
+static int parse_header(verify *v, const char *authz)
+{
+    bk_err err;
+    bk_code rc = bk_sigv4_parse_authorization(authz, &v->a, &err);
+    if (rc == BK_EUNSUPPORTED)
+        return deny(v->out, "InvalidRequest", "%s", SIGV4_ONLY);
+    if (rc != BK_OK)
+        return deny(v->out, "AuthorizationHeaderMalformed",
+                    "The authorization header is malformed; %s", err.msg);
+    return 1;
+}
+
+/* x-amz-date (or Date) within the allowed skew of the mock's clock. */
+static int check_request_time(verify *v)
+{
+    v->amz_date = bk_sigv4_find_header(&v->req, "x-amz-date");
+    int64_t t = v->amz_date != NULL ? ms3_time_parse_amz(v->amz_date)
+                                    : ms3_time_parse_rfc1123(bk_sigv4_find_header(&v->req, "Date"));
+    if (t < 0)
+        return deny(v->out, "AccessDenied",
+                    "AWS authentication requires a valid Date or x-amz-date header");
+    int64_t skew = t > v->now ? t - v->now : v->now - t;
+    if (skew <= v->cfg->max_skew_seconds)
+        return 1;
+    deny(v->out, "RequestTimeTooSkewed", NULL);
+    char iso[40];
+    ms3_time_iso8601_ms(t * 1000, iso, sizeof(iso));
+    bk_buf *x = &v->out->extra_xml;
+    ms3_xml_elem(x, "RequestTime", v->amz_date != NULL ? v->amz_date : iso);
+    ms3_xml_elem(x, "ServerTime", v->server_iso);
+    bk_buf_printf(x, "<MaxAllowedSkewMilliseconds>%lld</MaxAllowedSkewMilliseconds>",
+                  (long long)v->cfg->max_skew_seconds * 1000);
+    return 0;
+}
+
+/* x-amz-content-sha256 is required and must be a hash or a known mode. */
+static int check_payload_hash(verify *v)
+{
+    const char *p = v->payload;
+    if (p == NULL)
+        return deny(v->out, "InvalidRequest",
+                    "Missing required header for this request: x-amz-content-sha256");
+    bk_chunked_mode mode;
+    if (!is_hex64(p) && strcmp(p, BK_SIGV4_UNSIGNED_PAYLOAD) != 0 &&
+        !bk_chunked_mode_from_payload_hash(p, &mode)) {
+        deny(v->out, "InvalidArgument",
+             "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+             "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a "
+             "valid sha256 value.");
+        ms3_xml_elem(&v->out->extra_xml, "ArgumentName", "x-amz-content-sha256");
+        ms3_xml_elem(&v->out->extra_xml, "ArgumentValue", p);
+        return 0;
     }
-done:
-    bk_sigv4_auth_free(&a);
-    cred_clear(&c);
+    v->req.payload_hash = p;
+    return 1;
+}
+
+/* An aws-chunked body carries chunk signatures chained from this request's:
+ * keep what the ingest needs to verify them. */
+static void keep_streaming_keys(verify *v)
+{
+    ms3_auth_result *out = v->out;
+    set_streaming(out, v->payload);
+    if (!out->streaming)
+        return;
+    out->kind = out->chunked_mode == BK_CHUNKED_SIGNED ? MS3_AUTH_STREAMING_SIGNED
+                : out->chunked_mode == BK_CHUNKED_SIGNED_TRAILER
+                    ? MS3_AUTH_STREAMING_SIGNED_TRAILER
+                    : MS3_AUTH_STREAMING_UNSIGNED_TRAILER;
+    bk_sigv4_signing_key(v->c.secret, v->a.date8, v->a.region, v->a.service, out->signing_key);
+    snprintf(out->amz_date, sizeof(out->amz_date), "%s", v->amz_date != NULL ? v->amz_date : "");
+    snprintf(out->scope, sizeof(out->scope), "%s/%s/%s/aws4_request", v->a.date8, v->a.region,
+             v->a.service);
+    snprintf(out->seed_signature, sizeof(out->seed_signature), "%s", v->a.signature);
+}
+
+static int verify_header(const ms3_auth_config *cfg, const bk_sigv4_request *req, const char *authz,
+                         ms3_auth_result *out)
+{
+    verify v;
+    verify_init(&v, cfg, req, out, 0);
+    if (parse_header(&v, authz) && check_scope(&v) && check_key(&v) && check_request_time(&v) &&
+        check_payload_hash(&v) && check_signed_headers(&v) && check_signature(&v)) {
+        accept_signed(&v);
+        keep_streaming_keys(&v);
+    }
+    verify_clear(&v);
     return out->ok;
+}
+
+/* ---------------------------------------------------------------- presigned */
+
+static int parse_query(verify *v)
+{
+    bk_err err;
+    if (bk_sigv4_parse_presigned(v->req.raw_query, &v->a, &err) != BK_OK)
+        return deny(v->out, "AuthorizationQueryParametersError", "%s", err.msg);
+    return 1;
+}
+
+/* X-Amz-Date and X-Amz-Expires: a week at most, not expired, not in the future. */
+static int check_validity(verify *v)
+{
+    int64_t t = ms3_time_parse_amz(v->a.amz_date);
+    if (t < 0)
+        return deny(v->out, "AuthorizationQueryParametersError",
+                    "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
+    if (v->a.expires < 0 || v->a.expires > BK_SIGV4_MAX_EXPIRES)
+        return deny(v->out, "AuthorizationQueryParametersError",
+                    "X-Amz-Expires must be less than a week (in seconds) that is 604800");
+    if (v->now > t + v->a.expires) {
+        deny(v->out, "AccessDenied", "Request has expired");
+        char iso[40];
+        ms3_time_iso8601_ms((t + v->a.expires) * 1000, iso, sizeof(iso));
+        bk_buf *x = &v->out->extra_xml;
+        bk_buf_printf(x, "<X-Amz-Expires>%ld</X-Amz-Expires>", v->a.expires);
+        ms3_xml_elem(x, "Expires", iso);
+        ms3_xml_elem(x, "ServerTime", v->server_iso);
+        return 0;
+    }
+    if (t > v->now + v->cfg->max_skew_seconds)
+        return deny(v->out, "AccessDenied", "Request is not valid yet");
+    /* Presigned S3 URLs sign UNSIGNED-PAYLOAD unless the client says otherwise. */
+    v->req.payload_hash = v->payload;
+    return 1;
+}
+
+static int verify_presigned(const ms3_auth_config *cfg, const bk_sigv4_request *req,
+                            ms3_auth_result *out)
+{
+    verify v;
+    verify_init(&v, cfg, req, out, 1);
+    if (parse_query(&v) && check_scope(&v) && check_key(&v) && check_validity(&v) &&
+        check_signed_headers(&v) && check_signature(&v))
+        accept_signed(&v);
+    verify_clear(&v);
+    return out->ok;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+int ms3_auth_verify(const ms3_auth_config *cfg, const bk_sigv4_request *req, ms3_auth_result *out)
+{
+    const char *payload = bk_sigv4_find_header(req, "x-amz-content-sha256");
+    snprintf(out->payload_hash, sizeof(out->payload_hash), "%s", payload != NULL ? payload : "");
+    const char *authz = NULL;
+    switch (classify(req, &authz, out)) {
+    case MODE_HEADER:
+        return verify_header(cfg, req, authz, out);
+    case MODE_PRESIGNED:
+        return verify_presigned(cfg, req, out);
+    case MODE_NONE:
+        return accept_anonymous(cfg, payload, out);
+    case MODE_REFUSED:
+    default:
+        return 0;
+    }
 }

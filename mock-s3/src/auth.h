@@ -1,5 +1,5 @@
-/* SigV4 verification of incoming requests through the shared sigv4 module, and
- * the registry of credentials the server accepts. */
+/* SigV4 verification of incoming requests through the shared sigv4 module,
+ * against the credentials the server accepts (creds.h). */
 #ifndef MS3_AUTH_H
 #define MS3_AUTH_H
 
@@ -9,17 +9,8 @@
 #include "bkcache/error.h"
 #include "bkcache/sigv4.h"
 #include "clock.h"
+#include "creds.h"
 #include "mock_s3.h"
-
-typedef struct ms3_creds ms3_creds;
-
-ms3_creds *ms3_creds_new(void);
-void ms3_creds_free(ms3_creds *c);
-int ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const char *token,
-                  bk_err *err);
-int ms3_creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err);
-int ms3_creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err);
-size_t ms3_creds_count(ms3_creds *c);
 
 typedef enum ms3_auth_kind {
     MS3_AUTH_NONE = 0, /* unsigned request, refused */
@@ -65,7 +56,8 @@ void ms3_auth_result_init(ms3_auth_result *r);
 void ms3_auth_result_free(ms3_auth_result *r);
 
 /* Verifies the request's signature (header or presigned) or accepts it as
- * anonymous. Fills out; returns out->ok. */
+ * anonymous; a request offering several ways to authenticate is refused.
+ * Fills out; returns out->ok. */
 int ms3_auth_verify(const ms3_auth_config *cfg, const bk_sigv4_request *req, ms3_auth_result *out);
 
 #endif

@@ -255,7 +255,7 @@ static void test_unsigned_amz_header(void **state)
     const char *extra[] = {"x-amz-meta-sneaky: 1", NULL};
     rq.unsigned_headers = extra;
     put_with("/bkt/u", "data", &rq, &r);
-    assert_int_equal(r.status, 400);
+    assert_int_equal(r.status, 403);
     assert_string_equal(code_of(&r, buf, sizeof(buf)), "AccessDenied");
     assert_string_equal(ms3t_xml(&r, "Message", buf, sizeof(buf)),
                         "There were headers present in the request which were not signed");
@@ -267,6 +267,54 @@ static void test_unsigned_amz_header(void **state)
     put_with("/bkt/u", "data", &rq, &r);
     assert_int_equal(r.status, 200);
     ms3t_response_free(&r);
+}
+
+/* AWS takes one way of authenticating per request: a second Authorization
+ * header, wherever it is, or a presigned query beside the header, is refused. */
+static void test_duplicate_auth(void **state)
+{
+    (void)state;
+    ms3t_response r;
+    char buf[512];
+    ms3t_request rq = {0};
+    rq.sign = 1;
+    const char *garbage[] = {"Authorization: AWS4-HMAC-SHA256 Credential=garbage", NULL};
+    rq.after_auth = garbage; /* the valid one first */
+    put_with("/bkt/dup", "data", &rq, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(code_of(&r, buf, sizeof(buf)), "InvalidArgument");
+    assert_string_equal(ms3t_xml(&r, "ArgumentName", buf, sizeof(buf)), "Authorization");
+    ms3t_response_free(&r);
+    rq.after_auth = NULL;
+    rq.unsigned_headers = garbage; /* the valid one second */
+    put_with("/bkt/dup", "data", &rq, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(code_of(&r, buf, sizeof(buf)), "InvalidArgument");
+    ms3t_response_free(&r);
+    assert_false(stored("dup"));
+
+    /* A presigned URL sent with a signed Authorization header too. */
+    char *url = ms3t_presign(srv, "GET", "/bkt/dup", 60, 0);
+    assert_non_null(url);
+    rq.unsigned_headers = NULL;
+    rq.method = "GET";
+    rq.target = url + strlen(ms3_server_url(srv));
+    rq.body = NULL;
+    rq.has_body = 0;
+    ms3t_send(srv, &rq, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(code_of(&r, buf, sizeof(buf)), "InvalidArgument");
+    ms3t_response_free(&r);
+    free(url);
+
+    ms3_journal_filter f = {0};
+    f.key_prefix = "dup";
+    ms3_journal_entry *e = NULL;
+    size_t n = ms3_journal_query(srv, &f, &e);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++)
+        assert_false(e[i].auth_ok);
+    ms3_journal_entries_free(e, n);
 }
 
 static void test_proxy_modes(void **state)
@@ -435,6 +483,18 @@ static void test_session_tokens(void **state)
     ms3t_do(ms3_server_url(srv), &rq, &r);
     assert_int_equal(r.status, 400);
     assert_int_equal(r.body.len, 0);
+    ms3t_response_free(&r);
+    /* A key without a session token that expired: 403 AccessDenied. */
+    assert_int_equal(ms3_server_add_credentials(srv, "AKIDOLD", "old-secret", NULL, NULL), 0);
+    assert_int_equal(
+        ms3_server_set_credentials_expiry(srv, "AKIDOLD", ms3_server_now(srv) - 1, NULL), 0);
+    ms3t_request old = {0};
+    old.sign = 1;
+    old.access_key = "AKIDOLD";
+    old.secret_key = "old-secret";
+    put_with("/bkt/t", "x", &old, &r);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(code_of(&r, buf, sizeof(buf)), "AccessDenied");
     ms3t_response_free(&r);
     /* The token never reaches the journal. */
     char *json = ms3_journal_json(srv, NULL);
@@ -762,6 +822,7 @@ int main(void)
         cmocka_unit_test_setup(test_clock_skew, reset),
         cmocka_unit_test_setup(test_region_and_head_errors, reset),
         cmocka_unit_test_setup(test_unsigned_amz_header, reset),
+        cmocka_unit_test_setup(test_duplicate_auth, reset),
         cmocka_unit_test_setup(test_proxy_modes, reset),
         cmocka_unit_test_setup(test_presigned, reset),
         cmocka_unit_test_setup(test_session_tokens, reset),

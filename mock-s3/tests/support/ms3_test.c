@@ -180,6 +180,8 @@ static void build_headers(const ms3t_request *rq, uint16_t port, wire_headers *w
     bk_sigv4_result_free(&res);
     bk_sigv4_signer_free(sg);
     free(path);
+    for (size_t i = 0; rq->after_auth != NULL && rq->after_auth[i] != NULL; i++)
+        add_line(w, rq->after_auth[i]);
 }
 
 static void response_init(ms3t_response *out)

@@ -37,7 +37,8 @@ typedef struct ms3t_request {
     const char *host;                                    /* Host header; NULL = 127.0.0.1:PORT */
     time_t when;                                         /* signing time; 0 = now */
     const char *const *unsigned_headers;                 /* sent but left out of the signature */
-    long timeout_ms;                                     /* 0 = 20 s */
+    const char *const *after_auth; /* sent after the Authorization header, unsigned */
+    long timeout_ms;               /* 0 = 20 s */
     /* A generated body instead of `body` (set payload_hash, e.g. UNSIGNED-PAYLOAD):
      * gen fills up to n bytes at offset off and returns how many. */
     size_t (*gen)(void *ud, char *buf, size_t n, uint64_t off);
