@@ -19,6 +19,8 @@ extern "C" {
 
 typedef struct ms3_server ms3_server;
 
+#define MS3_JOURNAL_MAX_DEFAULT 100000
+
 typedef struct ms3_options {
     const char *listen_host;         /* default "127.0.0.1" */
     uint16_t port;                   /* 0 = ephemeral (default) */
@@ -28,9 +30,15 @@ typedef struct ms3_options {
     int anonymous;                   /* accept unsigned requests */
     uint64_t min_part_size;          /* default 5 MiB; tests lower it */
     const char *journal_file;        /* JSON lines as requests finish; NULL = none */
+    size_t journal_max;              /* entries kept in memory, the oldest dropped first;
+                                        0 = MS3_JOURNAL_MAX_DEFAULT (the file keeps all) */
     int64_t clock_offset;            /* seconds added to the real clock (default 0) */
     int64_t max_skew_seconds;        /* default 900 (15 minutes, as S3) */
     unsigned max_connections;        /* default 1024 */
+    /* The /_mock/ admin endpoints over HTTP (and ms3_server_handle); the C API
+     * below is not affected. They are open to whoever can connect unless: */
+    const char *admin_token; /* every /_mock/ request needs "Authorization: Bearer <token>" */
+    int no_admin;            /* /_mock/ answers 404 */
 } ms3_options;
 
 void ms3_options_init(ms3_options *o);
@@ -200,6 +208,9 @@ void ms3_journal_entries_free(ms3_journal_entry *entries, size_t n);
 size_t ms3_journal_count(ms3_server *s, const ms3_journal_filter *f);
 /* The journal as the JSON array GET /_mock/journal returns (malloc'ed). */
 char *ms3_journal_json(ms3_server *s, const ms3_journal_filter *f);
+/* Entries dropped from memory to stay within journal_max since the journal
+ * was last cleared (GET /_mock/journal says it in X-Mock-Journal-Dropped). */
+uint64_t ms3_journal_dropped(ms3_server *s);
 
 /* ---- Faults. A rule matches requests by method, operation, bucket and key glob
  * (fnmatch, NULL = any) and decides by occurrence which matches it fires on:

@@ -1,31 +1,25 @@
-/* The admin endpoints under /_mock/: control of a mock running in another process. `_mock` is not
- * a valid bucket name, so these paths never collide with S3 requests. They take
- * and return JSON and are not journaled.
+/* The admin endpoints under /_mock/: control of a mock running in another
+ * process. `_mock` is not a valid bucket name, so these paths never collide
+ * with S3 requests. They take and return JSON and are not journaled.
  *
- *   GET    /_mock/health                 {"ok":true}
- *   GET    /_mock/journal[?since=N&method=&operation=&key_prefix=&status=&bucket=]
- *   DELETE /_mock/journal                clears it
- *   GET    /_mock/faults                 rules with match/fire counts
- *   POST   /_mock/faults                 one rule object or an array -> {"ids":[...]}
- *   DELETE /_mock/faults
- *   GET    /_mock/clock                  {"offset_seconds":N,"now":T}
- *   POST   /_mock/clock                  {"offset_seconds":N}
- *   POST   /_mock/age                    {"bucket":B?,"prefix":P?,"seconds":N} -> {"aged":n}
- *   POST   /_mock/reset
- *   POST   /_mock/buckets                {"name":B}
- *   POST   /_mock/credentials            {"access_key_id","secret_access_key",
- *                                         "session_token"?,"expires"?,"profile"?}
- *   POST   /_mock/policy                 {"bucket"?,"access"?,"require_content_md5"?,
- *                                         "refuse_aws_chunked"?,"reject_empty_accept_encoding"?,
- *                                         "require_sse"?}
- *   POST   /_mock/proxy                  {"gfe_accept_encoding"?,"drop_underscore_headers"?}
- */
+ * They change everything (credentials, data, faults, the clock) and the
+ * journal shows every key and access key id, so who may call them is decided
+ * first (ms3_admin_admit): not at all with no_admin; never a browser (an
+ * Origin header, or a POST that is not application/json: what a web page can
+ * send without a preflight, which the mock never grants); with admin_token,
+ * only a request carrying it as a bearer token. Then one row of `routes`
+ * answers. */
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server_internal.h"
+
+/* ---------------------------------------------------------------- replies */
 
 static void reply_json(ms3_req *r, int status, json_t *body)
 {
@@ -55,6 +49,76 @@ static void ok(ms3_req *r)
     reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 }
 
+/* ---------------------------------------------------------------- who may call */
+
+/* "application/json", whatever the case, with or without parameters. */
+static int is_json_media_type(const char *ct)
+{
+    if (ct == NULL)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    static const char json[] = "application/json";
+    size_t n = sizeof(json) - 1;
+    if (strncasecmp(ct, json, n) != 0)
+        return 0;
+    ct += n;
+    while (*ct == ' ')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+/* Compares digests, so neither the bytes nor the length of the token leak
+ * through timing. */
+static int token_matches(const char *given, const char *want)
+{
+    unsigned char a[32], b[32];
+    unsigned int la = sizeof(a), lb = sizeof(b);
+    if (EVP_Digest(given, strlen(given), a, &la, EVP_sha256(), NULL) != 1 ||
+        EVP_Digest(want, strlen(want), b, &lb, EVP_sha256(), NULL) != 1)
+        return 0;
+    return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+}
+
+/* "Authorization: Bearer <token>" with the server's token. */
+static int bearer_ok(const ms3_req *r, const char *token)
+{
+    const char *v = ms3_req_header(r, "Authorization");
+    if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
+        return 0;
+    v += 7;
+    while (*v == ' ')
+        v++;
+    return token_matches(v, token);
+}
+
+int ms3_admin_admit(ms3_req *r)
+{
+    const ms3_server *s = r->srv;
+    if (s->no_admin) {
+        reply_error(r, 404, "the admin endpoints are turned off (--no-admin)");
+        return -1;
+    }
+    if (ms3_req_header(r, "Origin") != NULL) {
+        reply_error(r, 403, "admin requests from a web page (an Origin header) are refused");
+        return -1;
+    }
+    if (s->admin_token != NULL && !bearer_ok(r, s->admin_token)) {
+        reply_error(r, 401,
+                    "the admin endpoints need \"Authorization: Bearer <token>\" with the "
+                    "mock's admin token (--admin-token)");
+        ms3_resp_header(r, "WWW-Authenticate", "Bearer realm=\"mock-s3 admin\"");
+        return -1;
+    }
+    if (strcmp(r->method, "POST") == 0 && !is_json_media_type(ms3_req_header(r, "Content-Type"))) {
+        reply_error(r, 415, "admin POST requests must be sent as Content-Type: application/json");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- JSON input */
+
 static const char *str_or_null(json_t *o, const char *name)
 {
     json_t *v = json_object_get(o, name);
@@ -75,6 +139,44 @@ static int bool_or(json_t *o, const char *name, int def)
 {
     json_t *v = json_object_get(o, name);
     return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+/* ---------------------------------------------------------------- endpoints */
+
+static void health_get(ms3_req *r, json_t *in)
+{
+    (void)in;
+    ms3_journal_stats st;
+    ms3_journal_stats_get(r->srv->journal, &st);
+    reply_json(r, 200,
+               json_pack("{s:b, s:{s:I, s:I, s:I}}", "ok", 1, "journal", "entries",
+                         (json_int_t)st.entries, "max", (json_int_t)st.max, "dropped",
+                         (json_int_t)st.dropped));
+}
+
+static void journal_get(ms3_req *r, json_t *in)
+{
+    (void)in;
+    ms3_journal_filter f;
+    memset(&f, 0, sizeof(f));
+    const char *since = ms3_route_param(&r->route, "since");
+    const char *status = ms3_route_param(&r->route, "status");
+    f.since_seq = since != NULL ? strtoull(since, NULL, 10) : 0;
+    f.status = status != NULL ? (int)strtol(status, NULL, 10) : 0;
+    f.method = ms3_route_param(&r->route, "method");
+    f.operation = ms3_route_param(&r->route, "operation");
+    f.key_prefix = ms3_route_param(&r->route, "key_prefix");
+    f.bucket = ms3_route_param(&r->route, "bucket");
+    uint64_t dropped = 0;
+    reply_raw_json(r, ms3_journal_json_j(r->srv->journal, &f, &dropped));
+    ms3_resp_headerf(r, "X-Mock-Journal-Dropped", "%llu", (unsigned long long)dropped);
+}
+
+static void journal_delete(ms3_req *r, json_t *in)
+{
+    (void)in;
+    ms3_journal_clear(r->srv->journal);
+    ok(r);
 }
 
 static int add_rule(ms3_server *s, json_t *o, uint64_t *id, char *why, size_t whylen)
@@ -116,26 +218,22 @@ static int add_rule(ms3_server *s, json_t *o, uint64_t *id, char *why, size_t wh
     return 0;
 }
 
-static void faults_post(ms3_req *r, json_t *body)
+static void faults_get(ms3_req *r, json_t *in)
+{
+    (void)in;
+    reply_raw_json(r, ms3_faults_json(r->srv->faults));
+}
+
+/* One rule object or an array of them -> {"ids":[...]}. */
+static void faults_post(ms3_req *r, json_t *in)
 {
     json_t *ids = json_array();
     char why[512];
-    if (json_is_array(body)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(body, i, v)
-        {
-            uint64_t id = 0;
-            if (add_rule(r->srv, v, &id, why, sizeof(why)) != 0) {
-                json_decref(ids);
-                reply_error(r, 400, why);
-                return;
-            }
-            json_array_append_new(ids, json_integer((json_int_t)id));
-        }
-    } else {
+    size_t n = json_is_array(in) ? json_array_size(in) : 1;
+    for (size_t i = 0; i < n; i++) {
         uint64_t id = 0;
-        if (add_rule(r->srv, body, &id, why, sizeof(why)) != 0) {
+        if (add_rule(r->srv, json_is_array(in) ? json_array_get(in, i) : in, &id, why,
+                     sizeof(why)) != 0) {
             json_decref(ids);
             reply_error(r, 400, why);
             return;
@@ -145,27 +243,68 @@ static void faults_post(ms3_req *r, json_t *body)
     reply_json(r, 200, json_pack("{s:o}", "ids", ids));
 }
 
-static void policy_post(ms3_req *r, json_t *o)
+static void faults_delete(ms3_req *r, json_t *in)
 {
-    ms3_bucket_policy p;
-    const char *bucket = str_or_null(o, "bucket");
-    ms3_policies_get(r->srv->policies, bucket, &p);
-    const char *access = str_or_null(o, "access");
-    if (access != NULL && ms3_access_profile_parse(access, &p.access) != 0) {
-        reply_error(r, 400, "access must be full, read-only or no-list");
-        return;
-    }
-    p.require_content_md5 = bool_or(o, "require_content_md5", p.require_content_md5);
-    p.refuse_aws_chunked = bool_or(o, "refuse_aws_chunked", p.refuse_aws_chunked);
-    p.reject_empty_accept_encoding =
-        bool_or(o, "reject_empty_accept_encoding", p.reject_empty_accept_encoding);
-    p.require_sse = bool_or(o, "require_sse", p.require_sse);
-    bk_err err;
-    if (ms3_server_set_bucket_policy(r->srv, bucket, &p, &err) != 0) {
-        reply_error(r, 400, err.msg);
-        return;
-    }
+    (void)in;
+    ms3_server_clear_faults(r->srv);
     ok(r);
+}
+
+static void clock_get(ms3_req *r, json_t *in)
+{
+    (void)in;
+    ms3_clock *c = &r->srv->clock;
+    reply_json(r, 200,
+               json_pack("{s:I, s:I}", "offset_seconds", (json_int_t)ms3_clock_offset(c), "now",
+                         (json_int_t)ms3_clock_now(c)));
+}
+
+static void clock_post(ms3_req *r, json_t *in)
+{
+    if (!json_is_number(json_object_get(in, "offset_seconds"))) {
+        reply_error(r, 400, "offset_seconds (a number) is required");
+        return;
+    }
+    ms3_server_set_clock_offset(r->srv, int_or(in, "offset_seconds", 0));
+    ok(r);
+}
+
+static void age_post(ms3_req *r, json_t *in)
+{
+    ms3_server *s = r->srv;
+    const char *bucket = str_or_null(in, "bucket");
+    const char *prefix = str_or_null(in, "prefix");
+    int64_t seconds = int_or(in, "seconds", 0);
+    long total = 0;
+    if (bucket != NULL) {
+        total = ms3_server_age_objects(s, bucket, prefix, seconds);
+    } else {
+        ms3_bucket_item *items = NULL;
+        size_t n = ms3_store_list_buckets(s->store, &items);
+        for (size_t i = 0; i < n; i++)
+            total += ms3_server_age_objects(s, items[i].name, prefix, seconds);
+        ms3_bucket_items_free(items, n);
+    }
+    if (total < 0)
+        reply_error(r, 404, "no such bucket");
+    else
+        reply_json(r, 200, json_pack("{s:I}", "aged", (json_int_t)total));
+}
+
+static void reset_post(ms3_req *r, json_t *in)
+{
+    (void)in;
+    ms3_server_reset(r->srv);
+    ok(r);
+}
+
+static void buckets_post(ms3_req *r, json_t *in)
+{
+    bk_err err;
+    if (ms3_server_create_bucket(r->srv, str_or_null(in, "name"), &err) != 0)
+        reply_error(r, 400, err.msg);
+    else
+        ok(r);
 }
 
 static void credentials_post(ms3_req *r, json_t *o)
@@ -193,26 +332,79 @@ static void credentials_post(ms3_req *r, json_t *o)
     ok(r);
 }
 
-static void journal_get(ms3_req *r)
+static void policy_post(ms3_req *r, json_t *o)
 {
-    ms3_journal_filter f;
-    memset(&f, 0, sizeof(f));
-    const char *since = ms3_route_param(&r->route, "since");
-    const char *status = ms3_route_param(&r->route, "status");
-    f.since_seq = since != NULL ? strtoull(since, NULL, 10) : 0;
-    f.status = status != NULL ? (int)strtol(status, NULL, 10) : 0;
-    f.method = ms3_route_param(&r->route, "method");
-    f.operation = ms3_route_param(&r->route, "operation");
-    f.key_prefix = ms3_route_param(&r->route, "key_prefix");
-    f.bucket = ms3_route_param(&r->route, "bucket");
-    reply_raw_json(r, ms3_journal_json(r->srv, &f));
+    ms3_bucket_policy p;
+    const char *bucket = str_or_null(o, "bucket");
+    ms3_policies_get(r->srv->policies, bucket, &p);
+    const char *access = str_or_null(o, "access");
+    if (access != NULL && ms3_access_profile_parse(access, &p.access) != 0) {
+        reply_error(r, 400, "access must be full, read-only or no-list");
+        return;
+    }
+    p.require_content_md5 = bool_or(o, "require_content_md5", p.require_content_md5);
+    p.refuse_aws_chunked = bool_or(o, "refuse_aws_chunked", p.refuse_aws_chunked);
+    p.reject_empty_accept_encoding =
+        bool_or(o, "reject_empty_accept_encoding", p.reject_empty_accept_encoding);
+    p.require_sse = bool_or(o, "require_sse", p.require_sse);
+    bk_err err;
+    if (ms3_server_set_bucket_policy(r->srv, bucket, &p, &err) != 0) {
+        reply_error(r, 400, err.msg);
+        return;
+    }
+    ok(r);
+}
+
+static void proxy_post(ms3_req *r, json_t *in)
+{
+    unsigned flags = 0;
+    if (bool_or(in, "gfe_accept_encoding", 0))
+        flags |= MS3_PROXY_GFE_ACCEPT_ENCODING;
+    if (bool_or(in, "drop_underscore_headers", 0))
+        flags |= MS3_PROXY_DROP_UNDERSCORE_HEADERS;
+    ms3_server_set_proxy_mode(r->srv, flags);
+    ok(r);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+typedef struct admin_route {
+    const char *method;
+    const char *path; /* after /_mock */
+    void (*handle)(ms3_req *r, json_t *in);
+} admin_route;
+
+/* One row per endpoint; mock-s3/README.md documents each. */
+static const admin_route routes[] = {
+    {"GET", "/health", health_get},
+    {"GET", "/journal", journal_get}, /* ?since=N&method=&operation=&key_prefix=&status=&bucket= */
+    {"DELETE", "/journal", journal_delete},
+    {"GET", "/faults", faults_get},   /* rules with match/fire counts */
+    {"POST", "/faults", faults_post}, /* a rule object or an array -> {"ids":[...]} */
+    {"DELETE", "/faults", faults_delete},
+    {"GET", "/clock", clock_get},   /* {"offset_seconds":N,"now":T} */
+    {"POST", "/clock", clock_post}, /* {"offset_seconds":N} */
+    {"POST", "/age", age_post},     /* {"bucket"?,"prefix"?,"seconds":N} -> {"aged":n} */
+    {"POST", "/reset", reset_post},
+    {"POST", "/buckets", buckets_post},         /* {"name":B} */
+    {"POST", "/credentials", credentials_post}, /* {"access_key_id","secret_access_key",
+                                                   "session_token"?,"expires"?,"profile"?} */
+    {"POST", "/policy", policy_post},           /* {"bucket"?,"access"?,"require_content_md5"?,
+                                                   "refuse_aws_chunked"?,
+                                                   "reject_empty_accept_encoding"?,"require_sse"?} */
+    {"POST", "/proxy", proxy_post}, /* {"gfe_accept_encoding"?,"drop_underscore_headers"?} */
+};
+
+static const admin_route *find_route(const char *method, const char *path)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(routes[i].method, method) == 0 && strcmp(routes[i].path, path) == 0)
+            return &routes[i];
+    return NULL;
 }
 
 void ms3_admin_handle(ms3_req *r, const char *body, size_t len)
 {
-    ms3_server *s = r->srv;
-    const char *path = r->route.raw_path + strlen("/_mock");
-    const char *m = r->method;
     json_t *in = NULL;
     if (len > 0) {
         json_error_t jerr;
@@ -226,77 +418,10 @@ void ms3_admin_handle(ms3_req *r, const char *body, size_t len)
     }
     if (in == NULL)
         in = json_object();
-    int is_get = strcmp(m, "GET") == 0, is_post = strcmp(m, "POST") == 0,
-        is_delete = strcmp(m, "DELETE") == 0;
-
-    if (strcmp(path, "/health") == 0 && is_get) {
-        ok(r);
-    } else if (strcmp(path, "/journal") == 0 && is_get) {
-        journal_get(r);
-    } else if (strcmp(path, "/journal") == 0 && is_delete) {
-        ms3_journal_clear(s->journal);
-        ok(r);
-    } else if (strcmp(path, "/faults") == 0 && is_get) {
-        reply_raw_json(r, ms3_faults_json(s->faults));
-    } else if (strcmp(path, "/faults") == 0 && is_post) {
-        faults_post(r, in);
-    } else if (strcmp(path, "/faults") == 0 && is_delete) {
-        ms3_server_clear_faults(s);
-        ok(r);
-    } else if (strcmp(path, "/clock") == 0 && is_get) {
-        reply_json(r, 200,
-                   json_pack("{s:I, s:I}", "offset_seconds",
-                             (json_int_t)ms3_clock_offset(&s->clock), "now",
-                             (json_int_t)ms3_clock_now(&s->clock)));
-    } else if (strcmp(path, "/clock") == 0 && is_post) {
-        json_t *v = json_object_get(in, "offset_seconds");
-        if (!json_is_number(v)) {
-            reply_error(r, 400, "offset_seconds (a number) is required");
-        } else {
-            ms3_server_set_clock_offset(s, int_or(in, "offset_seconds", 0));
-            ok(r);
-        }
-    } else if (strcmp(path, "/age") == 0 && is_post) {
-        const char *bucket = str_or_null(in, "bucket");
-        const char *prefix = str_or_null(in, "prefix");
-        int64_t seconds = int_or(in, "seconds", 0);
-        long total = 0;
-        if (bucket != NULL) {
-            total = ms3_server_age_objects(s, bucket, prefix, seconds);
-        } else {
-            ms3_bucket_item *items = NULL;
-            size_t n = ms3_store_list_buckets(s->store, &items);
-            for (size_t i = 0; i < n; i++)
-                total += ms3_server_age_objects(s, items[i].name, prefix, seconds);
-            ms3_bucket_items_free(items, n);
-        }
-        if (total < 0)
-            reply_error(r, 404, "no such bucket");
-        else
-            reply_json(r, 200, json_pack("{s:I}", "aged", (json_int_t)total));
-    } else if (strcmp(path, "/reset") == 0 && is_post) {
-        ms3_server_reset(s);
-        ok(r);
-    } else if (strcmp(path, "/buckets") == 0 && is_post) {
-        bk_err err;
-        if (ms3_server_create_bucket(s, str_or_null(in, "name"), &err) != 0)
-            reply_error(r, 400, err.msg);
-        else
-            ok(r);
-    } else if (strcmp(path, "/credentials") == 0 && is_post) {
-        credentials_post(r, in);
-    } else if (strcmp(path, "/policy") == 0 && is_post) {
-        policy_post(r, in);
-    } else if (strcmp(path, "/proxy") == 0 && is_post) {
-        unsigned flags = 0;
-        if (bool_or(in, "gfe_accept_encoding", 0))
-            flags |= MS3_PROXY_GFE_ACCEPT_ENCODING;
-        if (bool_or(in, "drop_underscore_headers", 0))
-            flags |= MS3_PROXY_DROP_UNDERSCORE_HEADERS;
-        ms3_server_set_proxy_mode(s, flags);
-        ok(r);
-    } else {
+    const admin_route *route = find_route(r->method, r->route.raw_path + strlen("/_mock"));
+    if (route != NULL)
+        route->handle(r, in);
+    else
         reply_error(r, 404, "no such admin endpoint");
-    }
     json_decref(in);
 }

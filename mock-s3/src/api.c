@@ -1,5 +1,5 @@
 /* The in-process control API of mock_s3.h that is not HTTP: credentials,
- * buckets, time, direct object access, faults, policies. */
+ * buckets, time, direct object access, the journal, faults, policies. */
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +183,28 @@ size_t ms3_server_object_count(ms3_server *s, const char *bucket)
 size_t ms3_server_upload_count(ms3_server *s)
 {
     return ms3_uploads_count(s->uploads);
+}
+
+size_t ms3_journal_query(ms3_server *s, const ms3_journal_filter *f, ms3_journal_entry **out)
+{
+    return ms3_journal_query_j(s->journal, f, out);
+}
+
+size_t ms3_journal_count(ms3_server *s, const ms3_journal_filter *f)
+{
+    return ms3_journal_count_j(s->journal, f);
+}
+
+char *ms3_journal_json(ms3_server *s, const ms3_journal_filter *f)
+{
+    return ms3_journal_json_j(s->journal, f, NULL);
+}
+
+uint64_t ms3_journal_dropped(ms3_server *s)
+{
+    ms3_journal_stats st;
+    ms3_journal_stats_get(s->journal, &st);
+    return st.dropped;
 }
 
 int ms3_server_add_fault(ms3_server *s, const ms3_fault_rule *r, uint64_t *id, bk_err *err)

@@ -1,3 +1,6 @@
+/* The journal (journal.h): a ring of the newest entries in memory, a file
+ * of every entry, and the entries dropped from the ring before their line
+ * was written. */
 #include "journal.h"
 
 #include <errno.h>
@@ -8,17 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server_internal.h"
+typedef struct slot {
+    ms3_journal_entry e;
+    char *file_headers; /* for the file line when it differs from e's; NULL = e's */
+    int finished;       /* its line was written (or there is no file) */
+} slot;
 
 struct ms3_journal {
     pthread_mutex_t lock;
-    ms3_journal_entry *items;
-    size_t n, cap;
+    slot *ring; /* entries in seq order from head, n of cap; grows up to max */
+    size_t head, n, cap, max;
+    uint64_t dropped;
     uint64_t next_seq;
     FILE *file;
+    slot *pending; /* left the ring before their request finished (with a file) */
+    size_t n_pending;
 };
 
-ms3_journal *ms3_journal_new(const char *file, bk_err *err)
+ms3_journal *ms3_journal_new(const char *file, size_t max, bk_err *err)
 {
     ms3_journal *j = calloc(1, sizeof(*j));
     if (j == NULL) {
@@ -27,6 +37,7 @@ ms3_journal *ms3_journal_new(const char *file, bk_err *err)
     }
     pthread_mutex_init(&j->lock, NULL);
     j->next_seq = 1;
+    j->max = max != 0 ? max : MS3_JOURNAL_MAX_DEFAULT;
     if (file != NULL) {
         j->file = fopen(file, "a");
         if (j->file == NULL) {
@@ -47,12 +58,40 @@ static void entry_free(ms3_journal_entry *e)
     free(e->error_message);
 }
 
+static void slot_free(slot *s)
+{
+    entry_free(&s->e);
+    free(s->file_headers);
+}
+
+static slot *at(const ms3_journal *j, size_t i)
+{
+    return &j->ring[(j->head + i) % j->cap];
+}
+
+/* An entry leaves the ring (dropped or cleared). Its line is still owed to the
+ * file unless its request finished: keep it aside until then. */
+static void retire(ms3_journal *j, slot *s)
+{
+    if (j->file != NULL && !s->finished) {
+        slot *np = realloc(j->pending, (j->n_pending + 1) * sizeof(*np));
+        if (np != NULL) {
+            j->pending = np;
+            j->pending[j->n_pending++] = *s;
+            return;
+        }
+    }
+    slot_free(s);
+}
+
 void ms3_journal_clear(ms3_journal *j)
 {
     pthread_mutex_lock(&j->lock);
     for (size_t i = 0; i < j->n; i++)
-        entry_free(&j->items[i]);
+        retire(j, at(j, i));
+    j->head = 0;
     j->n = 0;
+    j->dropped = 0;
     pthread_mutex_unlock(&j->lock);
 }
 
@@ -60,12 +99,25 @@ void ms3_journal_free(ms3_journal *j)
 {
     if (j == NULL)
         return;
-    ms3_journal_clear(j);
-    free(j->items);
+    for (size_t i = 0; i < j->n; i++)
+        slot_free(at(j, i));
+    for (size_t i = 0; i < j->n_pending; i++)
+        slot_free(&j->pending[i]);
+    free(j->ring);
+    free(j->pending);
     if (j->file != NULL)
         fclose(j->file);
     pthread_mutex_destroy(&j->lock);
     free(j);
+}
+
+void ms3_journal_stats_get(ms3_journal *j, ms3_journal_stats *out)
+{
+    pthread_mutex_lock(&j->lock);
+    out->entries = j->n;
+    out->max = j->max;
+    out->dropped = j->dropped;
+    pthread_mutex_unlock(&j->lock);
 }
 
 static json_t *entry_to_json(const ms3_journal_entry *e)
@@ -97,46 +149,106 @@ char *ms3_journal_entry_json(const ms3_journal_entry *e)
     return s;
 }
 
-uint64_t ms3_journal_append(ms3_journal *j, ms3_journal_entry *e)
+/* Room for one more entry: the ring grows (doubling, up to max) or drops
+ * its oldest entry. 0, or -1 when out of memory. */
+static int make_room(ms3_journal *j)
+{
+    if (j->n < j->cap)
+        return 0;
+    if (j->cap < j->max) {
+        size_t cap = j->cap ? j->cap * 2 : 256;
+        if (cap > j->max)
+            cap = j->max;
+        slot *nr = malloc(cap * sizeof(*nr));
+        if (nr == NULL)
+            return -1;
+        for (size_t i = 0; j->cap > 0 && i < j->n; i++) /* n <= cap: none at first */
+            nr[i] = *at(j, i);
+        free(j->ring);
+        j->ring = nr;
+        j->cap = cap;
+        j->head = 0;
+        return 0;
+    }
+    retire(j, at(j, 0));
+    j->head = (j->head + 1) % j->cap;
+    j->n--;
+    j->dropped++;
+    return 0;
+}
+
+uint64_t ms3_journal_append(ms3_journal *j, ms3_journal_entry *e, char *file_headers_json)
 {
     uint64_t seq = 0;
     pthread_mutex_lock(&j->lock);
-    if (j->n == j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 256;
-        ms3_journal_entry *ni = realloc(j->items, cap * sizeof(*ni));
-        if (ni == NULL) {
-            pthread_mutex_unlock(&j->lock);
-            entry_free(e);
-            memset(e, 0, sizeof(*e));
-            return 0;
-        }
-        j->items = ni;
-        j->cap = cap;
+    if (make_room(j) == 0) {
+        e->seq = seq = j->next_seq++;
+        slot *s = &j->ring[(j->head + j->n) % j->cap];
+        s->e = *e;
+        s->file_headers = j->file != NULL ? file_headers_json : NULL;
+        s->finished = j->file == NULL;
+        if (j->file == NULL)
+            free(file_headers_json);
+        j->n++;
+    } else {
+        entry_free(e);
+        free(file_headers_json);
     }
-    e->seq = seq = j->next_seq++;
-    j->items[j->n++] = *e;
     pthread_mutex_unlock(&j->lock);
     memset(e, 0, sizeof(*e));
     return seq;
+}
+
+/* The slot of seq, in the ring (binary search: seq order) or set aside. */
+static slot *find_slot(ms3_journal *j, uint64_t seq, int *in_pending, size_t *pending_pos)
+{
+    size_t lo = 0, hi = j->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (at(j, mid)->e.seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *in_pending = 0;
+    if (lo < j->n && at(j, lo)->e.seq == seq)
+        return at(j, lo);
+    for (size_t i = 0; i < j->n_pending; i++) {
+        if (j->pending[i].e.seq == seq) {
+            *in_pending = 1;
+            *pending_pos = i;
+            return &j->pending[i];
+        }
+    }
+    return NULL;
+}
+
+static void write_line(ms3_journal *j, slot *s)
+{
+    char *saved = s->e.headers_json;
+    if (s->file_headers != NULL)
+        s->e.headers_json = s->file_headers;
+    char *line = ms3_journal_entry_json(&s->e);
+    s->e.headers_json = saved;
+    if (line != NULL) {
+        fprintf(j->file, "%s\n", line);
+        fflush(j->file);
+    }
+    free(line);
+    free(s->file_headers);
+    s->file_headers = NULL;
+    s->finished = 1;
 }
 
 void ms3_journal_finish(ms3_journal *j, uint64_t seq, int status, uint64_t response_size,
                         double duration, const char *message)
 {
     pthread_mutex_lock(&j->lock);
-    /* Entries are in seq order; a reset may have dropped this one. */
-    ms3_journal_entry *e = NULL;
-    size_t lo = 0, hi = j->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (j->items[mid].seq < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < j->n && j->items[lo].seq == seq)
-        e = &j->items[lo];
-    if (e != NULL) {
+    int in_pending = 0;
+    size_t pos = 0;
+    slot *s = find_slot(j, seq, &in_pending, &pos);
+    if (s != NULL) {
+        ms3_journal_entry *e = &s->e;
         e->status = status;
         e->response_size = response_size;
         e->duration = duration;
@@ -147,13 +259,11 @@ void ms3_journal_finish(ms3_journal *j, uint64_t seq, int status, uint64_t respo
                 e->error_message = m;
             }
         }
-        if (j->file != NULL) {
-            char *line = ms3_journal_entry_json(e);
-            if (line != NULL) {
-                fprintf(j->file, "%s\n", line);
-                fflush(j->file);
-            }
-            free(line);
+        if (j->file != NULL && !s->finished)
+            write_line(j, s);
+        if (in_pending) {
+            slot_free(s);
+            j->pending[pos] = j->pending[--j->n_pending];
         }
     }
     pthread_mutex_unlock(&j->lock);
@@ -188,19 +298,20 @@ size_t ms3_journal_query_j(ms3_journal *j, const ms3_journal_filter *f, ms3_jour
     pthread_mutex_lock(&j->lock);
     size_t count = 0;
     for (size_t i = 0; i < j->n; i++)
-        count += match(&j->items[i], f);
+        count += match(&at(j, i)->e, f);
     *out = calloc(count + 1, sizeof(**out));
     size_t k = 0;
     for (size_t i = 0; *out != NULL && i < j->n; i++) {
-        if (!match(&j->items[i], f))
+        const ms3_journal_entry *src = &at(j, i)->e;
+        if (!match(src, f))
             continue;
         ms3_journal_entry *d = &(*out)[k++];
-        *d = j->items[i];
-        d->bucket = dup_s(j->items[i].bucket);
-        d->key = dup_s(j->items[i].key);
-        d->query = dup_s(j->items[i].query);
-        d->headers_json = dup_s(j->items[i].headers_json);
-        d->error_message = dup_s(j->items[i].error_message);
+        *d = *src;
+        d->bucket = dup_s(src->bucket);
+        d->key = dup_s(src->key);
+        d->query = dup_s(src->query);
+        d->headers_json = dup_s(src->headers_json);
+        d->error_message = dup_s(src->error_message);
     }
     pthread_mutex_unlock(&j->lock);
     return *out != NULL ? k : 0;
@@ -211,19 +322,21 @@ size_t ms3_journal_count_j(ms3_journal *j, const ms3_journal_filter *f)
     pthread_mutex_lock(&j->lock);
     size_t count = 0;
     for (size_t i = 0; i < j->n; i++)
-        count += match(&j->items[i], f);
+        count += match(&at(j, i)->e, f);
     pthread_mutex_unlock(&j->lock);
     return count;
 }
 
-char *ms3_journal_json_j(ms3_journal *j, const ms3_journal_filter *f)
+char *ms3_journal_json_j(ms3_journal *j, const ms3_journal_filter *f, uint64_t *dropped)
 {
     json_t *arr = json_array();
     pthread_mutex_lock(&j->lock);
+    if (dropped != NULL)
+        *dropped = j->dropped;
     for (size_t i = 0; arr != NULL && i < j->n; i++) {
-        if (!match(&j->items[i], f))
+        if (!match(&at(j, i)->e, f))
             continue;
-        json_t *o = entry_to_json(&j->items[i]);
+        json_t *o = entry_to_json(&at(j, i)->e);
         if (o != NULL)
             json_array_append_new(arr, o);
     }
@@ -238,19 +351,4 @@ void ms3_journal_entries_free(ms3_journal_entry *entries, size_t n)
     for (size_t i = 0; entries != NULL && i < n; i++)
         entry_free(&entries[i]);
     free(entries);
-}
-
-size_t ms3_journal_query(ms3_server *s, const ms3_journal_filter *f, ms3_journal_entry **out)
-{
-    return ms3_journal_query_j(s->journal, f, out);
-}
-
-size_t ms3_journal_count(ms3_server *s, const ms3_journal_filter *f)
-{
-    return ms3_journal_count_j(s->journal, f);
-}
-
-char *ms3_journal_json(ms3_server *s, const ms3_journal_filter *f)
-{
-    return ms3_journal_json_j(s->journal, f);
 }

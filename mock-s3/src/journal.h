@@ -1,27 +1,47 @@
-/* The request journal: append-only, copied out on query, optionally mirrored to a
- * JSON-lines file as requests finish. */
+/* The request journal: the newest `max` entries in memory (older ones are
+ * dropped and counted), copied out on query, and optionally every entry as a
+ * JSON line in a file as its request finishes. The file misses nothing: an
+ * entry dropped from memory (or cleared by a reset) before its request
+ * finished is kept aside until its line is written. */
 #ifndef MS3_JOURNAL_H
 #define MS3_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "bkcache/error.h"
 #include "mock_s3.h"
 
 typedef struct ms3_journal ms3_journal;
 
-ms3_journal *ms3_journal_new(const char *file /* NULL = none */, bk_err *err);
+/* max: entries kept in memory (0 = MS3_JOURNAL_MAX_DEFAULT). */
+ms3_journal *ms3_journal_new(const char *file /* NULL = none */, size_t max, bk_err *err);
 void ms3_journal_free(ms3_journal *j);
-/* Takes ownership of the entry's strings; assigns and returns seq. The entry is
- * visible to queries at once; the file line is written by ms3_journal_finish. */
-uint64_t ms3_journal_append(ms3_journal *j, ms3_journal_entry *e);
+/* Takes ownership of the entry's strings and of file_headers_json (the
+ * request's headers for the file line when they differ from the entry's, e.g.
+ * untruncated; NULL = the entry's); assigns and returns seq (0 when out of
+ * memory). The entry is visible to queries at once; the file line is written
+ * by ms3_journal_finish. */
+uint64_t ms3_journal_append(ms3_journal *j, ms3_journal_entry *e, char *file_headers_json);
 /* Completes an entry once its exchange ended (response bytes, duration, a status
  * of 0 when the connection was cut before a response; message may be NULL) and
  * writes its line to the journal file. */
 void ms3_journal_finish(ms3_journal *j, uint64_t seq, int status, uint64_t response_size,
                         double duration, const char *message);
+/* Drops every entry and zeroes the dropped count. */
 void ms3_journal_clear(ms3_journal *j);
+
+typedef struct ms3_journal_stats {
+    size_t entries;   /* in memory now */
+    size_t max;       /* kept at most */
+    uint64_t dropped; /* the oldest, dropped to stay within max since the last clear */
+} ms3_journal_stats;
+void ms3_journal_stats_get(ms3_journal *j, ms3_journal_stats *out);
+
 size_t ms3_journal_query_j(ms3_journal *j, const ms3_journal_filter *f, ms3_journal_entry **out);
 size_t ms3_journal_count_j(ms3_journal *j, const ms3_journal_filter *f);
-char *ms3_journal_json_j(ms3_journal *j, const ms3_journal_filter *f);
+/* dropped (may be NULL) gets the dropped count, consistent with the array. */
+char *ms3_journal_json_j(ms3_journal *j, const ms3_journal_filter *f, uint64_t *dropped);
 /* One entry as a JSON object text (malloc'ed). */
 char *ms3_journal_entry_json(const ms3_journal_entry *e);
 

@@ -1,14 +1,26 @@
-/* mock-s3: the standalone server. Prints one line when ready and runs until
- * SIGTERM or SIGINT. */
+/* mock-s3: the standalone server. Reads its options, warns when the admin
+ * endpoints are reachable beyond this machine without a token, starts, sets
+ * up credentials, buckets and the access profile, prints one line when ready
+ * and runs until SIGTERM or SIGINT. Exit status: 0 after a signal, 1 when the
+ * server cannot start, 2 for a usage error. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mock_s3.h"
 
 #define MAX_CREDS 16
 #define MAX_BUCKETS 64
+#define ADMIN_TOKEN_ENV "MOCK_S3_ADMIN_TOKEN"
+#define TOKEN_FILE_MAX 4096
 
 static void usage(FILE *out)
 {
@@ -24,18 +36,63 @@ static void usage(FILE *out)
           "  --bucket NAME               create this bucket (repeatable)\n"
           "  --data-dir DIR              store objects and multipart uploads in progress\n"
           "                              under DIR (they survive restarts); default: memory\n"
-          "  --journal FILE              append one JSON line per finished request\n"
+          "  --journal FILE              append one JSON line per finished request (every\n"
+          "                              request, headers whole)\n"
+          "  --journal-max N             requests the in-memory journal keeps, the oldest\n"
+          "                              dropped first (default 100000); header values\n"
+          "                              longer than 2 KiB are cut there, with a marker\n"
           "  --anonymous                 also accept unsigned requests\n"
           "  --virtual-host-suffix S     virtual-host style as BUCKET.S (default localhost)\n"
           "  --clock-offset SECONDS      shift the mock's clock (Last-Modified, skew, expiry)\n"
           "  --min-part-size BYTES       smallest non-last multipart part (default 5242880)\n"
           "  --access-profile P          full, read-only or no-list, for every bucket\n"
+          "  --admin-token TOKEN         every /_mock/ request must carry\n"
+          "                              \"Authorization: Bearer TOKEN\" (401 otherwise)\n"
+          "  --admin-token-file FILE     the same, the token read from FILE (first line);\n"
+          "                              or set " ADMIN_TOKEN_ENV " (a token on the\n"
+          "                              command line is visible to other local users)\n"
+          "  --no-admin                  turn the /_mock/ endpoints off (404)\n"
           "  --help                      this text\n"
           "\n"
           "When ready it prints exactly one line, `mock-s3 listening on http://HOST:PORT`.\n"
-          "Control endpoints live under /_mock/ (journal, faults, clock, age, reset,\n"
-          "buckets, credentials, policy, proxy); see mock-s3/src/admin.c.\n",
+          "\n"
+          "Admin endpoints: under /_mock/ (journal, faults, clock, age, reset, buckets,\n"
+          "credentials, policy, proxy; see mock-s3/README.md) anyone who can connect to\n"
+          "the port can add credentials (and then read and write every bucket), reset\n"
+          "(with --data-dir that deletes the stored files), inject faults, move the clock\n"
+          "and read the journal (every key and access key id). They refuse requests from\n"
+          "web pages (an Origin header, or a POST that is not application/json). On\n"
+          "127.0.0.1 only this machine can reach them; listening anywhere else without\n"
+          "--admin-token or --no-admin prints a warning.\n",
           out);
+}
+
+/* What the command line asks for. */
+typedef struct cli {
+    ms3_options o;
+    char host[256];
+    const char *akids[MAX_CREDS], *secrets[MAX_CREDS], *tokens[MAX_CREDS];
+    int n_akids, n_secrets;
+    const char *buckets[MAX_BUCKETS];
+    int n_buckets;
+    const char *profile;
+    const char *admin_token_flag;
+    const char *admin_token_file;
+    char admin_token[TOKEN_FILE_MAX + 1];
+} cli;
+
+/* Prints "mock-s3: <message> (see --help)"; returns the usage exit status. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mock-s3: %s (see --help)\n", msg);
+    return 2;
 }
 
 static int parse_u64(const char *s, unsigned long long *out)
@@ -43,110 +100,314 @@ static int parse_u64(const char *s, unsigned long long *out)
     char *end = NULL;
     if (s == NULL || *s == '\0' || *s == '-')
         return -1;
+    errno = 0;
     *out = strtoull(s, &end, 10);
-    return *end == '\0' ? 0 : -1;
+    return *end == '\0' && errno == 0 ? 0 : -1;
+}
+
+static int parse_listen(cli *c, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    unsigned long long port = 0;
+    if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(c->host) ||
+        parse_u64(colon + 1, &port) != 0 || port > 65535)
+        return usage_error("--listen wants HOST:PORT, got \"%s\"", v);
+    memcpy(c->host, v, (size_t)(colon - v));
+    c->host[colon - v] = '\0';
+    c->o.listen_host = c->host;
+    c->o.port = (uint16_t)port;
+    return 0;
+}
+
+static int add_access_key(cli *c, const char *v)
+{
+    if (c->n_akids == MAX_CREDS)
+        return usage_error("at most %d credentials", MAX_CREDS);
+    c->akids[c->n_akids++] = v;
+    return 0;
+}
+
+static int add_secret_key(cli *c, const char *v)
+{
+    if (c->n_secrets >= c->n_akids)
+        return usage_error("--secret-key must follow its --access-key");
+    c->secrets[c->n_secrets++] = v;
+    return 0;
+}
+
+static int add_session_token(cli *c, const char *v)
+{
+    if (c->n_akids == 0)
+        return usage_error("--session-token must follow its --access-key");
+    c->tokens[c->n_akids - 1] = v;
+    return 0;
+}
+
+static int add_bucket(cli *c, const char *v)
+{
+    if (c->n_buckets == MAX_BUCKETS)
+        return usage_error("at most %d --bucket", MAX_BUCKETS);
+    c->buckets[c->n_buckets++] = v;
+    return 0;
+}
+
+static int parse_clock_offset(cli *c, const char *v)
+{
+    char *end = NULL;
+    errno = 0;
+    c->o.clock_offset = strtoll(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0)
+        return usage_error("--clock-offset wants whole seconds, got \"%s\"", v);
+    return 0;
+}
+
+static int parse_positive(const char *flag, const char *v, unsigned long long *out)
+{
+    if (parse_u64(v, out) != 0 || *out == 0)
+        return usage_error("%s wants a positive whole number, got \"%s\"", flag, v);
+    return 0;
+}
+
+enum {
+    OPT_LISTEN = 256,
+    OPT_REGION,
+    OPT_ACCESS_KEY,
+    OPT_SECRET_KEY,
+    OPT_SESSION_TOKEN,
+    OPT_BUCKET,
+    OPT_DATA_DIR,
+    OPT_JOURNAL,
+    OPT_JOURNAL_MAX,
+    OPT_ANONYMOUS,
+    OPT_VHOST_SUFFIX,
+    OPT_CLOCK_OFFSET,
+    OPT_MIN_PART_SIZE,
+    OPT_ACCESS_PROFILE,
+    OPT_ADMIN_TOKEN,
+    OPT_ADMIN_TOKEN_FILE,
+    OPT_NO_ADMIN,
+};
+
+static const struct option options[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"region", required_argument, NULL, OPT_REGION},
+    {"access-key", required_argument, NULL, OPT_ACCESS_KEY},
+    {"secret-key", required_argument, NULL, OPT_SECRET_KEY},
+    {"session-token", required_argument, NULL, OPT_SESSION_TOKEN},
+    {"bucket", required_argument, NULL, OPT_BUCKET},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"journal", required_argument, NULL, OPT_JOURNAL},
+    {"journal-max", required_argument, NULL, OPT_JOURNAL_MAX},
+    {"anonymous", no_argument, NULL, OPT_ANONYMOUS},
+    {"virtual-host-suffix", required_argument, NULL, OPT_VHOST_SUFFIX},
+    {"clock-offset", required_argument, NULL, OPT_CLOCK_OFFSET},
+    {"min-part-size", required_argument, NULL, OPT_MIN_PART_SIZE},
+    {"access-profile", required_argument, NULL, OPT_ACCESS_PROFILE},
+    {"admin-token", required_argument, NULL, OPT_ADMIN_TOKEN},
+    {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
+    {"no-admin", no_argument, NULL, OPT_NO_ADMIN},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* One option; 0, or the exit status of a usage error. */
+static int apply_option(cli *c, int opt, const char *v)
+{
+    unsigned long long n = 0;
+    switch (opt) {
+    case OPT_LISTEN:
+        return parse_listen(c, v);
+    case OPT_REGION:
+        c->o.region = v;
+        return 0;
+    case OPT_ACCESS_KEY:
+        return add_access_key(c, v);
+    case OPT_SECRET_KEY:
+        return add_secret_key(c, v);
+    case OPT_SESSION_TOKEN:
+        return add_session_token(c, v);
+    case OPT_BUCKET:
+        return add_bucket(c, v);
+    case OPT_DATA_DIR:
+        c->o.data_dir = v;
+        return 0;
+    case OPT_JOURNAL:
+        c->o.journal_file = v;
+        return 0;
+    case OPT_JOURNAL_MAX:
+        if (parse_positive("--journal-max", v, &n) != 0)
+            return 2;
+        c->o.journal_max = (size_t)n;
+        return 0;
+    case OPT_ANONYMOUS:
+        c->o.anonymous = 1;
+        return 0;
+    case OPT_VHOST_SUFFIX:
+        c->o.virtual_host_suffix = v;
+        return 0;
+    case OPT_CLOCK_OFFSET:
+        return parse_clock_offset(c, v);
+    case OPT_MIN_PART_SIZE:
+        if (parse_positive("--min-part-size", v, &n) != 0)
+            return 2;
+        c->o.min_part_size = n;
+        return 0;
+    case OPT_ACCESS_PROFILE:
+        c->profile = v;
+        return 0;
+    case OPT_ADMIN_TOKEN:
+        c->admin_token_flag = v;
+        return 0;
+    case OPT_ADMIN_TOKEN_FILE:
+        c->admin_token_file = v;
+        return 0;
+    case OPT_NO_ADMIN:
+        c->o.no_admin = 1;
+        return 0;
+    default:
+        return 2;
+    }
+}
+
+/* -1: --help was given (printed); 0, or the exit status of a usage error. */
+static int parse_args(int argc, char **argv, cli *c)
+{
+    memset(c, 0, sizeof(*c));
+    ms3_options_init(&c->o);
+    snprintf(c->host, sizeof(c->host), "127.0.0.1");
+    opterr = 0; /* the messages below name the option as given */
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+        const char *given = argv[optind - 1];
+        if (opt == 'h') {
+            usage(stdout);
+            return -1;
+        }
+        if (opt == ':')
+            return usage_error("%s needs a value", given);
+        if (opt == '?')
+            return usage_error("unknown option \"%s\"", given);
+        int rc = apply_option(c, opt, optarg);
+        if (rc != 0)
+            return rc;
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (c->n_secrets != c->n_akids)
+        return usage_error("every --access-key needs a --secret-key");
+    return 0;
+}
+
+/* The token file's first line. Only a regular file is read (a FIFO would
+ * block the start). 0, or the exit status of a usage error. */
+static int read_token_file(const char *path, char *out, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "mock-s3: --admin-token-file %s: %s\n", path,
+                fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        return 2;
+    }
+    ssize_t got = read(fd, out, n - 1);
+    close(fd);
+    if (got < 0) {
+        fprintf(stderr, "mock-s3: --admin-token-file %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    out[got] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+/* --admin-token, --admin-token-file or the environment, at most one of the
+ * flags, never with --no-admin, never empty. */
+static int resolve_admin_token(cli *c)
+{
+    if (c->admin_token_flag != NULL && c->admin_token_file != NULL)
+        return usage_error("give --admin-token or --admin-token-file, not both");
+    const char *env = getenv(ADMIN_TOKEN_ENV);
+    if (c->admin_token_flag != NULL) {
+        snprintf(c->admin_token, sizeof(c->admin_token), "%s", c->admin_token_flag);
+    } else if (c->admin_token_file != NULL) {
+        int rc = read_token_file(c->admin_token_file, c->admin_token, sizeof(c->admin_token));
+        if (rc != 0)
+            return rc;
+    } else if (env != NULL) {
+        snprintf(c->admin_token, sizeof(c->admin_token), "%s", env);
+    } else {
+        return 0;
+    }
+    if (c->o.no_admin)
+        return usage_error("--no-admin turns the admin endpoints off: no admin token goes with it");
+    if (c->admin_token[0] == '\0')
+        return usage_error(
+            "the admin token is empty (--admin-token, --admin-token-file or " ADMIN_TOKEN_ENV ")");
+    c->o.admin_token = c->admin_token;
+    return 0;
+}
+
+/* 127.0.0.0/8: only this machine reaches it. */
+static int is_loopback(const char *host)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+static void warn_exposure(const cli *c)
+{
+    if (c->o.no_admin || c->o.admin_token != NULL || is_loopback(c->o.listen_host))
+        return;
+    fprintf(stderr,
+            "mock-s3: warning: listening on %s with the /_mock/ admin endpoints open to anyone "
+            "who can connect: they add credentials, reset (and delete) the data, inject faults "
+            "and show the journal. Set --admin-token (or --admin-token-file, " ADMIN_TOKEN_ENV
+            ") or --no-admin.\n",
+            c->o.listen_host);
+}
+
+/* Credentials, buckets and the access profile; 0 or the exit status. */
+static int set_up(ms3_server *s, const cli *c)
+{
+    bk_err err;
+    for (int i = 0; i < c->n_akids; i++) {
+        if (ms3_server_add_credentials(s, c->akids[i], c->secrets[i], c->tokens[i], &err) != 0) {
+            fprintf(stderr, "mock-s3: --access-key %s: %s\n", c->akids[i], err.msg);
+            return 2;
+        }
+    }
+    for (int i = 0; i < c->n_buckets; i++) {
+        if (ms3_server_create_bucket(s, c->buckets[i], &err) != 0) {
+            fprintf(stderr, "mock-s3: --bucket %s: %s\n", c->buckets[i], err.msg);
+            return 2;
+        }
+    }
+    if (c->profile != NULL) {
+        ms3_bucket_policy p;
+        memset(&p, 0, sizeof(p));
+        if (ms3_access_profile_parse(c->profile, &p.access) != 0 ||
+            ms3_server_set_bucket_policy(s, NULL, &p, &err) != 0) {
+            fprintf(stderr, "mock-s3: --access-profile must be full, read-only or no-list\n");
+            return 2;
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    ms3_options o;
-    ms3_options_init(&o);
-    const char *akids[MAX_CREDS] = {0}, *secrets[MAX_CREDS] = {0}, *tokens[MAX_CREDS] = {0};
-    int n_akids = 0, n_secrets = 0;
-    const char *buckets[MAX_BUCKETS];
-    int n_buckets = 0;
-    const char *profile = NULL;
-    char host[256] = "127.0.0.1";
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(a, "--anonymous") == 0) {
-            o.anonymous = 1;
-            continue;
-        }
-        /* Every other option takes a value. */
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) {
-            fprintf(stderr, "mock-s3: %s needs a value (see --help)\n", a);
-            return 2;
-        }
-        if (strcmp(a, "--listen") == 0) {
-            const char *colon = strrchr(v, ':');
-            unsigned long long port = 0;
-            if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(host) ||
-                parse_u64(colon + 1, &port) != 0 || port > 65535) {
-                fprintf(stderr, "mock-s3: --listen wants HOST:PORT, got \"%s\"\n", v);
-                return 2;
-            }
-            memcpy(host, v, (size_t)(colon - v));
-            host[colon - v] = '\0';
-            o.listen_host = host;
-            o.port = (uint16_t)port;
-        } else if (strcmp(a, "--region") == 0) {
-            o.region = v;
-        } else if (strcmp(a, "--access-key") == 0) {
-            if (n_akids == MAX_CREDS) {
-                fprintf(stderr, "mock-s3: at most %d credentials\n", MAX_CREDS);
-                return 2;
-            }
-            akids[n_akids++] = v;
-        } else if (strcmp(a, "--secret-key") == 0) {
-            if (n_secrets >= n_akids) {
-                fprintf(stderr, "mock-s3: --secret-key must follow its --access-key\n");
-                return 2;
-            }
-            secrets[n_secrets++] = v;
-        } else if (strcmp(a, "--session-token") == 0) {
-            if (n_akids == 0) {
-                fprintf(stderr, "mock-s3: --session-token must follow its --access-key\n");
-                return 2;
-            }
-            tokens[n_akids - 1] = v;
-        } else if (strcmp(a, "--bucket") == 0) {
-            if (n_buckets == MAX_BUCKETS) {
-                fprintf(stderr, "mock-s3: at most %d --bucket\n", MAX_BUCKETS);
-                return 2;
-            }
-            buckets[n_buckets++] = v;
-        } else if (strcmp(a, "--data-dir") == 0) {
-            o.data_dir = v;
-        } else if (strcmp(a, "--journal") == 0) {
-            o.journal_file = v;
-        } else if (strcmp(a, "--virtual-host-suffix") == 0) {
-            o.virtual_host_suffix = v;
-        } else if (strcmp(a, "--clock-offset") == 0) {
-            char *end = NULL;
-            o.clock_offset = strtoll(v, &end, 10);
-            if (*v == '\0' || *end != '\0') {
-                fprintf(stderr, "mock-s3: --clock-offset wants whole seconds, got \"%s\"\n", v);
-                return 2;
-            }
-        } else if (strcmp(a, "--min-part-size") == 0) {
-            unsigned long long n;
-            if (parse_u64(v, &n) != 0 || n == 0) {
-                fprintf(stderr, "mock-s3: --min-part-size wants a positive byte count\n");
-                return 2;
-            }
-            o.min_part_size = n;
-        } else if (strcmp(a, "--access-profile") == 0) {
-            profile = v;
-        } else {
-            fprintf(stderr, "mock-s3: unknown option \"%s\" (see --help)\n", a);
-            return 2;
-        }
-        i++;
-    }
-    if (n_secrets != n_akids) {
-        fprintf(stderr, "mock-s3: every --access-key needs a --secret-key\n");
-        return 2;
-    }
-    if (n_akids == 0 && !o.anonymous)
+    cli c;
+    int rc = parse_args(argc, argv, &c);
+    if (rc == 0)
+        rc = resolve_admin_token(&c);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    if (c.n_akids == 0 && !c.o.anonymous)
         fprintf(stderr, "mock-s3: no credentials given: every request will be refused "
                         "(use --access-key/--secret-key or --anonymous)\n");
+    warn_exposure(&c);
 
     /* Signals are taken by sigwait below; block them before any server thread exists. */
     sigset_t set;
@@ -157,34 +418,15 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     bk_err err;
-    ms3_server *s = ms3_server_start(&o, &err);
+    ms3_server *s = ms3_server_start(&c.o, &err);
     if (s == NULL) {
         fprintf(stderr, "mock-s3: %s\n", err.msg);
         return 1;
     }
-    for (int i = 0; i < n_akids; i++) {
-        if (ms3_server_add_credentials(s, akids[i], secrets[i], tokens[i], &err) != 0) {
-            fprintf(stderr, "mock-s3: %s\n", err.msg);
-            ms3_server_stop(s);
-            return 2;
-        }
-    }
-    for (int i = 0; i < n_buckets; i++) {
-        if (ms3_server_create_bucket(s, buckets[i], &err) != 0) {
-            fprintf(stderr, "mock-s3: --bucket %s: %s\n", buckets[i], err.msg);
-            ms3_server_stop(s);
-            return 2;
-        }
-    }
-    if (profile != NULL) {
-        ms3_bucket_policy p;
-        memset(&p, 0, sizeof(p));
-        if (ms3_access_profile_parse(profile, &p.access) != 0 ||
-            ms3_server_set_bucket_policy(s, NULL, &p, &err) != 0) {
-            fprintf(stderr, "mock-s3: --access-profile must be full, read-only or no-list\n");
-            ms3_server_stop(s);
-            return 2;
-        }
+    rc = set_up(s, &c);
+    if (rc != 0) {
+        ms3_server_stop(s);
+        return rc;
     }
     printf("mock-s3 listening on %s\n", ms3_server_url(s));
     fflush(stdout);

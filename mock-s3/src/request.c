@@ -125,6 +125,8 @@ void ms3_req_begin(ms3_req *r, const char *method)
         return;
     }
     if (r->route.op == MS3_OP_ADMIN) {
+        if (ms3_admin_admit(r) != 0)
+            return;
         bk_err err;
         ms3_ingest_config cfg;
         memset(&cfg, 0, sizeof(cfg));
@@ -398,25 +400,39 @@ long ms3_req_read_response(ms3_req *r, uint64_t pos, char *buf, size_t max, int 
 /* Appends s as JSON string content: runs of plain ASCII in one copy, every
  * other byte as \u00XX (header bytes are not promised to be UTF-8). This runs
  * for every header of every request, so it must not format byte by byte. */
-static void append_json_escaped(bk_buf *b, const char *s)
+/* Appends up to max bytes of s as JSON string content: runs of plain ASCII in
+ * one copy, every other byte as \u00XX (header bytes are not promised to be
+ * UTF-8). This runs for every header of every request, so it must not format
+ * byte by byte. */
+static void append_json_escaped(bk_buf *b, const char *s, size_t max)
 {
     const unsigned char *p = (const unsigned char *)s;
-    while (*p != '\0') {
+    const unsigned char *end = p + strnlen(s, max);
+    while (p < end) {
         const unsigned char *run = p;
-        while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+        while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
             p++;
         bk_buf_append(b, run, (size_t)(p - run));
-        if (*p == '\0')
+        if (p == end)
             break;
         bk_buf_printf(b, "\\u%04x", *p);
         p++;
     }
 }
 
-static char *headers_json(const ms3_req *r)
+/* What the journal keeps of one request's headers: a value longer than
+ * JOURNAL_VALUE_MAX bytes keeps its start and says how long it was, and past
+ * JOURNAL_HEADERS_MAX bytes of JSON the remaining headers are only counted. */
+enum { JOURNAL_VALUE_MAX = 2048, JOURNAL_HEADERS_MAX = 16384 };
+
+/* The headers as a JSON object, signature shortened and token redacted;
+ * bounded as above when `bounded` (*truncated then says whether anything was
+ * cut), else whole. */
+static char *headers_json(const ms3_req *r, int bounded, int *truncated)
 {
     bk_buf b = BK_BUF_INIT;
     bk_buf_putc(&b, '{');
+    *truncated = 0;
     for (size_t i = 0; i < r->n_headers; i++) {
         const char *name = r->headers[i].name, *value = r->headers[i].value;
         char shortened[2048];
@@ -434,10 +450,23 @@ static char *headers_json(const ms3_req *r)
         }
         if (i > 0)
             bk_buf_putc(&b, ',');
+        if (bounded && b.len > JOURNAL_HEADERS_MAX) {
+            *truncated = 1;
+            bk_buf_printf(&b, "\"(truncated)\":\"%zu more headers not recorded\"",
+                          r->n_headers - i);
+            break;
+        }
         bk_buf_putc(&b, '"');
-        append_json_escaped(&b, name);
+        append_json_escaped(&b, name, (size_t)-1);
         bk_buf_puts(&b, "\":\"");
-        append_json_escaped(&b, value);
+        size_t len = strlen(value);
+        if (bounded && len > JOURNAL_VALUE_MAX) {
+            *truncated = 1;
+            append_json_escaped(&b, value, JOURNAL_VALUE_MAX);
+            bk_buf_printf(&b, "...(truncated, %zu bytes)", len);
+        } else {
+            append_json_escaped(&b, value, len);
+        }
         bk_buf_putc(&b, '"');
     }
     bk_buf_putc(&b, '}');
@@ -480,7 +509,10 @@ static void journal_request(ms3_req *r)
     e.bucket = strdup(r->route.bucket != NULL ? r->route.bucket : "");
     e.key = strdup(r->route.key != NULL ? r->route.key : "");
     e.query = redacted_query(r->route.raw_query);
-    e.headers_json = headers_json(r);
+    int truncated = 0, whole = 0;
+    e.headers_json = headers_json(r, 1, &truncated);
+    /* The file keeps what memory does not. */
+    char *file_headers = truncated ? headers_json(r, 0, &whole) : NULL;
     snprintf(e.auth, sizeof(e.auth), "%s", ms3_auth_kind_name(r->auth.kind));
     e.auth_ok = r->auth.ok;
     if (strlen(r->auth.payload_hash) == 64)
@@ -496,7 +528,7 @@ static void journal_request(ms3_req *r)
     e.decoded_body_size = r->decoded_size;
     snprintf(e.body_sha256, sizeof(e.body_sha256), "%s", r->body_sha256);
     e.error_message = strdup(r->resp.error_message ? r->resp.error_message : "");
-    r->journal_seq = ms3_journal_append(r->srv->journal, &e);
+    r->journal_seq = ms3_journal_append(r->srv->journal, &e, file_headers);
 }
 
 static void journal_finish(ms3_req *r, int aborted, const char *why)

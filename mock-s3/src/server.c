@@ -179,6 +179,12 @@ ms3_server *ms3_server_create(const ms3_options *opts, bk_err *err)
     s->min_part_size = o->min_part_size ? o->min_part_size : UINT64_C(5) * 1024 * 1024;
     s->max_skew_seconds = o->max_skew_seconds > 0 ? o->max_skew_seconds : 900;
     s->max_connections = o->max_connections ? o->max_connections : 1024;
+    s->no_admin = o->no_admin;
+    if (o->admin_token != NULL && (s->admin_token = strdup(o->admin_token)) == NULL) {
+        bk_err_set(err, BK_ENOMEM, "out of memory");
+        ms3_server_stop(s);
+        return NULL;
+    }
     ms3_clock_init(&s->clock, o->clock_offset);
     s->creds = ms3_creds_new();
     s->faults = ms3_faults_new();
@@ -189,7 +195,7 @@ ms3_server *ms3_server_create(const ms3_options *opts, bk_err *err)
         ms3_server_stop(s);
         return NULL;
     }
-    s->journal = ms3_journal_new(o->journal_file, err);
+    s->journal = ms3_journal_new(o->journal_file, o->journal_max, err);
     if (s->journal == NULL) {
         ms3_server_stop(s);
         return NULL;
@@ -265,6 +271,9 @@ void ms3_server_stop(ms3_server *s)
     free(s->listen_host);
     free(s->region);
     free(s->vhost_suffix);
+    if (s->admin_token != NULL)
+        memset(s->admin_token, 0, strlen(s->admin_token));
+    free(s->admin_token);
     pthread_cond_destroy(&s->stop_cond);
     pthread_mutex_destroy(&s->stop_lock);
     free(s);

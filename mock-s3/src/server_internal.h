@@ -29,6 +29,8 @@ struct ms3_server {
     uint64_t min_part_size;
     int64_t max_skew_seconds;
     unsigned max_connections;
+    char *admin_token; /* NULL = none */
+    int no_admin;
     uint16_t port;
     char url[96];
 
@@ -149,7 +151,10 @@ int ms3_op_precheck(ms3_req *r);
 /* Sets up how the body is consumed (ingest config) for payload operations. */
 int ms3_op_ingest_config(ms3_req *r, ms3_ingest_config *cfg);
 
-/* Admin endpoints (admin.c): body already buffered. */
+/* Admin endpoints (admin.c). Whether the request may use them at all, judged
+ * from its headers: 0, or -1 after responding (off, a browser, no token). */
+int ms3_admin_admit(ms3_req *r);
+/* The endpoint, once its body is buffered. */
 void ms3_admin_handle(ms3_req *r, const char *body, size_t len);
 
 /* Multipart (multipart.c; the registry of uploads is uploads.c). */

@@ -1,5 +1,7 @@
-/* The journal (in-process queries, JSON, the journal file) and the admin endpoints
- * under _mock/: journal, faults, clock, age, reset, buckets, credentials, policy, proxy. */
+/* The journal (in-process queries, JSON, the journal file, its bounds) and the
+ * admin endpoints under _mock/: who may call them, journal, faults, clock,
+ * age, reset, buckets, credentials, policy, proxy. In process: the socket
+ * adds nothing here (test_binary covers the flags over HTTP). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +22,7 @@ static ms3_server *srv;
 static int setup(void **state)
 {
     (void)state;
-    srv = ms3t_start(NULL);
+    srv = ms3t_new_inproc(NULL);
     return srv != NULL ? 0 : -1;
 }
 
@@ -50,7 +52,7 @@ static json_t *admin(const char *method, const char *path, const char *body, lon
     const char *ct[] = {"Content-Type: application/json", NULL};
     rq.headers = ct;
     ms3t_response r;
-    ms3t_do(ms3_server_url(srv), &rq, &r);
+    ms3t_send(srv, &rq, &r);
     *status = r.status;
     json_t *j = json_loads(bk_buf_str(&r.body), 0, NULL);
     ms3t_response_free(&r);
@@ -83,7 +85,7 @@ static void test_journal_in_process(void **state)
     assert_int_equal(e[0].status, 200);
     assert_string_equal(e[0].body_sha256,
                         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    assert_true(e[0].remote_port > 0);
+    assert_int_equal(e[0].remote_port, 0); /* in process: no socket (test_server checks it) */
     assert_true(e[0].time > 1.6e9);
     assert_true(e[0].duration >= 0);
     /* The signature is shortened; the rest of the headers is there. */
@@ -280,12 +282,12 @@ static void test_setup_endpoints(void **state)
     rq.sign = 1;
     rq.access_key = "RO";
     rq.secret_key = "ro-secret";
-    ms3t_do(ms3_server_url(srv), &rq, &r);
+    ms3t_send(srv, &rq, &r);
     assert_int_equal(r.status, 403);
     ms3t_response_free(&r);
     rq.access_key = NULL;
     rq.secret_key = NULL;
-    ms3t_do(ms3_server_url(srv), &rq, &r);
+    ms3t_send(srv, &rq, &r);
     assert_int_equal(r.status, 200);
     ms3t_response_free(&r);
 
@@ -308,12 +310,12 @@ static void test_setup_endpoints(void **state)
     rq.target = "/bkt?list-type=2";
     rq.body = NULL;
     rq.headers = ae;
-    ms3t_do(ms3_server_url(srv), &rq, &r);
+    ms3t_send(srv, &rq, &r);
     assert_int_equal(r.status, 403);
     ms3t_response_free(&r);
     j = admin("POST", "/_mock/proxy", "{}", &status);
     json_decref(j);
-    ms3t_do(ms3_server_url(srv), &rq, &r);
+    ms3t_send(srv, &rq, &r);
     assert_int_equal(r.status, 200);
     ms3t_response_free(&r);
 
@@ -331,6 +333,213 @@ static void test_setup_endpoints(void **state)
     ms3t_response_free(&r);
 }
 
+/* What a web page can send without a preflight (a simple request) is refused:
+ * anything with an Origin header, and a POST that is not application/json. */
+static void test_admin_refuses_browsers(void **state)
+{
+    (void)state;
+    assert_int_equal(ms3_server_put_object(srv, T_BUCKET, "kept", "k", 1, NULL, NULL), 0);
+    ms3t_response r;
+    ms3t_request rq = {0};
+    rq.method = "POST";
+    rq.target = "/_mock/reset";
+    rq.body = "{}";
+    rq.body_len = 2;
+    const char *origin[] = {"Origin: http://evil.example", "Content-Type: application/json", NULL};
+    rq.headers = origin;
+    ms3t_send(srv, &rq, &r);
+    assert_int_equal(r.status, 403);
+    ms3t_response_free(&r);
+    const char *text[] = {"Content-Type: text/plain", NULL};
+    rq.headers = text;
+    ms3t_send(srv, &rq, &r);
+    assert_int_equal(r.status, 415);
+    ms3t_response_free(&r);
+    const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    rq.headers = form;
+    ms3t_send(srv, &rq, &r);
+    assert_int_equal(r.status, 415);
+    ms3t_response_free(&r);
+    rq.headers = NULL; /* no Content-Type at all */
+    ms3t_send(srv, &rq, &r);
+    assert_int_equal(r.status, 415);
+    ms3t_response_free(&r);
+    assert_int_equal(ms3_server_object_count(srv, T_BUCKET), 1); /* nothing was reset */
+    /* Reading needs no Content-Type, but a browser's Origin is refused there too. */
+    const char *get_origin[] = {"Origin: null", NULL};
+    rq.method = "GET";
+    rq.target = "/_mock/journal";
+    rq.body = NULL;
+    rq.body_len = 0;
+    rq.headers = get_origin;
+    ms3t_send(srv, &rq, &r);
+    assert_int_equal(r.status, 403);
+    ms3t_response_free(&r);
+    /* A JSON POST with parameters in its media type passes. */
+    const char *json_utf8[] = {"Content-Type: Application/JSON; charset=utf-8", NULL};
+    rq.method = "POST";
+    rq.target = "/_mock/reset";
+    rq.headers = json_utf8;
+    ms3t_send(srv, &rq, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    assert_int_equal(ms3_server_object_count(srv, T_BUCKET), 0);
+}
+
+/* A header value longer than the journal keeps is cut with a marker; the
+ * entry stays small whatever the request carried. */
+static void test_journal_truncates_long_headers(void **state)
+{
+    (void)state;
+    enum { BIG = 20000 };
+    char *line = malloc(BIG + 32);
+    assert_non_null(line);
+    memcpy(line, "x-big: ", 7);
+    memset(line + 7, 'v', BIG);
+    line[7 + BIG] = '\0';
+    const char *extra[] = {line, NULL};
+    ms3t_request rq = {0};
+    rq.method = "GET";
+    rq.target = "/bkt/absent";
+    rq.sign = 1;
+    rq.unsigned_headers = extra;
+    ms3t_response r;
+    ms3t_send(srv, &rq, &r);
+    assert_int_equal(r.status, 404);
+    ms3t_response_free(&r);
+    free(line);
+    ms3_journal_entry *e = NULL;
+    assert_int_equal(ms3_journal_query(srv, NULL, &e), 1);
+    assert_true(strlen(e[0].headers_json) < 4096);
+    assert_non_null(strstr(e[0].headers_json, "(truncated, 20000 bytes)"));
+    ms3_journal_entries_free(e, 1);
+}
+
+/* A server that requires an admin token, or has no admin endpoints; either
+ * way the C API still controls it. */
+static void test_admin_token_and_no_admin(void **state)
+{
+    (void)state;
+    ms3_options o;
+    ms3t_default_options(&o);
+    o.admin_token = "tok-inproc";
+    ms3_server *s = ms3t_new_inproc(&o);
+    assert_non_null(s);
+    ms3t_request rq = {0};
+    rq.method = "GET";
+    rq.target = "/_mock/health";
+    ms3t_response r;
+    ms3t_send(s, &rq, &r);
+    assert_int_equal(r.status, 401);
+    assert_null(strstr(bk_buf_str(&r.body), "tok-inproc")); /* never echoed */
+    ms3t_response_free(&r);
+    const char *wrong[] = {"Authorization: Bearer tok-inproc-", NULL};
+    rq.headers = wrong;
+    ms3t_send(s, &rq, &r);
+    assert_int_equal(r.status, 401);
+    ms3t_response_free(&r);
+    const char *right[] = {"Authorization: bearer  tok-inproc", NULL};
+    rq.headers = right;
+    ms3t_send(s, &rq, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    assert_int_equal(ms3_server_put_object(s, T_BUCKET, "x", "x", 1, NULL, NULL), 0);
+    ms3_server_reset(s);
+    assert_int_equal(ms3_server_object_count(s, T_BUCKET), 0);
+    ms3_server_stop(s);
+
+    ms3t_default_options(&o);
+    o.no_admin = 1;
+    s = ms3t_new_inproc(&o);
+    assert_non_null(s);
+    rq.headers = NULL;
+    ms3t_send(s, &rq, &r);
+    assert_int_equal(r.status, 404);
+    ms3t_response_free(&r);
+    ms3t_simple(s, "PUT", "/bkt/still-s3", "v", 1, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    assert_int_equal(ms3_journal_count(s, NULL), 1);
+    ms3_server_stop(s);
+}
+
+static size_t count_lines(const char *path, size_t *longest)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = 0, len = 0;
+    *longest = 0;
+    int c;
+    while (f != NULL && (c = fgetc(f)) != EOF) {
+        if (c != '\n') {
+            len++;
+            continue;
+        }
+        n++;
+        if (len > *longest)
+            *longest = len;
+        len = 0;
+    }
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
+/* journal_max keeps the newest entries and counts the rest; the journal file
+ * has every request, headers whole. */
+static void test_journal_max(void **state)
+{
+    (void)state;
+    char *dir = ms3t_tempdir();
+    char path[512];
+    snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+    ms3_options o;
+    ms3t_default_options(&o);
+    o.journal_max = 2;
+    o.journal_file = path;
+    ms3_server *s = ms3t_new_inproc(&o);
+    assert_non_null(s);
+    enum { BIG = 5000 };
+    char big[BIG + 16];
+    memcpy(big, "x-big: ", 7);
+    memset(big + 7, 'b', BIG);
+    big[7 + BIG] = '\0';
+    const char *extra[] = {big, NULL};
+    for (int i = 0; i < 4; i++) {
+        char target[64];
+        snprintf(target, sizeof(target), "/bkt/m%d", i);
+        ms3t_request rq = {0};
+        rq.method = "GET";
+        rq.target = target;
+        rq.sign = 1;
+        rq.unsigned_headers = i == 0 ? extra : NULL;
+        ms3t_response r;
+        ms3t_send(s, &rq, &r);
+        assert_int_equal(r.status, 404);
+        ms3t_response_free(&r);
+    }
+    ms3_journal_entry *e = NULL;
+    assert_int_equal(ms3_journal_query(s, NULL, &e), 2);
+    assert_string_equal(e[0].key, "m2");
+    assert_string_equal(e[1].key, "m3");
+    ms3_journal_entries_free(e, 2);
+    assert_int_equal(ms3_journal_dropped(s), 2);
+    size_t longest = 0;
+    assert_int_equal(count_lines(path, &longest), 4);
+    assert_true(longest > BIG); /* the file has the header the memory cut */
+
+    ms3t_request del = {0};
+    del.method = "DELETE";
+    del.target = "/_mock/journal";
+    ms3t_response r;
+    ms3t_send(s, &del, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    assert_int_equal(ms3_journal_dropped(s), 0);
+    ms3_server_stop(s);
+    ms3t_rmtree(dir);
+    free(dir);
+}
+
 static void test_journal_file(void **state)
 {
     (void)state;
@@ -340,7 +549,7 @@ static void test_journal_file(void **state)
     ms3_options o;
     ms3t_default_options(&o);
     o.journal_file = path;
-    ms3_server *s = ms3t_start(&o);
+    ms3_server *s = ms3t_new_inproc(&o);
     assert_non_null(s);
     ms3t_response r;
     ms3t_simple(s, "PUT", "/bkt/file-journal", "q", 1, &r);
@@ -379,6 +588,10 @@ int main(void)
         cmocka_unit_test_setup(test_faults_endpoint, reset),
         cmocka_unit_test_setup(test_clock_and_age, reset),
         cmocka_unit_test_setup(test_setup_endpoints, reset),
+        cmocka_unit_test_setup(test_admin_refuses_browsers, reset),
+        cmocka_unit_test_setup(test_journal_truncates_long_headers, reset),
+        cmocka_unit_test_setup(test_admin_token_and_no_admin, reset),
+        cmocka_unit_test_setup(test_journal_max, reset),
         cmocka_unit_test_setup(test_journal_file, reset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

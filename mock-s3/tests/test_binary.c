@@ -201,11 +201,25 @@ static void test_flags(void **state)
     char out[8192];
     const char *help[] = {"--help", NULL};
     assert_int_equal(run(help, out, sizeof(out)), 0);
-    const char *flags[] = {"--listen",         "--region",        "--access-key",
-                           "--secret-key",     "--bucket",        "--data-dir",
-                           "--journal",        "--anonymous",     "--virtual-host-suffix",
-                           "--clock-offset",   "--min-part-size", "--session-token",
-                           "--access-profile", "--help"};
+    const char *flags[] = {"--listen",
+                           "--region",
+                           "--access-key",
+                           "--secret-key",
+                           "--bucket",
+                           "--data-dir",
+                           "--journal",
+                           "--anonymous",
+                           "--virtual-host-suffix",
+                           "--clock-offset",
+                           "--min-part-size",
+                           "--session-token",
+                           "--access-profile",
+                           "--journal-max",
+                           "--admin-token",
+                           "--admin-token-file",
+                           "--no-admin",
+                           "MOCK_S3_ADMIN_TOKEN",
+                           "--help"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         assert_non_null(strstr(out, flags[i]));
     const char *bad[] = {"--frobnicate", NULL};
@@ -252,6 +266,207 @@ static void test_anonymous_and_options(void **state)
     assert_int_equal(stop(&c, SIGTERM), 0);
 }
 
+/* GET or POST an admin endpoint with an optional bearer token; the status. */
+static long admin_call(const char *url, const char *method, const char *path, const char *bearer,
+                       ms3t_response *out)
+{
+    char auth[256];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer != NULL ? bearer : "");
+    const char *with[] = {"Content-Type: application/json", auth, NULL};
+    const char *without[] = {"Content-Type: application/json", NULL};
+    ms3t_request rq = {0};
+    rq.method = method;
+    rq.target = path;
+    rq.headers = bearer != NULL ? with : without;
+    if (strcmp(method, "POST") == 0) {
+        rq.body = "{}";
+        rq.body_len = 2;
+    }
+    ms3t_do(url, &rq, out);
+    return out->status;
+}
+
+static long admin_status(const char *url, const char *path, const char *bearer)
+{
+    ms3t_response r;
+    long status = admin_call(url, "GET", path, bearer, &r);
+    ms3t_response_free(&r);
+    return status;
+}
+
+static long anonymous_put(const char *url, const char *target)
+{
+    ms3t_request rq = {0};
+    rq.method = "PUT";
+    rq.target = target;
+    rq.body = "v";
+    rq.body_len = 1;
+    ms3t_response r;
+    ms3t_do(url, &rq, &r);
+    long status = r.status;
+    ms3t_response_free(&r);
+    return status;
+}
+
+static int file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    char line[16384];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* --admin-token, --admin-token-file and MOCK_S3_ADMIN_TOKEN: every admin
+ * request needs the bearer token; S3 requests do not. */
+static void test_admin_token(void **state)
+{
+    (void)state;
+    char *dir = ms3t_tempdir();
+    char journal[512], token_file[512];
+    snprintf(journal, sizeof(journal), "%s/journal.jsonl", dir);
+    snprintf(token_file, sizeof(token_file), "%s/token", dir);
+
+    const char *flag[] = {"--anonymous", "--bucket",  T_BUCKET, "--admin-token",
+                          "tok-cli-123", "--journal", journal,  NULL};
+    child c;
+    assert_int_equal(spawn(&c, flag), 0);
+    assert_int_equal(admin_status(c.url, "/_mock/health", NULL), 401);
+    assert_int_equal(admin_status(c.url, "/_mock/health", "wrong"), 401);
+    assert_int_equal(admin_status(c.url, "/_mock/health", "tok-cli-12"), 401);
+    assert_int_equal(admin_status(c.url, "/_mock/health", "tok-cli-123"), 200);
+    assert_int_equal(anonymous_put(c.url, "/bkt/with-token"), 200);
+    ms3t_response r;
+    assert_int_equal(admin_call(c.url, "POST", "/_mock/reset", NULL, &r), 401);
+    char www[128];
+    assert_non_null(ms3t_header(&r, "WWW-Authenticate", www, sizeof(www)));
+    assert_true(strncmp(www, "Bearer", 6) == 0);
+    ms3t_response_free(&r);
+    assert_int_equal(admin_call(c.url, "GET", "/_mock/journal", "tok-cli-123", &r), 200);
+    assert_null(strstr(bk_buf_str(&r.body), "tok-cli-123"));
+    ms3t_response_free(&r);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+    assert_false(file_contains(journal, "tok-cli-123"));
+
+    FILE *f = fopen(token_file, "w");
+    assert_non_null(f);
+    fputs("tok-file-456\n", f);
+    fclose(f);
+    const char *from_file[] = {"--anonymous", "--admin-token-file", token_file, NULL};
+    assert_int_equal(spawn(&c, from_file), 0);
+    assert_int_equal(admin_status(c.url, "/_mock/health", NULL), 401);
+    assert_int_equal(admin_status(c.url, "/_mock/health", "tok-file-456"), 200);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+
+    setenv("MOCK_S3_ADMIN_TOKEN", "tok-env-789", 1);
+    const char *from_env[] = {"--anonymous", NULL};
+    int spawned = spawn(&c, from_env);
+    unsetenv("MOCK_S3_ADMIN_TOKEN");
+    assert_int_equal(spawned, 0);
+    assert_int_equal(admin_status(c.url, "/_mock/health", NULL), 401);
+    assert_int_equal(admin_status(c.url, "/_mock/health", "tok-env-789"), 200);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+
+    char out[8192];
+    const char *both[] = {"--admin-token", "a", "--admin-token-file", token_file, NULL};
+    assert_int_equal(run(both, out, sizeof(out)), 2);
+    const char *off_and_token[] = {"--admin-token", "a", "--no-admin", NULL};
+    assert_int_equal(run(off_and_token, out, sizeof(out)), 2);
+    const char *empty[] = {"--admin-token", "", NULL};
+    assert_int_equal(run(empty, out, sizeof(out)), 2);
+    char missing[600];
+    snprintf(missing, sizeof(missing), "%s/none", dir);
+    const char *no_file[] = {"--admin-token-file", missing, NULL};
+    assert_int_equal(run(no_file, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "--admin-token-file"));
+    ms3t_rmtree(dir);
+    free(dir);
+}
+
+/* --no-admin: /_mock/ is gone (404), S3 is not. Listening beyond loopback
+ * with the admin endpoints open and no token warns, naming the flags (the
+ * address here is TEST-NET-1: the bind fails, nothing is exposed). */
+static void test_no_admin_and_exposure_warning(void **state)
+{
+    (void)state;
+    const char *off[] = {"--anonymous", "--bucket", T_BUCKET, "--no-admin", NULL};
+    child c;
+    assert_int_equal(spawn(&c, off), 0);
+    assert_int_equal(admin_status(c.url, "/_mock/health", NULL), 404);
+    assert_int_equal(anonymous_put(c.url, "/bkt/no-admin"), 200);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+
+    char out[8192];
+    const char *exposed[] = {"--listen", "192.0.2.1:0", "--anonymous", NULL};
+    assert_int_equal(run(exposed, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "warning"));
+    assert_non_null(strstr(out, "--admin-token"));
+    assert_non_null(strstr(out, "--no-admin"));
+    const char *closed[] = {"--listen", "192.0.2.1:0", "--anonymous", "--no-admin", NULL};
+    assert_int_equal(run(closed, out, sizeof(out)), 1);
+    assert_null(strstr(out, "warning"));
+    const char *token[] = {"--listen", "192.0.2.1:0", "--anonymous", "--admin-token", "t", NULL};
+    assert_int_equal(run(token, out, sizeof(out)), 1);
+    assert_null(strstr(out, "warning"));
+}
+
+/* --journal-max: the newest entries stay, the dropped ones are counted (a
+ * header of GET /_mock/journal, and /_mock/health); the file keeps all. */
+static void test_journal_max(void **state)
+{
+    (void)state;
+    char *dir = ms3t_tempdir();
+    char journal[512];
+    snprintf(journal, sizeof(journal), "%s/journal.jsonl", dir);
+    const char *args[] = {"--anonymous", "--bucket",  T_BUCKET, "--journal-max",
+                          "3",           "--journal", journal,  NULL};
+    child c;
+    assert_int_equal(spawn(&c, args), 0);
+    for (int i = 0; i < 5; i++) {
+        char target[64];
+        snprintf(target, sizeof(target), "/bkt/k%d", i);
+        assert_int_equal(anonymous_put(c.url, target), 200);
+    }
+    ms3t_response r;
+    assert_int_equal(admin_call(c.url, "GET", "/_mock/journal", NULL, &r), 200);
+    json_t *j = json_loads(bk_buf_str(&r.body), 0, NULL);
+    assert_int_equal(json_array_size(j), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "key")), "k2");
+    json_decref(j);
+    char dropped[32];
+    assert_non_null(ms3t_header(&r, "X-Mock-Journal-Dropped", dropped, sizeof(dropped)));
+    assert_string_equal(dropped, "2");
+    ms3t_response_free(&r);
+    assert_int_equal(admin_call(c.url, "GET", "/_mock/health", NULL, &r), 200);
+    j = json_loads(bk_buf_str(&r.body), 0, NULL);
+    json_t *jj = json_object_get(j, "journal");
+    assert_int_equal(json_integer_value(json_object_get(jj, "dropped")), 2);
+    assert_int_equal(json_integer_value(json_object_get(jj, "max")), 3);
+    json_decref(j);
+    ms3t_response_free(&r);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+    FILE *f = fopen(journal, "r");
+    assert_non_null(f);
+    char line[16384];
+    int lines = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        lines++;
+    fclose(f);
+    assert_int_equal(lines, 5);
+
+    char out[8192];
+    const char *zero[] = {"--journal-max", "0", NULL};
+    assert_int_equal(run(zero, out, sizeof(out)), 2);
+    const char *word[] = {"--journal-max", "many", NULL};
+    assert_int_equal(run(word, out, sizeof(out)), 2);
+    ms3t_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -259,6 +474,9 @@ int main(void)
         cmocka_unit_test(test_serves_and_stops),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_anonymous_and_options),
+        cmocka_unit_test(test_admin_token),
+        cmocka_unit_test(test_no_admin_and_exposure_warning),
+        cmocka_unit_test(test_journal_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

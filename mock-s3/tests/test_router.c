@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/router.h"
+#include "router.h"
 
 static void route(ms3_route *r, const char *method, const char *target, const char *host, int copy)
 {

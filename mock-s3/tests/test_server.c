@@ -81,6 +81,7 @@ static void test_keep_alive(void **state)
     ms3_journal_entry *e = NULL;
     size_t n = ms3_journal_query(s, NULL, &e);
     assert_int_equal(n, 5);
+    assert_true(e[0].remote_port > 0); /* the client's port is journaled */
     for (size_t i = 1; i < n; i++)
         assert_int_equal(e[i].remote_port, e[0].remote_port); /* one connection */
     ms3_journal_entries_free(e, n);

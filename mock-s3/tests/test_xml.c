@@ -7,9 +7,9 @@
 
 #include <string.h>
 
-#include "../src/clock.h"
-#include "../src/errors.h"
-#include "../src/xml.h"
+#include "clock.h"
+#include "errors.h"
+#include "xml.h"
 
 static void test_escape(void **state)
 {

@@ -113,7 +113,7 @@ class Server:
             return json.loads(r.read() or b"null")
 
     def reset(self):
-        self.admin("POST", "/reset")
+        self.admin("POST", "/reset", {})
 
     def journal(self):
         return self.admin("GET", "/journal")

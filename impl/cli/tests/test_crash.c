@@ -256,6 +256,8 @@ static void admin(const crash_fx *f, const char *method, const char *path, const
     assert_non_null(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    struct curl_slist *json = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, json);
     if (body != NULL)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
@@ -264,6 +266,7 @@ static void admin(const crash_fx *f, const char *method, const char *path, const
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(h);
+    curl_slist_free_all(json);
     if (status != 200)
         fail_msg("admin %s %s: HTTP %ld", method, path, status);
 }
