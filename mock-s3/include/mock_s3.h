@@ -4,7 +4,11 @@
  * rewrite signed headers, stores that refuse aws-chunked).
  *
  * Several servers can run in one process; nothing is global. Every function
- * taking an ms3_server is thread-safe unless it says otherwise. */
+ * taking an ms3_server is thread-safe unless it says otherwise.
+ *
+ * Errors: a function that can fail returns a bk_code (BK_OK = 0) and, when err
+ * is not NULL, fills it with a message; err may always be NULL. Constructors
+ * return NULL and fill err. */
 #ifndef MOCK_S3_H
 #define MOCK_S3_H
 
@@ -102,29 +106,29 @@ typedef struct ms3_inproc_response {
     uint32_t delay_ms;       /* what a delay fault would have waited */
 } ms3_inproc_response;
 
-/* 0, or -1 + err (BK_EINVAL: no method or target; BK_ENOMEM). Any request the
- * HTTP layer would pass on is answered, never refused with -1. Free the
+/* BK_OK, or BK_EINVAL (no method or target) or BK_ENOMEM. Any request the HTTP
+ * layer would pass on is answered, never refused with an error code. Free the
  * response with ms3_inproc_response_free (also after a failure). */
-int ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inproc_response *out,
-                      bk_err *err);
+bk_code ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inproc_response *out,
+                          bk_err *err);
 void ms3_inproc_response_free(ms3_inproc_response *resp);
 /* Case-insensitive; NULL when absent. */
 const char *ms3_inproc_response_header(const ms3_inproc_response *resp, const char *name);
 
 /* Several credentials may be configured. A session token, when given, must be
  * sent as X-Amz-Security-Token (signed). Adding an existing key id replaces it. */
-int ms3_server_add_credentials(ms3_server *s, const char *access_key_id,
-                               const char *secret_access_key,
-                               const char *session_token /* NULL = none */, bk_err *err);
+bk_code ms3_server_add_credentials(ms3_server *s, const char *access_key_id,
+                                   const char *secret_access_key,
+                                   const char *session_token /* NULL = none */, bk_err *err);
 /* Requests signed with this key after mock time `expires_unix` get 400 ExpiredToken
  * (when the key has a session token) or 403 ExpiredToken-like AccessDenied otherwise.
  * 0 = never expires. */
-int ms3_server_set_credentials_expiry(ms3_server *s, const char *access_key_id,
-                                      int64_t expires_unix, bk_err *err);
+bk_code ms3_server_set_credentials_expiry(ms3_server *s, const char *access_key_id,
+                                          int64_t expires_unix, bk_err *err);
 
 /* Bucket names follow S3's rules (3-63 chars of a-z 0-9 . -); `_mock` is reserved.
  * Creating an existing bucket is not an error here. */
-int ms3_server_create_bucket(ms3_server *s, const char *bucket, bk_err *err);
+bk_code ms3_server_create_bucket(ms3_server *s, const char *bucket, bk_err *err);
 
 /* Drops objects, uploads, journal and faults; keeps buckets, credentials and policies.
  * With a data dir the stored objects are deleted from it too. */
@@ -146,21 +150,21 @@ typedef struct ms3_object_info {
     char *metadata_json; /* {"name":"value"} of x-amz-meta-*, names lower-case; free() it */
 } ms3_object_info;
 
-int ms3_server_put_object(ms3_server *s, const char *bucket, const char *key, const void *data,
-                          size_t len, const char *content_type /* NULL = binary/octet-stream */,
-                          bk_err *err);
+bk_code ms3_server_put_object(ms3_server *s, const char *bucket, const char *key, const void *data,
+                              size_t len, const char *content_type /* NULL = binary/octet-stream */,
+                              bk_err *err);
 /* An object of `size` zero bytes that occupies no memory or disk (for >= 5 GiB copy
  * tests). Its ETag is a multipart-style tag derived from the size, not an MD5. */
-int ms3_server_put_zero_object(ms3_server *s, const char *bucket, const char *key, uint64_t size,
-                               bk_err *err);
+bk_code ms3_server_put_zero_object(ms3_server *s, const char *bucket, const char *key,
+                                   uint64_t size, bk_err *err);
 /* BK_ENOTFOUND when the object does not exist. */
-int ms3_server_stat_object(ms3_server *s, const char *bucket, const char *key,
-                           ms3_object_info *info, bk_err *err);
+bk_code ms3_server_stat_object(ms3_server *s, const char *bucket, const char *key,
+                               ms3_object_info *info, bk_err *err);
 /* Reads at most max_len bytes (the object must be no larger, else BK_EINVAL) into a
  * malloc'ed buffer (NUL-terminated for convenience). */
-int ms3_server_read_object(ms3_server *s, const char *bucket, const char *key, size_t max_len,
-                           char **data, size_t *len, bk_err *err);
-int ms3_server_delete_object(ms3_server *s, const char *bucket, const char *key, bk_err *err);
+bk_code ms3_server_read_object(ms3_server *s, const char *bucket, const char *key, size_t max_len,
+                               char **data, size_t *len, bk_err *err);
+bk_code ms3_server_delete_object(ms3_server *s, const char *bucket, const char *key, bk_err *err);
 size_t ms3_server_object_count(ms3_server *s, const char *bucket);
 size_t ms3_server_upload_count(ms3_server *s); /* multipart uploads in progress */
 
@@ -250,7 +254,7 @@ typedef struct ms3_fault_rule {
 
 void ms3_fault_rule_init(ms3_fault_rule *r);
 /* Returns the rule id (>= 1) in *id when id is not NULL. */
-int ms3_server_add_fault(ms3_server *s, const ms3_fault_rule *r, uint64_t *id, bk_err *err);
+bk_code ms3_server_add_fault(ms3_server *s, const ms3_fault_rule *r, uint64_t *id, bk_err *err);
 void ms3_server_clear_faults(ms3_server *s);
 /* How often the rule fired so far (0 for an unknown id). */
 uint64_t ms3_server_fault_fired(ms3_server *s, uint64_t id);
@@ -272,11 +276,11 @@ typedef struct ms3_bucket_policy {
 } ms3_bucket_policy;
 
 /* bucket NULL = every existing bucket and the default for buckets created later. */
-int ms3_server_set_bucket_policy(ms3_server *s, const char *bucket, const ms3_bucket_policy *p,
-                                 bk_err *err);
+bk_code ms3_server_set_bucket_policy(ms3_server *s, const char *bucket, const ms3_bucket_policy *p,
+                                     bk_err *err);
 /* An access profile bound to a credential; both it and the bucket's apply. */
-int ms3_server_set_credentials_profile(ms3_server *s, const char *access_key_id,
-                                       ms3_access_profile profile, bk_err *err);
+bk_code ms3_server_set_credentials_profile(ms3_server *s, const char *access_key_id,
+                                           ms3_access_profile profile, bk_err *err);
 const char *ms3_access_profile_name(ms3_access_profile p); /* "full","read-only","no-list" */
 int ms3_access_profile_parse(const char *name, ms3_access_profile *out);
 

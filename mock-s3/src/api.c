@@ -5,36 +5,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
 #include "server_internal.h"
 
-int ms3_server_add_credentials(ms3_server *s, const char *access_key_id,
-                               const char *secret_access_key, const char *session_token,
-                               bk_err *err)
+bk_code ms3_server_add_credentials(ms3_server *s, const char *access_key_id,
+                                   const char *secret_access_key, const char *session_token,
+                                   bk_err *err)
 {
     return ms3_creds_add(s->creds, access_key_id, secret_access_key, session_token, err);
 }
 
-int ms3_server_set_credentials_expiry(ms3_server *s, const char *access_key_id,
-                                      int64_t expires_unix, bk_err *err)
+bk_code ms3_server_set_credentials_expiry(ms3_server *s, const char *access_key_id,
+                                          int64_t expires_unix, bk_err *err)
 {
     return ms3_creds_set_expiry(s->creds, access_key_id, expires_unix, err);
 }
 
-int ms3_server_set_credentials_profile(ms3_server *s, const char *access_key_id,
-                                       ms3_access_profile profile, bk_err *err)
+bk_code ms3_server_set_credentials_profile(ms3_server *s, const char *access_key_id,
+                                           ms3_access_profile profile, bk_err *err)
 {
     return ms3_creds_set_profile(s->creds, access_key_id, profile, err);
 }
 
-int ms3_server_create_bucket(ms3_server *s, const char *bucket, bk_err *err)
+bk_code ms3_server_create_bucket(ms3_server *s, const char *bucket, bk_err *err)
 {
     if (bucket == NULL || strcmp(bucket, "_mock") == 0 || !ms3_valid_bucket_name(bucket))
         return bk_err_set(err, BK_EINVAL,
                           "invalid bucket name \"%s\": 3-63 characters of a-z 0-9 . -",
                           bucket != NULL ? bucket : "(null)");
-    return ms3_store_create_bucket(s->store, bucket, ms3_clock_now_ms(&s->clock), err) < 0
-               ? (err != NULL ? (int)err->code : BK_EIO)
-               : 0;
+    return ms3_store_create_bucket(s->store, bucket, ms3_clock_now_ms(&s->clock), NULL, err);
 }
 
 void ms3_server_reset(ms3_server *s)
@@ -61,9 +60,9 @@ int ms3_server_age_objects(ms3_server *s, const char *bucket, const char *prefix
     return n < 0 ? -1 : (int)n;
 }
 
-static int put_body(ms3_server *s, const char *bucket, const char *key, ms3_body *body,
-                    const unsigned char md5[16], int zero_etag, const char *content_type,
-                    bk_err *err)
+static bk_code put_body(ms3_server *s, const char *bucket, const char *key, ms3_body *body,
+                        const unsigned char md5[16], int zero_etag, const char *content_type,
+                        bk_err *err)
 {
     ms3_objmeta meta;
     ms3_objmeta_init(&meta);
@@ -72,35 +71,39 @@ static int put_body(ms3_server *s, const char *bucket, const char *key, ms3_body
     if (zero_etag)
         snprintf(meta.etag + 33, sizeof(meta.etag) - 33, "-1\"");
     meta.last_modified_ms = ms3_clock_now_ms(&s->clock);
-    int rc = ms3_store_put(s->store, bucket, key, body, &meta, NULL, err);
+    bk_err e;
+    int rc = ms3_store_put(s->store, bucket, key, body, &meta, NULL, &e);
     if (rc == MS3_STORE_NO_BUCKET)
         return bk_err_set(err, BK_ENOTFOUND, "no bucket \"%s\"", bucket);
-    return rc == MS3_STORE_OK ? 0 : (err != NULL && err->code ? (int)err->code : BK_EIO);
+    return rc == MS3_STORE_OK ? BK_OK : ms3_err_pass(err, &e);
 }
 
-int ms3_server_put_object(ms3_server *s, const char *bucket, const char *key, const void *data,
-                          size_t len, const char *content_type, bk_err *err)
+bk_code ms3_server_put_object(ms3_server *s, const char *bucket, const char *key, const void *data,
+                              size_t len, const char *content_type, bk_err *err)
 {
     if (key == NULL || *key == '\0' || strlen(key) > 1024)
         return bk_err_set(err, BK_EINVAL, "object keys are 1 to 1024 bytes");
-    ms3_writer *w = ms3_writer_new(ms3_store_tmp_dir(s->store), err);
+    bk_err e;
+    ms3_writer *w = ms3_writer_new(ms3_store_tmp_dir(s->store), &e);
     if (w == NULL)
-        return err != NULL ? (int)err->code : BK_EIO;
-    if (ms3_writer_write(w, data, len, err) != 0) {
+        return ms3_err_pass(err, &e);
+    bk_code rc = ms3_writer_write(w, data, len, err);
+    if (rc != BK_OK) {
         ms3_writer_abort(w);
-        return err != NULL ? (int)err->code : BK_EIO;
+        return rc;
     }
     ms3_body body;
-    if (ms3_writer_finish(w, &body, err) != 0)
-        return err != NULL ? (int)err->code : BK_EIO;
+    rc = ms3_writer_finish(w, &body, err);
+    if (rc != BK_OK)
+        return rc;
     unsigned char md5[16];
     unsigned int n = 16;
     EVP_Digest(data, len, md5, &n, EVP_md5(), NULL);
     return put_body(s, bucket, key, &body, md5, 0, content_type, err);
 }
 
-int ms3_server_put_zero_object(ms3_server *s, const char *bucket, const char *key, uint64_t size,
-                               bk_err *err)
+bk_code ms3_server_put_zero_object(ms3_server *s, const char *bucket, const char *key,
+                                   uint64_t size, bk_err *err)
 {
     ms3_body body;
     ms3_body_zero(&body, size);
@@ -109,8 +112,8 @@ int ms3_server_put_zero_object(ms3_server *s, const char *bucket, const char *ke
     return put_body(s, bucket, key, &body, md5, 1, NULL, err);
 }
 
-int ms3_server_stat_object(ms3_server *s, const char *bucket, const char *key,
-                           ms3_object_info *info, bk_err *err)
+bk_code ms3_server_stat_object(ms3_server *s, const char *bucket, const char *key,
+                               ms3_object_info *info, bk_err *err)
 {
     memset(info, 0, sizeof(*info));
     ms3_objmeta m;
@@ -125,23 +128,24 @@ int ms3_server_stat_object(ms3_server *s, const char *bucket, const char *key,
              m.content_type ? m.content_type : "");
     info->metadata_json = ms3_objmeta_user_json(&m);
     ms3_objmeta_free(&m);
-    return 0;
+    return BK_OK;
 }
 
-int ms3_server_read_object(ms3_server *s, const char *bucket, const char *key, size_t max_len,
-                           char **data, size_t *len, bk_err *err)
+bk_code ms3_server_read_object(ms3_server *s, const char *bucket, const char *key, size_t max_len,
+                               char **data, size_t *len, bk_err *err)
 {
     *data = NULL;
     *len = 0;
     ms3_objmeta m;
     ms3_objmeta_init(&m);
     ms3_reader *r = NULL;
-    int rc = ms3_store_open_object(s->store, bucket, key, &m, &r, err);
+    bk_err e;
+    int rc = ms3_store_open_object(s->store, bucket, key, &m, &r, &e);
     ms3_objmeta_free(&m);
+    if (rc == MS3_STORE_IO)
+        return ms3_err_pass(err, &e);
     if (rc != MS3_STORE_OK)
-        return rc == MS3_STORE_IO
-                   ? BK_EIO
-                   : (int)bk_err_set(err, BK_ENOTFOUND, "%s/%s does not exist", bucket, key);
+        return bk_err_set(err, BK_ENOTFOUND, "%s/%s does not exist", bucket, key);
     uint64_t size = ms3_reader_size(r);
     if (size > max_len) {
         ms3_reader_close(r);
@@ -164,15 +168,15 @@ int ms3_server_read_object(ms3_server *s, const char *bucket, const char *key, s
     buf[size] = '\0';
     *data = buf;
     *len = (size_t)size;
-    return 0;
+    return BK_OK;
 }
 
-int ms3_server_delete_object(ms3_server *s, const char *bucket, const char *key, bk_err *err)
+bk_code ms3_server_delete_object(ms3_server *s, const char *bucket, const char *key, bk_err *err)
 {
     int rc = ms3_store_delete(s->store, bucket, key);
     if (rc != MS3_STORE_OK)
         return bk_err_set(err, BK_ENOTFOUND, "%s/%s does not exist", bucket, key);
-    return 0;
+    return BK_OK;
 }
 
 size_t ms3_server_object_count(ms3_server *s, const char *bucket)
@@ -207,7 +211,7 @@ uint64_t ms3_journal_dropped(ms3_server *s)
     return st.dropped;
 }
 
-int ms3_server_add_fault(ms3_server *s, const ms3_fault_rule *r, uint64_t *id, bk_err *err)
+bk_code ms3_server_add_fault(ms3_server *s, const ms3_fault_rule *r, uint64_t *id, bk_err *err)
 {
     return ms3_faults_add(s->faults, r, id, err);
 }
@@ -222,8 +226,8 @@ uint64_t ms3_server_fault_fired(ms3_server *s, uint64_t id)
     return ms3_faults_fired(s->faults, id);
 }
 
-int ms3_server_set_bucket_policy(ms3_server *s, const char *bucket, const ms3_bucket_policy *p,
-                                 bk_err *err)
+bk_code ms3_server_set_bucket_policy(ms3_server *s, const char *bucket, const ms3_bucket_policy *p,
+                                     bk_err *err)
 {
     return ms3_policies_set(s->policies, bucket, p, err);
 }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errors.h"
+
 struct ms3_blob {
     atomic_int refs;
     uint64_t len;
@@ -87,10 +89,10 @@ ms3_writer *ms3_writer_new(const char *tmp_dir, bk_err *err)
     return w;
 }
 
-int ms3_writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err)
+bk_code ms3_writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err)
 {
     if (len == 0)
-        return 0;
+        return BK_OK;
     if (w->fd >= 0) {
         const unsigned char *p = data;
         while (len > 0) {
@@ -103,7 +105,7 @@ int ms3_writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err)
             len -= (size_t)n;
             w->size += (uint64_t)n;
         }
-        return 0;
+        return BK_OK;
     }
     if (w->size + len > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
@@ -120,7 +122,7 @@ int ms3_writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err)
     }
     memcpy(w->data + w->size, data, len);
     w->size += len;
-    return 0;
+    return BK_OK;
 }
 
 uint64_t ms3_writer_size(const ms3_writer *w)
@@ -141,14 +143,14 @@ void ms3_writer_abort(ms3_writer *w)
     free(w);
 }
 
-int ms3_writer_finish(ms3_writer *w, ms3_body *body, bk_err *err)
+bk_code ms3_writer_finish(ms3_writer *w, ms3_body *body, bk_err *err)
 {
     memset(body, 0, sizeof(*body));
     body->size = w->size;
     if (w->fd >= 0) {
         if (close(w->fd) != 0) {
             w->fd = -1;
-            int rc = bk_err_set(err, BK_EIO, "close %s: %s", w->path, strerror(errno));
+            bk_code rc = bk_err_set(err, BK_EIO, "close %s: %s", w->path, strerror(errno));
             unlink(w->path);
             free(w->path);
             free(w);
@@ -158,7 +160,7 @@ int ms3_writer_finish(ms3_writer *w, ms3_body *body, bk_err *err)
         body->path = w->path;
         body->is_temp = 1;
         free(w);
-        return 0;
+        return BK_OK;
     }
     ms3_blob *b = calloc(1, sizeof(*b));
     if (b == NULL) {
@@ -171,7 +173,7 @@ int ms3_writer_finish(ms3_writer *w, ms3_body *body, bk_err *err)
     body->kind = MS3_BODY_MEM;
     body->blob = b;
     free(w);
-    return 0;
+    return BK_OK;
 }
 
 /* ---- reader */
@@ -262,8 +264,8 @@ void ms3_zero_md5(uint64_t size, unsigned char md5[16])
 
 enum { COPY_BUF = 256 * 1024 };
 
-int ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64_t len,
-                        ms3_body *out, unsigned char md5[16], bk_err *err)
+bk_code ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64_t len,
+                            ms3_body *out, unsigned char md5[16], bk_err *err)
 {
     memset(out, 0, sizeof(*out));
     if (off > r->size || len > r->size - off)
@@ -273,14 +275,15 @@ int ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64
     if (r->kind == MS3_BODY_ZERO) {
         ms3_body_zero(out, len);
         ms3_zero_md5(len, md5);
-        return 0;
+        return BK_OK;
     }
-    ms3_writer *w = ms3_writer_new(tmp_dir, err);
+    bk_err e;
+    ms3_writer *w = ms3_writer_new(tmp_dir, &e);
     if (w == NULL)
-        return err != NULL ? (int)err->code : BK_EIO;
+        return ms3_err_pass(err, &e);
     unsigned char *buf = malloc(COPY_BUF);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc = 0;
+    bk_code rc = BK_OK;
     if (buf == NULL || ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
         rc = bk_err_set(err, BK_ENOMEM, "out of memory");
         goto done;
@@ -295,7 +298,7 @@ int ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64
             goto done;
         }
         EVP_DigestUpdate(ctx, buf, (size_t)n);
-        if ((rc = ms3_writer_write(w, buf, (size_t)n, err)) != 0)
+        if ((rc = ms3_writer_write(w, buf, (size_t)n, err)) != BK_OK)
             goto done;
         pos += (uint64_t)n;
     }
@@ -310,8 +313,8 @@ done:
     return rc;
 }
 
-int ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
-                    bk_err *err)
+bk_code ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
+                        bk_err *err)
 {
     memset(out, 0, sizeof(*out));
     uint64_t total = 0;
@@ -323,34 +326,35 @@ int ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_b
     }
     if (all_zero) {
         ms3_body_zero(out, total);
-        return 0;
+        return BK_OK;
     }
-    ms3_writer *w = ms3_writer_new(tmp_dir, err);
+    bk_err e;
+    ms3_writer *w = ms3_writer_new(tmp_dir, &e);
     if (w == NULL)
-        return err != NULL ? (int)err->code : BK_EIO;
+        return ms3_err_pass(err, &e);
     unsigned char *buf = malloc(COPY_BUF);
-    int rc = 0;
+    bk_code rc = BK_OK;
     if (buf == NULL) {
         rc = bk_err_set(err, BK_ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        ms3_reader *r = ms3_reader_from_body(parts[i], err);
+    for (size_t i = 0; i < n && rc == BK_OK; i++) {
+        ms3_reader *r = ms3_reader_from_body(parts[i], &e);
         if (r == NULL) {
-            rc = err != NULL ? (int)err->code : BK_EIO;
+            rc = ms3_err_pass(err, &e);
             break;
         }
         uint64_t pos = 0;
-        while (pos < r->size && rc == 0) {
+        while (pos < r->size && rc == BK_OK) {
             long got = ms3_reader_pread(r, buf, COPY_BUF, pos);
             if (got <= 0)
                 rc = bk_err_set(err, BK_EIO, "short read joining part %zu", i + 1);
-            else if ((rc = ms3_writer_write(w, buf, (size_t)got, err)) == 0)
+            else if ((rc = ms3_writer_write(w, buf, (size_t)got, err)) == BK_OK)
                 pos += (uint64_t)got;
         }
         ms3_reader_close(r);
     }
-    if (rc == 0) {
+    if (rc == BK_OK) {
         rc = ms3_writer_finish(w, out, err);
         w = NULL;
     }

@@ -27,10 +27,10 @@ void ms3_body_zero(ms3_body *b, uint64_t size);
 typedef struct ms3_writer ms3_writer;
 /* tmp_dir NULL = in memory; else a temp file in tmp_dir. */
 ms3_writer *ms3_writer_new(const char *tmp_dir, bk_err *err);
-int ms3_writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err);
+bk_code ms3_writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err);
 uint64_t ms3_writer_size(const ms3_writer *w);
 /* Finishes the writer into *body (closing and freeing the writer in all cases). */
-int ms3_writer_finish(ms3_writer *w, ms3_body *body, bk_err *err);
+bk_code ms3_writer_finish(ms3_writer *w, ms3_body *body, bk_err *err);
 void ms3_writer_abort(ms3_writer *w);
 
 /* ---- reader over a body or a stored object */
@@ -44,11 +44,11 @@ void ms3_reader_close(ms3_reader *r);
 
 /* Copies [off, off+len) of a reader into a new body; md5 gets the 16-byte MD5
  * of the range (for a zero source, a stand-in derived from the length). */
-int ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64_t len,
-                        ms3_body *out, unsigned char md5[16], bk_err *err);
+bk_code ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64_t len,
+                            ms3_body *out, unsigned char md5[16], bk_err *err);
 /* Concatenates bodies into one new body (all zero -> zero). */
-int ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
-                    bk_err *err);
+bk_code ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
+                        bk_err *err);
 /* The MD5 stand-in for zero bodies. */
 void ms3_zero_md5(uint64_t size, unsigned char md5[16]);
 

@@ -14,12 +14,13 @@ void ms3_op_create_bucket(ms3_req *r)
         ms3_resp_error(r, "InvalidBucketName", NULL, NULL);
         return;
     }
-    int rc = ms3_store_create_bucket(s->store, r->route.bucket, ms3_clock_now_ms(&s->clock), &err);
-    if (rc < 0) {
+    int existed = 0;
+    if (ms3_store_create_bucket(s->store, r->route.bucket, ms3_clock_now_ms(&s->clock), &existed,
+                                &err) != BK_OK) {
         ms3_resp_error(r, "InternalError", err.msg, NULL);
         return;
     }
-    if (rc == 1 && strcmp(s->region, "us-east-1") != 0) {
+    if (existed && strcmp(s->region, "us-east-1") != 0) {
         ms3_resp_error(r, "BucketAlreadyOwnedByYou", NULL, NULL);
         return;
     }

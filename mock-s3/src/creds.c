@@ -49,8 +49,8 @@ static ms3_cred *find(ms3_creds *c, const char *akid)
     return NULL;
 }
 
-int ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const char *token,
-                  bk_err *err)
+bk_code ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const char *token,
+                      bk_err *err)
 {
     if (akid == NULL || *akid == '\0' || secret == NULL || *secret == '\0')
         return bk_err_set(err, BK_EINVAL, "credentials need an access key id and a secret");
@@ -61,7 +61,7 @@ int ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const char
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     pthread_mutex_lock(&c->lock);
-    int rc = 0;
+    bk_code rc = BK_OK;
     ms3_cred *existing = find(c, akid);
     if (existing != NULL) {
         nc.profile = existing->profile;
@@ -81,24 +81,24 @@ int ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const char
     return rc;
 }
 
-int ms3_creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err)
+bk_code ms3_creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err)
 {
     pthread_mutex_lock(&c->lock);
     ms3_cred *cr = find(c, akid);
     if (cr != NULL)
         cr->expires = expires_unix;
     pthread_mutex_unlock(&c->lock);
-    return cr != NULL ? 0 : (int)bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
+    return cr != NULL ? BK_OK : bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
 }
 
-int ms3_creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err)
+bk_code ms3_creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err)
 {
     pthread_mutex_lock(&c->lock);
     ms3_cred *cr = find(c, akid);
     if (cr != NULL)
         cr->profile = p;
     pthread_mutex_unlock(&c->lock);
-    return cr != NULL ? 0 : (int)bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
+    return cr != NULL ? BK_OK : bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
 }
 
 size_t ms3_creds_count(ms3_creds *c)

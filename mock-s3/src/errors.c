@@ -151,3 +151,8 @@ const char *ms3_status_reason(int status)
         return "";
     }
 }
+
+bk_code ms3_err_pass(bk_err *err, const bk_err *from)
+{
+    return bk_err_set(err, from->code, "%s", from->msg);
+}

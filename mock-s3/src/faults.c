@@ -113,7 +113,7 @@ static char *dup_opt(const char *s, int *failed)
     return d;
 }
 
-int ms3_faults_add(ms3_faults *f, const ms3_fault_rule *in, uint64_t *id, bk_err *err)
+bk_code ms3_faults_add(ms3_faults *f, const ms3_fault_rule *in, uint64_t *id, bk_err *err)
 {
     if (in->action < MS3_FAULT_ERROR || in->action > MS3_FAULT_HEAD_NO_CONTENT_LENGTH)
         return bk_err_set(err, BK_EINVAL, "fault rule: unknown action %d", (int)in->action);
@@ -161,7 +161,7 @@ int ms3_faults_add(ms3_faults *f, const ms3_fault_rule *in, uint64_t *id, bk_err
     pthread_mutex_unlock(&f->lock);
     if (id != NULL)
         *id = r.id;
-    return 0;
+    return BK_OK;
 }
 
 uint64_t ms3_faults_fired(ms3_faults *f, uint64_t id)

@@ -20,7 +20,7 @@ typedef struct ms3_fault_decision {
 
 ms3_faults *ms3_faults_new(void);
 void ms3_faults_free(ms3_faults *f);
-int ms3_faults_add(ms3_faults *f, const ms3_fault_rule *r, uint64_t *id, bk_err *err);
+bk_code ms3_faults_add(ms3_faults *f, const ms3_fault_rule *r, uint64_t *id, bk_err *err);
 void ms3_faults_clear(ms3_faults *f);
 uint64_t ms3_faults_fired(ms3_faults *f, uint64_t id);
 /* Counts the request against every matching rule and decides what happens to it. */

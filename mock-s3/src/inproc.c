@@ -126,17 +126,16 @@ static int collect_response(ms3_req *r, const ms3_inproc_request *rq, ms3_inproc
     return 0;
 }
 
-int ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inproc_response *out,
-                      bk_err *err)
+bk_code ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inproc_response *out,
+                          bk_err *err)
 {
     memset(out, 0, sizeof(*out));
     if (s == NULL || rq == NULL || rq->method == NULL || rq->target == NULL) {
-        bk_err_set(err, BK_EINVAL, "in-process request needs a server, a method and a target");
-        return -1;
+        return bk_err_set(err, BK_EINVAL,
+                          "in-process request needs a server, a method and a target");
     }
     if (rq->body_len > 0 && rq->body == NULL) {
-        bk_err_set(err, BK_EINVAL, "in-process request has a body length but no body");
-        return -1;
+        return bk_err_set(err, BK_EINVAL, "in-process request has a body length but no body");
     }
     size_t deliver = 0;
     int short_body = 0;
@@ -144,13 +143,12 @@ int ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inproc_re
         /* libmicrohttpd answers this itself; the mock never sees the request. */
         out->outcome = MS3_INPROC_BAD_REQUEST;
         out->status = 400;
-        return 0;
+        return BK_OK;
     }
 
     ms3_req *r = ms3_req_new(s, rq->target, 0);
     if (r == NULL) {
-        bk_err_set(err, BK_ENOMEM, "out of memory");
-        return -1;
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < rq->n_headers; i++) {
         if (rq->headers[i].name == NULL)
@@ -171,27 +169,25 @@ int ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inproc_re
             if (ms3_req_feed(r, body + off, n) != 0) {
                 out->outcome = MS3_INPROC_CUT_REQUEST;
                 ms3_req_complete(r, 1, NULL);
-                return 0;
+                return BK_OK;
             }
         }
         if (short_body) {
             out->outcome = MS3_INPROC_CLIENT_GONE;
             ms3_req_complete(r, 1, "client closed the connection in the middle of the body");
-            return 0;
+            return BK_OK;
         }
         if (ms3_req_end_body(r) != 0) {
             out->outcome = MS3_INPROC_CUT_REQUEST;
             ms3_req_complete(r, 1, NULL);
-            return 0;
+            return BK_OK;
         }
     }
     int rc = collect_response(r, rq, out);
     ms3_req_complete(r, out->outcome != MS3_INPROC_ANSWERED, NULL);
-    if (rc != 0) {
-        bk_err_set(err, BK_ENOMEM, "out of memory");
-        return -1;
-    }
-    return 0;
+    if (rc != 0)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    return BK_OK;
 }
 
 void ms3_inproc_response_free(ms3_inproc_response *resp)

@@ -36,9 +36,10 @@ void ms3_policies_free(ms3_policies *p)
     free(p);
 }
 
-int ms3_policies_set(ms3_policies *p, const char *bucket, const ms3_bucket_policy *bp, bk_err *err)
+bk_code ms3_policies_set(ms3_policies *p, const char *bucket, const ms3_bucket_policy *bp,
+                         bk_err *err)
 {
-    int rc = 0;
+    bk_code rc = BK_OK;
     pthread_mutex_lock(&p->lock);
     if (bucket == NULL) {
         p->def = *bp;

@@ -11,7 +11,8 @@ typedef struct ms3_policies ms3_policies;
 ms3_policies *ms3_policies_new(void);
 void ms3_policies_free(ms3_policies *p);
 /* bucket NULL: sets the default and overrides every bucket-specific entry. */
-int ms3_policies_set(ms3_policies *p, const char *bucket, const ms3_bucket_policy *bp, bk_err *err);
+bk_code ms3_policies_set(ms3_policies *p, const char *bucket, const ms3_bucket_policy *bp,
+                         bk_err *err);
 void ms3_policies_get(ms3_policies *p, const char *bucket, ms3_bucket_policy *out);
 void ms3_policies_set_proxy(ms3_policies *p, unsigned flags);
 unsigned ms3_policies_proxy(ms3_policies *p);

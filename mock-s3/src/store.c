@@ -423,29 +423,29 @@ const char *ms3_store_tmp_dir(const ms3_store *st)
     return st->tmp_dir;
 }
 
-int ms3_store_create_bucket(ms3_store *st, const char *name, int64_t now_ms, bk_err *err)
+bk_code ms3_store_create_bucket(ms3_store *st, const char *name, int64_t now_ms, int *existed,
+                                bk_err *err)
 {
-    if (!ms3_valid_bucket_name(name)) {
-        bk_err_set(err, BK_EINVAL, "invalid bucket name \"%s\"", name);
-        return -1;
-    }
+    if (existed != NULL)
+        *existed = 0;
+    if (!ms3_valid_bucket_name(name))
+        return bk_err_set(err, BK_EINVAL, "invalid bucket name \"%s\"", name);
     pthread_mutex_lock(&st->lock);
-    int rc = 1;
-    if (find_bucket(st, name) == NULL) {
-        rc = 0;
+    bk_code rc = BK_OK;
+    if (find_bucket(st, name) != NULL) {
+        if (existed != NULL)
+            *existed = 1;
+    } else {
         if (st->dir != NULL) {
             bk_buf p = BK_BUF_INIT;
             bk_buf_printf(&p, "%s/buckets/%s", st->dir, name);
-            if (mkdir_p(bk_buf_str(&p)) != 0) {
-                bk_err_set(err, BK_EIO, "cannot create %s: %s", bk_buf_str(&p), strerror(errno));
-                rc = -1;
-            }
+            if (mkdir_p(bk_buf_str(&p)) != 0)
+                rc = bk_err_set(err, BK_EIO, "cannot create %s: %s", bk_buf_str(&p),
+                                strerror(errno));
             bk_buf_free(&p);
         }
-        if (rc == 0 && add_bucket(st, name, now_ms) == NULL) {
-            bk_err_set(err, BK_ENOMEM, "out of memory");
-            rc = -1;
-        }
+        if (rc == BK_OK && add_bucket(st, name, now_ms) == NULL)
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     pthread_mutex_unlock(&st->lock);
     return rc;

@@ -40,8 +40,9 @@ int ms3_write_file_atomic(const char *path, const char *text, bk_err *err);
 void ms3_store_close(ms3_store *st);
 int ms3_store_is_persistent(const ms3_store *st);
 
-/* 0 created, 1 already existed, -1 error. */
-int ms3_store_create_bucket(ms3_store *st, const char *bucket, int64_t now_ms, bk_err *err);
+/* Creates the bucket unless it exists (*existed then 1; existed may be NULL). */
+bk_code ms3_store_create_bucket(ms3_store *st, const char *bucket, int64_t now_ms, int *existed,
+                                bk_err *err);
 int ms3_store_bucket_exists(ms3_store *st, const char *bucket);
 /* MS3_STORE_OK, NO_BUCKET, or -1 with "BucketNotEmpty" semantics. */
 int ms3_store_delete_bucket(ms3_store *st, const char *bucket);
