@@ -9,6 +9,7 @@
 #include "fuzz_target.h"
 
 #include "router.h"
+#include "uri.h"
 
 BK_FUZZ_TARGET(mock_route)
 {

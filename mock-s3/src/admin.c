@@ -403,7 +403,8 @@ static const admin_route *find_route(const char *method, const char *path)
     return NULL;
 }
 
-void ms3_admin_handle(ms3_req *r, const char *body, size_t len)
+/* The endpoint of the request, its JSON body buffered. */
+static void handle(ms3_req *r, const char *body, size_t len)
 {
     json_t *in = NULL;
     if (len > 0) {
@@ -424,4 +425,14 @@ void ms3_admin_handle(ms3_req *r, const char *body, size_t len)
     else
         reply_error(r, 404, "no such admin endpoint");
     json_decref(in);
+}
+
+void ms3_admin_run(ms3_req *r)
+{
+    const bk_buf *b = r->ingest != NULL ? ms3_ingest_buffer(r->ingest) : NULL;
+    if (r->ingest != NULL && ms3_ingest_finish(r->ingest) != 0) {
+        ms3_resp_error(r, "InvalidRequest", "admin request body too large", NULL);
+        return;
+    }
+    handle(r, b != NULL ? bk_buf_str(b) : "", b != NULL ? b->len : 0);
 }

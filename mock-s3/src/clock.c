@@ -46,6 +46,45 @@ double ms3_monotonic(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void ms3_sleeper_init(ms3_sleeper *s)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->stopping = 0;
+}
+
+void ms3_sleeper_clear(ms3_sleeper *s)
+{
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+}
+
+void ms3_sleeper_sleep_ms(ms3_sleeper *s, uint32_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        if (pthread_cond_timedwait(&s->cond, &s->lock, &until) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void ms3_sleeper_stop(ms3_sleeper *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
 void ms3_time_rfc1123(int64_t unix_seconds, char *out, size_t n)
 {
     time_t t = (time_t)unix_seconds;

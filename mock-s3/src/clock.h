@@ -1,8 +1,10 @@
 /* The mock's notion of "now": the real clock plus an adjustable offset, so tests
- * can move time (Last-Modified stamps, skew checks, presign expiry) without waiting. */
+ * can move time (Last-Modified stamps, skew checks, presign expiry) without
+ * waiting; and waits that end early when the server stops. */
 #ifndef MS3_CLOCK_H
 #define MS3_CLOCK_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +19,21 @@ int64_t ms3_clock_now(ms3_clock *c);    /* unix seconds */
 int64_t ms3_clock_now_ms(ms3_clock *c); /* unix milliseconds */
 double ms3_clock_now_f(ms3_clock *c);   /* unix seconds with fraction */
 double ms3_monotonic(void);             /* for durations; not shifted */
+
+/* Sleeps (delay faults) that a stopping server cuts short, so stop never waits
+ * for a sleeping fault. */
+typedef struct ms3_sleeper {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stopping;
+} ms3_sleeper;
+
+void ms3_sleeper_init(ms3_sleeper *s);
+void ms3_sleeper_clear(ms3_sleeper *s);
+/* Sleeps up to ms (real time), less when ms3_sleeper_stop is called. */
+void ms3_sleeper_sleep_ms(ms3_sleeper *s, uint32_t ms);
+/* Ends every sleep, now and later. */
+void ms3_sleeper_stop(ms3_sleeper *s);
 
 /* "Wed, 12 Oct 2009 17:50:00 GMT" (HTTP headers). out >= 32 bytes. */
 void ms3_time_rfc1123(int64_t unix_seconds, char *out, size_t n);

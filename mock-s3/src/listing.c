@@ -120,7 +120,7 @@ static int read_token(const char *token, char **after, int *is_prefix)
     return *after != NULL ? 0 : -1;
 }
 
-void ms3_op_list_objects(ms3_req *r, int v2)
+static void list_objects(ms3_req *r, int v2)
 {
     const ms3_route *rt = &r->route;
     const char *prefix = ms3_route_param(rt, "prefix");
@@ -239,4 +239,14 @@ void ms3_op_list_objects(ms3_req *r, int v2)
         return;
     }
     ms3_resp_xml(r, 200);
+}
+
+void ms3_op_list_objects_v1(ms3_req *r)
+{
+    list_objects(r, 0);
+}
+
+void ms3_op_list_objects_v2(ms3_req *r)
+{
+    list_objects(r, 1);
 }

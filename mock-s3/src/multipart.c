@@ -14,21 +14,52 @@
 #include "uploads.h"
 #include "xml.h"
 
-#define MAX_COPY_SOURCE (5ULL * 1024 * 1024 * 1024)
-
 /* The checksum algorithm a part request declares: header, trailer or SDK header. */
 static bk_checksum_alg declared_alg(const ms3_req *r);
 
-int ms3_op_precheck_part(ms3_req *r)
+/* ---------------------------------------------------------------- prechecks */
+
+/* The upload of uploadId exists, for this bucket and key. */
+int ms3_precheck_upload(ms3_req *r)
 {
+    const char *id = ms3_route_param(&r->route, "uploadId");
+    if (id == NULL || !ms3_uploads_exists(r->srv->uploads, id, r->route.bucket, r->route.key)) {
+        ms3_resp_error(r, "NoSuchUpload", NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* The upload exists and partNumber is 1..10000. */
+int ms3_precheck_upload_part_copy(ms3_req *r)
+{
+    if (ms3_precheck_upload(r) != 0)
+        return -1;
+    const char *pn = ms3_route_param(&r->route, "partNumber");
+    char *end = NULL;
+    long n = pn != NULL ? strtol(pn, &end, 10) : 0;
+    if (pn == NULL || *end != '\0' || n < 1 || n > 10000) {
+        ms3_resp_error(r, "InvalidArgument",
+                       "Part number must be an integer between 1 and 10000, inclusive",
+                       "<ArgumentName>partNumber</ArgumentName>");
+        return -1;
+    }
+    return 0;
+}
+
+/* As UploadPartCopy, and an upload created with a checksum algorithm takes no
+ * part without it (S3 says so at once; the reverse case is only caught by
+ * Complete: InvalidPart). */
+int ms3_precheck_upload_part(ms3_req *r)
+{
+    if (ms3_precheck_upload_part_copy(r) != 0)
+        return -1;
     ms3_uploads *u = r->srv->uploads;
     const char *id = ms3_route_param(&r->route, "uploadId");
     pthread_mutex_lock(&u->lock);
     ms3_upload *up = ms3_uploads_find(u, id, r->route.bucket, r->route.key, NULL);
     bk_checksum_alg want = up != NULL ? up->ck_alg : BK_CHECKSUM_NONE;
     pthread_mutex_unlock(&u->lock);
-    /* An upload created with an algorithm takes no part without it (S3 says so at
-     * once); the reverse case is only caught by Complete (InvalidPart). */
     if (want != BK_CHECKSUM_NONE && declared_alg(r) != want) {
         char msg[160];
         const char *got = bk_checksum_alg_lower(declared_alg(r));
@@ -71,7 +102,8 @@ static ms3_upload *new_upload(ms3_req *r)
                        NULL);
         return NULL;
     }
-    if (up->bucket == NULL || up->key == NULL || ms3_meta_from_request(r, &up->meta) != 0) {
+    if (up->bucket == NULL || up->key == NULL ||
+        ms3_objmeta_from_headers(&up->meta, r->headers, r->n_headers) != 0) {
         ms3_upload_free(up);
         ms3_resp_error(r, "InternalError", NULL, NULL);
         return NULL;
@@ -229,7 +261,7 @@ void ms3_op_upload_part_copy(ms3_req *r)
         }
         len = last - first + 1;
     }
-    if (len > MAX_COPY_SOURCE) {
+    if (len > MS3_MAX_OBJECT_PUT) {
         ms3_resp_error(r, "InvalidRequest",
                        "The specified copy source is larger than the maximum allowable size "
                        "for a copy source: 5368709120",

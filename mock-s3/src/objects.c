@@ -1,5 +1,5 @@
-/* Object operations (Head, Get, Put, Copy, Delete, DeleteObjects), bucket
- * operations, and the checks every operation makes before its body arrives. */
+/* Object operations (Head, Get, Put, Copy, Delete, DeleteObjects) and the
+ * checks PutObject and DeleteObjects make before their body arrives. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,77 +8,10 @@
 
 #include "bkcache/checksum.h"
 #include "errors.h"
+#include "precheck.h"
 #include "server_internal.h"
+#include "uri.h"
 #include "xml.h"
-
-#define MAX_SINGLE_PUT (5ULL * 1024 * 1024 * 1024)
-
-/* Representation headers S3 stores with an object and returns on GET/HEAD. */
-static const char *const stored_headers[] = {"Content-Encoding",
-                                             "Content-Disposition",
-                                             "Content-Language",
-                                             "Cache-Control",
-                                             "Expires",
-                                             "x-amz-website-redirect-location",
-                                             "x-amz-storage-class"};
-
-void ms3_format_etag(const unsigned char md5[16], char out[80])
-{
-    out[0] = '"';
-    for (size_t i = 0; i < 16; i++)
-        snprintf(out + 1 + 2 * i, 3, "%02x", md5[i]);
-    out[33] = '"';
-    out[34] = '\0';
-}
-
-int ms3_meta_from_request(const ms3_req *r, ms3_objmeta *meta)
-{
-    const char *ct = ms3_req_header(r, "Content-Type");
-    meta->content_type = strdup(ct != NULL && *ct ? ct : "binary/octet-stream");
-    if (meta->content_type == NULL)
-        return -1;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        const char *name = r->headers[i].name;
-        if (strncasecmp(name, "x-amz-meta-", 11) == 0 && name[11] != '\0') {
-            char lower[256];
-            snprintf(lower, sizeof(lower), "%s", name + 11);
-            for (char *p = lower; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-            if (ms3_objmeta_add_user(meta, lower, r->headers[i].value) != 0)
-                return -1;
-        }
-    }
-    for (size_t i = 0; i < sizeof(stored_headers) / sizeof(stored_headers[0]); i++) {
-        const char *v = ms3_req_header(r, stored_headers[i]);
-        if (v == NULL)
-            continue;
-        /* aws-chunked is transport framing, not part of what the object is. */
-        if (strcasecmp(stored_headers[i], "Content-Encoding") == 0) {
-            char cleaned[256] = "";
-            char copy[256];
-            snprintf(copy, sizeof(copy), "%s", v);
-            char *save = NULL;
-            for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
-                 tok = strtok_r(NULL, ",", &save)) {
-                while (*tok == ' ')
-                    tok++;
-                if (strcasecmp(tok, "aws-chunked") == 0 || *tok == '\0')
-                    continue;
-                if (cleaned[0])
-                    strncat(cleaned, ",", sizeof(cleaned) - strlen(cleaned) - 1);
-                strncat(cleaned, tok, sizeof(cleaned) - strlen(cleaned) - 1);
-            }
-            if (cleaned[0] == '\0')
-                continue;
-            if (ms3_objmeta_add_header(meta, stored_headers[i], cleaned) != 0)
-                return -1;
-            continue;
-        }
-        if (ms3_objmeta_add_header(meta, stored_headers[i], v) != 0)
-            return -1;
-    }
-    return 0;
-}
 
 static int checksum_mode_enabled(const ms3_req *r)
 {
@@ -86,7 +19,7 @@ static int checksum_mode_enabled(const ms3_req *r)
     return m != NULL && strcasecmp(m, "ENABLED") == 0;
 }
 
-void ms3_resp_object_headers(ms3_req *r, const ms3_objmeta *m, int with_last_modified)
+static void resp_object_headers(ms3_req *r, const ms3_objmeta *m, int with_last_modified)
 {
     ms3_resp_header(r, "ETag", m->etag);
     if (with_last_modified) {
@@ -107,40 +40,6 @@ void ms3_resp_object_headers(ms3_req *r, const ms3_objmeta *m, int with_last_mod
         ms3_resp_headerf(r, "x-amz-mp-parts-count", "%d", m->parts_count);
 }
 
-/* "/bucket/key?versionId=x", URL-encoded or not, leading slash optional. */
-int ms3_parse_copy_source(const char *value, char **bucket, char **key)
-{
-    *bucket = *key = NULL;
-    if (value == NULL)
-        return -1;
-    const char *v = value[0] == '/' ? value + 1 : value;
-    const char *q = strstr(v, "?versionId=");
-    size_t len = q != NULL ? (size_t)(q - v) : strlen(v);
-    /* Decoding twice would corrupt keys containing '%': decode once, as S3 does. */
-    char *decoded = ms3_url_decode(v, len, 0);
-    if (decoded == NULL) {
-        decoded = strndup(v, len); /* a raw '%' that is not an escape: take it as is */
-        if (decoded == NULL)
-            return -1;
-    }
-    char *slash = strchr(decoded, '/');
-    if (slash == NULL || slash == decoded || slash[1] == '\0') {
-        free(decoded);
-        return -1;
-    }
-    *slash = '\0';
-    *bucket = strdup(decoded);
-    *key = strdup(slash + 1);
-    free(decoded);
-    if (*bucket == NULL || *key == NULL) {
-        free(*bucket);
-        free(*key);
-        *bucket = *key = NULL;
-        return -1;
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------- prechecks */
 
 static int fail(ms3_req *r, const char *code, const char *message, const char *xml)
@@ -149,226 +48,26 @@ static int fail(ms3_req *r, const char *code, const char *message, const char *x
     return -1;
 }
 
-/* The single x-amz-checksum-<alg> header of a request, if any. -1: several. */
-static int header_checksum(const ms3_req *r, bk_checksum_alg *alg, const char **value)
+/* PutObject: If-None-Match is only supported as "*" (create if absent). */
+int ms3_precheck_put_object(ms3_req *r)
 {
-    int found = 0;
-    *alg = BK_CHECKSUM_NONE;
-    *value = NULL;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        bk_checksum_alg a;
-        if (bk_checksum_alg_from_header(r->headers[i].name, &a)) {
-            if (found && a != *alg)
-                return -1;
-            found = 1;
-            *alg = a;
-            *value = r->headers[i].value;
-        }
-    }
-    return found;
+    const char *inm = ms3_req_header(r, "If-None-Match");
+    if (inm != NULL && strcmp(inm, "*") != 0)
+        return fail(r, "NotImplemented",
+                    "A header you provided implies functionality that is not implemented",
+                    "<Header>If-None-Match</Header>");
+    return 0;
 }
 
-static int check_checksum_headers(ms3_req *r)
+/* DeleteObjects needs an integrity check of its body. */
+int ms3_precheck_delete_objects(ms3_req *r)
 {
     bk_checksum_alg alg;
-    const char *value;
-    int n = header_checksum(r, &alg, &value);
-    if (n < 0)
-        return fail(r, "InvalidRequest",
-                    "Expecting a single x-amz-checksum- header. Multiple checksum Types are not "
-                    "allowed.",
+    const char *v;
+    if (ms3_req_header(r, "Content-MD5") == NULL && ms3_req_checksum_header(r, &alg, &v) == 0)
+        return fail(r, "InvalidRequest", "Missing required header for this request: Content-MD5",
                     NULL);
-    char msg[160];
-    if (n > 0 && !bk_checksum_value_valid(alg, value, strlen(value))) {
-        snprintf(msg, sizeof(msg), "Value for %s header is invalid.", bk_checksum_header_name(alg));
-        return fail(r, "InvalidRequest", msg, NULL);
-    }
-    const char *sdk = ms3_req_header(r, "x-amz-sdk-checksum-algorithm");
-    bk_checksum_alg sdk_alg;
-    if (sdk != NULL && (!bk_checksum_alg_from_name(sdk, &sdk_alg) || (n > 0 && sdk_alg != alg)))
-        return fail(r, "InvalidRequest",
-                    "Value for x-amz-sdk-checksum-algorithm header is invalid.", NULL);
-    const char *md5 = ms3_req_header(r, "Content-MD5");
-    unsigned char raw[32];
-    if (md5 != NULL && bk_checksum_base64_decode(md5, strlen(md5), raw, sizeof(raw)) != 16)
-        return fail(r, "InvalidDigest", NULL, NULL);
-    return 0;
-}
-
-static int contains_token_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (const char *p = hay; p != NULL && *p; p++)
-        if (strncasecmp(p, needle, n) == 0)
-            return 1;
-    return 0;
-}
-
-static int check_payload_headers(ms3_req *r)
-{
-    int streaming = r->auth.streaming;
-    const char *ce = ms3_req_header(r, "Content-Encoding");
-    int chunked_ce = ce != NULL && contains_token_ci(ce, "aws-chunked");
-    if (r->policy.refuse_aws_chunked && (streaming || chunked_ce))
-        return fail(r, "NotImplemented", "AWS chunked encoding not supported", NULL);
-    if (r->policy.require_content_md5) {
-        bk_checksum_alg alg;
-        const char *v;
-        if (ms3_req_header(r, "Content-MD5") == NULL && header_checksum(r, &alg, &v) == 0 &&
-            ms3_req_header(r, "x-amz-trailer") == NULL)
-            return fail(r, "InvalidRequest",
-                        "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object "
-                        "requests with Object Lock parameters",
-                        NULL);
-    }
-    /* aws-chunked may travel inside HTTP chunked framing (the JS SDK v3 streams so);
-     * a plain body needs its length up front, as on S3. */
-    int http_chunked = ms3_req_header(r, "Transfer-Encoding") != NULL;
-    if (!r->content_length_known && !(streaming && http_chunked)) {
-        if (streaming)
-            return fail(r, "IncompleteBody", NULL, NULL);
-        return fail(r, "MissingContentLength", NULL, NULL);
-    }
-    if (streaming && ms3_req_header(r, "x-amz-decoded-content-length") == NULL)
-        return fail(r, "MissingContentLength",
-                    "You must provide the x-amz-decoded-content-length header.", NULL);
-    uint64_t size = r->content_length;
-    const char *dl = ms3_req_header(r, "x-amz-decoded-content-length");
-    if (streaming && dl != NULL)
-        size = strtoull(dl, NULL, 10);
-    if (size > MAX_SINGLE_PUT) {
-        char xml[128];
-        snprintf(xml, sizeof(xml),
-                 "<ProposedSize>%llu</ProposedSize><MaxSizeAllowed>%llu"
-                 "</MaxSizeAllowed>",
-                 (unsigned long long)size, (unsigned long long)MAX_SINGLE_PUT);
-        return fail(r, "EntityTooLarge", NULL, xml);
-    }
-    return check_checksum_headers(r);
-}
-
-int ms3_op_precheck(ms3_req *r)
-{
-    ms3_server *s = r->srv;
-    ms3_op op = r->route.op;
-    if (r->policy.reject_empty_accept_encoding) {
-        const char *ae = ms3_req_header(r, "Accept-Encoding");
-        if (ae != NULL && *ae == '\0')
-            return fail(r, "InvalidArgument", "Unsupported Accept-Encoding specified", NULL);
-    }
-    if (op != MS3_OP_LIST_BUCKETS && op != MS3_OP_CREATE_BUCKET &&
-        !ms3_store_bucket_exists(s->store, r->route.bucket))
-        return fail(r, "NoSuchBucket", NULL, NULL);
-    if (r->access.read_only && ms3_op_is_write(op))
-        return fail(r, "AccessDenied", NULL, NULL);
-    if (r->access.no_list && (op == MS3_OP_LIST_OBJECTS || op == MS3_OP_LIST_OBJECTS_V2 ||
-                              op == MS3_OP_LIST_MULTIPART_UPLOADS))
-        return fail(r, "AccessDenied", NULL, NULL);
-    if (r->policy.require_sse &&
-        (op == MS3_OP_PUT_OBJECT || op == MS3_OP_COPY_OBJECT ||
-         op == MS3_OP_CREATE_MULTIPART_UPLOAD) &&
-        ms3_req_header(r, "x-amz-server-side-encryption") == NULL)
-        return fail(r, "AccessDenied", NULL, NULL);
-    if (r->auth.streaming && !ms3_op_has_payload(op))
-        return fail(r, "InvalidRequest",
-                    "The value of x-amz-content-sha256 header is invalid for this operation.",
-                    "<ArgumentName>x-amz-content-sha256</ArgumentName>");
-    if (ms3_op_has_payload(op) && check_payload_headers(r) != 0)
-        return -1;
-    if (op == MS3_OP_DELETE_OBJECTS) {
-        bk_checksum_alg alg;
-        const char *v;
-        if (ms3_req_header(r, "Content-MD5") == NULL && header_checksum(r, &alg, &v) == 0)
-            return fail(r, "InvalidRequest",
-                        "Missing required header for this request: Content-MD5", NULL);
-        if (check_checksum_headers(r) != 0)
-            return -1;
-    }
-    if (op == MS3_OP_PUT_OBJECT) {
-        const char *inm = ms3_req_header(r, "If-None-Match");
-        if (inm != NULL && strcmp(inm, "*") != 0)
-            return fail(r, "NotImplemented",
-                        "A header you provided implies functionality that is not implemented",
-                        "<Header>If-None-Match</Header>");
-    }
-    if (op == MS3_OP_UPLOAD_PART || op == MS3_OP_UPLOAD_PART_COPY ||
-        op == MS3_OP_COMPLETE_MULTIPART_UPLOAD || op == MS3_OP_ABORT_MULTIPART_UPLOAD ||
-        op == MS3_OP_LIST_PARTS) {
-        const char *id = ms3_route_param(&r->route, "uploadId");
-        if (id == NULL || !ms3_uploads_exists(s->uploads, id, r->route.bucket, r->route.key))
-            return fail(r, "NoSuchUpload", NULL, NULL);
-        if (op == MS3_OP_UPLOAD_PART || op == MS3_OP_UPLOAD_PART_COPY) {
-            const char *pn = ms3_route_param(&r->route, "partNumber");
-            char *end = NULL;
-            long n = pn != NULL ? strtol(pn, &end, 10) : 0;
-            if (pn == NULL || *end != '\0' || n < 1 || n > 10000)
-                return fail(r, "InvalidArgument",
-                            "Part number must be an integer between 1 and 10000, inclusive",
-                            "<ArgumentName>partNumber</ArgumentName>");
-        }
-        if (op == MS3_OP_UPLOAD_PART && ms3_op_precheck_part(r) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-int ms3_op_ingest_config(ms3_req *r, ms3_ingest_config *cfg)
-{
-    const char *md5 = ms3_req_header(r, "Content-MD5");
-    if (md5 != NULL)
-        cfg->content_md5_b64 = md5;
-    bk_checksum_alg alg;
-    const char *value;
-    if (header_checksum(r, &alg, &value) > 0) {
-        cfg->header_checksum_alg = alg;
-        cfg->header_checksum_b64 = value;
-    } else if (r->auth.kind == MS3_AUTH_PRESIGNED) {
-        /* Presigned URLs may carry the checksum as a query parameter (the JS SDK bakes
-         * one in); S3 holds the body to it like to the header. */
-        for (size_t i = 0; i < r->route.n_params; i++) {
-            if (bk_checksum_alg_from_header(r->route.params[i].name, &alg)) {
-                cfg->header_checksum_alg = alg;
-                cfg->header_checksum_b64 = r->route.params[i].value;
-                break;
-            }
-        }
-    }
-    if (!ms3_op_has_payload(r->route.op))
-        return 0;
-    cfg->sink = MS3_INGEST_STORE;
-    cfg->tmp_dir = ms3_store_tmp_dir(r->srv->store);
-    const char *sdk = ms3_req_header(r, "x-amz-sdk-checksum-algorithm");
-    bk_checksum_alg sdk_alg;
-    if (sdk != NULL && bk_checksum_alg_from_name(sdk, &sdk_alg)) {
-        cfg->want_checksum_alg = 1;
-        cfg->compute_alg = sdk_alg;
-    }
-    if (!r->auth.streaming)
-        return 0;
-    cfg->chunked_mode = r->auth.chunked_mode;
-    cfg->expect_sha256_hex = NULL;
-    const char *dl = ms3_req_header(r, "x-amz-decoded-content-length");
-    cfg->decoded_length = dl != NULL ? (int64_t)strtoll(dl, NULL, 10) : -1;
-    const char *trailer = ms3_req_header(r, "x-amz-trailer");
-    if (trailer != NULL && cfg->chunked_mode != BK_CHUNKED_SIGNED) {
-        if (!bk_checksum_alg_from_header(trailer, &cfg->trailer_alg)) {
-            ms3_resp_error(r, "InvalidRequest",
-                           "The value specified in the x-amz-trailer header is not supported",
-                           NULL);
-            return -1;
-        }
-    } else if (!cfg->want_checksum_alg && cfg->header_checksum_alg == BK_CHECKSUM_NONE) {
-        /* Without a declared algorithm S3 computes CRC64NVME of the payload. */
-        cfg->want_checksum_alg = 1;
-        cfg->compute_alg = BK_CHECKSUM_CRC64NVME;
-    }
-    if (bk_chunked_mode_is_signed(cfg->chunked_mode)) {
-        cfg->signing.key = r->auth.signing_key;
-        cfg->signing.amz_date = r->auth.amz_date;
-        cfg->signing.scope = r->auth.scope;
-        cfg->signing.seed_signature = r->auth.seed_signature;
-    }
-    return 0;
+    return ms3_precheck_checksum_headers(r);
 }
 
 /* ---------------------------------------------------------------- HEAD / GET */
@@ -498,7 +197,7 @@ static void read_object(ms3_req *r, int head)
         return;
     }
     r->resp.status = rg.present ? 206 : 200;
-    ms3_resp_object_headers(r, &meta, 1);
+    resp_object_headers(r, &meta, 1);
     if (rg.present)
         ms3_resp_headerf(r, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)rg.start,
                          (unsigned long long)rg.end, (unsigned long long)meta.size);
@@ -573,7 +272,7 @@ void ms3_op_put_object(ms3_req *r)
     }
     ms3_objmeta meta;
     ms3_objmeta_init(&meta);
-    if (ms3_meta_from_request(r, &meta) != 0) {
+    if (ms3_objmeta_from_headers(&meta, r->headers, r->n_headers) != 0) {
         ms3_body_free(&body);
         ms3_objmeta_free(&meta);
         fail(r, "InternalError", NULL, NULL);
@@ -669,14 +368,15 @@ void ms3_op_copy_object(ms3_req *r)
              NULL);
         goto close;
     }
-    if (src.size > MAX_SINGLE_PUT) {
+    if (src.size > MS3_MAX_OBJECT_PUT) {
         fail(r, "InvalidRequest",
              "The specified copy source is larger than the maximum allowable size for a copy "
              "source: 5368709120",
              NULL);
         goto close;
     }
-    int meta_ok = replace ? ms3_meta_from_request(r, &meta) : ms3_objmeta_copy(&meta, &src);
+    int meta_ok = replace ? ms3_objmeta_from_headers(&meta, r->headers, r->n_headers)
+                          : ms3_objmeta_copy(&meta, &src);
     if (meta_ok != 0) {
         ms3_objmeta_free(&meta);
         fail(r, "InternalError", NULL, NULL);

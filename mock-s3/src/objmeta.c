@@ -1,9 +1,15 @@
+/* Object metadata (objmeta.h): what S3 keeps beside the bytes, from the
+ * request headers to the JSON of the data dir. */
 #include "objmeta.h"
 
+#include <ctype.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "uri.h"
 
 void ms3_objmeta_init(ms3_objmeta *m)
 {
@@ -208,4 +214,120 @@ done:
         *key = NULL;
     }
     return rc;
+}
+
+/* ---------------------------------------------------------------- from requests */
+
+/* Representation headers S3 stores with an object and returns on GET/HEAD. */
+static const char *const stored_headers[] = {"Content-Encoding",
+                                             "Content-Disposition",
+                                             "Content-Language",
+                                             "Cache-Control",
+                                             "Expires",
+                                             "x-amz-website-redirect-location",
+                                             "x-amz-storage-class"};
+
+void ms3_format_etag(const unsigned char md5[16], char out[80])
+{
+    out[0] = '"';
+    for (size_t i = 0; i < 16; i++)
+        snprintf(out + 1 + 2 * i, 3, "%02x", md5[i]);
+    out[33] = '"';
+    out[34] = '\0';
+}
+
+/* Case-insensitive; NULL when absent. */
+static const char *find_header(const bk_sigv4_header *h, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(h[i].name, name) == 0)
+            return h[i].value;
+    return NULL;
+}
+
+/* Content-Encoding without aws-chunked (transport framing, not part of what
+ * the object is) into out; "" when nothing is left. */
+static void without_aws_chunked(const char *v, char *out, size_t n)
+{
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s", v);
+    out[0] = '\0';
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        if (strcasecmp(tok, "aws-chunked") == 0 || *tok == '\0')
+            continue;
+        if (out[0])
+            strncat(out, ",", n - strlen(out) - 1);
+        strncat(out, tok, n - strlen(out) - 1);
+    }
+}
+
+int ms3_objmeta_from_headers(ms3_objmeta *meta, const bk_sigv4_header *h, size_t n)
+{
+    const char *ct = find_header(h, n, "Content-Type");
+    meta->content_type = strdup(ct != NULL && *ct ? ct : "binary/octet-stream");
+    if (meta->content_type == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = h[i].name;
+        if (strncasecmp(name, "x-amz-meta-", 11) == 0 && name[11] != '\0') {
+            char lower[256];
+            snprintf(lower, sizeof(lower), "%s", name + 11);
+            for (char *p = lower; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+            if (ms3_objmeta_add_user(meta, lower, h[i].value) != 0)
+                return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof(stored_headers) / sizeof(stored_headers[0]); i++) {
+        const char *v = find_header(h, n, stored_headers[i]);
+        if (v == NULL)
+            continue;
+        char cleaned[256];
+        if (strcasecmp(stored_headers[i], "Content-Encoding") == 0) {
+            without_aws_chunked(v, cleaned, sizeof(cleaned));
+            if (cleaned[0] == '\0')
+                continue;
+            v = cleaned;
+        }
+        if (ms3_objmeta_add_header(meta, stored_headers[i], v) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* "/bucket/key?versionId=x", URL-encoded or not, leading slash optional. */
+int ms3_parse_copy_source(const char *value, char **bucket, char **key)
+{
+    *bucket = *key = NULL;
+    if (value == NULL)
+        return -1;
+    const char *v = value[0] == '/' ? value + 1 : value;
+    const char *q = strstr(v, "?versionId=");
+    size_t len = q != NULL ? (size_t)(q - v) : strlen(v);
+    /* Decoding twice would corrupt keys containing '%': decode once, as S3 does. */
+    char *decoded = ms3_url_decode(v, len, 0);
+    if (decoded == NULL) {
+        decoded = strndup(v, len); /* a raw '%' that is not an escape: take it as is */
+        if (decoded == NULL)
+            return -1;
+    }
+    char *slash = strchr(decoded, '/');
+    if (slash == NULL || slash == decoded || slash[1] == '\0') {
+        free(decoded);
+        return -1;
+    }
+    *slash = '\0';
+    *bucket = strdup(decoded);
+    *key = strdup(slash + 1);
+    free(decoded);
+    if (*bucket == NULL || *key == NULL) {
+        free(*bucket);
+        free(*key);
+        *bucket = *key = NULL;
+        return -1;
+    }
+    return 0;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bkcache/sigv4.h"
+
 typedef struct ms3_pair {
     char *name;
     char *value;
@@ -37,5 +39,14 @@ char *ms3_objmeta_to_json(const char *key, const ms3_objmeta *m, int zero_body);
 int ms3_objmeta_from_json(const char *text, char **key, ms3_objmeta *m, int *zero_body);
 /* {"name":"value",...} of the user metadata (malloc'ed). */
 char *ms3_objmeta_user_json(const ms3_objmeta *m);
+
+/* From a request's headers: Content-Type, x-amz-meta-* and the stored
+ * representation headers (Content-Encoding without aws-chunked). -1: no memory. */
+int ms3_objmeta_from_headers(ms3_objmeta *meta, const bk_sigv4_header *h, size_t n);
+/* The quoted ETag S3 gives the MD5 of a body. */
+void ms3_format_etag(const unsigned char md5[16], char out[80]);
+/* Parses x-amz-copy-source ("/bucket/key?versionId=x", URL-encoded or not,
+ * leading slash optional) into bucket and key (decoded); -1 = InvalidArgument. */
+int ms3_parse_copy_source(const char *value, char **bucket, char **key);
 
 #endif

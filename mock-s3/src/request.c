@@ -10,6 +10,9 @@
 #include <time.h>
 
 #include "errors.h"
+#include "ops.h"
+#include "precheck.h"
+#include "record.h"
 #include "request.h"
 #include "xml.h"
 
@@ -27,6 +30,7 @@ ms3_req *ms3_req_new(ms3_server *s, const char *raw_target, uint16_t remote_port
     r->request_id = atomic_fetch_add(&s->request_counter, 1) + 1;
     r->remote_port = remote_port;
     r->resp.content_length = -1;
+    r->op = ms3_op_info_of(MS3_OP_UNKNOWN);
     ms3_auth_result_init(&r->auth);
     return r;
 }
@@ -78,18 +82,85 @@ int ms3_req_add_header(ms3_req *r, const char *name, const char *value)
 
 /* ---------------------------------------------------------------- request */
 
-static void setup_ingest(ms3_req *r, ms3_ingest_sink sink, size_t limit)
+/* Content-Length and whether a body follows. 0 after responding. */
+static int read_framing(ms3_req *r)
+{
+    if (r->header_failed || r->raw_target == NULL) {
+        ms3_resp_error(r, "InternalError", NULL, NULL);
+        return 0;
+    }
+    const char *cl = ms3_req_header(r, "Content-Length");
+    if (cl != NULL) {
+        r->content_length_known = 1;
+        r->content_length = strtoull(cl, NULL, 10);
+    }
+    const char *te = ms3_req_header(r, "Transfer-Encoding");
+    r->expect_body = (r->content_length_known && r->content_length > 0) || te != NULL;
+    return 1;
+}
+
+/* Bucket, key and operation. 0 after responding (a request S3 cannot route). */
+static int route(ms3_req *r)
+{
+    if (ms3_route_parse(&r->route, r->method, r->raw_target, ms3_req_header(r, "Host"),
+                        r->srv->vhost_suffix,
+                        ms3_req_header(r, "x-amz-copy-source") != NULL) != 0) {
+        ms3_resp_error(r, "InternalError", NULL, NULL);
+        return 0;
+    }
+    r->op = ms3_op_info_of(r->route.op);
+    if (r->route.error_code != NULL && !(r->op->flags & MS3_OPF_ADMIN)) {
+        ms3_resp_error(r, r->route.error_code, r->route.error_message, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+static int authenticate(ms3_req *r)
+{
+    ms3_server *s = r->srv;
+    bk_sigv4_request sreq = {r->method,       r->route.raw_path, r->route.raw_query,
+                             r->headers,      r->n_headers,      NULL,
+                             BK_SIGV4_PATH_S3};
+    ms3_auth_config acfg = {s->region, s->anonymous, s->max_skew_seconds, &s->clock, s->creds};
+    if (ms3_auth_verify(&acfg, &sreq, &r->auth))
+        return 1;
+    int status = r->auth.status ? r->auth.status : ms3_error_status(r->auth.error_code);
+    ms3_resp_error_status(r, status, r->auth.error_code, r->auth.message,
+                          bk_buf_str(&r->auth.extra_xml));
+    return 0;
+}
+
+/* The bucket's policy, the caller's access, and what the fault rules do to it. */
+static void decide_policy_and_faults(ms3_req *r)
+{
+    ms3_server *s = r->srv;
+    ms3_policies_get(s->policies, r->route.bucket, &r->policy);
+    r->access = ms3_access_of(r->policy.access, r->auth.profile);
+    ms3_faults_decide(s->faults, r->method, r->op->name, r->route.bucket, r->route.key, &r->fault);
+}
+
+/* The checks every operation makes, then the operation's own. */
+static int precheck(ms3_req *r)
+{
+    return ms3_precheck_request(r) == 0 && (r->op->precheck == NULL || r->op->precheck(r) == 0);
+}
+
+/* How the body is read: object data to storage, an XML document to memory,
+ * anything else counted and dropped; a fault that answers with an error
+ * drops the body whatever it is. */
+static void setup_ingest(ms3_req *r)
 {
     ms3_ingest_config cfg;
     memset(&cfg, 0, sizeof(cfg));
-    cfg.sink = sink;
-    cfg.buffer_limit = limit;
+    cfg.sink = (r->op->flags & MS3_OPF_XML_BODY) ? MS3_INGEST_BUFFER : MS3_INGEST_DISCARD;
+    cfg.buffer_limit = (r->op->flags & MS3_OPF_XML_BODY) ? XML_BODY_LIMIT : 0;
     cfg.decoded_length = -1;
     const char *ph = r->auth.payload_hash;
     if (strlen(ph) == 64)
         cfg.expect_sha256_hex = ph;
     int fault_error = r->fault.action == MS3_FAULT_ERROR || r->fault.action == MS3_FAULT_ERROR_200;
-    if (!fault_error && ms3_op_ingest_config(r, &cfg) != 0)
+    if (!fault_error && ms3_req_ingest_config(r, &cfg) != 0)
         return; /* responded */
     if (fault_error) {
         cfg.sink = MS3_INGEST_DISCARD;
@@ -102,71 +173,35 @@ static void setup_ingest(ms3_req *r, ms3_ingest_sink sink, size_t limit)
         ms3_resp_error(r, "InternalError", NULL, NULL);
 }
 
+/* /_mock/: whether the caller may use it at all, then its JSON body in memory. */
+static void begin_admin(ms3_req *r)
+{
+    if (r->op->precheck(r) != 0)
+        return;
+    ms3_ingest_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.sink = MS3_INGEST_BUFFER;
+    cfg.buffer_limit = ADMIN_BODY_LIMIT;
+    cfg.decoded_length = -1;
+    bk_err err;
+    r->ingest = ms3_ingest_new(&cfg, &err);
+}
+
 void ms3_req_begin(ms3_req *r, const char *method)
 {
-    ms3_server *s = r->srv;
     r->started = 1;
     snprintf(r->method, sizeof(r->method), "%s", method);
-    if (r->header_failed || r->raw_target == NULL) {
-        ms3_resp_error(r, "InternalError", NULL, NULL);
+    if (!read_framing(r) || !route(r))
+        return;
+    if (r->op->flags & MS3_OPF_ADMIN) {
+        begin_admin(r);
         return;
     }
-    const char *cl = ms3_req_header(r, "Content-Length");
-    if (cl != NULL) {
-        r->content_length_known = 1;
-        r->content_length = strtoull(cl, NULL, 10);
-    }
-    const char *te = ms3_req_header(r, "Transfer-Encoding");
-    r->expect_body = (r->content_length_known && r->content_length > 0) || te != NULL;
-
-    if (ms3_route_parse(&r->route, r->method, r->raw_target, ms3_req_header(r, "Host"),
-                        s->vhost_suffix, ms3_req_header(r, "x-amz-copy-source") != NULL) != 0) {
-        ms3_resp_error(r, "InternalError", NULL, NULL);
+    if (!authenticate(r))
         return;
-    }
-    if (r->route.op == MS3_OP_ADMIN) {
-        if (ms3_admin_admit(r) != 0)
-            return;
-        bk_err err;
-        ms3_ingest_config cfg;
-        memset(&cfg, 0, sizeof(cfg));
-        cfg.sink = MS3_INGEST_BUFFER;
-        cfg.buffer_limit = ADMIN_BODY_LIMIT;
-        cfg.decoded_length = -1;
-        r->ingest = ms3_ingest_new(&cfg, &err);
-        return;
-    }
-    if (r->route.error_code != NULL) {
-        ms3_resp_error(r, r->route.error_code, r->route.error_message, NULL);
-        return;
-    }
-
-    bk_sigv4_request sreq = {r->method,       r->route.raw_path, r->route.raw_query,
-                             r->headers,      r->n_headers,      NULL,
-                             BK_SIGV4_PATH_S3};
-    ms3_auth_config acfg = {s->region, s->anonymous, s->max_skew_seconds, &s->clock, s->creds};
-    if (!ms3_auth_verify(&acfg, &sreq, &r->auth)) {
-        int status = r->auth.status ? r->auth.status : ms3_error_status(r->auth.error_code);
-        ms3_resp_error_status(r, status, r->auth.error_code, r->auth.message,
-                              bk_buf_str(&r->auth.extra_xml));
-        return;
-    }
-
-    ms3_policies_get(s->policies, r->route.bucket, &r->policy);
-    r->access = ms3_access_of(r->policy.access, r->auth.profile);
-    ms3_faults_decide(s->faults, r->method, ms3_op_name(r->route.op), r->route.bucket, r->route.key,
-                      &r->fault);
-
-    if (ms3_op_precheck(r) != 0)
-        return;
-
-    ms3_ingest_sink sink = MS3_INGEST_DISCARD;
-    size_t limit = 0;
-    if (r->route.op == MS3_OP_DELETE_OBJECTS || r->route.op == MS3_OP_COMPLETE_MULTIPART_UPLOAD) {
-        sink = MS3_INGEST_BUFFER;
-        limit = XML_BODY_LIMIT;
-    }
-    setup_ingest(r, sink, limit);
+    decide_policy_and_faults(r);
+    if (precheck(r))
+        setup_ingest(r);
 }
 
 int ms3_req_decided(const ms3_req *r)
@@ -189,83 +224,12 @@ int ms3_req_feed(ms3_req *r, const void *data, size_t n)
     return 0;
 }
 
-static void dispatch(ms3_req *r)
-{
-    switch (r->route.op) {
-    case MS3_OP_LIST_BUCKETS:
-        ms3_op_list_buckets(r);
-        break;
-    case MS3_OP_CREATE_BUCKET:
-        ms3_op_create_bucket(r);
-        break;
-    case MS3_OP_DELETE_BUCKET:
-        ms3_op_delete_bucket(r);
-        break;
-    case MS3_OP_HEAD_BUCKET:
-        ms3_op_head_bucket(r);
-        break;
-    case MS3_OP_GET_BUCKET_LOCATION:
-        ms3_op_get_bucket_location(r);
-        break;
-    case MS3_OP_LIST_OBJECTS_V2:
-        ms3_op_list_objects(r, 1);
-        break;
-    case MS3_OP_LIST_OBJECTS:
-        ms3_op_list_objects(r, 0);
-        break;
-    case MS3_OP_LIST_MULTIPART_UPLOADS:
-        ms3_op_list_multipart_uploads(r);
-        break;
-    case MS3_OP_DELETE_OBJECTS:
-        ms3_op_delete_objects(r);
-        break;
-    case MS3_OP_HEAD_OBJECT:
-        ms3_op_head_object(r);
-        break;
-    case MS3_OP_GET_OBJECT:
-        ms3_op_get_object(r);
-        break;
-    case MS3_OP_PUT_OBJECT:
-        ms3_op_put_object(r);
-        break;
-    case MS3_OP_COPY_OBJECT:
-        ms3_op_copy_object(r);
-        break;
-    case MS3_OP_DELETE_OBJECT:
-        ms3_op_delete_object(r);
-        break;
-    case MS3_OP_CREATE_MULTIPART_UPLOAD:
-        ms3_op_create_multipart(r);
-        break;
-    case MS3_OP_UPLOAD_PART:
-        ms3_op_upload_part(r);
-        break;
-    case MS3_OP_UPLOAD_PART_COPY:
-        ms3_op_upload_part_copy(r);
-        break;
-    case MS3_OP_COMPLETE_MULTIPART_UPLOAD:
-        ms3_op_complete_multipart(r);
-        break;
-    case MS3_OP_ABORT_MULTIPART_UPLOAD:
-        ms3_op_abort_multipart(r);
-        break;
-    case MS3_OP_LIST_PARTS:
-        ms3_op_list_parts(r);
-        break;
-    default:
-        ms3_resp_error(r, "NotImplemented", NULL, NULL);
-    }
-}
-
+/* The body is in: its verdict (checksums, signatures, framing), a fault that
+ * answers instead, or the operation. */
 static void run_operation(ms3_req *r)
 {
-    if (r->route.op == MS3_OP_ADMIN) {
-        const bk_buf *b = r->ingest != NULL ? ms3_ingest_buffer(r->ingest) : NULL;
-        if (r->ingest != NULL && ms3_ingest_finish(r->ingest) != 0) {
-            ms3_resp_error(r, "InvalidRequest", "admin request body too large", NULL);
-            return;
-        }
-        ms3_admin_handle(r, b != NULL ? bk_buf_str(b) : "", b != NULL ? b->len : 0);
+    if (r->op->flags & MS3_OPF_ADMIN) {
+        r->op->handler(r);
         return;
     }
     if (r->ingest != NULL) {
@@ -287,7 +251,7 @@ static void run_operation(ms3_req *r)
         }
         return;
     }
-    dispatch(r);
+    r->op->handler(r);
 }
 
 int ms3_req_end_body(ms3_req *r)
@@ -302,8 +266,6 @@ int ms3_req_end_body(ms3_req *r)
 }
 
 /* ---------------------------------------------------------------- response */
-
-static void journal_request(ms3_req *r);
 
 static uint64_t resp_total(const ms3_req *r)
 {
@@ -327,7 +289,7 @@ static void drop_response_header(ms3_req *r, const char *name)
 void ms3_req_respond(ms3_req *r, int sleep)
 {
     if (r->fault.delay_ms > 0 && sleep)
-        ms3_server_sleep_ms(r->srv, r->fault.delay_ms);
+        ms3_sleeper_sleep_ms(&r->srv->sleeper, r->fault.delay_ms);
     if (r->resp.status == 0)
         ms3_resp_error(r, "InternalError", "no response was produced", NULL);
     if (r->fault.action == MS3_FAULT_HEAD_NO_LAST_MODIFIED)
@@ -336,7 +298,7 @@ void ms3_req_respond(ms3_req *r, int sleep)
     ms3_resp_header(r, "x-amz-id-2", "mock-s3");
     ms3_resp_header(r, "Server", "mock-s3");
     r->responded = 1;
-    journal_request(r);
+    ms3_req_record(r);
 }
 
 int ms3_req_response_bodyless(const ms3_req *r)
@@ -395,170 +357,12 @@ long ms3_req_read_response(ms3_req *r, uint64_t pos, char *buf, size_t max, int 
     return (long)n;
 }
 
-/* ---------------------------------------------------------------- journal */
-
-/* Appends s as JSON string content: runs of plain ASCII in one copy, every
- * other byte as \u00XX (header bytes are not promised to be UTF-8). This runs
- * for every header of every request, so it must not format byte by byte. */
-/* Appends up to max bytes of s as JSON string content: runs of plain ASCII in
- * one copy, every other byte as \u00XX (header bytes are not promised to be
- * UTF-8). This runs for every header of every request, so it must not format
- * byte by byte. */
-static void append_json_escaped(bk_buf *b, const char *s, size_t max)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    const unsigned char *end = p + strnlen(s, max);
-    while (p < end) {
-        const unsigned char *run = p;
-        while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
-            p++;
-        bk_buf_append(b, run, (size_t)(p - run));
-        if (p == end)
-            break;
-        bk_buf_printf(b, "\\u%04x", *p);
-        p++;
-    }
-}
-
-/* What the journal keeps of one request's headers: a value longer than
- * JOURNAL_VALUE_MAX bytes keeps its start and says how long it was, and past
- * JOURNAL_HEADERS_MAX bytes of JSON the remaining headers are only counted. */
-enum { JOURNAL_VALUE_MAX = 2048, JOURNAL_HEADERS_MAX = 16384 };
-
-/* The headers as a JSON object, signature shortened and token redacted;
- * bounded as above when `bounded` (*truncated then says whether anything was
- * cut), else whole. */
-static char *headers_json(const ms3_req *r, int bounded, int *truncated)
-{
-    bk_buf b = BK_BUF_INIT;
-    bk_buf_putc(&b, '{');
-    *truncated = 0;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        const char *name = r->headers[i].name, *value = r->headers[i].value;
-        char shortened[2048];
-        if (strcasecmp(name, "Authorization") == 0) {
-            /* Keep enough of the signature to tell requests apart, no more. */
-            const char *sig = strstr(value, "Signature=");
-            if (sig != NULL)
-                snprintf(shortened, sizeof(shortened), "%.*sSignature=%.8s...", (int)(sig - value),
-                         value, sig + 10);
-            else
-                snprintf(shortened, sizeof(shortened), "%.64s...", value);
-            value = shortened;
-        } else if (strcasecmp(name, "X-Amz-Security-Token") == 0) {
-            value = "(redacted)";
-        }
-        if (i > 0)
-            bk_buf_putc(&b, ',');
-        if (bounded && b.len > JOURNAL_HEADERS_MAX) {
-            *truncated = 1;
-            bk_buf_printf(&b, "\"(truncated)\":\"%zu more headers not recorded\"",
-                          r->n_headers - i);
-            break;
-        }
-        bk_buf_putc(&b, '"');
-        append_json_escaped(&b, name, (size_t)-1);
-        bk_buf_puts(&b, "\":\"");
-        size_t len = strlen(value);
-        if (bounded && len > JOURNAL_VALUE_MAX) {
-            *truncated = 1;
-            append_json_escaped(&b, value, JOURNAL_VALUE_MAX);
-            bk_buf_printf(&b, "...(truncated, %zu bytes)", len);
-        } else {
-            append_json_escaped(&b, value, len);
-        }
-        bk_buf_putc(&b, '"');
-    }
-    bk_buf_putc(&b, '}');
-    return bk_buf_steal(&b);
-}
-
-static char *redacted_query(const char *q)
-{
-    bk_buf b = BK_BUF_INIT;
-    while (q != NULL && *q) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp != NULL ? (size_t)(amp - q) : strlen(q);
-        if (len >= 21 && strncasecmp(q, "X-Amz-Security-Token=", 21) == 0)
-            bk_buf_puts(&b, "X-Amz-Security-Token=(redacted)");
-        else
-            bk_buf_append(&b, q, len);
-        q += len;
-        if (*q == '&') {
-            bk_buf_putc(&b, '&');
-            q++;
-        }
-    }
-    if (b.data == NULL)
-        bk_buf_puts(&b, "");
-    return bk_buf_steal(&b);
-}
-
-/* Records the request when its response is queued, so a client that got the
- * response always finds the entry; journal_finish completes it. */
-static void journal_request(ms3_req *r)
-{
-    if (r->journal_seq != 0 || !r->started || r->route.op == MS3_OP_ADMIN)
-        return;
-    ms3_journal_entry e;
-    memset(&e, 0, sizeof(e));
-    e.time = r->t_start;
-    e.remote_port = r->remote_port;
-    snprintf(e.method, sizeof(e.method), "%s", r->method);
-    snprintf(e.operation, sizeof(e.operation), "%s", ms3_op_name(r->route.op));
-    e.bucket = strdup(r->route.bucket != NULL ? r->route.bucket : "");
-    e.key = strdup(r->route.key != NULL ? r->route.key : "");
-    e.query = redacted_query(r->route.raw_query);
-    int truncated = 0, whole = 0;
-    e.headers_json = headers_json(r, 1, &truncated);
-    /* The file keeps what memory does not. */
-    char *file_headers = truncated ? headers_json(r, 0, &whole) : NULL;
-    snprintf(e.auth, sizeof(e.auth), "%s", ms3_auth_kind_name(r->auth.kind));
-    e.auth_ok = r->auth.ok;
-    if (strlen(r->auth.payload_hash) == 64)
-        snprintf(e.payload_hash_mode, sizeof(e.payload_hash_mode), "sha256");
-    else
-        snprintf(e.payload_hash_mode, sizeof(e.payload_hash_mode), "%.47s", r->auth.payload_hash);
-    e.request_body_size = r->wire_bytes;
-    e.status = r->responded ? r->resp.status : 0;
-    e.response_size = r->resp.reader != NULL ? r->resp.length : r->resp.body.len;
-    snprintf(e.error_code, sizeof(e.error_code), "%s", r->resp.error_code);
-    e.duration = ms3_monotonic() - r->t_start_mono;
-    snprintf(e.access_key_id, sizeof(e.access_key_id), "%.63s", r->auth.access_key_id);
-    e.decoded_body_size = r->decoded_size;
-    snprintf(e.body_sha256, sizeof(e.body_sha256), "%s", r->body_sha256);
-    e.error_message = strdup(r->resp.error_message ? r->resp.error_message : "");
-    r->journal_seq = ms3_journal_append(r->srv->journal, &e, file_headers);
-}
-
-static void journal_finish(ms3_req *r, int aborted, const char *why)
-{
-    journal_request(r);
-    if (r->journal_seq == 0)
-        return;
-    char msg[512] = "";
-    if (r->cut && !r->responded)
-        snprintf(msg, sizeof(msg), "connection cut by a fault after %llu request body bytes",
-                 (unsigned long long)r->wire_bytes);
-    else if (r->cut)
-        snprintf(msg, sizeof(msg), "connection cut by a fault after %llu response body bytes",
-                 (unsigned long long)r->response_sent);
-    else if (aborted)
-        snprintf(msg, sizeof(msg), "%s",
-                 why != NULL ? why : "connection closed before the exchange completed");
-    int is_head = strcmp(r->method, "HEAD") == 0;
-    ms3_journal_finish(r->srv->journal, r->journal_seq, r->responded ? r->resp.status : 0,
-                       is_head ? 0 : r->response_sent, ms3_monotonic() - r->t_start_mono, msg);
-}
-
 void ms3_req_complete(ms3_req *r, int aborted, const char *why)
 {
     if (r == NULL)
         return;
-    if (r->started && r->route.op != MS3_OP_ADMIN)
-        journal_finish(r, aborted, why);
-    if (r->op_state_free != NULL)
-        r->op_state_free(r->op_state);
+    if (r->started && !(r->op->flags & MS3_OPF_ADMIN))
+        ms3_req_record_finish(r, aborted, why);
     ms3_ingest_free(r->ingest);
     ms3_resp_reset(&r->resp);
     ms3_auth_result_free(&r->auth);

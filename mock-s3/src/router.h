@@ -1,5 +1,7 @@
 /* From a request line and Host header to bucket, key and S3 operation:
- * path style (/bucket/key) and virtual-host style (bucket.<suffix>/key). */
+ * path style (/bucket/key) and virtual-host style (bucket.<suffix>/key).
+ * A new operation is a value here, its detection in router.c and its row in
+ * ops.c. */
 #ifndef MS3_ROUTER_H
 #define MS3_ROUTER_H
 
@@ -28,13 +30,10 @@ typedef enum ms3_op {
     MS3_OP_COMPLETE_MULTIPART_UPLOAD,
     MS3_OP_ABORT_MULTIPART_UPLOAD,
     MS3_OP_LIST_PARTS,
+    MS3_OP_COUNT /* not an operation: the number of values */
 } ms3_op;
 
-const char *ms3_op_name(ms3_op op); /* S3 API name, "" for UNKNOWN */
-/* Operations that change state (denied by the read-only profile). */
-int ms3_op_is_write(ms3_op op);
-/* Operations whose request body is object data (streamed to storage). */
-int ms3_op_has_payload(ms3_op op);
+/* What each operation is and does: ops.h. */
 
 typedef struct ms3_param {
     char *name;  /* decoded */
@@ -62,10 +61,5 @@ int ms3_route_parse(ms3_route *r, const char *method, const char *raw_target, co
 void ms3_route_free(ms3_route *r);
 /* Decoded value of a query parameter; NULL when absent. */
 const char *ms3_route_param(const ms3_route *r, const char *name);
-
-/* Percent-decodes (plus_is_space for query strings); NULL on a malformed escape. */
-char *ms3_url_decode(const char *s, size_t len, int plus_is_space);
-/* 1 when s (len bytes) is valid UTF-8 without NUL. */
-int ms3_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -17,26 +17,6 @@
 #include "request.h"
 #include "server_internal.h"
 
-/* ---------------------------------------------------------------- helpers */
-
-void ms3_server_sleep_ms(ms3_server *s, uint32_t ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&s->stop_lock);
-    while (!s->stopping) {
-        if (pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until) != 0)
-            break;
-    }
-    pthread_mutex_unlock(&s->stop_lock);
-}
-
 /* ---------------------------------------------------------------- MHD callbacks */
 
 /* MHD's reader protocol on top of ms3_req_read_response. */
@@ -170,8 +150,7 @@ ms3_server *ms3_server_create(const ms3_options *opts, bk_err *err)
         bk_err_set(err, BK_ENOMEM, "out of memory");
         return NULL;
     }
-    pthread_mutex_init(&s->stop_lock, NULL);
-    pthread_cond_init(&s->stop_cond, NULL);
+    ms3_sleeper_init(&s->sleeper);
     s->listen_host = dup_default(o->listen_host, "127.0.0.1");
     s->region = dup_default(o->region, "us-east-1");
     s->vhost_suffix = dup_default(o->virtual_host_suffix, "localhost");
@@ -256,10 +235,7 @@ void ms3_server_stop(ms3_server *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->stop_lock);
-    s->stopping = 1;
-    pthread_cond_broadcast(&s->stop_cond);
-    pthread_mutex_unlock(&s->stop_lock);
+    ms3_sleeper_stop(&s->sleeper);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
     ms3_uploads_free(s->uploads);
@@ -274,8 +250,7 @@ void ms3_server_stop(ms3_server *s)
     if (s->admin_token != NULL)
         memset(s->admin_token, 0, strlen(s->admin_token));
     free(s->admin_token);
-    pthread_cond_destroy(&s->stop_cond);
-    pthread_mutex_destroy(&s->stop_lock);
+    ms3_sleeper_clear(&s->sleeper);
     free(s);
 }
 

@@ -20,6 +20,10 @@
 #include "uploads.h"
 
 struct MHD_Daemon;
+struct ms3_op_info; /* ops.h */
+
+/* S3's limit for one PUT and for a copy source (5 GiB). */
+#define MS3_MAX_OBJECT_PUT (UINT64_C(5) * 1024 * 1024 * 1024)
 
 struct ms3_server {
     char *listen_host;
@@ -43,10 +47,7 @@ struct ms3_server {
     ms3_faults *faults;
     ms3_policies *policies;
 
-    /* Delays wait on this so stop never waits for a sleeping fault. */
-    pthread_mutex_t stop_lock;
-    pthread_cond_t stop_cond;
-    int stopping;
+    ms3_sleeper sleeper; /* delay faults wait here; stop wakes them */
     _Atomic uint64_t request_counter;
 };
 
@@ -84,6 +85,7 @@ typedef struct ms3_req {
     char **header_store; /* owned strings behind headers */
 
     ms3_route route;
+    const struct ms3_op_info *op; /* the row of route.op (ops.h) */
     ms3_bucket_policy policy;
     ms3_access access;
     ms3_auth_result auth;
@@ -103,10 +105,6 @@ typedef struct ms3_req {
     /* Checked or computed on upload, for the journal. */
     char body_sha256[65];
     uint64_t decoded_size;
-
-    /* Request-scoped scratch for handlers. */
-    void *op_state;
-    void (*op_state_free)(void *);
 } ms3_req;
 
 /* Headers, case-insensitive; NULL when absent. */
@@ -124,19 +122,32 @@ void ms3_resp_error_status(ms3_req *r, int status, const char *code, const char 
 /* 200 with the XML text in r->resp.body (the handler fills it). */
 void ms3_resp_xml(ms3_req *r, int status);
 
-/* Operation handlers: run once the body is in (objects.c, multipart.c, listing.c). */
+/* The operations' prechecks and handlers, referenced by their rows in ops.c.
+ * A precheck responds and returns -1 to refuse the request before its body;
+ * a handler runs once the body is in and always responds. */
+
+/* buckets.c */
+void ms3_op_create_bucket(ms3_req *r);
+void ms3_op_delete_bucket(ms3_req *r);
+void ms3_op_head_bucket(ms3_req *r);
+void ms3_op_get_bucket_location(ms3_req *r);
+void ms3_op_list_buckets(ms3_req *r);
+/* listing.c */
+void ms3_op_list_objects_v1(ms3_req *r);
+void ms3_op_list_objects_v2(ms3_req *r);
+/* objects.c */
+int ms3_precheck_put_object(ms3_req *r);
+int ms3_precheck_delete_objects(ms3_req *r);
 void ms3_op_head_object(ms3_req *r);
 void ms3_op_get_object(ms3_req *r);
 void ms3_op_put_object(ms3_req *r);
 void ms3_op_copy_object(ms3_req *r);
 void ms3_op_delete_object(ms3_req *r);
 void ms3_op_delete_objects(ms3_req *r);
-void ms3_op_create_bucket(ms3_req *r);
-void ms3_op_delete_bucket(ms3_req *r);
-void ms3_op_head_bucket(ms3_req *r);
-void ms3_op_get_bucket_location(ms3_req *r);
-void ms3_op_list_buckets(ms3_req *r);
-void ms3_op_list_objects(ms3_req *r, int v2);
+/* multipart.c (the registry of uploads is uploads.c) */
+int ms3_precheck_upload(ms3_req *r);
+int ms3_precheck_upload_part(ms3_req *r);
+int ms3_precheck_upload_part_copy(ms3_req *r);
 void ms3_op_create_multipart(ms3_req *r);
 void ms3_op_upload_part(ms3_req *r);
 void ms3_op_upload_part_copy(ms3_req *r);
@@ -144,35 +155,10 @@ void ms3_op_complete_multipart(ms3_req *r);
 void ms3_op_abort_multipart(ms3_req *r);
 void ms3_op_list_parts(ms3_req *r);
 void ms3_op_list_multipart_uploads(ms3_req *r);
-
-/* Checks an operation can make before its body arrives (so a rejected upload with
- * Expect: 100-continue never sends its body). Responds and returns -1 on failure. */
-int ms3_op_precheck(ms3_req *r);
-/* Sets up how the body is consumed (ingest config) for payload operations. */
-int ms3_op_ingest_config(ms3_req *r, ms3_ingest_config *cfg);
-
-/* Admin endpoints (admin.c). Whether the request may use them at all, judged
- * from its headers: 0, or -1 after responding (off, a browser, no token). */
+/* admin.c: whether the request may use /_mock/ at all, judged from its
+ * headers (off, a web page, no token), then the endpoint. */
 int ms3_admin_admit(ms3_req *r);
-/* The endpoint, once its body is buffered. */
-void ms3_admin_handle(ms3_req *r, const char *body, size_t len);
-
-/* Multipart (multipart.c; the registry of uploads is uploads.c). */
-/* UploadPart checks that need the upload (checksum algorithm agreement); responds
- * and returns -1 on failure. */
-int ms3_op_precheck_part(ms3_req *r);
-
-/* Shared helpers (objects.c). */
-/* Copies x-amz-meta-*, Content-Type and the stored representation headers from
- * the request into meta. */
-int ms3_meta_from_request(const ms3_req *r, ms3_objmeta *meta);
-void ms3_resp_object_headers(ms3_req *r, const ms3_objmeta *m, int with_last_modified);
-/* Parses x-amz-copy-source into bucket and key (decoded); -1 = InvalidArgument. */
-int ms3_parse_copy_source(const char *value, char **bucket, char **key);
-void ms3_format_etag(const unsigned char md5[16], char out[80]);
-
-/* Sleeps up to ms unless the server stops. */
-void ms3_server_sleep_ms(ms3_server *s, uint32_t ms);
+void ms3_admin_run(ms3_req *r);
 
 /* Everything but the listener (server.c); ms3_server_start and
  * ms3_server_new_inproc add what they need. NULL + err on failure. */

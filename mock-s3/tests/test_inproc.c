@@ -366,12 +366,13 @@ static void bad_arguments(void **state)
     memset(&rq, 0, sizeof(rq));
     ms3_inproc_response resp;
     bk_err err;
-    assert_int_equal(ms3_server_handle(srv, &rq, &resp, &err), -1);
+    assert_int_equal(ms3_server_handle(srv, &rq, &resp, &err), BK_EINVAL);
     assert_int_equal(err.code, BK_EINVAL);
+    assert_int_equal(ms3_server_handle(srv, &rq, &resp, NULL), BK_EINVAL); /* err may be NULL */
     rq.method = "PUT";
     rq.target = "/x";
     rq.body_len = 4;
-    assert_int_equal(ms3_server_handle(srv, &rq, &resp, &err), -1);
+    assert_int_equal(ms3_server_handle(srv, &rq, &resp, &err), BK_EINVAL);
     ms3_inproc_response_free(&resp);
     assert_int_equal(ms3_server_port(srv), 0);
     assert_string_equal(ms3_server_url(srv), "");

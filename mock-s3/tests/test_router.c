@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
 #include "router.h"
+#include "uri.h"
 
 static void route(ms3_route *r, const char *method, const char *target, const char *host, int copy)
 {
@@ -141,13 +143,32 @@ static void test_utf8(void **state)
     free(d);
 }
 
+/* Every operation has its row: a unique S3 name and a handler, the facts the
+ * request driver reads (ops.c). */
+static void test_op_table(void **state)
+{
+    (void)state;
+    for (int op = MS3_OP_UNKNOWN + 1; op < MS3_OP_COUNT; op++) {
+        const ms3_op_info *info = ms3_op_info_of((ms3_op)op);
+        assert_int_equal(info->op, op);
+        assert_true(info->name[0] != '\0');
+        assert_non_null(info->handler);
+        for (int other = op + 1; other < MS3_OP_COUNT; other++)
+            assert_string_not_equal(info->name, ms3_op_name((ms3_op)other));
+    }
+    assert_string_equal(ms3_op_name(MS3_OP_COUNT), "");
+    assert_true(ms3_op_has_payload(MS3_OP_UPLOAD_PART));
+    assert_false(ms3_op_has_payload(MS3_OP_UPLOAD_PART_COPY));
+    assert_true(ms3_op_info_of(MS3_OP_ADMIN)->flags & MS3_OPF_ADMIN);
+    assert_true(ms3_op_info_of(MS3_OP_LIST_OBJECTS_V2)->flags & MS3_OPF_LISTS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_operations),
-        cmocka_unit_test(test_keys_and_hosts),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_operations), cmocka_unit_test(test_keys_and_hosts),
+        cmocka_unit_test(test_errors),     cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_op_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,161 @@
+/* What the journal keeps of a request (record.h): its entry, made when the
+ * response is queued and completed when the exchange ends. Secrets stay out:
+ * the signature is shortened, session tokens are redacted, and header values
+ * are bounded (the journal file gets them whole). */
+#include "record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ops.h"
+
+/* Appends up to max bytes of s as JSON string content: runs of plain ASCII in
+ * one copy, every other byte as \u00XX (header bytes are not promised to be
+ * UTF-8). This runs for every header of every request, so it must not format
+ * byte by byte. */
+static void append_json_escaped(bk_buf *b, const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + strnlen(s, max);
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            p++;
+        bk_buf_append(b, run, (size_t)(p - run));
+        if (p == end)
+            break;
+        bk_buf_printf(b, "\\u%04x", *p);
+        p++;
+    }
+}
+
+/* What the journal keeps of one request's headers: a value longer than
+ * JOURNAL_VALUE_MAX bytes keeps its start and says how long it was, and past
+ * JOURNAL_HEADERS_MAX bytes of JSON the remaining headers are only counted. */
+enum { JOURNAL_VALUE_MAX = 2048, JOURNAL_HEADERS_MAX = 16384 };
+
+/* The headers as a JSON object, signature shortened and token redacted;
+ * bounded as above when `bounded` (*truncated then says whether anything was
+ * cut), else whole. */
+static char *headers_json(const ms3_req *r, int bounded, int *truncated)
+{
+    bk_buf b = BK_BUF_INIT;
+    bk_buf_putc(&b, '{');
+    *truncated = 0;
+    for (size_t i = 0; i < r->n_headers; i++) {
+        const char *name = r->headers[i].name, *value = r->headers[i].value;
+        char shortened[2048];
+        if (strcasecmp(name, "Authorization") == 0) {
+            /* Keep enough of the signature to tell requests apart, no more. */
+            const char *sig = strstr(value, "Signature=");
+            if (sig != NULL)
+                snprintf(shortened, sizeof(shortened), "%.*sSignature=%.8s...", (int)(sig - value),
+                         value, sig + 10);
+            else
+                snprintf(shortened, sizeof(shortened), "%.64s...", value);
+            value = shortened;
+        } else if (strcasecmp(name, "X-Amz-Security-Token") == 0) {
+            value = "(redacted)";
+        }
+        if (i > 0)
+            bk_buf_putc(&b, ',');
+        if (bounded && b.len > JOURNAL_HEADERS_MAX) {
+            *truncated = 1;
+            bk_buf_printf(&b, "\"(truncated)\":\"%zu more headers not recorded\"",
+                          r->n_headers - i);
+            break;
+        }
+        bk_buf_putc(&b, '"');
+        append_json_escaped(&b, name, (size_t)-1);
+        bk_buf_puts(&b, "\":\"");
+        size_t len = strlen(value);
+        if (bounded && len > JOURNAL_VALUE_MAX) {
+            *truncated = 1;
+            append_json_escaped(&b, value, JOURNAL_VALUE_MAX);
+            bk_buf_printf(&b, "...(truncated, %zu bytes)", len);
+        } else {
+            append_json_escaped(&b, value, len);
+        }
+        bk_buf_putc(&b, '"');
+    }
+    bk_buf_putc(&b, '}');
+    return bk_buf_steal(&b);
+}
+
+static char *redacted_query(const char *q)
+{
+    bk_buf b = BK_BUF_INIT;
+    while (q != NULL && *q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp != NULL ? (size_t)(amp - q) : strlen(q);
+        if (len >= 21 && strncasecmp(q, "X-Amz-Security-Token=", 21) == 0)
+            bk_buf_puts(&b, "X-Amz-Security-Token=(redacted)");
+        else
+            bk_buf_append(&b, q, len);
+        q += len;
+        if (*q == '&') {
+            bk_buf_putc(&b, '&');
+            q++;
+        }
+    }
+    if (b.data == NULL)
+        bk_buf_puts(&b, "");
+    return bk_buf_steal(&b);
+}
+
+void ms3_req_record(ms3_req *r)
+{
+    if (r->journal_seq != 0 || !r->started || (r->op->flags & MS3_OPF_ADMIN))
+        return;
+    ms3_journal_entry e;
+    memset(&e, 0, sizeof(e));
+    e.time = r->t_start;
+    e.remote_port = r->remote_port;
+    snprintf(e.method, sizeof(e.method), "%s", r->method);
+    snprintf(e.operation, sizeof(e.operation), "%s", r->op->name);
+    e.bucket = strdup(r->route.bucket != NULL ? r->route.bucket : "");
+    e.key = strdup(r->route.key != NULL ? r->route.key : "");
+    e.query = redacted_query(r->route.raw_query);
+    int truncated = 0, whole = 0;
+    e.headers_json = headers_json(r, 1, &truncated);
+    /* The file keeps what memory does not. */
+    char *file_headers = truncated ? headers_json(r, 0, &whole) : NULL;
+    snprintf(e.auth, sizeof(e.auth), "%s", ms3_auth_kind_name(r->auth.kind));
+    e.auth_ok = r->auth.ok;
+    if (strlen(r->auth.payload_hash) == 64)
+        snprintf(e.payload_hash_mode, sizeof(e.payload_hash_mode), "sha256");
+    else
+        snprintf(e.payload_hash_mode, sizeof(e.payload_hash_mode), "%.47s", r->auth.payload_hash);
+    e.request_body_size = r->wire_bytes;
+    e.status = r->responded ? r->resp.status : 0;
+    e.response_size = r->resp.reader != NULL ? r->resp.length : r->resp.body.len;
+    snprintf(e.error_code, sizeof(e.error_code), "%s", r->resp.error_code);
+    e.duration = ms3_monotonic() - r->t_start_mono;
+    snprintf(e.access_key_id, sizeof(e.access_key_id), "%.63s", r->auth.access_key_id);
+    e.decoded_body_size = r->decoded_size;
+    snprintf(e.body_sha256, sizeof(e.body_sha256), "%s", r->body_sha256);
+    e.error_message = strdup(r->resp.error_message ? r->resp.error_message : "");
+    r->journal_seq = ms3_journal_append(r->srv->journal, &e, file_headers);
+}
+
+void ms3_req_record_finish(ms3_req *r, int aborted, const char *why)
+{
+    ms3_req_record(r);
+    if (r->journal_seq == 0)
+        return;
+    char msg[512] = "";
+    if (r->cut && !r->responded)
+        snprintf(msg, sizeof(msg), "connection cut by a fault after %llu request body bytes",
+                 (unsigned long long)r->wire_bytes);
+    else if (r->cut)
+        snprintf(msg, sizeof(msg), "connection cut by a fault after %llu response body bytes",
+                 (unsigned long long)r->response_sent);
+    else if (aborted)
+        snprintf(msg, sizeof(msg), "%s",
+                 why != NULL ? why : "connection closed before the exchange completed");
+    int is_head = strcmp(r->method, "HEAD") == 0;
+    ms3_journal_finish(r->srv->journal, r->journal_seq, r->responded ? r->resp.status : 0,
+                       is_head ? 0 : r->response_sent, ms3_monotonic() - r->t_start_mono, msg);
+}

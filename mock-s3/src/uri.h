@@ -1,0 +1,13 @@
+/* Text as it arrives in a request line or a header: percent-decoding and
+ * UTF-8 validation. */
+#ifndef MS3_URI_H
+#define MS3_URI_H
+
+#include <stddef.h>
+
+/* Percent-decodes (plus_is_space for query strings); NULL on a malformed escape. */
+char *ms3_url_decode(const char *s, size_t len, int plus_is_space);
+/* 1 when s (len bytes) is valid UTF-8 without NUL. */
+int ms3_utf8_valid(const char *s, size_t len);
+
+#endif
