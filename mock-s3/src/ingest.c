@@ -197,6 +197,106 @@ static const char *alg_upper(bk_checksum_alg a)
     return n != NULL ? n : "checksum";
 }
 
+static void finish_digests(ms3_ingest *in)
+{
+    unsigned int n = 16;
+    unsigned char sha[32];
+    EVP_DigestFinal_ex(in->md5, in->md5_out, &n);
+    n = 32;
+    EVP_DigestFinal_ex(in->sha256, sha, &n);
+    bk_sigv4_hex(sha, 32, in->sha256_hex);
+}
+
+/* x-amz-content-sha256, when it is a hash (aws-chunked bodies are checked by
+ * their chunk signatures instead). 0, or -1 with the error set. */
+static int check_payload_sha256(ms3_ingest *in)
+{
+    if (in->cfg.expect_sha256_hex == NULL || in->dec != NULL)
+        return 0;
+    char lower[65];
+    for (int i = 0; i < 64; i++) {
+        char c = in->cfg.expect_sha256_hex[i];
+        lower[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+    }
+    lower[64] = '\0';
+    if (strcmp(lower, in->sha256_hex) == 0)
+        return 0;
+    set_error(in, "XAmzContentSHA256Mismatch", 400, NULL);
+    bk_buf_printf(&in->xml,
+                  "<ClientComputedContentSHA256>%s</ClientComputedContentSHA256>"
+                  "<S3ComputedContentSHA256>%s</S3ComputedContentSHA256>",
+                  lower, in->sha256_hex);
+    return -1;
+}
+
+static int check_content_md5(ms3_ingest *in)
+{
+    if (in->cfg.content_md5_b64 == NULL)
+        return 0;
+    unsigned char want[16];
+    long got = bk_checksum_base64_decode(in->cfg.content_md5_b64, strlen(in->cfg.content_md5_b64),
+                                         want, sizeof(want));
+    if (got != 16) {
+        set_error(in, "InvalidDigest", 400, NULL);
+        return -1;
+    }
+    if (memcmp(want, in->md5_out, 16) == 0)
+        return 0;
+    char calc[32];
+    bk_checksum_base64_encode(in->md5_out, 16, calc, sizeof(calc));
+    set_error(in, "BadDigest", 400, NULL);
+    bk_buf_printf(&in->xml,
+                  "<ExpectedDigest>%s</ExpectedDigest><CalculatedDigest>%s"
+                  "</CalculatedDigest>",
+                  in->cfg.content_md5_b64, calc);
+    return -1;
+}
+
+/* The x-amz-checksum of the payload: the trailer's (verified by the decoder),
+ * or the one computed here, held to the header's value when one was sent. */
+static int finish_checksum(ms3_ingest *in)
+{
+    if (in->dec != NULL) {
+        const bk_checksum_digest *d = bk_chunked_decoder_checksum(in->dec);
+        if (d != NULL) {
+            in->checksum = *d;
+            in->have_checksum = 1;
+        }
+    }
+    if (in->ck == NULL)
+        return 0;
+    bk_err err;
+    if (bk_checksum_final(in->ck, &in->checksum, &err) != BK_OK) {
+        set_error(in, "InternalError", 500, NULL);
+        return -1;
+    }
+    in->have_checksum = 1;
+    if (in->cfg.header_checksum_b64 != NULL &&
+        strcmp(in->cfg.header_checksum_b64, in->checksum.base64) != 0) {
+        set_error(in, "BadDigest", 400,
+                  "The %s you specified did not match the calculated "
+                  "checksum.",
+                  alg_upper(in->cfg.header_checksum_alg));
+        return -1;
+    }
+    return 0;
+}
+
+static int finish_body(ms3_ingest *in)
+{
+    if (in->writer == NULL)
+        return 0;
+    ms3_writer *w = in->writer;
+    in->writer = NULL;
+    bk_err err;
+    if (ms3_writer_finish(w, &in->body, &err) != BK_OK) {
+        set_error(in, "InternalError", 500, "storing the body failed: %s", err.msg);
+        return -1;
+    }
+    in->have_body = 1;
+    return 0;
+}
+
 int ms3_ingest_finish(ms3_ingest *in)
 {
     if (in->finished)
@@ -205,83 +305,10 @@ int ms3_ingest_finish(ms3_ingest *in)
     bk_err err;
     if (!in->failed && in->dec != NULL && bk_chunked_decoder_finish(in->dec, &err) != BK_OK)
         chunked_failed(in);
-    unsigned int n = 16;
-    unsigned char sha[32];
-    EVP_DigestFinal_ex(in->md5, in->md5_out, &n);
-    n = 32;
-    EVP_DigestFinal_ex(in->sha256, sha, &n);
-    bk_sigv4_hex(sha, 32, in->sha256_hex);
-    if (in->failed)
-        goto fail;
-
-    if (in->cfg.expect_sha256_hex != NULL && in->dec == NULL) {
-        char lower[65];
-        for (int i = 0; i < 64; i++) {
-            char c = in->cfg.expect_sha256_hex[i];
-            lower[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
-        }
-        lower[64] = '\0';
-        if (strcmp(lower, in->sha256_hex) != 0) {
-            set_error(in, "XAmzContentSHA256Mismatch", 400, NULL);
-            bk_buf_printf(&in->xml,
-                          "<ClientComputedContentSHA256>%s</ClientComputedContentSHA256>"
-                          "<S3ComputedContentSHA256>%s</S3ComputedContentSHA256>",
-                          lower, in->sha256_hex);
-            goto fail;
-        }
-    }
-    if (in->cfg.content_md5_b64 != NULL) {
-        unsigned char want[16];
-        long got = bk_checksum_base64_decode(in->cfg.content_md5_b64,
-                                             strlen(in->cfg.content_md5_b64), want, sizeof(want));
-        if (got != 16) {
-            set_error(in, "InvalidDigest", 400, NULL);
-            goto fail;
-        }
-        if (memcmp(want, in->md5_out, 16) != 0) {
-            char calc[32];
-            bk_checksum_base64_encode(in->md5_out, 16, calc, sizeof(calc));
-            set_error(in, "BadDigest", 400, NULL);
-            bk_buf_printf(&in->xml,
-                          "<ExpectedDigest>%s</ExpectedDigest><CalculatedDigest>%s"
-                          "</CalculatedDigest>",
-                          in->cfg.content_md5_b64, calc);
-            goto fail;
-        }
-    }
-    if (in->dec != NULL) {
-        const bk_checksum_digest *d = bk_chunked_decoder_checksum(in->dec);
-        if (d != NULL) {
-            in->checksum = *d;
-            in->have_checksum = 1;
-        }
-    }
-    if (in->ck != NULL) {
-        if (bk_checksum_final(in->ck, &in->checksum, &err) != BK_OK) {
-            set_error(in, "InternalError", 500, NULL);
-            goto fail;
-        }
-        in->have_checksum = 1;
-        if (in->cfg.header_checksum_b64 != NULL &&
-            strcmp(in->cfg.header_checksum_b64, in->checksum.base64) != 0) {
-            set_error(in, "BadDigest", 400,
-                      "The %s you specified did not match the calculated "
-                      "checksum.",
-                      alg_upper(in->cfg.header_checksum_alg));
-            goto fail;
-        }
-    }
-    if (in->writer != NULL) {
-        ms3_writer *w = in->writer;
-        in->writer = NULL;
-        if (ms3_writer_finish(w, &in->body, &err) != 0) {
-            set_error(in, "InternalError", 500, "storing the body failed: %s", err.msg);
-            goto fail;
-        }
-        in->have_body = 1;
-    }
-    return 0;
-fail:
+    finish_digests(in);
+    if (!in->failed && check_payload_sha256(in) == 0 && check_content_md5(in) == 0 &&
+        finish_checksum(in) == 0 && finish_body(in) == 0)
+        return 0;
     ms3_writer_abort(in->writer);
     in->writer = NULL;
     return -1;

@@ -120,125 +120,164 @@ static int read_token(const char *token, char **after, int *is_prefix)
     return *after != NULL ? 0 : -1;
 }
 
-static void list_objects(ms3_req *r, int v2)
+/* A listing request as its query gives it. */
+typedef struct list_req {
+    int v2;
+    const char *prefix; /* "" when none */
+    const char *delimiter, *token, *start_after;
+    int url; /* encoding-type=url */
+    long max_keys;
+    char *after; /* list keys after this one: start-after, marker, or the token's */
+    int after_is_prefix;
+} list_req;
+
+/* Reads and checks the query. 0, or -1 after responding. */
+static int read_list_request(ms3_req *r, int v2, list_req *q)
 {
     const ms3_route *rt = &r->route;
-    const char *prefix = ms3_route_param(rt, "prefix");
-    const char *delimiter = ms3_route_param(rt, "delimiter");
-    const char *max_keys_s = ms3_route_param(rt, "max-keys");
+    memset(q, 0, sizeof(*q));
+    q->v2 = v2;
+    q->prefix = ms3_route_param(rt, "prefix");
+    if (q->prefix == NULL)
+        q->prefix = "";
+    q->delimiter = ms3_route_param(rt, "delimiter");
+    q->token = v2 ? ms3_route_param(rt, "continuation-token") : NULL;
+    q->start_after = ms3_route_param(rt, v2 ? "start-after" : "marker");
     const char *enc = ms3_route_param(rt, "encoding-type");
-    const char *token = v2 ? ms3_route_param(rt, "continuation-token") : NULL;
-    const char *start_after = ms3_route_param(rt, v2 ? "start-after" : "marker");
-    if (prefix == NULL)
-        prefix = "";
     if (enc != NULL && strcmp(enc, "url") != 0) {
         ms3_resp_error(r, "InvalidArgument", "Invalid Encoding Method specified in Request",
                        "<ArgumentName>encoding-type</ArgumentName>");
-        return;
+        return -1;
     }
-    int url = enc != NULL;
-    long max_keys = 1000;
+    q->url = enc != NULL;
+    q->max_keys = 1000;
+    const char *max_keys_s = ms3_route_param(rt, "max-keys");
     if (max_keys_s != NULL) {
         char *end = NULL;
-        max_keys = strtol(max_keys_s, &end, 10);
-        if (end == max_keys_s || *end != '\0' || max_keys < 0) {
+        q->max_keys = strtol(max_keys_s, &end, 10);
+        if (end == max_keys_s || *end != '\0' || q->max_keys < 0) {
             ms3_resp_error(r, "InvalidArgument",
                            "Provided max-keys not an integer or within "
                            "integer range",
                            "<ArgumentName>max-keys</ArgumentName>");
-            return;
+            return -1;
         }
-        if (max_keys > 1000)
-            max_keys = 1000;
+        if (q->max_keys > 1000)
+            q->max_keys = 1000;
     }
-    char *after = NULL;
-    int after_is_prefix = 0;
-    if (token != NULL) {
-        if (read_token(token, &after, &after_is_prefix) != 0) {
+    if (q->token != NULL) {
+        if (read_token(q->token, &q->after, &q->after_is_prefix) != 0) {
             ms3_resp_error(r, "InvalidArgument", "The continuation token provided is incorrect",
                            "<ArgumentName>continuation-token</ArgumentName>");
-            return;
+            return -1;
         }
-    } else if (start_after != NULL && *start_after) {
-        after = strdup(start_after);
+    } else if (q->start_after != NULL && *q->start_after) {
+        q->after = strdup(q->start_after);
     }
+    return 0;
+}
 
-    scan_state st;
-    memset(&st, 0, sizeof(st));
-    st.prefix = prefix;
-    st.prefix_len = strlen(prefix);
-    st.delimiter = delimiter;
-    st.skip_prefix = after_is_prefix ? after : NULL;
-    st.limit = (size_t)max_keys + 1;
-    st.items = calloc(st.limit, sizeof(*st.items));
-    if (st.items == NULL) {
-        free(after);
+/* Up to max-keys + 1 keys and common prefixes (one more tells whether the
+ * listing is truncated). 0, or -1 after responding. */
+static int scan(ms3_req *r, const list_req *q, scan_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->prefix = q->prefix;
+    st->prefix_len = strlen(q->prefix);
+    st->delimiter = q->delimiter;
+    st->skip_prefix = q->after_is_prefix ? q->after : NULL;
+    st->limit = (size_t)q->max_keys + 1;
+    st->items = calloc(st->limit, sizeof(*st->items));
+    if (st->items == NULL) {
         ms3_resp_error(r, "InternalError", NULL, NULL);
-        return;
+        return -1;
     }
-    if (max_keys > 0)
-        ms3_store_scan(r->srv->store, rt->bucket, prefix, after, collect, &st);
-    int truncated = st.n > (size_t)max_keys;
-    size_t shown = truncated ? (size_t)max_keys : st.n;
+    if (q->max_keys > 0)
+        ms3_store_scan(r->srv->store, r->route.bucket, q->prefix, q->after, collect, st);
+    return 0;
+}
 
-    bk_buf *b = &r->resp.body;
+/* Everything before the entries: what was asked, where the next page starts. */
+static void result_head(bk_buf *b, const ms3_req *r, const list_req *q, const scan_state *st,
+                        size_t shown, int truncated)
+{
     bk_buf_puts(b, MS3_XML_DECL "<ListBucketResult xmlns=\"" MS3_XMLNS "\">");
-    ms3_xml_elem(b, "Name", rt->bucket);
-    put_text(b, "Prefix", prefix, url);
-    if (v2) {
-        if (start_after != NULL)
-            put_text(b, "StartAfter", start_after, url);
-        if (token != NULL)
-            ms3_xml_elem(b, "ContinuationToken", token);
+    ms3_xml_elem(b, "Name", r->route.bucket);
+    put_text(b, "Prefix", q->prefix, q->url);
+    if (q->v2) {
+        if (q->start_after != NULL)
+            put_text(b, "StartAfter", q->start_after, q->url);
+        if (q->token != NULL)
+            ms3_xml_elem(b, "ContinuationToken", q->token);
         if (truncated && shown > 0) {
-            char *next = make_token(&st.items[shown - 1]);
+            char *next = make_token(&st->items[shown - 1]);
             ms3_xml_elem(b, "NextContinuationToken", next != NULL ? next : "");
             free(next);
         }
         bk_buf_printf(b, "<KeyCount>%zu</KeyCount>", shown);
     } else {
-        put_text(b, "Marker", start_after != NULL ? start_after : "", url);
-        if (truncated && shown > 0 && delimiter != NULL && *delimiter)
-            put_text(b, "NextMarker", st.items[shown - 1].key, url);
+        put_text(b, "Marker", q->start_after != NULL ? q->start_after : "", q->url);
+        if (truncated && shown > 0 && q->delimiter != NULL && *q->delimiter)
+            put_text(b, "NextMarker", st->items[shown - 1].key, q->url);
     }
-    bk_buf_printf(b, "<MaxKeys>%ld</MaxKeys>", max_keys);
-    if (delimiter != NULL)
-        put_text(b, "Delimiter", delimiter, url);
-    if (url)
+    bk_buf_printf(b, "<MaxKeys>%ld</MaxKeys>", q->max_keys);
+    if (q->delimiter != NULL)
+        put_text(b, "Delimiter", q->delimiter, q->url);
+    if (q->url)
         ms3_xml_elem(b, "EncodingType", "url");
     bk_buf_printf(b, "<IsTruncated>%s</IsTruncated>", truncated ? "true" : "false");
+}
+
+/* The keys, then the common prefixes. */
+static void result_entries(bk_buf *b, const ms3_req *r, const list_req *q, const scan_state *st,
+                           size_t shown)
+{
+    int owner = !q->v2 || ms3_route_param(&r->route, "fetch-owner") != NULL;
     for (size_t i = 0; i < shown; i++) {
-        const item *it = &st.items[i];
+        const item *it = &st->items[i];
         if (it->is_prefix)
             continue;
         char iso[40];
         ms3_time_iso8601_ms(it->last_modified_ms, iso, sizeof(iso));
         bk_buf_puts(b, "<Contents>");
-        put_text(b, "Key", it->key, url);
+        put_text(b, "Key", it->key, q->url);
         ms3_xml_elem(b, "LastModified", iso);
         ms3_xml_elem(b, "ETag", it->etag);
         bk_buf_printf(b, "<Size>%llu</Size>", (unsigned long long)it->size);
-        if (!v2 || ms3_route_param(rt, "fetch-owner") != NULL)
+        if (owner)
             bk_buf_puts(b, "<Owner><ID>mock-s3</ID><DisplayName>mock-s3</DisplayName></Owner>");
         bk_buf_puts(b, "<StorageClass>STANDARD</StorageClass></Contents>");
     }
     for (size_t i = 0; i < shown; i++) {
-        if (!st.items[i].is_prefix)
+        if (!st->items[i].is_prefix)
             continue;
         bk_buf_puts(b, "<CommonPrefixes>");
-        put_text(b, "Prefix", st.items[i].key, url);
+        put_text(b, "Prefix", st->items[i].key, q->url);
         bk_buf_puts(b, "</CommonPrefixes>");
     }
-    bk_buf_puts(b, "</ListBucketResult>");
+}
+
+static void list_objects(ms3_req *r, int v2)
+{
+    list_req q;
+    scan_state st;
+    memset(&st, 0, sizeof(st));
+    if (read_list_request(r, v2, &q) == 0 && scan(r, &q, &st) == 0) {
+        int truncated = st.n > (size_t)q.max_keys;
+        size_t shown = truncated ? (size_t)q.max_keys : st.n;
+        bk_buf *b = &r->resp.body;
+        result_head(b, r, &q, &st, shown, truncated);
+        result_entries(b, r, &q, &st, shown);
+        bk_buf_puts(b, "</ListBucketResult>");
+        if (st.failed)
+            ms3_resp_error(r, "InternalError", NULL, NULL);
+        else
+            ms3_resp_xml(r, 200);
+    }
     for (size_t i = 0; i < st.n; i++)
         free(st.items[i].key);
     free(st.items);
-    free(after);
-    if (st.failed) {
-        ms3_resp_error(r, "InternalError", NULL, NULL);
-        return;
-    }
-    ms3_resp_xml(r, 200);
+    free(q.after);
 }
 
 void ms3_op_list_objects_v1(ms3_req *r)

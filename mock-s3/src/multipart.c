@@ -366,123 +366,147 @@ static int validate_complete(ms3_req *r, const ms3_upload *up, const ms3_complet
     return 0;
 }
 
+/* What the parts of a completed upload add up to. */
 typedef struct completion {
-    ms3_body **bodies;
-    unsigned char *md5s;
-    unsigned char *checksums; /* raw part checksums, concatenated */
+    ms3_body **bodies;        /* in the order of the request, borrowed from the upload */
+    unsigned char *md5s;      /* their MD5s, concatenated (the ETag is their MD5) */
+    unsigned char *checksums; /* their raw checksums, concatenated */
     size_t ck_len;
     uint64_t size;
+    int have_composite; /* every part had the upload's checksum: */
+    bk_checksum_digest composite;
 } completion;
 
-void ms3_op_complete_multipart(ms3_req *r)
+static void completion_clear(completion *c)
 {
-    ms3_server *s = r->srv;
-    const bk_buf *in = ms3_ingest_buffer(r->ingest);
-    ms3_complete_req cr;
-    if (ms3_xml_parse_complete(bk_buf_str(in), in->len, &cr) != 0) {
-        ms3_resp_error(r, "MalformedXML", NULL, NULL);
-        return;
-    }
+    free(c->bodies);
+    free(c->md5s);
+    free(c->checksums);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Takes the upload out of the registry so no part changes under us; NULL
+ * after responding. A failed validation leaves it there untouched, as S3
+ * keeps the upload open. */
+static ms3_upload *take_upload(ms3_req *r, const ms3_complete_req *cr)
+{
+    ms3_uploads *u = r->srv->uploads;
     const char *id = ms3_route_param(&r->route, "uploadId");
-    completion c;
-    memset(&c, 0, sizeof(c));
-    ms3_upload *up = NULL;
-
-    /* Take the upload out of the registry so no part changes under us; a failed
-     * validation puts it back untouched, as S3 keeps the upload open. */
-    pthread_mutex_lock(&s->uploads->lock);
+    pthread_mutex_lock(&u->lock);
     size_t pos = 0;
-    ms3_upload *found = ms3_uploads_find(s->uploads, id, r->route.bucket, r->route.key, &pos);
-    if (found == NULL) {
-        pthread_mutex_unlock(&s->uploads->lock);
+    ms3_upload *up = ms3_uploads_find(u, id, r->route.bucket, r->route.key, &pos);
+    if (up == NULL)
         ms3_resp_error(r, "NoSuchUpload", NULL, NULL);
-        ms3_complete_req_free(&cr);
-        return;
-    }
-    if (validate_complete(r, found, &cr) != 0) {
-        pthread_mutex_unlock(&s->uploads->lock);
-        ms3_complete_req_free(&cr);
-        return;
-    }
-    up = ms3_uploads_take(s->uploads, pos);
-    pthread_mutex_unlock(&s->uploads->lock);
+    else if (validate_complete(r, up, cr) != 0)
+        up = NULL;
+    else
+        up = ms3_uploads_take(u, pos);
+    pthread_mutex_unlock(&u->lock);
+    return up;
+}
 
+/* The parts the request names, in its order. 0, or -1 after responding. */
+static int gather_parts(ms3_req *r, ms3_upload *up, const ms3_complete_req *cr, completion *c)
+{
     size_t dlen = bk_checksum_digest_len(up->ck_alg);
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-    c.bodies = calloc(cr.n, sizeof(*c.bodies));
-    c.md5s = malloc(16 * cr.n);
-    c.checksums = malloc(dlen * cr.n + 1);
-    if (c.bodies == NULL || c.md5s == NULL || c.checksums == NULL) {
+    c->bodies = calloc(cr->n, sizeof(*c->bodies));
+    c->md5s = malloc(16 * cr->n);
+    c->checksums = malloc(dlen * cr->n + 1);
+    if (c->bodies == NULL || c->md5s == NULL || c->checksums == NULL) {
         ms3_resp_error(r, "InternalError", NULL, NULL);
-        goto done;
+        return -1;
     }
-    for (size_t i = 0; i < cr.n; i++) {
-        ms3_part *p = (ms3_part *)find_part(up, cr.parts[i].number);
+    for (size_t i = 0; i < cr->n; i++) {
+        ms3_part *p = (ms3_part *)find_part(up, cr->parts[i].number);
         if (p == NULL) { /* validate_complete found every part; never trust it blindly */
             ms3_resp_error(r, "InvalidPart", NULL, NULL);
-            goto done;
+            return -1;
         }
-        c.bodies[i] = &p->body;
-        memcpy(c.md5s + 16 * i, p->md5, 16);
-        c.size += p->size;
+        c->bodies[i] = &p->body;
+        memcpy(c->md5s + 16 * i, p->md5, 16);
+        c->size += p->size;
         if (dlen > 0) {
             long n = bk_checksum_base64_decode(p->ck_value, strlen(p->ck_value),
-                                               c.checksums + c.ck_len, dlen);
+                                               c->checksums + c->ck_len, dlen);
             if (n == (long)dlen)
-                c.ck_len += dlen;
+                c->ck_len += dlen;
         }
     }
-    ms3_body body;
     bk_err err;
-    if (ms3_body_concat(ms3_store_tmp_dir(s->store), c.bodies, cr.n, &body, &err) != 0) {
-        ms3_resp_error(r, "InternalError", err.msg, NULL);
-        goto done;
-    }
-    ms3_objmeta meta;
-    if (ms3_objmeta_copy(&meta, &up->meta) != 0) {
-        ms3_body_free(&body);
-        ms3_resp_error(r, "InternalError", NULL, NULL);
-        goto done;
-    }
+    c->have_composite =
+        dlen > 0 && c->ck_len == dlen * cr->n &&
+        bk_checksum_compute(up->ck_alg, c->checksums, c->ck_len, &c->composite, &err) == BK_OK;
+    return 0;
+}
+
+/* The object's metadata: the upload's, with the "<md5 of md5s>-N" ETag and the
+ * composite checksum "<checksum of checksums>-N". -1: no memory. */
+static int completed_meta(ms3_req *r, const ms3_upload *up, size_t n_parts, const completion *c,
+                          ms3_objmeta *meta)
+{
+    if (ms3_objmeta_copy(meta, &up->meta) != 0)
+        return -1;
     unsigned char md5[16];
     unsigned int mdlen = 16;
-    EVP_Digest(c.md5s, 16 * cr.n, md5, &mdlen, EVP_md5(), NULL);
-    ms3_format_etag(md5, meta.etag);
-    snprintf(meta.etag + 33, sizeof(meta.etag) - 33, "-%zu\"", cr.n);
-    meta.parts_count = (int)cr.n;
-    meta.last_modified_ms = ms3_clock_now_ms(&s->clock);
-    bk_checksum_digest composite;
-    int have_composite = 0;
-    if (dlen > 0 && c.ck_len == dlen * cr.n &&
-        bk_checksum_compute(up->ck_alg, c.checksums, c.ck_len, &composite, &err) == BK_OK) {
+    EVP_Digest(c->md5s, 16 * n_parts, md5, &mdlen, EVP_md5(), NULL);
+    ms3_format_etag(md5, meta->etag);
+    snprintf(meta->etag + 33, sizeof(meta->etag) - 33, "-%zu\"", n_parts);
+    meta->parts_count = (int)n_parts;
+    meta->last_modified_ms = ms3_clock_now_ms(&r->srv->clock);
+    if (c->have_composite) {
         char value[80];
-        snprintf(value, sizeof(value), "%s-%zu", composite.base64, cr.n);
-        meta.checksum_algo = strdup(bk_checksum_alg_name(up->ck_alg));
-        meta.checksum_value = strdup(value);
-        have_composite = 1;
+        snprintf(value, sizeof(value), "%s-%zu", c->composite.base64, n_parts);
+        meta->checksum_algo = strdup(bk_checksum_alg_name(up->ck_alg));
+        meta->checksum_value = strdup(value);
     }
-    char etag[80];
-    memcpy(etag, meta.etag, sizeof(etag));
+    return 0;
+}
+
+/* Joins the parts into the object and stores it under the request's
+ * conditions. 0, or -1 after responding; after a failed condition the upload
+ * goes back into the registry (*up then NULL), as S3 keeps it. */
+static int store_completed(ms3_req *r, ms3_upload **up, size_t n_parts, const completion *c,
+                           char etag[80])
+{
+    ms3_server *s = r->srv;
+    ms3_body body;
+    bk_err err;
+    if (ms3_body_concat(ms3_store_tmp_dir(s->store), c->bodies, n_parts, &body, &err) != BK_OK) {
+        ms3_resp_error(r, "InternalError", err.msg, NULL);
+        return -1;
+    }
+    ms3_objmeta meta;
+    if (completed_meta(r, *up, n_parts, c, &meta) != 0) {
+        ms3_body_free(&body);
+        ms3_resp_error(r, "InternalError", NULL, NULL);
+        return -1;
+    }
+    memcpy(etag, meta.etag, 80);
     ms3_put_cond cond = {0, NULL};
     const char *inm = ms3_req_header(r, "If-None-Match");
     cond.if_absent = inm != NULL && strcmp(inm, "*") == 0;
     cond.if_match = ms3_req_header(r, "If-Match");
     int rc = ms3_store_put(s->store, r->route.bucket, r->route.key, &body, &meta, &cond, &err);
-    if (rc != MS3_STORE_OK) {
-        ms3_resp_error(r,
-                       rc == MS3_STORE_PRECONDITION ? "PreconditionFailed"
-                       : rc == MS3_STORE_NO_KEY     ? "NoSuchKey"
-                       : rc == MS3_STORE_NO_BUCKET  ? "NoSuchBucket"
-                                                    : "InternalError",
-                       NULL, NULL);
-        /* S3 keeps the upload after a failed condition. */
-        if (rc == MS3_STORE_PRECONDITION && ms3_uploads_add(s->uploads, up, &err) == 0)
-            up = NULL;
-        goto done;
-    }
+    if (rc == MS3_STORE_OK)
+        return 0;
+    ms3_resp_error(r,
+                   rc == MS3_STORE_PRECONDITION ? "PreconditionFailed"
+                   : rc == MS3_STORE_NO_KEY     ? "NoSuchKey"
+                   : rc == MS3_STORE_NO_BUCKET  ? "NoSuchBucket"
+                                                : "InternalError",
+                   NULL, NULL);
+    if (rc == MS3_STORE_PRECONDITION && ms3_uploads_add(s->uploads, *up, &err) == 0)
+        *up = NULL;
+    return -1;
+}
+
+static void complete_result(ms3_req *r, const char *etag, bk_checksum_alg alg, size_t n_parts,
+                            const completion *c)
+{
     bk_buf *b = &r->resp.body;
     bk_buf_puts(b, MS3_XML_DECL "<CompleteMultipartUploadResult xmlns=\"" MS3_XMLNS "\">");
-    bk_buf_printf(b, "<Location>%s/", s->url);
+    bk_buf_printf(b, "<Location>%s/", r->srv->url);
     ms3_xml_escape(b, r->route.bucket);
     bk_buf_putc(b, '/');
     ms3_xml_escape(b, r->route.key);
@@ -490,20 +514,34 @@ void ms3_op_complete_multipart(ms3_req *r)
     ms3_xml_elem(b, "Bucket", r->route.bucket);
     ms3_xml_elem(b, "Key", r->route.key);
     ms3_xml_elem(b, "ETag", etag);
-    if (have_composite) {
+    if (c->have_composite) {
         char name[32], value[80];
-        snprintf(name, sizeof(name), "Checksum%s", bk_checksum_alg_name(up->ck_alg));
-        snprintf(value, sizeof(value), "%s-%zu", composite.base64, cr.n);
+        snprintf(name, sizeof(name), "Checksum%s", bk_checksum_alg_name(alg));
+        snprintf(value, sizeof(value), "%s-%zu", c->composite.base64, n_parts);
         ms3_xml_elem(b, name, value);
         ms3_xml_elem(b, "ChecksumType", "COMPOSITE");
     }
     bk_buf_puts(b, "</CompleteMultipartUploadResult>");
     ms3_resp_xml(r, 200);
-done:
-    ms3_upload_discard(s->uploads, up);
-    free(c.bodies);
-    free(c.md5s);
-    free(c.checksums);
+}
+
+void ms3_op_complete_multipart(ms3_req *r)
+{
+    const bk_buf *in = ms3_ingest_buffer(r->ingest);
+    ms3_complete_req cr;
+    if (ms3_xml_parse_complete(bk_buf_str(in), in->len, &cr) != 0) {
+        ms3_resp_error(r, "MalformedXML", NULL, NULL);
+        return;
+    }
+    completion c;
+    memset(&c, 0, sizeof(c));
+    char etag[80];
+    ms3_upload *up = take_upload(r, &cr);
+    if (up != NULL && gather_parts(r, up, &cr, &c) == 0 &&
+        store_completed(r, &up, cr.n, &c, etag) == 0)
+        complete_result(r, etag, up->ck_alg, cr.n, &c);
+    ms3_upload_discard(r->srv->uploads, up);
+    completion_clear(&c);
     ms3_complete_req_free(&cr);
 }
 

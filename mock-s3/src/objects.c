@@ -156,58 +156,21 @@ static int check_read_conditions(ms3_req *r, const ms3_objmeta *m)
     return 0;
 }
 
-static void read_object(ms3_req *r, int head)
+/* The stored checksum, when the client asked for it (x-amz-checksum-mode). */
+static void resp_checksum(ms3_req *r, const ms3_objmeta *m)
 {
-    ms3_server *s = r->srv;
-    ms3_objmeta meta;
-    ms3_objmeta_init(&meta);
-    ms3_reader *reader = NULL;
-    bk_err err;
-    int rc = ms3_store_open_object(s->store, r->route.bucket, r->route.key, &meta, &reader, &err);
-    if (rc == MS3_STORE_NO_BUCKET) {
-        fail(r, "NoSuchBucket", NULL, NULL);
+    if (m->checksum_algo == NULL || !checksum_mode_enabled(r))
         return;
-    }
-    if (rc == MS3_STORE_NO_KEY) {
-        /* Without s3:ListBucket S3 will not say whether the key exists. */
-        fail(r, r->access.no_list ? "AccessDenied" : "NoSuchKey", NULL, NULL);
-        return;
-    }
-    if (rc != MS3_STORE_OK) {
-        fail(r, "InternalError", NULL, NULL);
-        return;
-    }
-    if (check_read_conditions(r, &meta) != 0) {
-        ms3_reader_close(reader);
-        ms3_objmeta_free(&meta);
-        return;
-    }
-    range rg = {0, 0, 0, 0};
-    if (r->fault.action != MS3_FAULT_IGNORE_RANGE)
-        rg = parse_range(ms3_req_header(r, "Range"), meta.size);
-    if (rg.unsatisfiable) {
-        char xml[160];
-        snprintf(xml, sizeof(xml),
-                 "<RangeRequested>%s</RangeRequested><ActualObjectSize>%llu</ActualObjectSize>",
-                 ms3_req_header(r, "Range"), (unsigned long long)meta.size);
-        ms3_resp_error(r, "InvalidRange", NULL, xml);
-        ms3_resp_headerf(r, "Content-Range", "bytes */%llu", (unsigned long long)meta.size);
-        ms3_reader_close(reader);
-        ms3_objmeta_free(&meta);
-        return;
-    }
-    r->resp.status = rg.present ? 206 : 200;
-    resp_object_headers(r, &meta, 1);
-    if (rg.present)
-        ms3_resp_headerf(r, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)rg.start,
-                         (unsigned long long)rg.end, (unsigned long long)meta.size);
-    if (!rg.present && meta.checksum_algo != NULL && checksum_mode_enabled(r)) {
-        char name[64];
-        snprintf(name, sizeof(name), "x-amz-checksum-%s", meta.checksum_algo);
-        for (char *p = name; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        ms3_resp_header(r, name, meta.checksum_value);
-    }
+    char name[64];
+    snprintf(name, sizeof(name), "x-amz-checksum-%s", m->checksum_algo);
+    for (char *p = name; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    ms3_resp_header(r, name, m->checksum_value);
+}
+
+/* response-content-type & co. replace the stored headers. */
+static void resp_overrides(ms3_req *r)
+{
     static const char *const overrides[][2] = {
         {"response-content-type", "Content-Type"},
         {"response-content-disposition", "Content-Disposition"},
@@ -229,15 +192,61 @@ static void read_object(ms3_req *r, int head)
         }
         ms3_resp_header(r, overrides[i][1], v);
     }
+}
+
+/* Opens the object for GET/HEAD; 0, or -1 after responding. */
+static int open_for_read(ms3_req *r, ms3_objmeta *meta, ms3_reader **reader)
+{
+    bk_err err;
+    int rc =
+        ms3_store_open_object(r->srv->store, r->route.bucket, r->route.key, meta, reader, &err);
+    if (rc == MS3_STORE_NO_BUCKET)
+        return fail(r, "NoSuchBucket", NULL, NULL);
+    if (rc == MS3_STORE_NO_KEY) /* without s3:ListBucket S3 will not say whether it exists */
+        return fail(r, r->access.no_list ? "AccessDenied" : "NoSuchKey", NULL, NULL);
+    if (rc != MS3_STORE_OK)
+        return fail(r, "InternalError", NULL, NULL);
+    return 0;
+}
+
+static void read_object(ms3_req *r, int head)
+{
+    ms3_objmeta meta;
+    ms3_objmeta_init(&meta);
+    ms3_reader *reader = NULL;
+    if (open_for_read(r, &meta, &reader) != 0 || check_read_conditions(r, &meta) != 0)
+        goto done;
+    range rg = {0, 0, 0, 0};
+    if (r->fault.action != MS3_FAULT_IGNORE_RANGE)
+        rg = parse_range(ms3_req_header(r, "Range"), meta.size);
+    if (rg.unsatisfiable) {
+        char xml[160];
+        snprintf(xml, sizeof(xml),
+                 "<RangeRequested>%s</RangeRequested><ActualObjectSize>%llu</ActualObjectSize>",
+                 ms3_req_header(r, "Range"), (unsigned long long)meta.size);
+        ms3_resp_error(r, "InvalidRange", NULL, xml);
+        ms3_resp_headerf(r, "Content-Range", "bytes */%llu", (unsigned long long)meta.size);
+        goto done;
+    }
+    r->resp.status = rg.present ? 206 : 200;
+    resp_object_headers(r, &meta, 1);
+    if (rg.present)
+        ms3_resp_headerf(r, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)rg.start,
+                         (unsigned long long)rg.end, (unsigned long long)meta.size);
+    else
+        resp_checksum(r, &meta); /* of the whole object only */
+    resp_overrides(r);
     uint64_t len = rg.present ? rg.end - rg.start + 1 : meta.size;
     if (head) {
         r->resp.content_length = (int64_t)len;
-        ms3_reader_close(reader);
     } else {
         r->resp.reader = reader;
+        reader = NULL;
         r->resp.offset = rg.present ? rg.start : 0;
         r->resp.length = len;
     }
+done:
+    ms3_reader_close(reader);
     ms3_objmeta_free(&meta);
 }
 
@@ -316,110 +325,131 @@ void ms3_op_put_object(ms3_req *r)
 
 /* ---------------------------------------------------------------- COPY */
 
-void ms3_op_copy_object(ms3_req *r)
+/* The source of a CopyObject, opened. */
+typedef struct copy_src {
+    char *bucket, *key;
+    ms3_objmeta meta;
+    ms3_reader *reader;
+    int replace; /* x-amz-metadata-directive: REPLACE */
+    int self;    /* copied onto itself */
+} copy_src;
+
+static void copy_src_clear(copy_src *c)
 {
-    ms3_server *s = r->srv;
-    char *sbucket = NULL, *skey = NULL;
-    if (ms3_parse_copy_source(ms3_req_header(r, "x-amz-copy-source"), &sbucket, &skey) != 0) {
-        fail(r, "InvalidArgument",
-             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-             "<ArgumentName>x-amz-copy-source</ArgumentName>");
-        return;
-    }
+    ms3_reader_close(c->reader);
+    ms3_objmeta_free(&c->meta);
+    free(c->bucket);
+    free(c->key);
+}
+
+/* x-amz-copy-source and the metadata directive, the source object opened and
+ * its x-amz-copy-source-if-* conditions met. 0, or -1 after responding. */
+static int open_copy_source(ms3_req *r, copy_src *c)
+{
+    if (ms3_parse_copy_source(ms3_req_header(r, "x-amz-copy-source"), &c->bucket, &c->key) != 0)
+        return fail(r, "InvalidArgument",
+                    "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+                    "<ArgumentName>x-amz-copy-source</ArgumentName>");
     const char *directive = ms3_req_header(r, "x-amz-metadata-directive");
-    int replace = 0;
-    if (directive != NULL && strcmp(directive, "REPLACE") == 0)
-        replace = 1;
-    else if (directive != NULL && strcmp(directive, "COPY") != 0) {
-        fail(r, "InvalidArgument", "Unknown metadata directive.",
-             "<ArgumentName>x-amz-metadata-directive</ArgumentName>");
-        goto out;
-    }
-    ms3_objmeta src;
-    ms3_objmeta_init(&src);
-    ms3_reader *reader = NULL;
+    c->replace = directive != NULL && strcmp(directive, "REPLACE") == 0;
+    if (directive != NULL && !c->replace && strcmp(directive, "COPY") != 0)
+        return fail(r, "InvalidArgument", "Unknown metadata directive.",
+                    "<ArgumentName>x-amz-metadata-directive</ArgumentName>");
     bk_err err;
-    int rc = ms3_store_open_object(s->store, sbucket, skey, &src, &reader, &err);
-    if (rc != MS3_STORE_OK) {
-        fail(r,
-             rc == MS3_STORE_NO_BUCKET ? "NoSuchBucket"
-             : rc == MS3_STORE_NO_KEY  ? "NoSuchKey"
-                                       : "InternalError",
-             NULL, NULL);
-        goto out;
-    }
+    int rc = ms3_store_open_object(r->srv->store, c->bucket, c->key, &c->meta, &c->reader, &err);
+    if (rc != MS3_STORE_OK)
+        return fail(r,
+                    rc == MS3_STORE_NO_BUCKET ? "NoSuchBucket"
+                    : rc == MS3_STORE_NO_KEY  ? "NoSuchKey"
+                                              : "InternalError",
+                    NULL, NULL);
     const char *cim = ms3_req_header(r, "x-amz-copy-source-if-match");
     const char *cinm = ms3_req_header(r, "x-amz-copy-source-if-none-match");
-    if ((cim != NULL && !ms3_etag_list_matches(cim, src.etag)) ||
-        (cinm != NULL && ms3_etag_list_matches(cinm, src.etag))) {
-        fail(r, "PreconditionFailed", NULL, NULL);
-        goto close;
-    }
-    int self = strcmp(sbucket, r->route.bucket) == 0 && strcmp(skey, r->route.key) == 0;
-    ms3_objmeta meta;
-    ms3_objmeta_init(&meta);
-    if (self && !replace && ms3_req_header(r, "x-amz-storage-class") == NULL &&
+    if ((cim != NULL && !ms3_etag_list_matches(cim, c->meta.etag)) ||
+        (cinm != NULL && ms3_etag_list_matches(cinm, c->meta.etag)))
+        return fail(r, "PreconditionFailed", NULL, NULL);
+    c->self = strcmp(c->bucket, r->route.bucket) == 0 && strcmp(c->key, r->route.key) == 0;
+    return 0;
+}
+
+/* A copy onto itself must change something; a copy source is 5 GiB at most. */
+static int check_copy_allowed(ms3_req *r, const copy_src *c)
+{
+    if (c->self && !c->replace && ms3_req_header(r, "x-amz-storage-class") == NULL &&
         ms3_req_header(r, "x-amz-server-side-encryption") == NULL &&
-        ms3_req_header(r, "x-amz-website-redirect-location") == NULL) {
-        fail(r, "InvalidRequest",
-             "This copy request is illegal because it is trying to copy an object to itself "
-             "without changing the object's metadata, storage class, website redirect location "
-             "or encryption attributes.",
-             NULL);
-        goto close;
+        ms3_req_header(r, "x-amz-website-redirect-location") == NULL)
+        return fail(r, "InvalidRequest",
+                    "This copy request is illegal because it is trying to copy an object to "
+                    "itself without changing the object's metadata, storage class, website "
+                    "redirect location or encryption attributes.",
+                    NULL);
+    if (c->meta.size > MS3_MAX_OBJECT_PUT)
+        return fail(r, "InvalidRequest",
+                    "The specified copy source is larger than the maximum allowable size for a "
+                    "copy source: 5368709120",
+                    NULL);
+    return 0;
+}
+
+/* The copy's metadata: the request's with REPLACE (the checksum stays the
+ * source's), else the source's; a new date. 0, or -1 after responding. */
+static int copy_meta(ms3_req *r, const copy_src *c, ms3_objmeta *meta)
+{
+    int rc = c->replace ? ms3_objmeta_from_headers(meta, r->headers, r->n_headers)
+                        : ms3_objmeta_copy(meta, &c->meta);
+    if (rc != 0)
+        return fail(r, "InternalError", NULL, NULL);
+    if (c->replace) {
+        meta->checksum_algo = c->meta.checksum_algo ? strdup(c->meta.checksum_algo) : NULL;
+        meta->checksum_value = c->meta.checksum_value ? strdup(c->meta.checksum_value) : NULL;
     }
-    if (src.size > MS3_MAX_OBJECT_PUT) {
-        fail(r, "InvalidRequest",
-             "The specified copy source is larger than the maximum allowable size for a copy "
-             "source: 5368709120",
-             NULL);
-        goto close;
-    }
-    int meta_ok = replace ? ms3_objmeta_from_headers(&meta, r->headers, r->n_headers)
-                          : ms3_objmeta_copy(&meta, &src);
-    if (meta_ok != 0) {
-        ms3_objmeta_free(&meta);
-        fail(r, "InternalError", NULL, NULL);
-        goto close;
-    }
-    if (replace) {
-        meta.checksum_algo = src.checksum_algo ? strdup(src.checksum_algo) : NULL;
-        meta.checksum_value = src.checksum_value ? strdup(src.checksum_value) : NULL;
-    }
-    meta.last_modified_ms = ms3_clock_now_ms(&s->clock);
-    if (self) {
-        /* Same bytes: keep the body and its ETag, change metadata and the date. */
-        memcpy(meta.etag, src.etag, sizeof(meta.etag));
-        meta.parts_count = src.parts_count;
-        rc = ms3_store_replace_meta(s->store, r->route.bucket, r->route.key, &meta, &err);
+    meta->last_modified_ms = ms3_clock_now_ms(&r->srv->clock);
+    return 0;
+}
+
+/* Stores the copy (meta is consumed). Onto itself the bytes and their ETag
+ * stay; else the body is copied. 0, or -1 after responding. */
+static int write_copy(ms3_req *r, const copy_src *c, ms3_objmeta *meta)
+{
+    ms3_store *st = r->srv->store;
+    bk_err err;
+    int rc;
+    if (c->self) {
+        memcpy(meta->etag, c->meta.etag, sizeof(meta->etag));
+        meta->parts_count = c->meta.parts_count;
+        rc = ms3_store_replace_meta(st, r->route.bucket, r->route.key, meta, &err);
     } else {
         ms3_body body;
         unsigned char md5[16];
-        rc = ms3_body_from_range(ms3_store_tmp_dir(s->store), reader, 0, src.size, &body, md5,
-                                 &err) == 0
+        rc = ms3_body_from_range(ms3_store_tmp_dir(st), c->reader, 0, c->meta.size, &body, md5,
+                                 &err) == BK_OK
                  ? MS3_STORE_OK
                  : MS3_STORE_IO;
         if (rc == MS3_STORE_OK) {
-            ms3_format_etag(md5, meta.etag);
-            if (reader != NULL && ms3_reader_kind(reader) == MS3_BODY_ZERO)
-                snprintf(meta.etag, sizeof(meta.etag), "%s", src.etag);
-            meta.parts_count = 0;
-            rc = ms3_store_put(s->store, r->route.bucket, r->route.key, &body, &meta, NULL, &err);
+            ms3_format_etag(md5, meta->etag);
+            if (ms3_reader_kind(c->reader) == MS3_BODY_ZERO)
+                snprintf(meta->etag, sizeof(meta->etag), "%s", c->meta.etag);
+            meta->parts_count = 0;
+            rc = ms3_store_put(st, r->route.bucket, r->route.key, &body, meta, NULL, &err);
         } else {
-            ms3_objmeta_free(&meta);
+            ms3_objmeta_free(meta);
         }
     }
-    if (rc != MS3_STORE_OK) {
-        fail(r,
-             rc == MS3_STORE_NO_KEY      ? "NoSuchKey"
-             : rc == MS3_STORE_NO_BUCKET ? "NoSuchBucket"
-                                         : "InternalError",
-             NULL, NULL);
-        goto close;
-    }
+    if (rc == MS3_STORE_OK)
+        return 0;
+    return fail(r,
+                rc == MS3_STORE_NO_KEY      ? "NoSuchKey"
+                : rc == MS3_STORE_NO_BUCKET ? "NoSuchBucket"
+                                            : "InternalError",
+                NULL, NULL);
+}
+
+/* What is stored now: the date and ETag of the copy. */
+static void copy_result(ms3_req *r)
+{
     ms3_objmeta now;
     ms3_objmeta_init(&now);
-    if (ms3_store_stat(s->store, r->route.bucket, r->route.key, &now) == MS3_STORE_OK) {
+    if (ms3_store_stat(r->srv->store, r->route.bucket, r->route.key, &now) == MS3_STORE_OK) {
         char iso[40];
         ms3_time_iso8601_ms(now.last_modified_ms, iso, sizeof(iso));
         bk_buf *b = &r->resp.body;
@@ -432,12 +462,21 @@ void ms3_op_copy_object(ms3_req *r)
         fail(r, "InternalError", NULL, NULL);
     }
     ms3_objmeta_free(&now);
-close:
-    ms3_reader_close(reader);
-    ms3_objmeta_free(&src);
-out:
-    free(sbucket);
-    free(skey);
+}
+
+void ms3_op_copy_object(ms3_req *r)
+{
+    copy_src c;
+    memset(&c, 0, sizeof(c));
+    ms3_objmeta_init(&c.meta);
+    ms3_objmeta meta;
+    ms3_objmeta_init(&meta);
+    if (open_copy_source(r, &c) == 0 && check_copy_allowed(r, &c) == 0 &&
+        copy_meta(r, &c, &meta) == 0 && write_copy(r, &c, &meta) == 0)
+        copy_result(r);
+    else
+        ms3_objmeta_free(&meta); /* write_copy consumed it, or it was never filled */
+    copy_src_clear(&c);
 }
 
 /* ---------------------------------------------------------------- DELETE */

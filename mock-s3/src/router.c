@@ -66,81 +66,85 @@ static char *vhost_bucket(const char *host, const char *suffix)
     return b;
 }
 
-static ms3_op detect(ms3_route *r, const char *m, int has_copy_source)
+static const char NOT_IMPLEMENTED[] =
+    "A header or query you provided implies functionality that is not implemented";
+
+/* Bucket subresources and object subresources the mock does not implement. */
+static const char *const bucket_unsupported[] = {"acl",
+                                                 "policy",
+                                                 "versioning",
+                                                 "tagging",
+                                                 "cors",
+                                                 "lifecycle",
+                                                 "website",
+                                                 "logging",
+                                                 "notification",
+                                                 "encryption",
+                                                 "versions",
+                                                 "replication",
+                                                 "object-lock",
+                                                 "ownershipControls",
+                                                 "publicAccessBlock",
+                                                 "requestPayment",
+                                                 "accelerate",
+                                                 "analytics",
+                                                 "inventory",
+                                                 "metrics",
+                                                 "intelligent-tiering"};
+static const char *const object_unsupported[] = {"acl",     "tagging", "retention",  "legal-hold",
+                                                 "torrent", "restore", "attributes", "select"};
+
+/* 1 when the query names one of the subresources. */
+static int asks_for(const ms3_route *r, const char *const *names, size_t n)
 {
+    for (size_t i = 0; i < n; i++)
+        if (ms3_route_param(r, names[i]) != NULL)
+            return 1;
+    return 0;
+}
+
+static ms3_op unsupported(ms3_route *r, const char *code, const char *message)
+{
+    fail(r, code, message);
+    return MS3_OP_UNKNOWN;
+}
+
+/* GET on a bucket: a subresource, or a listing. */
+static ms3_op detect_bucket_get(ms3_route *r)
+{
+    if (ms3_route_param(r, "location") != NULL)
+        return MS3_OP_GET_BUCKET_LOCATION;
+    if (ms3_route_param(r, "uploads") != NULL)
+        return MS3_OP_LIST_MULTIPART_UPLOADS;
+    const char *lt = ms3_route_param(r, "list-type");
+    if (lt != NULL && strcmp(lt, "2") == 0)
+        return MS3_OP_LIST_OBJECTS_V2;
+    if (asks_for(r, bucket_unsupported, sizeof(bucket_unsupported) / sizeof(*bucket_unsupported)))
+        return unsupported(r, "NotImplemented", NOT_IMPLEMENTED);
+    return MS3_OP_LIST_OBJECTS;
+}
+
+static ms3_op detect_bucket(ms3_route *r, const char *m)
+{
+    if (strcmp(m, "HEAD") == 0)
+        return MS3_OP_HEAD_BUCKET;
+    if (strcmp(m, "GET") == 0)
+        return detect_bucket_get(r);
+    if (strcmp(m, "PUT") == 0)
+        return r->n_params > 0 ? unsupported(r, "NotImplemented", NOT_IMPLEMENTED)
+                               : MS3_OP_CREATE_BUCKET;
+    if (strcmp(m, "DELETE") == 0)
+        return MS3_OP_DELETE_BUCKET;
+    if (strcmp(m, "POST") == 0 && ms3_route_param(r, "delete") != NULL)
+        return MS3_OP_DELETE_OBJECTS;
+    return unsupported(r, "MethodNotAllowed", NULL);
+}
+
+static ms3_op detect_object(ms3_route *r, const char *m, int has_copy_source)
+{
+    if (asks_for(r, object_unsupported, sizeof(object_unsupported) / sizeof(*object_unsupported)))
+        return unsupported(r, "NotImplemented", NOT_IMPLEMENTED);
     int has_upload_id = ms3_route_param(r, "uploadId") != NULL;
-    if (r->bucket == NULL) {
-        if (strcmp(m, "GET") == 0)
-            return MS3_OP_LIST_BUCKETS;
-        fail(r, "MethodNotAllowed", NULL);
-        return MS3_OP_UNKNOWN;
-    }
-    if (r->key == NULL) {
-        if (strcmp(m, "HEAD") == 0)
-            return MS3_OP_HEAD_BUCKET;
-        if (strcmp(m, "GET") == 0) {
-            if (ms3_route_param(r, "location") != NULL)
-                return MS3_OP_GET_BUCKET_LOCATION;
-            if (ms3_route_param(r, "uploads") != NULL)
-                return MS3_OP_LIST_MULTIPART_UPLOADS;
-            const char *lt = ms3_route_param(r, "list-type");
-            if (lt != NULL && strcmp(lt, "2") == 0)
-                return MS3_OP_LIST_OBJECTS_V2;
-            static const char *const unsupported[] = {"acl",
-                                                      "policy",
-                                                      "versioning",
-                                                      "tagging",
-                                                      "cors",
-                                                      "lifecycle",
-                                                      "website",
-                                                      "logging",
-                                                      "notification",
-                                                      "encryption",
-                                                      "versions",
-                                                      "replication",
-                                                      "object-lock",
-                                                      "ownershipControls",
-                                                      "publicAccessBlock",
-                                                      "requestPayment",
-                                                      "accelerate",
-                                                      "analytics",
-                                                      "inventory",
-                                                      "metrics",
-                                                      "intelligent-tiering"};
-            for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
-                if (ms3_route_param(r, unsupported[i]) != NULL) {
-                    fail(r, "NotImplemented",
-                         "A header or query you provided implies functionality that is not "
-                         "implemented");
-                    return MS3_OP_UNKNOWN;
-                }
-            return MS3_OP_LIST_OBJECTS;
-        }
-        if (strcmp(m, "PUT") == 0) {
-            if (r->n_params > 0) {
-                fail(r, "NotImplemented",
-                     "A header or query you provided implies functionality that is not "
-                     "implemented");
-                return MS3_OP_UNKNOWN;
-            }
-            return MS3_OP_CREATE_BUCKET;
-        }
-        if (strcmp(m, "DELETE") == 0)
-            return MS3_OP_DELETE_BUCKET;
-        if (strcmp(m, "POST") == 0 && ms3_route_param(r, "delete") != NULL)
-            return MS3_OP_DELETE_OBJECTS;
-        fail(r, "MethodNotAllowed", NULL);
-        return MS3_OP_UNKNOWN;
-    }
-    static const char *const obj_unsupported[] = {"acl",     "tagging", "retention",  "legal-hold",
-                                                  "torrent", "restore", "attributes", "select"};
-    for (size_t i = 0; i < sizeof(obj_unsupported) / sizeof(obj_unsupported[0]); i++)
-        if (ms3_route_param(r, obj_unsupported[i]) != NULL) {
-            fail(r, "NotImplemented",
-                 "A header or query you provided implies functionality that is not "
-                 "implemented");
-            return MS3_OP_UNKNOWN;
-        }
     if (strcmp(m, "HEAD") == 0)
         return MS3_OP_HEAD_OBJECT;
     if (strcmp(m, "GET") == 0)
@@ -152,14 +156,21 @@ static ms3_op detect(ms3_route *r, const char *m, int has_copy_source)
     }
     if (strcmp(m, "DELETE") == 0)
         return has_upload_id ? MS3_OP_ABORT_MULTIPART_UPLOAD : MS3_OP_DELETE_OBJECT;
-    if (strcmp(m, "POST") == 0) {
-        if (ms3_route_param(r, "uploads") != NULL)
-            return MS3_OP_CREATE_MULTIPART_UPLOAD;
-        if (has_upload_id)
-            return MS3_OP_COMPLETE_MULTIPART_UPLOAD;
-    }
-    fail(r, "MethodNotAllowed", NULL);
-    return MS3_OP_UNKNOWN;
+    if (strcmp(m, "POST") == 0 && ms3_route_param(r, "uploads") != NULL)
+        return MS3_OP_CREATE_MULTIPART_UPLOAD;
+    if (strcmp(m, "POST") == 0 && has_upload_id)
+        return MS3_OP_COMPLETE_MULTIPART_UPLOAD;
+    return unsupported(r, "MethodNotAllowed", NULL);
+}
+
+static ms3_op detect(ms3_route *r, const char *m, int has_copy_source)
+{
+    if (r->bucket == NULL)
+        return strcmp(m, "GET") == 0 ? MS3_OP_LIST_BUCKETS
+                                     : unsupported(r, "MethodNotAllowed", NULL);
+    if (r->key == NULL)
+        return detect_bucket(r, m);
+    return detect_object(r, m, has_copy_source);
 }
 
 int ms3_route_parse(ms3_route *r, const char *method, const char *raw_target, const char *host,
