@@ -64,10 +64,10 @@ static snapshot take_snapshot(ms3_server *s)
 {
     snapshot snap = {0, 0, ms3_server_upload_count(s)};
     ms3_bucket_item *items = NULL;
-    snap.buckets = ms3_store_list_buckets(s->store, &items);
+    snap.buckets = ms3__store_list_buckets(s->store, &items);
     for (size_t i = 0; i < snap.buckets; i++)
         snap.objects += ms3_server_object_count(s, items[i].name);
-    ms3_bucket_items_free(items, snap.buckets);
+    ms3__bucket_items_free(items, snap.buckets);
     return snap;
 }
 
@@ -160,8 +160,8 @@ static int is_admin(const char *method, const char *target, const char *host)
     ms3_route r;
     memset(&r, 0, sizeof(r));
     int admin =
-        ms3_route_parse(&r, method, target, host, "localhost", 0) == 0 && r.op == MS3_OP_ADMIN;
-    ms3_route_free(&r);
+        ms3__route_parse(&r, method, target, host, "localhost", 0) == 0 && r.op == MS3_OP_ADMIN;
+    ms3__route_clear(&r);
     return admin;
 }
 
@@ -297,7 +297,7 @@ static int run_one(ms3_server *s, fuzz_state *st, size_t index, const char *text
         ms3_journal_count(s, NULL) != journal_before + 1)
         bk_fuzz_fail("a request left no journal entry, or more than one");
     remember(st, index, &resp);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     bk_sigv4_result_free(&res);
     for (size_t i = 0; i < n_owned; i++)

@@ -25,17 +25,17 @@ BK_FUZZ_TARGET(mock_route)
     const char *host = tlen < size - 1 ? s + tlen + 1 : NULL; /* after the first NUL */
     ms3_route r;
     memset(&r, 0, sizeof r);
-    if (ms3_route_parse(&r, methods[data[0] & 7], target, host, "localhost", (data[0] >> 3) & 1) ==
+    if (ms3__route_parse(&r, methods[data[0] & 7], target, host, "localhost", (data[0] >> 3) & 1) ==
         0) {
         if (r.error_code == NULL && r.op == MS3_OP_UNKNOWN)
             bk_fuzz_fail("routed to no operation without an error");
         for (size_t i = 0; i < r.n_params; i++)
-            (void)ms3_route_param(&r, r.params[i].name);
+            (void)ms3__route_param(&r, r.params[i].name);
     }
-    ms3_route_free(&r);
-    char *dec = ms3_url_decode(target, tlen, data[0] & 1);
+    ms3__route_clear(&r);
+    char *dec = ms3__url_decode(target, tlen, data[0] & 1);
     free(dec);
-    (void)ms3_utf8_valid(target, tlen);
+    (void)ms3__utf8_valid(target, tlen);
     free(s);
     return 0;
 }

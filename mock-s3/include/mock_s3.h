@@ -108,10 +108,10 @@ typedef struct ms3_inproc_response {
 
 /* BK_OK, or BK_EINVAL (no method or target) or BK_ENOMEM. Any request the HTTP
  * layer would pass on is answered, never refused with an error code. Free the
- * response with ms3_inproc_response_free (also after a failure). */
+ * response with ms3_inproc_response_clear (also after a failure). */
 bk_code ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inproc_response *out,
                           bk_err *err);
-void ms3_inproc_response_free(ms3_inproc_response *resp);
+void ms3_inproc_response_clear(ms3_inproc_response *resp);
 /* Case-insensitive; NULL when absent. */
 const char *ms3_inproc_response_header(const ms3_inproc_response *resp, const char *name);
 

@@ -4,7 +4,7 @@
  *
  * They change everything (credentials, data, faults, the clock) and the
  * journal shows every key and access key id, so who may call them is decided
- * first (ms3_admin_admit): not at all with no_admin; never a browser (an
+ * first (ms3__admin_admit): not at all with no_admin; never a browser (an
  * Origin header, or a POST that is not application/json: what a web page can
  * send without a preflight, which the mock never grants); with admin_token,
  * only a request carrying it as a bearer token. Then one row of `routes`
@@ -28,7 +28,7 @@ static void reply_json(ms3_req *r, int status, json_t *body)
     r->resp.status = status;
     bk_buf_puts(&r->resp.body, text != NULL ? text : "{}");
     free(text);
-    ms3_resp_header(r, "Content-Type", "application/json");
+    ms3__resp_header(r, "Content-Type", "application/json");
 }
 
 static void reply_raw_json(ms3_req *r, char *text)
@@ -36,7 +36,7 @@ static void reply_raw_json(ms3_req *r, char *text)
     r->resp.status = 200;
     bk_buf_puts(&r->resp.body, text != NULL ? text : "[]");
     free(text);
-    ms3_resp_header(r, "Content-Type", "application/json");
+    ms3__resp_header(r, "Content-Type", "application/json");
 }
 
 static void reply_error(ms3_req *r, int status, const char *message)
@@ -83,7 +83,7 @@ static int token_matches(const char *given, const char *want)
 /* "Authorization: Bearer <token>" with the server's token. */
 static int bearer_ok(const ms3_req *r, const char *token)
 {
-    const char *v = ms3_req_header(r, "Authorization");
+    const char *v = ms3__req_header(r, "Authorization");
     if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
         return 0;
     v += 7;
@@ -92,14 +92,14 @@ static int bearer_ok(const ms3_req *r, const char *token)
     return token_matches(v, token);
 }
 
-int ms3_admin_admit(ms3_req *r)
+int ms3__admin_admit(ms3_req *r)
 {
     const ms3_server *s = r->srv;
     if (s->no_admin) {
         reply_error(r, 404, "the admin endpoints are turned off (--no-admin)");
         return -1;
     }
-    if (ms3_req_header(r, "Origin") != NULL) {
+    if (ms3__req_header(r, "Origin") != NULL) {
         reply_error(r, 403, "admin requests from a web page (an Origin header) are refused");
         return -1;
     }
@@ -107,10 +107,10 @@ int ms3_admin_admit(ms3_req *r)
         reply_error(r, 401,
                     "the admin endpoints need \"Authorization: Bearer <token>\" with the "
                     "mock's admin token (--admin-token)");
-        ms3_resp_header(r, "WWW-Authenticate", "Bearer realm=\"mock-s3 admin\"");
+        ms3__resp_header(r, "WWW-Authenticate", "Bearer realm=\"mock-s3 admin\"");
         return -1;
     }
-    if (strcmp(r->method, "POST") == 0 && !is_json_media_type(ms3_req_header(r, "Content-Type"))) {
+    if (strcmp(r->method, "POST") == 0 && !is_json_media_type(ms3__req_header(r, "Content-Type"))) {
         reply_error(r, 415, "admin POST requests must be sent as Content-Type: application/json");
         return -1;
     }
@@ -147,7 +147,7 @@ static void health_get(ms3_req *r, json_t *in)
 {
     (void)in;
     ms3_journal_stats st;
-    ms3_journal_stats_get(r->srv->journal, &st);
+    ms3__journal_stats_get(r->srv->journal, &st);
     reply_json(r, 200,
                json_pack("{s:b, s:{s:I, s:I, s:I}}", "ok", 1, "journal", "entries",
                          (json_int_t)st.entries, "max", (json_int_t)st.max, "dropped",
@@ -159,23 +159,23 @@ static void journal_get(ms3_req *r, json_t *in)
     (void)in;
     ms3_journal_filter f;
     memset(&f, 0, sizeof(f));
-    const char *since = ms3_route_param(&r->route, "since");
-    const char *status = ms3_route_param(&r->route, "status");
+    const char *since = ms3__route_param(&r->route, "since");
+    const char *status = ms3__route_param(&r->route, "status");
     f.since_seq = since != NULL ? strtoull(since, NULL, 10) : 0;
     f.status = status != NULL ? (int)strtol(status, NULL, 10) : 0;
-    f.method = ms3_route_param(&r->route, "method");
-    f.operation = ms3_route_param(&r->route, "operation");
-    f.key_prefix = ms3_route_param(&r->route, "key_prefix");
-    f.bucket = ms3_route_param(&r->route, "bucket");
+    f.method = ms3__route_param(&r->route, "method");
+    f.operation = ms3__route_param(&r->route, "operation");
+    f.key_prefix = ms3__route_param(&r->route, "key_prefix");
+    f.bucket = ms3__route_param(&r->route, "bucket");
     uint64_t dropped = 0;
-    reply_raw_json(r, ms3_journal_json_j(r->srv->journal, &f, &dropped));
-    ms3_resp_headerf(r, "X-Mock-Journal-Dropped", "%llu", (unsigned long long)dropped);
+    reply_raw_json(r, ms3__journal_json(r->srv->journal, &f, &dropped));
+    ms3__resp_headerf(r, "X-Mock-Journal-Dropped", "%llu", (unsigned long long)dropped);
 }
 
 static void journal_delete(ms3_req *r, json_t *in)
 {
     (void)in;
-    ms3_journal_clear(r->srv->journal);
+    ms3__journal_clear(r->srv->journal);
     ok(r);
 }
 
@@ -188,7 +188,7 @@ static int add_rule(ms3_server *s, json_t *o, uint64_t *id, char *why, size_t wh
     ms3_fault_rule rule;
     ms3_fault_rule_init(&rule);
     const char *action = str_or_null(o, "action");
-    if (action != NULL && ms3_fault_action_parse(action, &rule.action) != 0) {
+    if (action != NULL && ms3__fault_action_parse(action, &rule.action) != 0) {
         snprintf(why, whylen, "unknown fault action \"%s\"", action);
         return -1;
     }
@@ -221,7 +221,7 @@ static int add_rule(ms3_server *s, json_t *o, uint64_t *id, char *why, size_t wh
 static void faults_get(ms3_req *r, json_t *in)
 {
     (void)in;
-    reply_raw_json(r, ms3_faults_json(r->srv->faults));
+    reply_raw_json(r, ms3__faults_json(r->srv->faults));
 }
 
 /* One rule object or an array of them -> {"ids":[...]}. */
@@ -255,8 +255,8 @@ static void clock_get(ms3_req *r, json_t *in)
     (void)in;
     ms3_clock *c = &r->srv->clock;
     reply_json(r, 200,
-               json_pack("{s:I, s:I}", "offset_seconds", (json_int_t)ms3_clock_offset(c), "now",
-                         (json_int_t)ms3_clock_now(c)));
+               json_pack("{s:I, s:I}", "offset_seconds", (json_int_t)ms3__clock_offset(c), "now",
+                         (json_int_t)ms3__clock_now(c)));
 }
 
 static void clock_post(ms3_req *r, json_t *in)
@@ -280,10 +280,10 @@ static void age_post(ms3_req *r, json_t *in)
         total = ms3_server_age_objects(s, bucket, prefix, seconds);
     } else {
         ms3_bucket_item *items = NULL;
-        size_t n = ms3_store_list_buckets(s->store, &items);
+        size_t n = ms3__store_list_buckets(s->store, &items);
         for (size_t i = 0; i < n; i++)
             total += ms3_server_age_objects(s, items[i].name, prefix, seconds);
-        ms3_bucket_items_free(items, n);
+        ms3__bucket_items_free(items, n);
     }
     if (total < 0)
         reply_error(r, 404, "no such bucket");
@@ -336,7 +336,7 @@ static void policy_post(ms3_req *r, json_t *o)
 {
     ms3_bucket_policy p;
     const char *bucket = str_or_null(o, "bucket");
-    ms3_policies_get(r->srv->policies, bucket, &p);
+    ms3__policies_get(r->srv->policies, bucket, &p);
     const char *access = str_or_null(o, "access");
     if (access != NULL && ms3_access_profile_parse(access, &p.access) != 0) {
         reply_error(r, 400, "access must be full, read-only or no-list");
@@ -427,11 +427,11 @@ static void handle(ms3_req *r, const char *body, size_t len)
     json_decref(in);
 }
 
-void ms3_admin_run(ms3_req *r)
+void ms3__admin_run(ms3_req *r)
 {
-    const bk_buf *b = r->ingest != NULL ? ms3_ingest_buffer(r->ingest) : NULL;
-    if (r->ingest != NULL && ms3_ingest_finish(r->ingest) != 0) {
-        ms3_resp_error(r, "InvalidRequest", "admin request body too large", NULL);
+    const bk_buf *b = r->ingest != NULL ? ms3__ingest_buffer(r->ingest) : NULL;
+    if (r->ingest != NULL && ms3__ingest_finish(r->ingest) != 0) {
+        ms3__resp_error(r, "InvalidRequest", "admin request body too large", NULL);
         return;
     }
     handle(r, b != NULL ? bk_buf_str(b) : "", b != NULL ? b->len : 0);

@@ -23,7 +23,7 @@
 #include "errors.h"
 #include "xml.h"
 
-const char *ms3_auth_kind_name(ms3_auth_kind k)
+const char *ms3__auth_kind_name(ms3_auth_kind k)
 {
     switch (k) {
     case MS3_AUTH_ANONYMOUS:
@@ -43,13 +43,13 @@ const char *ms3_auth_kind_name(ms3_auth_kind k)
     }
 }
 
-void ms3_auth_result_init(ms3_auth_result *r)
+void ms3__auth_result_init(ms3_auth_result *r)
 {
     memset(r, 0, sizeof(*r));
     bk_buf_init(&r->extra_xml);
 }
 
-void ms3_auth_result_free(ms3_auth_result *r)
+void ms3__auth_result_clear(ms3_auth_result *r)
 {
     bk_buf_free(&r->extra_xml);
     memset(r->signing_key, 0, sizeof(r->signing_key));
@@ -67,7 +67,7 @@ static int deny(ms3_auth_result *out, const char *code, const char *fmt, ...)
     out->ok = 0;
     out->error_code = code;
     if (fmt == NULL) {
-        snprintf(out->message, sizeof(out->message), "%s", ms3_error_message(code));
+        snprintf(out->message, sizeof(out->message), "%s", ms3__error_message(code));
     } else {
         va_list ap;
         va_start(ap, fmt);
@@ -165,7 +165,7 @@ static auth_mode classify(const bk_sigv4_request *req, const char **authz, ms3_a
     if (n_authz > 1 || (n_authz == 1 && (presigned || sigv2))) {
         out->kind = MS3_AUTH_HEADER;
         deny(out, "InvalidArgument", "%s", ONE_MECHANISM);
-        ms3_xml_elem(&out->extra_xml, "ArgumentName", "Authorization");
+        ms3__xml_elem(&out->extra_xml, "ArgumentName", "Authorization");
         return MODE_REFUSED;
     }
     if (n_authz == 1)
@@ -220,8 +220,8 @@ static void verify_init(verify *v, const ms3_auth_config *cfg, const bk_sigv4_re
     v->req = *req;
     v->payload = bk_sigv4_find_header(req, "x-amz-content-sha256");
     v->presigned = presigned;
-    v->now = ms3_clock_now(cfg->clock);
-    ms3_time_iso8601_ms(v->now * 1000, v->server_iso, sizeof(v->server_iso));
+    v->now = ms3__clock_now(cfg->clock);
+    ms3__time_iso8601_ms(v->now * 1000, v->server_iso, sizeof(v->server_iso));
     v->out = out;
     out->kind = presigned ? MS3_AUTH_PRESIGNED : MS3_AUTH_HEADER;
 }
@@ -229,7 +229,7 @@ static void verify_init(verify *v, const ms3_auth_config *cfg, const bk_sigv4_re
 static void verify_clear(verify *v)
 {
     bk_sigv4_auth_free(&v->a);
-    ms3_cred_clear(&v->c);
+    ms3__cred_clear(&v->c);
 }
 
 /* The error of a malformed credential, as each reader names it. */
@@ -252,7 +252,7 @@ static int check_scope(verify *v)
     if (strcmp(v->a.region, v->cfg->region) != 0) {
         deny(v->out, malformed_code(v), "%s; the region '%s' is wrong; expecting '%s'",
              malformed_lead(v), v->a.region, v->cfg->region);
-        ms3_xml_elem(&v->out->extra_xml, "Region", v->cfg->region);
+        ms3__xml_elem(&v->out->extra_xml, "Region", v->cfg->region);
         return 0;
     }
     if (strcmp(v->a.service, "s3") != 0)
@@ -265,14 +265,14 @@ static int check_scope(verify *v)
 static int deny_unknown_key(verify *v)
 {
     deny(v->out, "InvalidAccessKeyId", NULL);
-    ms3_xml_elem(&v->out->extra_xml, "AWSAccessKeyId", v->a.access_key_id);
+    ms3__xml_elem(&v->out->extra_xml, "AWSAccessKeyId", v->a.access_key_id);
     return 0;
 }
 
 /* The access key: known, its session token, not expired. */
 static int check_key(verify *v)
 {
-    if (!ms3_creds_lookup(v->cfg->creds, v->a.access_key_id, &v->c))
+    if (!ms3__creds_lookup(v->cfg->creds, v->a.access_key_id, &v->c))
         return deny_unknown_key(v);
     const char *token =
         v->presigned ? v->a.session_token : bk_sigv4_find_header(&v->req, "X-Amz-Security-Token");
@@ -284,7 +284,7 @@ static int check_key(verify *v)
         if (v->c.token == NULL) /* only session tokens expire on S3 */
             return deny(v->out, "AccessDenied", NULL);
         deny(v->out, "ExpiredToken", NULL);
-        ms3_xml_elem(&v->out->extra_xml, "Token-0", "(redacted)");
+        ms3__xml_elem(&v->out->extra_xml, "Token-0", "(redacted)");
         return 0;
     }
     return 1;
@@ -297,15 +297,15 @@ static int check_signed_headers(verify *v)
     if (unsigned_hdr != NULL) {
         deny(v->out, "AccessDenied",
              "There were headers present in the request which were not signed");
-        ms3_xml_elem(&v->out->extra_xml, "HeadersNotSigned", unsigned_hdr);
+        ms3__xml_elem(&v->out->extra_xml, "HeadersNotSigned", unsigned_hdr);
         return 0;
     }
     char absent[128];
     if (missing_signed_header(&v->req, v->a.signed_headers, absent, sizeof(absent))) {
         /* A proxy dropped a header the client signed: the signature cannot match. */
         deny(v->out, "SignatureDoesNotMatch", NULL);
-        ms3_xml_elem(&v->out->extra_xml, "AWSAccessKeyId", v->a.access_key_id);
-        ms3_xml_elem(&v->out->extra_xml, "SignedHeaderMissing", absent);
+        ms3__xml_elem(&v->out->extra_xml, "AWSAccessKeyId", v->a.access_key_id);
+        ms3__xml_elem(&v->out->extra_xml, "SignedHeaderMissing", absent);
         return 0;
     }
     return 1;
@@ -319,11 +319,11 @@ static void signature_mismatch(verify *v, const bk_sigv4_result *res)
     const char *sts = res->string_to_sign != NULL ? res->string_to_sign : "";
     const char *canonical = res->canonical_request != NULL ? res->canonical_request : "";
     bk_buf *x = &v->out->extra_xml;
-    ms3_xml_elem(x, "AWSAccessKeyId", v->a.access_key_id);
-    ms3_xml_elem(x, "StringToSign", sts);
-    ms3_xml_elem(x, "SignatureProvided", v->a.signature);
+    ms3__xml_elem(x, "AWSAccessKeyId", v->a.access_key_id);
+    ms3__xml_elem(x, "StringToSign", sts);
+    ms3__xml_elem(x, "SignatureProvided", v->a.signature);
     bytes_xml(x, "StringToSignBytes", sts);
-    ms3_xml_elem(x, "CanonicalRequest", canonical);
+    ms3__xml_elem(x, "CanonicalRequest", canonical);
     bytes_xml(x, "CanonicalRequestBytes", canonical);
 }
 
@@ -367,8 +367,9 @@ static int parse_header(verify *v, const char *authz)
 static int check_request_time(verify *v)
 {
     v->amz_date = bk_sigv4_find_header(&v->req, "x-amz-date");
-    int64_t t = v->amz_date != NULL ? ms3_time_parse_amz(v->amz_date)
-                                    : ms3_time_parse_rfc1123(bk_sigv4_find_header(&v->req, "Date"));
+    int64_t t = v->amz_date != NULL
+                    ? ms3__time_parse_amz(v->amz_date)
+                    : ms3__time_parse_rfc1123(bk_sigv4_find_header(&v->req, "Date"));
     if (t < 0)
         return deny(v->out, "AccessDenied",
                     "AWS authentication requires a valid Date or x-amz-date header");
@@ -377,10 +378,10 @@ static int check_request_time(verify *v)
         return 1;
     deny(v->out, "RequestTimeTooSkewed", NULL);
     char iso[40];
-    ms3_time_iso8601_ms(t * 1000, iso, sizeof(iso));
+    ms3__time_iso8601_ms(t * 1000, iso, sizeof(iso));
     bk_buf *x = &v->out->extra_xml;
-    ms3_xml_elem(x, "RequestTime", v->amz_date != NULL ? v->amz_date : iso);
-    ms3_xml_elem(x, "ServerTime", v->server_iso);
+    ms3__xml_elem(x, "RequestTime", v->amz_date != NULL ? v->amz_date : iso);
+    ms3__xml_elem(x, "ServerTime", v->server_iso);
     bk_buf_printf(x, "<MaxAllowedSkewMilliseconds>%lld</MaxAllowedSkewMilliseconds>",
                   (long long)v->cfg->max_skew_seconds * 1000);
     return 0;
@@ -400,8 +401,8 @@ static int check_payload_hash(verify *v)
              "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
              "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a "
              "valid sha256 value.");
-        ms3_xml_elem(&v->out->extra_xml, "ArgumentName", "x-amz-content-sha256");
-        ms3_xml_elem(&v->out->extra_xml, "ArgumentValue", p);
+        ms3__xml_elem(&v->out->extra_xml, "ArgumentName", "x-amz-content-sha256");
+        ms3__xml_elem(&v->out->extra_xml, "ArgumentValue", p);
         return 0;
     }
     v->req.payload_hash = p;
@@ -454,7 +455,7 @@ static int parse_query(verify *v)
 /* X-Amz-Date and X-Amz-Expires: a week at most, not expired, not in the future. */
 static int check_validity(verify *v)
 {
-    int64_t t = ms3_time_parse_amz(v->a.amz_date);
+    int64_t t = ms3__time_parse_amz(v->a.amz_date);
     if (t < 0)
         return deny(v->out, "AuthorizationQueryParametersError",
                     "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
@@ -464,11 +465,11 @@ static int check_validity(verify *v)
     if (v->now > t + v->a.expires) {
         deny(v->out, "AccessDenied", "Request has expired");
         char iso[40];
-        ms3_time_iso8601_ms((t + v->a.expires) * 1000, iso, sizeof(iso));
+        ms3__time_iso8601_ms((t + v->a.expires) * 1000, iso, sizeof(iso));
         bk_buf *x = &v->out->extra_xml;
         bk_buf_printf(x, "<X-Amz-Expires>%ld</X-Amz-Expires>", v->a.expires);
-        ms3_xml_elem(x, "Expires", iso);
-        ms3_xml_elem(x, "ServerTime", v->server_iso);
+        ms3__xml_elem(x, "Expires", iso);
+        ms3__xml_elem(x, "ServerTime", v->server_iso);
         return 0;
     }
     if (t > v->now + v->cfg->max_skew_seconds)
@@ -492,7 +493,7 @@ static int verify_presigned(const ms3_auth_config *cfg, const bk_sigv4_request *
 
 /* ---------------------------------------------------------------- dispatch */
 
-int ms3_auth_verify(const ms3_auth_config *cfg, const bk_sigv4_request *req, ms3_auth_result *out)
+int ms3__auth_verify(const ms3_auth_config *cfg, const bk_sigv4_request *req, ms3_auth_result *out)
 {
     const char *payload = bk_sigv4_find_header(req, "x-amz-content-sha256");
     snprintf(out->payload_hash, sizeof(out->payload_hash), "%s", payload != NULL ? payload : "");

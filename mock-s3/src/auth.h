@@ -22,7 +22,7 @@ typedef enum ms3_auth_kind {
     MS3_AUTH_STREAMING_SIGNED_TRAILER,
 } ms3_auth_kind;
 
-const char *ms3_auth_kind_name(ms3_auth_kind k);
+const char *ms3__auth_kind_name(ms3_auth_kind k);
 
 typedef struct ms3_auth_config {
     const char *region;
@@ -52,12 +52,12 @@ typedef struct ms3_auth_result {
     char seed_signature[65];
 } ms3_auth_result;
 
-void ms3_auth_result_init(ms3_auth_result *r);
-void ms3_auth_result_free(ms3_auth_result *r);
+void ms3__auth_result_init(ms3_auth_result *r);
+void ms3__auth_result_clear(ms3_auth_result *r);
 
 /* Verifies the request's signature (header or presigned) or accepts it as
  * anonymous; a request offering several ways to authenticate is refused.
  * Fills out; returns out->ok. */
-int ms3_auth_verify(const ms3_auth_config *cfg, const bk_sigv4_request *req, ms3_auth_result *out);
+int ms3__auth_verify(const ms3_auth_config *cfg, const bk_sigv4_request *req, ms3_auth_result *out);
 
 #endif

@@ -32,7 +32,7 @@ static ms3_blob *blob_ref(ms3_blob *b)
     return b;
 }
 
-void ms3_body_free(ms3_body *b)
+void ms3__body_clear(ms3_body *b)
 {
     if (b == NULL)
         return;
@@ -43,7 +43,7 @@ void ms3_body_free(ms3_body *b)
     memset(b, 0, sizeof(*b));
 }
 
-void ms3_body_zero(ms3_body *b, uint64_t size)
+void ms3__body_zero(ms3_body *b, uint64_t size)
 {
     memset(b, 0, sizeof(*b));
     b->kind = MS3_BODY_ZERO;
@@ -60,7 +60,7 @@ struct ms3_writer {
     uint64_t size;
 };
 
-ms3_writer *ms3_writer_new(const char *tmp_dir, bk_err *err)
+ms3_writer *ms3__writer_new(const char *tmp_dir, bk_err *err)
 {
     ms3_writer *w = calloc(1, sizeof(*w));
     if (w == NULL) {
@@ -89,7 +89,7 @@ ms3_writer *ms3_writer_new(const char *tmp_dir, bk_err *err)
     return w;
 }
 
-bk_code ms3_writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err)
+bk_code ms3__writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err)
 {
     if (len == 0)
         return BK_OK;
@@ -125,12 +125,12 @@ bk_code ms3_writer_write(ms3_writer *w, const void *data, size_t len, bk_err *er
     return BK_OK;
 }
 
-uint64_t ms3_writer_size(const ms3_writer *w)
+uint64_t ms3__writer_size(const ms3_writer *w)
 {
     return w->size;
 }
 
-void ms3_writer_abort(ms3_writer *w)
+void ms3__writer_abort(ms3_writer *w)
 {
     if (w == NULL)
         return;
@@ -143,7 +143,7 @@ void ms3_writer_abort(ms3_writer *w)
     free(w);
 }
 
-bk_code ms3_writer_finish(ms3_writer *w, ms3_body *body, bk_err *err)
+bk_code ms3__writer_finish(ms3_writer *w, ms3_body *body, bk_err *err)
 {
     memset(body, 0, sizeof(*body));
     body->size = w->size;
@@ -164,7 +164,7 @@ bk_code ms3_writer_finish(ms3_writer *w, ms3_body *body, bk_err *err)
     }
     ms3_blob *b = calloc(1, sizeof(*b));
     if (b == NULL) {
-        ms3_writer_abort(w);
+        ms3__writer_abort(w);
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     atomic_init(&b->refs, 1);
@@ -185,7 +185,7 @@ struct ms3_reader {
     ms3_blob *blob;
 };
 
-ms3_reader *ms3_reader_from_body(const ms3_body *b, bk_err *err)
+ms3_reader *ms3__reader_from_body(const ms3_body *b, bk_err *err)
 {
     ms3_reader *r = calloc(1, sizeof(*r));
     if (r == NULL) {
@@ -208,17 +208,17 @@ ms3_reader *ms3_reader_from_body(const ms3_body *b, bk_err *err)
     return r;
 }
 
-uint64_t ms3_reader_size(const ms3_reader *r)
+uint64_t ms3__reader_size(const ms3_reader *r)
 {
     return r->size;
 }
 
-ms3_body_kind ms3_reader_kind(const ms3_reader *r)
+ms3_body_kind ms3__reader_kind(const ms3_reader *r)
 {
     return r->kind;
 }
 
-long ms3_reader_pread(ms3_reader *r, void *buf, size_t len, uint64_t off)
+long ms3__reader_pread(ms3_reader *r, void *buf, size_t len, uint64_t off)
 {
     if (off >= r->size)
         return 0;
@@ -244,7 +244,7 @@ long ms3_reader_pread(ms3_reader *r, void *buf, size_t len, uint64_t off)
     return -1;
 }
 
-void ms3_reader_close(ms3_reader *r)
+void ms3__reader_close(ms3_reader *r)
 {
     if (r == NULL)
         return;
@@ -254,7 +254,7 @@ void ms3_reader_close(ms3_reader *r)
     free(r);
 }
 
-void ms3_zero_md5(uint64_t size, unsigned char md5[16])
+void ms3__zero_md5(uint64_t size, unsigned char md5[16])
 {
     char text[64];
     int n = snprintf(text, sizeof(text), "ms3-zero:%llu", (unsigned long long)size);
@@ -264,8 +264,8 @@ void ms3_zero_md5(uint64_t size, unsigned char md5[16])
 
 enum { COPY_BUF = 256 * 1024 };
 
-bk_code ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64_t len,
-                            ms3_body *out, unsigned char md5[16], bk_err *err)
+bk_code ms3__body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64_t len,
+                             ms3_body *out, unsigned char md5[16], bk_err *err)
 {
     memset(out, 0, sizeof(*out));
     if (off > r->size || len > r->size - off)
@@ -273,14 +273,14 @@ bk_code ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, ui
                           (unsigned long long)off, (unsigned long long)len,
                           (unsigned long long)r->size);
     if (r->kind == MS3_BODY_ZERO) {
-        ms3_body_zero(out, len);
-        ms3_zero_md5(len, md5);
+        ms3__body_zero(out, len);
+        ms3__zero_md5(len, md5);
         return BK_OK;
     }
     bk_err e;
-    ms3_writer *w = ms3_writer_new(tmp_dir, &e);
+    ms3_writer *w = ms3__writer_new(tmp_dir, &e);
     if (w == NULL)
-        return ms3_err_pass(err, &e);
+        return ms3__err_pass(err, &e);
     unsigned char *buf = malloc(COPY_BUF);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     bk_code rc = BK_OK;
@@ -291,30 +291,30 @@ bk_code ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, ui
     uint64_t pos = off, end = off + len;
     while (pos < end) {
         size_t want = end - pos < COPY_BUF ? (size_t)(end - pos) : COPY_BUF;
-        long n = ms3_reader_pread(r, buf, want, pos);
+        long n = ms3__reader_pread(r, buf, want, pos);
         if (n <= 0) {
             rc = bk_err_set(err, BK_EIO, "short read copying a body at offset %llu",
                             (unsigned long long)pos);
             goto done;
         }
         EVP_DigestUpdate(ctx, buf, (size_t)n);
-        if ((rc = ms3_writer_write(w, buf, (size_t)n, err)) != BK_OK)
+        if ((rc = ms3__writer_write(w, buf, (size_t)n, err)) != BK_OK)
             goto done;
         pos += (uint64_t)n;
     }
     unsigned int mdlen = 16;
     EVP_DigestFinal_ex(ctx, md5, &mdlen);
-    rc = ms3_writer_finish(w, out, err);
+    rc = ms3__writer_finish(w, out, err);
     w = NULL;
 done:
-    ms3_writer_abort(w);
+    ms3__writer_abort(w);
     EVP_MD_CTX_free(ctx);
     free(buf);
     return rc;
 }
 
-bk_code ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
-                        bk_err *err)
+bk_code ms3__body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
+                         bk_err *err)
 {
     memset(out, 0, sizeof(*out));
     uint64_t total = 0;
@@ -325,13 +325,13 @@ bk_code ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, m
             all_zero = 0;
     }
     if (all_zero) {
-        ms3_body_zero(out, total);
+        ms3__body_zero(out, total);
         return BK_OK;
     }
     bk_err e;
-    ms3_writer *w = ms3_writer_new(tmp_dir, &e);
+    ms3_writer *w = ms3__writer_new(tmp_dir, &e);
     if (w == NULL)
-        return ms3_err_pass(err, &e);
+        return ms3__err_pass(err, &e);
     unsigned char *buf = malloc(COPY_BUF);
     bk_code rc = BK_OK;
     if (buf == NULL) {
@@ -339,27 +339,27 @@ bk_code ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, m
         goto done;
     }
     for (size_t i = 0; i < n && rc == BK_OK; i++) {
-        ms3_reader *r = ms3_reader_from_body(parts[i], &e);
+        ms3_reader *r = ms3__reader_from_body(parts[i], &e);
         if (r == NULL) {
-            rc = ms3_err_pass(err, &e);
+            rc = ms3__err_pass(err, &e);
             break;
         }
         uint64_t pos = 0;
         while (pos < r->size && rc == BK_OK) {
-            long got = ms3_reader_pread(r, buf, COPY_BUF, pos);
+            long got = ms3__reader_pread(r, buf, COPY_BUF, pos);
             if (got <= 0)
                 rc = bk_err_set(err, BK_EIO, "short read joining part %zu", i + 1);
-            else if ((rc = ms3_writer_write(w, buf, (size_t)got, err)) == BK_OK)
+            else if ((rc = ms3__writer_write(w, buf, (size_t)got, err)) == BK_OK)
                 pos += (uint64_t)got;
         }
-        ms3_reader_close(r);
+        ms3__reader_close(r);
     }
     if (rc == BK_OK) {
-        rc = ms3_writer_finish(w, out, err);
+        rc = ms3__writer_finish(w, out, err);
         w = NULL;
     }
 done:
-    ms3_writer_abort(w);
+    ms3__writer_abort(w);
     free(buf);
     return rc;
 }

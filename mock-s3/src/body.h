@@ -20,36 +20,36 @@ typedef struct ms3_body {
     int is_temp;    /* FILE: unlink on free (detached), else owned by the store */
 } ms3_body;
 
-void ms3_body_free(ms3_body *b); /* frees contents; unlinks a detached temp file */
-void ms3_body_zero(ms3_body *b, uint64_t size);
+void ms3__body_clear(ms3_body *b); /* frees contents; unlinks a detached temp file */
+void ms3__body_zero(ms3_body *b, uint64_t size);
 
 /* ---- streaming writer */
 typedef struct ms3_writer ms3_writer;
 /* tmp_dir NULL = in memory; else a temp file in tmp_dir. */
-ms3_writer *ms3_writer_new(const char *tmp_dir, bk_err *err);
-bk_code ms3_writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err);
-uint64_t ms3_writer_size(const ms3_writer *w);
+ms3_writer *ms3__writer_new(const char *tmp_dir, bk_err *err);
+bk_code ms3__writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err);
+uint64_t ms3__writer_size(const ms3_writer *w);
 /* Finishes the writer into *body (closing and freeing the writer in all cases). */
-bk_code ms3_writer_finish(ms3_writer *w, ms3_body *body, bk_err *err);
-void ms3_writer_abort(ms3_writer *w);
+bk_code ms3__writer_finish(ms3_writer *w, ms3_body *body, bk_err *err);
+void ms3__writer_abort(ms3_writer *w);
 
 /* ---- reader over a body or a stored object */
 typedef struct ms3_reader ms3_reader;
-ms3_reader *ms3_reader_from_body(const ms3_body *b, bk_err *err);
-uint64_t ms3_reader_size(const ms3_reader *r);
-ms3_body_kind ms3_reader_kind(const ms3_reader *r);
+ms3_reader *ms3__reader_from_body(const ms3_body *b, bk_err *err);
+uint64_t ms3__reader_size(const ms3_reader *r);
+ms3_body_kind ms3__reader_kind(const ms3_reader *r);
 /* Reads up to len bytes at off; returns bytes read (0 at end), -1 on I/O error. */
-long ms3_reader_pread(ms3_reader *r, void *buf, size_t len, uint64_t off);
-void ms3_reader_close(ms3_reader *r);
+long ms3__reader_pread(ms3_reader *r, void *buf, size_t len, uint64_t off);
+void ms3__reader_close(ms3_reader *r);
 
 /* Copies [off, off+len) of a reader into a new body; md5 gets the 16-byte MD5
  * of the range (for a zero source, a stand-in derived from the length). */
-bk_code ms3_body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64_t len,
-                            ms3_body *out, unsigned char md5[16], bk_err *err);
+bk_code ms3__body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64_t len,
+                             ms3_body *out, unsigned char md5[16], bk_err *err);
 /* Concatenates bodies into one new body (all zero -> zero). */
-bk_code ms3_body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
-                        bk_err *err);
+bk_code ms3__body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
+                         bk_err *err);
 /* The MD5 stand-in for zero bodies. */
-void ms3_zero_md5(uint64_t size, unsigned char md5[16]);
+void ms3__zero_md5(uint64_t size, unsigned char md5[16]);
 
 #endif

@@ -5,61 +5,61 @@
 #include <string.h>
 #include <time.h>
 
-void ms3_clock_init(ms3_clock *c, int64_t offset_seconds)
+void ms3__clock_init(ms3_clock *c, int64_t offset_seconds)
 {
     atomic_init(&c->offset_seconds, offset_seconds);
 }
 
-void ms3_clock_set_offset(ms3_clock *c, int64_t offset_seconds)
+void ms3__clock_set_offset(ms3_clock *c, int64_t offset_seconds)
 {
     atomic_store(&c->offset_seconds, offset_seconds);
 }
 
-int64_t ms3_clock_offset(ms3_clock *c)
+int64_t ms3__clock_offset(ms3_clock *c)
 {
     return atomic_load(&c->offset_seconds);
 }
 
-int64_t ms3_clock_now(ms3_clock *c)
+int64_t ms3__clock_now(ms3_clock *c)
 {
-    return (int64_t)time(NULL) + ms3_clock_offset(c);
+    return (int64_t)time(NULL) + ms3__clock_offset(c);
 }
 
-int64_t ms3_clock_now_ms(ms3_clock *c)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ((int64_t)ts.tv_sec + ms3_clock_offset(c)) * 1000 + ts.tv_nsec / 1000000;
-}
-
-double ms3_clock_now_f(ms3_clock *c)
+int64_t ms3__clock_now_ms(ms3_clock *c)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)((int64_t)ts.tv_sec + ms3_clock_offset(c)) + (double)ts.tv_nsec / 1e9;
+    return ((int64_t)ts.tv_sec + ms3__clock_offset(c)) * 1000 + ts.tv_nsec / 1000000;
 }
 
-double ms3_monotonic(void)
+double ms3__clock_now_f(ms3_clock *c)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)((int64_t)ts.tv_sec + ms3__clock_offset(c)) + (double)ts.tv_nsec / 1e9;
+}
+
+double ms3__monotonic(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void ms3_sleeper_init(ms3_sleeper *s)
+void ms3__sleeper_init(ms3_sleeper *s)
 {
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     s->stopping = 0;
 }
 
-void ms3_sleeper_clear(ms3_sleeper *s)
+void ms3__sleeper_clear(ms3_sleeper *s)
 {
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
 }
 
-void ms3_sleeper_sleep_ms(ms3_sleeper *s, uint32_t ms)
+void ms3__sleeper_sleep_ms(ms3_sleeper *s, uint32_t ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -77,7 +77,7 @@ void ms3_sleeper_sleep_ms(ms3_sleeper *s, uint32_t ms)
     pthread_mutex_unlock(&s->lock);
 }
 
-void ms3_sleeper_stop(ms3_sleeper *s)
+void ms3__sleeper_stop(ms3_sleeper *s)
 {
     pthread_mutex_lock(&s->lock);
     s->stopping = 1;
@@ -85,7 +85,7 @@ void ms3_sleeper_stop(ms3_sleeper *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-void ms3_time_rfc1123(int64_t unix_seconds, char *out, size_t n)
+void ms3__time_rfc1123(int64_t unix_seconds, char *out, size_t n)
 {
     time_t t = (time_t)unix_seconds;
     struct tm tm;
@@ -98,7 +98,7 @@ void ms3_time_rfc1123(int64_t unix_seconds, char *out, size_t n)
              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-void ms3_time_iso8601_ms(int64_t unix_ms, char *out, size_t n)
+void ms3__time_iso8601_ms(int64_t unix_ms, char *out, size_t n)
 {
     int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
     int ms = (int)(unix_ms - secs * 1000);
@@ -136,7 +136,7 @@ static int64_t from_fields(int year, int mon, int day, int hour, int min, int se
     return (int64_t)timegm(&tm);
 }
 
-int64_t ms3_time_parse_amz(const char *s)
+int64_t ms3__time_parse_amz(const char *s)
 {
     int year, mon, day, hour, min, sec;
     if (s == NULL || strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
@@ -147,7 +147,7 @@ int64_t ms3_time_parse_amz(const char *s)
     return from_fields(year, mon, day, hour, min, sec);
 }
 
-int64_t ms3_time_parse_rfc1123(const char *s)
+int64_t ms3__time_parse_rfc1123(const char *s)
 {
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};

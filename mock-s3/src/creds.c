@@ -12,7 +12,7 @@ struct ms3_creds {
     size_t n;
 };
 
-ms3_creds *ms3_creds_new(void)
+ms3_creds *ms3__creds_new(void)
 {
     ms3_creds *c = calloc(1, sizeof(*c));
     if (c != NULL)
@@ -20,7 +20,7 @@ ms3_creds *ms3_creds_new(void)
     return c;
 }
 
-void ms3_cred_clear(ms3_cred *c)
+void ms3__cred_clear(ms3_cred *c)
 {
     if (c->secret != NULL)
         memset(c->secret, 0, strlen(c->secret));
@@ -30,12 +30,12 @@ void ms3_cred_clear(ms3_cred *c)
     memset(c, 0, sizeof(*c));
 }
 
-void ms3_creds_free(ms3_creds *c)
+void ms3__creds_free(ms3_creds *c)
 {
     if (c == NULL)
         return;
     for (size_t i = 0; i < c->n; i++)
-        ms3_cred_clear(&c->items[i]);
+        ms3__cred_clear(&c->items[i]);
     free(c->items);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -49,15 +49,15 @@ static ms3_cred *find(ms3_creds *c, const char *akid)
     return NULL;
 }
 
-bk_code ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const char *token,
-                      bk_err *err)
+bk_code ms3__creds_add(ms3_creds *c, const char *akid, const char *secret, const char *token,
+                       bk_err *err)
 {
     if (akid == NULL || *akid == '\0' || secret == NULL || *secret == '\0')
         return bk_err_set(err, BK_EINVAL, "credentials need an access key id and a secret");
     ms3_cred nc = {strdup(akid), strdup(secret), token != NULL ? strdup(token) : NULL, 0,
                    MS3_ACCESS_FULL};
     if (nc.akid == NULL || nc.secret == NULL || (token != NULL && nc.token == NULL)) {
-        ms3_cred_clear(&nc);
+        ms3__cred_clear(&nc);
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     pthread_mutex_lock(&c->lock);
@@ -65,12 +65,12 @@ bk_code ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const 
     ms3_cred *existing = find(c, akid);
     if (existing != NULL) {
         nc.profile = existing->profile;
-        ms3_cred_clear(existing);
+        ms3__cred_clear(existing);
         *existing = nc;
     } else {
         ms3_cred *ni = realloc(c->items, (c->n + 1) * sizeof(*ni));
         if (ni == NULL) {
-            ms3_cred_clear(&nc);
+            ms3__cred_clear(&nc);
             rc = bk_err_set(err, BK_ENOMEM, "out of memory");
         } else {
             c->items = ni;
@@ -81,7 +81,7 @@ bk_code ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const 
     return rc;
 }
 
-bk_code ms3_creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err)
+bk_code ms3__creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err)
 {
     pthread_mutex_lock(&c->lock);
     ms3_cred *cr = find(c, akid);
@@ -91,7 +91,7 @@ bk_code ms3_creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_uni
     return cr != NULL ? BK_OK : bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
 }
 
-bk_code ms3_creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err)
+bk_code ms3__creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err)
 {
     pthread_mutex_lock(&c->lock);
     ms3_cred *cr = find(c, akid);
@@ -101,7 +101,7 @@ bk_code ms3_creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile
     return cr != NULL ? BK_OK : bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
 }
 
-size_t ms3_creds_count(ms3_creds *c)
+size_t ms3__creds_count(ms3_creds *c)
 {
     pthread_mutex_lock(&c->lock);
     size_t n = c->n;
@@ -109,7 +109,7 @@ size_t ms3_creds_count(ms3_creds *c)
     return n;
 }
 
-int ms3_creds_lookup(ms3_creds *c, const char *akid, ms3_cred *out)
+int ms3__creds_lookup(ms3_creds *c, const char *akid, ms3_cred *out)
 {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&c->lock);

@@ -19,18 +19,18 @@ typedef struct ms3_cred {
     ms3_access_profile profile;
 } ms3_cred;
 
-ms3_creds *ms3_creds_new(void);
-void ms3_creds_free(ms3_creds *c);
+ms3_creds *ms3__creds_new(void);
+void ms3__creds_free(ms3_creds *c);
 /* Adds a key, or replaces one with the same id (keeping its profile). */
-bk_code ms3_creds_add(ms3_creds *c, const char *akid, const char *secret, const char *token,
-                      bk_err *err);
-bk_code ms3_creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err);
-bk_code ms3_creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err);
-size_t ms3_creds_count(ms3_creds *c);
+bk_code ms3__creds_add(ms3_creds *c, const char *akid, const char *secret, const char *token,
+                       bk_err *err);
+bk_code ms3__creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err);
+bk_code ms3__creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err);
+size_t ms3__creds_count(ms3_creds *c);
 /* A copy of the key taken under the lock, so verification runs unlocked; 1
- * when found. Release it with ms3_cred_clear (also when not found). */
-int ms3_creds_lookup(ms3_creds *c, const char *akid, ms3_cred *out);
+ * when found. Release it with ms3__cred_clear (also when not found). */
+int ms3__creds_lookup(ms3_creds *c, const char *akid, ms3_cred *out);
 /* Wipes the secret and releases the copy's strings. */
-void ms3_cred_clear(ms3_cred *c);
+void ms3__cred_clear(ms3_cred *c);
 
 #endif

@@ -67,7 +67,7 @@ static const ms3_s3error table[] = {
      "The provided 'x-amz-content-sha256' header does not match what was computed."},
 };
 
-ms3_s3error ms3_error_lookup(const char *code)
+ms3_s3error ms3__error_lookup(const char *code)
 {
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (code != NULL && strcmp(table[i].code, code) == 0)
@@ -76,17 +76,17 @@ ms3_s3error ms3_error_lookup(const char *code)
     return unknown;
 }
 
-int ms3_error_status(const char *code)
+int ms3__error_status(const char *code)
 {
-    return ms3_error_lookup(code).status;
+    return ms3__error_lookup(code).status;
 }
 
-const char *ms3_error_message(const char *code)
+const char *ms3__error_message(const char *code)
 {
-    return ms3_error_lookup(code).message;
+    return ms3__error_lookup(code).message;
 }
 
-const char *ms3_error_code_for_status(int status)
+const char *ms3__error_code_for_status(int status)
 {
     switch (status) {
     case 304:
@@ -114,7 +114,7 @@ const char *ms3_error_code_for_status(int status)
     }
 }
 
-const char *ms3_status_reason(int status)
+const char *ms3__status_reason(int status)
 {
     switch (status) {
     case 200:
@@ -152,7 +152,7 @@ const char *ms3_status_reason(int status)
     }
 }
 
-bk_code ms3_err_pass(bk_err *err, const bk_err *from)
+bk_code ms3__err_pass(bk_err *err, const bk_err *from)
 {
     return bk_err_set(err, from->code, "%s", from->msg);
 }

@@ -37,14 +37,14 @@ static const char *const action_names[] = {
     [MS3_FAULT_HEAD_NO_CONTENT_LENGTH] = "no-content-length",
 };
 
-const char *ms3_fault_action_name(ms3_fault_action a)
+const char *ms3__fault_action_name(ms3_fault_action a)
 {
     if (a < MS3_FAULT_ERROR || a > MS3_FAULT_HEAD_NO_CONTENT_LENGTH)
         return "none";
     return action_names[a];
 }
 
-int ms3_fault_action_parse(const char *name, ms3_fault_action *out)
+int ms3__fault_action_parse(const char *name, ms3_fault_action *out)
 {
     for (int a = MS3_FAULT_ERROR; name != NULL && a <= MS3_FAULT_HEAD_NO_CONTENT_LENGTH; a++) {
         if (strcmp(action_names[a], name) == 0) {
@@ -62,7 +62,7 @@ void ms3_fault_rule_init(ms3_fault_rule *r)
     r->status = 503;
 }
 
-ms3_faults *ms3_faults_new(void)
+ms3_faults *ms3__faults_new(void)
 {
     ms3_faults *f = calloc(1, sizeof(*f));
     if (f != NULL) {
@@ -82,7 +82,7 @@ static void rule_clear(rule *r)
     free((char *)r->r.error_message);
 }
 
-void ms3_faults_clear(ms3_faults *f)
+void ms3__faults_clear(ms3_faults *f)
 {
     pthread_mutex_lock(&f->lock);
     for (size_t i = 0; i < f->n; i++)
@@ -94,11 +94,11 @@ void ms3_faults_clear(ms3_faults *f)
     pthread_mutex_unlock(&f->lock);
 }
 
-void ms3_faults_free(ms3_faults *f)
+void ms3__faults_free(ms3_faults *f)
 {
     if (f == NULL)
         return;
-    ms3_faults_clear(f);
+    ms3__faults_clear(f);
     pthread_mutex_destroy(&f->lock);
     free(f);
 }
@@ -113,7 +113,7 @@ static char *dup_opt(const char *s, int *failed)
     return d;
 }
 
-bk_code ms3_faults_add(ms3_faults *f, const ms3_fault_rule *in, uint64_t *id, bk_err *err)
+bk_code ms3__faults_add(ms3_faults *f, const ms3_fault_rule *in, uint64_t *id, bk_err *err)
 {
     if (in->action < MS3_FAULT_ERROR || in->action > MS3_FAULT_HEAD_NO_CONTENT_LENGTH)
         return bk_err_set(err, BK_EINVAL, "fault rule: unknown action %d", (int)in->action);
@@ -164,7 +164,7 @@ bk_code ms3_faults_add(ms3_faults *f, const ms3_fault_rule *in, uint64_t *id, bk
     return BK_OK;
 }
 
-uint64_t ms3_faults_fired(ms3_faults *f, uint64_t id)
+uint64_t ms3__faults_fired(ms3_faults *f, uint64_t id)
 {
     uint64_t n = 0;
     pthread_mutex_lock(&f->lock);
@@ -198,8 +198,8 @@ static int matches(const ms3_fault_rule *r, const char *method, const char *op, 
     return 1;
 }
 
-void ms3_faults_decide(ms3_faults *f, const char *method, const char *op, const char *bucket,
-                       const char *key, ms3_fault_decision *out)
+void ms3__faults_decide(ms3_faults *f, const char *method, const char *op, const char *bucket,
+                        const char *key, ms3_fault_decision *out)
 {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&f->lock);
@@ -232,7 +232,7 @@ void ms3_faults_decide(ms3_faults *f, const char *method, const char *op, const 
         out->status = r->r.status;
         out->cut_after = r->r.cut_after;
         const char *code =
-            r->r.error_code != NULL ? r->r.error_code : ms3_error_code_for_status(r->r.status);
+            r->r.error_code != NULL ? r->r.error_code : ms3__error_code_for_status(r->r.status);
         snprintf(out->error_code, sizeof(out->error_code), "%s", code);
         snprintf(out->error_message, sizeof(out->error_message), "%s",
                  r->r.error_message != NULL ? r->r.error_message : "");
@@ -240,7 +240,7 @@ void ms3_faults_decide(ms3_faults *f, const char *method, const char *op, const 
     pthread_mutex_unlock(&f->lock);
 }
 
-char *ms3_faults_json(ms3_faults *f)
+char *ms3__faults_json(ms3_faults *f)
 {
     json_t *arr = json_array();
     pthread_mutex_lock(&f->lock);
@@ -249,7 +249,7 @@ char *ms3_faults_json(ms3_faults *f)
         json_t *o = json_pack(
             "{s:I, s:s, s:s*, s:s*, s:s*, s:s*, s:I, s:I, s:I, s:f, s:I, s:I, s:i, s:s*, "
             "s:s*, s:I, s:I, s:I, s:I}",
-            "id", (json_int_t)r->id, "action", ms3_fault_action_name(r->r.action), "method",
+            "id", (json_int_t)r->id, "action", ms3__fault_action_name(r->r.action), "method",
             r->r.method, "operation", r->r.operation, "bucket", r->r.bucket, "key", r->r.key_glob,
             "nth", (json_int_t)r->r.nth, "every_nth", (json_int_t)r->r.every_nth, "first_n",
             (json_int_t)r->r.first_n, "probability", r->r.probability, "seed",

@@ -18,17 +18,17 @@ typedef struct ms3_fault_decision {
     uint64_t cut_after;
 } ms3_fault_decision;
 
-ms3_faults *ms3_faults_new(void);
-void ms3_faults_free(ms3_faults *f);
-bk_code ms3_faults_add(ms3_faults *f, const ms3_fault_rule *r, uint64_t *id, bk_err *err);
-void ms3_faults_clear(ms3_faults *f);
-uint64_t ms3_faults_fired(ms3_faults *f, uint64_t id);
+ms3_faults *ms3__faults_new(void);
+void ms3__faults_free(ms3_faults *f);
+bk_code ms3__faults_add(ms3_faults *f, const ms3_fault_rule *r, uint64_t *id, bk_err *err);
+void ms3__faults_clear(ms3_faults *f);
+uint64_t ms3__faults_fired(ms3_faults *f, uint64_t id);
 /* Counts the request against every matching rule and decides what happens to it. */
-void ms3_faults_decide(ms3_faults *f, const char *method, const char *operation, const char *bucket,
-                       const char *key, ms3_fault_decision *out);
+void ms3__faults_decide(ms3_faults *f, const char *method, const char *operation,
+                        const char *bucket, const char *key, ms3_fault_decision *out);
 /* The rules as a JSON array (malloc'ed), for GET /_mock/faults. */
-char *ms3_faults_json(ms3_faults *f);
-const char *ms3_fault_action_name(ms3_fault_action a);
-int ms3_fault_action_parse(const char *name, ms3_fault_action *out);
+char *ms3__faults_json(ms3_faults *f);
+const char *ms3__fault_action_name(ms3_fault_action a);
+int ms3__fault_action_parse(const char *name, ms3_fault_action *out);
 
 #endif

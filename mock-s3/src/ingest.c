@@ -46,9 +46,9 @@ static void set_error(ms3_ingest *in, const char *code, int status, const char *
         return;
     in->failed = 1;
     in->code = code;
-    in->status = status ? status : ms3_error_status(code);
+    in->status = status ? status : ms3__error_status(code);
     if (fmt == NULL) {
-        snprintf(in->message, sizeof(in->message), "%s", ms3_error_message(code));
+        snprintf(in->message, sizeof(in->message), "%s", ms3__error_message(code));
     } else {
         va_list ap;
         va_start(ap, fmt);
@@ -66,7 +66,7 @@ static bk_code deliver(void *ud, const void *data, size_t len, bk_err *err)
     if (in->ck != NULL)
         bk_checksum_update(in->ck, data, len);
     if (in->writer != NULL)
-        return (bk_code)ms3_writer_write(in->writer, data, len, err);
+        return (bk_code)ms3__writer_write(in->writer, data, len, err);
     if (in->cfg.sink == MS3_INGEST_BUFFER) {
         if (in->buffer.len + len > in->cfg.buffer_limit)
             return bk_err_set(err, BK_EINVAL, "request body over %zu bytes", in->cfg.buffer_limit);
@@ -76,7 +76,7 @@ static bk_code deliver(void *ud, const void *data, size_t len, bk_err *err)
     return BK_OK;
 }
 
-ms3_ingest *ms3_ingest_new(const ms3_ingest_config *cfg, bk_err *err)
+ms3_ingest *ms3__ingest_new(const ms3_ingest_config *cfg, bk_err *err)
 {
     ms3_ingest *in = calloc(1, sizeof(*in));
     if (in == NULL) {
@@ -102,7 +102,7 @@ ms3_ingest *ms3_ingest_new(const ms3_ingest_config *cfg, bk_err *err)
     if (in->md5 == NULL || in->sha256 == NULL || !EVP_DigestInit_ex(in->md5, EVP_md5(), NULL) ||
         !EVP_DigestInit_ex(in->sha256, EVP_sha256(), NULL)) {
         bk_err_set(err, BK_ENOMEM, "cannot set up digests");
-        ms3_ingest_free(in);
+        ms3__ingest_free(in);
         return NULL;
     }
     bk_checksum_alg alg = cfg->header_checksum_alg;
@@ -111,11 +111,12 @@ ms3_ingest *ms3_ingest_new(const ms3_ingest_config *cfg, bk_err *err)
     if (cfg->chunked_mode != 0 && cfg->trailer_alg != BK_CHECKSUM_NONE)
         alg = BK_CHECKSUM_NONE; /* the decoder verifies the trailer itself */
     if (alg != BK_CHECKSUM_NONE && (in->ck = bk_checksum_new(alg, err)) == NULL) {
-        ms3_ingest_free(in);
+        ms3__ingest_free(in);
         return NULL;
     }
-    if (cfg->sink == MS3_INGEST_STORE && (in->writer = ms3_writer_new(cfg->tmp_dir, err)) == NULL) {
-        ms3_ingest_free(in);
+    if (cfg->sink == MS3_INGEST_STORE &&
+        (in->writer = ms3__writer_new(cfg->tmp_dir, err)) == NULL) {
+        ms3__ingest_free(in);
         return NULL;
     }
     if (cfg->chunked_mode != 0) {
@@ -128,14 +129,14 @@ ms3_ingest *ms3_ingest_new(const ms3_ingest_config *cfg, bk_err *err)
         dc.sink = deliver;
         dc.sink_ud = in;
         if ((in->dec = bk_chunked_decoder_new(&dc, err)) == NULL) {
-            ms3_ingest_free(in);
+            ms3__ingest_free(in);
             return NULL;
         }
     }
     return in;
 }
 
-void ms3_ingest_free(ms3_ingest *in)
+void ms3__ingest_free(ms3_ingest *in)
 {
     if (in == NULL)
         return;
@@ -143,9 +144,9 @@ void ms3_ingest_free(ms3_ingest *in)
     EVP_MD_CTX_free(in->md5);
     EVP_MD_CTX_free(in->sha256);
     bk_checksum_free(in->ck);
-    ms3_writer_abort(in->writer);
+    ms3__writer_abort(in->writer);
     if (in->have_body)
-        ms3_body_free(&in->body);
+        ms3__body_clear(&in->body);
     bk_buf_free(&in->buffer);
     bk_buf_free(&in->xml);
     free(in);
@@ -160,15 +161,15 @@ static void chunked_failed(ms3_ingest *in)
     }
     set_error(in, ce->s3_code, ce->http_status, "%s", ce->s3_message);
     if (strcmp(ce->s3_code, "SignatureDoesNotMatch") == 0) {
-        ms3_xml_elem(&in->xml, "StringToSign", ce->string_to_sign);
-        ms3_xml_elem(&in->xml, "SignatureProvided", ce->signature_provided);
+        ms3__xml_elem(&in->xml, "StringToSign", ce->string_to_sign);
+        ms3__xml_elem(&in->xml, "SignatureProvided", ce->signature_provided);
     } else if (strcmp(ce->s3_code, "InvalidChunkSizeError") == 0) {
         bk_buf_printf(&in->xml, "<Chunk>%lu</Chunk><BadChunkSize>%llu</BadChunkSize>",
                       ce->chunk_number, (unsigned long long)ce->bad_chunk_size);
     }
 }
 
-int ms3_ingest_feed(ms3_ingest *in, const void *data, size_t len)
+int ms3__ingest_feed(ms3_ingest *in, const void *data, size_t len)
 {
     in->wire += len;
     if (in->failed)
@@ -289,7 +290,7 @@ static int finish_body(ms3_ingest *in)
     ms3_writer *w = in->writer;
     in->writer = NULL;
     bk_err err;
-    if (ms3_writer_finish(w, &in->body, &err) != BK_OK) {
+    if (ms3__writer_finish(w, &in->body, &err) != BK_OK) {
         set_error(in, "InternalError", 500, "storing the body failed: %s", err.msg);
         return -1;
     }
@@ -297,7 +298,7 @@ static int finish_body(ms3_ingest *in)
     return 0;
 }
 
-int ms3_ingest_finish(ms3_ingest *in)
+int ms3__ingest_finish(ms3_ingest *in)
 {
     if (in->finished)
         return in->failed ? -1 : 0;
@@ -309,37 +310,37 @@ int ms3_ingest_finish(ms3_ingest *in)
     if (!in->failed && check_payload_sha256(in) == 0 && check_content_md5(in) == 0 &&
         finish_checksum(in) == 0 && finish_body(in) == 0)
         return 0;
-    ms3_writer_abort(in->writer);
+    ms3__writer_abort(in->writer);
     in->writer = NULL;
     return -1;
 }
 
-uint64_t ms3_ingest_wire_bytes(const ms3_ingest *in)
+uint64_t ms3__ingest_wire_bytes(const ms3_ingest *in)
 {
     return in->wire;
 }
 
-uint64_t ms3_ingest_payload_bytes(const ms3_ingest *in)
+uint64_t ms3__ingest_payload_bytes(const ms3_ingest *in)
 {
     return in->payload;
 }
 
-const unsigned char *ms3_ingest_md5(const ms3_ingest *in)
+const unsigned char *ms3__ingest_md5(const ms3_ingest *in)
 {
     return in->md5_out;
 }
 
-const char *ms3_ingest_sha256_hex(const ms3_ingest *in)
+const char *ms3__ingest_sha256_hex(const ms3_ingest *in)
 {
     return in->sha256_hex;
 }
 
-const bk_checksum_digest *ms3_ingest_checksum(const ms3_ingest *in)
+const bk_checksum_digest *ms3__ingest_checksum(const ms3_ingest *in)
 {
     return in->have_checksum ? &in->checksum : NULL;
 }
 
-int ms3_ingest_take_body(ms3_ingest *in, ms3_body *out, bk_err *err)
+int ms3__ingest_take_body(ms3_ingest *in, ms3_body *out, bk_err *err)
 {
     if (!in->have_body)
         return bk_err_set(err, BK_EINVAL, "no body was stored");
@@ -349,27 +350,27 @@ int ms3_ingest_take_body(ms3_ingest *in, ms3_body *out, bk_err *err)
     return 0;
 }
 
-const bk_buf *ms3_ingest_buffer(const ms3_ingest *in)
+const bk_buf *ms3__ingest_buffer(const ms3_ingest *in)
 {
     return &in->buffer;
 }
 
-const char *ms3_ingest_error_code(const ms3_ingest *in)
+const char *ms3__ingest_error_code(const ms3_ingest *in)
 {
     return in->failed ? in->code : NULL;
 }
 
-const char *ms3_ingest_error_message(const ms3_ingest *in)
+const char *ms3__ingest_error_message(const ms3_ingest *in)
 {
     return in->message;
 }
 
-int ms3_ingest_error_status(const ms3_ingest *in)
+int ms3__ingest_error_status(const ms3_ingest *in)
 {
     return in->status;
 }
 
-const char *ms3_ingest_error_xml(const ms3_ingest *in)
+const char *ms3__ingest_error_xml(const ms3_ingest *in)
 {
     return bk_buf_str(&in->xml);
 }

@@ -39,31 +39,31 @@ typedef struct ms3_ingest_config {
 typedef struct ms3_ingest ms3_ingest;
 
 /* NULL + err on a setup failure (not on bad input). */
-ms3_ingest *ms3_ingest_new(const ms3_ingest_config *cfg, bk_err *err);
-void ms3_ingest_free(ms3_ingest *in);
+ms3_ingest *ms3__ingest_new(const ms3_ingest_config *cfg, bk_err *err);
+void ms3__ingest_free(ms3_ingest *in);
 /* Feeds wire bytes. Returns 0, or -1 once the body is known bad (error set;
  * later feeds are counted and dropped). */
-int ms3_ingest_feed(ms3_ingest *in, const void *data, size_t len);
+int ms3__ingest_feed(ms3_ingest *in, const void *data, size_t len);
 /* End of body: runs the final checks. 0 when everything verified. */
-int ms3_ingest_finish(ms3_ingest *in);
+int ms3__ingest_finish(ms3_ingest *in);
 
-uint64_t ms3_ingest_wire_bytes(const ms3_ingest *in);
-uint64_t ms3_ingest_payload_bytes(const ms3_ingest *in);
+uint64_t ms3__ingest_wire_bytes(const ms3_ingest *in);
+uint64_t ms3__ingest_payload_bytes(const ms3_ingest *in);
 /* After a successful finish: */
-const unsigned char *ms3_ingest_md5(const ms3_ingest *in); /* 16 bytes */
-const char *ms3_ingest_sha256_hex(const ms3_ingest *in);
+const unsigned char *ms3__ingest_md5(const ms3_ingest *in); /* 16 bytes */
+const char *ms3__ingest_sha256_hex(const ms3_ingest *in);
 /* The verified or computed x-amz-checksum (trailer, header or compute_alg); NULL if none. */
-const bk_checksum_digest *ms3_ingest_checksum(const ms3_ingest *in);
+const bk_checksum_digest *ms3__ingest_checksum(const ms3_ingest *in);
 /* STORE: moves the written body out (once). */
-int ms3_ingest_take_body(ms3_ingest *in, ms3_body *out, bk_err *err);
+int ms3__ingest_take_body(ms3_ingest *in, ms3_body *out, bk_err *err);
 /* BUFFER: the collected bytes (NUL-terminated). */
-const bk_buf *ms3_ingest_buffer(const ms3_ingest *in);
+const bk_buf *ms3__ingest_buffer(const ms3_ingest *in);
 
 /* Failure, as S3 answers it. */
-const char *ms3_ingest_error_code(const ms3_ingest *in); /* NULL = none */
-const char *ms3_ingest_error_message(const ms3_ingest *in);
-int ms3_ingest_error_status(const ms3_ingest *in);
+const char *ms3__ingest_error_code(const ms3_ingest *in); /* NULL = none */
+const char *ms3__ingest_error_message(const ms3_ingest *in);
+int ms3__ingest_error_status(const ms3_ingest *in);
 /* Extra XML elements for the error (escaped), "" when none. */
-const char *ms3_ingest_error_xml(const ms3_ingest *in);
+const char *ms3__ingest_error_xml(const ms3_ingest *in);
 
 #endif

@@ -16,7 +16,7 @@ enum { DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024, READ_PIECE = 64 * 1024 };
 
 ms3_server *ms3_server_new_inproc(const ms3_options *o, bk_err *err)
 {
-    return ms3_server_create(o, err);
+    return ms3__server_create(o, err);
 }
 
 static const char *request_header(const ms3_inproc_request *rq, const char *name)
@@ -81,20 +81,20 @@ static int add_out_header(ms3_inproc_response *out, const char *name, const char
  * or a fault cuts it. -1: out of memory. */
 static int collect_response(ms3_req *r, const ms3_inproc_request *rq, ms3_inproc_response *out)
 {
-    ms3_req_respond(r, 0);
+    ms3__req_respond(r, 0);
     out->status = r->resp.status;
     out->delay_ms = r->fault.delay_ms;
     for (size_t i = 0; i < r->resp.n_headers; i++)
         if (add_out_header(out, r->resp.headers[i].name, r->resp.headers[i].value) != 0)
             return -1;
-    int64_t length = ms3_req_response_length(r);
+    int64_t length = ms3__req_response_length(r);
     if (length >= 0) {
         char cl[32];
         snprintf(cl, sizeof(cl), "%lld", (long long)length);
         if (add_out_header(out, "Content-Length", cl) != 0)
             return -1;
     }
-    if (ms3_req_response_bodyless(r))
+    if (ms3__req_response_bodyless(r))
         return 0;
 
     size_t limit = rq->max_response ? rq->max_response : DEFAULT_MAX_RESPONSE;
@@ -106,7 +106,7 @@ static int collect_response(ms3_req *r, const ms3_inproc_request *rq, ms3_inproc
     char piece[READ_PIECE];
     uint64_t pos = 0;
     for (;;) {
-        long n = ms3_req_read_response(r, pos, piece, sizeof(piece), 0);
+        long n = ms3__req_read_response(r, pos, piece, sizeof(piece), 0);
         if (n == 0)
             break;
         if (n < 0) {
@@ -146,51 +146,51 @@ bk_code ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inpro
         return BK_OK;
     }
 
-    ms3_req *r = ms3_req_new(s, rq->target, 0);
+    ms3_req *r = ms3__req_new(s, rq->target, 0);
     if (r == NULL) {
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < rq->n_headers; i++) {
         if (rq->headers[i].name == NULL)
             continue;
-        /* A failure is answered by ms3_req_begin (500 InternalError). */
-        (void)ms3_req_add_header(r, rq->headers[i].name,
-                                 rq->headers[i].value != NULL ? rq->headers[i].value : "");
+        /* A failure is answered by ms3__req_begin (500 InternalError). */
+        (void)ms3__req_add_header(r, rq->headers[i].name,
+                                  rq->headers[i].value != NULL ? rq->headers[i].value : "");
     }
-    ms3_req_begin(r, rq->method);
+    ms3__req_begin(r, rq->method);
 
-    if (ms3_req_decided(r)) {
+    if (ms3__req_decided(r)) {
         out->body_before_request = deliver > 0;
     } else {
         size_t piece = rq->feed_piece ? rq->feed_piece : (deliver ? deliver : 1);
         const char *body = rq->body;
         for (size_t off = 0; off < deliver; off += piece) {
             size_t n = deliver - off < piece ? deliver - off : piece;
-            if (ms3_req_feed(r, body + off, n) != 0) {
+            if (ms3__req_feed(r, body + off, n) != 0) {
                 out->outcome = MS3_INPROC_CUT_REQUEST;
-                ms3_req_complete(r, 1, NULL);
+                ms3__req_complete(r, 1, NULL);
                 return BK_OK;
             }
         }
         if (short_body) {
             out->outcome = MS3_INPROC_CLIENT_GONE;
-            ms3_req_complete(r, 1, "client closed the connection in the middle of the body");
+            ms3__req_complete(r, 1, "client closed the connection in the middle of the body");
             return BK_OK;
         }
-        if (ms3_req_end_body(r) != 0) {
+        if (ms3__req_end_body(r) != 0) {
             out->outcome = MS3_INPROC_CUT_REQUEST;
-            ms3_req_complete(r, 1, NULL);
+            ms3__req_complete(r, 1, NULL);
             return BK_OK;
         }
     }
     int rc = collect_response(r, rq, out);
-    ms3_req_complete(r, out->outcome != MS3_INPROC_ANSWERED, NULL);
+    ms3__req_complete(r, out->outcome != MS3_INPROC_ANSWERED, NULL);
     if (rc != 0)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     return BK_OK;
 }
 
-void ms3_inproc_response_free(ms3_inproc_response *resp)
+void ms3_inproc_response_clear(ms3_inproc_response *resp)
 {
     if (resp == NULL)
         return;

@@ -28,7 +28,7 @@ struct ms3_journal {
     size_t n_pending;
 };
 
-ms3_journal *ms3_journal_new(const char *file, size_t max, bk_err *err)
+ms3_journal *ms3__journal_new(const char *file, size_t max, bk_err *err)
 {
     ms3_journal *j = calloc(1, sizeof(*j));
     if (j == NULL) {
@@ -42,7 +42,7 @@ ms3_journal *ms3_journal_new(const char *file, size_t max, bk_err *err)
         j->file = fopen(file, "a");
         if (j->file == NULL) {
             bk_err_set(err, BK_EIO, "cannot open the journal file %s: %s", file, strerror(errno));
-            ms3_journal_free(j);
+            ms3__journal_free(j);
             return NULL;
         }
     }
@@ -84,7 +84,7 @@ static void retire(ms3_journal *j, slot *s)
     slot_free(s);
 }
 
-void ms3_journal_clear(ms3_journal *j)
+void ms3__journal_clear(ms3_journal *j)
 {
     pthread_mutex_lock(&j->lock);
     for (size_t i = 0; i < j->n; i++)
@@ -95,7 +95,7 @@ void ms3_journal_clear(ms3_journal *j)
     pthread_mutex_unlock(&j->lock);
 }
 
-void ms3_journal_free(ms3_journal *j)
+void ms3__journal_free(ms3_journal *j)
 {
     if (j == NULL)
         return;
@@ -111,7 +111,7 @@ void ms3_journal_free(ms3_journal *j)
     free(j);
 }
 
-void ms3_journal_stats_get(ms3_journal *j, ms3_journal_stats *out)
+void ms3__journal_stats_get(ms3_journal *j, ms3_journal_stats *out)
 {
     pthread_mutex_lock(&j->lock);
     out->entries = j->n;
@@ -139,7 +139,7 @@ static json_t *entry_to_json(const ms3_journal_entry *e)
                      e->duration, "access_key_id", e->access_key_id, "body_sha256", e->body_sha256);
 }
 
-char *ms3_journal_entry_json(const ms3_journal_entry *e)
+char *ms3__journal_entry_json(const ms3_journal_entry *e)
 {
     json_t *o = entry_to_json(e);
     if (o == NULL)
@@ -177,7 +177,7 @@ static int make_room(ms3_journal *j)
     return 0;
 }
 
-uint64_t ms3_journal_append(ms3_journal *j, ms3_journal_entry *e, char *file_headers_json)
+uint64_t ms3__journal_append(ms3_journal *j, ms3_journal_entry *e, char *file_headers_json)
 {
     uint64_t seq = 0;
     pthread_mutex_lock(&j->lock);
@@ -228,7 +228,7 @@ static void write_line(ms3_journal *j, slot *s)
     char *saved = s->e.headers_json;
     if (s->file_headers != NULL)
         s->e.headers_json = s->file_headers;
-    char *line = ms3_journal_entry_json(&s->e);
+    char *line = ms3__journal_entry_json(&s->e);
     s->e.headers_json = saved;
     if (line != NULL) {
         fprintf(j->file, "%s\n", line);
@@ -240,8 +240,8 @@ static void write_line(ms3_journal *j, slot *s)
     s->finished = 1;
 }
 
-void ms3_journal_finish(ms3_journal *j, uint64_t seq, int status, uint64_t response_size,
-                        double duration, const char *message)
+void ms3__journal_finish(ms3_journal *j, uint64_t seq, int status, uint64_t response_size,
+                         double duration, const char *message)
 {
     pthread_mutex_lock(&j->lock);
     int in_pending = 0;
@@ -293,7 +293,7 @@ static char *dup_s(const char *s)
     return strdup(s != NULL ? s : "");
 }
 
-size_t ms3_journal_query_j(ms3_journal *j, const ms3_journal_filter *f, ms3_journal_entry **out)
+size_t ms3__journal_query(ms3_journal *j, const ms3_journal_filter *f, ms3_journal_entry **out)
 {
     pthread_mutex_lock(&j->lock);
     size_t count = 0;
@@ -317,7 +317,7 @@ size_t ms3_journal_query_j(ms3_journal *j, const ms3_journal_filter *f, ms3_jour
     return *out != NULL ? k : 0;
 }
 
-size_t ms3_journal_count_j(ms3_journal *j, const ms3_journal_filter *f)
+size_t ms3__journal_count(ms3_journal *j, const ms3_journal_filter *f)
 {
     pthread_mutex_lock(&j->lock);
     size_t count = 0;
@@ -327,7 +327,7 @@ size_t ms3_journal_count_j(ms3_journal *j, const ms3_journal_filter *f)
     return count;
 }
 
-char *ms3_journal_json_j(ms3_journal *j, const ms3_journal_filter *f, uint64_t *dropped)
+char *ms3__journal_json(ms3_journal *j, const ms3_journal_filter *f, uint64_t *dropped)
 {
     json_t *arr = json_array();
     pthread_mutex_lock(&j->lock);

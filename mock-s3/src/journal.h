@@ -15,34 +15,34 @@
 typedef struct ms3_journal ms3_journal;
 
 /* max: entries kept in memory (0 = MS3_JOURNAL_MAX_DEFAULT). */
-ms3_journal *ms3_journal_new(const char *file /* NULL = none */, size_t max, bk_err *err);
-void ms3_journal_free(ms3_journal *j);
+ms3_journal *ms3__journal_new(const char *file /* NULL = none */, size_t max, bk_err *err);
+void ms3__journal_free(ms3_journal *j);
 /* Takes ownership of the entry's strings and of file_headers_json (the
  * request's headers for the file line when they differ from the entry's, e.g.
  * untruncated; NULL = the entry's); assigns and returns seq (0 when out of
  * memory). The entry is visible to queries at once; the file line is written
- * by ms3_journal_finish. */
-uint64_t ms3_journal_append(ms3_journal *j, ms3_journal_entry *e, char *file_headers_json);
+ * by ms3__journal_finish. */
+uint64_t ms3__journal_append(ms3_journal *j, ms3_journal_entry *e, char *file_headers_json);
 /* Completes an entry once its exchange ended (response bytes, duration, a status
  * of 0 when the connection was cut before a response; message may be NULL) and
  * writes its line to the journal file. */
-void ms3_journal_finish(ms3_journal *j, uint64_t seq, int status, uint64_t response_size,
-                        double duration, const char *message);
+void ms3__journal_finish(ms3_journal *j, uint64_t seq, int status, uint64_t response_size,
+                         double duration, const char *message);
 /* Drops every entry and zeroes the dropped count. */
-void ms3_journal_clear(ms3_journal *j);
+void ms3__journal_clear(ms3_journal *j);
 
 typedef struct ms3_journal_stats {
     size_t entries;   /* in memory now */
     size_t max;       /* kept at most */
     uint64_t dropped; /* the oldest, dropped to stay within max since the last clear */
 } ms3_journal_stats;
-void ms3_journal_stats_get(ms3_journal *j, ms3_journal_stats *out);
+void ms3__journal_stats_get(ms3_journal *j, ms3_journal_stats *out);
 
-size_t ms3_journal_query_j(ms3_journal *j, const ms3_journal_filter *f, ms3_journal_entry **out);
-size_t ms3_journal_count_j(ms3_journal *j, const ms3_journal_filter *f);
+size_t ms3__journal_query(ms3_journal *j, const ms3_journal_filter *f, ms3_journal_entry **out);
+size_t ms3__journal_count(ms3_journal *j, const ms3_journal_filter *f);
 /* dropped (may be NULL) gets the dropped count, consistent with the array. */
-char *ms3_journal_json_j(ms3_journal *j, const ms3_journal_filter *f, uint64_t *dropped);
+char *ms3__journal_json(ms3_journal *j, const ms3_journal_filter *f, uint64_t *dropped);
 /* One entry as a JSON object text (malloc'ed). */
-char *ms3_journal_entry_json(const ms3_journal_entry *e);
+char *ms3__journal_entry_json(const ms3_journal_entry *e);
 
 #endif

@@ -69,7 +69,7 @@ static int collect(void *ud, const ms3_obj_view *o)
 static void put_text(bk_buf *b, const char *name, const char *text, int url)
 {
     if (!url) {
-        ms3_xml_elem(b, name, text);
+        ms3__xml_elem(b, name, text);
         return;
     }
     bk_buf_printf(b, "<%s>", name);
@@ -137,29 +137,29 @@ static int read_list_request(ms3_req *r, int v2, list_req *q)
     const ms3_route *rt = &r->route;
     memset(q, 0, sizeof(*q));
     q->v2 = v2;
-    q->prefix = ms3_route_param(rt, "prefix");
+    q->prefix = ms3__route_param(rt, "prefix");
     if (q->prefix == NULL)
         q->prefix = "";
-    q->delimiter = ms3_route_param(rt, "delimiter");
-    q->token = v2 ? ms3_route_param(rt, "continuation-token") : NULL;
-    q->start_after = ms3_route_param(rt, v2 ? "start-after" : "marker");
-    const char *enc = ms3_route_param(rt, "encoding-type");
+    q->delimiter = ms3__route_param(rt, "delimiter");
+    q->token = v2 ? ms3__route_param(rt, "continuation-token") : NULL;
+    q->start_after = ms3__route_param(rt, v2 ? "start-after" : "marker");
+    const char *enc = ms3__route_param(rt, "encoding-type");
     if (enc != NULL && strcmp(enc, "url") != 0) {
-        ms3_resp_error(r, "InvalidArgument", "Invalid Encoding Method specified in Request",
-                       "<ArgumentName>encoding-type</ArgumentName>");
+        ms3__resp_error(r, "InvalidArgument", "Invalid Encoding Method specified in Request",
+                        "<ArgumentName>encoding-type</ArgumentName>");
         return -1;
     }
     q->url = enc != NULL;
     q->max_keys = 1000;
-    const char *max_keys_s = ms3_route_param(rt, "max-keys");
+    const char *max_keys_s = ms3__route_param(rt, "max-keys");
     if (max_keys_s != NULL) {
         char *end = NULL;
         q->max_keys = strtol(max_keys_s, &end, 10);
         if (end == max_keys_s || *end != '\0' || q->max_keys < 0) {
-            ms3_resp_error(r, "InvalidArgument",
-                           "Provided max-keys not an integer or within "
-                           "integer range",
-                           "<ArgumentName>max-keys</ArgumentName>");
+            ms3__resp_error(r, "InvalidArgument",
+                            "Provided max-keys not an integer or within "
+                            "integer range",
+                            "<ArgumentName>max-keys</ArgumentName>");
             return -1;
         }
         if (q->max_keys > 1000)
@@ -167,8 +167,8 @@ static int read_list_request(ms3_req *r, int v2, list_req *q)
     }
     if (q->token != NULL) {
         if (read_token(q->token, &q->after, &q->after_is_prefix) != 0) {
-            ms3_resp_error(r, "InvalidArgument", "The continuation token provided is incorrect",
-                           "<ArgumentName>continuation-token</ArgumentName>");
+            ms3__resp_error(r, "InvalidArgument", "The continuation token provided is incorrect",
+                            "<ArgumentName>continuation-token</ArgumentName>");
             return -1;
         }
     } else if (q->start_after != NULL && *q->start_after) {
@@ -189,11 +189,11 @@ static int scan(ms3_req *r, const list_req *q, scan_state *st)
     st->limit = (size_t)q->max_keys + 1;
     st->items = calloc(st->limit, sizeof(*st->items));
     if (st->items == NULL) {
-        ms3_resp_error(r, "InternalError", NULL, NULL);
+        ms3__resp_error(r, "InternalError", NULL, NULL);
         return -1;
     }
     if (q->max_keys > 0)
-        ms3_store_scan(r->srv->store, r->route.bucket, q->prefix, q->after, collect, st);
+        ms3__store_scan(r->srv->store, r->route.bucket, q->prefix, q->after, collect, st);
     return 0;
 }
 
@@ -202,16 +202,16 @@ static void result_head(bk_buf *b, const ms3_req *r, const list_req *q, const sc
                         size_t shown, int truncated)
 {
     bk_buf_puts(b, MS3_XML_DECL "<ListBucketResult xmlns=\"" MS3_XMLNS "\">");
-    ms3_xml_elem(b, "Name", r->route.bucket);
+    ms3__xml_elem(b, "Name", r->route.bucket);
     put_text(b, "Prefix", q->prefix, q->url);
     if (q->v2) {
         if (q->start_after != NULL)
             put_text(b, "StartAfter", q->start_after, q->url);
         if (q->token != NULL)
-            ms3_xml_elem(b, "ContinuationToken", q->token);
+            ms3__xml_elem(b, "ContinuationToken", q->token);
         if (truncated && shown > 0) {
             char *next = make_token(&st->items[shown - 1]);
-            ms3_xml_elem(b, "NextContinuationToken", next != NULL ? next : "");
+            ms3__xml_elem(b, "NextContinuationToken", next != NULL ? next : "");
             free(next);
         }
         bk_buf_printf(b, "<KeyCount>%zu</KeyCount>", shown);
@@ -224,7 +224,7 @@ static void result_head(bk_buf *b, const ms3_req *r, const list_req *q, const sc
     if (q->delimiter != NULL)
         put_text(b, "Delimiter", q->delimiter, q->url);
     if (q->url)
-        ms3_xml_elem(b, "EncodingType", "url");
+        ms3__xml_elem(b, "EncodingType", "url");
     bk_buf_printf(b, "<IsTruncated>%s</IsTruncated>", truncated ? "true" : "false");
 }
 
@@ -232,17 +232,17 @@ static void result_head(bk_buf *b, const ms3_req *r, const list_req *q, const sc
 static void result_entries(bk_buf *b, const ms3_req *r, const list_req *q, const scan_state *st,
                            size_t shown)
 {
-    int owner = !q->v2 || ms3_route_param(&r->route, "fetch-owner") != NULL;
+    int owner = !q->v2 || ms3__route_param(&r->route, "fetch-owner") != NULL;
     for (size_t i = 0; i < shown; i++) {
         const item *it = &st->items[i];
         if (it->is_prefix)
             continue;
         char iso[40];
-        ms3_time_iso8601_ms(it->last_modified_ms, iso, sizeof(iso));
+        ms3__time_iso8601_ms(it->last_modified_ms, iso, sizeof(iso));
         bk_buf_puts(b, "<Contents>");
         put_text(b, "Key", it->key, q->url);
-        ms3_xml_elem(b, "LastModified", iso);
-        ms3_xml_elem(b, "ETag", it->etag);
+        ms3__xml_elem(b, "LastModified", iso);
+        ms3__xml_elem(b, "ETag", it->etag);
         bk_buf_printf(b, "<Size>%llu</Size>", (unsigned long long)it->size);
         if (owner)
             bk_buf_puts(b, "<Owner><ID>mock-s3</ID><DisplayName>mock-s3</DisplayName></Owner>");
@@ -270,9 +270,9 @@ static void list_objects(ms3_req *r, int v2)
         result_entries(b, r, &q, &st, shown);
         bk_buf_puts(b, "</ListBucketResult>");
         if (st.failed)
-            ms3_resp_error(r, "InternalError", NULL, NULL);
+            ms3__resp_error(r, "InternalError", NULL, NULL);
         else
-            ms3_resp_xml(r, 200);
+            ms3__resp_xml(r, 200);
     }
     for (size_t i = 0; i < st.n; i++)
         free(st.items[i].key);
@@ -280,12 +280,12 @@ static void list_objects(ms3_req *r, int v2)
     free(q.after);
 }
 
-void ms3_op_list_objects_v1(ms3_req *r)
+void ms3__op_list_objects_v1(ms3_req *r)
 {
     list_objects(r, 0);
 }
 
-void ms3_op_list_objects_v2(ms3_req *r)
+void ms3__op_list_objects_v2(ms3_req *r)
 {
     list_objects(r, 1);
 }

@@ -15,43 +15,43 @@
 
 static int checksum_mode_enabled(const ms3_req *r)
 {
-    const char *m = ms3_req_header(r, "x-amz-checksum-mode");
+    const char *m = ms3__req_header(r, "x-amz-checksum-mode");
     return m != NULL && strcasecmp(m, "ENABLED") == 0;
 }
 
 static void resp_object_headers(ms3_req *r, const ms3_objmeta *m, int with_last_modified)
 {
-    ms3_resp_header(r, "ETag", m->etag);
+    ms3__resp_header(r, "ETag", m->etag);
     if (with_last_modified) {
         char date[64];
-        ms3_time_rfc1123(m->last_modified_ms / 1000, date, sizeof(date));
-        ms3_resp_header(r, "Last-Modified", date);
+        ms3__time_rfc1123(m->last_modified_ms / 1000, date, sizeof(date));
+        ms3__resp_header(r, "Last-Modified", date);
     }
-    ms3_resp_header(r, "Content-Type", m->content_type ? m->content_type : "binary/octet-stream");
-    ms3_resp_header(r, "Accept-Ranges", "bytes");
+    ms3__resp_header(r, "Content-Type", m->content_type ? m->content_type : "binary/octet-stream");
+    ms3__resp_header(r, "Accept-Ranges", "bytes");
     for (size_t i = 0; i < m->n_user; i++) {
         char name[300];
         snprintf(name, sizeof(name), "x-amz-meta-%s", m->user[i].name);
-        ms3_resp_header(r, name, m->user[i].value);
+        ms3__resp_header(r, name, m->user[i].value);
     }
     for (size_t i = 0; i < m->n_headers; i++)
-        ms3_resp_header(r, m->headers[i].name, m->headers[i].value);
-    if (m->parts_count > 0 && ms3_route_param(&r->route, "partNumber") != NULL)
-        ms3_resp_headerf(r, "x-amz-mp-parts-count", "%d", m->parts_count);
+        ms3__resp_header(r, m->headers[i].name, m->headers[i].value);
+    if (m->parts_count > 0 && ms3__route_param(&r->route, "partNumber") != NULL)
+        ms3__resp_headerf(r, "x-amz-mp-parts-count", "%d", m->parts_count);
 }
 
 /* ---------------------------------------------------------------- prechecks */
 
 static int fail(ms3_req *r, const char *code, const char *message, const char *xml)
 {
-    ms3_resp_error(r, code, message, xml);
+    ms3__resp_error(r, code, message, xml);
     return -1;
 }
 
 /* PutObject: If-None-Match is only supported as "*" (create if absent). */
-int ms3_precheck_put_object(ms3_req *r)
+int ms3__precheck_put_object(ms3_req *r)
 {
-    const char *inm = ms3_req_header(r, "If-None-Match");
+    const char *inm = ms3__req_header(r, "If-None-Match");
     if (inm != NULL && strcmp(inm, "*") != 0)
         return fail(r, "NotImplemented",
                     "A header you provided implies functionality that is not implemented",
@@ -60,14 +60,14 @@ int ms3_precheck_put_object(ms3_req *r)
 }
 
 /* DeleteObjects needs an integrity check of its body. */
-int ms3_precheck_delete_objects(ms3_req *r)
+int ms3__precheck_delete_objects(ms3_req *r)
 {
     bk_checksum_alg alg;
     const char *v;
-    if (ms3_req_header(r, "Content-MD5") == NULL && ms3_req_checksum_header(r, &alg, &v) == 0)
+    if (ms3__req_header(r, "Content-MD5") == NULL && ms3__req_checksum_header(r, &alg, &v) == 0)
         return fail(r, "InvalidRequest", "Missing required header for this request: Content-MD5",
                     NULL);
-    return ms3_precheck_checksum_headers(r);
+    return ms3__precheck_checksum_headers(r);
 }
 
 /* ---------------------------------------------------------------- HEAD / GET */
@@ -125,32 +125,32 @@ static range parse_range(const char *h, uint64_t size)
 /* If-Match & co. on GET/HEAD: 0 = go on, else responded. */
 static int check_read_conditions(ms3_req *r, const ms3_objmeta *m)
 {
-    const char *im = ms3_req_header(r, "If-Match");
-    const char *inm = ms3_req_header(r, "If-None-Match");
-    const char *ims = ms3_req_header(r, "If-Modified-Since");
-    const char *ius = ms3_req_header(r, "If-Unmodified-Since");
+    const char *im = ms3__req_header(r, "If-Match");
+    const char *inm = ms3__req_header(r, "If-None-Match");
+    const char *ims = ms3__req_header(r, "If-Modified-Since");
+    const char *ius = ms3__req_header(r, "If-Unmodified-Since");
     int64_t lm = m->last_modified_ms / 1000;
-    if (im != NULL && !ms3_etag_list_matches(im, m->etag))
+    if (im != NULL && !ms3__etag_list_matches(im, m->etag))
         return fail(r, "PreconditionFailed", NULL, "<Condition>If-Match</Condition>");
     if (im == NULL && ius != NULL) {
-        int64_t t = ms3_time_parse_rfc1123(ius);
+        int64_t t = ms3__time_parse_rfc1123(ius);
         if (t >= 0 && lm > t)
             return fail(r, "PreconditionFailed", NULL,
                         "<Condition>If-Unmodified-Since</Condition>");
     }
     int not_modified = 0;
     if (inm != NULL)
-        not_modified = ms3_etag_list_matches(inm, m->etag);
+        not_modified = ms3__etag_list_matches(inm, m->etag);
     else if (ims != NULL) {
-        int64_t t = ms3_time_parse_rfc1123(ims);
+        int64_t t = ms3__time_parse_rfc1123(ims);
         not_modified = t >= 0 && lm <= t;
     }
     if (not_modified) {
-        ms3_resp_error(r, "NotModified", NULL, NULL);
+        ms3__resp_error(r, "NotModified", NULL, NULL);
         bk_buf_reset(&r->resp.body);
         r->resp.no_body = 1;
         r->resp.content_length = 0;
-        ms3_resp_header(r, "ETag", m->etag);
+        ms3__resp_header(r, "ETag", m->etag);
         return -1;
     }
     return 0;
@@ -165,7 +165,7 @@ static void resp_checksum(ms3_req *r, const ms3_objmeta *m)
     snprintf(name, sizeof(name), "x-amz-checksum-%s", m->checksum_algo);
     for (char *p = name; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    ms3_resp_header(r, name, m->checksum_value);
+    ms3__resp_header(r, name, m->checksum_value);
 }
 
 /* response-content-type & co. replace the stored headers. */
@@ -179,7 +179,7 @@ static void resp_overrides(ms3_req *r)
         {"response-cache-control", "Cache-Control"},
         {"response-expires", "Expires"}};
     for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
-        const char *v = ms3_route_param(&r->route, overrides[i][0]);
+        const char *v = ms3__route_param(&r->route, overrides[i][0]);
         if (v == NULL)
             continue;
         for (size_t h = 0; h < r->resp.n_headers; h++) {
@@ -190,7 +190,7 @@ static void resp_overrides(ms3_req *r)
                 break;
             }
         }
-        ms3_resp_header(r, overrides[i][1], v);
+        ms3__resp_header(r, overrides[i][1], v);
     }
 }
 
@@ -199,7 +199,7 @@ static int open_for_read(ms3_req *r, ms3_objmeta *meta, ms3_reader **reader)
 {
     bk_err err;
     int rc =
-        ms3_store_open_object(r->srv->store, r->route.bucket, r->route.key, meta, reader, &err);
+        ms3__store_open_object(r->srv->store, r->route.bucket, r->route.key, meta, reader, &err);
     if (rc == MS3_STORE_NO_BUCKET)
         return fail(r, "NoSuchBucket", NULL, NULL);
     if (rc == MS3_STORE_NO_KEY) /* without s3:ListBucket S3 will not say whether it exists */
@@ -212,27 +212,27 @@ static int open_for_read(ms3_req *r, ms3_objmeta *meta, ms3_reader **reader)
 static void read_object(ms3_req *r, int head)
 {
     ms3_objmeta meta;
-    ms3_objmeta_init(&meta);
+    ms3__objmeta_init(&meta);
     ms3_reader *reader = NULL;
     if (open_for_read(r, &meta, &reader) != 0 || check_read_conditions(r, &meta) != 0)
         goto done;
     range rg = {0, 0, 0, 0};
     if (r->fault.action != MS3_FAULT_IGNORE_RANGE)
-        rg = parse_range(ms3_req_header(r, "Range"), meta.size);
+        rg = parse_range(ms3__req_header(r, "Range"), meta.size);
     if (rg.unsatisfiable) {
         char xml[160];
         snprintf(xml, sizeof(xml),
                  "<RangeRequested>%s</RangeRequested><ActualObjectSize>%llu</ActualObjectSize>",
-                 ms3_req_header(r, "Range"), (unsigned long long)meta.size);
-        ms3_resp_error(r, "InvalidRange", NULL, xml);
-        ms3_resp_headerf(r, "Content-Range", "bytes */%llu", (unsigned long long)meta.size);
+                 ms3__req_header(r, "Range"), (unsigned long long)meta.size);
+        ms3__resp_error(r, "InvalidRange", NULL, xml);
+        ms3__resp_headerf(r, "Content-Range", "bytes */%llu", (unsigned long long)meta.size);
         goto done;
     }
     r->resp.status = rg.present ? 206 : 200;
     resp_object_headers(r, &meta, 1);
     if (rg.present)
-        ms3_resp_headerf(r, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)rg.start,
-                         (unsigned long long)rg.end, (unsigned long long)meta.size);
+        ms3__resp_headerf(r, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)rg.start,
+                          (unsigned long long)rg.end, (unsigned long long)meta.size);
     else
         resp_checksum(r, &meta); /* of the whole object only */
     resp_overrides(r);
@@ -246,16 +246,16 @@ static void read_object(ms3_req *r, int head)
         r->resp.length = len;
     }
 done:
-    ms3_reader_close(reader);
-    ms3_objmeta_free(&meta);
+    ms3__reader_close(reader);
+    ms3__objmeta_clear(&meta);
 }
 
-void ms3_op_head_object(ms3_req *r)
+void ms3__op_head_object(ms3_req *r)
 {
     read_object(r, 1);
 }
 
-void ms3_op_get_object(ms3_req *r)
+void ms3__op_get_object(ms3_req *r)
 {
     read_object(r, 0);
 }
@@ -270,35 +270,35 @@ static void set_checksum(ms3_objmeta *meta, const bk_checksum_digest *d)
     meta->checksum_value = strdup(d->base64);
 }
 
-void ms3_op_put_object(ms3_req *r)
+void ms3__op_put_object(ms3_req *r)
 {
     ms3_server *s = r->srv;
     ms3_body body;
     bk_err err;
-    if (ms3_ingest_take_body(r->ingest, &body, &err) != 0) {
+    if (ms3__ingest_take_body(r->ingest, &body, &err) != 0) {
         fail(r, "InternalError", err.msg, NULL);
         return;
     }
     ms3_objmeta meta;
-    ms3_objmeta_init(&meta);
-    if (ms3_objmeta_from_headers(&meta, r->headers, r->n_headers) != 0) {
-        ms3_body_free(&body);
-        ms3_objmeta_free(&meta);
+    ms3__objmeta_init(&meta);
+    if (ms3__objmeta_from_headers(&meta, r->headers, r->n_headers) != 0) {
+        ms3__body_clear(&body);
+        ms3__objmeta_clear(&meta);
         fail(r, "InternalError", NULL, NULL);
         return;
     }
-    ms3_format_etag(ms3_ingest_md5(r->ingest), meta.etag);
-    meta.last_modified_ms = ms3_clock_now_ms(&s->clock);
-    const bk_checksum_digest *ck = ms3_ingest_checksum(r->ingest);
+    ms3__format_etag(ms3__ingest_md5(r->ingest), meta.etag);
+    meta.last_modified_ms = ms3__clock_now_ms(&s->clock);
+    const bk_checksum_digest *ck = ms3__ingest_checksum(r->ingest);
     set_checksum(&meta, ck);
-    snprintf(r->body_sha256, sizeof(r->body_sha256), "%s", ms3_ingest_sha256_hex(r->ingest));
+    snprintf(r->body_sha256, sizeof(r->body_sha256), "%s", ms3__ingest_sha256_hex(r->ingest));
     char etag[80];
     memcpy(etag, meta.etag, sizeof(etag));
     ms3_put_cond cond = {0, NULL};
-    const char *inm = ms3_req_header(r, "If-None-Match");
+    const char *inm = ms3__req_header(r, "If-None-Match");
     cond.if_absent = inm != NULL && strcmp(inm, "*") == 0;
-    cond.if_match = ms3_req_header(r, "If-Match");
-    int rc = ms3_store_put(s->store, r->route.bucket, r->route.key, &body, &meta, &cond, &err);
+    cond.if_match = ms3__req_header(r, "If-Match");
+    int rc = ms3__store_put(s->store, r->route.bucket, r->route.key, &body, &meta, &cond, &err);
     if (rc == MS3_STORE_PRECONDITION) {
         fail(r, "PreconditionFailed", NULL,
              cond.if_absent ? "<Condition>If-None-Match</Condition>"
@@ -318,9 +318,9 @@ void ms3_op_put_object(ms3_req *r)
         return;
     }
     r->resp.status = 200;
-    ms3_resp_header(r, "ETag", etag);
+    ms3__resp_header(r, "ETag", etag);
     if (ck != NULL && bk_checksum_header_name(ck->alg) != NULL)
-        ms3_resp_header(r, bk_checksum_header_name(ck->alg), ck->base64);
+        ms3__resp_header(r, bk_checksum_header_name(ck->alg), ck->base64);
 }
 
 /* ---------------------------------------------------------------- COPY */
@@ -336,8 +336,8 @@ typedef struct copy_src {
 
 static void copy_src_clear(copy_src *c)
 {
-    ms3_reader_close(c->reader);
-    ms3_objmeta_free(&c->meta);
+    ms3__reader_close(c->reader);
+    ms3__objmeta_clear(&c->meta);
     free(c->bucket);
     free(c->key);
 }
@@ -346,27 +346,27 @@ static void copy_src_clear(copy_src *c)
  * its x-amz-copy-source-if-* conditions met. 0, or -1 after responding. */
 static int open_copy_source(ms3_req *r, copy_src *c)
 {
-    if (ms3_parse_copy_source(ms3_req_header(r, "x-amz-copy-source"), &c->bucket, &c->key) != 0)
+    if (ms3__parse_copy_source(ms3__req_header(r, "x-amz-copy-source"), &c->bucket, &c->key) != 0)
         return fail(r, "InvalidArgument",
                     "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
                     "<ArgumentName>x-amz-copy-source</ArgumentName>");
-    const char *directive = ms3_req_header(r, "x-amz-metadata-directive");
+    const char *directive = ms3__req_header(r, "x-amz-metadata-directive");
     c->replace = directive != NULL && strcmp(directive, "REPLACE") == 0;
     if (directive != NULL && !c->replace && strcmp(directive, "COPY") != 0)
         return fail(r, "InvalidArgument", "Unknown metadata directive.",
                     "<ArgumentName>x-amz-metadata-directive</ArgumentName>");
     bk_err err;
-    int rc = ms3_store_open_object(r->srv->store, c->bucket, c->key, &c->meta, &c->reader, &err);
+    int rc = ms3__store_open_object(r->srv->store, c->bucket, c->key, &c->meta, &c->reader, &err);
     if (rc != MS3_STORE_OK)
         return fail(r,
                     rc == MS3_STORE_NO_BUCKET ? "NoSuchBucket"
                     : rc == MS3_STORE_NO_KEY  ? "NoSuchKey"
                                               : "InternalError",
                     NULL, NULL);
-    const char *cim = ms3_req_header(r, "x-amz-copy-source-if-match");
-    const char *cinm = ms3_req_header(r, "x-amz-copy-source-if-none-match");
-    if ((cim != NULL && !ms3_etag_list_matches(cim, c->meta.etag)) ||
-        (cinm != NULL && ms3_etag_list_matches(cinm, c->meta.etag)))
+    const char *cim = ms3__req_header(r, "x-amz-copy-source-if-match");
+    const char *cinm = ms3__req_header(r, "x-amz-copy-source-if-none-match");
+    if ((cim != NULL && !ms3__etag_list_matches(cim, c->meta.etag)) ||
+        (cinm != NULL && ms3__etag_list_matches(cinm, c->meta.etag)))
         return fail(r, "PreconditionFailed", NULL, NULL);
     c->self = strcmp(c->bucket, r->route.bucket) == 0 && strcmp(c->key, r->route.key) == 0;
     return 0;
@@ -375,9 +375,9 @@ static int open_copy_source(ms3_req *r, copy_src *c)
 /* A copy onto itself must change something; a copy source is 5 GiB at most. */
 static int check_copy_allowed(ms3_req *r, const copy_src *c)
 {
-    if (c->self && !c->replace && ms3_req_header(r, "x-amz-storage-class") == NULL &&
-        ms3_req_header(r, "x-amz-server-side-encryption") == NULL &&
-        ms3_req_header(r, "x-amz-website-redirect-location") == NULL)
+    if (c->self && !c->replace && ms3__req_header(r, "x-amz-storage-class") == NULL &&
+        ms3__req_header(r, "x-amz-server-side-encryption") == NULL &&
+        ms3__req_header(r, "x-amz-website-redirect-location") == NULL)
         return fail(r, "InvalidRequest",
                     "This copy request is illegal because it is trying to copy an object to "
                     "itself without changing the object's metadata, storage class, website "
@@ -395,15 +395,15 @@ static int check_copy_allowed(ms3_req *r, const copy_src *c)
  * source's), else the source's; a new date. 0, or -1 after responding. */
 static int copy_meta(ms3_req *r, const copy_src *c, ms3_objmeta *meta)
 {
-    int rc = c->replace ? ms3_objmeta_from_headers(meta, r->headers, r->n_headers)
-                        : ms3_objmeta_copy(meta, &c->meta);
+    int rc = c->replace ? ms3__objmeta_from_headers(meta, r->headers, r->n_headers)
+                        : ms3__objmeta_copy(meta, &c->meta);
     if (rc != 0)
         return fail(r, "InternalError", NULL, NULL);
     if (c->replace) {
         meta->checksum_algo = c->meta.checksum_algo ? strdup(c->meta.checksum_algo) : NULL;
         meta->checksum_value = c->meta.checksum_value ? strdup(c->meta.checksum_value) : NULL;
     }
-    meta->last_modified_ms = ms3_clock_now_ms(&r->srv->clock);
+    meta->last_modified_ms = ms3__clock_now_ms(&r->srv->clock);
     return 0;
 }
 
@@ -417,22 +417,22 @@ static int write_copy(ms3_req *r, const copy_src *c, ms3_objmeta *meta)
     if (c->self) {
         memcpy(meta->etag, c->meta.etag, sizeof(meta->etag));
         meta->parts_count = c->meta.parts_count;
-        rc = ms3_store_replace_meta(st, r->route.bucket, r->route.key, meta, &err);
+        rc = ms3__store_replace_meta(st, r->route.bucket, r->route.key, meta, &err);
     } else {
         ms3_body body;
         unsigned char md5[16];
-        rc = ms3_body_from_range(ms3_store_tmp_dir(st), c->reader, 0, c->meta.size, &body, md5,
-                                 &err) == BK_OK
+        rc = ms3__body_from_range(ms3__store_tmp_dir(st), c->reader, 0, c->meta.size, &body, md5,
+                                  &err) == BK_OK
                  ? MS3_STORE_OK
                  : MS3_STORE_IO;
         if (rc == MS3_STORE_OK) {
-            ms3_format_etag(md5, meta->etag);
-            if (ms3_reader_kind(c->reader) == MS3_BODY_ZERO)
+            ms3__format_etag(md5, meta->etag);
+            if (ms3__reader_kind(c->reader) == MS3_BODY_ZERO)
                 snprintf(meta->etag, sizeof(meta->etag), "%s", c->meta.etag);
             meta->parts_count = 0;
-            rc = ms3_store_put(st, r->route.bucket, r->route.key, &body, meta, NULL, &err);
+            rc = ms3__store_put(st, r->route.bucket, r->route.key, &body, meta, NULL, &err);
         } else {
-            ms3_objmeta_free(meta);
+            ms3__objmeta_clear(meta);
         }
     }
     if (rc == MS3_STORE_OK)
@@ -448,51 +448,51 @@ static int write_copy(ms3_req *r, const copy_src *c, ms3_objmeta *meta)
 static void copy_result(ms3_req *r)
 {
     ms3_objmeta now;
-    ms3_objmeta_init(&now);
-    if (ms3_store_stat(r->srv->store, r->route.bucket, r->route.key, &now) == MS3_STORE_OK) {
+    ms3__objmeta_init(&now);
+    if (ms3__store_stat(r->srv->store, r->route.bucket, r->route.key, &now) == MS3_STORE_OK) {
         char iso[40];
-        ms3_time_iso8601_ms(now.last_modified_ms, iso, sizeof(iso));
+        ms3__time_iso8601_ms(now.last_modified_ms, iso, sizeof(iso));
         bk_buf *b = &r->resp.body;
         bk_buf_puts(b, MS3_XML_DECL "<CopyObjectResult xmlns=\"" MS3_XMLNS "\">");
-        ms3_xml_elem(b, "LastModified", iso);
-        ms3_xml_elem(b, "ETag", now.etag);
+        ms3__xml_elem(b, "LastModified", iso);
+        ms3__xml_elem(b, "ETag", now.etag);
         bk_buf_puts(b, "</CopyObjectResult>");
-        ms3_resp_xml(r, 200);
+        ms3__resp_xml(r, 200);
     } else {
         fail(r, "InternalError", NULL, NULL);
     }
-    ms3_objmeta_free(&now);
+    ms3__objmeta_clear(&now);
 }
 
-void ms3_op_copy_object(ms3_req *r)
+void ms3__op_copy_object(ms3_req *r)
 {
     copy_src c;
     memset(&c, 0, sizeof(c));
-    ms3_objmeta_init(&c.meta);
+    ms3__objmeta_init(&c.meta);
     ms3_objmeta meta;
-    ms3_objmeta_init(&meta);
+    ms3__objmeta_init(&meta);
     if (open_copy_source(r, &c) == 0 && check_copy_allowed(r, &c) == 0 &&
         copy_meta(r, &c, &meta) == 0 && write_copy(r, &c, &meta) == 0)
         copy_result(r);
     else
-        ms3_objmeta_free(&meta); /* write_copy consumed it, or it was never filled */
+        ms3__objmeta_clear(&meta); /* write_copy consumed it, or it was never filled */
     copy_src_clear(&c);
 }
 
 /* ---------------------------------------------------------------- DELETE */
 
-void ms3_op_delete_object(ms3_req *r)
+void ms3__op_delete_object(ms3_req *r)
 {
-    ms3_store_delete(r->srv->store, r->route.bucket, r->route.key);
+    ms3__store_delete(r->srv->store, r->route.bucket, r->route.key);
     r->resp.status = 204;
     r->resp.no_body = 1;
 }
 
-void ms3_op_delete_objects(ms3_req *r)
+void ms3__op_delete_objects(ms3_req *r)
 {
-    const bk_buf *in = ms3_ingest_buffer(r->ingest);
+    const bk_buf *in = ms3__ingest_buffer(r->ingest);
     ms3_delete_req d;
-    if (ms3_xml_parse_delete(bk_buf_str(in), in->len, &d) != 0) {
+    if (ms3__xml_parse_delete(bk_buf_str(in), in->len, &d) != 0) {
         fail(r, "MalformedXML", NULL, NULL);
         return;
     }
@@ -500,22 +500,22 @@ void ms3_op_delete_objects(ms3_req *r)
     bk_buf_puts(b, MS3_XML_DECL "<DeleteResult xmlns=\"" MS3_XMLNS "\">");
     for (size_t i = 0; i < d.n; i++) {
         const char *k = d.keys[i];
-        if (strlen(k) > 1024 || !ms3_utf8_valid(k, strlen(k))) {
+        if (strlen(k) > 1024 || !ms3__utf8_valid(k, strlen(k))) {
             bk_buf_puts(b, "<Error>");
-            ms3_xml_elem(b, "Key", k);
-            ms3_xml_elem(b, "Code", "KeyTooLongError");
-            ms3_xml_elem(b, "Message", ms3_error_message("KeyTooLongError"));
+            ms3__xml_elem(b, "Key", k);
+            ms3__xml_elem(b, "Code", "KeyTooLongError");
+            ms3__xml_elem(b, "Message", ms3__error_message("KeyTooLongError"));
             bk_buf_puts(b, "</Error>");
             continue;
         }
-        ms3_store_delete(r->srv->store, r->route.bucket, k);
+        ms3__store_delete(r->srv->store, r->route.bucket, k);
         if (!d.quiet) {
             bk_buf_puts(b, "<Deleted>");
-            ms3_xml_elem(b, "Key", k);
+            ms3__xml_elem(b, "Key", k);
             bk_buf_puts(b, "</Deleted>");
         }
     }
     bk_buf_puts(b, "</DeleteResult>");
-    ms3_delete_req_free(&d);
-    ms3_resp_xml(r, 200);
+    ms3__delete_req_clear(&d);
+    ms3__resp_xml(r, 200);
 }

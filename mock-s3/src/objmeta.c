@@ -11,7 +11,7 @@
 
 #include "uri.h"
 
-void ms3_objmeta_init(ms3_objmeta *m)
+void ms3__objmeta_init(ms3_objmeta *m)
 {
     memset(m, 0, sizeof(*m));
 }
@@ -25,7 +25,7 @@ static void free_pairs(ms3_pair *p, size_t n)
     free(p);
 }
 
-void ms3_objmeta_free(ms3_objmeta *m)
+void ms3__objmeta_clear(ms3_objmeta *m)
 {
     if (m == NULL)
         return;
@@ -64,10 +64,10 @@ static int add_pair(ms3_pair **arr, size_t *n, const char *name, const char *val
     return 0;
 }
 
-int ms3_objmeta_copy(ms3_objmeta *dst, const ms3_objmeta *src)
+int ms3__objmeta_copy(ms3_objmeta *dst, const ms3_objmeta *src)
 {
     int failed = 0;
-    ms3_objmeta_init(dst);
+    ms3__objmeta_init(dst);
     dst->size = src->size;
     memcpy(dst->etag, src->etag, sizeof(dst->etag));
     dst->last_modified_ms = src->last_modified_ms;
@@ -81,13 +81,13 @@ int ms3_objmeta_copy(ms3_objmeta *dst, const ms3_objmeta *src)
         failed =
             add_pair(&dst->headers, &dst->n_headers, src->headers[i].name, src->headers[i].value);
     if (failed) {
-        ms3_objmeta_free(dst);
+        ms3__objmeta_clear(dst);
         return -1;
     }
     return 0;
 }
 
-int ms3_objmeta_add_user(ms3_objmeta *m, const char *name, const char *value)
+int ms3__objmeta_add_user(ms3_objmeta *m, const char *name, const char *value)
 {
     /* Repeated x-amz-meta-* headers are joined with "," by S3. */
     for (size_t i = 0; i < m->n_user; i++) {
@@ -105,12 +105,12 @@ int ms3_objmeta_add_user(ms3_objmeta *m, const char *name, const char *value)
     return add_pair(&m->user, &m->n_user, name, value);
 }
 
-int ms3_objmeta_add_header(ms3_objmeta *m, const char *name, const char *value)
+int ms3__objmeta_add_header(ms3_objmeta *m, const char *name, const char *value)
 {
     return add_pair(&m->headers, &m->n_headers, name, value);
 }
 
-const char *ms3_objmeta_header(const ms3_objmeta *m, const char *name)
+const char *ms3__objmeta_header(const ms3_objmeta *m, const char *name)
 {
     for (size_t i = 0; i < m->n_headers; i++)
         if (strcasecmp(m->headers[i].name, name) == 0)
@@ -131,7 +131,7 @@ static json_t *pairs_json(const ms3_pair *p, size_t n)
     return o;
 }
 
-char *ms3_objmeta_user_json(const ms3_objmeta *m)
+char *ms3__objmeta_user_json(const ms3_objmeta *m)
 {
     json_t *o = pairs_json(m->user, m->n_user);
     if (o == NULL)
@@ -141,7 +141,7 @@ char *ms3_objmeta_user_json(const ms3_objmeta *m)
     return s;
 }
 
-char *ms3_objmeta_to_json(const char *key, const ms3_objmeta *m, int zero_body)
+char *ms3__objmeta_to_json(const char *key, const ms3_objmeta *m, int zero_body)
 {
     json_t *user = pairs_json(m->user, m->n_user);
     json_t *headers = pairs_json(m->headers, m->n_headers);
@@ -174,9 +174,9 @@ static int pairs_from_json(json_t *o, ms3_pair **arr, size_t *n)
     return 0;
 }
 
-int ms3_objmeta_from_json(const char *text, char **key, ms3_objmeta *m, int *zero_body)
+int ms3__objmeta_from_json(const char *text, char **key, ms3_objmeta *m, int *zero_body)
 {
-    ms3_objmeta_init(m);
+    ms3__objmeta_init(m);
     *key = NULL;
     json_t *o = json_loads(text, 0, NULL);
     if (o == NULL)
@@ -209,7 +209,7 @@ int ms3_objmeta_from_json(const char *text, char **key, ms3_objmeta *m, int *zer
 done:
     json_decref(o);
     if (rc != 0) {
-        ms3_objmeta_free(m);
+        ms3__objmeta_clear(m);
         free(*key);
         *key = NULL;
     }
@@ -227,7 +227,7 @@ static const char *const stored_headers[] = {"Content-Encoding",
                                              "x-amz-website-redirect-location",
                                              "x-amz-storage-class"};
 
-void ms3_format_etag(const unsigned char md5[16], char out[80])
+void ms3__format_etag(const unsigned char md5[16], char out[80])
 {
     out[0] = '"';
     for (size_t i = 0; i < 16; i++)
@@ -264,7 +264,7 @@ static void without_aws_chunked(const char *v, char *out, size_t n)
     }
 }
 
-int ms3_objmeta_from_headers(ms3_objmeta *meta, const bk_sigv4_header *h, size_t n)
+int ms3__objmeta_from_headers(ms3_objmeta *meta, const bk_sigv4_header *h, size_t n)
 {
     const char *ct = find_header(h, n, "Content-Type");
     meta->content_type = strdup(ct != NULL && *ct ? ct : "binary/octet-stream");
@@ -277,7 +277,7 @@ int ms3_objmeta_from_headers(ms3_objmeta *meta, const bk_sigv4_header *h, size_t
             snprintf(lower, sizeof(lower), "%s", name + 11);
             for (char *p = lower; *p; p++)
                 *p = (char)tolower((unsigned char)*p);
-            if (ms3_objmeta_add_user(meta, lower, h[i].value) != 0)
+            if (ms3__objmeta_add_user(meta, lower, h[i].value) != 0)
                 return -1;
         }
     }
@@ -292,14 +292,14 @@ int ms3_objmeta_from_headers(ms3_objmeta *meta, const bk_sigv4_header *h, size_t
                 continue;
             v = cleaned;
         }
-        if (ms3_objmeta_add_header(meta, stored_headers[i], v) != 0)
+        if (ms3__objmeta_add_header(meta, stored_headers[i], v) != 0)
             return -1;
     }
     return 0;
 }
 
 /* "/bucket/key?versionId=x", URL-encoded or not, leading slash optional. */
-int ms3_parse_copy_source(const char *value, char **bucket, char **key)
+int ms3__parse_copy_source(const char *value, char **bucket, char **key)
 {
     *bucket = *key = NULL;
     if (value == NULL)
@@ -308,7 +308,7 @@ int ms3_parse_copy_source(const char *value, char **bucket, char **key)
     const char *q = strstr(v, "?versionId=");
     size_t len = q != NULL ? (size_t)(q - v) : strlen(v);
     /* Decoding twice would corrupt keys containing '%': decode once, as S3 does. */
-    char *decoded = ms3_url_decode(v, len, 0);
+    char *decoded = ms3__url_decode(v, len, 0);
     if (decoded == NULL) {
         decoded = strndup(v, len); /* a raw '%' that is not an escape: take it as is */
         if (decoded == NULL)

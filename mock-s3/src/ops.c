@@ -7,7 +7,7 @@
  * handler runs; this row is there so a lookup never fails. */
 static void not_implemented(ms3_req *r)
 {
-    ms3_resp_error(r, "NotImplemented", NULL, NULL);
+    ms3__resp_error(r, "NotImplemented", NULL, NULL);
 }
 
 enum {
@@ -24,59 +24,60 @@ enum {
 
 static const ms3_op_info ops[] = {
     OP(MS3_OP_UNKNOWN, "", 0, NULL, not_implemented),
-    OP(MS3_OP_ADMIN, "Admin", ADMIN | NO_BUCKET, ms3_admin_admit, ms3_admin_run),
+    OP(MS3_OP_ADMIN, "Admin", ADMIN | NO_BUCKET, ms3__admin_admit, ms3__admin_run),
     /* service and buckets */
-    OP(MS3_OP_LIST_BUCKETS, "ListBuckets", NO_BUCKET, NULL, ms3_op_list_buckets),
-    OP(MS3_OP_CREATE_BUCKET, "CreateBucket", W | NO_BUCKET, NULL, ms3_op_create_bucket),
-    OP(MS3_OP_DELETE_BUCKET, "DeleteBucket", W, NULL, ms3_op_delete_bucket),
-    OP(MS3_OP_HEAD_BUCKET, "HeadBucket", 0, NULL, ms3_op_head_bucket),
-    OP(MS3_OP_GET_BUCKET_LOCATION, "GetBucketLocation", 0, NULL, ms3_op_get_bucket_location),
-    OP(MS3_OP_LIST_OBJECTS_V2, "ListObjectsV2", LISTS, NULL, ms3_op_list_objects_v2),
-    OP(MS3_OP_LIST_OBJECTS, "ListObjects", LISTS, NULL, ms3_op_list_objects_v1),
+    OP(MS3_OP_LIST_BUCKETS, "ListBuckets", NO_BUCKET, NULL, ms3__op_list_buckets),
+    OP(MS3_OP_CREATE_BUCKET, "CreateBucket", W | NO_BUCKET, NULL, ms3__op_create_bucket),
+    OP(MS3_OP_DELETE_BUCKET, "DeleteBucket", W, NULL, ms3__op_delete_bucket),
+    OP(MS3_OP_HEAD_BUCKET, "HeadBucket", 0, NULL, ms3__op_head_bucket),
+    OP(MS3_OP_GET_BUCKET_LOCATION, "GetBucketLocation", 0, NULL, ms3__op_get_bucket_location),
+    OP(MS3_OP_LIST_OBJECTS_V2, "ListObjectsV2", LISTS, NULL, ms3__op_list_objects_v2),
+    OP(MS3_OP_LIST_OBJECTS, "ListObjects", LISTS, NULL, ms3__op_list_objects_v1),
     OP(MS3_OP_LIST_MULTIPART_UPLOADS, "ListMultipartUploads", LISTS, NULL,
-       ms3_op_list_multipart_uploads),
-    OP(MS3_OP_DELETE_OBJECTS, "DeleteObjects", W | XML, ms3_precheck_delete_objects,
-       ms3_op_delete_objects),
+       ms3__op_list_multipart_uploads),
+    OP(MS3_OP_DELETE_OBJECTS, "DeleteObjects", W | XML, ms3__precheck_delete_objects,
+       ms3__op_delete_objects),
     /* objects */
-    OP(MS3_OP_HEAD_OBJECT, "HeadObject", 0, NULL, ms3_op_head_object),
-    OP(MS3_OP_GET_OBJECT, "GetObject", 0, NULL, ms3_op_get_object),
-    OP(MS3_OP_PUT_OBJECT, "PutObject", W | PAYLOAD | CREATES, ms3_precheck_put_object,
-       ms3_op_put_object),
-    OP(MS3_OP_COPY_OBJECT, "CopyObject", W | CREATES, NULL, ms3_op_copy_object),
-    OP(MS3_OP_DELETE_OBJECT, "DeleteObject", W, NULL, ms3_op_delete_object),
+    OP(MS3_OP_HEAD_OBJECT, "HeadObject", 0, NULL, ms3__op_head_object),
+    OP(MS3_OP_GET_OBJECT, "GetObject", 0, NULL, ms3__op_get_object),
+    OP(MS3_OP_PUT_OBJECT, "PutObject", W | PAYLOAD | CREATES, ms3__precheck_put_object,
+       ms3__op_put_object),
+    OP(MS3_OP_COPY_OBJECT, "CopyObject", W | CREATES, NULL, ms3__op_copy_object),
+    OP(MS3_OP_DELETE_OBJECT, "DeleteObject", W, NULL, ms3__op_delete_object),
     /* multipart uploads */
     OP(MS3_OP_CREATE_MULTIPART_UPLOAD, "CreateMultipartUpload", W | CREATES, NULL,
-       ms3_op_create_multipart),
-    OP(MS3_OP_UPLOAD_PART, "UploadPart", W | PAYLOAD, ms3_precheck_upload_part, ms3_op_upload_part),
-    OP(MS3_OP_UPLOAD_PART_COPY, "UploadPartCopy", W, ms3_precheck_upload_part_copy,
-       ms3_op_upload_part_copy),
-    OP(MS3_OP_COMPLETE_MULTIPART_UPLOAD, "CompleteMultipartUpload", W | XML, ms3_precheck_upload,
-       ms3_op_complete_multipart),
-    OP(MS3_OP_ABORT_MULTIPART_UPLOAD, "AbortMultipartUpload", W, ms3_precheck_upload,
-       ms3_op_abort_multipart),
-    OP(MS3_OP_LIST_PARTS, "ListParts", 0, ms3_precheck_upload, ms3_op_list_parts),
+       ms3__op_create_multipart),
+    OP(MS3_OP_UPLOAD_PART, "UploadPart", W | PAYLOAD, ms3__precheck_upload_part,
+       ms3__op_upload_part),
+    OP(MS3_OP_UPLOAD_PART_COPY, "UploadPartCopy", W, ms3__precheck_upload_part_copy,
+       ms3__op_upload_part_copy),
+    OP(MS3_OP_COMPLETE_MULTIPART_UPLOAD, "CompleteMultipartUpload", W | XML, ms3__precheck_upload,
+       ms3__op_complete_multipart),
+    OP(MS3_OP_ABORT_MULTIPART_UPLOAD, "AbortMultipartUpload", W, ms3__precheck_upload,
+       ms3__op_abort_multipart),
+    OP(MS3_OP_LIST_PARTS, "ListParts", 0, ms3__precheck_upload, ms3__op_list_parts),
 };
 
 _Static_assert(sizeof(ops) / sizeof(ops[0]) == MS3_OP_COUNT, "ops.c needs a row per ms3_op");
 
-const ms3_op_info *ms3_op_info_of(ms3_op op)
+const ms3_op_info *ms3__op_info_of(ms3_op op)
 {
     if ((size_t)op >= sizeof(ops) / sizeof(ops[0]) || ops[op].handler == NULL)
         return &ops[MS3_OP_UNKNOWN];
     return &ops[op];
 }
 
-const char *ms3_op_name(ms3_op op)
+const char *ms3__op_name(ms3_op op)
 {
-    return ms3_op_info_of(op)->name;
+    return ms3__op_info_of(op)->name;
 }
 
-int ms3_op_is_write(ms3_op op)
+int ms3__op_is_write(ms3_op op)
 {
-    return (ms3_op_info_of(op)->flags & MS3_OPF_WRITE) != 0;
+    return (ms3__op_info_of(op)->flags & MS3_OPF_WRITE) != 0;
 }
 
-int ms3_op_has_payload(ms3_op op)
+int ms3__op_has_payload(ms3_op op)
 {
-    return (ms3_op_info_of(op)->flags & MS3_OPF_PAYLOAD) != 0;
+    return (ms3__op_info_of(op)->flags & MS3_OPF_PAYLOAD) != 0;
 }

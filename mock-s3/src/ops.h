@@ -31,9 +31,9 @@ typedef struct ms3_op_info {
 } ms3_op_info;
 
 /* The row of op; never NULL (an unknown value gets the row of MS3_OP_UNKNOWN). */
-const ms3_op_info *ms3_op_info_of(ms3_op op);
-const char *ms3_op_name(ms3_op op);
-int ms3_op_is_write(ms3_op op);
-int ms3_op_has_payload(ms3_op op);
+const ms3_op_info *ms3__op_info_of(ms3_op op);
+const char *ms3__op_name(ms3_op op);
+int ms3__op_is_write(ms3_op op);
+int ms3__op_has_payload(ms3_op op);
 
 #endif

@@ -17,7 +17,7 @@ struct ms3_policies {
     unsigned proxy;
 };
 
-ms3_policies *ms3_policies_new(void)
+ms3_policies *ms3__policies_new(void)
 {
     ms3_policies *p = calloc(1, sizeof(*p));
     if (p != NULL)
@@ -25,7 +25,7 @@ ms3_policies *ms3_policies_new(void)
     return p;
 }
 
-void ms3_policies_free(ms3_policies *p)
+void ms3__policies_free(ms3_policies *p)
 {
     if (p == NULL)
         return;
@@ -36,8 +36,8 @@ void ms3_policies_free(ms3_policies *p)
     free(p);
 }
 
-bk_code ms3_policies_set(ms3_policies *p, const char *bucket, const ms3_bucket_policy *bp,
-                         bk_err *err)
+bk_code ms3__policies_set(ms3_policies *p, const char *bucket, const ms3_bucket_policy *bp,
+                          bk_err *err)
 {
     bk_code rc = BK_OK;
     pthread_mutex_lock(&p->lock);
@@ -71,7 +71,7 @@ bk_code ms3_policies_set(ms3_policies *p, const char *bucket, const ms3_bucket_p
     return rc;
 }
 
-void ms3_policies_get(ms3_policies *p, const char *bucket, ms3_bucket_policy *out)
+void ms3__policies_get(ms3_policies *p, const char *bucket, ms3_bucket_policy *out)
 {
     pthread_mutex_lock(&p->lock);
     *out = p->def;
@@ -81,14 +81,14 @@ void ms3_policies_get(ms3_policies *p, const char *bucket, ms3_bucket_policy *ou
     pthread_mutex_unlock(&p->lock);
 }
 
-void ms3_policies_set_proxy(ms3_policies *p, unsigned flags)
+void ms3__policies_set_proxy(ms3_policies *p, unsigned flags)
 {
     pthread_mutex_lock(&p->lock);
     p->proxy = flags;
     pthread_mutex_unlock(&p->lock);
 }
 
-unsigned ms3_policies_proxy(ms3_policies *p)
+unsigned ms3__policies_proxy(ms3_policies *p)
 {
     pthread_mutex_lock(&p->lock);
     unsigned f = p->proxy;
@@ -96,7 +96,7 @@ unsigned ms3_policies_proxy(ms3_policies *p)
     return f;
 }
 
-ms3_access ms3_access_of(ms3_access_profile a, ms3_access_profile b)
+ms3_access ms3__access_of(ms3_access_profile a, ms3_access_profile b)
 {
     ms3_access acc = {0, 0};
     acc.read_only = a == MS3_ACCESS_READ_ONLY || b == MS3_ACCESS_READ_ONLY;

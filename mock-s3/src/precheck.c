@@ -15,11 +15,11 @@
 
 static int fail(ms3_req *r, const char *code, const char *message, const char *xml)
 {
-    ms3_resp_error(r, code, message, xml);
+    ms3__resp_error(r, code, message, xml);
     return -1;
 }
 
-int ms3_req_checksum_header(const ms3_req *r, bk_checksum_alg *alg, const char **value)
+int ms3__req_checksum_header(const ms3_req *r, bk_checksum_alg *alg, const char **value)
 {
     int found = 0;
     *alg = BK_CHECKSUM_NONE;
@@ -37,11 +37,11 @@ int ms3_req_checksum_header(const ms3_req *r, bk_checksum_alg *alg, const char *
     return found;
 }
 
-int ms3_precheck_checksum_headers(ms3_req *r)
+int ms3__precheck_checksum_headers(ms3_req *r)
 {
     bk_checksum_alg alg;
     const char *value;
-    int n = ms3_req_checksum_header(r, &alg, &value);
+    int n = ms3__req_checksum_header(r, &alg, &value);
     if (n < 0)
         return fail(r, "InvalidRequest",
                     "Expecting a single x-amz-checksum- header. Multiple checksum Types are not "
@@ -52,12 +52,12 @@ int ms3_precheck_checksum_headers(ms3_req *r)
         snprintf(msg, sizeof(msg), "Value for %s header is invalid.", bk_checksum_header_name(alg));
         return fail(r, "InvalidRequest", msg, NULL);
     }
-    const char *sdk = ms3_req_header(r, "x-amz-sdk-checksum-algorithm");
+    const char *sdk = ms3__req_header(r, "x-amz-sdk-checksum-algorithm");
     bk_checksum_alg sdk_alg;
     if (sdk != NULL && (!bk_checksum_alg_from_name(sdk, &sdk_alg) || (n > 0 && sdk_alg != alg)))
         return fail(r, "InvalidRequest",
                     "Value for x-amz-sdk-checksum-algorithm header is invalid.", NULL);
-    const char *md5 = ms3_req_header(r, "Content-MD5");
+    const char *md5 = ms3__req_header(r, "Content-MD5");
     unsigned char raw[32];
     if (md5 != NULL && bk_checksum_base64_decode(md5, strlen(md5), raw, sizeof(raw)) != 16)
         return fail(r, "InvalidDigest", NULL, NULL);
@@ -76,15 +76,16 @@ static int contains_token_ci(const char *hay, const char *needle)
 static int check_payload_headers(ms3_req *r)
 {
     int streaming = r->auth.streaming;
-    const char *ce = ms3_req_header(r, "Content-Encoding");
+    const char *ce = ms3__req_header(r, "Content-Encoding");
     int chunked_ce = ce != NULL && contains_token_ci(ce, "aws-chunked");
     if (r->policy.refuse_aws_chunked && (streaming || chunked_ce))
         return fail(r, "NotImplemented", "AWS chunked encoding not supported", NULL);
     if (r->policy.require_content_md5) {
         bk_checksum_alg alg;
         const char *v;
-        if (ms3_req_header(r, "Content-MD5") == NULL && ms3_req_checksum_header(r, &alg, &v) == 0 &&
-            ms3_req_header(r, "x-amz-trailer") == NULL)
+        if (ms3__req_header(r, "Content-MD5") == NULL &&
+            ms3__req_checksum_header(r, &alg, &v) == 0 &&
+            ms3__req_header(r, "x-amz-trailer") == NULL)
             return fail(r, "InvalidRequest",
                         "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object "
                         "requests with Object Lock parameters",
@@ -92,17 +93,17 @@ static int check_payload_headers(ms3_req *r)
     }
     /* aws-chunked may travel inside HTTP chunked framing (the JS SDK v3 streams so);
      * a plain body needs its length up front, as on S3. */
-    int http_chunked = ms3_req_header(r, "Transfer-Encoding") != NULL;
+    int http_chunked = ms3__req_header(r, "Transfer-Encoding") != NULL;
     if (!r->content_length_known && !(streaming && http_chunked)) {
         if (streaming)
             return fail(r, "IncompleteBody", NULL, NULL);
         return fail(r, "MissingContentLength", NULL, NULL);
     }
-    if (streaming && ms3_req_header(r, "x-amz-decoded-content-length") == NULL)
+    if (streaming && ms3__req_header(r, "x-amz-decoded-content-length") == NULL)
         return fail(r, "MissingContentLength",
                     "You must provide the x-amz-decoded-content-length header.", NULL);
     uint64_t size = r->content_length;
-    const char *dl = ms3_req_header(r, "x-amz-decoded-content-length");
+    const char *dl = ms3__req_header(r, "x-amz-decoded-content-length");
     if (streaming && dl != NULL)
         size = strtoull(dl, NULL, 10);
     if (size > MS3_MAX_OBJECT_PUT) {
@@ -113,26 +114,26 @@ static int check_payload_headers(ms3_req *r)
                  (unsigned long long)size, (unsigned long long)MS3_MAX_OBJECT_PUT);
         return fail(r, "EntityTooLarge", NULL, xml);
     }
-    return ms3_precheck_checksum_headers(r);
+    return ms3__precheck_checksum_headers(r);
 }
 
-int ms3_precheck_request(ms3_req *r)
+int ms3__precheck_request(ms3_req *r)
 {
     ms3_server *s = r->srv;
     unsigned flags = r->op->flags;
     if (r->policy.reject_empty_accept_encoding) {
-        const char *ae = ms3_req_header(r, "Accept-Encoding");
+        const char *ae = ms3__req_header(r, "Accept-Encoding");
         if (ae != NULL && *ae == '\0')
             return fail(r, "InvalidArgument", "Unsupported Accept-Encoding specified", NULL);
     }
-    if (!(flags & MS3_OPF_NO_BUCKET) && !ms3_store_bucket_exists(s->store, r->route.bucket))
+    if (!(flags & MS3_OPF_NO_BUCKET) && !ms3__store_bucket_exists(s->store, r->route.bucket))
         return fail(r, "NoSuchBucket", NULL, NULL);
     if (r->access.read_only && (flags & MS3_OPF_WRITE))
         return fail(r, "AccessDenied", NULL, NULL);
     if (r->access.no_list && (flags & MS3_OPF_LISTS))
         return fail(r, "AccessDenied", NULL, NULL);
     if (r->policy.require_sse && (flags & MS3_OPF_CREATES_OBJECT) &&
-        ms3_req_header(r, "x-amz-server-side-encryption") == NULL)
+        ms3__req_header(r, "x-amz-server-side-encryption") == NULL)
         return fail(r, "AccessDenied", NULL, NULL);
     if (r->auth.streaming && !(flags & MS3_OPF_PAYLOAD))
         return fail(r, "InvalidRequest",
@@ -143,14 +144,14 @@ int ms3_precheck_request(ms3_req *r)
     return 0;
 }
 
-int ms3_req_ingest_config(ms3_req *r, ms3_ingest_config *cfg)
+int ms3__req_ingest_config(ms3_req *r, ms3_ingest_config *cfg)
 {
-    const char *md5 = ms3_req_header(r, "Content-MD5");
+    const char *md5 = ms3__req_header(r, "Content-MD5");
     if (md5 != NULL)
         cfg->content_md5_b64 = md5;
     bk_checksum_alg alg;
     const char *value;
-    if (ms3_req_checksum_header(r, &alg, &value) > 0) {
+    if (ms3__req_checksum_header(r, &alg, &value) > 0) {
         cfg->header_checksum_alg = alg;
         cfg->header_checksum_b64 = value;
     } else if (r->auth.kind == MS3_AUTH_PRESIGNED) {
@@ -167,8 +168,8 @@ int ms3_req_ingest_config(ms3_req *r, ms3_ingest_config *cfg)
     if (!(r->op->flags & MS3_OPF_PAYLOAD))
         return 0;
     cfg->sink = MS3_INGEST_STORE;
-    cfg->tmp_dir = ms3_store_tmp_dir(r->srv->store);
-    const char *sdk = ms3_req_header(r, "x-amz-sdk-checksum-algorithm");
+    cfg->tmp_dir = ms3__store_tmp_dir(r->srv->store);
+    const char *sdk = ms3__req_header(r, "x-amz-sdk-checksum-algorithm");
     bk_checksum_alg sdk_alg;
     if (sdk != NULL && bk_checksum_alg_from_name(sdk, &sdk_alg)) {
         cfg->want_checksum_alg = 1;
@@ -178,14 +179,14 @@ int ms3_req_ingest_config(ms3_req *r, ms3_ingest_config *cfg)
         return 0;
     cfg->chunked_mode = r->auth.chunked_mode;
     cfg->expect_sha256_hex = NULL;
-    const char *dl = ms3_req_header(r, "x-amz-decoded-content-length");
+    const char *dl = ms3__req_header(r, "x-amz-decoded-content-length");
     cfg->decoded_length = dl != NULL ? (int64_t)strtoll(dl, NULL, 10) : -1;
-    const char *trailer = ms3_req_header(r, "x-amz-trailer");
+    const char *trailer = ms3__req_header(r, "x-amz-trailer");
     if (trailer != NULL && cfg->chunked_mode != BK_CHUNKED_SIGNED) {
         if (!bk_checksum_alg_from_header(trailer, &cfg->trailer_alg)) {
-            ms3_resp_error(r, "InvalidRequest",
-                           "The value specified in the x-amz-trailer header is not supported",
-                           NULL);
+            ms3__resp_error(r, "InvalidRequest",
+                            "The value specified in the x-amz-trailer header is not supported",
+                            NULL);
             return -1;
         }
     } else if (!cfg->want_checksum_alg && cfg->header_checksum_alg == BK_CHECKSUM_NONE) {

@@ -105,7 +105,7 @@ static char *redacted_query(const char *q)
     return bk_buf_steal(&b);
 }
 
-void ms3_req_record(ms3_req *r)
+void ms3__req_record(ms3_req *r)
 {
     if (r->journal_seq != 0 || !r->started || (r->op->flags & MS3_OPF_ADMIN))
         return;
@@ -122,7 +122,7 @@ void ms3_req_record(ms3_req *r)
     e.headers_json = headers_json(r, 1, &truncated);
     /* The file keeps what memory does not. */
     char *file_headers = truncated ? headers_json(r, 0, &whole) : NULL;
-    snprintf(e.auth, sizeof(e.auth), "%s", ms3_auth_kind_name(r->auth.kind));
+    snprintf(e.auth, sizeof(e.auth), "%s", ms3__auth_kind_name(r->auth.kind));
     e.auth_ok = r->auth.ok;
     if (strlen(r->auth.payload_hash) == 64)
         snprintf(e.payload_hash_mode, sizeof(e.payload_hash_mode), "sha256");
@@ -132,17 +132,17 @@ void ms3_req_record(ms3_req *r)
     e.status = r->responded ? r->resp.status : 0;
     e.response_size = r->resp.reader != NULL ? r->resp.length : r->resp.body.len;
     snprintf(e.error_code, sizeof(e.error_code), "%s", r->resp.error_code);
-    e.duration = ms3_monotonic() - r->t_start_mono;
+    e.duration = ms3__monotonic() - r->t_start_mono;
     snprintf(e.access_key_id, sizeof(e.access_key_id), "%.63s", r->auth.access_key_id);
     e.decoded_body_size = r->decoded_size;
     snprintf(e.body_sha256, sizeof(e.body_sha256), "%s", r->body_sha256);
     e.error_message = strdup(r->resp.error_message ? r->resp.error_message : "");
-    r->journal_seq = ms3_journal_append(r->srv->journal, &e, file_headers);
+    r->journal_seq = ms3__journal_append(r->srv->journal, &e, file_headers);
 }
 
-void ms3_req_record_finish(ms3_req *r, int aborted, const char *why)
+void ms3__req_record_finish(ms3_req *r, int aborted, const char *why)
 {
-    ms3_req_record(r);
+    ms3__req_record(r);
     if (r->journal_seq == 0)
         return;
     char msg[512] = "";
@@ -156,6 +156,6 @@ void ms3_req_record_finish(ms3_req *r, int aborted, const char *why)
         snprintf(msg, sizeof(msg), "%s",
                  why != NULL ? why : "connection closed before the exchange completed");
     int is_head = strcmp(r->method, "HEAD") == 0;
-    ms3_journal_finish(r->srv->journal, r->journal_seq, r->responded ? r->resp.status : 0,
-                       is_head ? 0 : r->response_sent, ms3_monotonic() - r->t_start_mono, msg);
+    ms3__journal_finish(r->srv->journal, r->journal_seq, r->responded ? r->resp.status : 0,
+                        is_head ? 0 : r->response_sent, ms3__monotonic() - r->t_start_mono, msg);
 }

@@ -18,20 +18,20 @@
 
 enum { ADMIN_BODY_LIMIT = 1024 * 1024, XML_BODY_LIMIT = 16 * 1024 * 1024 };
 
-ms3_req *ms3_req_new(ms3_server *s, const char *raw_target, uint16_t remote_port)
+ms3_req *ms3__req_new(ms3_server *s, const char *raw_target, uint16_t remote_port)
 {
     ms3_req *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
     r->srv = s;
     r->raw_target = strdup(raw_target != NULL ? raw_target : "/");
-    r->t_start_mono = ms3_monotonic();
-    r->t_start = ms3_clock_now_f(&s->clock);
+    r->t_start_mono = ms3__monotonic();
+    r->t_start = ms3__clock_now_f(&s->clock);
     r->request_id = atomic_fetch_add(&s->request_counter, 1) + 1;
     r->remote_port = remote_port;
     r->resp.content_length = -1;
-    r->op = ms3_op_info_of(MS3_OP_UNKNOWN);
-    ms3_auth_result_init(&r->auth);
+    r->op = ms3__op_info_of(MS3_OP_UNKNOWN);
+    ms3__auth_result_init(&r->auth);
     return r;
 }
 
@@ -61,9 +61,9 @@ static int add_header(ms3_req *r, const char *name, const char *value)
     return 0;
 }
 
-int ms3_req_add_header(ms3_req *r, const char *name, const char *value)
+int ms3__req_add_header(ms3_req *r, const char *name, const char *value)
 {
-    unsigned proxy = ms3_policies_proxy(r->srv->policies);
+    unsigned proxy = ms3__policies_proxy(r->srv->policies);
     if ((proxy & MS3_PROXY_DROP_UNDERSCORE_HEADERS) && strchr(name, '_') != NULL)
         return 0;
     int rc;
@@ -86,15 +86,15 @@ int ms3_req_add_header(ms3_req *r, const char *name, const char *value)
 static int read_framing(ms3_req *r)
 {
     if (r->header_failed || r->raw_target == NULL) {
-        ms3_resp_error(r, "InternalError", NULL, NULL);
+        ms3__resp_error(r, "InternalError", NULL, NULL);
         return 0;
     }
-    const char *cl = ms3_req_header(r, "Content-Length");
+    const char *cl = ms3__req_header(r, "Content-Length");
     if (cl != NULL) {
         r->content_length_known = 1;
         r->content_length = strtoull(cl, NULL, 10);
     }
-    const char *te = ms3_req_header(r, "Transfer-Encoding");
+    const char *te = ms3__req_header(r, "Transfer-Encoding");
     r->expect_body = (r->content_length_known && r->content_length > 0) || te != NULL;
     return 1;
 }
@@ -102,15 +102,15 @@ static int read_framing(ms3_req *r)
 /* Bucket, key and operation. 0 after responding (a request S3 cannot route). */
 static int route(ms3_req *r)
 {
-    if (ms3_route_parse(&r->route, r->method, r->raw_target, ms3_req_header(r, "Host"),
-                        r->srv->vhost_suffix,
-                        ms3_req_header(r, "x-amz-copy-source") != NULL) != 0) {
-        ms3_resp_error(r, "InternalError", NULL, NULL);
+    if (ms3__route_parse(&r->route, r->method, r->raw_target, ms3__req_header(r, "Host"),
+                         r->srv->vhost_suffix,
+                         ms3__req_header(r, "x-amz-copy-source") != NULL) != 0) {
+        ms3__resp_error(r, "InternalError", NULL, NULL);
         return 0;
     }
-    r->op = ms3_op_info_of(r->route.op);
+    r->op = ms3__op_info_of(r->route.op);
     if (r->route.error_code != NULL && !(r->op->flags & MS3_OPF_ADMIN)) {
-        ms3_resp_error(r, r->route.error_code, r->route.error_message, NULL);
+        ms3__resp_error(r, r->route.error_code, r->route.error_message, NULL);
         return 0;
     }
     return 1;
@@ -123,11 +123,11 @@ static int authenticate(ms3_req *r)
                              r->headers,      r->n_headers,      NULL,
                              BK_SIGV4_PATH_S3};
     ms3_auth_config acfg = {s->region, s->anonymous, s->max_skew_seconds, &s->clock, s->creds};
-    if (ms3_auth_verify(&acfg, &sreq, &r->auth))
+    if (ms3__auth_verify(&acfg, &sreq, &r->auth))
         return 1;
-    int status = r->auth.status ? r->auth.status : ms3_error_status(r->auth.error_code);
-    ms3_resp_error_status(r, status, r->auth.error_code, r->auth.message,
-                          bk_buf_str(&r->auth.extra_xml));
+    int status = r->auth.status ? r->auth.status : ms3__error_status(r->auth.error_code);
+    ms3__resp_error_status(r, status, r->auth.error_code, r->auth.message,
+                           bk_buf_str(&r->auth.extra_xml));
     return 0;
 }
 
@@ -135,15 +135,15 @@ static int authenticate(ms3_req *r)
 static void decide_policy_and_faults(ms3_req *r)
 {
     ms3_server *s = r->srv;
-    ms3_policies_get(s->policies, r->route.bucket, &r->policy);
-    r->access = ms3_access_of(r->policy.access, r->auth.profile);
-    ms3_faults_decide(s->faults, r->method, r->op->name, r->route.bucket, r->route.key, &r->fault);
+    ms3__policies_get(s->policies, r->route.bucket, &r->policy);
+    r->access = ms3__access_of(r->policy.access, r->auth.profile);
+    ms3__faults_decide(s->faults, r->method, r->op->name, r->route.bucket, r->route.key, &r->fault);
 }
 
 /* The checks every operation makes, then the operation's own. */
 static int precheck(ms3_req *r)
 {
-    return ms3_precheck_request(r) == 0 && (r->op->precheck == NULL || r->op->precheck(r) == 0);
+    return ms3__precheck_request(r) == 0 && (r->op->precheck == NULL || r->op->precheck(r) == 0);
 }
 
 /* How the body is read: object data to storage, an XML document to memory,
@@ -160,7 +160,7 @@ static void setup_ingest(ms3_req *r)
     if (strlen(ph) == 64)
         cfg.expect_sha256_hex = ph;
     int fault_error = r->fault.action == MS3_FAULT_ERROR || r->fault.action == MS3_FAULT_ERROR_200;
-    if (!fault_error && ms3_req_ingest_config(r, &cfg) != 0)
+    if (!fault_error && ms3__req_ingest_config(r, &cfg) != 0)
         return; /* responded */
     if (fault_error) {
         cfg.sink = MS3_INGEST_DISCARD;
@@ -168,9 +168,9 @@ static void setup_ingest(ms3_req *r)
         cfg.chunked_mode = 0;
     }
     bk_err err;
-    r->ingest = ms3_ingest_new(&cfg, &err);
+    r->ingest = ms3__ingest_new(&cfg, &err);
     if (r->ingest == NULL)
-        ms3_resp_error(r, "InternalError", NULL, NULL);
+        ms3__resp_error(r, "InternalError", NULL, NULL);
 }
 
 /* /_mock/: whether the caller may use it at all, then its JSON body in memory. */
@@ -184,10 +184,10 @@ static void begin_admin(ms3_req *r)
     cfg.buffer_limit = ADMIN_BODY_LIMIT;
     cfg.decoded_length = -1;
     bk_err err;
-    r->ingest = ms3_ingest_new(&cfg, &err);
+    r->ingest = ms3__ingest_new(&cfg, &err);
 }
 
-void ms3_req_begin(ms3_req *r, const char *method)
+void ms3__req_begin(ms3_req *r, const char *method)
 {
     r->started = 1;
     snprintf(r->method, sizeof(r->method), "%s", method);
@@ -204,12 +204,12 @@ void ms3_req_begin(ms3_req *r, const char *method)
         setup_ingest(r);
 }
 
-int ms3_req_decided(const ms3_req *r)
+int ms3__req_decided(const ms3_req *r)
 {
     return r->resp.status != 0;
 }
 
-int ms3_req_feed(ms3_req *r, const void *data, size_t n)
+int ms3__req_feed(ms3_req *r, const void *data, size_t n)
 {
     if (r->responded || n == 0)
         return 0;
@@ -220,7 +220,7 @@ int ms3_req_feed(ms3_req *r, const void *data, size_t n)
     }
     r->wire_bytes += n;
     if (r->ingest != NULL)
-        ms3_ingest_feed(r->ingest, data, n);
+        ms3__ingest_feed(r->ingest, data, n);
     return 0;
 }
 
@@ -233,18 +233,18 @@ static void run_operation(ms3_req *r)
         return;
     }
     if (r->ingest != NULL) {
-        int rc = ms3_ingest_finish(r->ingest);
-        r->decoded_size = ms3_ingest_payload_bytes(r->ingest);
+        int rc = ms3__ingest_finish(r->ingest);
+        r->decoded_size = ms3__ingest_payload_bytes(r->ingest);
         if (rc != 0) {
-            ms3_resp_error_status(
-                r, ms3_ingest_error_status(r->ingest), ms3_ingest_error_code(r->ingest),
-                ms3_ingest_error_message(r->ingest), ms3_ingest_error_xml(r->ingest));
+            ms3__resp_error_status(
+                r, ms3__ingest_error_status(r->ingest), ms3__ingest_error_code(r->ingest),
+                ms3__ingest_error_message(r->ingest), ms3__ingest_error_xml(r->ingest));
             return;
         }
     }
     if (r->fault.action == MS3_FAULT_ERROR || r->fault.action == MS3_FAULT_ERROR_200) {
-        ms3_resp_error_status(r, r->fault.status, r->fault.error_code,
-                              r->fault.error_message[0] ? r->fault.error_message : NULL, NULL);
+        ms3__resp_error_status(r, r->fault.status, r->fault.error_code,
+                               r->fault.error_message[0] ? r->fault.error_message : NULL, NULL);
         if (r->fault.action == MS3_FAULT_ERROR_200) {
             /* The status says success, the body says failure (Copy/Complete on S3). */
             r->resp.status = 200;
@@ -254,7 +254,7 @@ static void run_operation(ms3_req *r)
     r->op->handler(r);
 }
 
-int ms3_req_end_body(ms3_req *r)
+int ms3__req_end_body(ms3_req *r)
 {
     if (r->fault.action == MS3_FAULT_CUT_REQUEST && r->expect_body) {
         /* The whole body arrived in fewer bytes than the cut point: cut at the end. */
@@ -286,27 +286,27 @@ static void drop_response_header(ms3_req *r, const char *name)
     r->resp.n_headers = kept;
 }
 
-void ms3_req_respond(ms3_req *r, int sleep)
+void ms3__req_respond(ms3_req *r, int sleep)
 {
     if (r->fault.delay_ms > 0 && sleep)
-        ms3_sleeper_sleep_ms(&r->srv->sleeper, r->fault.delay_ms);
+        ms3__sleeper_sleep_ms(&r->srv->sleeper, r->fault.delay_ms);
     if (r->resp.status == 0)
-        ms3_resp_error(r, "InternalError", "no response was produced", NULL);
+        ms3__resp_error(r, "InternalError", "no response was produced", NULL);
     if (r->fault.action == MS3_FAULT_HEAD_NO_LAST_MODIFIED)
         drop_response_header(r, "Last-Modified");
-    ms3_resp_headerf(r, "x-amz-request-id", "%016llX", (unsigned long long)r->request_id);
-    ms3_resp_header(r, "x-amz-id-2", "mock-s3");
-    ms3_resp_header(r, "Server", "mock-s3");
+    ms3__resp_headerf(r, "x-amz-request-id", "%016llX", (unsigned long long)r->request_id);
+    ms3__resp_header(r, "x-amz-id-2", "mock-s3");
+    ms3__resp_header(r, "Server", "mock-s3");
     r->responded = 1;
-    ms3_req_record(r);
+    ms3__req_record(r);
 }
 
-int ms3_req_response_bodyless(const ms3_req *r)
+int ms3__req_response_bodyless(const ms3_req *r)
 {
     return strcmp(r->method, "HEAD") == 0 || r->resp.no_body || resp_total(r) == 0;
 }
 
-int64_t ms3_req_response_length(const ms3_req *r)
+int64_t ms3__req_response_length(const ms3_req *r)
 {
     int is_head = strcmp(r->method, "HEAD") == 0;
     if (is_head && r->fault.action == MS3_FAULT_HEAD_NO_CONTENT_LENGTH)
@@ -319,7 +319,7 @@ int64_t ms3_req_response_length(const ms3_req *r)
     return (int64_t)size;
 }
 
-long ms3_req_read_response(ms3_req *r, uint64_t pos, char *buf, size_t max, int pace)
+long ms3__req_read_response(ms3_req *r, uint64_t pos, char *buf, size_t max, int pace)
 {
     uint64_t total = resp_total(r);
     if (pos >= total)
@@ -346,7 +346,7 @@ long ms3_req_read_response(ms3_req *r, uint64_t pos, char *buf, size_t max, int 
         }
     }
     if (r->resp.reader != NULL) {
-        long got = ms3_reader_pread(r->resp.reader, buf, n, r->resp.offset + pos);
+        long got = ms3__reader_pread(r->resp.reader, buf, n, r->resp.offset + pos);
         if (got <= 0)
             return -1;
         n = (size_t)got;
@@ -357,16 +357,16 @@ long ms3_req_read_response(ms3_req *r, uint64_t pos, char *buf, size_t max, int 
     return (long)n;
 }
 
-void ms3_req_complete(ms3_req *r, int aborted, const char *why)
+void ms3__req_complete(ms3_req *r, int aborted, const char *why)
 {
     if (r == NULL)
         return;
     if (r->started && !(r->op->flags & MS3_OPF_ADMIN))
-        ms3_req_record_finish(r, aborted, why);
-    ms3_ingest_free(r->ingest);
-    ms3_resp_reset(&r->resp);
-    ms3_auth_result_free(&r->auth);
-    ms3_route_free(&r->route);
+        ms3__req_record_finish(r, aborted, why);
+    ms3__ingest_free(r->ingest);
+    ms3__resp_reset(&r->resp);
+    ms3__auth_result_clear(&r->auth);
+    ms3__route_clear(&r->route);
     for (size_t i = 0; i < 2 * r->n_headers; i++)
         free(r->header_store[i]);
     free(r->header_store);

@@ -9,7 +9,7 @@
 #include "server_internal.h"
 #include "xml.h"
 
-const char *ms3_req_header(const ms3_req *r, const char *name)
+const char *ms3__req_header(const ms3_req *r, const char *name)
 {
     for (size_t i = 0; i < r->n_headers; i++)
         if (strcasecmp(r->headers[i].name, name) == 0)
@@ -17,7 +17,7 @@ const char *ms3_req_header(const ms3_req *r, const char *name)
     return NULL;
 }
 
-void ms3_resp_header(ms3_req *r, const char *name, const char *value)
+void ms3__resp_header(ms3_req *r, const char *name, const char *value)
 {
     ms3_pair *np = realloc(r->resp.headers, (r->resp.n_headers + 1) * sizeof(*np));
     if (np == NULL)
@@ -33,17 +33,17 @@ void ms3_resp_header(ms3_req *r, const char *name, const char *value)
     r->resp.n_headers++;
 }
 
-void ms3_resp_headerf(ms3_req *r, const char *name, const char *fmt, ...)
+void ms3__resp_headerf(ms3_req *r, const char *name, const char *fmt, ...)
 {
     char value[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(value, sizeof(value), fmt, ap);
     va_end(ap);
-    ms3_resp_header(r, name, value);
+    ms3__resp_header(r, name, value);
 }
 
-void ms3_resp_reset(ms3_response *resp)
+void ms3__resp_reset(ms3_response *resp)
 {
     for (size_t i = 0; i < resp->n_headers; i++) {
         free(resp->headers[i].name);
@@ -51,35 +51,35 @@ void ms3_resp_reset(ms3_response *resp)
     }
     free(resp->headers);
     bk_buf_free(&resp->body);
-    ms3_reader_close(resp->reader);
+    ms3__reader_close(resp->reader);
     free(resp->error_message);
     memset(resp, 0, sizeof(*resp));
     resp->content_length = -1;
 }
 
-void ms3_resp_error_status(ms3_req *r, int status, const char *code, const char *message,
-                           const char *extra_xml)
+void ms3__resp_error_status(ms3_req *r, int status, const char *code, const char *message,
+                            const char *extra_xml)
 {
-    ms3_resp_reset(&r->resp);
+    ms3__resp_reset(&r->resp);
     if (message == NULL)
-        message = ms3_error_message(code);
+        message = ms3__error_message(code);
     r->resp.status = status;
     snprintf(r->resp.error_code, sizeof(r->resp.error_code), "%s", code);
     r->resp.error_message = strdup(message);
     bk_buf *b = &r->resp.body;
     bk_buf_puts(b, MS3_XML_DECL "<Error>");
-    ms3_xml_elem(b, "Code", code);
-    ms3_xml_elem(b, "Message", message);
+    ms3__xml_elem(b, "Code", code);
+    ms3__xml_elem(b, "Message", message);
     if (r->route.key != NULL &&
         (strcmp(code, "NoSuchKey") == 0 || strcmp(code, "KeyTooLongError") == 0))
-        ms3_xml_elem(b, "Key", r->route.key);
+        ms3__xml_elem(b, "Key", r->route.key);
     if (r->route.bucket != NULL && strcmp(code, "NoSuchBucket") == 0)
-        ms3_xml_elem(b, "BucketName", r->route.bucket);
+        ms3__xml_elem(b, "BucketName", r->route.bucket);
     if (extra_xml != NULL)
         bk_buf_puts(b, extra_xml);
     bk_buf_printf(b, "<RequestId>%016llX</RequestId><HostId>mock-s3</HostId></Error>",
                   (unsigned long long)r->request_id);
-    ms3_resp_header(r, "Content-Type", "application/xml");
+    ms3__resp_header(r, "Content-Type", "application/xml");
     /* S3 answers errors to HEAD with the status only. */
     if (strcmp(r->method, "HEAD") == 0) {
         bk_buf_reset(b);
@@ -87,13 +87,13 @@ void ms3_resp_error_status(ms3_req *r, int status, const char *code, const char 
     }
 }
 
-void ms3_resp_error(ms3_req *r, const char *code, const char *message, const char *extra_xml)
+void ms3__resp_error(ms3_req *r, const char *code, const char *message, const char *extra_xml)
 {
-    ms3_resp_error_status(r, ms3_error_status(code), code, message, extra_xml);
+    ms3__resp_error_status(r, ms3__error_status(code), code, message, extra_xml);
 }
 
-void ms3_resp_xml(ms3_req *r, int status)
+void ms3__resp_xml(ms3_req *r, int status)
 {
     r->resp.status = status;
-    ms3_resp_header(r, "Content-Type", "application/xml");
+    ms3__resp_header(r, "Content-Type", "application/xml");
 }

@@ -13,8 +13,8 @@ static int add_param(ms3_route *r, const char *pair, size_t len)
 {
     const char *eq = memchr(pair, '=', len);
     size_t nlen = eq != NULL ? (size_t)(eq - pair) : len;
-    char *name = ms3_url_decode(pair, nlen, 1);
-    char *value = eq != NULL ? ms3_url_decode(eq + 1, len - nlen - 1, 1) : strdup("");
+    char *name = ms3__url_decode(pair, nlen, 1);
+    char *value = eq != NULL ? ms3__url_decode(eq + 1, len - nlen - 1, 1) : strdup("");
     ms3_param *np = realloc(r->params, (r->n_params + 1) * sizeof(*np));
     if (name == NULL || value == NULL || np == NULL) {
         free(name);
@@ -30,7 +30,7 @@ static int add_param(ms3_route *r, const char *pair, size_t len)
     return 0;
 }
 
-const char *ms3_route_param(const ms3_route *r, const char *name)
+const char *ms3__route_param(const ms3_route *r, const char *name)
 {
     for (size_t i = 0; i < r->n_params; i++)
         if (strcmp(r->params[i].name, name) == 0)
@@ -98,7 +98,7 @@ static const char *const object_unsupported[] = {"acl",     "tagging", "retentio
 static int asks_for(const ms3_route *r, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (ms3_route_param(r, names[i]) != NULL)
+        if (ms3__route_param(r, names[i]) != NULL)
             return 1;
     return 0;
 }
@@ -112,11 +112,11 @@ static ms3_op unsupported(ms3_route *r, const char *code, const char *message)
 /* GET on a bucket: a subresource, or a listing. */
 static ms3_op detect_bucket_get(ms3_route *r)
 {
-    if (ms3_route_param(r, "location") != NULL)
+    if (ms3__route_param(r, "location") != NULL)
         return MS3_OP_GET_BUCKET_LOCATION;
-    if (ms3_route_param(r, "uploads") != NULL)
+    if (ms3__route_param(r, "uploads") != NULL)
         return MS3_OP_LIST_MULTIPART_UPLOADS;
-    const char *lt = ms3_route_param(r, "list-type");
+    const char *lt = ms3__route_param(r, "list-type");
     if (lt != NULL && strcmp(lt, "2") == 0)
         return MS3_OP_LIST_OBJECTS_V2;
     if (asks_for(r, bucket_unsupported, sizeof(bucket_unsupported) / sizeof(*bucket_unsupported)))
@@ -135,7 +135,7 @@ static ms3_op detect_bucket(ms3_route *r, const char *m)
                                : MS3_OP_CREATE_BUCKET;
     if (strcmp(m, "DELETE") == 0)
         return MS3_OP_DELETE_BUCKET;
-    if (strcmp(m, "POST") == 0 && ms3_route_param(r, "delete") != NULL)
+    if (strcmp(m, "POST") == 0 && ms3__route_param(r, "delete") != NULL)
         return MS3_OP_DELETE_OBJECTS;
     return unsupported(r, "MethodNotAllowed", NULL);
 }
@@ -144,19 +144,19 @@ static ms3_op detect_object(ms3_route *r, const char *m, int has_copy_source)
 {
     if (asks_for(r, object_unsupported, sizeof(object_unsupported) / sizeof(*object_unsupported)))
         return unsupported(r, "NotImplemented", NOT_IMPLEMENTED);
-    int has_upload_id = ms3_route_param(r, "uploadId") != NULL;
+    int has_upload_id = ms3__route_param(r, "uploadId") != NULL;
     if (strcmp(m, "HEAD") == 0)
         return MS3_OP_HEAD_OBJECT;
     if (strcmp(m, "GET") == 0)
         return has_upload_id ? MS3_OP_LIST_PARTS : MS3_OP_GET_OBJECT;
     if (strcmp(m, "PUT") == 0) {
-        if (has_upload_id || ms3_route_param(r, "partNumber") != NULL)
+        if (has_upload_id || ms3__route_param(r, "partNumber") != NULL)
             return has_copy_source ? MS3_OP_UPLOAD_PART_COPY : MS3_OP_UPLOAD_PART;
         return has_copy_source ? MS3_OP_COPY_OBJECT : MS3_OP_PUT_OBJECT;
     }
     if (strcmp(m, "DELETE") == 0)
         return has_upload_id ? MS3_OP_ABORT_MULTIPART_UPLOAD : MS3_OP_DELETE_OBJECT;
-    if (strcmp(m, "POST") == 0 && ms3_route_param(r, "uploads") != NULL)
+    if (strcmp(m, "POST") == 0 && ms3__route_param(r, "uploads") != NULL)
         return MS3_OP_CREATE_MULTIPART_UPLOAD;
     if (strcmp(m, "POST") == 0 && has_upload_id)
         return MS3_OP_COMPLETE_MULTIPART_UPLOAD;
@@ -173,8 +173,8 @@ static ms3_op detect(ms3_route *r, const char *m, int has_copy_source)
     return detect_object(r, m, has_copy_source);
 }
 
-int ms3_route_parse(ms3_route *r, const char *method, const char *raw_target, const char *host,
-                    const char *vhost_suffix, int has_copy_source)
+int ms3__route_parse(ms3_route *r, const char *method, const char *raw_target, const char *host,
+                     const char *vhost_suffix, int has_copy_source)
 {
     memset(r, 0, sizeof(*r));
     if (raw_target == NULL)
@@ -217,15 +217,15 @@ int ms3_route_parse(ms3_route *r, const char *method, const char *raw_target, co
     } else if (*path != '\0') {
         const char *slash = strchr(path, '/');
         size_t blen = slash != NULL ? (size_t)(slash - path) : strlen(path);
-        r->bucket = ms3_url_decode(path, blen, 0);
+        r->bucket = ms3__url_decode(path, blen, 0);
         if (r->bucket == NULL)
             return -1;
         key_raw = slash != NULL ? slash + 1 : "";
     }
-    if (r->bucket != NULL && !ms3_valid_bucket_name(r->bucket))
+    if (r->bucket != NULL && !ms3__valid_bucket_name(r->bucket))
         fail(r, "InvalidBucketName", NULL);
     if (key_raw != NULL && *key_raw != '\0') {
-        r->key = ms3_url_decode(key_raw, strlen(key_raw), 0);
+        r->key = ms3__url_decode(key_raw, strlen(key_raw), 0);
         if (r->key == NULL) {
             r->key = strdup("");
             if (r->key == NULL)
@@ -233,7 +233,7 @@ int ms3_route_parse(ms3_route *r, const char *method, const char *raw_target, co
             fail(r, "InvalidURI", NULL);
         }
         /* "%00" would cut the key short in C strings; S3 keys are UTF-8 text. */
-        if (strstr(key_raw, "%00") != NULL || !ms3_utf8_valid(r->key, strlen(r->key)))
+        if (strstr(key_raw, "%00") != NULL || !ms3__utf8_valid(r->key, strlen(r->key)))
             fail(r, "InvalidURI", NULL);
         if (strlen(r->key) > MAX_KEY_BYTES)
             fail(r, "KeyTooLongError", NULL);
@@ -242,7 +242,7 @@ int ms3_route_parse(ms3_route *r, const char *method, const char *raw_target, co
     return 0;
 }
 
-void ms3_route_free(ms3_route *r)
+void ms3__route_clear(ms3_route *r)
 {
     free(r->raw_path);
     free(r->raw_query);

@@ -56,10 +56,10 @@ typedef struct ms3_route {
 
 /* Never fails hard: problems land in error_code (InvalidURI, KeyTooLongError,
  * InvalidBucketName, MethodNotAllowed, NotImplemented). -1 only when out of memory. */
-int ms3_route_parse(ms3_route *r, const char *method, const char *raw_target, const char *host,
-                    const char *vhost_suffix, int has_copy_source);
-void ms3_route_free(ms3_route *r);
+int ms3__route_parse(ms3_route *r, const char *method, const char *raw_target, const char *host,
+                     const char *vhost_suffix, int has_copy_source);
+void ms3__route_clear(ms3_route *r);
 /* Decoded value of a query parameter; NULL when absent. */
-const char *ms3_route_param(const ms3_route *r, const char *name);
+const char *ms3__route_param(const ms3_route *r, const char *name);
 
 #endif

@@ -19,10 +19,10 @@
 
 /* ---------------------------------------------------------------- MHD callbacks */
 
-/* MHD's reader protocol on top of ms3_req_read_response. */
+/* MHD's reader protocol on top of ms3__req_read_response. */
 static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    long n = ms3_req_read_response(cls, pos, buf, max, 1);
+    long n = ms3__req_read_response(cls, pos, buf, max, 1);
     if (n == 0)
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (n < 0)
@@ -32,8 +32,8 @@ static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 static enum MHD_Result queue(ms3_req *r, struct MHD_Connection *conn)
 {
-    ms3_req_respond(r, 1);
-    int64_t length = ms3_req_response_length(r);
+    ms3__req_respond(r, 1);
+    int64_t length = ms3__req_response_length(r);
     struct MHD_Response *resp = MHD_create_response_from_callback(
         length < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)length, (size_t)64 * 1024, body_reader, r, NULL);
     if (resp == NULL)
@@ -59,14 +59,14 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         else if (sa->sa_family == AF_INET6)
             remote_port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
     }
-    return ms3_req_new(cls, uri, remote_port);
+    return ms3__req_new(cls, uri, remote_port);
 }
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *name,
                                       const char *value)
 {
     (void)kind;
-    ms3_req_add_header(cls, name, value); /* a failure is answered by ms3_req_begin */
+    ms3__req_add_header(cls, name, value); /* a failure is answered by ms3__req_begin */
     return MHD_YES;
 }
 
@@ -82,8 +82,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO;
     if (!r->started) {
         MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, r);
-        ms3_req_begin(r, method);
-        if (ms3_req_decided(r))
+        ms3__req_begin(r, method);
+        if (ms3__req_decided(r))
             return queue(r, conn); /* before the body: Expect: 100-continue gets the verdict */
         return MHD_YES;
     }
@@ -94,9 +94,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        return ms3_req_feed(r, upload_data, n) == 0 ? MHD_YES : MHD_NO;
+        return ms3__req_feed(r, upload_data, n) == 0 ? MHD_YES : MHD_NO;
     }
-    if (ms3_req_end_body(r) != 0)
+    if (ms3__req_end_body(r) != 0)
         return MHD_NO;
     return queue(r, conn);
 }
@@ -111,7 +111,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     char why[96];
     snprintf(why, sizeof(why), "connection closed before the exchange completed (%d)", (int)toe);
-    ms3_req_complete(r, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK, why);
+    ms3__req_complete(r, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK, why);
     *con_cls = NULL;
 }
 
@@ -140,7 +140,7 @@ static char *dup_default(const char *s, const char *def)
     return strdup(s != NULL ? s : def);
 }
 
-ms3_server *ms3_server_create(const ms3_options *opts, bk_err *err)
+ms3_server *ms3__server_create(const ms3_options *opts, bk_err *err)
 {
     ms3_options defaults;
     ms3_options_init(&defaults);
@@ -150,7 +150,7 @@ ms3_server *ms3_server_create(const ms3_options *opts, bk_err *err)
         bk_err_set(err, BK_ENOMEM, "out of memory");
         return NULL;
     }
-    ms3_sleeper_init(&s->sleeper);
+    ms3__sleeper_init(&s->sleeper);
     s->listen_host = dup_default(o->listen_host, "127.0.0.1");
     s->region = dup_default(o->region, "us-east-1");
     s->vhost_suffix = dup_default(o->virtual_host_suffix, "localhost");
@@ -164,27 +164,27 @@ ms3_server *ms3_server_create(const ms3_options *opts, bk_err *err)
         ms3_server_stop(s);
         return NULL;
     }
-    ms3_clock_init(&s->clock, o->clock_offset);
-    s->creds = ms3_creds_new();
-    s->faults = ms3_faults_new();
-    s->policies = ms3_policies_new();
+    ms3__clock_init(&s->clock, o->clock_offset);
+    s->creds = ms3__creds_new();
+    s->faults = ms3__faults_new();
+    s->policies = ms3__policies_new();
     if (s->listen_host == NULL || s->region == NULL || s->vhost_suffix == NULL ||
         s->creds == NULL || s->faults == NULL || s->policies == NULL) {
         bk_err_set(err, BK_ENOMEM, "out of memory");
         ms3_server_stop(s);
         return NULL;
     }
-    s->journal = ms3_journal_new(o->journal_file, o->journal_max, err);
+    s->journal = ms3__journal_new(o->journal_file, o->journal_max, err);
     if (s->journal == NULL) {
         ms3_server_stop(s);
         return NULL;
     }
-    s->store = ms3_store_open(o->data_dir, err);
+    s->store = ms3__store_open(o->data_dir, err);
     if (s->store == NULL) {
         ms3_server_stop(s);
         return NULL;
     }
-    s->uploads = ms3_uploads_new(ms3_store_data_dir(s->store), err);
+    s->uploads = ms3__uploads_new(ms3__store_data_dir(s->store), err);
     if (s->uploads == NULL) {
         ms3_server_stop(s);
         return NULL;
@@ -197,7 +197,7 @@ ms3_server *ms3_server_start(const ms3_options *opts, bk_err *err)
     ms3_options defaults;
     ms3_options_init(&defaults);
     const ms3_options *o = opts != NULL ? opts : &defaults;
-    ms3_server *s = ms3_server_create(o, err);
+    ms3_server *s = ms3__server_create(o, err);
     if (s == NULL)
         return NULL;
     struct sockaddr_in sa;
@@ -235,22 +235,22 @@ void ms3_server_stop(ms3_server *s)
 {
     if (s == NULL)
         return;
-    ms3_sleeper_stop(&s->sleeper);
+    ms3__sleeper_stop(&s->sleeper);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
-    ms3_uploads_free(s->uploads);
-    ms3_store_close(s->store);
-    ms3_journal_free(s->journal);
-    ms3_faults_free(s->faults);
-    ms3_policies_free(s->policies);
-    ms3_creds_free(s->creds);
+    ms3__uploads_free(s->uploads);
+    ms3__store_close(s->store);
+    ms3__journal_free(s->journal);
+    ms3__faults_free(s->faults);
+    ms3__policies_free(s->policies);
+    ms3__creds_free(s->creds);
     free(s->listen_host);
     free(s->region);
     free(s->vhost_suffix);
     if (s->admin_token != NULL)
         memset(s->admin_token, 0, strlen(s->admin_token));
     free(s->admin_token);
-    ms3_sleeper_clear(&s->sleeper);
+    ms3__sleeper_clear(&s->sleeper);
     free(s);
 }
 

@@ -108,60 +108,60 @@ typedef struct ms3_req {
 } ms3_req;
 
 /* Headers, case-insensitive; NULL when absent. */
-const char *ms3_req_header(const ms3_req *r, const char *name);
+const char *ms3__req_header(const ms3_req *r, const char *name);
 
 /* Response helpers (response.c). */
-void ms3_resp_reset(ms3_response *resp); /* frees everything, back to "no response" */
-void ms3_resp_header(ms3_req *r, const char *name, const char *value);
-void ms3_resp_headerf(ms3_req *r, const char *name, const char *fmt, ...)
+void ms3__resp_reset(ms3_response *resp); /* frees everything, back to "no response" */
+void ms3__resp_header(ms3_req *r, const char *name, const char *value);
+void ms3__resp_headerf(ms3_req *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* S3 <Error> document; message NULL = the table's; extra_xml: escaped elements or NULL. */
-void ms3_resp_error(ms3_req *r, const char *code, const char *message, const char *extra_xml);
-void ms3_resp_error_status(ms3_req *r, int status, const char *code, const char *message,
-                           const char *extra_xml);
+void ms3__resp_error(ms3_req *r, const char *code, const char *message, const char *extra_xml);
+void ms3__resp_error_status(ms3_req *r, int status, const char *code, const char *message,
+                            const char *extra_xml);
 /* 200 with the XML text in r->resp.body (the handler fills it). */
-void ms3_resp_xml(ms3_req *r, int status);
+void ms3__resp_xml(ms3_req *r, int status);
 
 /* The operations' prechecks and handlers, referenced by their rows in ops.c.
  * A precheck responds and returns -1 to refuse the request before its body;
  * a handler runs once the body is in and always responds. */
 
 /* buckets.c */
-void ms3_op_create_bucket(ms3_req *r);
-void ms3_op_delete_bucket(ms3_req *r);
-void ms3_op_head_bucket(ms3_req *r);
-void ms3_op_get_bucket_location(ms3_req *r);
-void ms3_op_list_buckets(ms3_req *r);
+void ms3__op_create_bucket(ms3_req *r);
+void ms3__op_delete_bucket(ms3_req *r);
+void ms3__op_head_bucket(ms3_req *r);
+void ms3__op_get_bucket_location(ms3_req *r);
+void ms3__op_list_buckets(ms3_req *r);
 /* listing.c */
-void ms3_op_list_objects_v1(ms3_req *r);
-void ms3_op_list_objects_v2(ms3_req *r);
+void ms3__op_list_objects_v1(ms3_req *r);
+void ms3__op_list_objects_v2(ms3_req *r);
 /* objects.c */
-int ms3_precheck_put_object(ms3_req *r);
-int ms3_precheck_delete_objects(ms3_req *r);
-void ms3_op_head_object(ms3_req *r);
-void ms3_op_get_object(ms3_req *r);
-void ms3_op_put_object(ms3_req *r);
-void ms3_op_copy_object(ms3_req *r);
-void ms3_op_delete_object(ms3_req *r);
-void ms3_op_delete_objects(ms3_req *r);
+int ms3__precheck_put_object(ms3_req *r);
+int ms3__precheck_delete_objects(ms3_req *r);
+void ms3__op_head_object(ms3_req *r);
+void ms3__op_get_object(ms3_req *r);
+void ms3__op_put_object(ms3_req *r);
+void ms3__op_copy_object(ms3_req *r);
+void ms3__op_delete_object(ms3_req *r);
+void ms3__op_delete_objects(ms3_req *r);
 /* multipart.c (the registry of uploads is uploads.c) */
-int ms3_precheck_upload(ms3_req *r);
-int ms3_precheck_upload_part(ms3_req *r);
-int ms3_precheck_upload_part_copy(ms3_req *r);
-void ms3_op_create_multipart(ms3_req *r);
-void ms3_op_upload_part(ms3_req *r);
-void ms3_op_upload_part_copy(ms3_req *r);
-void ms3_op_complete_multipart(ms3_req *r);
-void ms3_op_abort_multipart(ms3_req *r);
-void ms3_op_list_parts(ms3_req *r);
-void ms3_op_list_multipart_uploads(ms3_req *r);
+int ms3__precheck_upload(ms3_req *r);
+int ms3__precheck_upload_part(ms3_req *r);
+int ms3__precheck_upload_part_copy(ms3_req *r);
+void ms3__op_create_multipart(ms3_req *r);
+void ms3__op_upload_part(ms3_req *r);
+void ms3__op_upload_part_copy(ms3_req *r);
+void ms3__op_complete_multipart(ms3_req *r);
+void ms3__op_abort_multipart(ms3_req *r);
+void ms3__op_list_parts(ms3_req *r);
+void ms3__op_list_multipart_uploads(ms3_req *r);
 /* admin.c: whether the request may use /_mock/ at all, judged from its
  * headers (off, a web page, no token), then the endpoint. */
-int ms3_admin_admit(ms3_req *r);
-void ms3_admin_run(ms3_req *r);
+int ms3__admin_admit(ms3_req *r);
+void ms3__admin_run(ms3_req *r);
 
 /* Everything but the listener (server.c); ms3_server_start and
  * ms3_server_new_inproc add what they need. NULL + err on failure. */
-ms3_server *ms3_server_create(const ms3_options *o, bk_err *err);
+ms3_server *ms3__server_create(const ms3_options *o, bk_err *err);
 
 #endif

@@ -34,7 +34,7 @@ struct ms3_store {
     size_t nb;
 };
 
-int ms3_valid_bucket_name(const char *name)
+int ms3__valid_bucket_name(const char *name)
 {
     size_t n = name != NULL ? strlen(name) : 0;
     if (n < 3 || n > 63)
@@ -92,7 +92,7 @@ static int mkdir_p(const char *path)
     return rc;
 }
 
-int ms3_write_file_atomic(const char *path, const char *text, bk_err *err)
+int ms3__write_file_atomic(const char *path, const char *text, bk_err *err)
 {
     bk_buf tmp = BK_BUF_INIT;
     bk_buf_printf(&tmp, "%s.tmp", path);
@@ -120,13 +120,13 @@ static int persist_meta(ms3_store *st, const char *bkt, const obj *o, bk_err *er
 {
     if (st->dir == NULL)
         return 0;
-    char *json = ms3_objmeta_to_json(o->key, &o->meta, o->body.kind == MS3_BODY_ZERO);
+    char *json = ms3__objmeta_to_json(o->key, &o->meta, o->body.kind == MS3_BODY_ZERO);
     char *path = obj_path(st, bkt, o->key, "meta");
     int rc = -1;
     if (json == NULL || path == NULL)
         bk_err_set(err, BK_ENOMEM, "cannot encode the metadata of %s", o->key);
     else
-        rc = ms3_write_file_atomic(path, json, err);
+        rc = ms3__write_file_atomic(path, json, err);
     free(json);
     free(path);
     return rc;
@@ -139,8 +139,8 @@ static void obj_free(obj *o)
     if (o == NULL)
         return;
     free(o->key);
-    ms3_objmeta_free(&o->meta);
-    ms3_body_free(&o->body);
+    ms3__objmeta_clear(&o->meta);
+    ms3__body_clear(&o->body);
     free(o);
 }
 
@@ -255,7 +255,7 @@ static void load_object(ms3_store *st, bucket *b, const char *meta_path)
         return;
     obj *o = calloc(1, sizeof(*o));
     int zero = 0;
-    if (o == NULL || ms3_objmeta_from_json(text, &o->key, &o->meta, &zero) != 0) {
+    if (o == NULL || ms3__objmeta_from_json(text, &o->key, &o->meta, &zero) != 0) {
         free(o);
         free(text);
         return;
@@ -266,7 +266,7 @@ static void load_object(ms3_store *st, bucket *b, const char *meta_path)
     int ok = expect != NULL && strcmp(expect, meta_path) == 0;
     free(expect);
     if (ok && zero) {
-        ms3_body_zero(&o->body, o->meta.size);
+        ms3__body_zero(&o->body, o->meta.size);
     } else if (ok) {
         o->body.kind = MS3_BODY_FILE;
         o->body.size = o->meta.size;
@@ -354,7 +354,7 @@ static int load_dir(ms3_store *st, bk_err *err)
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!ms3_valid_bucket_name(e->d_name))
+        if (!ms3__valid_bucket_name(e->d_name))
             continue;
         bk_buf bp = BK_BUF_INIT;
         bk_buf_printf(&bp, "%s/%s", bk_buf_str(&p), e->d_name);
@@ -366,7 +366,7 @@ static int load_dir(ms3_store *st, bk_err *err)
     return 0;
 }
 
-ms3_store *ms3_store_open(const char *data_dir, bk_err *err)
+ms3_store *ms3__store_open(const char *data_dir, bk_err *err)
 {
     ms3_store *st = calloc(1, sizeof(*st));
     if (st == NULL) {
@@ -380,7 +380,7 @@ ms3_store *ms3_store_open(const char *data_dir, bk_err *err)
             abs = realpath(data_dir, NULL);
         if (abs == NULL) {
             bk_err_set(err, BK_EIO, "data dir %s: %s", data_dir, strerror(errno));
-            ms3_store_close(st);
+            ms3__store_close(st);
             return NULL;
         }
         st->dir = abs;
@@ -388,14 +388,14 @@ ms3_store *ms3_store_open(const char *data_dir, bk_err *err)
         bk_buf_printf(&t, "%s/tmp", abs);
         st->tmp_dir = bk_buf_steal(&t);
         if (st->tmp_dir == NULL || load_dir(st, err) != 0) {
-            ms3_store_close(st);
+            ms3__store_close(st);
             return NULL;
         }
     }
     return st;
 }
 
-void ms3_store_close(ms3_store *st)
+void ms3__store_close(ms3_store *st)
 {
     if (st == NULL)
         return;
@@ -408,27 +408,27 @@ void ms3_store_close(ms3_store *st)
     free(st);
 }
 
-int ms3_store_is_persistent(const ms3_store *st)
+int ms3__store_is_persistent(const ms3_store *st)
 {
     return st->dir != NULL;
 }
 
-const char *ms3_store_data_dir(const ms3_store *st)
+const char *ms3__store_data_dir(const ms3_store *st)
 {
     return st->dir;
 }
 
-const char *ms3_store_tmp_dir(const ms3_store *st)
+const char *ms3__store_tmp_dir(const ms3_store *st)
 {
     return st->tmp_dir;
 }
 
-bk_code ms3_store_create_bucket(ms3_store *st, const char *name, int64_t now_ms, int *existed,
-                                bk_err *err)
+bk_code ms3__store_create_bucket(ms3_store *st, const char *name, int64_t now_ms, int *existed,
+                                 bk_err *err)
 {
     if (existed != NULL)
         *existed = 0;
-    if (!ms3_valid_bucket_name(name))
+    if (!ms3__valid_bucket_name(name))
         return bk_err_set(err, BK_EINVAL, "invalid bucket name \"%s\"", name);
     pthread_mutex_lock(&st->lock);
     bk_code rc = BK_OK;
@@ -451,7 +451,7 @@ bk_code ms3_store_create_bucket(ms3_store *st, const char *name, int64_t now_ms,
     return rc;
 }
 
-int ms3_store_bucket_exists(ms3_store *st, const char *name)
+int ms3__store_bucket_exists(ms3_store *st, const char *name)
 {
     pthread_mutex_lock(&st->lock);
     int found = find_bucket(st, name) != NULL;
@@ -459,7 +459,7 @@ int ms3_store_bucket_exists(ms3_store *st, const char *name)
     return found;
 }
 
-int ms3_store_delete_bucket(ms3_store *st, const char *name)
+int ms3__store_delete_bucket(ms3_store *st, const char *name)
 {
     pthread_mutex_lock(&st->lock);
     int rc = MS3_STORE_NO_BUCKET;
@@ -501,7 +501,7 @@ int ms3_store_delete_bucket(ms3_store *st, const char *name)
     return rc;
 }
 
-size_t ms3_store_list_buckets(ms3_store *st, ms3_bucket_item **out)
+size_t ms3__store_list_buckets(ms3_store *st, ms3_bucket_item **out)
 {
     pthread_mutex_lock(&st->lock);
     size_t n = 0;
@@ -518,7 +518,7 @@ size_t ms3_store_list_buckets(ms3_store *st, ms3_bucket_item **out)
     return n;
 }
 
-void ms3_bucket_items_free(ms3_bucket_item *items, size_t n)
+void ms3__bucket_items_free(ms3_bucket_item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(items[i].name);
@@ -534,28 +534,28 @@ static int lookup(ms3_store *st, const char *bkt, const char *key, obj **o)
     return *o != NULL ? MS3_STORE_OK : MS3_STORE_NO_KEY;
 }
 
-int ms3_store_stat(ms3_store *st, const char *bkt, const char *key, ms3_objmeta *meta)
+int ms3__store_stat(ms3_store *st, const char *bkt, const char *key, ms3_objmeta *meta)
 {
     pthread_mutex_lock(&st->lock);
     obj *o = NULL;
     int rc = lookup(st, bkt, key, &o);
-    if (rc == MS3_STORE_OK && ms3_objmeta_copy(meta, &o->meta) != 0)
+    if (rc == MS3_STORE_OK && ms3__objmeta_copy(meta, &o->meta) != 0)
         rc = MS3_STORE_IO;
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
-int ms3_store_open_object(ms3_store *st, const char *bkt, const char *key, ms3_objmeta *meta,
-                          ms3_reader **reader, bk_err *err)
+int ms3__store_open_object(ms3_store *st, const char *bkt, const char *key, ms3_objmeta *meta,
+                           ms3_reader **reader, bk_err *err)
 {
     *reader = NULL;
     pthread_mutex_lock(&st->lock);
     obj *o = NULL;
     int rc = lookup(st, bkt, key, &o);
     if (rc == MS3_STORE_OK) {
-        *reader = ms3_reader_from_body(&o->body, err);
-        if (*reader == NULL || ms3_objmeta_copy(meta, &o->meta) != 0) {
-            ms3_reader_close(*reader);
+        *reader = ms3__reader_from_body(&o->body, err);
+        if (*reader == NULL || ms3__objmeta_copy(meta, &o->meta) != 0) {
+            ms3__reader_close(*reader);
             *reader = NULL;
             rc = MS3_STORE_IO;
         }
@@ -597,7 +597,7 @@ static int place_body(ms3_store *st, const char *bkt, const char *key, ms3_body 
     return rc;
 }
 
-int ms3_etag_list_matches(const char *list, const char *etag)
+int ms3__etag_list_matches(const char *list, const char *etag)
 {
     /* Compare without quotes and weak markers: "abc" == abc == W/"abc". */
     const char *e = etag;
@@ -642,27 +642,27 @@ static int check_cond(bucket *b, const char *key, const ms3_put_cond *cond)
     if (cond->if_match != NULL) {
         if (cur == NULL)
             return MS3_STORE_NO_KEY;
-        if (!ms3_etag_list_matches(cond->if_match, cur->meta.etag))
+        if (!ms3__etag_list_matches(cond->if_match, cur->meta.etag))
             return MS3_STORE_PRECONDITION;
     }
     return MS3_STORE_OK;
 }
 
-int ms3_store_put(ms3_store *st, const char *bkt, const char *key, ms3_body *body,
-                  ms3_objmeta *meta, const ms3_put_cond *cond, bk_err *err)
+int ms3__store_put(ms3_store *st, const char *bkt, const char *key, ms3_body *body,
+                   ms3_objmeta *meta, const ms3_put_cond *cond, bk_err *err)
 {
     obj *o = calloc(1, sizeof(*o));
     if (o == NULL || (o->key = strdup(key)) == NULL) {
         free(o);
-        ms3_body_free(body);
-        ms3_objmeta_free(meta);
+        ms3__body_clear(body);
+        ms3__objmeta_clear(meta);
         bk_err_set(err, BK_ENOMEM, "out of memory");
         return MS3_STORE_IO;
     }
     o->meta = *meta;
     o->body = *body;
     o->meta.size = body->size;
-    ms3_objmeta_init(meta);
+    ms3__objmeta_init(meta);
     memset(body, 0, sizeof(*body));
 
     pthread_mutex_lock(&st->lock);
@@ -691,22 +691,22 @@ int ms3_store_put(ms3_store *st, const char *bkt, const char *key, ms3_body *bod
     return rc;
 }
 
-int ms3_store_replace_meta(ms3_store *st, const char *bkt, const char *key, ms3_objmeta *meta,
-                           bk_err *err)
+int ms3__store_replace_meta(ms3_store *st, const char *bkt, const char *key, ms3_objmeta *meta,
+                            bk_err *err)
 {
     pthread_mutex_lock(&st->lock);
     obj *o = NULL;
     int rc = lookup(st, bkt, key, &o);
     if (rc == MS3_STORE_OK) {
         meta->size = o->meta.size;
-        ms3_objmeta_free(&o->meta);
+        ms3__objmeta_clear(&o->meta);
         o->meta = *meta;
-        ms3_objmeta_init(meta);
+        ms3__objmeta_init(meta);
         if (persist_meta(st, bkt, o, err) != 0)
             rc = MS3_STORE_IO;
     }
     pthread_mutex_unlock(&st->lock);
-    ms3_objmeta_free(meta);
+    ms3__objmeta_clear(meta);
     return rc;
 }
 
@@ -722,7 +722,7 @@ static void unlink_object_files(ms3_store *st, const char *bkt, obj *o)
         unlink(o->body.path);
 }
 
-int ms3_store_delete(ms3_store *st, const char *bkt, const char *key)
+int ms3__store_delete(ms3_store *st, const char *bkt, const char *key)
 {
     pthread_mutex_lock(&st->lock);
     bucket *b = find_bucket(st, bkt);
@@ -745,7 +745,7 @@ int ms3_store_delete(ms3_store *st, const char *bkt, const char *key)
     return rc;
 }
 
-long ms3_store_age(ms3_store *st, const char *bkt, const char *prefix, int64_t seconds)
+long ms3__store_age(ms3_store *st, const char *bkt, const char *prefix, int64_t seconds)
 {
     size_t plen = prefix != NULL ? strlen(prefix) : 0;
     pthread_mutex_lock(&st->lock);
@@ -766,7 +766,7 @@ long ms3_store_age(ms3_store *st, const char *bkt, const char *prefix, int64_t s
     return count;
 }
 
-size_t ms3_store_count(ms3_store *st, const char *bkt)
+size_t ms3__store_count(ms3_store *st, const char *bkt)
 {
     pthread_mutex_lock(&st->lock);
     bucket *b = find_bucket(st, bkt);
@@ -775,7 +775,7 @@ size_t ms3_store_count(ms3_store *st, const char *bkt)
     return n;
 }
 
-void ms3_store_clear(ms3_store *st)
+void ms3__store_clear(ms3_store *st)
 {
     pthread_mutex_lock(&st->lock);
     for (size_t i = 0; i < st->nb; i++) {
@@ -789,8 +789,8 @@ void ms3_store_clear(ms3_store *st)
     pthread_mutex_unlock(&st->lock);
 }
 
-int ms3_store_scan(ms3_store *st, const char *bkt, const char *prefix, const char *after,
-                   int (*cb)(void *ud, const ms3_obj_view *o), void *ud)
+int ms3__store_scan(ms3_store *st, const char *bkt, const char *prefix, const char *after,
+                    int (*cb)(void *ud, const ms3_obj_view *o), void *ud)
 {
     size_t plen = prefix != NULL ? strlen(prefix) : 0;
     pthread_mutex_lock(&st->lock);

@@ -28,36 +28,36 @@ enum {
 };
 
 /* S3's bucket naming rules (3-63 of a-z 0-9 . -, starting and ending alphanumeric). */
-int ms3_valid_bucket_name(const char *name);
+int ms3__valid_bucket_name(const char *name);
 
 /* Opens (creating) the data dir and loads what a previous run stored there. */
-ms3_store *ms3_store_open(const char *data_dir /* NULL = memory */, bk_err *err);
+ms3_store *ms3__store_open(const char *data_dir /* NULL = memory */, bk_err *err);
 /* DIR/tmp for writers, NULL in memory. */
-const char *ms3_store_tmp_dir(const ms3_store *st);
-const char *ms3_store_data_dir(const ms3_store *st); /* NULL in memory */
+const char *ms3__store_tmp_dir(const ms3_store *st);
+const char *ms3__store_data_dir(const ms3_store *st); /* NULL in memory */
 /* Writes path through path.tmp and a rename, so a reader sees all or nothing. */
-int ms3_write_file_atomic(const char *path, const char *text, bk_err *err);
-void ms3_store_close(ms3_store *st);
-int ms3_store_is_persistent(const ms3_store *st);
+int ms3__write_file_atomic(const char *path, const char *text, bk_err *err);
+void ms3__store_close(ms3_store *st);
+int ms3__store_is_persistent(const ms3_store *st);
 
 /* Creates the bucket unless it exists (*existed then 1; existed may be NULL). */
-bk_code ms3_store_create_bucket(ms3_store *st, const char *bucket, int64_t now_ms, int *existed,
-                                bk_err *err);
-int ms3_store_bucket_exists(ms3_store *st, const char *bucket);
+bk_code ms3__store_create_bucket(ms3_store *st, const char *bucket, int64_t now_ms, int *existed,
+                                 bk_err *err);
+int ms3__store_bucket_exists(ms3_store *st, const char *bucket);
 /* MS3_STORE_OK, NO_BUCKET, or -1 with "BucketNotEmpty" semantics. */
-int ms3_store_delete_bucket(ms3_store *st, const char *bucket);
+int ms3__store_delete_bucket(ms3_store *st, const char *bucket);
 typedef struct ms3_bucket_item {
     char *name;
     int64_t created_ms;
 } ms3_bucket_item;
-size_t ms3_store_list_buckets(ms3_store *st, ms3_bucket_item **out);
-void ms3_bucket_items_free(ms3_bucket_item *items, size_t n);
+size_t ms3__store_list_buckets(ms3_store *st, ms3_bucket_item **out);
+void ms3__bucket_items_free(ms3_bucket_item *items, size_t n);
 
 /* Copies the object's metadata into *meta (caller frees). */
-int ms3_store_stat(ms3_store *st, const char *bucket, const char *key, ms3_objmeta *meta);
+int ms3__store_stat(ms3_store *st, const char *bucket, const char *key, ms3_objmeta *meta);
 /* Opens the body and copies the metadata, both consistent with each other. */
-int ms3_store_open_object(ms3_store *st, const char *bucket, const char *key, ms3_objmeta *meta,
-                          ms3_reader **reader, bk_err *err);
+int ms3__store_open_object(ms3_store *st, const char *bucket, const char *key, ms3_objmeta *meta,
+                           ms3_reader **reader, bk_err *err);
 /* Stores body + meta under key, replacing any existing object. Takes ownership of
  * both (also on failure). Returns MS3_STORE_OK, NO_BUCKET or IO (err set). */
 typedef struct ms3_put_cond {
@@ -66,20 +66,20 @@ typedef struct ms3_put_cond {
 } ms3_put_cond;
 /* cond may be NULL. Also returns MS3_STORE_PRECONDITION, or NO_KEY for If-Match on
  * a missing key; the check and the replacement are one atomic step. */
-int ms3_store_put(ms3_store *st, const char *bucket, const char *key, ms3_body *body,
-                  ms3_objmeta *meta, const ms3_put_cond *cond, bk_err *err);
+int ms3__store_put(ms3_store *st, const char *bucket, const char *key, ms3_body *body,
+                   ms3_objmeta *meta, const ms3_put_cond *cond, bk_err *err);
 /* 1 when an If-Match / If-None-Match list (a, "b", W/"c", *) names etag. */
-int ms3_etag_list_matches(const char *list, const char *etag);
+int ms3__etag_list_matches(const char *list, const char *etag);
 /* Replaces the metadata of an existing object, keeping body, size and ETag
  * (copy onto itself with REPLACE). meta is consumed. */
-int ms3_store_replace_meta(ms3_store *st, const char *bucket, const char *key, ms3_objmeta *meta,
-                           bk_err *err);
-int ms3_store_delete(ms3_store *st, const char *bucket, const char *key);
+int ms3__store_replace_meta(ms3_store *st, const char *bucket, const char *key, ms3_objmeta *meta,
+                            bk_err *err);
+int ms3__store_delete(ms3_store *st, const char *bucket, const char *key);
 /* Moves Last-Modified of objects under prefix into the past; count or -1 (no bucket). */
-long ms3_store_age(ms3_store *st, const char *bucket, const char *prefix, int64_t seconds);
-size_t ms3_store_count(ms3_store *st, const char *bucket);
+long ms3__store_age(ms3_store *st, const char *bucket, const char *prefix, int64_t seconds);
+size_t ms3__store_count(ms3_store *st, const char *bucket);
 /* Deletes every object of every bucket. */
-void ms3_store_clear(ms3_store *st);
+void ms3__store_clear(ms3_store *st);
 
 /* Visits objects with the prefix whose key sorts after `after` (NULL = from the
  * start), in UTF-8 binary order, under the store lock: the callback must be quick
@@ -88,7 +88,7 @@ typedef struct ms3_obj_view {
     const char *key;
     const ms3_objmeta *meta;
 } ms3_obj_view;
-int ms3_store_scan(ms3_store *st, const char *bucket, const char *prefix, const char *after,
-                   int (*cb)(void *ud, const ms3_obj_view *o), void *ud);
+int ms3__store_scan(ms3_store *st, const char *bucket, const char *prefix, const char *after,
+                    int (*cb)(void *ud, const ms3_obj_view *o), void *ud);
 
 #endif

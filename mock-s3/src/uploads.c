@@ -20,16 +20,16 @@
 
 /* ---------------------------------------------------------------- freeing */
 
-void ms3_upload_free(ms3_upload *up)
+void ms3__upload_free(ms3_upload *up)
 {
     if (up == NULL)
         return;
     for (size_t i = 0; i < up->n; i++)
-        ms3_body_free(&up->parts[i].body);
+        ms3__body_clear(&up->parts[i].body);
     free(up->parts);
     free(up->bucket);
     free(up->key);
-    ms3_objmeta_free(&up->meta);
+    ms3__objmeta_clear(&up->meta);
     free(up);
 }
 
@@ -69,13 +69,13 @@ static void remove_upload_dir(const ms3_uploads *u, const char *id)
     remove_files(u, id, NULL, NULL);
 }
 
-void ms3_upload_discard(ms3_uploads *u, ms3_upload *up)
+void ms3__upload_discard(ms3_uploads *u, ms3_upload *up)
 {
     if (up == NULL)
         return;
     char id[sizeof(up->id)];
     memcpy(id, up->id, sizeof(id));
-    ms3_upload_free(up); /* part files are temp files: unlinked here */
+    ms3__upload_free(up); /* part files are temp files: unlinked here */
     if (u->dir != NULL)
         remove_upload_dir(u, id);
 }
@@ -131,7 +131,7 @@ static int persist(const ms3_uploads *u, const ms3_upload *up, bk_err *err)
 {
     if (u->dir == NULL)
         return 0;
-    char *meta = ms3_objmeta_to_json(up->key, &up->meta, 0);
+    char *meta = ms3__objmeta_to_json(up->key, &up->meta, 0);
     json_t *parts = json_array();
     for (size_t i = 0; parts != NULL && i < up->n; i++) {
         json_t *pj = part_json(&up->parts[i]);
@@ -159,8 +159,9 @@ static int persist(const ms3_uploads *u, const ms3_upload *up, bk_err *err)
     }
     bk_buf path = BK_BUF_INIT;
     bk_buf_printf(&path, "%s/%s/" UPLOAD_JSON, u->dir, up->id);
-    int rc = bk_buf_check(&path, err) == BK_OK ? ms3_write_file_atomic(bk_buf_str(&path), text, err)
-                                               : -1;
+    int rc = bk_buf_check(&path, err) == BK_OK
+                 ? ms3__write_file_atomic(bk_buf_str(&path), text, err)
+                 : -1;
     bk_buf_free(&path);
     free(text);
     return rc;
@@ -199,7 +200,7 @@ static int load_part(const char *dir, json_t *pj, ms3_part *p)
     snprintf(p->etag, sizeof(p->etag), "%s", etag);
     snprintf(p->ck_value, sizeof(p->ck_value), "%s", ck);
     if (zero) {
-        ms3_body_zero(&p->body, p->size);
+        ms3__body_zero(&p->body, p->size);
         return 0;
     }
     if (file == NULL || strchr(file, '/') != NULL || file[0] == '.')
@@ -247,7 +248,7 @@ static ms3_upload *load_upload(const ms3_uploads *u, const char *id)
         up->key = strdup(key);
         up->initiated_ms = initiated;
         ok = up->bucket != NULL && up->key != NULL &&
-             ms3_objmeta_from_json(meta, &meta_key, &up->meta, &zero_body) == 0;
+             ms3__objmeta_from_json(meta, &meta_key, &up->meta, &zero_body) == 0;
         free(meta_key);
     }
     size_t n_parts = ok ? json_array_size(parts) : 0;
@@ -263,7 +264,7 @@ static ms3_upload *load_upload(const ms3_uploads *u, const char *id)
     json_decref(o);
     free(dir);
     if (!ok) {
-        ms3_upload_free(up);
+        ms3__upload_free(up);
         return NULL;
     }
     return up;
@@ -308,7 +309,7 @@ static int load_all(ms3_uploads *u, bk_err *err)
         /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         ms3_upload **ni = realloc(u->items, (u->n + 1) * sizeof(*ni));
         if (ni == NULL) {
-            ms3_upload_free(up);
+            ms3__upload_free(up);
             bk_err_set(err, BK_ENOMEM, "out of memory loading uploads");
             rc = -1;
             break;
@@ -322,7 +323,7 @@ static int load_all(ms3_uploads *u, bk_err *err)
 
 /* ---------------------------------------------------------------- registry */
 
-ms3_uploads *ms3_uploads_new(const char *data_dir, bk_err *err)
+ms3_uploads *ms3__uploads_new(const char *data_dir, bk_err *err)
 {
     ms3_uploads *u = calloc(1, sizeof(*u));
     if (u == NULL) {
@@ -336,29 +337,29 @@ ms3_uploads *ms3_uploads_new(const char *data_dir, bk_err *err)
         u->dir = bk_buf_steal(&b);
         if (u->dir == NULL) {
             bk_err_set(err, BK_ENOMEM, "out of memory");
-            ms3_uploads_free(u);
+            ms3__uploads_free(u);
             return NULL;
         }
         if (load_all(u, err) != 0) {
-            ms3_uploads_free(u);
+            ms3__uploads_free(u);
             return NULL;
         }
     }
     return u;
 }
 
-void ms3_uploads_clear(ms3_uploads *u)
+void ms3__uploads_clear(ms3_uploads *u)
 {
     pthread_mutex_lock(&u->lock);
     for (size_t i = 0; i < u->n; i++)
-        ms3_upload_discard(u, u->items[i]);
+        ms3__upload_discard(u, u->items[i]);
     free(u->items);
     u->items = NULL;
     u->n = 0;
     pthread_mutex_unlock(&u->lock);
 }
 
-void ms3_uploads_free(ms3_uploads *u)
+void ms3__uploads_free(ms3_uploads *u)
 {
     if (u == NULL)
         return;
@@ -367,7 +368,7 @@ void ms3_uploads_free(ms3_uploads *u)
         if (u->dir != NULL) /* the files stay for the next run */
             for (size_t k = 0; k < up->n; k++)
                 up->parts[k].body.is_temp = 0;
-        ms3_upload_free(up);
+        ms3__upload_free(up);
     }
     free(u->items);
     free(u->dir);
@@ -375,7 +376,7 @@ void ms3_uploads_free(ms3_uploads *u)
     free(u);
 }
 
-size_t ms3_uploads_count(ms3_uploads *u)
+size_t ms3__uploads_count(ms3_uploads *u)
 {
     pthread_mutex_lock(&u->lock);
     size_t n = u->n;
@@ -383,8 +384,8 @@ size_t ms3_uploads_count(ms3_uploads *u)
     return n;
 }
 
-ms3_upload *ms3_uploads_find(ms3_uploads *u, const char *id, const char *bucket, const char *key,
-                             size_t *pos)
+ms3_upload *ms3__uploads_find(ms3_uploads *u, const char *id, const char *bucket, const char *key,
+                              size_t *pos)
 {
     for (size_t i = 0; i < u->n; i++) {
         ms3_upload *up = u->items[i];
@@ -398,15 +399,15 @@ ms3_upload *ms3_uploads_find(ms3_uploads *u, const char *id, const char *bucket,
     return NULL;
 }
 
-int ms3_uploads_exists(ms3_uploads *u, const char *id, const char *bucket, const char *key)
+int ms3__uploads_exists(ms3_uploads *u, const char *id, const char *bucket, const char *key)
 {
     pthread_mutex_lock(&u->lock);
-    int found = ms3_uploads_find(u, id, bucket, key, NULL) != NULL;
+    int found = ms3__uploads_find(u, id, bucket, key, NULL) != NULL;
     pthread_mutex_unlock(&u->lock);
     return found;
 }
 
-int ms3_uploads_add(ms3_uploads *u, ms3_upload *up, bk_err *err)
+int ms3__uploads_add(ms3_uploads *u, ms3_upload *up, bk_err *err)
 {
     if (u->dir != NULL) {
         char *dir = upload_dir(u, up->id);
@@ -432,7 +433,7 @@ int ms3_uploads_add(ms3_uploads *u, ms3_upload *up, bk_err *err)
     return rc;
 }
 
-ms3_upload *ms3_uploads_take(ms3_uploads *u, size_t pos)
+ms3_upload *ms3__uploads_take(ms3_uploads *u, size_t pos)
 {
     ms3_upload *up = u->items[pos];
     u->items[pos] = u->items[--u->n];
@@ -466,23 +467,23 @@ static int adopt_part_file(const ms3_uploads *u, const ms3_upload *up, ms3_part 
     return 0;
 }
 
-int ms3_uploads_put_part(ms3_uploads *u, ms3_upload *up, ms3_part *p, uint64_t request_id,
-                         bk_err *err)
+int ms3__uploads_put_part(ms3_uploads *u, ms3_upload *up, ms3_part *p, uint64_t request_id,
+                          bk_err *err)
 {
     if (adopt_part_file(u, up, p, request_id, err) != 0) {
-        ms3_body_free(&p->body);
+        ms3__body_clear(&p->body);
         return -1;
     }
     size_t i = 0;
     while (i < up->n && up->parts[i].number < p->number)
         i++;
     if (i < up->n && up->parts[i].number == p->number) {
-        ms3_body_free(&up->parts[i].body);
+        ms3__body_clear(&up->parts[i].body);
         up->parts[i] = *p;
     } else {
         ms3_part *np = realloc(up->parts, (up->n + 1) * sizeof(*np));
         if (np == NULL) {
-            ms3_body_free(&p->body);
+            ms3__body_clear(&p->body);
             bk_err_set(err, BK_ENOMEM, "out of memory");
             return -1;
         }

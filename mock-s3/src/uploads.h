@@ -49,33 +49,33 @@ typedef struct ms3_uploads {
 } ms3_uploads;
 
 /* data_dir NULL = in memory; else loads the uploads a previous run left. */
-ms3_uploads *ms3_uploads_new(const char *data_dir, bk_err *err);
+ms3_uploads *ms3__uploads_new(const char *data_dir, bk_err *err);
 /* At shutdown: frees the registry, leaving persisted uploads on disk. */
-void ms3_uploads_free(ms3_uploads *u);
+void ms3__uploads_free(ms3_uploads *u);
 /* Drops every upload, on disk too (reset). */
-void ms3_uploads_clear(ms3_uploads *u);
-size_t ms3_uploads_count(ms3_uploads *u);
-int ms3_uploads_exists(ms3_uploads *u, const char *upload_id, const char *bucket, const char *key);
+void ms3__uploads_clear(ms3_uploads *u);
+size_t ms3__uploads_count(ms3_uploads *u);
+int ms3__uploads_exists(ms3_uploads *u, const char *upload_id, const char *bucket, const char *key);
 
 /* Caller holds u->lock. NULL when absent; *pos its index. */
-ms3_upload *ms3_uploads_find(ms3_uploads *u, const char *id, const char *bucket, const char *key,
-                             size_t *pos);
+ms3_upload *ms3__uploads_find(ms3_uploads *u, const char *id, const char *bucket, const char *key,
+                              size_t *pos);
 /* Registers (and persists) a new or returning upload. -1 + err on failure (the
  * caller still owns up). On success the registry owns it and the caller must
  * not touch it again: a reset or an abort may free it at once. */
-int ms3_uploads_add(ms3_uploads *u, ms3_upload *up, bk_err *err);
+int ms3__uploads_add(ms3_uploads *u, ms3_upload *up, bk_err *err);
 /* Caller holds u->lock; the upload is in the registry. Stores part p (its body
  * moves into the upload's directory), replacing one with the same number, and
  * persists the upload. On failure p's body is freed. request_id names the file. */
-int ms3_uploads_put_part(ms3_uploads *u, ms3_upload *up, ms3_part *p, uint64_t request_id,
-                         bk_err *err);
+int ms3__uploads_put_part(ms3_uploads *u, ms3_upload *up, ms3_part *p, uint64_t request_id,
+                          bk_err *err);
 /* Caller holds u->lock. Takes the upload at pos out of the registry (its
- * files stay until ms3_upload_discard). */
-ms3_upload *ms3_uploads_take(ms3_uploads *u, size_t pos);
+ * files stay until ms3__upload_discard). */
+ms3_upload *ms3__uploads_take(ms3_uploads *u, size_t pos);
 
 /* Frees an upload that is over (completed, aborted): its files go too. */
-void ms3_upload_discard(ms3_uploads *u, ms3_upload *up);
+void ms3__upload_discard(ms3_uploads *u, ms3_upload *up);
 /* Frees an upload that was never registered. */
-void ms3_upload_free(ms3_upload *up);
+void ms3__upload_free(ms3_upload *up);
 
 #endif

@@ -14,7 +14,7 @@ static int hexval(char c)
     return -1;
 }
 
-char *ms3_url_decode(const char *s, size_t len, int plus_is_space)
+char *ms3__url_decode(const char *s, size_t len, int plus_is_space)
 {
     char *out = malloc(len + 1);
     if (out == NULL)
@@ -40,7 +40,7 @@ char *ms3_url_decode(const char *s, size_t len, int plus_is_space)
     return out;
 }
 
-int ms3_utf8_valid(const char *str, size_t len)
+int ms3__utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;

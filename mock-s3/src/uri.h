@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 /* Percent-decodes (plus_is_space for query strings); NULL on a malformed escape. */
-char *ms3_url_decode(const char *s, size_t len, int plus_is_space);
+char *ms3__url_decode(const char *s, size_t len, int plus_is_space);
 /* 1 when s (len bytes) is valid UTF-8 without NUL. */
-int ms3_utf8_valid(const char *s, size_t len);
+int ms3__utf8_valid(const char *s, size_t len);
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ms3_xml_escape(bk_buf *b, const char *s)
+void ms3__xml_escape(bk_buf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
@@ -35,14 +35,14 @@ void ms3_xml_escape(bk_buf *b, const char *s)
     }
 }
 
-void ms3_xml_elem(bk_buf *b, const char *name, const char *text)
+void ms3__xml_elem(bk_buf *b, const char *name, const char *text)
 {
     bk_buf_printf(b, "<%s>", name);
-    ms3_xml_escape(b, text != NULL ? text : "");
+    ms3__xml_escape(b, text != NULL ? text : "");
     bk_buf_printf(b, "</%s>", name);
 }
 
-void ms3_xml_elem_u64(bk_buf *b, const char *name, unsigned long long v)
+void ms3__xml_elem_u64(bk_buf *b, const char *name, unsigned long long v)
 {
     bk_buf_printf(b, "<%s>%llu</%s>", name, v, name);
 }
@@ -203,7 +203,7 @@ static int run(parse_state *st, const char *data, size_t len)
     return ok && !st->bad ? 0 : -1;
 }
 
-int ms3_xml_parse_complete(const char *data, size_t len, ms3_complete_req *out)
+int ms3__xml_parse_complete(const char *data, size_t len, ms3_complete_req *out)
 {
     memset(out, 0, sizeof(*out));
     if (len > (size_t)16 * 1024 * 1024)
@@ -217,13 +217,13 @@ int ms3_xml_parse_complete(const char *data, size_t len, ms3_complete_req *out)
     free(st.cur_part.checksum_name);
     free(st.cur_part.checksum_value);
     if (rc != 0 || out->n == 0) {
-        ms3_complete_req_free(out);
+        ms3__complete_req_clear(out);
         return -1;
     }
     return 0;
 }
 
-void ms3_complete_req_free(ms3_complete_req *r)
+void ms3__complete_req_clear(ms3_complete_req *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         free(r->parts[i].etag);
@@ -234,7 +234,7 @@ void ms3_complete_req_free(ms3_complete_req *r)
     memset(r, 0, sizeof(*r));
 }
 
-int ms3_xml_parse_delete(const char *data, size_t len, ms3_delete_req *out)
+int ms3__xml_parse_delete(const char *data, size_t len, ms3_delete_req *out)
 {
     memset(out, 0, sizeof(*out));
     if (len > (size_t)4 * 1024 * 1024)
@@ -246,13 +246,13 @@ int ms3_xml_parse_delete(const char *data, size_t len, ms3_delete_req *out)
     int rc = run(&st, data, len);
     free(st.cur_key);
     if (rc != 0 || out->n == 0) {
-        ms3_delete_req_free(out);
+        ms3__delete_req_clear(out);
         return -1;
     }
     return 0;
 }
 
-void ms3_delete_req_free(ms3_delete_req *r)
+void ms3__delete_req_clear(ms3_delete_req *r)
 {
     for (size_t i = 0; i < r->n; i++)
         free(r->keys[i]);

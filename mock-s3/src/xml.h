@@ -10,10 +10,10 @@
 #define MS3_XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define MS3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
 
-void ms3_xml_escape(bk_buf *b, const char *s);
+void ms3__xml_escape(bk_buf *b, const char *s);
 /* <name>escaped text</name> */
-void ms3_xml_elem(bk_buf *b, const char *name, const char *text);
-void ms3_xml_elem_u64(bk_buf *b, const char *name, unsigned long long v);
+void ms3__xml_elem(bk_buf *b, const char *name, const char *text);
+void ms3__xml_elem_u64(bk_buf *b, const char *name, unsigned long long v);
 
 typedef struct ms3_complete_part {
     long number;         /* -1 when missing or not a number */
@@ -34,9 +34,9 @@ typedef struct ms3_delete_req {
 } ms3_delete_req;
 
 /* Both return 0, or -1 when the body is not the expected document (MalformedXML). */
-int ms3_xml_parse_complete(const char *data, size_t len, ms3_complete_req *out);
-void ms3_complete_req_free(ms3_complete_req *r);
-int ms3_xml_parse_delete(const char *data, size_t len, ms3_delete_req *out);
-void ms3_delete_req_free(ms3_delete_req *r);
+int ms3__xml_parse_complete(const char *data, size_t len, ms3_complete_req *out);
+void ms3__complete_req_clear(ms3_complete_req *r);
+int ms3__xml_parse_delete(const char *data, size_t len, ms3_delete_req *out);
+void ms3__delete_req_clear(ms3_delete_req *r);
 
 #endif

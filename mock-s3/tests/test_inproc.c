@@ -131,30 +131,30 @@ static void put_get_head_list(void **state)
     assert_string_equal(ms3_inproc_response_header(&resp, "ETag"),
                         "\"e4d7f1b4ed2e42d15898f4b27b019da4\"");
     assert_non_null(ms3_inproc_response_header(&resp, "x-amz-request-id"));
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     simple("GET", "/" T_BUCKET "/dir/a.txt", NULL, &resp);
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.body_len, 12);
     assert_string_equal(resp.body, "hello, world");
     assert_string_equal(ms3_inproc_response_header(&resp, "Content-Length"), "12");
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     simple("HEAD", "/" T_BUCKET "/dir/a.txt", NULL, &resp);
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.body_len, 0);
     assert_string_equal(ms3_inproc_response_header(&resp, "Content-Length"), "12");
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     simple("GET", "/" T_BUCKET "?list-type=2&prefix=dir/", NULL, &resp);
     assert_int_equal(resp.status, 200);
     assert_non_null(strstr(resp.body, "<Key>dir/a.txt</Key>"));
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     simple("GET", "/" T_BUCKET "/missing", NULL, &resp);
     assert_int_equal(resp.status, 404);
     assert_non_null(strstr(resp.body, "<Code>NoSuchKey</Code>"));
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     /* The journal saw every request, as it does over HTTP. */
     ms3_journal_entry *e = NULL;
@@ -180,7 +180,7 @@ static void wrong_signature_changes_nothing(void **state)
     assert_int_equal(resp.status, 403);
     assert_non_null(strstr(resp.body, "<Code>SignatureDoesNotMatch</Code>"));
     assert_int_equal(ms3_server_object_count(srv, T_BUCKET), 0);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
     char signature[65];
     snprintf(signature, sizeof(signature), "%s", sr.sig.signature);
     bk_sigv4_result_free(&sr.sig);
@@ -199,7 +199,7 @@ static void faults_are_reported_not_performed(void **state)
     ms3_inproc_response resp;
     simple("PUT", "/" T_BUCKET "/obj", "0123456789abcdefghij", &resp);
     assert_int_equal(resp.status, 200);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     bk_err err;
     ms3_fault_rule rule;
@@ -213,7 +213,7 @@ static void faults_are_reported_not_performed(void **state)
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.delay_ms, 600000);
     assert_int_equal(resp.body_len, 20);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     ms3_fault_rule_init(&rule);
     rule.operation = "GetObject";
@@ -226,7 +226,7 @@ static void faults_are_reported_not_performed(void **state)
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.body_len, 7);
     assert_memory_equal(resp.body, "0123456", 7);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     ms3_fault_rule_init(&rule);
     rule.operation = "PutObject";
@@ -237,7 +237,7 @@ static void faults_are_reported_not_performed(void **state)
     simple("PUT", "/" T_BUCKET "/cut", "a body longer than five bytes", &resp);
     assert_int_equal(resp.outcome, MS3_INPROC_CUT_REQUEST);
     assert_int_equal(resp.status, 0);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
     ms3_object_info info;
     assert_int_equal(ms3_server_stat_object(srv, T_BUCKET, "cut", &info, &err), BK_ENOTFOUND);
 
@@ -271,7 +271,7 @@ static void body_framing_like_http(void **state)
     handle(&rq, &resp);
     assert_int_equal(resp.status, 403);
     assert_int_equal(resp.body_before_request, 1);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     /* Signed, with Content-Length 3 and six bytes: three are the body. */
     signed_req sr;
@@ -280,7 +280,7 @@ static void body_framing_like_http(void **state)
     rq.body_len = 6;
     handle(&rq, &resp);
     assert_int_equal(resp.status, 200);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
     bk_sigv4_result_free(&sr.sig);
     ms3_object_info info;
     bk_err err;
@@ -293,7 +293,7 @@ static void body_framing_like_http(void **state)
     rq.body_len = 3;
     handle(&rq, &resp);
     assert_int_equal(resp.outcome, MS3_INPROC_CLIENT_GONE);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
     bk_sigv4_result_free(&sr.sig);
     assert_int_equal(ms3_server_stat_object(srv, T_BUCKET, "gone", &info, &err), BK_ENOTFOUND);
 
@@ -305,7 +305,7 @@ static void body_framing_like_http(void **state)
     handle(&rq, &resp);
     assert_int_equal(resp.outcome, MS3_INPROC_BAD_REQUEST);
     assert_int_equal(resp.status, 400);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
     assert_int_equal(ms3_journal_count(srv, NULL), before);
 }
 
@@ -328,7 +328,7 @@ static void aws_chunked_byte_by_byte(void **state)
     ms3_inproc_response resp;
     handle(&rq, &resp);
     assert_int_equal(resp.status, 200);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
     bk_sigv4_result_free(&sr.sig);
 
     char *data = NULL;
@@ -348,7 +348,7 @@ static void early_answer_skips_body(void **state)
     assert_int_equal(resp.status, 404);
     assert_non_null(strstr(resp.body, "<Code>NoSuchBucket</Code>"));
     assert_int_equal(resp.body_before_request, 1);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     ms3_journal_filter f = {0};
     f.status = 404;
@@ -373,7 +373,7 @@ static void bad_arguments(void **state)
     rq.target = "/x";
     rq.body_len = 4;
     assert_int_equal(ms3_server_handle(srv, &rq, &resp, &err), BK_EINVAL);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
     assert_int_equal(ms3_server_port(srv), 0);
     assert_string_equal(ms3_server_url(srv), "");
 }
@@ -404,14 +404,14 @@ static void rules_added_while_requests_run(void **state)
     ms3_inproc_response resp;
     simple("PUT", "/" T_BUCKET "/race", "x", &resp);
     assert_int_equal(resp.status, 200);
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
 
     pthread_t adder;
     assert_int_equal(pthread_create(&adder, NULL, add_rules, NULL), 0);
     for (int i = 0; i < RACE_ROUNDS; i++) {
         simple("HEAD", "/" T_BUCKET "/race", NULL, &resp);
         assert_int_equal(resp.status, 200);
-        ms3_inproc_response_free(&resp);
+        ms3_inproc_response_clear(&resp);
     }
     void *failed = NULL;
     assert_int_equal(pthread_join(adder, &failed), 0);

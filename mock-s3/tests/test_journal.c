@@ -31,7 +31,7 @@ static ms3_journal_entry entry(const char *key)
 static uint64_t append(ms3_journal *j, const char *key, const char *file_headers)
 {
     ms3_journal_entry e = entry(key);
-    uint64_t seq = ms3_journal_append(j, &e, file_headers != NULL ? strdup(file_headers) : NULL);
+    uint64_t seq = ms3__journal_append(j, &e, file_headers != NULL ? strdup(file_headers) : NULL);
     assert_true(seq > 0);
     return seq;
 }
@@ -56,35 +56,35 @@ static void test_ring_keeps_the_newest(void **state)
 {
     (void)state;
     bk_err err;
-    ms3_journal *j = ms3_journal_new(NULL, 3, &err);
+    ms3_journal *j = ms3__journal_new(NULL, 3, &err);
     assert_non_null(j);
     for (int i = 0; i < 1000; i++) {
         char key[16];
         snprintf(key, sizeof(key), "k%d", i);
         uint64_t seq = append(j, key, NULL);
-        ms3_journal_finish(j, seq, 200, 0, 0.0, NULL);
+        ms3__journal_finish(j, seq, 200, 0, 0.0, NULL);
     }
     ms3_journal_stats st;
-    ms3_journal_stats_get(j, &st);
+    ms3__journal_stats_get(j, &st);
     assert_int_equal(st.entries, 3);
     assert_int_equal(st.max, 3);
     assert_int_equal(st.dropped, 997);
     ms3_journal_entry *e = NULL;
-    assert_int_equal(ms3_journal_query_j(j, NULL, &e), 3);
+    assert_int_equal(ms3__journal_query(j, NULL, &e), 3);
     assert_string_equal(e[0].key, "k997");
     assert_string_equal(e[2].key, "k999");
     assert_int_equal(e[2].seq, 1000);
     ms3_journal_entries_free(e, 3);
-    ms3_journal_clear(j);
-    ms3_journal_stats_get(j, &st);
+    ms3__journal_clear(j);
+    ms3__journal_stats_get(j, &st);
     assert_int_equal(st.entries, 0);
     assert_int_equal(st.dropped, 0);
-    ms3_journal_free(j);
+    ms3__journal_free(j);
 
-    j = ms3_journal_new(NULL, 0, &err);
-    ms3_journal_stats_get(j, &st);
+    j = ms3__journal_new(NULL, 0, &err);
+    ms3__journal_stats_get(j, &st);
     assert_int_equal(st.max, MS3_JOURNAL_MAX_DEFAULT);
-    ms3_journal_free(j);
+    ms3__journal_free(j);
 }
 
 static void test_file_misses_nothing(void **state)
@@ -94,23 +94,23 @@ static void test_file_misses_nothing(void **state)
     char path[512];
     snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
     bk_err err;
-    ms3_journal *j = ms3_journal_new(path, 2, &err);
+    ms3_journal *j = ms3__journal_new(path, 2, &err);
     assert_non_null(j);
     /* Three requests in flight: the first leaves the ring before it finishes. */
     uint64_t a = append(j, "a", "{\"x\":\"the whole header\"}");
     uint64_t b = append(j, "b", NULL);
     uint64_t c = append(j, "c", NULL);
     ms3_journal_stats st;
-    ms3_journal_stats_get(j, &st);
+    ms3__journal_stats_get(j, &st);
     assert_int_equal(st.dropped, 1);
-    ms3_journal_finish(j, b, 200, 1, 0.1, NULL);
-    ms3_journal_finish(j, a, 503, 0, 0.2, "cut");
+    ms3__journal_finish(j, b, 200, 1, 0.1, NULL);
+    ms3__journal_finish(j, a, 503, 0, 0.2, "cut");
     /* A reset while c is in flight. */
-    ms3_journal_clear(j);
-    ms3_journal_finish(j, c, 204, 0, 0.3, NULL);
+    ms3__journal_clear(j);
+    ms3__journal_finish(j, c, 204, 0, 0.3, NULL);
     uint64_t d = append(j, "d", NULL);
-    ms3_journal_finish(j, d, 200, 0, 0.4, NULL);
-    ms3_journal_finish(j, 12345, 200, 0, 0.5, NULL); /* unknown: nothing happens */
+    ms3__journal_finish(j, d, 200, 0, 0.4, NULL);
+    ms3__journal_finish(j, 12345, 200, 0, 0.5, NULL); /* unknown: nothing happens */
 
     const char *text = read_all(path);
     assert_int_equal(lines_of(text), 4);
@@ -120,11 +120,11 @@ static void test_file_misses_nothing(void **state)
     assert_non_null(strstr(text, "\"key\":\"c\""));
     assert_non_null(strstr(text, "\"status\":204"));
     ms3_journal_entry *e = NULL;
-    assert_int_equal(ms3_journal_query_j(j, NULL, &e), 1);
+    assert_int_equal(ms3__journal_query(j, NULL, &e), 1);
     assert_string_equal(e[0].key, "d");
     assert_string_equal(e[0].headers_json, "{\"x\":\"short\"}"); /* memory's headers */
     ms3_journal_entries_free(e, 1);
-    ms3_journal_free(j);
+    ms3__journal_free(j);
     ms3t_rmtree(dir);
     free(dir);
 }
@@ -137,13 +137,13 @@ static void test_free_with_entries_in_flight(void **state)
     char path[512];
     snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
     bk_err err;
-    ms3_journal *j = ms3_journal_new(path, 1, &err);
+    ms3_journal *j = ms3__journal_new(path, 1, &err);
     assert_non_null(j);
     append(j, "a", "{}");
     append(j, "b", "{}");
-    ms3_journal_clear(j);
+    ms3__journal_clear(j);
     append(j, "c", NULL);
-    ms3_journal_free(j);
+    ms3__journal_free(j);
     ms3t_rmtree(dir);
     free(dir);
 }

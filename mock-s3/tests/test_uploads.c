@@ -90,7 +90,7 @@ static int send_with(fixture *fx, const char *method, const char *target, const 
         *resp_body = resp.body;
         resp.body = NULL;
     }
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
     return status;
 }
 

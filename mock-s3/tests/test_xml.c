@@ -15,7 +15,7 @@ static void test_escape(void **state)
 {
     (void)state;
     bk_buf b = BK_BUF_INIT;
-    ms3_xml_elem(&b, "Key", "a<b>&\"c'\x01\n");
+    ms3__xml_elem(&b, "Key", "a<b>&\"c'\x01\n");
     assert_string_equal(bk_buf_str(&b), "<Key>a&lt;b&gt;&amp;&quot;c&apos;&#1;\n</Key>");
     bk_buf_free(&b);
 }
@@ -30,7 +30,7 @@ static void test_complete(void **state)
                       "<ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>"
                       "</CompleteMultipartUpload>";
     ms3_complete_req c;
-    assert_int_equal(ms3_xml_parse_complete(doc, strlen(doc), &c), 0);
+    assert_int_equal(ms3__xml_parse_complete(doc, strlen(doc), &c), 0);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.parts[0].number, 1);
     assert_string_equal(c.parts[0].etag, "\"aa\"");
@@ -38,7 +38,7 @@ static void test_complete(void **state)
     assert_int_equal(c.parts[1].number, 2);
     assert_string_equal(c.parts[1].checksum_name, "ChecksumCRC32");
     assert_string_equal(c.parts[1].checksum_value, "AAAAAA==");
-    ms3_complete_req_free(&c);
+    ms3__complete_req_clear(&c);
 
     const char *bad[] = {
         "<CompleteMultipartUpload><Part>",                        /* truncated */
@@ -48,12 +48,12 @@ static void test_complete(void **state)
         "<CompleteMultipartUpload><Part><ETag>&e;</ETag></Part></CompleteMultipartUpload>",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(ms3_xml_parse_complete(bad[i], strlen(bad[i]), &c), -1);
+        assert_int_equal(ms3__xml_parse_complete(bad[i], strlen(bad[i]), &c), -1);
     const char *nan = "<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>e</ETag>"
                       "</Part></CompleteMultipartUpload>";
-    assert_int_equal(ms3_xml_parse_complete(nan, strlen(nan), &c), 0);
+    assert_int_equal(ms3__xml_parse_complete(nan, strlen(nan), &c), 0);
     assert_int_equal(c.parts[0].number, -1);
-    ms3_complete_req_free(&c);
+    ms3__complete_req_clear(&c);
 }
 
 static void test_delete(void **state)
@@ -62,40 +62,40 @@ static void test_delete(void **state)
     const char *doc = "<Delete><Quiet>true</Quiet><Object><Key>a &amp; b</Key></Object>"
                       "<Object><Key>c</Key><VersionId>v</VersionId></Object></Delete>";
     ms3_delete_req d;
-    assert_int_equal(ms3_xml_parse_delete(doc, strlen(doc), &d), 0);
+    assert_int_equal(ms3__xml_parse_delete(doc, strlen(doc), &d), 0);
     assert_int_equal(d.n, 2);
     assert_true(d.quiet);
     assert_string_equal(d.keys[0], "a & b");
     assert_string_equal(d.keys[1], "c");
-    ms3_delete_req_free(&d);
+    ms3__delete_req_clear(&d);
     const char *nokey = "<Delete><Object></Object></Delete>";
-    assert_int_equal(ms3_xml_parse_delete(nokey, strlen(nokey), &d), -1);
+    assert_int_equal(ms3__xml_parse_delete(nokey, strlen(nokey), &d), -1);
 }
 
 static void test_errors_and_time(void **state)
 {
     (void)state;
-    assert_int_equal(ms3_error_status("NoSuchKey"), 404);
-    assert_int_equal(ms3_error_status("SlowDown"), 503);
-    assert_int_equal(ms3_error_status("InvalidRange"), 416);
-    assert_int_equal(ms3_error_status("MissingContentLength"), 411);
-    assert_int_equal(ms3_error_status("SomethingNew"), 400);
-    assert_string_equal(ms3_error_code_for_status(500), "InternalError");
+    assert_int_equal(ms3__error_status("NoSuchKey"), 404);
+    assert_int_equal(ms3__error_status("SlowDown"), 503);
+    assert_int_equal(ms3__error_status("InvalidRange"), 416);
+    assert_int_equal(ms3__error_status("MissingContentLength"), 411);
+    assert_int_equal(ms3__error_status("SomethingNew"), 400);
+    assert_string_equal(ms3__error_code_for_status(500), "InternalError");
     char buf[64];
-    ms3_time_rfc1123(1369353600, buf, sizeof(buf));
+    ms3__time_rfc1123(1369353600, buf, sizeof(buf));
     assert_string_equal(buf, "Fri, 24 May 2013 00:00:00 GMT");
-    ms3_time_iso8601_ms(1369353600123LL, buf, sizeof(buf));
+    ms3__time_iso8601_ms(1369353600123LL, buf, sizeof(buf));
     assert_string_equal(buf, "2013-05-24T00:00:00.123Z");
-    assert_int_equal(ms3_time_parse_amz("20130524T000000Z"), 1369353600);
-    assert_int_equal(ms3_time_parse_amz("20130524T000000"), -1);
-    assert_int_equal(ms3_time_parse_amz("2013052XT000000Z"), -1);
-    assert_int_equal(ms3_time_parse_rfc1123("Fri, 24 May 2013 00:00:00 GMT"), 1369353600);
-    assert_int_equal(ms3_time_parse_rfc1123("yesterday"), -1);
+    assert_int_equal(ms3__time_parse_amz("20130524T000000Z"), 1369353600);
+    assert_int_equal(ms3__time_parse_amz("20130524T000000"), -1);
+    assert_int_equal(ms3__time_parse_amz("2013052XT000000Z"), -1);
+    assert_int_equal(ms3__time_parse_rfc1123("Fri, 24 May 2013 00:00:00 GMT"), 1369353600);
+    assert_int_equal(ms3__time_parse_rfc1123("yesterday"), -1);
     ms3_clock c;
-    ms3_clock_init(&c, 100);
-    int64_t a = ms3_clock_now(&c);
-    ms3_clock_set_offset(&c, -100);
-    assert_true(a - ms3_clock_now(&c) >= 199);
+    ms3__clock_init(&c, 100);
+    int64_t a = ms3__clock_now(&c);
+    ms3__clock_set_offset(&c, -100);
+    assert_true(a - ms3__clock_now(&c) >= 199);
 }
 
 int main(void)

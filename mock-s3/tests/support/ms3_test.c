@@ -313,7 +313,7 @@ static void do_inproc(ms3_server *s, const ms3t_request *rq, ms3t_response *out)
         out->curl_code = CURLE_PARTIAL_FILE;
     else if (resp.outcome == MS3_INPROC_CUT_REQUEST)
         out->curl_code = CURLE_SEND_ERROR;
-    ms3_inproc_response_free(&resp);
+    ms3_inproc_response_clear(&resp);
     response_finish(out);
 }
 
