@@ -1,5 +1,6 @@
 /* Fault injection: matching (method, operation, key glob), occurrence selection
- * (nth, every nth, first N, seeded probability, max fires) and every action kind. */
+ * (nth, every nth, first N, seeded probability, max fires) and every action kind,
+ * performed on a real connection (test_inproc sees them reported in process). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* ListObjectsV2 and ListObjects: prefix, delimiter, CommonPrefixes, max-keys,
  * continuation tokens, start-after, KeyCount, IsTruncated, UTF-8 binary order,
- * encoding-type=url. */
+ * encoding-type=url. In process. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,7 +24,7 @@ static const char *const keys[] = {
 static int setup(void **state)
 {
     (void)state;
-    srv = ms3t_start(NULL);
+    srv = ms3t_new_inproc(NULL);
     if (srv == NULL)
         return -1;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
