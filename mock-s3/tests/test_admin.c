@@ -1,4 +1,5 @@
-/* The journal (in-process queries, JSON, the journal file, its bounds) and the
+/* BK_TEST_UNIT
+ * The journal (in-process queries, JSON, the journal file, its bounds) and the
  * admin endpoints under _mock/: who may call them, journal, faults, clock,
  * age, reset, buckets, credentials, policy, proxy. In process: the socket
  * adds nothing here (test_binary covers the flags over HTTP). */

@@ -1,4 +1,5 @@
-/* ListObjectsV2 and ListObjects: prefix, delimiter, CommonPrefixes, max-keys,
+/* BK_TEST_UNIT
+ * ListObjectsV2 and ListObjects: prefix, delimiter, CommonPrefixes, max-keys,
  * continuation tokens, start-after, KeyCount, IsTruncated, UTF-8 binary order,
  * encoding-type=url. In process. */
 #include <setjmp.h>

@@ -1,4 +1,5 @@
-/* Multipart uploads: create, parts, copy parts, complete (ETag, order, sizes,
+/* BK_TEST_UNIT
+ * Multipart uploads: create, parts, copy parts, complete (ETag, order, sizes,
  * checksum consistency), abort, list parts and uploads. In process. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,5 @@
-/* Object operations: PutObject, GetObject (ranges, conditions), HeadObject,
+/* BK_TEST_UNIT
+ * Object operations: PutObject, GetObject (ranges, conditions), HeadObject,
  * CopyObject, DeleteObject, DeleteObjects, bucket operations. In process (the
  * socket adds nothing to these; test_server covers the HTTP layer). */
 #include <setjmp.h>

@@ -1,4 +1,5 @@
-/* Bucket and credential policies: access profiles (read-only, no-list), the
+/* BK_TEST_UNIT
+ * Bucket and credential policies: access profiles (read-only, no-list), the
  * object-lock Content-MD5 rule, aws-chunked refusal, empty Accept-Encoding,
  * required server-side encryption. In process. */
 #include <setjmp.h>
