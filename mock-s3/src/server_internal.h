@@ -1,5 +1,6 @@
-/* What the mock's modules share: the server object and the per-request state
- * the HTTP layer (server.c) hands to the operation handlers. Private. */
+/* What the mock's modules share: the server object, the per-request state a
+ * transport (server.c, inproc.c) hands through the request driver to the
+ * operations, and the operations' entry points (their rows are in ops.c). */
 #ifndef MS3_SERVER_INTERNAL_H
 #define MS3_SERVER_INTERNAL_H
 
@@ -94,7 +95,6 @@ typedef struct ms3_req {
     ms3_ingest *ingest;
     uint64_t wire_bytes; /* request body bytes received (also when no ingest) */
     int expect_body;
-    int body_error_pending; /* answer an error once the body was consumed */
     int content_length_known;
     uint64_t content_length;
 

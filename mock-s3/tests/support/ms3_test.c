@@ -325,6 +325,15 @@ void ms3t_send(ms3_server *s, const ms3t_request *rq, ms3t_response *out)
         ms3t_do(ms3_server_url(s), rq, out);
 }
 
+long ms3t_send_status(ms3_server *s, const ms3t_request *rq)
+{
+    ms3t_response r;
+    ms3t_send(s, rq, &r);
+    long status = r.status;
+    ms3t_response_free(&r);
+    return status;
+}
+
 void ms3t_response_free(ms3t_response *r)
 {
     bk_buf_free(&r->headers);

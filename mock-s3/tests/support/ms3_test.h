@@ -59,6 +59,8 @@ void ms3t_do(const char *base_url, const ms3t_request *rq, ms3t_response *out);
  * listener, else over its socket. In process, the body is sent whole with its
  * Content-Length, and a cut connection shows as a non-zero curl_code. */
 void ms3t_send(ms3_server *s, const ms3t_request *rq, ms3t_response *out);
+/* ms3t_send for the status alone (the response is freed). */
+long ms3t_send_status(ms3_server *s, const ms3t_request *rq);
 void ms3t_response_free(ms3t_response *r);
 /* Value of a response header (case-insensitive) copied into buf; NULL when absent. */
 const char *ms3t_header(const ms3t_response *r, const char *name, char *buf, size_t n);
