@@ -241,8 +241,9 @@ static int run_race(const char *data_dir, char *why, size_t why_len)
     for (size_t i = 0; i < n; i++)
         pthread_join(threads[i], NULL);
 
-    printf("race (%s): %lu rounds in %d s\n", data_dir != NULL ? "data dir" : "memory",
-           (unsigned long)atomic_load(&rc.rounds), RACE_SECONDS);
+    double elapsed = now_mono() - (rc.deadline - RACE_SECONDS);
+    printf("race (%s): %lu rounds in %.1f s\n", data_dir != NULL ? "data dir" : "memory",
+           (unsigned long)atomic_load(&rc.rounds), elapsed);
     ms3_server_stop(rc.srv);
     pthread_mutex_destroy(&rc.lock);
     snprintf(why, why_len, "%s", rc.first_failure);
