@@ -311,11 +311,16 @@ MOCK_REQUESTS = {
                                          ("Content-MD5", base64.b64encode(
                                              hashlib.md5(b"abc").digest()).decode()),
                                          cl("abc")], "abc")],
-    "admin": [req("POST", "/_mock/faults", [cl('{"action":"error","status":503}')],
+    # Admin POSTs carry application/json: the mock refuses any other type (a
+    # web page could send it without a preflight), so without it these seeds
+    # would only reach the refusal.
+    "admin": [req("POST", "/_mock/faults", [cl('{"action":"error","status":503}'),
+                                           ("Content-Type", "application/json")],
                   '{"action":"error","status":503}'),
               req("GET", "/fuzz/x"),
               req("GET", "/_mock/journal"),
-              req("POST", "/_mock/reset")],
+              req("POST", "/_mock/reset", [("Content-Type", "application/json")]),
+              req("POST", "/_mock/reset", [("Origin", "http://page.example")])],
     "errors": [req("GET", "/Bad_Bucket/k"),
                req("GET", "/fuzz/%ZZ"),
                req("PATCH", "/fuzz/k"),
