@@ -43,6 +43,34 @@ typedef struct ms3_options {
      * below is not affected. They are open to whoever can connect unless: */
     const char *admin_token; /* every /_mock/ request needs "Authorization: Bearer <token>" */
     int no_admin;            /* /_mock/ answers 404 */
+
+    /* ---- Credential services, so an AWS SDK's credential chain runs against the
+     * mock (all off by default). The credentials they issue are temporary: the S3
+     * API accepts them, with their session token, until they expire on the mock's
+     * clock (then 400 ExpiredToken). STS answers on the S3 port (POST / with a
+     * form body); IMDS and ECS listen on ports of their own on listen_host. */
+    int sts; /* AssumeRole, AssumeRoleWithWebIdentity */
+    /* Role ARNs that may be assumed; none = any well-formed role ARN. */
+    const char *const *sts_roles;
+    size_t n_sts_roles;
+    /* Tokens AssumeRoleWithWebIdentity accepts, and a file read at every call
+     * whose first line it accepts (as a rotated token file). */
+    const char *const *web_identity_tokens;
+    size_t n_web_identity_tokens;
+    const char *web_identity_token_file;
+    /* Seconds the credentials last: STS's without DurationSeconds, IMDS's, ECS's
+     * (0 = 3600). */
+    int64_t credential_lifetime;
+    int imds;              /* an IMDSv2 listener */
+    uint16_t imds_port;    /* 0 = ephemeral */
+    const char *imds_role; /* the role IMDS and ECS serve (default "mock-s3-role") */
+    int ecs;               /* a container credentials listener */
+    uint16_t ecs_port;     /* 0 = ephemeral */
+    const char *ecs_path;  /* the path it serves (default "/creds") */
+    /* The Authorization the ECS endpoint requires (none = no check), or a file
+     * read at every call whose first line it is. */
+    const char *ecs_token;
+    const char *ecs_token_file;
 } ms3_options;
 
 void ms3_options_init(ms3_options *o);
@@ -54,6 +82,15 @@ void ms3_server_stop(ms3_server *s);
 uint16_t ms3_server_port(const ms3_server *s);
 const char *ms3_server_url(const ms3_server *s); /* "http://127.0.0.1:PORT" */
 const char *ms3_server_region(const ms3_server *s);
+/* The credential services' listeners, "" when off or in process:
+ * AWS_EC2_METADATA_SERVICE_ENDPOINT takes the IMDS one ("http://127.0.0.1:PORT"),
+ * AWS_CONTAINER_CREDENTIALS_FULL_URI the ECS one (with its path). STS is at
+ * ms3_server_url (AWS_ENDPOINT_URL_STS). */
+const char *ms3_server_imds_url(const ms3_server *s);
+const char *ms3_server_ecs_url(const ms3_server *s);
+/* One more token AssumeRoleWithWebIdentity accepts (a JWT's "exp" is also held
+ * to the mock's clock). */
+bk_code ms3_server_add_web_identity_token(ms3_server *s, const char *token, bk_err *err);
 
 /* ---- In-process requests: the whole request path (routing, auth, policies,
  * faults, body ingest including aws-chunked, the operation, the journal)
@@ -71,6 +108,13 @@ typedef struct ms3_header {
     const char *value;
 } ms3_header;
 
+/* Which of the server's listeners a request arrives on. */
+typedef enum ms3_endpoint {
+    MS3_ENDPOINT_S3 = 0, /* S3, the admin endpoints and STS */
+    MS3_ENDPOINT_IMDS,   /* options.imds */
+    MS3_ENDPOINT_ECS     /* options.ecs */
+} ms3_endpoint;
+
 typedef struct ms3_inproc_request {
     const char *method;
     const char *target; /* path?query exactly as on the request line */
@@ -81,8 +125,9 @@ typedef struct ms3_inproc_request {
      * away mid-body), or all of it with Transfer-Encoding. */
     const void *body;
     size_t body_len;
-    size_t feed_piece;   /* the body reaches the server in pieces this big; 0 = whole */
-    size_t max_response; /* response body bytes kept; 0 = 64 MiB */
+    size_t feed_piece;     /* the body reaches the server in pieces this big; 0 = whole */
+    size_t max_response;   /* response body bytes kept; 0 = 64 MiB */
+    ms3_endpoint endpoint; /* BK_EINVAL when that service is off */
 } ms3_inproc_request;
 
 typedef enum ms3_inproc_outcome {
@@ -174,14 +219,16 @@ typedef struct ms3_journal_entry {
     double time; /* unix seconds (mock clock) when the request arrived */
     uint16_t remote_port;
     char method[16];
-    char operation[40]; /* S3 API name: "PutObject", ...; "Admin" never appears */
+    char operation[40]; /* S3 API name: "PutObject", ...; the credential services'
+                           "STS.AssumeRole", "IMDS.GetToken", ...; "Admin" never appears */
     char *bucket;
     char *key;
-    char *query;        /* raw query string without '?' */
+    char *query;        /* raw query string without '?'; STS: its form parameters
+                           but the token and policies */
     char *headers_json; /* JSON object of request headers, signature shortened */
     char auth[40];      /* "header","presigned","streaming-signed",
                            "streaming-unsigned-trailer","streaming-signed-trailer",
-                           "anonymous","none" */
+                           "anonymous","token" (IMDS, ECS, web identity),"none" */
     int auth_ok;
     char payload_hash_mode[48]; /* "UNSIGNED-PAYLOAD", "STREAMING-...", "sha256", "" */
     uint64_t request_body_size; /* bytes received on the wire */
@@ -237,7 +284,7 @@ typedef enum ms3_fault_action {
 
 typedef struct ms3_fault_rule {
     const char *method;    /* NULL = any */
-    const char *operation; /* NULL = any, else an S3 API name */
+    const char *operation; /* NULL = any, else an operation name (journal) */
     const char *bucket;    /* NULL = any */
     const char *key_glob;  /* NULL = any */
     uint64_t nth, every_nth, first_n;

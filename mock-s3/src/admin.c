@@ -10,14 +10,13 @@
  * only a request carrying it as a bearer token. Then one row of `routes`
  * answers. */
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "server_internal.h"
+#include "uri.h"
 
 /* ---------------------------------------------------------------- replies */
 
@@ -51,35 +50,6 @@ static void ok(ms3_req *r)
 
 /* ---------------------------------------------------------------- who may call */
 
-/* "application/json", whatever the case, with or without parameters. */
-static int is_json_media_type(const char *ct)
-{
-    if (ct == NULL)
-        return 0;
-    while (*ct == ' ')
-        ct++;
-    static const char json[] = "application/json";
-    size_t n = sizeof(json) - 1;
-    if (strncasecmp(ct, json, n) != 0)
-        return 0;
-    ct += n;
-    while (*ct == ' ')
-        ct++;
-    return *ct == '\0' || *ct == ';';
-}
-
-/* Compares digests, so neither the bytes nor the length of the token leak
- * through timing. */
-static int token_matches(const char *given, const char *want)
-{
-    unsigned char a[32], b[32];
-    unsigned int la = sizeof(a), lb = sizeof(b);
-    if (EVP_Digest(given, strlen(given), a, &la, EVP_sha256(), NULL) != 1 ||
-        EVP_Digest(want, strlen(want), b, &lb, EVP_sha256(), NULL) != 1)
-        return 0;
-    return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
-}
-
 /* "Authorization: Bearer <token>" with the server's token. */
 static int bearer_ok(const ms3_req *r, const char *token)
 {
@@ -89,7 +59,7 @@ static int bearer_ok(const ms3_req *r, const char *token)
     v += 7;
     while (*v == ' ')
         v++;
-    return token_matches(v, token);
+    return ms3__secret_equal(v, token);
 }
 
 int ms3__admin_admit(ms3_req *r)
@@ -110,7 +80,8 @@ int ms3__admin_admit(ms3_req *r)
         ms3__resp_header(r, "WWW-Authenticate", "Bearer realm=\"mock-s3 admin\"");
         return -1;
     }
-    if (strcmp(r->method, "POST") == 0 && !is_json_media_type(ms3__req_header(r, "Content-Type"))) {
+    if (strcmp(r->method, "POST") == 0 &&
+        !ms3__media_type_is(ms3__req_header(r, "Content-Type"), "application/json")) {
         reply_error(r, 415, "admin POST requests must be sent as Content-Type: application/json");
         return -1;
     }

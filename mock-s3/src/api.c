@@ -27,6 +27,11 @@ bk_code ms3_server_set_credentials_profile(ms3_server *s, const char *access_key
     return ms3__creds_set_profile(s->creds, access_key_id, profile, err);
 }
 
+bk_code ms3_server_add_web_identity_token(ms3_server *s, const char *token, bk_err *err)
+{
+    return ms3__services_add_web_identity_token(s->services, token, err);
+}
+
 bk_code ms3_server_create_bucket(ms3_server *s, const char *bucket, bk_err *err)
 {
     if (bucket == NULL || strcmp(bucket, "_mock") == 0 || !ms3__valid_bucket_name(bucket))

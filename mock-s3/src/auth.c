@@ -38,6 +38,8 @@ const char *ms3__auth_kind_name(ms3_auth_kind k)
         return "streaming-unsigned-trailer";
     case MS3_AUTH_STREAMING_SIGNED_TRAILER:
         return "streaming-signed-trailer";
+    case MS3_AUTH_TOKEN:
+        return "token";
     default:
         return "none";
     }
@@ -255,10 +257,11 @@ static int check_scope(verify *v)
         ms3__xml_elem(&v->out->extra_xml, "Region", v->cfg->region);
         return 0;
     }
-    if (strcmp(v->a.service, "s3") != 0)
+    const char *service = v->cfg->service != NULL ? v->cfg->service : "s3";
+    if (strcmp(v->a.service, service) != 0)
         return deny(v->out, malformed_code(v),
-                    "%s; incorrect service '%s'. This endpoint belongs to 's3'.", malformed_lead(v),
-                    v->a.service);
+                    "%s; incorrect service '%s'. This endpoint belongs to '%s'.", malformed_lead(v),
+                    v->a.service, service);
     return 1;
 }
 
@@ -387,9 +390,14 @@ static int check_request_time(verify *v)
     return 0;
 }
 
-/* x-amz-content-sha256 is required and must be a hash or a known mode. */
+/* x-amz-content-sha256 is required and must be a hash or a known mode; a
+ * service other than S3 signs the body's hash. */
 static int check_payload_hash(verify *v)
 {
+    if (v->cfg->body_sha256 != NULL) {
+        v->req.payload_hash = v->cfg->body_sha256;
+        return 1;
+    }
     const char *p = v->payload;
     if (p == NULL)
         return deny(v->out, "InvalidRequest",

@@ -20,6 +20,7 @@ typedef enum ms3_auth_kind {
     MS3_AUTH_STREAMING_SIGNED,
     MS3_AUTH_STREAMING_UNSIGNED_TRAILER,
     MS3_AUTH_STREAMING_SIGNED_TRAILER,
+    MS3_AUTH_TOKEN, /* a credential service's token (IMDS, ECS, web identity) */
 } ms3_auth_kind;
 
 const char *ms3__auth_kind_name(ms3_auth_kind k);
@@ -30,6 +31,10 @@ typedef struct ms3_auth_config {
     int64_t max_skew_seconds;
     ms3_clock *clock;
     ms3_creds *creds;
+    /* Another service than S3 (STS): its name in the scope, and the body's
+     * SHA-256 (hex) as the payload hash, which S3 takes from a header. NULL = S3. */
+    const char *service;
+    const char *body_sha256;
 } ms3_auth_config;
 
 typedef struct ms3_auth_result {

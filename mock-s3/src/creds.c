@@ -2,6 +2,8 @@
  * replaced or the registry goes. */
 #include "creds.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +127,15 @@ int ms3__creds_lookup(ms3_creds *c, const char *akid, ms3_cred *out)
     }
     pthread_mutex_unlock(&c->lock);
     return found;
+}
+
+int ms3__secret_equal(const char *given, const char *expected)
+{
+    unsigned char a[32], b[32];
+    unsigned int la = sizeof(a), lb = sizeof(b);
+    if (given == NULL || expected == NULL ||
+        EVP_Digest(given, strlen(given), a, &la, EVP_sha256(), NULL) != 1 ||
+        EVP_Digest(expected, strlen(expected), b, &lb, EVP_sha256(), NULL) != 1)
+        return 0;
+    return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
 }

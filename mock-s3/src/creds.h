@@ -33,4 +33,8 @@ int ms3__creds_lookup(ms3_creds *c, const char *akid, ms3_cred *out);
 /* Wipes the secret and releases the copy's strings. */
 void ms3__cred_clear(ms3_cred *c);
 
+/* 1 when the secret given is the one expected; compares digests, so neither
+ * the bytes nor the length of the secret leak through timing. */
+int ms3__secret_equal(const char *given, const char *expected);
+
 #endif

@@ -137,6 +137,11 @@ bk_code ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inpro
     if (rq->body_len > 0 && rq->body == NULL) {
         return bk_err_set(err, BK_EINVAL, "in-process request has a body length but no body");
     }
+    if ((rq->endpoint == MS3_ENDPOINT_IMDS && !ms3__services_imds(s->services)) ||
+        (rq->endpoint == MS3_ENDPOINT_ECS && !ms3__services_ecs(s->services)) ||
+        (unsigned)rq->endpoint > MS3_ENDPOINT_ECS)
+        return bk_err_set(err, BK_EINVAL, "in-process request for endpoint %d, which is off",
+                          (int)rq->endpoint);
     size_t deliver = 0;
     int short_body = 0;
     if (body_framing(rq, &deliver, &short_body) != 0) {
@@ -150,6 +155,7 @@ bk_code ms3_server_handle(ms3_server *s, const ms3_inproc_request *rq, ms3_inpro
     if (r == NULL) {
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
+    r->endpoint = rq->endpoint;
     for (size_t i = 0; i < rq->n_headers; i++) {
         if (rq->headers[i].name == NULL)
             continue;

@@ -18,9 +18,14 @@ enum {
     CREATES = MS3_OPF_CREATES_OBJECT,
     NO_BUCKET = MS3_OPF_NO_BUCKET,
     ADMIN = MS3_OPF_ADMIN,
+    SERVICE = MS3_OPF_SERVICE | MS3_OPF_NO_BUCKET,
 };
 
-#define OP(id, name, flags, precheck, handler) [id] = {id, flags, name, precheck, handler}
+#define OP(id, name, flags, precheck, handler)                                                     \
+    [id] = {id, flags, name, precheck, handler, NULL, NULL}
+/* A credential service's operation: its own errors, maybe named by its body. */
+#define SVC(id, name, precheck, handler, error, resolve)                                           \
+    [id] = {id, SERVICE, name, precheck, handler, error, resolve}
 
 static const ms3_op_info ops[] = {
     OP(MS3_OP_UNKNOWN, "", 0, NULL, not_implemented),
@@ -56,6 +61,22 @@ static const ms3_op_info ops[] = {
     OP(MS3_OP_ABORT_MULTIPART_UPLOAD, "AbortMultipartUpload", W, ms3__precheck_upload,
        ms3__op_abort_multipart),
     OP(MS3_OP_LIST_PARTS, "ListParts", 0, ms3__precheck_upload, ms3__op_list_parts),
+    /* credential services (sts.c, imds.c, ecs.c) */
+    SVC(MS3_OP_STS, "STS", NULL, ms3__op_sts, ms3__sts_error, ms3__sts_resolve),
+    SVC(MS3_OP_STS_ASSUME_ROLE, "STS.AssumeRole", NULL, ms3__op_sts_assume_role, ms3__sts_error,
+        NULL),
+    SVC(MS3_OP_STS_ASSUME_ROLE_WITH_WEB_IDENTITY, "STS.AssumeRoleWithWebIdentity", NULL,
+        ms3__op_sts_assume_role_with_web_identity, ms3__sts_error, NULL),
+    SVC(MS3_OP_IMDS_GET_TOKEN, "IMDS.GetToken", ms3__precheck_imds, ms3__op_imds_get_token,
+        ms3__imds_error, NULL),
+    SVC(MS3_OP_IMDS_LIST_ROLES, "IMDS.ListRoles", ms3__precheck_imds, ms3__op_imds_list_roles,
+        ms3__imds_error, NULL),
+    SVC(MS3_OP_IMDS_GET_CREDENTIALS, "IMDS.GetCredentials", ms3__precheck_imds,
+        ms3__op_imds_get_credentials, ms3__imds_error, NULL),
+    SVC(MS3_OP_IMDS_GET_METADATA, "IMDS.GetMetadata", ms3__precheck_imds, ms3__op_imds_get_metadata,
+        ms3__imds_error, NULL),
+    SVC(MS3_OP_ECS_GET_CREDENTIALS, "ECS.GetCredentials", ms3__precheck_ecs,
+        ms3__op_ecs_get_credentials, ms3__ecs_error, NULL),
 };
 
 _Static_assert(sizeof(ops) / sizeof(ops[0]) == MS3_OP_COUNT, "ops.c needs a row per ms3_op");

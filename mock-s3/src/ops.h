@@ -17,6 +17,9 @@ enum {
     MS3_OPF_CREATES_OBJECT = 1u << 4, /* makes an object: the require-SSE policy applies */
     MS3_OPF_NO_BUCKET = 1u << 5,      /* runs without an existing bucket */
     MS3_OPF_ADMIN = 1u << 6,          /* /_mock/: no SigV4, no journal; JSON body */
+    /* A credential service (STS, IMDS, ECS): no S3 SigV4 (the operation checks
+     * its own auth), body buffered, errors in the service's format. */
+    MS3_OPF_SERVICE = 1u << 7,
 };
 
 typedef struct ms3_op_info {
@@ -28,6 +31,13 @@ typedef struct ms3_op_info {
     int (*precheck)(ms3_req *r);
     /* Runs the operation once the body is in; always responds. */
     void (*handler)(ms3_req *r);
+    /* Answers an error (a fault's, a body's) in the operation's format; NULL =
+     * S3's <Error> document. */
+    void (*error)(ms3_req *r, int status, const char *code, const char *message);
+    /* An operation its body names (STS's Action): once the body is in, the
+     * operation it is, or MS3_OP_UNKNOWN after answering. Faults are decided
+     * then, by that operation's name. NULL = the routed one. */
+    ms3_op (*resolve)(ms3_req *r);
 } ms3_op_info;
 
 /* The row of op; never NULL (an unknown value gets the row of MS3_OP_UNKNOWN). */

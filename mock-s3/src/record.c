@@ -1,7 +1,7 @@
 /* What the journal keeps of a request (record.h): its entry, made when the
  * response is queued and completed when the exchange ends. Secrets stay out:
- * the signature is shortened, session tokens are redacted, and header values
- * are bounded (the journal file gets them whole). */
+ * the signature is shortened, session, IMDS and bearer tokens are redacted,
+ * and header values are bounded (the journal file gets them whole). */
 #include "record.h"
 
 #include <stdio.h>
@@ -31,6 +31,17 @@ static void append_json_escaped(bk_buf *b, const char *s, size_t max)
     }
 }
 
+/* An Authorization that is not SigV4 (a bearer token, an ECS token, SigV2):
+ * its scheme word at most, never the credentials. */
+static void redact_credentials(const char *value, char *out, size_t n)
+{
+    const char *space = strchr(value, ' ');
+    size_t scheme = space != NULL ? (size_t)(space - value) + 1 : 0;
+    if (scheme > 32)
+        scheme = 0;
+    snprintf(out, n, "%.*s(redacted)", (int)scheme, value);
+}
+
 /* What the journal keeps of one request's headers: a value longer than
  * JOURNAL_VALUE_MAX bytes keeps its start and says how long it was, and past
  * JOURNAL_HEADERS_MAX bytes of JSON the remaining headers are only counted. */
@@ -54,9 +65,10 @@ static char *headers_json(const ms3_req *r, int bounded, int *truncated)
                 snprintf(shortened, sizeof(shortened), "%.*sSignature=%.8s...", (int)(sig - value),
                          value, sig + 10);
             else
-                snprintf(shortened, sizeof(shortened), "%.64s...", value);
+                redact_credentials(value, shortened, sizeof(shortened));
             value = shortened;
-        } else if (strcasecmp(name, "X-Amz-Security-Token") == 0) {
+        } else if (strcasecmp(name, "X-Amz-Security-Token") == 0 ||
+                   strcasecmp(name, "X-aws-ec2-metadata-token") == 0) {
             value = "(redacted)";
         }
         if (i > 0)
@@ -117,7 +129,8 @@ void ms3__req_record(ms3_req *r)
     snprintf(e.operation, sizeof(e.operation), "%s", r->op->name);
     e.bucket = strdup(r->route.bucket != NULL ? r->route.bucket : "");
     e.key = strdup(r->route.key != NULL ? r->route.key : "");
-    e.query = redacted_query(r->route.raw_query);
+    e.query =
+        r->journal_query != NULL ? strdup(r->journal_query) : redacted_query(r->route.raw_query);
     int truncated = 0, whole = 0;
     e.headers_json = headers_json(r, 1, &truncated);
     /* The file keeps what memory does not. */

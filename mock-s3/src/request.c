@@ -14,9 +14,14 @@
 #include "precheck.h"
 #include "record.h"
 #include "request.h"
+#include "uri.h"
 #include "xml.h"
 
-enum { ADMIN_BODY_LIMIT = 1024 * 1024, XML_BODY_LIMIT = 16 * 1024 * 1024 };
+enum {
+    ADMIN_BODY_LIMIT = 1024 * 1024,
+    XML_BODY_LIMIT = 16 * 1024 * 1024,
+    SERVICE_BODY_LIMIT = 256 * 1024 /* an STS form: a web identity token is 20000 bytes */
+};
 
 ms3_req *ms3__req_new(ms3_server *s, const char *raw_target, uint16_t remote_port)
 {
@@ -99,12 +104,30 @@ static int read_framing(ms3_req *r)
     return 1;
 }
 
+/* A request on the IMDS or ECS listener: the service's operation by path. */
+static int route_listener(ms3_req *r)
+{
+    if (ms3__route_parse_target(&r->route, r->raw_target) != 0) {
+        ms3__resp_error(r, "InternalError", NULL, NULL);
+        return 0;
+    }
+    r->route.op = r->endpoint == MS3_ENDPOINT_IMDS ? ms3__imds_route(r->method, r->route.raw_path)
+                                                   : MS3_OP_ECS_GET_CREDENTIALS;
+    r->op = ms3__op_info_of(r->route.op);
+    return 1;
+}
+
 /* Bucket, key and operation. 0 after responding (a request S3 cannot route). */
 static int route(ms3_req *r)
 {
+    if (r->endpoint != MS3_ENDPOINT_S3)
+        return route_listener(r);
+    int hints = ms3__req_header(r, "x-amz-copy-source") != NULL ? MS3_ROUTE_COPY_SOURCE : 0;
+    if (ms3__services_sts(r->srv->services) &&
+        ms3__media_type_is(ms3__req_header(r, "Content-Type"), "application/x-www-form-urlencoded"))
+        hints |= MS3_ROUTE_STS_FORM;
     if (ms3__route_parse(&r->route, r->method, r->raw_target, ms3__req_header(r, "Host"),
-                         r->srv->vhost_suffix,
-                         ms3__req_header(r, "x-amz-copy-source") != NULL) != 0) {
+                         r->srv->vhost_suffix, hints) != 0) {
         ms3__resp_error(r, "InternalError", NULL, NULL);
         return 0;
     }
@@ -122,7 +145,8 @@ static int authenticate(ms3_req *r)
     bk_sigv4_request sreq = {r->method,       r->route.raw_path, r->route.raw_query,
                              r->headers,      r->n_headers,      NULL,
                              BK_SIGV4_PATH_S3};
-    ms3_auth_config acfg = {s->region, s->anonymous, s->max_skew_seconds, &s->clock, s->creds};
+    ms3_auth_config acfg = {s->region, s->anonymous, s->max_skew_seconds, &s->clock, s->creds,
+                            NULL,      NULL};
     if (ms3__auth_verify(&acfg, &sreq, &r->auth))
         return 1;
     int status = r->auth.status ? r->auth.status : ms3__error_status(r->auth.error_code);
@@ -173,18 +197,36 @@ static void setup_ingest(ms3_req *r)
         ms3__resp_error(r, "InternalError", NULL, NULL);
 }
 
+/* The body in memory, up to limit bytes. */
+static void buffer_body(ms3_req *r, size_t limit)
+{
+    ms3_ingest_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.sink = MS3_INGEST_BUFFER;
+    cfg.buffer_limit = limit;
+    cfg.decoded_length = -1;
+    bk_err err;
+    r->ingest = ms3__ingest_new(&cfg, &err);
+}
+
 /* /_mock/: whether the caller may use it at all, then its JSON body in memory. */
 static void begin_admin(ms3_req *r)
 {
     if (r->op->precheck(r) != 0)
         return;
-    ms3_ingest_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.sink = MS3_INGEST_BUFFER;
-    cfg.buffer_limit = ADMIN_BODY_LIMIT;
-    cfg.decoded_length = -1;
-    bk_err err;
-    r->ingest = ms3__ingest_new(&cfg, &err);
+    buffer_body(r, ADMIN_BODY_LIMIT);
+}
+
+/* A credential service authenticates the request itself (STS's signature
+ * covers the form body, so it is checked once the body is in). An operation
+ * its body names is subject to faults once it is known (run_operation). */
+static void begin_service(ms3_req *r)
+{
+    if (r->op->resolve == NULL)
+        ms3__faults_decide(r->srv->faults, r->method, r->op->name, NULL, NULL, &r->fault);
+    if (r->op->precheck != NULL && r->op->precheck(r) != 0)
+        return;
+    buffer_body(r, SERVICE_BODY_LIMIT);
 }
 
 void ms3__req_begin(ms3_req *r, const char *method)
@@ -195,6 +237,10 @@ void ms3__req_begin(ms3_req *r, const char *method)
         return;
     if (r->op->flags & MS3_OPF_ADMIN) {
         begin_admin(r);
+        return;
+    }
+    if (r->op->flags & MS3_OPF_SERVICE) {
+        begin_service(r);
         return;
     }
     if (!authenticate(r))
@@ -224,6 +270,16 @@ int ms3__req_feed(ms3_req *r, const void *data, size_t n)
     return 0;
 }
 
+/* An error in the operation's format: S3's <Error>, or its service's. */
+static void answer_error(ms3_req *r, int status, const char *code, const char *message,
+                         const char *extra_xml)
+{
+    if (r->op->error != NULL)
+        r->op->error(r, status, code, message != NULL ? message : ms3__error_message(code));
+    else
+        ms3__resp_error_status(r, status, code, message, extra_xml);
+}
+
 /* The body is in: its verdict (checksums, signatures, framing), a fault that
  * answers instead, or the operation. */
 static void run_operation(ms3_req *r)
@@ -236,15 +292,21 @@ static void run_operation(ms3_req *r)
         int rc = ms3__ingest_finish(r->ingest);
         r->decoded_size = ms3__ingest_payload_bytes(r->ingest);
         if (rc != 0) {
-            ms3__resp_error_status(
-                r, ms3__ingest_error_status(r->ingest), ms3__ingest_error_code(r->ingest),
-                ms3__ingest_error_message(r->ingest), ms3__ingest_error_xml(r->ingest));
+            answer_error(r, ms3__ingest_error_status(r->ingest), ms3__ingest_error_code(r->ingest),
+                         ms3__ingest_error_message(r->ingest), ms3__ingest_error_xml(r->ingest));
             return;
         }
     }
+    if (r->op->resolve != NULL) {
+        ms3_op op = r->op->resolve(r);
+        if (op == MS3_OP_UNKNOWN)
+            return; /* answered */
+        r->op = ms3__op_info_of(op);
+        ms3__faults_decide(r->srv->faults, r->method, r->op->name, NULL, NULL, &r->fault);
+    }
     if (r->fault.action == MS3_FAULT_ERROR || r->fault.action == MS3_FAULT_ERROR_200) {
-        ms3__resp_error_status(r, r->fault.status, r->fault.error_code,
-                               r->fault.error_message[0] ? r->fault.error_message : NULL, NULL);
+        answer_error(r, r->fault.status, r->fault.error_code,
+                     r->fault.error_message[0] ? r->fault.error_message : NULL, NULL);
         if (r->fault.action == MS3_FAULT_ERROR_200) {
             /* The status says success, the body says failure (Copy/Complete on S3). */
             r->resp.status = 200;
@@ -367,6 +429,7 @@ void ms3__req_complete(ms3_req *r, int aborted, const char *why)
     ms3__resp_reset(&r->resp);
     ms3__auth_result_clear(&r->auth);
     ms3__route_clear(&r->route);
+    free(r->journal_query);
     for (size_t i = 0; i < 2 * r->n_headers; i++)
         free(r->header_store[i]);
     free(r->header_store);

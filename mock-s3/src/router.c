@@ -30,6 +30,22 @@ static int add_param(ms3_route *r, const char *pair, size_t len)
     return 0;
 }
 
+int ms3__route_add_params(ms3_route *r, const char *text, size_t len)
+{
+    int rc = 0;
+    const char *end = text + len;
+    while (text < end) {
+        const char *amp = memchr(text, '&', (size_t)(end - text));
+        size_t n = amp != NULL ? (size_t)(amp - text) : (size_t)(end - text);
+        if (n > 0 && add_param(r, text, n) != 0)
+            rc = -1;
+        text += n;
+        if (text < end)
+            text++; /* the '&' */
+    }
+    return rc;
+}
+
 const char *ms3__route_param(const ms3_route *r, const char *name)
 {
     for (size_t i = 0; i < r->n_params; i++)
@@ -163,18 +179,23 @@ static ms3_op detect_object(ms3_route *r, const char *m, int has_copy_source)
     return unsupported(r, "MethodNotAllowed", NULL);
 }
 
-static ms3_op detect(ms3_route *r, const char *m, int has_copy_source)
+static ms3_op detect(ms3_route *r, const char *m, int hints)
 {
-    if (r->bucket == NULL)
-        return strcmp(m, "GET") == 0 ? MS3_OP_LIST_BUCKETS
-                                     : unsupported(r, "MethodNotAllowed", NULL);
+    if (r->bucket == NULL) {
+        if (strcmp(m, "GET") == 0)
+            return MS3_OP_LIST_BUCKETS;
+        /* S3 has no POST at the service level: the STS Query protocol's POST /
+         * cannot be taken for an S3 request. */
+        if (strcmp(m, "POST") == 0 && (hints & MS3_ROUTE_STS_FORM))
+            return MS3_OP_STS;
+        return unsupported(r, "MethodNotAllowed", NULL);
+    }
     if (r->key == NULL)
         return detect_bucket(r, m);
-    return detect_object(r, m, has_copy_source);
+    return detect_object(r, m, (hints & MS3_ROUTE_COPY_SOURCE) != 0);
 }
 
-int ms3__route_parse(ms3_route *r, const char *method, const char *raw_target, const char *host,
-                     const char *vhost_suffix, int has_copy_source)
+int ms3__route_parse_target(ms3_route *r, const char *raw_target)
 {
     memset(r, 0, sizeof(*r));
     if (raw_target == NULL)
@@ -192,18 +213,16 @@ int ms3__route_parse(ms3_route *r, const char *method, const char *raw_target, c
         return -1;
     if (r->raw_path[0] != '/')
         fail(r, "InvalidURI", NULL);
+    if (ms3__route_add_params(r, r->raw_query, strlen(r->raw_query)) != 0)
+        fail(r, "InvalidURI", NULL); /* a malformed %-escape (or no memory) */
+    return 0;
+}
 
-    const char *qs = r->raw_query;
-    while (*qs) {
-        const char *amp = strchr(qs, '&');
-        size_t len = amp != NULL ? (size_t)(amp - qs) : strlen(qs);
-        if (len > 0 && add_param(r, qs, len) != 0)
-            fail(r, "InvalidURI", NULL); /* a malformed %-escape (or no memory) */
-        qs += len;
-        if (*qs == '&')
-            qs++;
-    }
-
+int ms3__route_parse(ms3_route *r, const char *method, const char *raw_target, const char *host,
+                     const char *vhost_suffix, int hints)
+{
+    if (ms3__route_parse_target(r, raw_target) != 0)
+        return -1;
     const char *path = r->raw_path[0] == '/' ? r->raw_path + 1 : r->raw_path;
     const char *key_raw = NULL;
     char *vb = vhost_bucket(host, vhost_suffix);
@@ -238,7 +257,7 @@ int ms3__route_parse(ms3_route *r, const char *method, const char *raw_target, c
         if (strlen(r->key) > MAX_KEY_BYTES)
             fail(r, "KeyTooLongError", NULL);
     }
-    r->op = detect(r, method, has_copy_source);
+    r->op = detect(r, method, hints);
     return 0;
 }
 

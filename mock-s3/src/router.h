@@ -30,6 +30,16 @@ typedef enum ms3_op {
     MS3_OP_COMPLETE_MULTIPART_UPLOAD,
     MS3_OP_ABORT_MULTIPART_UPLOAD,
     MS3_OP_LIST_PARTS,
+    /* The credential services (sts.c, imds.c, ecs.c). STS is routed as
+     * MS3_OP_STS; its form body names the action. */
+    MS3_OP_STS,
+    MS3_OP_STS_ASSUME_ROLE,
+    MS3_OP_STS_ASSUME_ROLE_WITH_WEB_IDENTITY,
+    MS3_OP_IMDS_GET_TOKEN,
+    MS3_OP_IMDS_LIST_ROLES,
+    MS3_OP_IMDS_GET_CREDENTIALS,
+    MS3_OP_IMDS_GET_METADATA,
+    MS3_OP_ECS_GET_CREDENTIALS,
     MS3_OP_COUNT /* not an operation: the number of values */
 } ms3_op;
 
@@ -54,11 +64,24 @@ typedef struct ms3_route {
     const char *error_message;
 } ms3_route;
 
+/* What the router needs to know of the headers (ms3__route_parse's hints). */
+enum {
+    MS3_ROUTE_COPY_SOURCE = 1, /* x-amz-copy-source is present */
+    MS3_ROUTE_STS_FORM = 2     /* STS is on and the body is a form (POST / goes to STS) */
+};
+
 /* Never fails hard: problems land in error_code (InvalidURI, KeyTooLongError,
  * InvalidBucketName, MethodNotAllowed, NotImplemented). -1 only when out of memory. */
 int ms3__route_parse(ms3_route *r, const char *method, const char *raw_target, const char *host,
-                     const char *vhost_suffix, int has_copy_source);
+                     const char *vhost_suffix, int hints);
+/* Only the path and the query parameters (a listener that is not S3's); the
+ * caller sets op. Errors as above; -1 only when out of memory. */
+int ms3__route_parse_target(ms3_route *r, const char *raw_target);
 void ms3__route_clear(ms3_route *r);
+/* Adds the name=value pairs of a query string or a form body (len bytes) to
+ * r's parameters; -1 when one has a malformed %-escape (the others are added)
+ * or memory ran out. */
+int ms3__route_add_params(ms3_route *r, const char *text, size_t len);
 /* Decoded value of a query parameter; NULL when absent. */
 const char *ms3__route_param(const ms3_route *r, const char *name);
 

@@ -62,6 +62,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return ms3__req_new(cls, uri, remote_port);
 }
 
+/* A credential service's listener: the request is marked with its endpoint. */
+static void *on_service_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    const ms3_listener *l = cls;
+    ms3_req *r = on_uri(l->srv, uri, conn);
+    if (r != NULL)
+        r->endpoint = l->endpoint;
+    return r;
+}
+
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *name,
                                       const char *value)
 {
@@ -189,7 +199,65 @@ ms3_server *ms3__server_create(const ms3_options *opts, bk_err *err)
         ms3_server_stop(s);
         return NULL;
     }
+    s->services = ms3__services_new(o, err);
+    if (s->services == NULL) {
+        ms3_server_stop(s);
+        return NULL;
+    }
+    s->imds_listener = (ms3_listener){s, MS3_ENDPOINT_IMDS, NULL, ""};
+    s->ecs_listener = (ms3_listener){s, MS3_ENDPOINT_ECS, NULL, ""};
     return s;
+}
+
+/* A libmicrohttpd daemon on the listen host and port whose requests start
+ * with uri_cb(cls);
+ * *bound gets the port. NULL + err when it cannot listen. */
+static struct MHD_Daemon *listen_on(ms3_server *s, uint16_t port,
+                                    void *(*uri_cb)(void *, const char *, struct MHD_Connection *),
+                                    void *cls, uint16_t *bound, bk_err *err)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    if (inet_pton(AF_INET, s->listen_host, &sa.sin_addr) != 1) {
+        bk_err_set(err, BK_EINVAL, "listen address \"%s\" is not an IPv4 address", s->listen_host);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+        flags |= MHD_USE_POLL;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_cb, cls, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, quiet_logger,
+        NULL, MHD_OPTION_END);
+    if (d == NULL) {
+        bk_err_set(err, BK_EIO, "cannot listen on %s:%u (address in use or not permitted)",
+                   s->listen_host, (unsigned)port);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    *bound = info != NULL ? info->port : port;
+    return d;
+}
+
+/* The IMDS or ECS listener when its service is on; BK_OK when off. */
+static bk_code start_service_listener(ms3_server *s, ms3_listener *l, int on, uint16_t port,
+                                      const char *path, bk_err *err)
+{
+    if (!on)
+        return BK_OK;
+    uint16_t bound = 0;
+    bk_err e;
+    l->daemon = listen_on(s, port, on_service_uri, l, &bound, &e);
+    if (l->daemon == NULL)
+        return bk_err_set(err, e.code, "%s listener: %s",
+                          l->endpoint == MS3_ENDPOINT_IMDS ? "IMDS" : "ECS", e.msg);
+    snprintf(l->url, sizeof(l->url), "http://%s:%u%s", s->listen_host, (unsigned)bound, path);
+    return BK_OK;
 }
 
 ms3_server *ms3_server_start(const ms3_options *opts, bk_err *err)
@@ -200,33 +268,14 @@ ms3_server *ms3_server_start(const ms3_options *opts, bk_err *err)
     ms3_server *s = ms3__server_create(o, err);
     if (s == NULL)
         return NULL;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(o->port);
-    if (inet_pton(AF_INET, s->listen_host, &sa.sin_addr) != 1) {
-        bk_err_set(err, BK_EINVAL, "listen address \"%s\" is not an IPv4 address", s->listen_host);
+    s->daemon = listen_on(s, o->port, on_uri, s, &s->port, err);
+    if (s->daemon == NULL ||
+        start_service_listener(s, &s->imds_listener, o->imds, o->imds_port, "", err) != BK_OK ||
+        start_service_listener(s, &s->ecs_listener, o->ecs, o->ecs_port,
+                               ms3__services_ecs_path(s->services), err) != BK_OK) {
         ms3_server_stop(s);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
-    if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
-        flags |= MHD_USE_POLL;
-    s->daemon = MHD_start_daemon(
-        flags, o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, quiet_logger,
-        NULL, MHD_OPTION_END);
-    if (s->daemon == NULL) {
-        bk_err_set(err, BK_EIO, "cannot listen on %s:%u (address in use or not permitted)",
-                   s->listen_host, (unsigned)o->port);
-        ms3_server_stop(s);
-        return NULL;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info != NULL ? info->port : o->port;
     snprintf(s->url, sizeof(s->url), "http://%s:%u", s->listen_host, (unsigned)s->port);
     return s;
 }
@@ -238,12 +287,17 @@ void ms3_server_stop(ms3_server *s)
     ms3__sleeper_stop(&s->sleeper);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
+    if (s->imds_listener.daemon != NULL)
+        MHD_stop_daemon(s->imds_listener.daemon);
+    if (s->ecs_listener.daemon != NULL)
+        MHD_stop_daemon(s->ecs_listener.daemon);
     ms3__uploads_free(s->uploads);
     ms3__store_close(s->store);
     ms3__journal_free(s->journal);
     ms3__faults_free(s->faults);
     ms3__policies_free(s->policies);
     ms3__creds_free(s->creds);
+    ms3__services_free(s->services);
     free(s->listen_host);
     free(s->region);
     free(s->vhost_suffix);
@@ -267,4 +321,14 @@ const char *ms3_server_url(const ms3_server *s)
 const char *ms3_server_region(const ms3_server *s)
 {
     return s->region;
+}
+
+const char *ms3_server_imds_url(const ms3_server *s)
+{
+    return s->imds_listener.url;
+}
+
+const char *ms3_server_ecs_url(const ms3_server *s)
+{
+    return s->ecs_listener.url;
 }

@@ -17,11 +17,20 @@
 #include "objmeta.h"
 #include "policy.h"
 #include "router.h"
+#include "services.h"
 #include "store.h"
 #include "uploads.h"
 
 struct MHD_Daemon;
 struct ms3_op_info; /* ops.h */
+
+/* A listener of a credential service (IMDS, ECS) beside the S3 one. */
+typedef struct ms3_listener {
+    struct ms3_server *srv;
+    ms3_endpoint endpoint;
+    struct MHD_Daemon *daemon; /* NULL when off or in process */
+    char url[160];             /* "" when off or in process */
+} ms3_listener;
 
 /* S3's limit for one PUT and for a copy source (5 GiB). */
 #define MS3_MAX_OBJECT_PUT (UINT64_C(5) * 1024 * 1024 * 1024)
@@ -47,6 +56,9 @@ struct ms3_server {
     ms3_journal *journal;
     ms3_faults *faults;
     ms3_policies *policies;
+    ms3_services *services;     /* STS, IMDS, ECS */
+    ms3_listener imds_listener; /* the IMDS and ECS ports (server.c) */
+    ms3_listener ecs_listener;
 
     ms3_sleeper sleeper; /* delay faults wait here; stop wakes them */
     _Atomic uint64_t request_counter;
@@ -80,6 +92,7 @@ typedef struct ms3_req {
     double t_start;
     uint16_t remote_port;
     uint64_t request_id;
+    ms3_endpoint endpoint; /* the listener it came in on */
 
     bk_sigv4_header *headers; /* copies, after the proxy mode rewrote them */
     size_t n_headers;
@@ -105,6 +118,8 @@ typedef struct ms3_req {
     /* Checked or computed on upload, for the journal. */
     char body_sha256[65];
     uint64_t decoded_size;
+    char *journal_query; /* what the journal shows as the query, when not the
+                            request line's (STS: its form without secrets) */
 } ms3_req;
 
 /* Headers, case-insensitive; NULL when absent. */
@@ -155,6 +170,24 @@ void ms3__op_complete_multipart(ms3_req *r);
 void ms3__op_abort_multipart(ms3_req *r);
 void ms3__op_list_parts(ms3_req *r);
 void ms3__op_list_multipart_uploads(ms3_req *r);
+/* sts.c: the Query protocol on POST / (the form's Action picks the row). */
+ms3_op ms3__sts_resolve(ms3_req *r);
+void ms3__op_sts(ms3_req *r);
+void ms3__op_sts_assume_role(ms3_req *r);
+void ms3__op_sts_assume_role_with_web_identity(ms3_req *r);
+void ms3__sts_error(ms3_req *r, int status, const char *code, const char *message);
+/* imds.c: IMDSv2 on its own listener; the path picks the row. */
+ms3_op ms3__imds_route(const char *method, const char *path);
+int ms3__precheck_imds(ms3_req *r);
+void ms3__op_imds_get_token(ms3_req *r);
+void ms3__op_imds_list_roles(ms3_req *r);
+void ms3__op_imds_get_credentials(ms3_req *r);
+void ms3__op_imds_get_metadata(ms3_req *r);
+void ms3__imds_error(ms3_req *r, int status, const char *code, const char *message);
+/* ecs.c: the container credentials endpoint on its own listener. */
+int ms3__precheck_ecs(ms3_req *r);
+void ms3__op_ecs_get_credentials(ms3_req *r);
+void ms3__ecs_error(ms3_req *r, int status, const char *code, const char *message);
 /* admin.c: whether the request may use /_mock/ at all, judged from its
  * headers (off, a web page, no token), then the endpoint. */
 int ms3__admin_admit(ms3_req *r);

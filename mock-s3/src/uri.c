@@ -1,7 +1,9 @@
-/* Percent-decoding and UTF-8 validation of request text (uri.h). */
+/* Percent-decoding, UTF-8 validation and media types of request text (uri.h). */
 #include "uri.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 static int hexval(char c)
 {
@@ -79,4 +81,19 @@ int ms3__utf8_valid(const char *str, size_t len)
         i += n + 1;
     }
     return 1;
+}
+
+int ms3__media_type_is(const char *ct, const char *type)
+{
+    if (ct == NULL)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strlen(type);
+    if (strncasecmp(ct, type, n) != 0)
+        return 0;
+    ct += n;
+    while (*ct == ' ')
+        ct++;
+    return *ct == '\0' || *ct == ';';
 }

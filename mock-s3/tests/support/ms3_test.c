@@ -146,10 +146,13 @@ static void build_headers(const ms3t_request *rq, uint16_t port, wire_headers *w
     else
         bk_sigv4_sha256_hex(rq->body != NULL ? rq->body : "", rq->body != NULL ? rq->body_len : 0,
                             w->hash);
+    const char *service = rq->service != NULL ? rq->service : "s3";
+    int s3 = strcmp(service, "s3") == 0;
     w->hs[w->n++] = (bk_sigv4_header){"Host", w->host};
     if (rq->sign) {
         w->hs[w->n++] = (bk_sigv4_header){"x-amz-date", w->amz_date};
-        w->hs[w->n++] = (bk_sigv4_header){"x-amz-content-sha256", w->hash};
+        if (s3)
+            w->hs[w->n++] = (bk_sigv4_header){"x-amz-content-sha256", w->hash};
         if (rq->session_token != NULL)
             w->hs[w->n++] = (bk_sigv4_header){"X-Amz-Security-Token", rq->session_token};
     }
@@ -162,12 +165,17 @@ static void build_headers(const ms3t_request *rq, uint16_t port, wire_headers *w
         return;
     const char *q = strchr(rq->target, '?');
     char *path = q != NULL ? strndup(rq->target, (size_t)(q - rq->target)) : strdup(rq->target);
-    bk_sigv4_request sreq = {rq->method, path,    q != NULL ? q + 1 : "", w->hs,
-                             n_signed,   w->hash, BK_SIGV4_PATH_S3};
+    bk_sigv4_request sreq = {rq->method,
+                             path,
+                             q != NULL ? q + 1 : "",
+                             w->hs,
+                             n_signed,
+                             w->hash,
+                             s3 ? BK_SIGV4_PATH_S3 : BK_SIGV4_PATH_AUTO};
     bk_err err;
     bk_sigv4_signer *sg = bk_sigv4_signer_new(
         rq->access_key ? rq->access_key : T_AK, rq->secret_key ? rq->secret_key : T_SK,
-        rq->session_token, rq->region ? rq->region : "us-east-1", "s3", &err);
+        rq->session_token, rq->region ? rq->region : "us-east-1", service, &err);
     bk_sigv4_result res;
     memset(&res, 0, sizeof(res));
     if (sg != NULL && bk_sigv4_sign(sg, &sreq, w->amz_date, NULL, &res, &err) == BK_OK &&
@@ -291,7 +299,7 @@ static void do_inproc(ms3_server *s, const ms3t_request *rq, ms3t_response *out)
         snprintf(length, sizeof(length), "%zu", body_len);
         hs[n++] = (ms3_header){"Content-Length", length};
     }
-    ms3_inproc_request in = {rq->method, rq->target, hs, n, body, body_len, 0, 0};
+    ms3_inproc_request in = {rq->method, rq->target, hs, n, body, body_len, 0, 0, rq->endpoint};
     ms3_inproc_response resp;
     bk_err err;
     if ((rq->gen != NULL && generated == NULL) || ms3_server_handle(s, &in, &resp, &err) != 0) {
@@ -319,10 +327,18 @@ static void do_inproc(ms3_server *s, const ms3t_request *rq, ms3t_response *out)
 
 void ms3t_send(ms3_server *s, const ms3t_request *rq, ms3t_response *out)
 {
-    if (ms3_server_port(s) == 0)
+    if (ms3_server_port(s) == 0) {
         do_inproc(s, rq, out);
-    else
-        ms3t_do(ms3_server_url(s), rq, out);
+        return;
+    }
+    /* The listener's scheme, host and port (the ECS URL carries a path). */
+    const char *url = rq->endpoint == MS3_ENDPOINT_IMDS  ? ms3_server_imds_url(s)
+                      : rq->endpoint == MS3_ENDPOINT_ECS ? ms3_server_ecs_url(s)
+                                                         : ms3_server_url(s);
+    char base[160];
+    const char *path = strlen(url) > 7 ? strchr(url + 7, '/') : NULL;
+    snprintf(base, sizeof(base), "%.*s", path != NULL ? (int)(path - url) : (int)strlen(url), url);
+    ms3t_do(base, rq, out);
 }
 
 long ms3t_send_status(ms3_server *s, const ms3t_request *rq)

@@ -34,16 +34,18 @@ typedef struct ms3t_request {
     const char *payload_hash;                            /* NULL = hex sha256 of the body */
     const char *access_key, *secret_key, *session_token; /* NULL = T_AK/T_SK, none */
     const char *region;                                  /* NULL = us-east-1 */
-    const char *host;                                    /* Host header; NULL = 127.0.0.1:PORT */
-    time_t when;                                         /* signing time; 0 = now */
-    const char *const *unsigned_headers;                 /* sent but left out of the signature */
-    const char *const *after_auth; /* sent after the Authorization header, unsigned */
-    long timeout_ms;               /* 0 = 20 s */
+    const char *service; /* NULL = s3; another (sts) signs without x-amz-content-sha256 */
+    const char *host;    /* Host header; NULL = 127.0.0.1:PORT */
+    time_t when;         /* signing time; 0 = now */
+    const char *const *unsigned_headers; /* sent but left out of the signature */
+    const char *const *after_auth;       /* sent after the Authorization header, unsigned */
+    long timeout_ms;                     /* 0 = 20 s */
     /* A generated body instead of `body` (set payload_hash, e.g. UNSIGNED-PAYLOAD):
      * gen fills up to n bytes at offset off and returns how many. */
     size_t (*gen)(void *ud, char *buf, size_t n, uint64_t off);
     void *gen_ud;
     uint64_t gen_len;
+    ms3_endpoint endpoint; /* the listener (ms3t_send): S3 (0), IMDS or ECS */
 } ms3t_request;
 
 typedef struct ms3t_response {
