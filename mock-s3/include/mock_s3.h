@@ -48,7 +48,7 @@ typedef struct ms3_options {
      * mock (all off by default). The credentials they issue are temporary: the S3
      * API accepts them, with their session token, until they expire on the mock's
      * clock (then 400 ExpiredToken). STS answers on the S3 port (POST / with a
-     * form body); IMDS and ECS listen on ports of their own on listen_host. */
+     * form body); IMDS and ECS listen on ports of their own. */
     int sts; /* AssumeRole, AssumeRoleWithWebIdentity */
     /* Role ARNs that may be assumed; none = any well-formed role ARN. */
     const char *const *sts_roles;
@@ -61,10 +61,12 @@ typedef struct ms3_options {
     /* Seconds the credentials last: STS's without DurationSeconds, IMDS's, ECS's
      * (0 = 3600). */
     int64_t credential_lifetime;
-    int imds;              /* an IMDSv2 listener */
+    int imds;              /* an IMDSv2 listener on imds_host:imds_port */
+    const char *imds_host; /* NULL = listen_host */
     uint16_t imds_port;    /* 0 = ephemeral */
     const char *imds_role; /* the role IMDS and ECS serve (default "mock-s3-role") */
-    int ecs;               /* a container credentials listener */
+    int ecs;               /* a container credentials listener on ecs_host:ecs_port */
+    const char *ecs_host;  /* NULL = listen_host */
     uint16_t ecs_port;     /* 0 = ephemeral */
     const char *ecs_path;  /* the path it serves (default "/creds") */
     /* The Authorization the ECS endpoint requires (none = no check), or a file

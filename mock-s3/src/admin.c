@@ -303,6 +303,15 @@ static void credentials_post(ms3_req *r, json_t *o)
     ok(r);
 }
 
+static void web_identity_tokens_post(ms3_req *r, json_t *o)
+{
+    bk_err err;
+    if (ms3_server_add_web_identity_token(r->srv, str_or_null(o, "token"), &err) != BK_OK)
+        reply_error(r, 400, err.msg);
+    else
+        ok(r);
+}
+
 static void policy_post(ms3_req *r, json_t *o)
 {
     ms3_bucket_policy p;
@@ -364,6 +373,7 @@ static const admin_route routes[] = {
                                                    "refuse_aws_chunked"?,
                                                    "reject_empty_accept_encoding"?,"require_sse"?} */
     {"POST", "/proxy", proxy_post}, /* {"gfe_accept_encoding"?,"drop_underscore_headers"?} */
+    {"POST", "/web-identity-tokens", web_identity_tokens_post}, /* {"token":T} */
 };
 
 static const admin_route *find_route(const char *method, const char *path)

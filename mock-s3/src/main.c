@@ -1,6 +1,6 @@
 /* mock-s3: the standalone server. Reads its options, warns when the admin
  * endpoints are reachable beyond this machine without a token, starts, sets
- * up credentials, buckets and the access profile, prints one line when ready
+ * up credentials, buckets and the access profile, prints its URLs when ready
  * and runs until SIGTERM or SIGINT. Exit status: 0 after a signal, 1 when the
  * server cannot start, 2 for a usage error. */
 #include <arpa/inet.h>
@@ -19,6 +19,7 @@
 
 #define MAX_CREDS 16
 #define MAX_BUCKETS 64
+#define MAX_LIST 64 /* --sts-role, --web-identity-token */
 #define ADMIN_TOKEN_ENV "MOCK_S3_ADMIN_TOKEN"
 #define TOKEN_FILE_MAX 4096
 
@@ -54,7 +55,30 @@ static void usage(FILE *out)
           "  --no-admin                  turn the /_mock/ endpoints off (404)\n"
           "  --help                      this text\n"
           "\n"
-          "When ready it prints exactly one line, `mock-s3 listening on http://HOST:PORT`.\n"
+          "Credential services, for an AWS SDK's credential chain (off by default; the\n"
+          "credentials they issue work for S3 until they expire on the mock's clock):\n"
+          "  --sts                       STS on the S3 port: AssumeRole (signed) and\n"
+          "                              AssumeRoleWithWebIdentity; clients set\n"
+          "                              AWS_ENDPOINT_URL_STS to the mock's URL\n"
+          "  --sts-role ARN              only this role may be assumed (repeatable;\n"
+          "                              default: any well-formed role ARN)\n"
+          "  --web-identity-token TOKEN  a token AssumeRoleWithWebIdentity accepts\n"
+          "                              (repeatable)\n"
+          "  --web-identity-token-file FILE  accept FILE's first line, read at every call\n"
+          "  --credential-lifetime SECONDS   lifetime of issued credentials: STS without\n"
+          "                              DurationSeconds, IMDS, ECS (default 3600)\n"
+          "  --imds-listen HOST:PORT     IMDSv2 on its own port (port 0 picks one); clients\n"
+          "                              set AWS_EC2_METADATA_SERVICE_ENDPOINT to it\n"
+          "  --imds-role NAME            the role IMDS and ECS serve (default mock-s3-role)\n"
+          "  --ecs-listen HOST:PORT      container credentials on their own port; clients\n"
+          "                              set AWS_CONTAINER_CREDENTIALS_FULL_URI to it\n"
+          "  --ecs-path PATH             the path they are served at (default /creds)\n"
+          "  --ecs-token TOKEN           the Authorization the ECS endpoint requires\n"
+          "  --ecs-token-file FILE       the same, FILE's first line, read at every call\n"
+          "\n"
+          "When ready it prints the line `mock-s3 listening on http://HOST:PORT`, then\n"
+          "`mock-s3 imds on http://HOST:PORT` and `mock-s3 ecs on http://HOST:PORT/PATH`\n"
+          "for the listeners asked for.\n"
           "\n"
           "Admin endpoints: under /_mock/ (journal, faults, clock, age, reset, buckets,\n"
           "credentials, policy, proxy; see mock-s3/README.md) anyone who can connect to\n"
@@ -79,6 +103,9 @@ typedef struct cli {
     const char *admin_token_flag;
     const char *admin_token_file;
     char admin_token[TOKEN_FILE_MAX + 1];
+    const char *sts_roles[MAX_LIST], *web_tokens[MAX_LIST];
+    size_t n_sts_roles, n_web_tokens;
+    char imds_host[256], ecs_host[256];
 } cli;
 
 /* Prints "mock-s3: <message> (see --help)"; returns the usage exit status. */
@@ -105,17 +132,31 @@ static int parse_u64(const char *s, unsigned long long *out)
     return *end == '\0' && errno == 0 ? 0 : -1;
 }
 
-static int parse_listen(cli *c, const char *v)
+/* HOST:PORT of a --*-listen flag into host (n bytes) and port. */
+static int parse_host_port(const char *flag, const char *v, char *host, size_t n, uint16_t *port)
 {
     const char *colon = strrchr(v, ':');
-    unsigned long long port = 0;
-    if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(c->host) ||
-        parse_u64(colon + 1, &port) != 0 || port > 65535)
-        return usage_error("--listen wants HOST:PORT, got \"%s\"", v);
-    memcpy(c->host, v, (size_t)(colon - v));
-    c->host[colon - v] = '\0';
+    unsigned long long p = 0;
+    if (colon == NULL || colon == v || (size_t)(colon - v) >= n || parse_u64(colon + 1, &p) != 0 ||
+        p > 65535)
+        return usage_error("%s wants HOST:PORT, got \"%s\"", flag, v);
+    memcpy(host, v, (size_t)(colon - v));
+    host[colon - v] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int parse_listen(cli *c, const char *v)
+{
     c->o.listen_host = c->host;
-    c->o.port = (uint16_t)port;
+    return parse_host_port("--listen", v, c->host, sizeof(c->host), &c->o.port);
+}
+
+static int add_to_list(const char *flag, const char **list, size_t *n, const char *v)
+{
+    if (*n == MAX_LIST)
+        return usage_error("at most %d %s", MAX_LIST, flag);
+    list[(*n)++] = v;
     return 0;
 }
 
@@ -186,6 +227,17 @@ enum {
     OPT_ADMIN_TOKEN,
     OPT_ADMIN_TOKEN_FILE,
     OPT_NO_ADMIN,
+    OPT_STS,
+    OPT_STS_ROLE,
+    OPT_WEB_IDENTITY_TOKEN,
+    OPT_WEB_IDENTITY_TOKEN_FILE,
+    OPT_CREDENTIAL_LIFETIME,
+    OPT_IMDS_LISTEN,
+    OPT_IMDS_ROLE,
+    OPT_ECS_LISTEN,
+    OPT_ECS_PATH,
+    OPT_ECS_TOKEN,
+    OPT_ECS_TOKEN_FILE,
 };
 
 static const struct option options[] = {
@@ -206,9 +258,72 @@ static const struct option options[] = {
     {"admin-token", required_argument, NULL, OPT_ADMIN_TOKEN},
     {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
     {"no-admin", no_argument, NULL, OPT_NO_ADMIN},
+    {"sts", no_argument, NULL, OPT_STS},
+    {"sts-role", required_argument, NULL, OPT_STS_ROLE},
+    {"web-identity-token", required_argument, NULL, OPT_WEB_IDENTITY_TOKEN},
+    {"web-identity-token-file", required_argument, NULL, OPT_WEB_IDENTITY_TOKEN_FILE},
+    {"credential-lifetime", required_argument, NULL, OPT_CREDENTIAL_LIFETIME},
+    {"imds-listen", required_argument, NULL, OPT_IMDS_LISTEN},
+    {"imds-role", required_argument, NULL, OPT_IMDS_ROLE},
+    {"ecs-listen", required_argument, NULL, OPT_ECS_LISTEN},
+    {"ecs-path", required_argument, NULL, OPT_ECS_PATH},
+    {"ecs-token", required_argument, NULL, OPT_ECS_TOKEN},
+    {"ecs-token-file", required_argument, NULL, OPT_ECS_TOKEN_FILE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* One option of the credential services; 0, or the exit status of a usage
+ * error. */
+static int apply_service_option(cli *c, int opt, const char *v)
+{
+    unsigned long long n = 0;
+    switch (opt) {
+    case OPT_STS:
+        c->o.sts = 1;
+        return 0;
+    case OPT_STS_ROLE:
+        return add_to_list("--sts-role", c->sts_roles, &c->n_sts_roles, v);
+    case OPT_WEB_IDENTITY_TOKEN:
+        return add_to_list("--web-identity-token", c->web_tokens, &c->n_web_tokens, v);
+    case OPT_WEB_IDENTITY_TOKEN_FILE:
+        c->o.web_identity_token_file = v;
+        return 0;
+    case OPT_CREDENTIAL_LIFETIME:
+        if (parse_positive("--credential-lifetime", v, &n) != 0)
+            return 2;
+        if (n > 43200)
+            return usage_error("--credential-lifetime is at most 43200 seconds (12 hours), got %s",
+                               v);
+        c->o.credential_lifetime = (int64_t)n;
+        return 0;
+    case OPT_IMDS_LISTEN:
+        c->o.imds = 1;
+        c->o.imds_host = c->imds_host;
+        return parse_host_port("--imds-listen", v, c->imds_host, sizeof(c->imds_host),
+                               &c->o.imds_port);
+    case OPT_IMDS_ROLE:
+        c->o.imds_role = v;
+        return 0;
+    case OPT_ECS_LISTEN:
+        c->o.ecs = 1;
+        c->o.ecs_host = c->ecs_host;
+        return parse_host_port("--ecs-listen", v, c->ecs_host, sizeof(c->ecs_host), &c->o.ecs_port);
+    case OPT_ECS_PATH:
+        if (v[0] != '/')
+            return usage_error("--ecs-path must start with '/', got \"%s\"", v);
+        c->o.ecs_path = v;
+        return 0;
+    case OPT_ECS_TOKEN:
+        c->o.ecs_token = v;
+        return 0;
+    case OPT_ECS_TOKEN_FILE:
+        c->o.ecs_token_file = v;
+        return 0;
+    default:
+        return 2;
+    }
+}
 
 /* One option; 0, or the exit status of a usage error. */
 static int apply_option(cli *c, int opt, const char *v)
@@ -265,8 +380,29 @@ static int apply_option(cli *c, int opt, const char *v)
         c->o.no_admin = 1;
         return 0;
     default:
-        return 2;
+        return apply_service_option(c, opt, v);
     }
+}
+
+/* The services' flags go with the service they configure. */
+static int check_service_flags(cli *c)
+{
+    c->o.sts_roles = c->sts_roles;
+    c->o.n_sts_roles = c->n_sts_roles;
+    c->o.web_identity_tokens = c->web_tokens;
+    c->o.n_web_identity_tokens = c->n_web_tokens;
+    if (!c->o.sts && (c->n_sts_roles > 0 || c->n_web_tokens > 0 || c->o.web_identity_token_file))
+        return usage_error("--sts-role and --web-identity-token(-file) configure STS: add --sts");
+    if (!c->o.ecs && (c->o.ecs_path != NULL || c->o.ecs_token != NULL || c->o.ecs_token_file))
+        return usage_error("--ecs-path and --ecs-token(-file) configure the ECS endpoint: add "
+                           "--ecs-listen");
+    if (!c->o.imds && !c->o.ecs && c->o.imds_role != NULL)
+        return usage_error("--imds-role names the role IMDS and ECS serve: add --imds-listen or "
+                           "--ecs-listen");
+    if (!c->o.sts && !c->o.imds && !c->o.ecs && c->o.credential_lifetime != 0)
+        return usage_error("--credential-lifetime applies to --sts, --imds-listen and "
+                           "--ecs-listen: add one");
+    return 0;
 }
 
 /* -1: --help was given (printed); 0, or the exit status of a usage error. */
@@ -295,7 +431,7 @@ static int parse_args(int argc, char **argv, cli *c)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
     if (c->n_secrets != c->n_akids)
         return usage_error("every --access-key needs a --secret-key");
-    return 0;
+    return check_service_flags(c);
 }
 
 /* The token file's first line. Only a regular file is read (a FIFO would
@@ -429,6 +565,10 @@ int main(int argc, char **argv)
         return rc;
     }
     printf("mock-s3 listening on %s\n", ms3_server_url(s));
+    if (*ms3_server_imds_url(s) != '\0')
+        printf("mock-s3 imds on %s\n", ms3_server_imds_url(s));
+    if (*ms3_server_ecs_url(s) != '\0')
+        printf("mock-s3 ecs on %s\n", ms3_server_ecs_url(s));
     fflush(stdout);
 
     int sig = 0;

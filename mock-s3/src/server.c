@@ -209,10 +209,9 @@ ms3_server *ms3__server_create(const ms3_options *opts, bk_err *err)
     return s;
 }
 
-/* A libmicrohttpd daemon on the listen host and port whose requests start
- * with uri_cb(cls);
- * *bound gets the port. NULL + err when it cannot listen. */
-static struct MHD_Daemon *listen_on(ms3_server *s, uint16_t port,
+/* A libmicrohttpd daemon on host:port whose requests start with
+ * uri_cb(cls); *bound gets the port. NULL + err when it cannot listen. */
+static struct MHD_Daemon *listen_on(ms3_server *s, const char *host, uint16_t port,
                                     void *(*uri_cb)(void *, const char *, struct MHD_Connection *),
                                     void *cls, uint16_t *bound, bk_err *err)
 {
@@ -220,8 +219,8 @@ static struct MHD_Daemon *listen_on(ms3_server *s, uint16_t port,
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
-    if (inet_pton(AF_INET, s->listen_host, &sa.sin_addr) != 1) {
-        bk_err_set(err, BK_EINVAL, "listen address \"%s\" is not an IPv4 address", s->listen_host);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        bk_err_set(err, BK_EINVAL, "listen address \"%s\" is not an IPv4 address", host);
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
@@ -235,8 +234,8 @@ static struct MHD_Daemon *listen_on(ms3_server *s, uint16_t port,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, quiet_logger,
         NULL, MHD_OPTION_END);
     if (d == NULL) {
-        bk_err_set(err, BK_EIO, "cannot listen on %s:%u (address in use or not permitted)",
-                   s->listen_host, (unsigned)port);
+        bk_err_set(err, BK_EIO, "cannot listen on %s:%u (address in use or not permitted)", host,
+                   (unsigned)port);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -244,19 +243,22 @@ static struct MHD_Daemon *listen_on(ms3_server *s, uint16_t port,
     return d;
 }
 
-/* The IMDS or ECS listener when its service is on; BK_OK when off. */
-static bk_code start_service_listener(ms3_server *s, ms3_listener *l, int on, uint16_t port,
-                                      const char *path, bk_err *err)
+/* The IMDS or ECS listener when its service is on (host NULL = the S3
+ * one's); BK_OK when off. */
+static bk_code start_service_listener(ms3_server *s, ms3_listener *l, int on, const char *host,
+                                      uint16_t port, const char *path, bk_err *err)
 {
     if (!on)
         return BK_OK;
+    if (host == NULL)
+        host = s->listen_host;
     uint16_t bound = 0;
     bk_err e;
-    l->daemon = listen_on(s, port, on_service_uri, l, &bound, &e);
+    l->daemon = listen_on(s, host, port, on_service_uri, l, &bound, &e);
     if (l->daemon == NULL)
         return bk_err_set(err, e.code, "%s listener: %s",
                           l->endpoint == MS3_ENDPOINT_IMDS ? "IMDS" : "ECS", e.msg);
-    snprintf(l->url, sizeof(l->url), "http://%s:%u%s", s->listen_host, (unsigned)bound, path);
+    snprintf(l->url, sizeof(l->url), "http://%s:%u%s", host, (unsigned)bound, path);
     return BK_OK;
 }
 
@@ -268,10 +270,11 @@ ms3_server *ms3_server_start(const ms3_options *opts, bk_err *err)
     ms3_server *s = ms3__server_create(o, err);
     if (s == NULL)
         return NULL;
-    s->daemon = listen_on(s, o->port, on_uri, s, &s->port, err);
+    s->daemon = listen_on(s, s->listen_host, o->port, on_uri, s, &s->port, err);
     if (s->daemon == NULL ||
-        start_service_listener(s, &s->imds_listener, o->imds, o->imds_port, "", err) != BK_OK ||
-        start_service_listener(s, &s->ecs_listener, o->ecs, o->ecs_port,
+        start_service_listener(s, &s->imds_listener, o->imds, o->imds_host, o->imds_port, "",
+                               err) != BK_OK ||
+        start_service_listener(s, &s->ecs_listener, o->ecs, o->ecs_host, o->ecs_port,
                                ms3__services_ecs_path(s->services), err) != BK_OK) {
         ms3_server_stop(s);
         return NULL;

@@ -219,6 +219,20 @@ static void test_flags(void **state)
                            "--admin-token-file",
                            "--no-admin",
                            "MOCK_S3_ADMIN_TOKEN",
+                           "--sts",
+                           "--sts-role",
+                           "--web-identity-token",
+                           "--web-identity-token-file",
+                           "--credential-lifetime",
+                           "--imds-listen",
+                           "--imds-role",
+                           "--ecs-listen",
+                           "--ecs-path",
+                           "--ecs-token",
+                           "--ecs-token-file",
+                           "AWS_ENDPOINT_URL_STS",
+                           "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                           "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                            "--help"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         assert_non_null(strstr(out, flags[i]));
@@ -467,6 +481,125 @@ static void test_journal_max(void **state)
     free(dir);
 }
 
+/* The next line the child printed after its ready line, prefix checked. */
+static void service_url(child *c, const char *prefix, char *url, size_t n)
+{
+    char line[256];
+    assert_non_null(fgets(line, sizeof(line), c->out));
+    assert_true(strncmp(line, prefix, strlen(prefix)) == 0);
+    snprintf(url, n, "%s", line + strlen(prefix));
+    url[strcspn(url, "\n")] = '\0';
+}
+
+static void test_credential_services(void **state)
+{
+    (void)state;
+    const char *args[] = {"--access-key",
+                          T_AK,
+                          "--secret-key",
+                          T_SK,
+                          "--bucket",
+                          T_BUCKET,
+                          "--sts",
+                          "--web-identity-token",
+                          "bin-web-token",
+                          "--credential-lifetime",
+                          "900",
+                          "--imds-listen",
+                          "127.0.0.1:0",
+                          "--imds-role",
+                          "bin-role",
+                          "--ecs-listen",
+                          "127.0.0.1:0",
+                          "--ecs-path",
+                          "/v2/credentials/bin",
+                          "--ecs-token",
+                          "bin-ecs-token",
+                          NULL};
+    child c;
+    assert_int_equal(spawn(&c, args), 0);
+    char imds[128], ecs[128];
+    service_url(&c, "mock-s3 imds on http://127.0.0.1:", imds, sizeof(imds));
+    service_url(&c, "mock-s3 ecs on http://127.0.0.1:", ecs, sizeof(ecs));
+    char *path = strchr(ecs, '/');
+    assert_non_null(path);
+    assert_string_equal(path, "/v2/credentials/bin");
+    *path = '\0';
+    char imds_base[160], ecs_base[160];
+    snprintf(imds_base, sizeof(imds_base), "http://127.0.0.1:%s", imds);
+    snprintf(ecs_base, sizeof(ecs_base), "http://127.0.0.1:%s", ecs);
+
+    /* STS on the S3 port. */
+    const char *form_hdr[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    const char *form = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::"
+                       "111122223333:role/r&RoleSessionName=bin&WebIdentityToken=bin-web-token";
+    ms3t_request rq = {0};
+    rq.method = "POST";
+    rq.target = "/";
+    rq.headers = form_hdr;
+    rq.body = form;
+    rq.body_len = strlen(form);
+    ms3t_response r;
+    ms3t_do(c.url, &rq, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(bk_buf_str(&r.body), "<AssumeRoleWithWebIdentityResult>"));
+    ms3t_response_free(&r);
+
+    /* IMDS: token, then the role. */
+    const char *ttl[] = {"X-aws-ec2-metadata-token-ttl-seconds: 60", NULL};
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "PUT";
+    rq.target = "/latest/api/token";
+    rq.headers = ttl;
+    rq.has_body = 1;
+    ms3t_do(imds_base, &rq, &r);
+    assert_int_equal(r.status, 200);
+    char hdr[160];
+    snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", bk_buf_str(&r.body));
+    ms3t_response_free(&r);
+    const char *tok[] = {hdr, NULL};
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "GET";
+    rq.target = "/latest/meta-data/iam/security-credentials/";
+    rq.headers = tok;
+    ms3t_do(imds_base, &rq, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(bk_buf_str(&r.body), "bin-role");
+    ms3t_response_free(&r);
+
+    /* ECS with its token. */
+    const char *authz[] = {"Authorization: bin-ecs-token", NULL};
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "GET";
+    rq.target = "/v2/credentials/bin";
+    ms3t_do(ecs_base, &rq, &r);
+    assert_int_equal(r.status, 401);
+    ms3t_response_free(&r);
+    rq.headers = authz;
+    ms3t_do(ecs_base, &rq, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(
+        strstr(bk_buf_str(&r.body), "\"RoleArn\":\"arn:aws:iam::123456789012:role/bin-role\""));
+    ms3t_response_free(&r);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+
+    /* Flags of a service that is off, and malformed ones. */
+    char out[8192];
+    const char *no_sts[] = {"--anonymous", "--web-identity-token", "t", NULL};
+    assert_int_equal(run(no_sts, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "--sts"));
+    const char *no_ecs[] = {"--anonymous", "--ecs-token", "t", NULL};
+    assert_int_equal(run(no_ecs, out, sizeof(out)), 2);
+    const char *bad_path[] = {"--anonymous", "--ecs-listen", "127.0.0.1:0",
+                              "--ecs-path",  "creds",        NULL};
+    assert_int_equal(run(bad_path, out, sizeof(out)), 2);
+    const char *bad_listen[] = {"--anonymous", "--imds-listen", "nowhere", NULL};
+    assert_int_equal(run(bad_listen, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "--imds-listen"));
+    const char *long_life[] = {"--anonymous", "--sts", "--credential-lifetime", "43201", NULL};
+    assert_int_equal(run(long_life, out, sizeof(out)), 2);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -477,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_admin_token),
         cmocka_unit_test(test_no_admin_and_exposure_warning),
         cmocka_unit_test(test_journal_max),
+        cmocka_unit_test(test_credential_services),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -478,6 +478,31 @@ static void test_web_identity(void **state)
     assert_journal_clean(secrets);
 }
 
+/* The admin endpoint adds tokens to a running mock; it never echoes them. */
+static void test_web_identity_token_by_admin(void **state)
+{
+    (void)state;
+    const char *json_hdr[] = {"Content-Type: application/json", NULL};
+    const char *body = "{\"token\":\"admin-added-token\"}";
+    ms3t_request rq = {0};
+    rq.method = "POST";
+    rq.target = "/_mock/web-identity-tokens";
+    rq.headers = json_hdr;
+    rq.body = body;
+    rq.body_len = strlen(body);
+    ms3t_response r;
+    ms3t_send(srv, &rq, &r);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(bk_buf_str(&r.body), "admin-added-token"));
+    ms3t_response_free(&r);
+    rq.body = "{\"token\":\"\"}";
+    rq.body_len = strlen(rq.body);
+    assert_int_equal(ms3t_send_status(srv, &rq), 400);
+    sts(WI "&RoleSessionName=adm&WebIdentityToken=admin-added-token", 0, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+}
+
 static void test_web_identity_jwt_expiry(void **state)
 {
     (void)state;
@@ -637,6 +662,7 @@ int main(void)
         cmocka_unit_test_setup(test_assume_role_validation, reset),
         cmocka_unit_test_setup(test_role_restriction, reset),
         cmocka_unit_test_setup(test_web_identity, reset),
+        cmocka_unit_test_setup(test_web_identity_token_by_admin, reset),
         cmocka_unit_test_setup(test_web_identity_jwt_expiry, reset),
         cmocka_unit_test_setup(test_web_identity_token_file, reset),
         cmocka_unit_test_setup(test_routing_leaves_s3_alone, reset),
