@@ -260,6 +260,12 @@ UNSIGNED_TRAILER_BODY = ("b\r\nhello world\r\n0\r\n"
 
 DELETE_BODY = "<Delete><Object><Key>k1</Key></Object><Quiet>true</Quiet></Delete>"
 
+STS_WEB_FORM = ("Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam"
+                "%3A%3A111122223333%3Arole%2Ffuzz&RoleSessionName=fuzz&WebIdentityToken="
+                "FuzzWebIdentityToken&DurationSeconds=900")
+STS_ROLE_FORM = ("Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333"
+                 "%3Arole%2Ffuzz&RoleSessionName=fuzz&ExternalId=ext")
+
 MOCK_REQUESTS = {
     "put-get-head": [req("PUT", "/fuzz/blobs/a", [cl("blob-bytes")], "blob-bytes"),
                      req("GET", "/fuzz/blobs/a", [("Range", "bytes=2-5")]),
@@ -321,6 +327,15 @@ MOCK_REQUESTS = {
               req("GET", "/_mock/journal"),
               req("POST", "/_mock/reset", [("Content-Type", "application/json")]),
               req("POST", "/_mock/reset", [("Origin", "http://page.example")])],
+    # STS on the S3 port: the target's server has it on and accepts the web
+    # identity token FuzzWebIdentityToken.
+    "sts": [req("POST", "/", [("Content-Type", "application/x-www-form-urlencoded"),
+                              cl(STS_WEB_FORM)], STS_WEB_FORM),
+            req("POST", "/", [("Content-Type", "application/x-www-form-urlencoded"),
+                              cl(STS_ROLE_FORM)], STS_ROLE_FORM),
+            req("POST", "/", [("Content-Type", "application/x-www-form-urlencoded"),
+                              cl("Action=AssumeRole&Version=2011-06-15&DurationSeconds=1")],
+                "Action=AssumeRole&Version=2011-06-15&DurationSeconds=1")],
     "errors": [req("GET", "/Bad_Bucket/k"),
                req("GET", "/fuzz/%ZZ"),
                req("PATCH", "/fuzz/k"),

@@ -2,7 +2,8 @@
  * (ms3_server_handle): routing, auth, policies, faults, body ingest with
  * aws-chunked, every operation, the journal. Each input runs up to eight
  * requests against a fresh server (in memory, bucket "fuzz", one credential
- * with a session token, 5-byte minimum part size).
+ * with a session token, 5-byte minimum part size, STS on with one web
+ * identity token).
  *
  * Input:
  *   byte 0  bits 0-1  0 anonymous server, requests as given
@@ -342,6 +343,10 @@ BK_FUZZ_TARGET(mock_request)
     ms3_options_init(&o);
     o.anonymous = (st.mode & 3) == 0;
     o.min_part_size = 5;
+    static const char *const web_tokens[] = {"FuzzWebIdentityToken"};
+    o.sts = 1; /* POST / with a form reaches STS's parsers */
+    o.web_identity_tokens = web_tokens;
+    o.n_web_identity_tokens = 1;
     bk_err err;
     ms3_server *s = ms3_server_new_inproc(&o, &err);
     if (s == NULL)
