@@ -49,7 +49,19 @@ typedef struct ms3_options {
      * API accepts them, with their session token, until they expire on the mock's
      * clock (then 400 ExpiredToken). STS answers on the S3 port (POST / with a
      * form body); IMDS and ECS listen on ports of their own. */
-    int sts; /* AssumeRole, AssumeRoleWithWebIdentity */
+    int sts;               /* AssumeRole, AssumeRoleWithWebIdentity */
+    int imds;              /* an IMDSv2 listener on imds_host:imds_port */
+    int ecs;               /* a container credentials listener on ecs_host:ecs_port */
+    uint16_t imds_port;    /* 0 = ephemeral */
+    uint16_t ecs_port;     /* 0 = ephemeral */
+    const char *imds_host; /* NULL = listen_host */
+    const char *ecs_host;  /* NULL = listen_host */
+    const char *imds_role; /* the role IMDS and ECS serve (default "mock-s3-role") */
+    const char *ecs_path;  /* the path ECS serves (default "/creds") */
+    /* The Authorization the ECS endpoint requires (none = no check), or a file
+     * read at every call whose first line it is. */
+    const char *ecs_token;
+    const char *ecs_token_file;
     /* Role ARNs that may be assumed; none = any well-formed role ARN. */
     const char *const *sts_roles;
     size_t n_sts_roles;
@@ -61,18 +73,6 @@ typedef struct ms3_options {
     /* Seconds the credentials last: STS's without DurationSeconds, IMDS's, ECS's
      * (0 = 3600). */
     int64_t credential_lifetime;
-    int imds;              /* an IMDSv2 listener on imds_host:imds_port */
-    const char *imds_host; /* NULL = listen_host */
-    uint16_t imds_port;    /* 0 = ephemeral */
-    const char *imds_role; /* the role IMDS and ECS serve (default "mock-s3-role") */
-    int ecs;               /* a container credentials listener on ecs_host:ecs_port */
-    const char *ecs_host;  /* NULL = listen_host */
-    uint16_t ecs_port;     /* 0 = ephemeral */
-    const char *ecs_path;  /* the path it serves (default "/creds") */
-    /* The Authorization the ECS endpoint requires (none = no check), or a file
-     * read at every call whose first line it is. */
-    const char *ecs_token;
-    const char *ecs_token_file;
 } ms3_options;
 
 void ms3_options_init(ms3_options *o);

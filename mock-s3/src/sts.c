@@ -488,7 +488,7 @@ static char *base64url_decode(const char *s, size_t len, size_t *out_len)
         return NULL;
     }
     for (size_t i = 0; i < len; i++)
-        std[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
+        std[i] = (char)(s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i]);
     size_t n = len;
     while (n % 4 != 0)
         std[n++] = '=';
@@ -576,6 +576,7 @@ void ms3__op_sts_assume_role_with_web_identity(ms3_req *r)
     ms3_route form;
     role_request rq;
     jwt_claims claims;
+    memset(&claims, 0, sizeof(claims));
     if (parse_form(r, &form) == 0 && check_role_request(r, &form, &rq) == 0 &&
         check_web_token(r, ms3__route_param(&form, "WebIdentityToken"), &claims) == 0) {
         if (!ms3__services_role_allowed(r->srv->services, rq.role_arn)) {

@@ -484,8 +484,11 @@ static void test_journal_max(void **state)
 /* The next line the child printed after its ready line, prefix checked. */
 static void service_url(child *c, const char *prefix, char *url, size_t n)
 {
-    char line[256];
-    assert_non_null(fgets(line, sizeof(line), c->out));
+    char line[256] = "";
+    if (c->out == NULL || fgets(line, sizeof(line), c->out) == NULL) {
+        fail_msg("no line after the ready line");
+        return;
+    }
     assert_true(strncmp(line, prefix, strlen(prefix)) == 0);
     snprintf(url, n, "%s", line + strlen(prefix));
     url[strcspn(url, "\n")] = '\0';
@@ -516,7 +519,7 @@ static void test_credential_services(void **state)
                           "--ecs-token",
                           "bin-ecs-token",
                           NULL};
-    child c;
+    child c = {0};
     assert_int_equal(spawn(&c, args), 0);
     char imds[128], ecs[128];
     service_url(&c, "mock-s3 imds on http://127.0.0.1:", imds, sizeof(imds));

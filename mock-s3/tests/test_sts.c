@@ -433,7 +433,7 @@ static void make_jwt(const char *payload, char *out, size_t n)
     size_t len = bk_checksum_base64_encode((const unsigned char *)payload, strlen(payload), b64,
                                            sizeof(b64));
     for (size_t i = 0; i < len; i++)
-        b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+        b64[i] = (char)(b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i]);
     while (len > 0 && b64[len - 1] == '=')
         b64[--len] = '\0';
     snprintf(out, n, "eyJhbGciOiJSUzI1NiJ9.%s.c2lnbmF0dXJl", b64);
