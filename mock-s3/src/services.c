@@ -203,10 +203,9 @@ void ms3__issued_clear(ms3_issued *c)
     memset(c, 0, sizeof(*c));
 }
 
-bk_code ms3__services_mint(ms3_services *sv, ms3_creds *creds, int64_t now, int64_t seconds,
-                           ms3_issued *out, bk_err *err)
+bk_code ms3__services_mint(ms3_creds *creds, int64_t now, int64_t seconds, ms3_issued *out,
+                           bk_err *err)
 {
-    (void)sv;
     static const char upper32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     static const char secret64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -239,7 +238,7 @@ bk_code ms3__services_current(ms3_services *sv, ms3_creds *creds, ms3_endpoint w
     ms3_issued *cur = &sv->current[which];
     bk_code rc = BK_OK;
     if (cur->expires == 0 || now >= cur->issued + sv->lifetime / 2 || now < cur->issued)
-        rc = ms3__services_mint(sv, creds, now, sv->lifetime, cur, err);
+        rc = ms3__services_mint(creds, now, sv->lifetime, cur, err);
     if (rc == BK_OK)
         *out = *cur;
     pthread_mutex_unlock(&sv->lock);

@@ -45,8 +45,8 @@ const char *ms3__services_imds_role(const ms3_services *sv);
 const char *ms3__services_ecs_path(const ms3_services *sv);
 
 /* A new credential valid `seconds` from `now`, registered in creds. */
-bk_code ms3__services_mint(ms3_services *sv, ms3_creds *creds, int64_t now, int64_t seconds,
-                           ms3_issued *out, bk_err *err);
+bk_code ms3__services_mint(ms3_creds *creds, int64_t now, int64_t seconds, ms3_issued *out,
+                           bk_err *err);
 /* What IMDS or ECS serves now: the same credential until half its lifetime is
  * gone, then a new one, so a client refreshing minutes before the expiry gets
  * fresh credentials, as EC2 rotates them long before they expire. */

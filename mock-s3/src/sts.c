@@ -98,20 +98,6 @@ static const char *const journaled[] = {"Action",          "Version",        "Ro
                                         "RoleSessionName", "ExternalId",     "DurationSeconds",
                                         "ProviderId",      "SourceIdentity", "SerialNumber"};
 
-static void append_encoded(bk_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            bk_buf_putc(b, (char)*p);
-        } else {
-            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            bk_buf_append(b, e, 3);
-        }
-    }
-}
-
 /* What the journal shows as the request's query: the form without secrets. */
 static void set_journal_query(ms3_req *r, const ms3_route *form)
 {
@@ -123,7 +109,7 @@ static void set_journal_query(ms3_req *r, const ms3_route *form)
         if (b.len > 0)
             bk_buf_putc(&b, '&');
         bk_buf_printf(&b, "%s=", journaled[i]);
-        append_encoded(&b, v);
+        bk_sigv4_uri_encode(&b, v, strlen(v), 0);
     }
     if (b.data == NULL)
         bk_buf_puts(&b, "");
@@ -347,8 +333,7 @@ static void issue(ms3_req *r, const char *action, const role_request *rq, const 
     ms3_server *s = r->srv;
     ms3_issued c;
     bk_err err;
-    if (ms3__services_mint(s->services, s->creds, ms3__clock_now(&s->clock), rq->duration, &c,
-                           &err) != BK_OK) {
+    if (ms3__services_mint(s->creds, ms3__clock_now(&s->clock), rq->duration, &c, &err) != BK_OK) {
         refuse(r, 500, "InternalFailure", "The credential could not be issued: %s", err.msg);
         return;
     }
