@@ -47,9 +47,9 @@ static bk_code check_layer_indexes(const bk_cache_config *cfg, bk_err *err)
  * rewrites every index that pointed at a moved layer. */
 static bk_code apply_layer_order(bk_cache_config *cfg, const size_t *order, bk_err *err)
 {
-    size_t n = cfg->n_layers;
-    bk_cache_layer *moved = malloc(n * sizeof *moved);
-    int64_t *pos = malloc(n * sizeof *pos);
+    size_t n = cfg->n_layers, slots = n ? n : 1; /* malloc(0) may answer NULL */
+    bk_cache_layer *moved = malloc(slots * sizeof *moved);
+    int64_t *pos = malloc(slots * sizeof *pos);
     if (moved == NULL || pos == NULL) {
         free(moved);
         free(pos);
@@ -252,12 +252,18 @@ bk_code conf_ties_shuffle(bk_cache_config *cfg, unsigned *seed, size_t *groups, 
 
 /* ---- comparison ---- */
 
+size_t conf_first_difference(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    size_t at = 0;
+    while (at < a_len && at < b_len && a[at] == b[at])
+        at++;
+    return at;
+}
+
 static void describe(const char *got, size_t got_len, const char *want, size_t want_len,
                      const char *note, char *why, size_t why_size)
 {
-    size_t at = 0;
-    while (at < got_len && at < want_len && got[at] == want[at])
-        at++;
+    size_t at = conf_first_difference(got, got_len, want, want_len);
     int g = (int)(got_len - at < 48 ? got_len - at : 48);
     int w = (int)(want_len - at < 48 ? want_len - at : 48);
     snprintf(why, why_size, "at offset %zu%s: got \"%.*s\", want \"%.*s\"", at, note, g, got + at,
@@ -284,24 +290,49 @@ static bk_code canonical_bytes(const char *json, size_t len, bk_buf *out, bk_err
     return rc;
 }
 
-conf_same conf_manifest_compare(const char *got, size_t got_len, const char *want, size_t want_len,
-                                char *why, size_t why_size)
+conf_same conf_manifest_compared(const char *got, size_t got_len, const char *want, size_t want_len,
+                                 conf_compared *out)
 {
+    memset(out, 0, sizeof *out);
+    out->got = got;
+    out->got_len = got_len;
+    out->want = want;
+    out->want_len = want_len;
+    out->note = "";
     if (got_len == want_len && memcmp(got, want, got_len) == 0)
         return CONF_SAME_BYTES;
-    bk_buf cg = BK_BUF_INIT, cw = BK_BUF_INIT;
     bk_err err;
     bk_err_clear(&err);
     conf_same same = CONF_DIFFERENT;
-    if (canonical_bytes(got, got_len, &cg, &err) != BK_OK ||
-        canonical_bytes(want, want_len, &cw, &err) != BK_OK)
-        describe(got, got_len, want, want_len, "", why, why_size);
-    else if (cg.len == cw.len && memcmp(cg.data, cw.data, cg.len) == 0)
-        same = CONF_SAME_UP_TO_TIES;
-    else
-        describe(cg.data, cg.len, cw.data, cw.len,
-                 " (both with BuildKit's unordered ties put in one order)", why, why_size);
-    bk_buf_free(&cg);
-    bk_buf_free(&cw);
+    if (canonical_bytes(got, got_len, &out->canon_got, &err) == BK_OK &&
+        canonical_bytes(want, want_len, &out->canon_want, &err) == BK_OK) {
+        out->got = out->canon_got.data;
+        out->got_len = out->canon_got.len;
+        out->want = out->canon_want.data;
+        out->want_len = out->canon_want.len;
+        if (out->got_len == out->want_len && memcmp(out->got, out->want, out->got_len) == 0)
+            same = CONF_SAME_UP_TO_TIES;
+        else
+            out->note = " (both with BuildKit's unordered ties put in one order)";
+    }
+    out->at = conf_first_difference(out->got, out->got_len, out->want, out->want_len);
+    return same;
+}
+
+void conf_compared_clear(conf_compared *cmp)
+{
+    bk_buf_free(&cmp->canon_got);
+    bk_buf_free(&cmp->canon_want);
+    memset(cmp, 0, sizeof *cmp);
+}
+
+conf_same conf_manifest_compare(const char *got, size_t got_len, const char *want, size_t want_len,
+                                char *why, size_t why_size)
+{
+    conf_compared cmp;
+    conf_same same = conf_manifest_compared(got, got_len, want, want_len, &cmp);
+    if (same == CONF_DIFFERENT)
+        describe(cmp.got, cmp.got_len, cmp.want, cmp.want_len, cmp.note, why, why_size);
+    conf_compared_clear(&cmp);
     return same;
 }

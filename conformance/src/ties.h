@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "bkcache/buf.h"
 #include "bkcache/cacheconfig.h"
 #include "bkcache/error.h"
 
@@ -28,6 +29,25 @@ typedef enum conf_same {
     CONF_SAME_BYTES,      /* byte-identical */
     CONF_SAME_UP_TO_TIES, /* identical once both have their ties in one order */
 } conf_same;
+
+/* The offset of the first byte where a and b differ (the shorter length when
+ * one is a prefix of the other). */
+size_t conf_first_difference(const char *a, size_t a_len, const char *b, size_t b_len);
+
+/* What conf_manifest_compare compared: both manifests as given, or their
+ * canonical forms (ties in one order) when both are Go's encoding of their
+ * own content; `at` is the first differing byte of those. got and want point
+ * into the caller's bytes or into canon_*; clear with conf_compared_clear. */
+typedef struct conf_compared {
+    const char *got, *want;
+    size_t got_len, want_len;
+    size_t at;
+    const char *note; /* "" or " (both with BuildKit's unordered ties put in one order)" */
+    bk_buf canon_got, canon_want;
+} conf_compared;
+conf_same conf_manifest_compared(const char *got, size_t got_len, const char *want, size_t want_len,
+                                 conf_compared *out);
+void conf_compared_clear(conf_compared *cmp);
 
 /* Compares a manifest with the expected one. A manifest that is not exactly
  * Go's encoding of what it parses to is compared byte for byte (so nothing the
