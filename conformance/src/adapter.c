@@ -323,7 +323,9 @@ int conf_export(conf_ctx *c, const conf_export_opts *o, conf_run *r)
     int rc = conf_spawn(c, argv, o->env, c->adapter_timeout_s, r);
     if (c->verbose && (rc != 0 || r->exit_code != 0))
         fprintf(stderr, "  [export %s -> exit %d] %s", o->graph, r->exit_code, r->err);
-    free(attrs);
+    /* What the case's cache is, for its explain tree in the HTML report. */
+    free(c->case_attrs);
+    c->case_attrs = attrs;
     return rc;
 }
 
@@ -354,5 +356,7 @@ int conf_import(conf_ctx *c, const char *attrs, const char *const *env, char *de
     int rc = conf_spawn(c, argv, env, c->adapter_timeout_s, r);
     if (c->verbose && (rc != 0 || r->exit_code != 0))
         fprintf(stderr, "  [import -> exit %d] %s", r->exit_code, r->err);
+    free(c->case_attrs);
+    c->case_attrs = strdup(attrs);
     return rc;
 }

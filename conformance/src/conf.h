@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -32,13 +34,61 @@ typedef struct conf_check {
     const char *beyond;
 } conf_check;
 
+/* ---- what the HTML report shows of a result: detail.c records it while the
+ * run goes on (--html), html.c only renders it ---- */
+
+/* A key under the check's prefix after the check, and how it changed since the
+ * case's previous result (or since the case began: its prefix was fresh). */
+typedef struct conf_key_row {
+    char *key; /* relative to the prefix */
+    uint64_t size;
+    char change; /* '+' new, '-' gone, '~' another size or ETag, ' ' unchanged */
+} conf_key_row;
+
+/* Bytes a check compared, expected against got, from a little before the
+ * first difference; both excerpts start at the same offset, so they align. */
+typedef struct conf_bytes_diff {
+    char *what; /* "the manifest against linear.max.expected" */
+    char *note; /* "" or how the bytes were compared (ties put in one order) */
+    size_t at;  /* the first differing byte */
+    size_t from;
+    size_t want_len, got_len;
+    char *want_excerpt, *got_excerpt;
+    char *explain_diff; /* `bkcache explain --diff EXPECTED GOT` of two manifests, or NULL */
+} conf_bytes_diff;
+
+typedef struct conf_detail {
+    char *prefix;  /* the check's key prefix; "" when it has none */
+    int journaled; /* requests come from the mock's journal */
+    /* One object per request of the check's case, in order: seq, t (seconds
+     * after the first), by ("impl" or "runner"), method, operation, key
+     * (relative to prefix when under it), query, status, error_code,
+     * error_message, auth, auth_ok, payload_hash_mode, duration, body (bytes
+     * received), signed (SignedHeaders), headers (the notable ones). */
+    json_t *requests;
+    size_t requests_omitted; /* the oldest ones, beyond what a check keeps */
+    uint64_t earlier_upto;   /* requests up to this seq came before the case's previous result */
+    long earlier_result;     /* that result's index, or -1 */
+    int listed;              /* keys holds the listing of prefix */
+    conf_key_row *keys;
+    size_t n_keys;
+    char *list_error;
+    long tree_of;     /* an earlier result whose tree and picture these are (same objects), or -1 */
+    char *tree;       /* `bkcache explain` of the case's cache, or NULL */
+    char *svg;        /* `bkcache explain --format svg`, checked and ready to inline, or NULL */
+    char *no_picture; /* why a cache with a manifest has no picture */
+    conf_bytes_diff *bytes;
+} conf_detail;
+
 typedef struct conf_result {
     char *suite;
     char *check;
     conf_status status;
     conf_level level;
+    const char *beyond; /* recommended: what BuildKit does (the check table's text) */
     char *reason;
     double seconds;
+    conf_detail *detail; /* --html only */
 } conf_result;
 
 /* Optional features an adapter declares through `ADAPTER capabilities`. */
@@ -49,11 +99,32 @@ enum {
 
 typedef struct conf_suite conf_suite;
 
+typedef struct conf_object {
+    char *key;
+    uint64_t size;
+    char etag[128];
+} conf_object;
+
+/* What detail.c carries from one result to the next within a case. */
+typedef struct conf_detail_state {
+    unsigned case_serial; /* the case the fields below belong to */
+    long last;            /* the case's latest result with a detail, or -1 */
+    uint64_t last_mark;   /* the journal seq at that result */
+    conf_object *keys;    /* the listing at that result */
+    size_t n_keys;
+    int keys_known;
+    char *last_attrs;         /* the case's attributes at that result */
+    conf_bytes_diff *pending; /* compared bytes waiting for their check's result */
+    char pending_check[192];  /* "suite.check" */
+    char dot_file[4200];
+} conf_detail_state;
+
 typedef struct conf_ctx {
     /* options */
     const char *impl;      /* adapter path; NULL = the bkcache binary beside the runner */
     char native_bin[4096]; /* that bkcache binary */
-    char fixtures[4096];   /* the fixtures folder (graphs, config) */
+    char fixtures[4096];   /* the fixtures folder (graphs, config), absolute */
+    char fixtures_given[4096]; /* as the user named it (reports show this) */
     int keep;              /* leave what the run wrote */
     int verbose;           /* adapter output on failures */
     unsigned capabilities; /* CONF_CAP_* of the adapter */
@@ -80,6 +151,25 @@ typedef struct conf_ctx {
 
     char tmp[4096]; /* scratch folder of this run */
 
+    /* The case the next results belong to (one conf_case_prefix, or a suite
+     * before its first): the requests since case_mark are its requests. */
+    unsigned case_serial;
+    char case_prefix[256];
+    uint64_t case_mark;
+    char *case_attrs;      /* the last attributes an adapter run of the case got */
+    uint64_t journal_seen; /* the highest journal seq seen, where a mark starts looking */
+    /* Journal ranges (from, to] of the reporter's own requests (listing the
+     * bucket for the HTML report): conf_journal_since leaves them out, so
+     * reporting never changes what a check sees. */
+    uint64_t *quiet;
+    size_t n_quiet, cap_quiet;
+
+    /* --html */
+    int details; /* record a conf_detail for every result */
+    conf_detail_state detail_state;
+    time_t started; /* wall clock at the start of the run */
+    double started_mono;
+
     /* the suites and their check tables (registry.c), for levels */
     const conf_suite *suites;
     size_t n_suites;
@@ -104,8 +194,9 @@ const conf_suite *conf_suites(size_t *n);
 /* The check's entry in the run's table (c->suites): the exact name, else the
  * family whose '*' prefix matches; NULL when the check has none. */
 const conf_check *conf_check_find(const conf_ctx *c, const char *suite, const char *check);
-const char *conf_level_name(conf_level level);
 double conf_now(void);
+/* A suite begins: the time of its first check, and a case of its own until
+ * its first conf_case_prefix. */
 void conf_begin(conf_ctx *c);
 /* Records and prints one check's outcome. CONF_FAIL of a recommended check
  * becomes CONF_WARN unless c->strict; both then name what BuildKit does. */
@@ -123,6 +214,34 @@ conf_counts conf_summary(const conf_ctx *c);
 bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err);
 void conf_results_free(conf_ctx *c);
 
+/* ---- words (words.c) ---- */
+const char *conf_level_name(conf_level level); /* "required", "recommended" */
+const char *conf_status_word(conf_status st);  /* "PASS", "FAIL", "WARN", "SKIP" */
+
+/* ---- details for the HTML report (detail.c) ---- */
+/* Records what the report shows of result r (c->details): the case's
+ * requests, the keys under its prefix, the explain tree and picture, the
+ * compared bytes. Makes requests to the target only to list and explain. */
+void conf_detail_record(conf_ctx *c, conf_result *r);
+/* The bytes check suite.check compared (manifest: 1 when both are cache
+ * configs, for the explain diff), kept for its next result when they differ.
+ * A no-op without --html. */
+void conf_detail_bytes(conf_ctx *c, const char *suite, const char *check, const char *what,
+                       const char *want, size_t want_len, const char *got, size_t got_len,
+                       int manifest);
+/* Graphviz's SVG as an element to inline in HTML: from <svg> on, without
+ * comments and namespace declarations (HTML needs none). NULL and why when
+ * it holds anything active (script, handler, style) or a reference out of
+ * the file. */
+char *conf_svg_inline(const char *svg, const char **why);
+void conf_detail_free(conf_detail *d);
+void conf_detail_state_clear(conf_ctx *c);
+
+/* ---- the HTML report (html.c) ---- */
+bk_code conf_write_html(const conf_ctx *c, const char *path, bk_err *err);
+/* The same into an open stream (tests). */
+bk_code conf_html_write(const conf_ctx *c, FILE *f, bk_err *err);
+
 /* ---- target (target.c) ---- */
 bk_code conf_target_start_mock(conf_ctx *c, bk_err *err);
 bk_code conf_target_connect(conf_ctx *c, bk_err *err);
@@ -134,10 +253,6 @@ char *conf_attrs(const conf_ctx *c, const char *prefix, const char *extra);
 /* Deletes every object under prefix; returns the number deleted or -1. */
 long conf_delete_prefix(conf_ctx *c, const char *prefix, bk_err *err);
 
-typedef struct conf_object {
-    char *key;
-    uint64_t size;
-} conf_object;
 /* Every object under prefix, sorted by key. */
 bk_code conf_list(conf_ctx *c, const char *prefix, conf_object **out, size_t *n, bk_err *err);
 void conf_objects_free(conf_object *o, size_t n);
@@ -155,8 +270,11 @@ void conf_probe_upload_part_copy(conf_ctx *c);
 
 /* Journal (mock only): the last sequence number, and entries after a mark. */
 uint64_t conf_journal_mark(conf_ctx *c);
-/* The entries after mark, as the JSON array GET /_mock/journal answers. */
+/* The entries after mark, as the JSON array GET /_mock/journal answers,
+ * without the reporter's own requests. */
 json_t *conf_journal_since(conf_ctx *c, uint64_t mark);
+/* Leaves the entries (from, to] out of conf_journal_since from now on. */
+void conf_journal_quiet(conf_ctx *c, uint64_t from, uint64_t to);
 /* Helpers over journal entries in that JSON form. */
 const char *conf_jstr(json_t *entry, const char *field);
 long long conf_jint(json_t *entry, const char *field);

@@ -2,11 +2,13 @@
  * backend (through the adapter contract of conformance/ADAPTER.md) against
  * the in-process mock or any S3 endpoint, and checks buckets written by
  * anyone (`verify`). Every check prints one PASS/FAIL/SKIP/WARN line. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -23,7 +25,7 @@ static void usage(FILE *out)
         out,
         "usage: bkcache-conformance [options]\n"
         "       bkcache-conformance verify --cache-from ATTRS [--journal FILE] [--junit FILE]\n"
-        "                                  [--strict]\n"
+        "                                  [--html FILE] [--strict]\n"
         "\n"
         "Runs the conformance suites against the in-process mock S3 (default) or any\n"
         "S3 endpoint, judging bkcache itself or any adapter (conformance/ADAPTER.md).\n"
@@ -40,6 +42,11 @@ static void usage(FILE *out)
         "  --impl ADAPTER     implementation under test (default: bkcache beside this tool)\n"
         "  --suite NAME       run only these suites (repeatable, or comma-separated)\n"
         "  --junit FILE       also write a JUnit XML report\n"
+        "  --html FILE        also write an HTML report: every check with, for each FAIL\n"
+        "                     and WARN (PASS on demand), its requests from the mock's\n"
+        "                     journal, the keys under its prefix, the bytes it compared\n"
+        "                     and its cache as an explain tree and graph (Graphviz's dot\n"
+        "                     draws it); one self-contained file\n"
         "  --keep             leave the objects written under the run's prefix\n"
         "  --fixtures DIR     fixtures folder (default: the source tree's)\n"
         "  --timeout SECONDS  deadline of one adapter run (default 120)\n"
@@ -80,6 +87,21 @@ static void default_paths(conf_ctx *c)
     snprintf(c->fixtures, sizeof c->fixtures, "%s", fx ? fx : BKCONF_FIXTURES_DIR);
 }
 
+/* The staged graphs name their store by this path, and adapters run
+ * elsewhere: a relative --fixtures must not stay relative. */
+static int absolute_fixtures(conf_ctx *c)
+{
+    char abs[PATH_MAX];
+    snprintf(c->fixtures_given, sizeof c->fixtures_given, "%s", c->fixtures);
+    if (realpath(c->fixtures, abs) == NULL) {
+        fprintf(stderr, "bkcache-conformance: fixtures folder %s: %s\n", c->fixtures,
+                strerror(errno));
+        return -1;
+    }
+    snprintf(c->fixtures, sizeof c->fixtures, "%s", abs);
+    return 0;
+}
+
 static int make_tmp(conf_ctx *c)
 {
     const char *t = getenv("TMPDIR");
@@ -104,19 +126,29 @@ static void list_checks(void)
     }
 }
 
-static int finish(conf_ctx *c, const char *junit)
+/* --html: each result records what the report shows of it from now on. */
+static void want_html(conf_ctx *c)
+{
+    c->details = 1;
+    c->started = time(NULL);
+    c->started_mono = conf_now();
+}
+
+static int finish(conf_ctx *c, const char *junit, const char *html)
 {
     conf_counts n = conf_summary(c);
     printf("%zu passed, %zu failed, %zu skipped\n", n.passed, n.failed, n.skipped);
     printf("%zu warnings\n", n.warned);
     int status = n.failed > 0 ? 1 : 0;
-    if (junit != NULL) {
-        bk_err err;
-        bk_err_clear(&err);
-        if (conf_write_junit(c, junit, &err) != BK_OK) {
-            fprintf(stderr, "bkcache-conformance: %s\n", err.msg);
-            status = 2;
-        }
+    bk_err err;
+    bk_err_clear(&err);
+    if (junit != NULL && conf_write_junit(c, junit, &err) != BK_OK) {
+        fprintf(stderr, "bkcache-conformance: %s\n", err.msg);
+        status = 2;
+    }
+    if (html != NULL && conf_write_html(c, html, &err) != BK_OK) {
+        fprintf(stderr, "bkcache-conformance: %s\n", err.msg);
+        status = 2;
     }
     return status;
 }
@@ -127,11 +159,12 @@ static int cmd_verify(conf_ctx *c, int argc, char **argv)
         {"cache-from", required_argument, NULL, 'c'},
         {"journal", required_argument, NULL, 'j'},
         {"junit", required_argument, NULL, 'J'},
+        {"html", required_argument, NULL, 'H'},
         {"strict", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *attrs = NULL, *journal = NULL, *junit = NULL;
+    const char *attrs = NULL, *journal = NULL, *junit = NULL, *html = NULL;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -144,6 +177,9 @@ static int cmd_verify(conf_ctx *c, int argc, char **argv)
             break;
         case 'J':
             junit = optarg;
+            break;
+        case 'H':
+            html = optarg;
             break;
         case 'S':
             c->strict = 1;
@@ -160,9 +196,14 @@ static int cmd_verify(conf_ctx *c, int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (html != NULL) {
+        want_html(c);
+        conf_begin(c);
+        c->case_attrs = strdup(attrs); /* the cache the report explains */
+    }
     conf_verify_opts o = {attrs, journal, "verify"};
     conf_verify_bucket(c, &o);
-    return finish(c, junit);
+    return finish(c, junit, html);
 }
 
 int main(int argc, char **argv)
@@ -177,6 +218,7 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "verify") == 0) {
         int rc = cmd_verify(c, argc - 1, argv + 1);
+        conf_detail_state_clear(c);
         conf_target_stop(c);
         conf_results_free(c);
         curl_global_cleanup();
@@ -184,14 +226,23 @@ int main(int argc, char **argv)
     }
 
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"aws", no_argument, NULL, 'a'},
-        {"region", required_argument, NULL, 'r'},   {"bucket", required_argument, NULL, 'b'},
-        {"virtual-host", no_argument, NULL, 'V'},   {"impl", required_argument, NULL, 'i'},
-        {"suite", required_argument, NULL, 's'},    {"junit", required_argument, NULL, 'J'},
-        {"keep", no_argument, NULL, 'k'},           {"fixtures", required_argument, NULL, 'f'},
-        {"timeout", required_argument, NULL, 't'},  {"verbose", no_argument, NULL, 'v'},
-        {"strict", no_argument, NULL, 'S'},         {"list", no_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"aws", no_argument, NULL, 'a'},
+        {"region", required_argument, NULL, 'r'},
+        {"bucket", required_argument, NULL, 'b'},
+        {"virtual-host", no_argument, NULL, 'V'},
+        {"impl", required_argument, NULL, 'i'},
+        {"suite", required_argument, NULL, 's'},
+        {"junit", required_argument, NULL, 'J'},
+        {"html", required_argument, NULL, 'H'},
+        {"keep", no_argument, NULL, 'k'},
+        {"fixtures", required_argument, NULL, 'f'},
+        {"timeout", required_argument, NULL, 't'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"strict", no_argument, NULL, 'S'},
+        {"list", no_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *endpoint = getenv("BKCACHE_CONFORMANCE_ENDPOINT");
     const char *region = getenv("BKCACHE_CONFORMANCE_REGION");
@@ -200,7 +251,7 @@ int main(int argc, char **argv)
     const char *aws_env = getenv("BKCACHE_CONFORMANCE_AWS");
     int virtual_host = vh != NULL && strcmp(vh, "1") == 0;
     int aws = aws_env != NULL && strcmp(aws_env, "1") == 0;
-    const char *junit = NULL;
+    const char *junit = NULL, *html = NULL;
     char *wanted[64];
     size_t n_wanted = 0;
     char *suite_args = NULL;
@@ -241,6 +292,9 @@ int main(int argc, char **argv)
         }
         case 'J':
             junit = optarg;
+            break;
+        case 'H':
+            html = optarg;
             break;
         case 'k':
             c->keep = 1;
@@ -300,6 +354,12 @@ int main(int argc, char **argv)
     bk_err err;
     bk_err_clear(&err);
     int status = 2;
+    if (absolute_fixtures(c) != 0) {
+        free(suite_args);
+        return 2;
+    }
+    if (html != NULL)
+        want_html(c);
     if (make_tmp(c) != 0) {
         fprintf(stderr, "bkcache-conformance: cannot create a scratch folder\n");
         free(suite_args);
@@ -354,8 +414,9 @@ int main(int argc, char **argv)
     } else {
         printf("# kept the objects under %s\n", c->run_prefix);
     }
-    status = finish(c, junit);
+    status = finish(c, junit, html);
 out:
+    conf_detail_state_clear(c);
     conf_target_stop(c);
     if (!c->keep)
         conf_rmtree(c->tmp);

@@ -18,20 +18,11 @@ double conf_now(void)
 void conf_begin(conf_ctx *c)
 {
     c->check_started = conf_now();
-}
-
-static const char *status_word(conf_status st)
-{
-    switch (st) {
-    case CONF_PASS:
-        return "PASS";
-    case CONF_FAIL:
-        return "FAIL";
-    case CONF_WARN:
-        return "WARN";
-    default:
-        return "SKIP";
-    }
+    c->case_serial++;
+    c->case_prefix[0] = '\0';
+    free(c->case_attrs);
+    c->case_attrs = NULL;
+    c->case_mark = c->details ? conf_journal_mark(c) : 0;
 }
 
 static conf_result *new_result(conf_ctx *c)
@@ -57,11 +48,6 @@ static conf_status apply_level(const conf_ctx *c, const conf_check *def, conf_st
     size_t len = strlen(reason);
     snprintf(reason + len, size - len, " (recommended: %s)", def->beyond);
     return c->strict ? CONF_FAIL : CONF_WARN;
-}
-
-const char *conf_level_name(conf_level level)
-{
-    return level == CONF_RECOMMENDED ? "recommended" : "required";
 }
 
 const conf_check *conf_check_find(const conf_ctx *c, const char *suite, const char *check)
@@ -112,11 +98,15 @@ static void record(conf_ctx *c, const char *suite, const char *check, conf_statu
     r->check = strdup(check);
     r->status = st;
     r->level = level;
+    r->beyond = def != NULL && def->level == CONF_RECOMMENDED ? def->beyond : NULL;
     r->reason = strdup(reason);
     r->seconds = secs;
-    printf("%s %s.%s%s%s\n", status_word(st), suite, check, reason[0] ? " \xe2\x80\x94 " : "",
+    r->detail = NULL;
+    printf("%s %s.%s%s%s\n", conf_status_word(st), suite, check, reason[0] ? " \xe2\x80\x94 " : "",
            reason);
     fflush(stdout);
+    if (c->details)
+        conf_detail_record(c, r);
 }
 
 void conf_report(conf_ctx *c, const char *suite, const char *check, conf_status st, const char *fmt,
@@ -265,6 +255,7 @@ void conf_results_free(conf_ctx *c)
         free(c->results[i].suite);
         free(c->results[i].check);
         free(c->results[i].reason);
+        conf_detail_free(c->results[i].detail);
     }
     free(c->results);
     c->results = NULL;

@@ -123,7 +123,12 @@ void suite_idempotence(conf_ctx *c)
             conf_pass(c, SUITE, "reexport_uploads_nothing", "%ld blobs left alone%s", n,
                       c->is_mock ? " (journal: no blob writes)" : "");
         char diff[600];
-        if (conf_get(c, mkey, &second, &err) != 1)
+        int have = conf_get(c, mkey, &second, &err);
+        if (have == 1)
+            conf_detail_bytes(c, SUITE, "manifest_unchanged",
+                              "the re-export's manifest against the first export's", first.data,
+                              first.len, second.data, second.len, 1);
+        if (have != 1)
             conf_fail(c, SUITE, "manifest_unchanged", "cannot read %s: %s", mkey, err.msg);
         else if (conf_manifest_compare(second.data, second.len, first.data, first.len, diff,
                                        sizeof diff) == CONF_DIFFERENT)

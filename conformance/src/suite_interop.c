@@ -166,6 +166,9 @@ void suite_interop(conf_ctx *c)
             snprintf(why, sizeof why, "awscli did not download %s", objs[i].key);
         } else if (strstr(objs[i].key, "/manifests/") != NULL) {
             char diff[600];
+            conf_detail_bytes(c, SUITE, "awscli_downloads_identical",
+                              "the manifest awscli downloaded against the golden", golden.data,
+                              golden.len, data.data, data.len, 1);
             if (conf_manifest_compare(data.data, data.len, golden.data, golden.len, diff,
                                       sizeof diff) == CONF_DIFFERENT)
                 snprintf(why, sizeof why,

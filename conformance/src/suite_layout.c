@@ -75,6 +75,8 @@ static void layout_case(conf_ctx *c, const char *check, const char *sub, const c
             } else if (cur.len != first.len || memcmp(cur.data, first.data, cur.len) != 0) {
                 same = 0;
                 snprintf(why, sizeof why, "%s differs from the manifest of %s", key, names[0]);
+                conf_detail_bytes(c, SUITE, check, why, first.data, first.len, cur.data, cur.len,
+                                  0);
             }
             bk_buf_free(&cur);
         }

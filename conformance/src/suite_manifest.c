@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "ties.h"
 
 #define SUITE "manifest"
 
@@ -45,9 +46,10 @@ static void check_parses(conf_ctx *c, const bk_buf *m)
     if (bk_config_encode(cfg, &enc, &err) != BK_OK) {
         conf_fail(c, SUITE, "go_encoding", "%s", err.msg);
     } else if (enc.len != m->len || memcmp(enc.data, m->data, m->len) != 0) {
-        size_t at = 0;
-        while (at < enc.len && at < m->len && enc.data[at] == m->data[at])
-            at++;
+        size_t at = conf_first_difference(m->data, m->len, enc.data, enc.len);
+        conf_detail_bytes(c, SUITE, "go_encoding",
+                          "the manifest against Go's json.Marshal of what it decodes to", enc.data,
+                          enc.len, m->data, m->len, 0);
         conf_fail(c, SUITE, "go_encoding",
                   "bytes differ from Go's json.Marshal at offset %zu: got \"%.40s\", Go writes "
                   "\"%.40s\"",

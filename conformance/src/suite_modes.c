@@ -40,9 +40,11 @@ static void mode_case(conf_ctx *c, const char *graph, const char *mode_attr,
     if (conf_golden(c, graph, golden_mode, &golden, &err) != BK_OK) {
         conf_fail(c, SUITE, check, "%s", err.msg);
     } else if (conf_get_ok(c, SUITE, check, key, &got)) {
-        char diff[600];
+        char diff[600], what[160];
         conf_same same =
             conf_manifest_compare(got.data, got.len, golden.data, golden.len, diff, sizeof diff);
+        snprintf(what, sizeof what, "the manifest against %s.%s.expected", graph, golden_mode);
+        conf_detail_bytes(c, SUITE, check, what, golden.data, golden.len, got.data, got.len, 1);
         if (same == CONF_DIFFERENT) {
             conf_fail(c, SUITE, check, "manifest differs from %s.%s.expected %s", graph,
                       golden_mode, diff);

@@ -154,8 +154,12 @@ static void failed_blob_no_manifest(conf_ctx *c)
         snprintf(why, sizeof why, "the export succeeded although blob uploads were refused");
     else if (manifest_puts > 0)
         snprintf(why, sizeof why, "the manifest was written although a blob failed");
-    else if (have != 1 || now.len != old.len || memcmp(now.data, old.data, old.len) != 0)
+    else if (have != 1 || now.len != old.len || memcmp(now.data, old.data, old.len) != 0) {
         snprintf(why, sizeof why, "the older manifest was changed");
+        if (have == 1)
+            conf_detail_bytes(c, SUITE, check, "the manifest now against the older one", old.data,
+                              old.len, now.data, now.len, 0);
+    }
     if (why[0])
         conf_fail(c, SUITE, check, "%s", why);
     else

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "bkcache/version.h"
 #include "conf.h"
 
 #define MOCK_BUCKET "bkconf"
@@ -43,6 +44,11 @@ static bk_code make_client(conf_ctx *c, bk_err *err)
         cfg.session_token = c->session_token[0] ? c->session_token : NULL;
     }
     cfg.retry.base_delay_ms = 100;
+    /* The runner's own requests (seeding, inspecting) are told apart from the
+     * implementation's in the journal and in the HTML report by this. */
+    char agent[64];
+    snprintf(agent, sizeof agent, "bkcache-conformance/%s", bk_version());
+    cfg.user_agent = agent;
     c->s3 = bk_s3_client_new(&cfg, err);
     return c->s3 != NULL ? BK_OK : err->code;
 }
@@ -108,6 +114,11 @@ bk_code conf_target_connect(conf_ctx *c, bk_err *err)
 
 void conf_target_stop(conf_ctx *c)
 {
+    free(c->quiet);
+    c->quiet = NULL;
+    c->n_quiet = c->cap_quiet = 0;
+    free(c->case_attrs);
+    c->case_attrs = NULL;
     bk_s3_client_free(c->s3);
     c->s3 = NULL;
     ms3_server_stop(c->mock);
@@ -117,6 +128,12 @@ void conf_target_stop(conf_ctx *c)
 void conf_case_prefix(conf_ctx *c, const char *tag, char *out, size_t size)
 {
     snprintf(out, size, "%s%s-%u/", c->run_prefix, tag, ++c->case_counter);
+    /* A new case: the results until the next one are about this prefix. */
+    c->case_serial++;
+    snprintf(c->case_prefix, sizeof c->case_prefix, "%s", out);
+    free(c->case_attrs);
+    c->case_attrs = NULL;
+    c->case_mark = c->details ? conf_journal_mark(c) : 0;
 }
 
 char *conf_attrs(const conf_ctx *c, const char *prefix, const char *extra)
@@ -148,6 +165,7 @@ static int collect(void *ud, const bk_s3_object *obj)
     }
     (*arr)[*n].key = strdup(obj->key);
     (*arr)[*n].size = obj->size;
+    snprintf((*arr)[*n].etag, sizeof(*arr)[*n].etag, "%s", obj->etag);
     (*n)++;
     return 0;
 }
@@ -307,11 +325,24 @@ uint64_t conf_journal_mark(conf_ctx *c)
 {
     if (c->mock == NULL)
         return 0;
+    /* Sequence numbers only grow (a reset keeps counting): only entries after
+     * the last one seen need copying. */
+    ms3_journal_filter f = {0};
+    f.since_seq = c->journal_seen;
     ms3_journal_entry *e = NULL;
-    size_t n = ms3_journal_query(c->mock, NULL, &e);
-    uint64_t seq = n > 0 ? e[n - 1].seq : 0;
+    size_t n = ms3_journal_query(c->mock, &f, &e);
+    if (n > 0 && e[n - 1].seq > c->journal_seen)
+        c->journal_seen = e[n - 1].seq;
     ms3_journal_entries_free(e, n);
-    return seq;
+    return c->journal_seen;
+}
+
+static int quiet(const conf_ctx *c, uint64_t seq)
+{
+    for (size_t i = 0; i < c->n_quiet; i++)
+        if (seq > c->quiet[2 * i] && seq <= c->quiet[2 * i + 1])
+            return 1;
+    return 0;
 }
 
 json_t *conf_journal_since(conf_ctx *c, uint64_t mark)
@@ -324,7 +355,31 @@ json_t *conf_journal_since(conf_ctx *c, uint64_t mark)
     char *text = ms3_journal_json(c->mock, &f);
     json_t *arr = text != NULL ? json_loads(text, 0, NULL) : NULL;
     free(text);
-    return arr != NULL && json_is_array(arr) ? arr : (json_decref(arr), json_array());
+    if (arr == NULL || !json_is_array(arr)) {
+        json_decref(arr);
+        return json_array();
+    }
+    for (size_t i = json_array_size(arr); c->n_quiet > 0 && i-- > 0;)
+        if (quiet(c, (uint64_t)conf_jint(json_array_get(arr, i), "seq")))
+            json_array_remove(arr, i);
+    return arr;
+}
+
+void conf_journal_quiet(conf_ctx *c, uint64_t from, uint64_t to)
+{
+    if (to <= from)
+        return;
+    if (c->n_quiet == c->cap_quiet) {
+        size_t cap = c->cap_quiet ? c->cap_quiet * 2 : 64;
+        uint64_t *q = realloc(c->quiet, 2 * cap * sizeof *q);
+        if (q == NULL)
+            return;
+        c->quiet = q;
+        c->cap_quiet = cap;
+    }
+    c->quiet[2 * c->n_quiet] = from;
+    c->quiet[2 * c->n_quiet + 1] = to;
+    c->n_quiet++;
 }
 
 const char *conf_jstr(json_t *entry, const char *field)

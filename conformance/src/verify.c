@@ -79,6 +79,7 @@ static int object_sha256(conf_ctx *c, const char *key, char hex[65], uint64_t *s
 }
 
 typedef struct findings {
+    const char *suite;
     char parses[600], canonical[600], annotations[600], exist[600], sha[600];
     size_t manifests, blobs_checked;
 } findings;
@@ -97,9 +98,14 @@ static void check_manifest(conf_ctx *c, const char *key, const bk_buf *m, const 
         bk_buf enc = BK_BUF_INIT;
         if ((bk_config_encode(cfg, &enc, &err) != BK_OK || enc.len != m->len ||
              memcmp(enc.data, m->data, m->len) != 0) &&
-            !f->canonical[0])
+            !f->canonical[0]) {
             snprintf(f->canonical, sizeof f->canonical,
                      "%s is not what Go's json.Marshal writes for it", key);
+            if (enc.data != NULL)
+                conf_detail_bytes(c, f->suite, "manifest_canonical",
+                                  "the manifest against Go's json.Marshal of what it decodes to",
+                                  enc.data, enc.len, m->data, m->len, 0);
+        }
         bk_buf_free(&enc);
     }
     bk_config_free(cfg);
@@ -175,6 +181,7 @@ void conf_verify_bucket(conf_ctx *c, const conf_verify_opts *o)
     /* layout: the named manifests exist, blob keys are full digests. */
     findings f;
     memset(&f, 0, sizeof f);
+    f.suite = suite;
     char missing[600] = "";
     json_t *checked = json_object();
     for (size_t i = 0; i < attrs.n_names; i++) {
