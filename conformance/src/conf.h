@@ -217,6 +217,9 @@ void conf_results_free(conf_ctx *c);
 /* ---- words (words.c) ---- */
 const char *conf_level_name(conf_level level); /* "required", "recommended" */
 const char *conf_status_word(conf_status st);  /* "PASS", "FAIL", "WARN", "SKIP" */
+/* Text or an attribute value in XML or HTML: & < > " ' as references, control
+ * characters XML forbids as '?'. NULL writes nothing. */
+void conf_markup_escaped(FILE *f, const char *s);
 
 /* ---- details for the HTML report (detail.c) ---- */
 /* Records what the report shows of result r (c->details): the case's

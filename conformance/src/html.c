@@ -16,40 +16,9 @@
 extern const char conf_report_css[];
 extern const char conf_report_js[];
 
-/* Text or an attribute value: & < > " ' as references; control characters
- * other than tab and newline (none belongs in text) as U+FFFD. */
-static void esc_n(FILE *f, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n && s[i]; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        switch (ch) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
-                fputs("\xef\xbf\xbd", f);
-            else
-                fputc(ch, f);
-        }
-    }
-}
-
 static void esc(FILE *f, const char *s)
 {
-    esc_n(f, s != NULL ? s : "", (size_t)-1);
+    conf_markup_escaped(f, s);
 }
 
 static const char *jstr(json_t *o, const char *field)

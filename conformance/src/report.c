@@ -150,56 +150,30 @@ conf_counts conf_summary(const conf_ctx *c)
     return n;
 }
 
-static void xml_escaped(FILE *f, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            /* XML 1.0 allows no control characters but tab, newline, return. */
-            if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-                fputc('?', f);
-            else
-                fputc(*p, f);
-        }
-    }
-}
-
 /* One <testcase>: its level as a property; a warning is a passing test case
  * that says so (property and system-out), so dashboards stay green. */
 static void junit_case(FILE *f, const conf_result *r)
 {
     fprintf(f, "    <testcase classname=\"");
-    xml_escaped(f, r->suite);
+    conf_markup_escaped(f, r->suite);
     fprintf(f, "\" name=\"");
-    xml_escaped(f, r->check);
+    conf_markup_escaped(f, r->check);
     fprintf(f, "\" time=\"%.3f\">\n", r->seconds);
     fprintf(f, "      <properties>\n        <property name=\"level\" value=\"%s\"/>\n",
             conf_level_name(r->level));
     if (r->status == CONF_WARN) {
         fprintf(f, "        <property name=\"warning\" value=\"");
-        xml_escaped(f, r->reason);
+        conf_markup_escaped(f, r->reason);
         fprintf(f, "\"/>\n");
     }
     fprintf(f, "      </properties>\n");
     if (r->status == CONF_FAIL || r->status == CONF_SKIP) {
         fprintf(f, "      <%s message=\"", r->status == CONF_FAIL ? "failure" : "skipped");
-        xml_escaped(f, r->reason);
+        conf_markup_escaped(f, r->reason);
         fprintf(f, "\"/>\n");
     } else if (r->status == CONF_WARN) {
         fprintf(f, "      <system-out>WARN %s.%s \xe2\x80\x94 ", r->suite, r->check);
-        xml_escaped(f, r->reason);
+        conf_markup_escaped(f, r->reason);
         fprintf(f, "</system-out>\n");
     }
     fprintf(f, "    </testcase>\n");
@@ -235,7 +209,7 @@ bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err)
             t += c->results[j].seconds;
         }
         fprintf(f, "  <testsuite name=\"");
-        xml_escaped(f, suite);
+        conf_markup_escaped(f, suite);
         fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n", n, nf, ns,
                 t);
         for (size_t j = i; j < c->n_results; j++)

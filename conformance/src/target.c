@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bkcache/version.h"
@@ -21,7 +22,7 @@ static void random_hex(char *out, size_t nbytes)
     int fd = open("/dev/urandom", O_RDONLY);
     if (fd < 0 || read(fd, raw, nbytes) != (ssize_t)nbytes) {
         /* Fall back to time and pid: the prefix only has to differ between runs. */
-        unsigned long long v = (unsigned long long)conf_now() * 1000003ULL ^ (unsigned)getpid();
+        unsigned long long v = (unsigned long long)time(NULL) * 1000003ULL ^ (unsigned)getpid();
         memcpy(raw, &v, sizeof v < nbytes ? sizeof v : nbytes);
     }
     if (fd >= 0)
