@@ -121,13 +121,13 @@ typedef struct conf_detail_state {
 
 typedef struct conf_ctx {
     /* options */
-    const char *impl;      /* adapter path; NULL = the bkcache binary beside the runner */
-    char native_bin[4096]; /* that bkcache binary */
-    char fixtures[4096];   /* the fixtures folder (graphs, config), absolute */
+    const char *impl;          /* adapter path; NULL = the bkcache binary beside the runner */
+    char native_bin[4096];     /* that bkcache binary */
+    char fixtures[4096];       /* the fixtures folder (graphs, config), absolute */
     char fixtures_given[4096]; /* as the user named it (reports show this) */
-    int keep;              /* leave what the run wrote */
-    int verbose;           /* adapter output on failures */
-    unsigned capabilities; /* CONF_CAP_* of the adapter */
+    int keep;                  /* leave what the run wrote */
+    int verbose;               /* adapter output on failures */
+    unsigned capabilities;     /* CONF_CAP_* of the adapter */
     int adapter_timeout_s;
     int strict; /* a failed recommended check is a failure, not a warning */
 
@@ -211,6 +211,8 @@ typedef struct conf_counts {
     size_t passed, failed, skipped, warned;
 } conf_counts;
 conf_counts conf_summary(const conf_ctx *c);
+/* 1 when result i is its suite's first (reports list suites in that order). */
+int conf_first_of_suite(const conf_ctx *c, size_t i);
 bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err);
 void conf_results_free(conf_ctx *c);
 

@@ -458,12 +458,9 @@ static void write_table(const conf_ctx *c, FILE *f)
           "<th>check</th><th>reason</th><th>time</th></tr></thead>\n",
           f);
     for (size_t i = 0; i < c->n_results; i++) {
-        const char *suite = c->results[i].suite;
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(c->results[j].suite, suite) == 0;
-        if (seen)
+        if (!conf_first_of_suite(c, i))
             continue;
+        const char *suite = c->results[i].suite;
         size_t by[4] = {0, 0, 0, 0};
         for (size_t j = i; j < c->n_results; j++)
             if (strcmp(c->results[j].suite, suite) == 0)

@@ -179,6 +179,14 @@ static void junit_case(FILE *f, const conf_result *r)
     fprintf(f, "    </testcase>\n");
 }
 
+int conf_first_of_suite(const conf_ctx *c, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(c->results[j].suite, c->results[i].suite) == 0)
+            return 0;
+    return 1;
+}
+
 bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err)
 {
     FILE *f = fopen(path, "w");
@@ -192,12 +200,9 @@ bk_code conf_write_junit(const conf_ctx *c, const char *path, bk_err *err)
             c->n_results, all.failed, all.skipped);
     /* One <testsuite> per suite, in the order suites first reported. */
     for (size_t i = 0; i < c->n_results; i++) {
-        const char *suite = c->results[i].suite;
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(c->results[j].suite, suite) == 0;
-        if (seen)
+        if (!conf_first_of_suite(c, i))
             continue;
+        const char *suite = c->results[i].suite;
         size_t n = 0, nf = 0, ns = 0;
         double t = 0;
         for (size_t j = i; j < c->n_results; j++) {
