@@ -41,7 +41,8 @@ typedef struct ms3_options {
     unsigned max_connections;        /* default 1024 */
     /* The /_mock/ admin endpoints over HTTP (and ms3_server_handle); the C API
      * below is not affected. They are open to whoever can connect unless: */
-    const char *admin_token; /* every /_mock/ request needs "Authorization: Bearer <token>" */
+    const char *admin_token; /* every /_mock/ request needs "Authorization: Bearer <token>"
+                                (but GET /_mock/ui, the journal page: static, no data) */
     int no_admin;            /* /_mock/ answers 404 */
 
     /* ---- Credential services, so an AWS SDK's credential chain runs against the
@@ -243,6 +244,11 @@ typedef struct ms3_journal_entry {
     uint64_t decoded_body_size; /* payload after aws-chunked decoding */
     char body_sha256[65];       /* hex of the decoded payload, "" when none was stored */
     char *error_message;        /* "" when none */
+    char *fault; /* the fault rules that fired on it ("rule 2: delay 300 ms; rule 3: error 503
+                    SlowDown"), "" when none */
+    char *auth_detail_json; /* JSON object: why the signature was refused beyond the error,
+                               on SignatureDoesNotMatch the mock's canonical_request and
+                               string_to_sign (session tokens redacted); "{}" otherwise */
 } ms3_journal_entry;
 
 typedef struct ms3_journal_filter {
@@ -252,6 +258,7 @@ typedef struct ms3_journal_filter {
     int status;         /* 0 = any */
     uint64_t since_seq; /* entries with seq > since_seq */
     const char *bucket; /* NULL = any (addition) */
+    size_t limit;       /* only the newest `limit` matching entries; 0 = all */
 } ms3_journal_filter;
 
 /* Copies matching entries into a newly allocated array; free with ms3_journal_entries_free.

@@ -7,8 +7,10 @@
  * first (ms3__admin_admit): not at all with no_admin; never a browser (an
  * Origin header, or a POST that is not application/json: what a web page can
  * send without a preflight, which the mock never grants); with admin_token,
- * only a request carrying it as a bearer token. Then one row of `routes`
- * answers. */
+ * only a request carrying it as a bearer token, except the journal page
+ * (GET /_mock/ui): it is static and holds no data, so a browser can load
+ * it, and everything it shows comes from the other endpoints, token and
+ * all. Then one row of `routes` answers. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,10 @@ static int bearer_ok(const ms3_req *r, const char *token)
     return ms3__secret_equal(v, token);
 }
 
+typedef struct admin_route admin_route;
+static const admin_route *find_route(const char *method, const char *path);
+static int route_is_page(const admin_route *route);
+
 int ms3__admin_admit(ms3_req *r)
 {
     const ms3_server *s = r->srv;
@@ -73,7 +79,8 @@ int ms3__admin_admit(ms3_req *r)
         reply_error(r, 403, "admin requests from a web page (an Origin header) are refused");
         return -1;
     }
-    if (s->admin_token != NULL && !bearer_ok(r, s->admin_token)) {
+    const admin_route *route = find_route(r->method, r->route.raw_path + strlen("/_mock"));
+    if (s->admin_token != NULL && !route_is_page(route) && !bearer_ok(r, s->admin_token)) {
         reply_error(r, 401,
                     "the admin endpoints need \"Authorization: Bearer <token>\" with the "
                     "mock's admin token (--admin-token)");
@@ -132,8 +139,10 @@ static void journal_get(ms3_req *r, json_t *in)
     memset(&f, 0, sizeof(f));
     const char *since = ms3__route_param(&r->route, "since");
     const char *status = ms3__route_param(&r->route, "status");
+    const char *limit = ms3__route_param(&r->route, "limit");
     f.since_seq = since != NULL ? strtoull(since, NULL, 10) : 0;
     f.status = status != NULL ? (int)strtol(status, NULL, 10) : 0;
+    f.limit = limit != NULL ? (size_t)strtoull(limit, NULL, 10) : 0;
     f.method = ms3__route_param(&r->route, "method");
     f.operation = ms3__route_param(&r->route, "operation");
     f.key_prefix = ms3__route_param(&r->route, "key_prefix");
@@ -269,6 +278,57 @@ static void reset_post(ms3_req *r, json_t *in)
     ok(r);
 }
 
+typedef struct key_scan {
+    json_t *keys;
+    size_t n, max;
+    int truncated;
+} key_scan;
+
+static int collect_key(void *ud, const ms3_obj_view *o)
+{
+    key_scan *ks = ud;
+    if (ks->n == ks->max) {
+        ks->truncated = 1;
+        return 1;
+    }
+    json_array_append_new(ks->keys, json_pack("{s:s, s:I, s:I}", "key", o->key, "size",
+                                              (json_int_t)o->meta->size, "last_modified",
+                                              (json_int_t)(o->meta->last_modified_ms / 1000)));
+    ks->n++;
+    return 0;
+}
+
+/* Buckets with their keys (the journal page's trees): ?bucket= one of them,
+ * ?prefix= keys under it, ?max_keys= per bucket (default 1000, at most
+ * 10000); "truncated" when there were more. */
+static void buckets_get(ms3_req *r, json_t *in)
+{
+    (void)in;
+    ms3_server *s = r->srv;
+    const char *only = ms3__route_param(&r->route, "bucket");
+    const char *prefix = ms3__route_param(&r->route, "prefix");
+    const char *max = ms3__route_param(&r->route, "max_keys");
+    size_t max_keys = max != NULL ? (size_t)strtoull(max, NULL, 10) : 1000;
+    if (max_keys == 0 || max_keys > 10000)
+        max_keys = 10000;
+    json_t *out = json_array();
+    ms3_bucket_item *items = NULL;
+    size_t n = ms3__store_list_buckets(s->store, &items);
+    for (size_t i = 0; i < n; i++) {
+        if (only != NULL && strcmp(only, items[i].name) != 0)
+            continue;
+        key_scan ks = {json_array(), 0, max_keys, 0};
+        ms3__store_scan(s->store, items[i].name, prefix, NULL, collect_key, &ks);
+        json_array_append_new(out, json_pack("{s:s, s:I, s:I, s:o, s:b}", "name", items[i].name,
+                                             "objects",
+                                             (json_int_t)ms3__store_count(s->store, items[i].name),
+                                             "created", (json_int_t)(items[i].created_ms / 1000),
+                                             "keys", ks.keys, "truncated", ks.truncated));
+    }
+    ms3__bucket_items_free(items, n);
+    reply_json(r, 200, json_pack("{s:o}", "buckets", out));
+}
+
 static void buckets_post(ms3_req *r, json_t *in)
 {
     bk_err err;
@@ -346,34 +406,55 @@ static void proxy_post(ms3_req *r, json_t *in)
     ok(r);
 }
 
+/* The journal page: static, its script fetches everything it shows. Nothing
+ * may load from elsewhere, and no other page may frame it. */
+static void ui_get(ms3_req *r, json_t *in)
+{
+    (void)in;
+    r->resp.status = 200;
+    bk_buf_append(&r->resp.body, ms3__ui_html, ms3__ui_html_len);
+    ms3__resp_header(r, "Content-Type", "text/html; charset=utf-8");
+    ms3__resp_header(r, "Content-Security-Policy",
+                     "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; "
+                     "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+                     "form-action 'none'; frame-ancestors 'none'");
+    ms3__resp_header(r, "X-Content-Type-Options", "nosniff");
+    ms3__resp_header(r, "Referrer-Policy", "no-referrer");
+    ms3__resp_header(r, "Cache-Control", "no-store");
+}
+
 /* ---------------------------------------------------------------- routing */
 
-typedef struct admin_route {
+struct admin_route {
     const char *method;
     const char *path; /* after /_mock */
     void (*handle)(ms3_req *r, json_t *in);
-} admin_route;
+    int page; /* serves no data: loads without the admin token */
+};
 
 /* One row per endpoint; mock-s3/README.md documents each. */
 static const admin_route routes[] = {
-    {"GET", "/health", health_get},
-    {"GET", "/journal", journal_get}, /* ?since=N&method=&operation=&key_prefix=&status=&bucket= */
-    {"DELETE", "/journal", journal_delete},
-    {"GET", "/faults", faults_get},   /* rules with match/fire counts */
-    {"POST", "/faults", faults_post}, /* a rule object or an array -> {"ids":[...]} */
-    {"DELETE", "/faults", faults_delete},
-    {"GET", "/clock", clock_get},   /* {"offset_seconds":N,"now":T} */
-    {"POST", "/clock", clock_post}, /* {"offset_seconds":N} */
-    {"POST", "/age", age_post},     /* {"bucket"?,"prefix"?,"seconds":N} -> {"aged":n} */
-    {"POST", "/reset", reset_post},
-    {"POST", "/buckets", buckets_post},         /* {"name":B} */
-    {"POST", "/credentials", credentials_post}, /* {"access_key_id","secret_access_key",
+    {"GET", "/ui", ui_get, 1}, /* the journal page (ui.html) */
+    {"GET", "/health", health_get, 0},
+    {"GET", "/journal", journal_get, 0}, /* ?since=N&limit=&method=&operation=&key_prefix=&status=
+                                         &bucket= */
+    {"DELETE", "/journal", journal_delete, 0},
+    {"GET", "/faults", faults_get, 0},   /* rules with match/fire counts */
+    {"POST", "/faults", faults_post, 0}, /* a rule object or an array -> {"ids":[...]} */
+    {"DELETE", "/faults", faults_delete, 0},
+    {"GET", "/clock", clock_get, 0},   /* {"offset_seconds":N,"now":T} */
+    {"POST", "/clock", clock_post, 0}, /* {"offset_seconds":N} */
+    {"POST", "/age", age_post, 0},     /* {"bucket"?,"prefix"?,"seconds":N} -> {"aged":n} */
+    {"POST", "/reset", reset_post, 0},
+    {"GET", "/buckets", buckets_get, 0},           /* ?bucket=&prefix=&max_keys= -> their keys */
+    {"POST", "/buckets", buckets_post, 0},         /* {"name":B} */
+    {"POST", "/credentials", credentials_post, 0}, /* {"access_key_id","secret_access_key",
                                                    "session_token"?,"expires"?,"profile"?} */
-    {"POST", "/policy", policy_post},           /* {"bucket"?,"access"?,"require_content_md5"?,
+    {"POST", "/policy", policy_post, 0},           /* {"bucket"?,"access"?,"require_content_md5"?,
                                                    "refuse_aws_chunked"?,
                                                    "reject_empty_accept_encoding"?,"require_sse"?} */
-    {"POST", "/proxy", proxy_post}, /* {"gfe_accept_encoding"?,"drop_underscore_headers"?} */
-    {"POST", "/web-identity-tokens", web_identity_tokens_post}, /* {"token":T} */
+    {"POST", "/proxy", proxy_post, 0}, /* {"gfe_accept_encoding"?,"drop_underscore_headers"?} */
+    {"POST", "/web-identity-tokens", web_identity_tokens_post, 0}, /* {"token":T} */
 };
 
 static const admin_route *find_route(const char *method, const char *path)
@@ -382,6 +463,11 @@ static const admin_route *find_route(const char *method, const char *path)
         if (strcmp(routes[i].method, method) == 0 && strcmp(routes[i].path, path) == 0)
             return &routes[i];
     return NULL;
+}
+
+static int route_is_page(const admin_route *route)
+{
+    return route != NULL && route->page;
 }
 
 /* The endpoint of the request, its JSON body buffered. */

@@ -54,6 +54,9 @@ void ms3__auth_result_init(ms3_auth_result *r)
 void ms3__auth_result_clear(ms3_auth_result *r)
 {
     bk_buf_free(&r->extra_xml);
+    free(r->canonical_request);
+    free(r->string_to_sign);
+    r->canonical_request = r->string_to_sign = NULL;
     memset(r->signing_key, 0, sizeof(r->signing_key));
 }
 
@@ -328,6 +331,10 @@ static void signature_mismatch(verify *v, const bk_sigv4_result *res)
     bytes_xml(x, "StringToSignBytes", sts);
     ms3__xml_elem(x, "CanonicalRequest", canonical);
     bytes_xml(x, "CanonicalRequestBytes", canonical);
+    free(v->out->canonical_request);
+    free(v->out->string_to_sign);
+    v->out->canonical_request = strdup(canonical);
+    v->out->string_to_sign = strdup(sts);
 }
 
 static int check_signature(verify *v)

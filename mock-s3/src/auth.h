@@ -45,6 +45,9 @@ typedef struct ms3_auth_result {
     int status; /* 0 = the error table's status for error_code */
     char message[512];
     bk_buf extra_xml; /* extra elements for <Error> (already escaped) */
+    /* On SignatureDoesNotMatch: what the mock signed, for the journal. */
+    char *canonical_request;
+    char *string_to_sign;
     /* On success. */
     char access_key_id[128];
     ms3_access_profile profile;

@@ -184,6 +184,32 @@ static double next_uniform(uint64_t *state)
     return (double)(z >> 11) / (double)(1ULL << 53);
 }
 
+/* One fired rule, appended to the decision's `fired` ("rule 3: error 503
+ * SlowDown"), cut short rather than overflowing. */
+static void note_fired(ms3_fault_decision *out, uint64_t id, const ms3_fault_rule *r,
+                       const char *code)
+{
+    size_t len = strlen(out->fired);
+    char *p = out->fired + len;
+    size_t room = sizeof(out->fired) - len;
+    int n = snprintf(p, room, "%srule %llu: %s", len ? "; " : "", (unsigned long long)id,
+                     ms3__fault_action_name(r->action));
+    if (n < 0 || (size_t)n >= room)
+        return;
+    p += n;
+    room -= (size_t)n;
+    if (r->action == MS3_FAULT_DELAY)
+        snprintf(p, room, " %u ms", r->delay_ms);
+    else if (r->action == MS3_FAULT_ERROR || r->action == MS3_FAULT_ERROR_200)
+        snprintf(p, room, " %d %s", r->status, code);
+    else if (r->action == MS3_FAULT_CUT_REQUEST || r->action == MS3_FAULT_CUT_RESPONSE)
+        snprintf(p, room, " after %llu bytes", (unsigned long long)r->cut_after);
+    if (r->action != MS3_FAULT_DELAY && r->delay_ms > 0) {
+        len = strlen(out->fired);
+        snprintf(out->fired + len, sizeof(out->fired) - len, " after %u ms", r->delay_ms);
+    }
+}
+
 static int matches(const ms3_fault_rule *r, const char *method, const char *op, const char *bucket,
                    const char *key)
 {
@@ -226,13 +252,14 @@ void ms3__faults_decide(ms3_faults *f, const char *method, const char *op, const
             continue;
         r->fired++;
         out->delay_ms += r->r.delay_ms;
+        const char *code =
+            r->r.error_code != NULL ? r->r.error_code : ms3__error_code_for_status(r->r.status);
+        note_fired(out, r->id, &r->r, code);
         if (is_delay)
             continue;
         out->action = r->r.action;
         out->status = r->r.status;
         out->cut_after = r->r.cut_after;
-        const char *code =
-            r->r.error_code != NULL ? r->r.error_code : ms3__error_code_for_status(r->r.status);
         snprintf(out->error_code, sizeof(out->error_code), "%s", code);
         snprintf(out->error_message, sizeof(out->error_message), "%s",
                  r->r.error_message != NULL ? r->r.error_message : "");

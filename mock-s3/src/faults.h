@@ -16,6 +16,9 @@ typedef struct ms3_fault_decision {
     char error_code[48];
     char error_message[256];
     uint64_t cut_after;
+    /* The rules that fired, for the journal: "rule 2: delay 300 ms; rule 3:
+     * error 503 SlowDown"; "" when none did. */
+    char fired[256];
 } ms3_fault_decision;
 
 ms3_faults *ms3__faults_new(void);

@@ -56,6 +56,8 @@ static void entry_free(ms3_journal_entry *e)
     free(e->query);
     free(e->headers_json);
     free(e->error_message);
+    free(e->fault);
+    free(e->auth_detail_json);
 }
 
 static void slot_free(slot *s)
@@ -125,8 +127,12 @@ static json_t *entry_to_json(const ms3_journal_entry *e)
     json_t *headers = e->headers_json != NULL ? json_loads(e->headers_json, 0, NULL) : NULL;
     if (headers == NULL)
         headers = json_object();
+    json_t *auth_detail =
+        e->auth_detail_json != NULL ? json_loads(e->auth_detail_json, 0, NULL) : NULL;
+    if (auth_detail == NULL)
+        auth_detail = json_object();
     return json_pack("{s:I, s:f, s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:s, s:I, s:I, "
-                     "s:I, s:i, s:s, s:s, s:f, s:s, s:s}",
+                     "s:I, s:i, s:s, s:s, s:f, s:s, s:s, s:s, s:o}",
                      "seq", (json_int_t)e->seq, "time", e->time, "remote_port", (int)e->remote_port,
                      "method", e->method, "operation", e->operation, "bucket",
                      e->bucket ? e->bucket : "", "key", e->key ? e->key : "", "query",
@@ -136,7 +142,8 @@ static json_t *entry_to_json(const ms3_journal_entry *e)
                      (json_int_t)e->decoded_body_size, "response_size",
                      (json_int_t)e->response_size, "status", e->status, "error_code", e->error_code,
                      "error_message", e->error_message ? e->error_message : "", "duration",
-                     e->duration, "access_key_id", e->access_key_id, "body_sha256", e->body_sha256);
+                     e->duration, "access_key_id", e->access_key_id, "body_sha256", e->body_sha256,
+                     "fault", e->fault ? e->fault : "", "auth_detail", auth_detail);
 }
 
 char *ms3__journal_entry_json(const ms3_journal_entry *e)
@@ -293,18 +300,33 @@ static char *dup_s(const char *s)
     return strdup(s != NULL ? s : "");
 }
 
+/* How many matching entries to pass over so that at most f->limit remain
+ * (the newest). Under the lock. */
+static size_t skip_for_limit(ms3_journal *j, const ms3_journal_filter *f, size_t *count)
+{
+    *count = 0;
+    for (size_t i = 0; i < j->n; i++)
+        *count += match(&at(j, i)->e, f);
+    size_t skip = f != NULL && f->limit > 0 && *count > f->limit ? *count - f->limit : 0;
+    *count -= skip;
+    return skip;
+}
+
 size_t ms3__journal_query(ms3_journal *j, const ms3_journal_filter *f, ms3_journal_entry **out)
 {
     pthread_mutex_lock(&j->lock);
-    size_t count = 0;
-    for (size_t i = 0; i < j->n; i++)
-        count += match(&at(j, i)->e, f);
+    size_t count;
+    size_t skip = skip_for_limit(j, f, &count);
     *out = calloc(count + 1, sizeof(**out));
     size_t k = 0;
     for (size_t i = 0; *out != NULL && i < j->n; i++) {
         const ms3_journal_entry *src = &at(j, i)->e;
         if (!match(src, f))
             continue;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
         ms3_journal_entry *d = &(*out)[k++];
         *d = *src;
         d->bucket = dup_s(src->bucket);
@@ -312,6 +334,9 @@ size_t ms3__journal_query(ms3_journal *j, const ms3_journal_filter *f, ms3_journ
         d->query = dup_s(src->query);
         d->headers_json = dup_s(src->headers_json);
         d->error_message = dup_s(src->error_message);
+        d->fault = dup_s(src->fault);
+        d->auth_detail_json =
+            src->auth_detail_json != NULL ? strdup(src->auth_detail_json) : strdup("{}");
     }
     pthread_mutex_unlock(&j->lock);
     return *out != NULL ? k : 0;
@@ -320,9 +345,8 @@ size_t ms3__journal_query(ms3_journal *j, const ms3_journal_filter *f, ms3_journ
 size_t ms3__journal_count(ms3_journal *j, const ms3_journal_filter *f)
 {
     pthread_mutex_lock(&j->lock);
-    size_t count = 0;
-    for (size_t i = 0; i < j->n; i++)
-        count += match(&at(j, i)->e, f);
+    size_t count;
+    skip_for_limit(j, f, &count);
     pthread_mutex_unlock(&j->lock);
     return count;
 }
@@ -333,9 +357,15 @@ char *ms3__journal_json(ms3_journal *j, const ms3_journal_filter *f, uint64_t *d
     pthread_mutex_lock(&j->lock);
     if (dropped != NULL)
         *dropped = j->dropped;
+    size_t count;
+    size_t skip = skip_for_limit(j, f, &count);
     for (size_t i = 0; arr != NULL && i < j->n; i++) {
         if (!match(&at(j, i)->e, f))
             continue;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
         json_t *o = entry_to_json(&at(j, i)->e);
         if (o != NULL)
             json_array_append_new(arr, o);

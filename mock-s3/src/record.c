@@ -4,6 +4,7 @@
  * and header values are bounded (the journal file gets them whole). */
 #include "record.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,50 @@ static char *redacted_query(const char *q)
     return bk_buf_steal(&b);
 }
 
+/* The canonical request with a session token's value redacted: in the query
+ * (line 3, presigned) and in an x-amz-security-token header line. */
+static char *redacted_canonical(const char *canonical)
+{
+    bk_buf b = BK_BUF_INIT;
+    size_t line = 0;
+    for (const char *p = canonical; *p;) {
+        size_t len = strcspn(p, "\n");
+        if (line == 2) {
+            char *q = strndup(p, len);
+            char *red = q != NULL ? redacted_query(q) : NULL;
+            bk_buf_puts(&b, red != NULL ? red : "");
+            free(red);
+            free(q);
+        } else if (len >= 21 && strncasecmp(p, "x-amz-security-token:", 21) == 0) {
+            bk_buf_puts(&b, "x-amz-security-token:(redacted)");
+        } else {
+            bk_buf_append(&b, p, len);
+        }
+        p += len;
+        if (*p == '\n')
+            bk_buf_putc(&b, *p++);
+        line++;
+    }
+    if (b.data == NULL)
+        bk_buf_puts(&b, "");
+    return bk_buf_steal(&b);
+}
+
+/* Why the signature was refused, beyond the S3 error: what the mock signed
+ * (the client can diff its own canonical request against it). */
+static char *auth_detail(const ms3_auth_result *a)
+{
+    if (a->ok || a->canonical_request == NULL)
+        return strdup("{}");
+    char *canonical = redacted_canonical(a->canonical_request);
+    json_t *o = json_pack("{s:s, s:s}", "canonical_request", canonical != NULL ? canonical : "",
+                          "string_to_sign", a->string_to_sign != NULL ? a->string_to_sign : "");
+    free(canonical);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text != NULL ? text : strdup("{}");
+}
+
 void ms3__req_record(ms3_req *r)
 {
     if (r->journal_seq != 0 || !r->started || (r->op->flags & MS3_OPF_ADMIN))
@@ -150,6 +195,8 @@ void ms3__req_record(ms3_req *r)
     e.decoded_body_size = r->decoded_size;
     snprintf(e.body_sha256, sizeof(e.body_sha256), "%s", r->body_sha256);
     e.error_message = strdup(r->resp.error_message ? r->resp.error_message : "");
+    e.fault = strdup(r->fault.fired);
+    e.auth_detail_json = auth_detail(&r->auth);
     r->journal_seq = ms3__journal_append(r->srv->journal, &e, file_headers);
 }
 

@@ -191,6 +191,9 @@ void ms3__ecs_error(ms3_req *r, int status, const char *code, const char *messag
 /* admin.c: whether the request may use /_mock/ at all, judged from its
  * headers (off, a web page, no token), then the endpoint. */
 int ms3__admin_admit(ms3_req *r);
+/* The journal page (src/ui.html, compiled in by cmake/embed.cmake). */
+extern const char ms3__ui_html[];
+extern const size_t ms3__ui_html_len;
 void ms3__admin_run(ms3_req *r);
 
 /* Everything but the listener (server.c); ms3_server_start and

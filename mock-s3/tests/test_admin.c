@@ -213,6 +213,74 @@ static void test_faults_endpoint(void **state)
     json_decref(j);
 }
 
+/* What the journal says of a request beyond its answer: the fault rules
+ * that fired on it, and on a signature mismatch what the mock signed (with
+ * the session token redacted, as everywhere in the journal). */
+static void test_journal_says_why(void **state)
+{
+    (void)state;
+    long status;
+    json_t *j = admin("POST", "/_mock/faults",
+                      "[{\"action\":\"delay\",\"delay_ms\":1,\"key\":\"why*\"},"
+                      "{\"operation\":\"GetObject\",\"status\":503,\"first_n\":1}]",
+                      &status);
+    assert_int_equal(status, 200);
+    /* Rule ids go on counting across resets: the answer names them. */
+    char fired[128];
+    json_t *ids = json_object_get(j, "ids");
+    snprintf(fired, sizeof(fired), "rule %lld: delay 1 ms; rule %lld: error 503 SlowDown",
+             (long long)json_integer_value(json_array_get(ids, 0)),
+             (long long)json_integer_value(json_array_get(ids, 1)));
+    json_decref(j);
+    ms3t_response r;
+    ms3t_simple(srv, "GET", "/bkt/why", NULL, 0, &r);
+    assert_int_equal(r.status, 503);
+    ms3t_response_free(&r);
+    ms3t_simple(srv, "HEAD", "/bkt/other", NULL, 0, &r);
+    ms3t_response_free(&r);
+
+    static const char token[] = "sess-token-SECRET-value";
+    assert_int_equal(ms3_server_add_credentials(srv, "AKIDTOKEN", "right-secret", token, NULL), 0);
+    ms3t_request rq = {0};
+    rq.method = "GET";
+    rq.target = "/bkt/why-refused?x-id=1";
+    rq.sign = 1;
+    rq.access_key = "AKIDTOKEN";
+    rq.secret_key = "wrong-secret";
+    rq.session_token = token;
+    assert_int_equal(ms3t_send_status(srv, &rq), 403);
+
+    j = admin("GET", "/_mock/journal", NULL, &status);
+    assert_int_equal(json_array_size(j), 3);
+    json_t *faulted = json_array_get(j, 0), *plain = json_array_get(j, 1),
+           *refused = json_array_get(j, 2);
+    assert_string_equal(json_string_value(json_object_get(faulted, "fault")), fired);
+    assert_string_equal(json_string_value(json_object_get(plain, "fault")), "");
+    assert_int_equal(json_object_size(json_object_get(plain, "auth_detail")), 0);
+    assert_false(json_is_true(json_object_get(refused, "auth_ok")));
+    assert_string_equal(json_string_value(json_object_get(refused, "error_code")),
+                        "SignatureDoesNotMatch");
+    json_t *detail = json_object_get(refused, "auth_detail");
+    const char *canonical = json_string_value(json_object_get(detail, "canonical_request"));
+    assert_non_null(canonical);
+    assert_non_null(strstr(canonical, "GET\n/bkt/why-refused\nx-id=1\n"));
+    assert_non_null(strstr(canonical, "x-amz-security-token:(redacted)\n"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(detail, "string_to_sign")), "AWS4-HMAC-SHA256"));
+    char *all = json_dumps(j, 0);
+    assert_null(strstr(all, "SECRET")); /* the token is nowhere */
+    free(all);
+    json_decref(j);
+
+    /* The same fields in process. */
+    ms3_journal_entry *e = NULL;
+    assert_int_equal(ms3_journal_query(srv, NULL, &e), 3);
+    assert_string_equal(e[0].fault, fired);
+    assert_string_equal(e[1].auth_detail_json, "{}");
+    assert_non_null(strstr(e[2].auth_detail_json, "canonical_request"));
+    ms3_journal_entries_free(e, 3);
+}
+
 static void test_clock_and_age(void **state)
 {
     (void)state;
@@ -554,6 +622,7 @@ int main(void)
         cmocka_unit_test_setup(test_journal_in_process, reset),
         cmocka_unit_test_setup(test_journal_endpoint, reset),
         cmocka_unit_test_setup(test_faults_endpoint, reset),
+        cmocka_unit_test_setup(test_journal_says_why, reset),
         cmocka_unit_test_setup(test_clock_and_age, reset),
         cmocka_unit_test_setup(test_setup_endpoints, reset),
         cmocka_unit_test_setup(test_admin_refuses_browsers, reset),

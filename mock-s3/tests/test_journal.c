@@ -1,7 +1,8 @@
 /* BK_TEST_UNIT
  * The journal on its own: the ring keeps the newest `max` entries and counts
- * the dropped ones, and the file still gets the line of an entry that left
- * memory (dropped, or cleared by a reset) before its request finished. */
+ * the dropped ones, the file still gets the line of an entry that left
+ * memory (dropped, or cleared by a reset) before its request finished, and
+ * a query's limit keeps the newest matching entries. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +130,46 @@ static void test_file_misses_nothing(void **state)
     free(dir);
 }
 
+/* limit: the newest matching entries, in query, count and JSON alike. */
+static void test_limit_keeps_the_newest(void **state)
+{
+    (void)state;
+    bk_err err;
+    ms3_journal *j = ms3__journal_new(NULL, 0, &err);
+    assert_non_null(j);
+    for (int i = 0; i < 10; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "%s%d", i % 2 ? "odd/" : "even/", i);
+        ms3__journal_finish(j, append(j, key, NULL), 200, 0, 0.0, NULL);
+    }
+    ms3_journal_filter f;
+    memset(&f, 0, sizeof(f));
+    f.limit = 3;
+    ms3_journal_entry *e = NULL;
+    assert_int_equal(ms3__journal_query(j, &f, &e), 3);
+    assert_string_equal(e[0].key, "odd/7");
+    assert_string_equal(e[1].key, "even/8");
+    assert_string_equal(e[2].key, "odd/9");
+    ms3_journal_entries_free(e, 3);
+    f.key_prefix = "even/";
+    assert_int_equal(ms3__journal_count(j, &f), 3);
+    char *json = ms3__journal_json(j, &f, NULL);
+    assert_non_null(json);
+    assert_null(strstr(json, "\"even/2\""));
+    assert_non_null(strstr(json, "\"even/4\""));
+    assert_non_null(strstr(json, "\"even/8\""));
+    free(json);
+    f.limit = 100; /* more than there are: all of them */
+    assert_int_equal(ms3__journal_count(j, &f), 5);
+    f.since_seq = 8; /* since and limit together */
+    f.key_prefix = NULL;
+    f.limit = 1;
+    assert_int_equal(ms3__journal_query(j, &f, &e), 1);
+    assert_int_equal(e[0].seq, 10);
+    ms3_journal_entries_free(e, 1);
+    ms3__journal_free(j);
+}
+
 /* Entries still in flight when the journal goes are freed with it. */
 static void test_free_with_entries_in_flight(void **state)
 {
@@ -154,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_ring_keeps_the_newest),
         cmocka_unit_test(test_file_misses_nothing),
         cmocka_unit_test(test_free_with_entries_in_flight),
+        cmocka_unit_test(test_limit_keeps_the_newest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
