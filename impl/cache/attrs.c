@@ -396,17 +396,20 @@ static const char *lookup_env(const parse_ctx *c, const char *name)
     return getenv(name);
 }
 
-/* Records a warning, or fails in strict mode. */
-static bk_code warn(parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bk_code warn(parse_ctx *c, const char *fmt, ...)
+/* Records a warning "<problem><lax>" where lax says what is done instead, or
+ * fails with "<problem> (strict mode)": nothing is ignored in strict mode. */
+static bk_code warn(parse_ctx *c, const char *lax, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bk_code warn(parse_ctx *c, const char *lax, const char *fmt, ...)
 {
-    char msg[512];
+    char problem[400], msg[600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(problem, sizeof problem, fmt, ap);
     va_end(ap);
     if (c->opts != NULL && c->opts->strict)
-        return bk_err_set(c->err, BK_EINVAL, "%s (strict mode)", msg);
+        return bk_err_set(c->err, BK_EINVAL, "%s (strict mode)", problem);
+    snprintf(msg, sizeof msg, "%s%s", problem, lax);
     char **grown = realloc(c->out->warnings, (c->out->n_warnings + 1) * sizeof *grown);
     char *copy = strdup(msg);
     if (grown == NULL || copy == NULL) {
@@ -438,8 +441,10 @@ static bk_code lenient_bool(parse_ctx *c, const char *key, const char *value, in
         *field = b;
         return BK_OK;
     }
-    return warn(c, "%s: invalid boolean \"%s\" ignored, using %s (BuildKit ignores it too)", key,
-                value, *field ? "true" : "false");
+    return warn(c,
+                *field ? " ignored, using true (BuildKit ignores it too)"
+                       : " ignored, using false (BuildKit ignores it too)",
+                "%s: invalid boolean \"%s\"", key, value);
 }
 
 static bk_code positive_int(parse_ctx *c, const char *key, const char *value, int *field)
@@ -469,7 +474,7 @@ static bk_code parse_names(parse_ctx *c, const char *value)
         size_t len = end ? (size_t)(end - start) : strlen(start);
         if (len == 0) {
             /* Upstream would write to "<manifests_prefix>" itself: never what anyone wants. */
-            bk_code rc = warn(c, "name: empty entry in \"%s\" dropped", value);
+            bk_code rc = warn(c, " dropped", "name: empty entry in \"%s\"", value);
             if (rc != BK_OK)
                 return rc;
         } else {
@@ -511,10 +516,10 @@ static bk_code apply(parse_ctx *c, const char *key, const char *value)
             a->touch_refresh_ns = ns;
             return BK_OK;
         }
-        char cur[40];
+        char cur[40], lax[96];
         bk_go_format_duration(a->touch_refresh_ns, cur, sizeof cur);
-        return warn(c, "touch_refresh: %s ignored, using %s (BuildKit ignores it too)", derr.msg,
-                    cur);
+        snprintf(lax, sizeof lax, " ignored, using %s (BuildKit ignores it too)", cur);
+        return warn(c, lax, "touch_refresh: %s", derr.msg);
     }
     if (strcmp(key, "endpoint_url") == 0)
         return set_str(c, &a->endpoint_url, value);
@@ -547,9 +552,8 @@ static bk_code apply(parse_ctx *c, const char *key, const char *value)
         else if (strcmp(value, "max") == 0)
             a->mode = BK_MODE_MAX;
         else
-            return warn(c,
-                        "mode: invalid value \"%s\" ignored, using min (BuildKit ignores it too)",
-                        value);
+            return warn(c, " ignored, using min (BuildKit ignores it too)",
+                        "mode: invalid value \"%s\"", value);
         return BK_OK;
     }
     if (strcmp(key, "ignore-error") == 0)
@@ -570,7 +574,7 @@ static bk_code apply(parse_ctx *c, const char *key, const char *value)
         a->manifest_if_match = b;
         return BK_OK;
     }
-    return warn(c, "unknown attribute \"%s\" ignored", key);
+    return warn(c, " ignored", "unknown attribute \"%s\"", key);
 }
 
 static bk_code set_defaults(parse_ctx *c)
@@ -627,13 +631,13 @@ bk_code bk_s3_attrs_parse(const char *text, const bk_attrs_options *opts, bk_s3_
     if (rc == BK_OK && out->bucket[0] == '\0')
         rc = bk_err_set(err, BK_EINVAL, "bucket is empty: set bucket=... or $AWS_BUCKET");
     if (rc == BK_OK && out->use_path_style && out->endpoint_url[0] == '\0')
-        rc = warn(&c, "use_path_style: ignored without endpoint_url (as in BuildKit)");
+        rc = warn(&c, ": ignored (as in BuildKit)", "use_path_style without endpoint_url");
     if (rc == BK_OK && out->access_key_id[0] != '\0' && out->secret_access_key[0] == '\0')
-        rc = warn(&c, "access_key_id: ignored without secret_access_key; using the default "
-                      "credential chain (as in BuildKit)");
+        rc = warn(&c, ": ignored, using the default credential chain (as in BuildKit)",
+                  "access_key_id without secret_access_key");
     if (rc == BK_OK && out->access_key_id[0] == '\0' && out->secret_access_key[0] != '\0')
-        rc = warn(&c, "secret_access_key: ignored without access_key_id; using the default "
-                      "credential chain (as in BuildKit)");
+        rc = warn(&c, ": ignored, using the default credential chain (as in BuildKit)",
+                  "secret_access_key without access_key_id");
     if (rc != BK_OK)
         bk_s3_attrs_free(out);
     return rc;

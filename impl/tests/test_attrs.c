@@ -193,6 +193,7 @@ static void lenient_values_warn_and_strict_fails(void **state)
     assert_int_equal(parse(text, NULL, 1, &a, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "touch_refresh"));
     assert_non_null(strstr(err.msg, "strict"));
+    assert_null(strstr(err.msg, "ignored")); /* strict mode ignores nothing */
 
     assert_int_equal(parse("type=s3,bucket=b,region=r,touch_refresh=1h30m,use_path_style=T,"
                            "mode=max,ignore-error=1,existence_check=list",
