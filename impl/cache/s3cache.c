@@ -34,6 +34,8 @@ bk_s3_client *bk_s3cache_client_new(const bk_s3_attrs *a, const bk_s3cache_tunin
             cfg.part_size = t->part_size;
         if (t->connect_timeout_ms > 0)
             cfg.connect_timeout_ms = t->connect_timeout_ms;
+        if (t->request_timeout_ms > 0)
+            cfg.request_timeout_ms = t->request_timeout_ms;
         if (t->low_speed_time_s > 0)
             cfg.low_speed_time_s = t->low_speed_time_s;
         cfg.insecure = t->insecure;

@@ -26,6 +26,7 @@ typedef struct bk_s3cache_tuning {
     uint64_t multipart_threshold; /* default 16 MiB */
     uint64_t part_size;           /* default 8 MiB */
     long connect_timeout_ms;
+    long request_timeout_ms; /* each attempt, whole */
     long low_speed_time_s;
     int insecure;
     const char *ca_bundle;
