@@ -580,8 +580,10 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
         r->status = 0;
         out.code = bk_err_set(err, timeout ? BK_ETIMEOUT : BK_EIO, "%s %s: %s%s%s", rq->op, where,
                               curl_easy_strerror(cc),
-                              tls ? " (TLS verification failed: give a CA bundle, or the "
-                                    "insecure option for a test server)"
+                              tls ? " (TLS verification failed: trust the server's CA with "
+                                    "AWS_CA_BUNDLE or a CA bundle (bkcache --ca-bundle FILE), "
+                                    "or, for a test server only, skip verification (bkcache "
+                                    "--insecure))"
                                   : "",
                               es->delivered_total ? " (will resume)" : "");
         goto done;
