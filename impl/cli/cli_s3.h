@@ -1,5 +1,6 @@
 /* What the commands that talk to S3 share: the attribute string with its
- * warnings, the progress reporter, sizes on the command line. */
+ * warnings, the client with the network options, the export and import
+ * runners with their progress and summary lines. */
 #ifndef BKCACHE_CLI_S3_H
 #define BKCACHE_CLI_S3_H
 
@@ -10,48 +11,45 @@
 #include "bkcache/exporter.h"
 #include "bkcache/importer.h"
 #include "bkcache/progress.h"
+#include "cli_opts.h"
 
 /* Parses ATTRS; prints each warning as "bkcache <cmd>: warning: ..." and an
- * error as one line. Returns 0, or 2 (usage error). */
-int bk_cli_parse_attrs(const char *cmd, const char *text, int strict, bk_s3_attrs *out);
+ * error as one line. Returns 0, or the usage exit status. */
+int cli_parse_attrs(const char *cmd, const char *text, int strict, bk_s3_attrs *out);
 
-/* "plain", "tty", "quiet", or "auto" (tty when stderr is a terminal). -1 when unknown. */
-int bk_cli_progress_style(const char *arg, bk_progress_style *out);
-
-/* A byte count: digits with an optional K, M, G suffix (powers of 1024). 0 on success. */
-int bk_cli_parse_size(const char *arg, uint64_t *out);
+/* The S3 client for the attributes, with the limits and TLS settings of the
+ * options (NULL: the defaults). NULL after printing the error. */
+bk_s3_client *cli_s3_client(const char *cmd, const bk_s3_attrs *attrs, const cli_options *o);
 
 /* One line: blobs uploaded/touched/skipped, bytes, manifests, requests, time. */
-void bk_cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_run);
+void cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_run);
 
-typedef struct bk_cli_export_args {
+typedef struct cli_export_args {
     const char *cmd; /* for messages: "export", "push" */
     const bk_s3_attrs *attrs;
+    const cli_options *opts;    /* progress, dry run, sizes, network */
     const bk_cache_config *cfg; /* S3 form */
     bk_store *store;
-    bk_progress_style style;
-    int dry_run;
-    uint64_t copy_limit, multipart_threshold, part_size; /* 0 = defaults */
-    bk_s3_client *client;                                /* NULL: one is made from the attributes */
-    FILE *out;                                           /* progress and summary; NULL = stderr */
-    bk_export_summary *summary;                          /* filled when not NULL */
-} bk_cli_export_args;
+    bk_s3_client *client;       /* NULL: one is made from the attributes */
+    FILE *out;                  /* progress and summary; NULL = stderr */
+    bk_export_summary *summary; /* filled when not NULL */
+} cli_export_args;
 
 /* Client (given or from the attributes), progress, the export, the summary
  * line. Returns the exit status: 0 exported, 1 failed (error printed), 2 the
  * client could not be configured (error printed). */
-int bk_cli_run_export(const bk_cli_export_args *a);
+int cli_run_export(const cli_export_args *a);
 
-typedef struct bk_cli_import_args {
+typedef struct cli_import_args {
     const char *cmd; /* "import", "pull" */
     const bk_s3_attrs *attrs;
-    bk_store *dest; /* NULL: existence checks only */
-    bk_missing_blobs missing;
-    bk_progress_style style;
-} bk_cli_import_args;
+    const cli_options *opts; /* progress, missing blobs */
+    bk_s3_client *client;    /* cli_s3_client's, made before anything is written */
+    bk_store *dest;          /* NULL: existence checks only */
+} cli_import_args;
 
-/* The import with a client and progress on stderr; res is filled (clear it
- * with bk_import_result_clear). Exit status as bk_cli_run_export. */
-int bk_cli_run_import(const bk_cli_import_args *a, bk_import_result *res);
+/* The import with progress on stderr; res is filled (clear it with
+ * bk_import_result_clear). Returns 0, or 1 after printing the error. */
+int cli_run_import(const cli_import_args *a, bk_import_result *res);
 
 #endif

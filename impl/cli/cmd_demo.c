@@ -6,8 +6,8 @@
 /* nftw() is an XSI extension. */
 #define _XOPEN_SOURCE 700
 
+#include <errno.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,8 @@
 #include "bkcache/graph.h"
 #include "bkcache/importer.h"
 #include "bkcache/s3cache.h"
+#include "cli_msg.h"
+#include "cli_opts.h"
 #include "cli_s3.h"
 #include "cmd.h"
 #include "mock_s3.h"
@@ -31,17 +33,15 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: bkcache demo [--graph FILE] [--mode min|max] [--progress MODE]\n"
-            "\n"
-            "Runs the main job against a mock S3 started inside this process on\n"
-            "127.0.0.1 (in memory, stopped at the end): export the graph's cache, import\n"
-            "it back with every blob verified, compare, re-export, print the bucket.\n"
-            "\n"
-            "  --graph FILE     build-graph fixture (default: %s)\n"
-            "  --mode MODE      max (default) or min\n"
-            "  --progress MODE  plain (default), tty or quiet\n",
-            DEFAULT_GRAPH);
+    fprintf(out, "usage: bkcache demo [--graph FILE] [--mode min|max] [--progress MODE]\n"
+                 "\n"
+                 "Runs the main job against a mock S3 started inside this process on\n"
+                 "127.0.0.1 (in memory, stopped at the end): export the graph's cache, import\n"
+                 "it back with every blob verified, compare, re-export, print the bucket.\n"
+                 "\n");
+    cli_usage_line(out, "--graph FILE", "build-graph fixture (default:\n" DEFAULT_GRAPH ")");
+    cli_usage_line(out, "--mode MODE", "max (default) or min");
+    cli_usage_shared(out, CLI_PROGRESS, "plain");
 }
 
 /* ---- the bucket as a tree ---- */
@@ -111,20 +111,20 @@ static void listing_free(listing *l)
 }
 
 static int run_export(const char *label, bk_s3_attrs *attrs, bk_s3_client *client, bk_store *store,
-                      const bk_cache_config *cfg, bk_progress_style style, bk_export_summary *sum)
+                      const bk_cache_config *cfg, const cli_options *opts, bk_export_summary *sum)
 {
     printf("== %s\n", label);
     fflush(stdout);
-    bk_cli_export_args args = {0};
+    cli_export_args args = {0};
     args.cmd = "demo";
     args.attrs = attrs;
+    args.opts = opts;
     args.cfg = cfg;
     args.store = store;
-    args.style = style;
     args.client = client;
     args.out = stdout;
     args.summary = sum;
-    return bk_cli_run_export(&args);
+    return cli_run_export(&args);
 }
 
 static size_t count_op(ms3_server *mock, const char *op, uint64_t since)
@@ -168,43 +168,43 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
     return remove(p);
 }
 
+typedef struct demo_own {
+    const char *graph, *mode;
+} demo_own;
+
+static int on_option(void *ud, int opt, const char *arg)
+{
+    demo_own *d = ud;
+    if (opt == 'g')
+        d->graph = arg;
+    else if (strcmp(arg, "min") == 0 || strcmp(arg, "max") == 0)
+        d->mode = arg;
+    else
+        return cli_fail("demo", "--mode must be min or max");
+    return 0;
+}
+
 int bk_cmd_demo(int argc, char **argv)
 {
-    static const struct option longopts[] = {
+    static const struct option own[] = {
         {"graph", required_argument, NULL, 'g'},
         {"mode", required_argument, NULL, 'm'},
-        {"progress", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *graph_path = DEFAULT_GRAPH, *mode = "max", *progress_arg = "plain";
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'g':
-            graph_path = optarg;
-            break;
-        case 'm':
-            mode = optarg;
-            break;
-        case 'p':
-            progress_arg = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    bk_progress_style style;
-    if (optind != argc || (strcmp(mode, "min") != 0 && strcmp(mode, "max") != 0) ||
-        bk_cli_progress_style(progress_arg, &style) != 0) {
+    demo_own d = {DEFAULT_GRAPH, "max"};
+    const cli_command cmd = {"demo", CLI_PROGRESS, own, NULL, on_option, &d, usage};
+    cli_options opts = {0};
+    opts.progress_default = "plain";
+    int first = 0;
+    int parsed = cli_parse(&cmd, argc, argv, &opts, &first);
+    if (parsed != CLI_CONTINUE)
+        return parsed;
+    if (first != argc) {
         usage(stderr);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
+    const char *graph_path = d.graph, *mode = d.mode;
+    bk_progress_style style = opts.progress;
 
     int status = 1;
     bk_err err;
@@ -229,7 +229,7 @@ int bk_cmd_demo(int argc, char **argv)
     unsigned char rnd[24];
     char access_key[32], secret[64];
     if (RAND_bytes(rnd, sizeof rnd) != 1) {
-        fprintf(stderr, "bkcache demo: no randomness for credentials\n");
+        cli_fail("demo", "no randomness for credentials");
         goto done;
     }
     snprintf(access_key, sizeof access_key, "AKIADEMO%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1],
@@ -242,7 +242,7 @@ int bk_cmd_demo(int argc, char **argv)
     mock = ms3_server_start(&mo, &err);
     if (mock == NULL || ms3_server_add_credentials(mock, access_key, secret, NULL, &err) != 0 ||
         ms3_server_create_bucket(mock, BUCKET, &err) != 0) {
-        fprintf(stderr, "bkcache demo: starting the mock S3: %s\n", err.msg);
+        cli_fail("demo", "starting the mock S3: %s", err.msg);
         goto done;
     }
     printf("mock S3 listening on %s (in this process, in memory), bucket %s\n",
@@ -253,11 +253,11 @@ int bk_cmd_demo(int argc, char **argv)
              "type=s3,bucket=%s,region=us-east-1,endpoint_url=%s,use_path_style=true,"
              "access_key_id=%s,secret_access_key=%s,mode=%s",
              BUCKET, ms3_server_url(mock), access_key, secret, mode);
-    if (bk_cli_parse_attrs("demo", attr_text, 1, &attrs) != 0)
+    if (cli_parse_attrs("demo", attr_text, 1, &attrs) != 0)
         goto done;
 
     if (bk_graph_load(graph_path, &graph, &err) != BK_OK) {
-        fprintf(stderr, "bkcache demo: %s (pass --graph FILE)\n", err.msg);
+        cli_fail("demo", "%s (pass --graph FILE)", err.msg);
         goto done;
     }
     enum bk_export_mode emode = attrs.mode == BK_MODE_MAX ? BK_EXPORT_MAX : BK_EXPORT_MIN;
@@ -266,7 +266,7 @@ int bk_cmd_demo(int argc, char **argv)
             BK_OK ||
         (store = bk_store_open(graph->store_dir ? graph->store_dir : ".", 0, &err)) == NULL ||
         (client = bk_s3cache_client_new(&attrs, NULL, &err)) == NULL) {
-        fprintf(stderr, "bkcache demo: %s\n", err.msg);
+        cli_fail("demo", "%s", err.msg);
         goto done;
     }
     printf("graph %s: %s\n", graph_path, graph->description ? graph->description : "");
@@ -275,15 +275,20 @@ int bk_cmd_demo(int argc, char **argv)
     snprintf(label, sizeof label, "export (mode=%s): %zu records, %zu layers", mode, cfg->n_records,
              cfg->n_layers);
     bk_export_summary sum;
-    if (run_export(label, &attrs, client, store, cfg, style, &sum) != 0)
+    if (run_export(label, &attrs, client, store, cfg, &opts, &sum) != 0)
         goto done;
     print_requests(mock, 0);
     uint64_t seq = last_seq(mock);
 
     snprintf(tmp, sizeof tmp, "%s/bkcache-demo-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(tmp) == NULL || (dest = bk_store_open(tmp, 1, &err)) == NULL) {
-        fprintf(stderr, "bkcache demo: temporary directory: %s\n", err.msg);
+    if (mkdtemp(tmp) == NULL) {
+        cli_fail("demo", "temporary directory %s: %s", tmp, strerror(errno));
+        tmp[0] = '\0';
+        goto done;
+    }
+    if ((dest = bk_store_open(tmp, 1, &err)) == NULL) {
+        cli_fail("demo", "temporary directory: %s", err.msg);
         goto done;
     }
     printf("== import into a fresh content store\n");
@@ -297,7 +302,7 @@ int bk_cmd_demo(int argc, char **argv)
     bk_code rc = bk_import(&io, &imported, &err);
     bk_progress_finish(progress);
     if (rc != BK_OK || !imported.found) {
-        fprintf(stderr, "bkcache demo: import failed: %s\n", rc ? err.msg : "no manifest");
+        cli_fail("demo", "import failed: %s", rc ? err.msg : "no manifest");
         goto done;
     }
     print_requests(mock, seq);
@@ -306,7 +311,7 @@ int bk_cmd_demo(int argc, char **argv)
         bk_import_graph_json(imported.usable, &got, &err) != BK_OK)
         goto done;
     if (strcmp(bk_buf_str(&want), bk_buf_str(&got)) != 0 || imported.fetched != sum.blobs) {
-        fprintf(stderr, "bkcache demo: the imported graph differs from the exported one\n");
+        cli_fail("demo", "the imported graph differs from the exported one");
         goto done;
     }
     printf("   verified: %zu blobs fetched with digest and size checked; the imported graph "
@@ -314,18 +319,17 @@ int bk_cmd_demo(int argc, char **argv)
            imported.fetched, imported.usable->n_records);
 
     bk_export_summary again;
-    if (run_export("re-export, nothing changed", &attrs, client, store, cfg, style, &again) != 0)
+    if (run_export("re-export, nothing changed", &attrs, client, store, cfg, &opts, &again) != 0)
         goto done;
     print_requests(mock, seq);
     if (again.uploaded != 0 || again.skipped != again.blobs) {
-        fprintf(stderr, "bkcache demo: the re-export uploaded %zu blobs, expected none\n",
-                again.uploaded);
+        cli_fail("demo", "the re-export uploaded %zu blobs, expected none", again.uploaded);
         goto done;
     }
 
     printf("== bucket layout\n");
     if (bk_s3_list_each(client, &(bk_s3_list_params){0}, collect, &l, &err) != BK_OK) {
-        fprintf(stderr, "bkcache demo: listing the bucket: %s\n", err.msg);
+        cli_fail("demo", "listing the bucket: %s", err.msg);
         goto done;
     }
     print_tree(&l);
@@ -340,7 +344,7 @@ done:
     bk_store_free(dest);
     bk_store_free(store);
     if (tmp[0] != '\0' && nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        fprintf(stderr, "bkcache demo: could not remove %s\n", tmp);
+        cli_fail("demo", "could not remove %s", tmp);
     bk_config_free(cfg);
     bk_chains_free(chains);
     bk_graph_free(graph);

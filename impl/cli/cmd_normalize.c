@@ -7,6 +7,9 @@
 #include "bkcache/cacheconfig.h"
 #include "bkcache/chains.h"
 #include "bkcache/gojson.h"
+#include "cli_io.h"
+#include "cli_msg.h"
+#include "cli_opts.h"
 #include "cmd.h"
 
 static void usage(FILE *out)
@@ -16,52 +19,56 @@ static void usage(FILE *out)
                  "  applies) and writes what BuildKit would export for the same records:\n"
                  "  duplicate records and chains merged, the newest result per record, layers\n"
                  "  and records sorted with their indexes rewritten. Compact, no newline.\n"
+                 "  FILE must be a regular file; - (the default) reads standard input.\n"
                  "  --local   the type=local form: layers carry no annotations\n"
                  "  --pretty  indent for humans (two spaces, trailing newline)\n"
                  "Exit status: 0 ok, 2 bad usage or a config BuildKit would refuse.\n");
 }
 
+typedef struct normalize_own {
+    int pretty, local;
+} normalize_own;
+
+static int on_option(void *ud, int opt, const char *arg)
+{
+    (void)arg;
+    normalize_own *o = ud;
+    *(opt == 'p' ? &o->pretty : &o->local) = 1;
+    return 0;
+}
+
 int bk_cmd_normalize(int argc, char **argv)
 {
-    const char *path = NULL;
-    int pretty = 0, local = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--pretty") == 0) {
-            pretty = 1;
-        } else if (strcmp(argv[i], "--local") == 0) {
-            local = 1;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "bkcache normalize: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "bkcache normalize: only one input file may be given\n");
-            return 2;
-        }
-    }
-    if (!path)
-        path = "-";
+    static const struct option own[] = {
+        {"pretty", no_argument, NULL, 'p'},
+        {"local", no_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0},
+    };
+    normalize_own no = {0};
+    const cli_command cmd = {"normalize", 0, own, NULL, on_option, &no, usage};
+    cli_options opts = {0};
+    int first = 0;
+    int rc = cli_parse(&cmd, argc, argv, &opts, &first);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (argc - first > 1)
+        return cli_fail("normalize", "only one input file may be given");
+    const char *path = first < argc ? argv[first] : "-";
     const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     char *data = NULL;
     size_t len = 0;
-    int rc = bk_cli_read_input("normalize", path, &data, &len);
+    rc = cli_read_input("normalize", path, &data, &len);
     if (rc)
         return rc;
     bk_err err = {0};
     bk_cache_config *cfg = NULL, *norm = NULL;
     bk_buf out = BK_BUF_INIT;
     if (bk_config_parse(data, len, &cfg, &err) != BK_OK ||
-        bk_chains_normalize(cfg, local ? 0 : BK_VALIDATE_S3, local ? 0 : BK_MARSHAL_ANNOTATIONS,
-                            &norm, &err) != BK_OK ||
+        bk_chains_normalize(cfg, no.local ? 0 : BK_VALIDATE_S3,
+                            no.local ? 0 : BK_MARSHAL_ANNOTATIONS, &norm, &err) != BK_OK ||
         bk_config_encode(norm, &out, &err) != BK_OK) {
-        bk_cli_error_line("normalize", name, err.msg);
-        rc = 2;
-    } else if (pretty) {
+        rc = cli_fail("normalize", "%s: %s", name, err.msg);
+    } else if (no.pretty) {
         bk_buf ind = BK_BUF_INIT;
         bk_gojson_indent(&ind, out.data, out.len);
         bk_buf_putc(&ind, '\n');
@@ -70,10 +77,8 @@ int bk_cmd_normalize(int argc, char **argv)
     } else {
         fwrite(out.data, 1, out.len, stdout);
     }
-    if (fflush(stdout) != 0 && rc == 0) {
-        fprintf(stderr, "bkcache normalize: writing the output failed\n");
-        rc = 2;
-    }
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = cli_fail("normalize", "writing the output failed");
     bk_buf_free(&out);
     bk_config_free(norm);
     bk_config_free(cfg);

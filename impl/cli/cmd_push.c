@@ -1,11 +1,14 @@
 /* bkcache push: a BuildKit type=local cache directory to S3, in the S3 form. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bkcache/localcache.h"
+#include "cli_msg.h"
+#include "cli_opts.h"
 #include "cli_s3.h"
 #include "cmd.h"
+
+#define SHARED (CLI_CACHE_TO | CLI_STRICT | CLI_DRY_RUN | CLI_PROGRESS | CLI_SIZES | CLI_NETWORK)
 
 static void usage(FILE *out)
 {
@@ -15,72 +18,45 @@ static void usage(FILE *out)
             "Reads a cache that BuildKit exported with --cache-to type=local,dest=DIR (any of\n"
             "its three shapes: OCI index, Docker manifest list, image manifest), moves each\n"
             "layer descriptor into the layer's annotations (the S3 form) and exports it\n"
-            "exactly as `bkcache export` does.\n"
-            "\n"
-            "  --cache-to ATTRS   type=s3,bucket=...,region=...\n"
-            "  --tag TAG          the cache's tag in index.json (default latest)\n"
-            "  --strict           bad values BuildKit silently ignores are errors\n"
-            "  --dry-run          check what exists, print the plan, write nothing\n"
-            "  --progress MODE    auto (default), plain, tty or quiet\n"
-            "\n"
-            "Exit status: 0 pushed, 1 push failed, 2 bad usage or input.\n");
+            "exactly as `bkcache export` does. Symbolic links in DIR are followed, as\n"
+            "BuildKit's readers do; every file read must be a regular file.\n"
+            "\n");
+    cli_usage_shared(out, CLI_CACHE_TO, NULL);
+    cli_usage_line(out, "--tag TAG", "the cache's tag in index.json (default latest)");
+    cli_usage_shared(out, SHARED & ~CLI_CACHE_TO, NULL);
+    fprintf(out, "\n"
+                 "Exit status: 0 pushed, 1 push failed, 2 bad usage or input.\n");
+}
+
+static int on_option(void *ud, int opt, const char *arg)
+{
+    (void)opt; /* --tag is the only one */
+    *(const char **)ud = arg;
+    return 0;
 }
 
 int bk_cmd_push(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"cache-to", required_argument, NULL, 'c'},
+    static const struct option own[] = {
         {"tag", required_argument, NULL, 't'},
-        {"strict", no_argument, NULL, 's'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"progress", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *cache_to = NULL, *tag = NULL, *progress_arg = NULL;
-    int strict = 0, dry_run = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            cache_to = optarg;
-            break;
-        case 't':
-            tag = optarg;
-            break;
-        case 's':
-            strict = 1;
-            break;
-        case 'n':
-            dry_run = 1;
-            break;
-        case 'p':
-            progress_arg = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (cache_to == NULL || optind + 1 != argc) {
+    const char *tag = NULL;
+    const cli_command cmd = {"push", SHARED, own, NULL, on_option, &tag, usage};
+    cli_options opts = {0};
+    int first = 0;
+    int status = cli_parse(&cmd, argc, argv, &opts, &first);
+    if (status != CLI_CONTINUE)
+        return status;
+    if (opts.attrs == NULL || first + 1 != argc) {
         usage(stderr);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
-    const char *dir = argv[optind];
-    bk_progress_style style;
-    if (bk_cli_progress_style(progress_arg, &style) != 0) {
-        fprintf(stderr, "bkcache push: --progress must be auto, plain, tty or quiet\n");
-        return 2;
-    }
+    const char *dir = argv[first];
     bk_s3_attrs attrs;
-    if (bk_cli_parse_attrs("push", cache_to, strict, &attrs) != 0)
-        return 2;
+    if (cli_parse_attrs("push", opts.attrs, opts.strict, &attrs) != 0)
+        return CLI_EXIT_USAGE;
 
-    int status = 2;
     bk_err err;
     bk_err_clear(&err);
     bk_local_cache *local = NULL;
@@ -89,16 +65,15 @@ int bk_cmd_push(int argc, char **argv)
     if (bk_local_read(dir, tag, &local, &err) != BK_OK ||
         bk_local_to_s3(local, &cfg, &err) != BK_OK ||
         (store = bk_store_open(dir, 0, &err)) == NULL) {
-        fprintf(stderr, "bkcache push: %s\n", err.msg);
+        status = cli_fail("push", "%s", err.msg);
     } else {
-        bk_cli_export_args args = {0};
+        cli_export_args args = {0};
         args.cmd = "push";
         args.attrs = &attrs;
+        args.opts = &opts;
         args.cfg = cfg;
         args.store = store;
-        args.style = style;
-        args.dry_run = dry_run;
-        status = bk_cli_run_export(&args);
+        status = cli_run_export(&args);
     }
     bk_store_free(store);
     bk_config_free(cfg);

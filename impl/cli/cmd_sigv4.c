@@ -1,7 +1,6 @@
 /* bkcache sigv4 sign|presign: sign a raw HTTP/1.1 request read from stdin and
  * show the canonical request, string to sign and result, to debug
  * SignatureDoesNotMatch against any S3 implementation. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,9 @@
 
 #include "bkcache/httpreq.h"
 #include "bkcache/sigv4.h"
+#include "cli_io.h"
+#include "cli_msg.h"
+#include "cli_opts.h"
 #include "cmd.h"
 
 static const char usage_text[] =
@@ -52,62 +54,95 @@ typedef struct options {
     long expires;
 } options;
 
-/* One line on stderr; returns the bad-input exit status. */
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+static void usage(FILE *out)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bkcache sigv4: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 2;
+    fputs(usage_text, out);
 }
 
+static const struct option sigv4_options[] = {
+    {"access-key", required_argument, NULL, 'a'},
+    {"secret-key", required_argument, NULL, 's'},
+    {"region", required_argument, NULL, 'r'},
+    {"service", required_argument, NULL, 'S'},
+    {"date", required_argument, NULL, 'd'},
+    {"session-token", required_argument, NULL, 't'},
+    {"unsigned-payload", no_argument, NULL, 'u'}, /* sign only */
+    {"expires", required_argument, NULL, 'e'},    /* presign only */
+    {"https", no_argument, NULL, 'H'},            /* presign only */
+    {"verbose", no_argument, NULL, 'v'},          /* presign only */
+    {NULL, 0, NULL, 0},
+};
+
+/* An option of the other subcommand is unknown to this one. */
+static int wrong_subcommand(int opt)
+{
+    const char *name = "?";
+    for (const struct option *p = sigv4_options; p->name != NULL; p++)
+        if (p->val == opt)
+            name = p->name;
+    return cli_fail("sigv4", "unknown option '--%s' (see --help)", name);
+}
+
+static int on_option(void *ud, int opt, const char *arg)
+{
+    options *o = ud;
+    int presign_only = opt == 'e' || opt == 'H' || opt == 'v';
+    if ((opt == 'u' && o->presign) || (presign_only && !o->presign))
+        return wrong_subcommand(opt);
+    char *end = NULL;
+    switch (opt) {
+    case 'a':
+        o->access_key = arg;
+        break;
+    case 's':
+        o->secret_key = arg;
+        break;
+    case 'r':
+        o->region = arg;
+        break;
+    case 'S':
+        o->service = arg;
+        break;
+    case 'd':
+        o->date = arg;
+        break;
+    case 't':
+        o->token = arg;
+        break;
+    case 'u':
+        o->unsigned_payload = 1;
+        break;
+    case 'H':
+        o->https = 1;
+        break;
+    case 'v':
+        o->verbose = 1;
+        break;
+    default: /* 'e' */
+        o->expires = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || o->expires < 1 || o->expires > BK_SIGV4_MAX_EXPIRES)
+            return cli_fail("sigv4", "--expires must be a number of seconds in 1..604800, got '%s'",
+                            arg);
+        break;
+    }
+    return 0;
+}
+
+/* argv[0] is "sign" or "presign". */
 static int parse_options(int argc, char **argv, int presign, options *o)
 {
     memset(o, 0, sizeof *o);
     o->presign = presign;
     o->expires = -1;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char **target = NULL;
-        if (strcmp(a, "--access-key") == 0)
-            target = &o->access_key;
-        else if (strcmp(a, "--secret-key") == 0)
-            target = &o->secret_key;
-        else if (strcmp(a, "--region") == 0)
-            target = &o->region;
-        else if (strcmp(a, "--service") == 0)
-            target = &o->service;
-        else if (strcmp(a, "--date") == 0)
-            target = &o->date;
-        else if (strcmp(a, "--session-token") == 0)
-            target = &o->token;
-        if (target != NULL) {
-            if (i + 1 >= argc)
-                return fail("option %s needs a value", a);
-            *target = argv[++i];
-            continue;
-        }
-        if (strcmp(a, "--unsigned-payload") == 0 && !o->presign) {
-            o->unsigned_payload = 1;
-        } else if (strcmp(a, "--https") == 0 && o->presign) {
-            o->https = 1;
-        } else if (strcmp(a, "--verbose") == 0 && o->presign) {
-            o->verbose = 1;
-        } else if (strcmp(a, "--expires") == 0 && o->presign) {
-            if (i + 1 >= argc)
-                return fail("option %s needs a value", a);
-            char *end;
-            const char *v = argv[++i];
-            o->expires = strtol(v, &end, 10);
-            if (*v == '\0' || *end != '\0' || o->expires < 1 || o->expires > BK_SIGV4_MAX_EXPIRES)
-                return fail("--expires must be a number of seconds in 1..604800, got '%s'", v);
-        } else {
-            return fail("unknown option '%s' (see --help)", a);
-        }
-    }
+    const cli_command cmd = {"sigv4", 0, sigv4_options, NULL, on_option, o, usage};
+    cli_options shared = {0};
+    int first = 0;
+    int status = cli_parse(&cmd, argc, argv, &shared, &first);
+    if (status != CLI_CONTINUE)
+        return status;
+    if (first != argc)
+        return cli_fail("sigv4", "unexpected argument '%s' (the request is read from stdin)",
+                        argv[first]);
     const char *missing = o->access_key == NULL          ? "--access-key"
                           : o->secret_key == NULL        ? "--secret-key"
                           : o->region == NULL            ? "--region"
@@ -115,19 +150,8 @@ static int parse_options(int argc, char **argv, int presign, options *o)
                           : o->presign && o->expires < 0 ? "--expires"
                                                          : NULL;
     if (missing != NULL)
-        return fail("missing required option %s", missing);
-    return 0;
-}
-
-static char *read_stdin(size_t *len)
-{
-    bk_buf b = BK_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        bk_buf_append(&b, chunk, n);
-    *len = b.len;
-    return ferror(stdin) ? (bk_buf_free(&b), NULL) : bk_buf_steal(&b);
+        return cli_fail("sigv4", "missing required option %s", missing);
+    return CLI_CONTINUE;
 }
 
 /* Adds a header to the request and to the list the user must send. */
@@ -135,7 +159,7 @@ static int add_header(bk_httpreq *r, bk_buf *added, const char *name, const char
 {
     bk_err err = {0};
     if (bk_httpreq_add_header(r, name, value, &err) != BK_OK)
-        return fail("%s", err.msg);
+        return cli_fail("sigv4", "%s", err.msg);
     bk_buf_printf(added, "%s: %s\n", name, value);
     return 0;
 }
@@ -145,14 +169,14 @@ static int run(const options *o, bk_httpreq *r)
     bk_err err = {0};
     const char *host = bk_httpreq_header(r, "Host");
     if (host == NULL || host[0] == '\0')
-        return fail("%s", "the request has no Host header");
+        return cli_fail("sigv4", "the request has no Host header");
     char amz_date[17];
     const char *date_header = bk_httpreq_header(r, "X-Amz-Date");
     const char *date = date_header != NULL ? date_header : o->date;
     if (date != NULL) {
         time_t ignored;
         if (bk_sigv4_parse_amz_date(date, &ignored, &err) != BK_OK)
-            return fail("%s", err.msg);
+            return cli_fail("sigv4", "%s", err.msg);
         snprintf(amz_date, sizeof amz_date, "%s", date);
     } else {
         bk_sigv4_format_amz_date(time(NULL), amz_date);
@@ -160,7 +184,7 @@ static int run(const options *o, bk_httpreq *r)
     bk_sigv4_signer *s =
         bk_sigv4_signer_new(o->access_key, o->secret_key, o->token, o->region, o->service, &err);
     if (s == NULL)
-        return fail("%s", err.msg);
+        return cli_fail("sigv4", "%s", err.msg);
     /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): parse_options requires --service */
     int is_s3 = strcmp(o->service, "s3") == 0;
     bk_buf added = BK_BUF_INIT;
@@ -182,7 +206,8 @@ static int run(const options *o, bk_httpreq *r)
                 rc = add_header(r, &added, "x-amz-content-sha256", payload);
         } else if (rc == 0 && payload != NULL && o->unsigned_payload &&
                    strcmp(payload, BK_SIGV4_UNSIGNED_PAYLOAD) != 0) {
-            rc = fail("%s", "--unsigned-payload contradicts the X-Amz-Content-SHA256 header");
+            rc =
+                cli_fail("sigv4", "--unsigned-payload contradicts the X-Amz-Content-SHA256 header");
         }
         if (payload == NULL)
             payload = body_hash;
@@ -202,7 +227,7 @@ static int run(const options *o, bk_httpreq *r)
         bk_code brc = o->presign ? bk_sigv4_presign(s, &v, amz_date, o->expires, NULL, &res, &err)
                                  : bk_sigv4_sign(s, &v, amz_date, NULL, &res, &err);
         if (brc != BK_OK)
-            rc = fail("%s", err.msg);
+            rc = cli_fail("sigv4", "%s", err.msg);
     }
     if (rc == 0 && !o->presign) {
         printf("--- canonical-request\n%s\n--- string-to-sign\n%s\n--- authorization\n%s\n",
@@ -227,36 +252,39 @@ static int run(const options *o, bk_httpreq *r)
     bk_buf_free(&added);
     bk_sigv4_signer_free(s);
     if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
-        rc = fail("%s", "cannot write the output");
+        rc = cli_fail("sigv4", "cannot write the output");
     return rc;
 }
 
 int bk_cmd_sigv4(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : 0;
     }
+    /* --help anywhere wins over the other arguments. */
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage_text, stdout);
+            usage(stdout);
             return 0;
         }
     }
     if (strcmp(argv[1], "sign") != 0 && strcmp(argv[1], "presign") != 0)
-        return fail("unknown subcommand '%s' (expected sign or presign)", argv[1]);
+        return cli_fail("sigv4", "unknown subcommand '%s' (expected sign or presign)", argv[1]);
     options o;
-    if (parse_options(argc, argv, strcmp(argv[1], "presign") == 0, &o) != 0)
-        return 2;
-    size_t len;
-    char *text = read_stdin(&len);
-    if (text == NULL)
-        return fail("%s", "cannot read the request from stdin");
+    int status = parse_options(argc - 1, argv + 1, strcmp(argv[1], "presign") == 0, &o);
+    if (status != CLI_CONTINUE)
+        return status;
+    size_t len = 0;
+    char *text = NULL;
+    status = cli_read_input("sigv4", "-", &text, &len);
+    if (status != 0)
+        return status;
     bk_httpreq r;
     bk_err err = {0};
     int rc;
     if (bk_httpreq_parse(text, len, &r, &err) != BK_OK) {
-        rc = fail("%s", err.msg);
+        rc = cli_fail("sigv4", "%s", err.msg);
     } else {
         rc = run(&o, &r);
         bk_httpreq_free(&r);

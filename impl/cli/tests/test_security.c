@@ -7,8 +7,10 @@
  *    prints its own random secret;
  *  - TLS certificates are verified by default: an https endpoint with a
  *    self-signed certificate (made with openssl at test time and served by
- *    `openssl s_server` on 127.0.0.1) is refused, and accepted only with the
- *    explicit insecure option or that certificate as the CA bundle.
+ *    `openssl s_server` on 127.0.0.1) is refused with a message naming the
+ *    ways to trust it, and accepted only with the explicit insecure option
+ *    (--insecure, which warns on every run) or that certificate as the CA
+ *    bundle (--ca-bundle).
  * (That the store refuses symlinks is impl/tests/test_store.c's.) */
 #include <ctype.h>
 #include <setjmp.h>
@@ -282,6 +284,24 @@ static void tls_stop(tls_fx *t)
     bk_rmtree(t->tmp);
 }
 
+/* As a fixture, so that a failed assertion still stops the server. */
+static int tls_setup(void **state)
+{
+    tls_fx *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    tls_start(t);
+    *state = t;
+    return 0;
+}
+
+static int tls_teardown(void **state)
+{
+    tls_fx *t = *state;
+    tls_stop(t);
+    free(t);
+    return 0;
+}
+
 static bk_code tls_get(const tls_fx *t, int insecure, const char *ca_bundle, bk_s3_result *res,
                        bk_err *err)
 {
@@ -307,9 +327,7 @@ static bk_code tls_get(const tls_fx *t, int insecure, const char *ca_bundle, bk_
 
 static void tls_verified_by_default(void **state)
 {
-    (void)state;
-    tls_fx t;
-    tls_start(&t);
+    const tls_fx t = *(const tls_fx *)*state;
 
     /* The library: default config refuses the self-signed certificate... */
     bk_s3_config def;
@@ -332,7 +350,8 @@ static void tls_verified_by_default(void **state)
     assert_int_equal(res.status, 200);
     bk_s3_result_clear(&res);
 
-    /* The CLI, which has no insecure switch: refused, exit 1, a clear reason. */
+    /* The CLI: refused by default, exit 1, with a message naming the ways
+     * to trust the server. */
     char attrs[512];
     snprintf(attrs, sizeof attrs,
              "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=%s,use_path_style=true,"
@@ -342,9 +361,57 @@ static void tls_verified_by_default(void **state)
     bk_proc_result r;
     run_checked("import over https with a self-signed certificate", argv, NULL, 1, &r);
     assert_non_null(strstr(r.err, "TLS verification failed"));
+    assert_non_null(strstr(r.err, "--ca-bundle"));
+    assert_non_null(strstr(r.err, "--insecure"));
+    assert_non_null(strstr(r.err, "AWS_CA_BUNDLE"));
+    bk_proc_result_free(&r);
+}
+
+/* The CLI's --ca-bundle and --insecure reach the client: the request then
+ * gets s_server's status page, which is no manifest (exit 1, but no TLS
+ * failure). --insecure warns on every run. */
+static void tls_options_of_the_cli(void **state)
+{
+    const tls_fx t = *(const tls_fx *)*state;
+    char attrs[512];
+    snprintf(attrs, sizeof attrs,
+             "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=%s,use_path_style=true,"
+             "access_key_id=" AK ",secret_access_key=" SECRET ",retry_max_attempts=1",
+             t.url);
+    bk_proc_result r;
+    const char *trusted[] = {BKCACHE, "import", "--cache-from", attrs, "--ca-bundle", t.cert,
+                             "--progress", "quiet", NULL};
+    run_checked("import --ca-bundle", trusted, NULL, 1, &r);
+    assert_null(strstr(r.err, "TLS"));
+    assert_null(strstr(r.err, "warning"));
     bk_proc_result_free(&r);
 
-    tls_stop(&t);
+    const char *insecure[] = {BKCACHE, "explain", "--cache-from", attrs, "--insecure", NULL};
+    run_checked("explain --insecure", insecure, NULL, 1, &r);
+    assert_null(strstr(r.err, "TLS verification failed"));
+    assert_non_null(strstr(r.err, "warning: --insecure"));
+    bk_proc_result_free(&r);
+
+    /* The warning comes first, even when the run fails before any request. */
+    const char *bad[] = {BKCACHE, "import", "--cache-from", "type=s3,bucket=x,region=r",
+                         "--insecure", NULL};
+    run_checked("import --insecure with a bad bucket", bad, NULL, 2, &r);
+    assert_non_null(strstr(r.err, "warning: --insecure"));
+    bk_proc_result_free(&r);
+
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/no-such-ca.pem", t.tmp);
+    const char *nofile[] = {BKCACHE, "import", "--cache-from", attrs, "--ca-bundle", missing,
+                            NULL};
+    run_checked("import --ca-bundle with a missing file", nofile, NULL, 2, &r);
+    assert_non_null(strstr(r.err, "--ca-bundle"));
+    assert_non_null(strstr(r.err, "no-such-ca.pem"));
+    bk_proc_result_free(&r);
+
+    const char *both[] = {BKCACHE, "import", "--cache-from", attrs, "--ca-bundle", t.cert,
+                          "--insecure", NULL};
+    run_checked("import --ca-bundle --insecure", both, NULL, 2, &r);
+    bk_proc_result_free(&r);
 }
 
 int main(void)
@@ -353,7 +420,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(secrets_never_printed_or_journaled),
         cmocka_unit_test(demo_never_prints_its_secret),
-        cmocka_unit_test(tls_verified_by_default),
+        cmocka_unit_test_setup_teardown(tls_verified_by_default, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(tls_options_of_the_cli, tls_setup, tls_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
