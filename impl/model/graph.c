@@ -4,11 +4,15 @@
 #include "bkcache/graph.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
 
 static bk_code only_keys(const json_t *obj, const char *const *allowed, const char *where,
                          bk_err *err)
@@ -247,10 +251,18 @@ bk_code bk_graph_parse(const char *json, size_t len, const char *base_dir, bk_gr
 bk_code bk_graph_load(const char *path, bk_graph **out, bk_err *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bk_err_set(err, errno == ENOENT ? BK_ENOTFOUND : BK_EIO, "graph %s: %s", path,
-                          strerror(errno));
+    const char *kind = NULL;
+    int fd = bk__open_regular(AT_FDCWD, path, 0, &kind);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (kind != NULL)
+            return bk_err_set(err, BK_EINVAL, "graph %s: not a regular file (%s)", path, kind);
+        return bk_err_set(err, e == ENOENT ? BK_ENOTFOUND : BK_EIO, "graph %s: %s", path,
+                          strerror(e));
+    }
     char *data = NULL;
     size_t len = 0, cap = 0;
     char chunk[8192];

@@ -3,22 +3,33 @@
 #include "bkcache/localcache.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bkcache/graph.h"
+#include "fileio.h"
 
 #define MAX_SMALL_BLOB (1 << 20)
 
 static char *read_small_file(const char *path, size_t max, size_t *len, bk_err *err)
 {
-    FILE *f = fopen(path, "rb");
+    const char *kind = NULL;
+    int fd = bk__open_regular(AT_FDCWD, path, 0, &kind);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        bk_err_set(err, errno == ENOENT ? BK_ENOTFOUND : BK_EIO, "%s: %s", path, strerror(errno));
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (kind != NULL)
+            bk_err_set(err, BK_EINVAL, "%s: not a regular file (%s)", path, kind);
+        else
+            bk_err_set(err, e == ENOENT ? BK_ENOTFOUND : BK_EIO, "%s: %s", path, strerror(e));
         return NULL;
     }
     char *buf = malloc(max + 1);

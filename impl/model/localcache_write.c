@@ -14,6 +14,7 @@
 #include "bkcache/gojson.h"
 #include "bkcache/graph.h"
 #include "bkcache/localcache.h"
+#include "fileio.h"
 
 static bk_code mkdirs(const char *path, bk_err *err)
 {
@@ -216,8 +217,19 @@ static bk_code write_index(const char *dir, const char *tag, const char *root_mt
     bk_buf_puts(&b, "{\"schemaVersion\":2,\"mediaType\":\"" BK_MEDIA_TYPE_OCI_INDEX
                     "\",\"manifests\":[");
     bool first = true;
+    /* Other tags' entries are kept: read what is there, never waiting on a
+     * FIFO; anything but a regular file is an error, not an empty index. */
+    const char *kind = NULL;
+    int fd = bk__open_regular(AT_FDCWD, path, 0, &kind);
+    if (fd < 0 && errno != ENOENT) {
+        bk_buf_free(&b);
+        return kind != NULL ? bk_err_set(err, BK_EINVAL, "%s: not a regular file (%s)", path, kind)
+                            : bk_err_set(err, BK_EIO, "%s: %s", path, strerror(errno));
+    }
     json_error_t jerr;
-    json_t *old = json_load_file(path, 0, &jerr);
+    json_t *old = fd >= 0 ? json_loadfd(fd, 0, &jerr) : NULL;
+    if (fd >= 0)
+        close(fd);
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(old, "manifests"), i, m)

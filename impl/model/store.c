@@ -10,10 +10,13 @@
 
 #include <openssl/evp.h>
 
+#include "fileio.h"
+
 struct bk_store {
     char *dir;
-    int dirfd;   /* the store's root */
-    int blobsfd; /* blobs/sha256 */
+    int dirfd;    /* the store's root */
+    int blobsfd;  /* blobs/sha256 */
+    int nofollow; /* O_NOFOLLOW for a store being filled, 0 for one being read */
 };
 
 struct bk_blob_writer {
@@ -61,14 +64,43 @@ void bk_digest_format(const unsigned char sha256[32], char out[BK_DIGEST_MAX])
     out[71] = '\0';
 }
 
-/* Opens (and with create, makes) one directory level below dirfd, refusing links. */
-static int open_subdir(int dirfd, const char *name, int create)
+/* Opens (and with create, makes) one directory level below dirfd; with
+ * nofollow a link there is refused. */
+static int open_subdir(int dirfd, const char *name, int create, int nofollow)
 {
     if (create && mkdirat(dirfd, name, 0755) != 0 && errno != EEXIST)
         return -1;
-    return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return openat(dirfd, name, O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC);
 }
 
+static int is_link(int dirfd, const char *path)
+{
+    struct stat st;
+    return fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* Why blobs/sha256 could not be opened. A link refused is said as such:
+ * O_DIRECTORY | O_NOFOLLOW on a link fails with "Not a directory". */
+static void blobs_error(const bk_store *s, bk_err *err)
+{
+    int e = errno;
+    const char *linked = !s->nofollow                        ? NULL
+                         : is_link(s->dirfd, "blobs")        ? "blobs"
+                         : is_link(s->dirfd, "blobs/sha256") ? "blobs/sha256"
+                                                             : NULL;
+    if (linked != NULL)
+        bk_err_set(err, BK_EINVAL,
+                   "%s/%s is a symbolic link: refused (nothing is written through a link in a "
+                   "destination store)",
+                   s->dir, linked);
+    else
+        bk_err_set(err, BK_EIO, "cannot open %s/blobs/sha256: %s", s->dir, strerror(e));
+}
+
+/* A store opened to read (create 0: a cache being pushed or exported) follows
+ * symbolic links as BuildKit's readers do (containerd's local content store
+ * stats and opens blob paths; index.json is read with os.ReadFile). A store
+ * being filled (create 1) never reads or writes through a link. */
 bk_store *bk_store_open(const char *dir, int create, bk_err *err)
 {
     if (create && mkdir(dir, 0755) != 0 && errno != EEXIST) {
@@ -81,6 +113,7 @@ bk_store *bk_store_open(const char *dir, int create, bk_err *err)
         return NULL;
     }
     s->dirfd = s->blobsfd = -1;
+    s->nofollow = create ? O_NOFOLLOW : 0;
     s->dir = strdup(dir);
     s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dir == NULL || s->dirfd < 0) {
@@ -89,13 +122,13 @@ bk_store *bk_store_open(const char *dir, int create, bk_err *err)
         bk_store_free(s);
         return NULL;
     }
-    int blobs = open_subdir(s->dirfd, "blobs", create);
+    int blobs = open_subdir(s->dirfd, "blobs", create, s->nofollow);
     if (blobs >= 0) {
-        s->blobsfd = open_subdir(blobs, "sha256", create);
+        s->blobsfd = open_subdir(blobs, "sha256", create, s->nofollow);
         close(blobs);
     }
     if (s->blobsfd < 0 && (create || errno != ENOENT)) {
-        bk_err_set(err, BK_EIO, "cannot open %s/blobs/sha256: %s", dir, strerror(errno));
+        blobs_error(s, err);
         bk_store_free(s);
         return NULL;
     }
@@ -127,7 +160,8 @@ bk_code bk_store_open_blob(bk_store *s, const char *digest, int *fd, uint64_t *s
     if (s->blobsfd < 0)
         return bk_err_set(err, BK_ENOTFOUND, "blob %s not in store %s (no blobs/sha256)", digest,
                           s->dir);
-    int f = openat(s->blobsfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    const char *kind = NULL;
+    int f = bk__open_regular(s->blobsfd, hex, s->nofollow, &kind);
     if (f < 0) {
         if (errno == ENOENT)
             return bk_err_set(err, BK_ENOTFOUND, "blob %s not in store %s", digest, s->dir);
@@ -136,14 +170,18 @@ bk_code bk_store_open_blob(bk_store *s, const char *digest, int *fd, uint64_t *s
                               "blob %s in store %s is a symbolic link: refused (store blobs must "
                               "be regular files)",
                               digest, s->dir);
+        if (kind != NULL)
+            return bk_err_set(err, BK_EINVAL, "blob %s in store %s is not a regular file (%s)",
+                              digest, s->dir, kind);
         return bk_err_set(err, BK_EIO, "cannot open blob %s in %s: %s", digest, s->dir,
                           strerror(errno));
     }
     struct stat st;
-    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(f, &st) != 0) {
+        int e = errno;
         close(f);
-        return bk_err_set(err, BK_EINVAL, "blob %s in store %s is not a regular file", digest,
-                          s->dir);
+        return bk_err_set(err, BK_EIO, "cannot open blob %s in %s: %s", digest, s->dir,
+                          strerror(e));
     }
     *fd = f;
     *size = (uint64_t)st.st_size;

@@ -1,6 +1,7 @@
 /* BK_TEST_UNIT
  * The content store: digest validation, verified writes that never publish a
- * corrupt blob, reads that refuse links out of the store. */
+ * corrupt blob; a store being filled refuses links out of it, a store being
+ * read follows them; no store waits on a FIFO. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +173,65 @@ static void links_out_of_the_store_are_refused(void **state)
     unlink(outside);
 }
 
+/* A store opened to read (a cache being pushed) follows links, as BuildKit's
+ * readers do; anything but a regular file is refused without waiting on it
+ * (a FIFO would block a plain open forever: alarm() bounds the test). */
+static void reading_follows_links_and_refuses_fifos(void **state)
+{
+    fx *f = *state;
+    bk_err err;
+    char outside[300], link[400], fifo[400];
+    snprintf(outside, sizeof outside, "%s-outside", f->dir);
+    FILE *fp = fopen(outside, "w");
+    assert_non_null(fp);
+    fputs("linked", fp);
+    fclose(fp);
+    char digest[BK_DIGEST_MAX], other[BK_DIGEST_MAX];
+    digest_of("linked", 6, digest);
+    snprintf(link, sizeof link, "%s/blobs/sha256/%s", f->dir, digest + 7);
+    assert_int_equal(symlink(outside, link), 0);
+    digest_of("fifo", 4, other);
+    snprintf(fifo, sizeof fifo, "%s/blobs/sha256/%s", f->dir, other + 7);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+
+    bk_store *reader = bk_store_open(f->dir, 0, &err);
+    assert_non_null(reader);
+    alarm(10);
+    int fd;
+    uint64_t size;
+    assert_int_equal(bk_store_open_verified(reader, digest, 6, &fd, &err), BK_OK);
+    close(fd);
+    assert_int_equal(bk_store_open_blob(reader, other, &fd, &size, &err), BK_EINVAL);
+    assert_non_null(strstr(err.msg, "not a regular file (a FIFO)"));
+    assert_int_equal(bk_store_open_blob(f->store, other, &fd, &size, &err), BK_EINVAL);
+    assert_non_null(strstr(err.msg, "not a regular file (a FIFO)"));
+    alarm(0);
+    bk_store_free(reader);
+    unlink(outside);
+}
+
+/* A destination whose blobs/sha256 is a link is refused, and said so. */
+static void a_linked_destination_is_named(void **state)
+{
+    fx *f = *state;
+    char dir[300], sub[400], target[300];
+    snprintf(dir, sizeof dir, "%s/dest", f->dir);
+    snprintf(target, sizeof target, "%s/elsewhere", f->dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mkdir(target, 0755), 0);
+    snprintf(sub, sizeof sub, "%s/blobs", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    snprintf(sub, sizeof sub, "%s/blobs/sha256", dir);
+    assert_int_equal(symlink(target, sub), 0);
+    bk_err err;
+    assert_null(bk_store_open(dir, 1, &err));
+    assert_int_equal(err.code, BK_EINVAL);
+    assert_non_null(strstr(err.msg, "blobs/sha256 is a symbolic link"));
+    bk_store *reader = bk_store_open(dir, 0, &err); /* reading follows it */
+    assert_non_null(reader);
+    bk_store_free(reader);
+}
+
 static void small_files_are_written_atomically(void **state)
 {
     fx *f = *state;
@@ -193,6 +253,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(verified_write_then_read, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_write_is_never_published, setup, teardown),
         cmocka_unit_test_setup_teardown(links_out_of_the_store_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(reading_follows_links_and_refuses_fifos, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_linked_destination_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(small_files_are_written_atomically, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,11 +2,14 @@
  * blobs/<algorithm>/<hex>. The exporter reads layer blobs from it; the importer
  * writes downloaded blobs into it.
  *
- * Safety: blob paths are built only from a validated digest, and every path
- * component is opened without following symbolic links, so nothing outside the
- * directory is ever read or written through the store. A blob is written to a
- * temporary file, verified (size and digest) and only then renamed to its
- * digest: a corrupt blob never appears under its name. */
+ * Safety: blob paths are built only from a validated digest, and only regular
+ * files are opened (never waiting on a FIFO). A store opened with create (a
+ * destination being filled) opens every path component without following
+ * symbolic links, so nothing outside the directory is read or written through
+ * it. A store opened to read (a cache being pushed or exported) follows links
+ * as BuildKit's readers do; what it reads is checked against the digest. A
+ * blob is written to a temporary file, verified (size and digest) and only
+ * then renamed to its digest: a corrupt blob never appears under its name. */
 #ifndef BKCACHE_STORE_H
 #define BKCACHE_STORE_H
 
@@ -30,7 +33,8 @@ void bk_digest_format(const unsigned char sha256[32], char out[BK_DIGEST_MAX]);
 
 typedef struct bk_store bk_store;
 
-/* Opens DIR (creating DIR/blobs/sha256 when create is set). */
+/* Opens DIR: to fill it (create: DIR and DIR/blobs/sha256 made when missing,
+ * links refused) or to read it (links followed). */
 bk_store *bk_store_open(const char *dir, int create, bk_err *err);
 void bk_store_free(bk_store *s);
 const char *bk_store_dir(const bk_store *s);
