@@ -28,36 +28,50 @@ const char *cli_file_kind(mode_t mode)
 }
 
 static int refuse(const char *cmd, const char *what, const char *path, const char *reason,
-                  const char *kind)
+                  const char *kind, const char *hint)
 {
-    cli_fail(cmd, "%s%s%s: %s%s%s%s", what ? what : "", what ? " " : "", path, reason,
-             kind ? " (" : "", kind ? kind : "", kind ? ")" : "");
+    cli_fail(cmd, "%s%s%s: %s%s%s%s%s", what ? what : "", what ? " " : "", path, reason,
+             kind ? " (" : "", kind ? kind : "", kind ? ")" : "", hint ? hint : "");
     return -1;
 }
 
-int cli_open_regular(const char *cmd, const char *what, const char *path)
+/* A stream that could be read through "-" instead. */
+static int is_stream(mode_t mode)
+{
+    return S_ISFIFO(mode) || S_ISCHR(mode) || S_ISSOCK(mode);
+}
+
+/* cli_open_regular; hint follows the message when PATH is a stream. */
+static int open_regular(const char *cmd, const char *what, const char *path, const char *hint)
 {
     /* stat first, so that a device is never opened at all; then open without
      * blocking and check again what was opened, in case it changed since. */
     struct stat st;
     if (stat(path, &st) != 0)
-        return refuse(cmd, what, path, strerror(errno), NULL);
+        return refuse(cmd, what, path, strerror(errno), NULL, NULL);
     if (!S_ISREG(st.st_mode))
-        return refuse(cmd, what, path, "not a regular file", cli_file_kind(st.st_mode));
+        return refuse(cmd, what, path, "not a regular file", cli_file_kind(st.st_mode),
+                      is_stream(st.st_mode) ? hint : NULL);
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
-        return refuse(cmd, what, path, strerror(errno), NULL);
+        return refuse(cmd, what, path, strerror(errno), NULL, NULL);
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return refuse(cmd, what, path, "not a regular file", cli_file_kind(st.st_mode));
+        return refuse(cmd, what, path, "not a regular file", cli_file_kind(st.st_mode),
+                      is_stream(st.st_mode) ? hint : NULL);
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
         int e = errno;
         close(fd);
-        return refuse(cmd, what, path, strerror(e), NULL);
+        return refuse(cmd, what, path, strerror(e), NULL, NULL);
     }
     return fd;
+}
+
+int cli_open_regular(const char *cmd, const char *what, const char *path)
+{
+    return open_regular(cmd, what, path, NULL);
 }
 
 int cli_check_regular_file(const char *cmd, const char *what, const char *path)
@@ -72,7 +86,8 @@ int cli_check_regular_file(const char *cmd, const char *what, const char *path)
 int cli_read_input(const char *cmd, const char *path, char **data, size_t *len)
 {
     int is_stdin = strcmp(path, "-") == 0;
-    int fd = is_stdin ? STDIN_FILENO : cli_open_regular(cmd, NULL, path);
+    int fd = is_stdin ? STDIN_FILENO
+                      : open_regular(cmd, NULL, path, "; to read a stream, give - and redirect it");
     if (fd < 0)
         return CLI_EXIT_USAGE;
     const char *name = is_stdin ? "<stdin>" : path;
