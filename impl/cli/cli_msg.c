@@ -45,30 +45,41 @@ static int acts_on_terminal(uint32_t cp)
            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-void cli_escape(bk_buf *out, const char *s)
+static void escape(bk_buf *out, const char *s, int keep_newlines)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p != '\0') {
-        if (*p < 0x20 || *p == 0x7f) {
+        if (*p == '\n' && keep_newlines) {
+            bk_buf_putc(out, '\n');
+            p++;
+        } else if (*p < 0x20 || *p == 0x7f) {
             bk_buf_printf(out, "\\x%02x", *p++);
-            continue;
-        }
-        if (*p < 0x80) {
+        } else if (*p < 0x80) {
             bk_buf_putc(out, (char)*p++);
-            continue;
-        }
-        uint32_t cp = 0;
-        size_t n = utf8_sequence(p, &cp);
-        if (n == 0) {
-            bk_buf_printf(out, "\\x%02x", *p++);
-        } else if (acts_on_terminal(cp)) {
-            bk_buf_printf(out, "\\u%04x", (unsigned)cp);
-            p += n;
         } else {
-            bk_buf_append(out, p, n);
-            p += n;
+            uint32_t cp = 0;
+            size_t n = utf8_sequence(p, &cp);
+            if (n == 0) {
+                bk_buf_printf(out, "\\x%02x", *p++);
+            } else if (acts_on_terminal(cp)) {
+                bk_buf_printf(out, "\\u%04x", (unsigned)cp);
+                p += n;
+            } else {
+                bk_buf_append(out, p, n);
+                p += n;
+            }
         }
     }
+}
+
+void cli_escape(bk_buf *out, const char *s)
+{
+    escape(out, s, 0);
+}
+
+void cli_escape_text(bk_buf *out, const char *s)
+{
+    escape(out, s, 1);
 }
 
 /* Formats, escapes and writes one line. */

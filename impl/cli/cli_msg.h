@@ -28,4 +28,7 @@ void cli_note(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 
  * the result is one line. */
 void cli_escape(bk_buf *out, const char *s);
 
+/* The same for text of many lines (explain's text output): newlines kept. */
+void cli_escape_text(bk_buf *out, const char *s);
+
 #endif

@@ -38,6 +38,28 @@ bk_s3_client *cli_s3_client(const char *cmd, const bk_s3_attrs *attrs, const cli
     return client;
 }
 
+void cli_progress_emit(void *progress, const bk_progress_event *ev)
+{
+    bk_progress_event e = *ev;
+    bk_buf digest = BK_BUF_INIT, key = BK_BUF_INIT, message = BK_BUF_INIT;
+    if (ev->digest != NULL) {
+        cli_escape(&digest, ev->digest);
+        e.digest = bk_buf_str(&digest);
+    }
+    if (ev->key != NULL) {
+        cli_escape(&key, ev->key);
+        e.key = bk_buf_str(&key);
+    }
+    if (ev->message != NULL) {
+        cli_escape(&message, ev->message);
+        e.message = bk_buf_str(&message);
+    }
+    bk_progress_emit(progress, &e);
+    bk_buf_free(&digest);
+    bk_buf_free(&key);
+    bk_buf_free(&message);
+}
+
 void cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_run)
 {
     char bytes[32];
@@ -65,7 +87,7 @@ int cli_run_export(const cli_export_args *a)
     o.copy_limit = a->opts->copy_limit;
     o.multipart_threshold = a->opts->multipart_threshold;
     o.dry_run = a->opts->dry_run;
-    o.progress = progress ? bk_progress_emit : NULL;
+    o.progress = progress ? cli_progress_emit : NULL;
     o.progress_ud = progress;
     bk_export_summary local;
     bk_export_summary *summary = a->summary != NULL ? a->summary : &local;
@@ -92,7 +114,7 @@ int cli_run_import(const cli_import_args *a, bk_import_result *res)
     o.client = a->client;
     o.dest = a->dest;
     o.missing = a->opts->missing_blobs;
-    o.progress = progress ? bk_progress_emit : NULL;
+    o.progress = progress ? cli_progress_emit : NULL;
     o.progress_ud = progress;
     bk_code rc = bk_import(&o, res, &err);
     bk_progress_free(progress);

@@ -21,6 +21,10 @@ int cli_parse_attrs(const char *cmd, const char *text, int strict, bk_s3_attrs *
  * options (NULL: the defaults). NULL after printing the error. */
 bk_s3_client *cli_s3_client(const char *cmd, const bk_s3_attrs *attrs, const cli_options *o);
 
+/* bk_progress_emit with what the event echoes (keys, digests, messages from
+ * the user or a server) escaped as cli_msg.h does. progress is a bk_progress. */
+void cli_progress_emit(void *progress, const bk_progress_event *ev);
+
 /* One line: blobs uploaded/touched/skipped, bytes, manifests, requests, time. */
 void cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_run);
 

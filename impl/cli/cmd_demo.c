@@ -297,7 +297,7 @@ int bk_cmd_demo(int argc, char **argv)
     io.attrs = &attrs;
     io.client = client;
     io.dest = dest;
-    io.progress = progress ? bk_progress_emit : NULL;
+    io.progress = progress ? cli_progress_emit : NULL;
     io.progress_ud = progress;
     bk_code rc = bk_import(&io, &imported, &err);
     bk_progress_finish(progress);

@@ -172,20 +172,32 @@ static int write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-static int emit(const char *output, const bk_buf *b)
+/* Writes the rendering. Text is for a terminal: what it echoes from a
+ * bucket or a manifest (keys, selectors, media types) is escaped there. */
+static int emit(const char *output, const bk_buf *rendered, int text)
 {
-    FILE *f = output ? fopen(output, "w") : stdout;
-    if (f == NULL)
-        return cli_fail("explain", "%s: %s", output, strerror(errno));
-    size_t n = fwrite(bk_buf_str(b), 1, b->len, f);
-    int bad = n != b->len || fflush(f) != 0;
-    if (output != NULL && fclose(f) != 0)
-        bad = 1;
-    if (bad) {
-        cli_fail("explain", "writing %s failed", output ? output : "stdout");
-        return CLI_EXIT_FAILED;
+    bk_buf escaped = BK_BUF_INIT;
+    const bk_buf *b = rendered;
+    if (text) {
+        cli_escape_text(&escaped, bk_buf_str(rendered));
+        b = &escaped;
     }
-    return 0;
+    FILE *f = output ? fopen(output, "w") : stdout;
+    int status = 0;
+    if (f == NULL) {
+        status = cli_fail("explain", "%s: %s", output, strerror(errno));
+    } else {
+        size_t n = fwrite(bk_buf_str(b), 1, b->len, f);
+        int bad = b->failed || n != b->len || fflush(f) != 0;
+        if (output != NULL && fclose(f) != 0)
+            bad = 1;
+        if (bad) {
+            cli_fail("explain", "writing %s failed", output ? output : "stdout");
+            status = CLI_EXIT_FAILED;
+        }
+    }
+    bk_buf_free(&escaped);
+    return status;
 }
 
 /* Pipes the dot source into Graphviz's `dot`; its output goes straight to
@@ -275,7 +287,9 @@ static int run_diff(const char *a_spec, const char *b_spec, const explain_args *
     if (rc != BK_OK)
         status = cli_fail("explain", "%s", err.msg);
     else
-        status = emit(a->output, &out) != 0 ? CLI_EXIT_USAGE : differs ? CLI_EXIT_FAILED : 0;
+        status = emit(a->output, &out, a->format == FMT_TEXT) != 0 ? CLI_EXIT_USAGE
+                 : differs                                         ? CLI_EXIT_FAILED
+                                                                   : 0;
     bk_buf_free(&out);
     bk_explain_free(ea);
     bk_explain_free(eb);
@@ -315,7 +329,7 @@ static int run_one(const char *spec, int from_bucket, const explain_args *a,
     } else if (a->format == FMT_SVG || a->format == FMT_PNG) {
         status = run_graphviz(a->format == FMT_SVG ? "svg" : "png", a->output, &out);
     } else {
-        status = emit(a->output, &out);
+        status = emit(a->output, &out, a->format == FMT_TEXT);
     }
     bk_buf_free(&out);
     bk_explain_free(e);

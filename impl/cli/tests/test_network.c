@@ -78,12 +78,11 @@ static void timeout_bounds_a_server_that_never_answers(void **state)
     attrs_for(port, ",retry_max_attempts=1", attrs, sizeof attrs);
     assert_int_equal(bk_tmpdir(dest, sizeof dest), 0);
     const char *imp[] = {BKCACHE, "import", "--cache-from", attrs, "--timeout", "1", NULL};
-    const char *exp[] = {BKCACHE, "export", "--graph", GRAPH, "--cache-to", attrs, "--timeout",
-                         "1", "--progress", "quiet", NULL};
-    const char *push[] = {BKCACHE, "push", LOCAL, "--cache-to", attrs, "--timeout=1",
-                          "--progress", "quiet", NULL};
-    const char *pull[] = {BKCACHE, "pull", "--cache-from", attrs, dest, "--timeout", "0.5",
-                          NULL};
+    const char *exp[] = {BKCACHE,     "export", "--graph",    GRAPH,   "--cache-to", attrs,
+                         "--timeout", "1",      "--progress", "quiet", NULL};
+    const char *push[] = {BKCACHE,       "push",       LOCAL,   "--cache-to", attrs,
+                          "--timeout=1", "--progress", "quiet", NULL};
+    const char *pull[] = {BKCACHE, "pull", "--cache-from", attrs, dest, "--timeout", "0.5", NULL};
     const char *explain[] = {BKCACHE, "explain", "--cache-from", attrs, "--timeout", "1", NULL};
     expect_gave_up("import", imp);
     expect_gave_up("export", exp);
@@ -116,8 +115,8 @@ static void connect_timeout_bounds_a_full_listener(void **state)
     nanosleep(&settle, NULL);
     char attrs[512];
     attrs_for(port, "", attrs, sizeof attrs); /* three attempts, the default */
-    const char *imp[] = {BKCACHE, "import", "--cache-from", attrs, "--connect-timeout", "1",
-                         "--progress", "quiet", NULL};
+    const char *imp[] = {BKCACHE, "import",     "--cache-from", attrs, "--connect-timeout",
+                         "1",     "--progress", "quiet",        NULL};
     expect_gave_up("import --connect-timeout 1", imp);
     for (size_t i = 0; i < 4; i++)
         close(fillers[i]);

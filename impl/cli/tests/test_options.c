@@ -5,7 +5,8 @@
  *    stderr naming the option, with status 2;
  *  - messages that echo user or server input escape control and invalid
  *    bytes instead of sending them to the terminal (attribute values,
- *    paths, manifest keys, warnings);
+ *    paths, manifest keys, warnings), and so does explain's text output
+ *    (what a manifest or a bucket listing holds);
  *  - with --strict a value BuildKit would ignore is an error that does not
  *    say "ignored". */
 #include <setjmp.h>
@@ -55,8 +56,8 @@ static void assert_printable(const char *what, const char *text)
 static void every_command_answers_help(void **state)
 {
     (void)state;
-    static const char *const cmds[] = {"demo", "export", "import",  "push",  "pull",
-                                       "fmt",  "normalize", "sigv4", "explain"};
+    static const char *const cmds[] = {"demo", "export",    "import", "push",   "pull",
+                                       "fmt",  "normalize", "sigv4",  "explain"};
     static const char *const net[] = {"export", "import", "push", "pull", "explain"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         const char *argv[] = {BKCACHE, cmds[i], "--help", NULL};
@@ -83,8 +84,8 @@ static void every_command_answers_help(void **state)
 static void usage_errors_are_one_line(void **state)
 {
     (void)state;
-    static const char *const cmds[] = {"demo", "export",    "import", "push",
-                                       "pull", "fmt",       "normalize", "explain"};
+    static const char *const cmds[] = {"demo", "export", "import",    "push",
+                                       "pull", "fmt",    "normalize", "explain"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         const char *argv[] = {BKCACHE, cmds[i], "--bogus", NULL};
         bk_proc_result r;
@@ -104,14 +105,14 @@ static void usage_errors_are_one_line(void **state)
     bk_proc_result_free(&r);
 
     static const char *const bad[][2] = {
-        {"--timeout", "0"},          {"--timeout", "soon"},     {"--connect-timeout", "-1"},
-        {"--connect-timeout", "1e9"}, {"--part-size", "12Q"},   {"--progress", "fancy"},
+        {"--timeout", "0"},           {"--timeout", "soon"},  {"--connect-timeout", "-1"},
+        {"--connect-timeout", "1e9"}, {"--part-size", "12Q"}, {"--progress", "fancy"},
         {"--ca-bundle", ""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *argv[] = {BKCACHE,      "export", "--graph",  GRAPH,
-                              "--cache-to", "type=s3,bucket=bkt,region=r",
-                              bad[i][0],    bad[i][1], NULL};
+        const char *argv[] = {BKCACHE,   "export",     "--graph",
+                              GRAPH,     "--cache-to", "type=s3,bucket=bkt,region=r",
+                              bad[i][0], bad[i][1],    NULL};
         run(argv, 2, &r);
         assert_one_line(r.err);
         if (strstr(r.err, bad[i][0]) == NULL)
@@ -163,6 +164,36 @@ static void messages_escape_raw_bytes(void **state)
     assert_non_null(strstr(r.err, "manifests/\\x1b[1mbold: empty cache"));
     bk_proc_result_free(&r);
 
+    /* Progress lines (the manifest written, from name=). */
+    snprintf(attrs, sizeof attrs, "%s,name=\x1b[1mbold", good);
+    const char *exp[] = {BKCACHE, "export",     "--graph", GRAPH, "--cache-to",
+                         attrs,   "--progress", "plain",   NULL};
+    run(exp, 0, &r);
+    assert_printable("export's progress", r.err);
+    assert_non_null(strstr(r.err, "manifest manifests/\\x1b[1mbold"));
+    bk_proc_result_free(&r);
+
+    /* Explain's text echoes what a manifest holds (a selector here). */
+    char dir[256], manifest[400];
+    assert_int_equal(bk_tmpdir(dir, sizeof dir), 0);
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
+    static const char evil[] =
+        "{\"layers\":[],\"records\":[{\"digest\":\"sha256:"
+        "40dd95f37a37551abc6cd54488109030e283f8fb36b8ea4e095870e3ef469b36\"},{\"digest\":"
+        "\"sha256:21fa43322ecabf6fbebb868ee11b0e91ed40b27306adbb90b228193b95fb0d32\","
+        "\"inputs\":[[{\"link\":0,\"selector\":\"\\u001b[31mEVIL\\u202e\"}]]}]}";
+    assert_int_equal(bk_write_file(manifest, evil, strlen(evil)), 0);
+    const char *explain[] = {BKCACHE, "explain", manifest, "--no-ages", NULL};
+    run(explain, 0, &r);
+    assert_null(strchr(r.out, '\x1b'));
+    /* U+202E, the right-to-left override, in UTF-8 (bytes, not a literal that
+     * would itself reorder this line in an editor). */
+    static const char rlo[] = {(char)0xe2, (char)0x80, (char)0xae, 0};
+    assert_null(strstr(r.out, rlo));
+    assert_non_null(strstr(r.out, "selector \"\\x1b[31mEVIL\\u202e\""));
+    bk_proc_result_free(&r);
+    bk_rmtree(dir);
+
     /* Valid UTF-8 is text, not an escape. */
     snprintf(attrs, sizeof attrs, "%s,name=caf\xc3\xa9", good);
     const char *utf8[] = {BKCACHE, "import", "--cache-from", attrs, "--progress", "quiet", NULL};
@@ -185,8 +216,8 @@ static void strict_errors_do_not_say_ignored(void **state)
         "type=s3,bucket=bkt,region=r,name=a;;b",
     };
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
-        const char *argv[] = {BKCACHE, "export", "--graph", GRAPH, "--cache-to", attrs[i],
-                              "--strict", NULL};
+        const char *argv[] = {BKCACHE,      "export", "--graph",  GRAPH,
+                              "--cache-to", attrs[i], "--strict", NULL};
         bk_proc_result r;
         run(argv, 2, &r);
         assert_one_line(r.err);
@@ -198,8 +229,8 @@ static void strict_errors_do_not_say_ignored(void **state)
         assert_non_null(strstr(r.err, "strict"));
         bk_proc_result_free(&r);
         /* Without --strict the same value is a warning naming the fallback. */
-        const char *lax[] = {BKCACHE, "export", "--graph", "/nonexistent.json", "--cache-to",
-                             attrs[i], NULL};
+        const char *lax[] = {BKCACHE,      "export", "--graph", "/nonexistent.json",
+                             "--cache-to", attrs[i], NULL};
         run(lax, 2, &r);
         assert_non_null(strstr(r.err, "warning: "));
         bk_proc_result_free(&r);

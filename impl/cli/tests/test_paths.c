@@ -134,8 +134,8 @@ static void make_link_out(const char *dir, const char *rel, const char *outside)
 
 static void push(const fx *f, const char *dir, int want_exit, bk_proc_result *r)
 {
-    const char *argv[] = {BKCACHE, "push", dir, "--cache-to", f->attrs, "--progress", "quiet",
-                          NULL};
+    const char *argv[] = {BKCACHE,  "push",       dir,     "--cache-to",
+                          f->attrs, "--progress", "quiet", NULL};
     run(argv, want_exit, r);
 }
 
@@ -171,8 +171,8 @@ static void destination_fifos_are_refused(void **state)
      * verified download, as a corrupt blob would be. */
     char dest[400];
     snprintf(dest, sizeof dest, "%s/import-dest", f->tmp);
-    const char *prep[] = {BKCACHE, "import", "--cache-from", f->attrs, "--dest", dest,
-                          "--progress", "quiet", NULL};
+    const char *prep[] = {BKCACHE, "import",     "--cache-from", f->attrs, "--dest",
+                          dest,    "--progress", "quiet",        NULL};
     run(prep, 0, &r);
     bk_proc_result_free(&r);
     make_fifo(dest, "blobs/sha256/" LAYER_HEX);
@@ -187,8 +187,8 @@ static void destination_fifos_are_refused(void **state)
     /* pull keeps the other tags of an index.json that is there. */
     char pulled[400];
     snprintf(pulled, sizeof pulled, "%s/pull-dest", f->tmp);
-    const char *pull[] = {BKCACHE, "pull", "--cache-from", f->attrs, pulled, "--progress",
-                          "quiet", NULL};
+    const char *pull[] = {BKCACHE, "pull",       "--cache-from", f->attrs,
+                          pulled,  "--progress", "quiet",        NULL};
     run(pull, 0, &r);
     bk_proc_result_free(&r);
     make_fifo(pulled, "index.json");
@@ -212,10 +212,10 @@ static void named_inputs_must_be_regular_files(void **state)
     const char *explain[] = {BKCACHE, "explain", fifo, NULL};
     const char *explain_local[] = {BKCACHE, "explain", local, NULL};
     const char *explain_graph[] = {BKCACHE, "explain", GRAPH, "--graph", fifo, NULL};
-    const char *export_graph[] = {BKCACHE,    "export",  "--graph",   fifo,
+    const char *export_graph[] = {BKCACHE,      "export", "--graph",   fifo,
                                   "--cache-to", f->attrs, "--dry-run", NULL};
-    const char *const *cases[] = {fmt, normalize, explain, explain_local, explain_graph,
-                                  export_graph};
+    const char *const *cases[] = {fmt,           normalize,     explain,
+                                  explain_local, explain_graph, export_graph};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bk_proc_result r;
         run(cases[i], 2, &r);
@@ -278,15 +278,15 @@ static void destination_links_are_refused_by_name(void **state)
     assert_int_equal(mkdir(elsewhere, 0755), 0);
     snprintf(blobs, sizeof blobs, "%s/blobs/sha256", dest);
     assert_int_equal(symlink(elsewhere, blobs), 0);
-    const char *imp[] = {BKCACHE,      "import", "--cache-from", f->attrs, "--dest", dest,
-                         "--progress", "quiet",  NULL};
+    const char *imp[] = {BKCACHE, "import",     "--cache-from", f->attrs, "--dest",
+                         dest,    "--progress", "quiet",        NULL};
     run(imp, 2, &r);
     expect_err(&r, "blobs/sha256");
     expect_err(&r, "symbolic link");
     assert_null(strstr(r.err, "Not a directory"));
     bk_proc_result_free(&r);
-    const char *pull[] = {BKCACHE, "pull", "--cache-from", f->attrs, dest, "--progress",
-                          "quiet", NULL};
+    const char *pull[] = {BKCACHE, "pull",       "--cache-from", f->attrs,
+                          dest,    "--progress", "quiet",        NULL};
     run(pull, 2, &r);
     expect_err(&r, "symbolic link");
     bk_proc_result_free(&r);
@@ -306,16 +306,16 @@ static void destinations_are_created_with_parents(void **state)
     bk_proc_result_free(&r);
     char dest[400], check[500];
     snprintf(dest, sizeof dest, "%s/a/b/c", f->tmp);
-    const char *imp[] = {BKCACHE,      "import", "--cache-from", f->attrs, "--dest", dest,
-                         "--progress", "quiet",  NULL};
+    const char *imp[] = {BKCACHE, "import",     "--cache-from", f->attrs, "--dest",
+                         dest,    "--progress", "quiet",        NULL};
     run(imp, 0, &r);
     bk_proc_result_free(&r);
     snprintf(check, sizeof check, "%s/blobs/sha256/" LAYER_HEX, dest);
     assert_int_equal(access(check, R_OK), 0);
 
     snprintf(dest, sizeof dest, "%s/x/y/z", f->tmp);
-    const char *pull[] = {BKCACHE, "pull", "--cache-from", f->attrs, dest, "--progress",
-                          "quiet", NULL};
+    const char *pull[] = {BKCACHE, "pull",       "--cache-from", f->attrs,
+                          dest,    "--progress", "quiet",        NULL};
     run(pull, 0, &r);
     bk_proc_result_free(&r);
     snprintf(check, sizeof check, "%s/index.json", dest);

@@ -379,8 +379,8 @@ static void tls_options_of_the_cli(void **state)
              "access_key_id=" AK ",secret_access_key=" SECRET ",retry_max_attempts=1",
              t.url);
     bk_proc_result r;
-    const char *trusted[] = {BKCACHE, "import", "--cache-from", attrs, "--ca-bundle", t.cert,
-                             "--progress", "quiet", NULL};
+    const char *trusted[] = {BKCACHE, "import",     "--cache-from", attrs, "--ca-bundle",
+                             t.cert,  "--progress", "quiet",        NULL};
     run_checked("import --ca-bundle", trusted, NULL, 1, &r);
     assert_null(strstr(r.err, "TLS"));
     assert_null(strstr(r.err, "warning"));
@@ -393,7 +393,7 @@ static void tls_options_of_the_cli(void **state)
     bk_proc_result_free(&r);
 
     /* The warning comes first, even when the run fails before any request. */
-    const char *bad[] = {BKCACHE, "import", "--cache-from", "type=s3,bucket=x,region=r",
+    const char *bad[] = {BKCACHE,      "import", "--cache-from", "type=s3,bucket=x,region=r",
                          "--insecure", NULL};
     run_checked("import --insecure with a bad bucket", bad, NULL, 2, &r);
     assert_non_null(strstr(r.err, "warning: --insecure"));
@@ -401,15 +401,14 @@ static void tls_options_of_the_cli(void **state)
 
     char missing[600];
     snprintf(missing, sizeof missing, "%s/no-such-ca.pem", t.tmp);
-    const char *nofile[] = {BKCACHE, "import", "--cache-from", attrs, "--ca-bundle", missing,
-                            NULL};
+    const char *nofile[] = {BKCACHE, "import", "--cache-from", attrs, "--ca-bundle", missing, NULL};
     run_checked("import --ca-bundle with a missing file", nofile, NULL, 2, &r);
     assert_non_null(strstr(r.err, "--ca-bundle"));
     assert_non_null(strstr(r.err, "no-such-ca.pem"));
     bk_proc_result_free(&r);
 
-    const char *both[] = {BKCACHE, "import", "--cache-from", attrs, "--ca-bundle", t.cert,
-                          "--insecure", NULL};
+    const char *both[] = {BKCACHE,       "import", "--cache-from", attrs,
+                          "--ca-bundle", t.cert,   "--insecure",   NULL};
     run_checked("import --ca-bundle --insecure", both, NULL, 2, &r);
     bk_proc_result_free(&r);
 }
