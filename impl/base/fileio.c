@@ -1,11 +1,11 @@
-#include "fileio.h"
+#include "bkcache/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *bk__file_kind(mode_t mode)
+const char *bk_file_kind(mode_t mode)
 {
     if (S_ISDIR(mode))
         return "a directory";
@@ -22,32 +22,41 @@ const char *bk__file_kind(mode_t mode)
     return "not a file";
 }
 
-int bk__open_regular(int dirfd, const char *path, int flags, const char **kind)
+/* -1 with errno EINVAL and *kind set: st is not a regular file. */
+static int not_regular(const struct stat *st, const char **kind)
+{
+    if (kind != NULL)
+        *kind = bk_file_kind(st->st_mode);
+    errno = EINVAL;
+    return -1;
+}
+
+int bk_open_regular(int dirfd, const char *path, int flags, const char **kind)
 {
     if (kind != NULL)
         *kind = NULL;
-    /* O_NONBLOCK: a FIFO opens at once instead of waiting for a writer. */
+    /* The type first, so that a device is never opened at all (opening one
+     * can act on the hardware). A link refused by O_NOFOLLOW is left to
+     * openat, which says ELOOP. */
+    struct stat st;
+    int at = (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0;
+    if (fstatat(dirfd, path, &st, at) != 0)
+        return -1;
+    if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+        return not_regular(&st, kind);
+    /* O_NONBLOCK: if the path became a FIFO since, it opens at once instead
+     * of waiting for a writer; what was opened is checked again. */
     int fd = openat(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | flags);
     if (fd < 0)
         return -1;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    int fl = -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (fl = fcntl(fd, F_GETFL)) < 0 ||
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
         int e = errno;
+        int regular = S_ISREG(st.st_mode);
         close(fd);
-        errno = e;
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        if (kind != NULL)
-            *kind = bk__file_kind(st.st_mode);
-        errno = EINVAL;
-        return -1;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-        int e = errno;
-        close(fd);
+        if (!regular)
+            return not_regular(&st, kind);
         errno = e;
         return -1;
     }

@@ -8,24 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bkcache/fileio.h"
 #include "cli_msg.h"
-
-const char *cli_file_kind(mode_t mode)
-{
-    if (S_ISDIR(mode))
-        return "a directory";
-    if (S_ISFIFO(mode))
-        return "a FIFO";
-    if (S_ISCHR(mode))
-        return "a character device";
-    if (S_ISBLK(mode))
-        return "a block device";
-    if (S_ISSOCK(mode))
-        return "a socket";
-    if (S_ISLNK(mode))
-        return "a symbolic link";
-    return "not a file";
-}
 
 static int refuse(const char *cmd, const char *what, const char *path, const char *reason,
                   const char *kind, const char *hint)
@@ -44,29 +28,15 @@ static int is_stream(mode_t mode)
 /* cli_open_regular; hint follows the message when PATH is a stream. */
 static int open_regular(const char *cmd, const char *what, const char *path, const char *hint)
 {
-    /* stat first, so that a device is never opened at all; then open without
-     * blocking and check again what was opened, in case it changed since. */
+    const char *kind = NULL;
+    int fd = bk_open_regular(AT_FDCWD, path, 0, &kind);
+    if (fd >= 0)
+        return fd;
+    if (kind == NULL)
+        return refuse(cmd, what, path, strerror(errno), NULL, NULL);
     struct stat st;
-    if (stat(path, &st) != 0)
-        return refuse(cmd, what, path, strerror(errno), NULL, NULL);
-    if (!S_ISREG(st.st_mode))
-        return refuse(cmd, what, path, "not a regular file", cli_file_kind(st.st_mode),
-                      is_stream(st.st_mode) ? hint : NULL);
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
-        return refuse(cmd, what, path, strerror(errno), NULL, NULL);
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return refuse(cmd, what, path, "not a regular file", cli_file_kind(st.st_mode),
-                      is_stream(st.st_mode) ? hint : NULL);
-    }
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-        int e = errno;
-        close(fd);
-        return refuse(cmd, what, path, strerror(e), NULL, NULL);
-    }
-    return fd;
+    int stream = stat(path, &st) == 0 && is_stream(st.st_mode);
+    return refuse(cmd, what, path, "not a regular file", kind, stream ? hint : NULL);
 }
 
 int cli_open_regular(const char *cmd, const char *what, const char *path)

@@ -6,14 +6,10 @@
 #define BKCACHE_CLI_IO_H
 
 #include <stddef.h>
-#include <sys/types.h>
 
 /* The most bkcache reads from one named input or from standard input: the
  * largest manifest the library reads from a bucket. */
 #define CLI_INPUT_MAX ((size_t)64 << 20)
-
-/* "a FIFO", "a directory", "a character device"... for messages. */
-const char *cli_file_kind(mode_t mode);
 
 /* Opens PATH read-only when it is a regular file, without ever blocking on
  * a FIFO. Returns the descriptor, or -1 after printing

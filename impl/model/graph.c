@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileio.h"
+#include "bkcache/fileio.h"
 
 static bk_code only_keys(const json_t *obj, const char *const *allowed, const char *where,
                          bk_err *err)
@@ -252,7 +252,7 @@ bk_code bk_graph_load(const char *path, bk_graph **out, bk_err *err)
 {
     *out = NULL;
     const char *kind = NULL;
-    int fd = bk__open_regular(AT_FDCWD, path, 0, &kind);
+    int fd = bk_open_regular(AT_FDCWD, path, 0, &kind);
     FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
         int e = errno;

@@ -12,15 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bkcache/fileio.h"
 #include "bkcache/graph.h"
-#include "fileio.h"
 
 #define MAX_SMALL_BLOB (1 << 20)
 
 static char *read_small_file(const char *path, size_t max, size_t *len, bk_err *err)
 {
     const char *kind = NULL;
-    int fd = bk__open_regular(AT_FDCWD, path, 0, &kind);
+    int fd = bk_open_regular(AT_FDCWD, path, 0, &kind);
     FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
         int e = errno;

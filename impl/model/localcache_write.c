@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bkcache/fileio.h"
 #include "bkcache/gojson.h"
 #include "bkcache/graph.h"
 #include "bkcache/localcache.h"
-#include "fileio.h"
 
 static bk_code mkdirs(const char *path, bk_err *err)
 {
@@ -220,7 +220,7 @@ static bk_code write_index(const char *dir, const char *tag, const char *root_mt
     /* Other tags' entries are kept: read what is there, never waiting on a
      * FIFO; anything but a regular file is an error, not an empty index. */
     const char *kind = NULL;
-    int fd = bk__open_regular(AT_FDCWD, path, 0, &kind);
+    int fd = bk_open_regular(AT_FDCWD, path, 0, &kind);
     if (fd < 0 && errno != ENOENT) {
         bk_buf_free(&b);
         return kind != NULL ? bk_err_set(err, BK_EINVAL, "%s: not a regular file (%s)", path, kind)

@@ -10,7 +10,7 @@
 
 #include <openssl/evp.h>
 
-#include "fileio.h"
+#include "bkcache/fileio.h"
 
 struct bk_store {
     char *dir;
@@ -161,7 +161,7 @@ bk_code bk_store_open_blob(bk_store *s, const char *digest, int *fd, uint64_t *s
         return bk_err_set(err, BK_ENOTFOUND, "blob %s not in store %s (no blobs/sha256)", digest,
                           s->dir);
     const char *kind = NULL;
-    int f = bk__open_regular(s->blobsfd, hex, s->nofollow, &kind);
+    int f = bk_open_regular(s->blobsfd, hex, s->nofollow, &kind);
     if (f < 0) {
         if (errno == ENOENT)
             return bk_err_set(err, BK_ENOTFOUND, "blob %s not in store %s", digest, s->dir);

@@ -56,6 +56,7 @@
 #include "bkcache/error.h"
 #include "bkcache/explain.h"
 #include "bkcache/exporter.h"
+#include "bkcache/fileio.h"
 #include "bkcache/gojson.h"
 #include "bkcache/graph.h"
 #include "bkcache/httpreq.h"
