@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,4 +62,23 @@ int bk_open_regular(int dirfd, const char *path, int flags, const char **kind)
         return -1;
     }
     return fd;
+}
+
+bk_code bk_fopen_regular(const char *path, const char *what, FILE **out, bk_err *err)
+{
+    const char *kind = NULL;
+    int fd = bk_open_regular(AT_FDCWD, path, 0, &kind);
+    *out = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (*out != NULL)
+        return BK_OK;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    const char *sep = what != NULL ? " " : "";
+    if (what == NULL)
+        what = "";
+    if (kind != NULL)
+        return bk_err_set(err, BK_EINVAL, "%s%s%s: not a regular file (%s)", what, sep, path, kind);
+    return bk_err_set(err, e == ENOENT ? BK_ENOTFOUND : BK_EIO, "%s%s%s: %s", what, sep, path,
+                      strerror(e));
 }

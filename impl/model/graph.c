@@ -4,13 +4,11 @@
 #include "bkcache/graph.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "bkcache/fileio.h"
 
@@ -251,18 +249,10 @@ bk_code bk_graph_parse(const char *json, size_t len, const char *base_dir, bk_gr
 bk_code bk_graph_load(const char *path, bk_graph **out, bk_err *err)
 {
     *out = NULL;
-    const char *kind = NULL;
-    int fd = bk_open_regular(AT_FDCWD, path, 0, &kind);
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        if (kind != NULL)
-            return bk_err_set(err, BK_EINVAL, "graph %s: not a regular file (%s)", path, kind);
-        return bk_err_set(err, e == ENOENT ? BK_ENOTFOUND : BK_EIO, "graph %s: %s", path,
-                          strerror(e));
-    }
+    FILE *f = NULL;
+    bk_code rc = bk_fopen_regular(path, "graph", &f, err);
+    if (rc != BK_OK)
+        return rc;
     char *data = NULL;
     size_t len = 0, cap = 0;
     char chunk[8192];
@@ -286,7 +276,7 @@ bk_code bk_graph_load(const char *path, bk_graph **out, bk_err *err)
     char *slash = dir ? strrchr(dir, '/') : NULL;
     if (slash)
         *slash = '\0';
-    bk_code rc = bk_graph_parse(data ? data : "", len, slash ? dir : ".", out, err);
+    rc = bk_graph_parse(data ? data : "", len, slash ? dir : ".", out, err);
     if (rc != BK_OK)
         bk_err_prefix(err, "%s: ", path);
     free(dir);

@@ -3,14 +3,12 @@
 #include "bkcache/localcache.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "bkcache/fileio.h"
 #include "bkcache/graph.h"
@@ -19,19 +17,9 @@
 
 static char *read_small_file(const char *path, size_t max, size_t *len, bk_err *err)
 {
-    const char *kind = NULL;
-    int fd = bk_open_regular(AT_FDCWD, path, 0, &kind);
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        if (kind != NULL)
-            bk_err_set(err, BK_EINVAL, "%s: not a regular file (%s)", path, kind);
-        else
-            bk_err_set(err, e == ENOENT ? BK_ENOTFOUND : BK_EIO, "%s: %s", path, strerror(e));
+    FILE *f = NULL;
+    if (bk_fopen_regular(path, NULL, &f, err) != BK_OK)
         return NULL;
-    }
     char *buf = malloc(max + 1);
     size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
     int failed = ferror(f);

@@ -219,17 +219,16 @@ static bk_code write_index(const char *dir, const char *tag, const char *root_mt
     bool first = true;
     /* Other tags' entries are kept: read what is there, never waiting on a
      * FIFO; anything but a regular file is an error, not an empty index. */
-    const char *kind = NULL;
-    int fd = bk_open_regular(AT_FDCWD, path, 0, &kind);
-    if (fd < 0 && errno != ENOENT) {
+    FILE *f = NULL;
+    bk_code rc = bk_fopen_regular(path, NULL, &f, err);
+    if (rc != BK_OK && rc != BK_ENOTFOUND) {
         bk_buf_free(&b);
-        return kind != NULL ? bk_err_set(err, BK_EINVAL, "%s: not a regular file (%s)", path, kind)
-                            : bk_err_set(err, BK_EIO, "%s: %s", path, strerror(errno));
+        return rc;
     }
     json_error_t jerr;
-    json_t *old = fd >= 0 ? json_loadfd(fd, 0, &jerr) : NULL;
-    if (fd >= 0)
-        close(fd);
+    json_t *old = f != NULL ? json_loadf(f, 0, &jerr) : NULL;
+    if (f != NULL)
+        fclose(f);
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(old, "manifests"), i, m)
@@ -252,7 +251,7 @@ static bk_code write_index(const char *dir, const char *tag, const char *root_mt
     json_decref(old);
     if (!first)
         bk_buf_putc(&b, ',');
-    bk_code rc = descriptor_json(&b, root_mt, root_digest, (int64_t)root_size, NULL, tag, err);
+    rc = descriptor_json(&b, root_mt, root_digest, (int64_t)root_size, NULL, tag, err);
     bk_buf_puts(&b, "]}");
     if (rc == BK_OK)
         rc = bk_buf_check(&b, err);

@@ -6,7 +6,10 @@
 #ifndef BKCACHE_FILEIO_H
 #define BKCACHE_FILEIO_H
 
+#include <stdio.h>
 #include <sys/types.h>
+
+#include "bkcache/error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,6 +25,12 @@ const char *bk_file_kind(mode_t mode);
  * than a regular file, errno is EINVAL and *kind (when kind is not NULL)
  * says what it is; otherwise *kind is NULL. */
 int bk_open_regular(int dirfd, const char *path, int flags, const char **kind);
+
+/* bk_open_regular as a stdio stream ("rb") in *out. On failure returns the
+ * code with err set to "[WHAT ]PATH: reason": BK_ENOTFOUND when it does not
+ * exist, BK_EINVAL when it is not a regular file ("not a regular file (a
+ * FIFO)"), else BK_EIO. */
+bk_code bk_fopen_regular(const char *path, const char *what, FILE **out, bk_err *err);
 
 #ifdef __cplusplus
 }
