@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bkcache/fileio.h"
+#include "bkcache/gojson.h"
 #include "cli_msg.h"
 
 static int refuse(const char *cmd, const char *what, const char *path, const char *reason,
@@ -106,6 +107,21 @@ int cli_read_input(const char *cmd, const char *path, char **data, size_t *len)
     *data = buf;
     *len = n;
     return 0;
+}
+
+int cli_write_config(const char *cmd, const char *data, size_t len, int pretty)
+{
+    bk_buf indented = BK_BUF_INIT;
+    if (pretty) {
+        bk_gojson_indent(&indented, data, len);
+        bk_buf_putc(&indented, '\n');
+        data = bk_buf_str(&indented);
+        len = indented.len;
+    }
+    int bad = indented.failed || fwrite(data, 1, len, stdout) != len;
+    bad = fflush(stdout) != 0 || bad;
+    bk_buf_free(&indented);
+    return bad ? cli_fail(cmd, "writing the output failed") : 0;
 }
 
 int cli_make_dirs(const char *cmd, const char *dir)

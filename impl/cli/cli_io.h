@@ -24,6 +24,11 @@ int cli_check_regular_file(const char *cmd, const char *what, const char *path);
  * printing "bkcache CMD: PATH: reason". */
 int cli_read_input(const char *cmd, const char *path, char **data, size_t *len);
 
+/* Writes an encoded cache config to stdout as is (compact, no newline), or
+ * indented for humans with a trailing newline. 0, or the usage exit status
+ * after printing "bkcache CMD: writing the output failed". */
+int cli_write_config(const char *cmd, const char *data, size_t len, int pretty);
+
 /* Creates DIR and every missing parent, as `mkdir -p`. 0, or the usage exit
  * status after printing "bkcache CMD: cannot create ...". */
 int cli_make_dirs(const char *cmd, const char *dir);

@@ -306,8 +306,13 @@ static const char *offending(char **argv, char shortopt[3])
 }
 
 /* Checks that come after every option was seen. */
-static int finish(const cli_command *c, cli_options *o, const char *progress_arg)
+static int finish(const cli_command *c, cli_options *o, const char *progress_arg, int operands)
 {
+    if ((c->needs_attrs && o->attrs == NULL) ||
+        (c->operands != CLI_ANY_OPERANDS && operands != c->operands)) {
+        c->usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
     if (o->insecure)
         cli_warn(c->name, "--insecure: TLS certificates are not verified; anyone on the network "
                           "path can read and change what is sent and received");
@@ -353,5 +358,5 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_options *o, int *
             return status;
     }
     *first = optind;
-    return finish(c, o, progress_arg);
+    return finish(c, o, progress_arg, argc - optind);
 }

@@ -53,16 +53,20 @@ typedef struct cli_command {
     const char *own_short;    /* getopt short options, e.g. "o:"; may be NULL */
     cli_own_fn on_own;        /* called for each own option */
     void *ud;                 /* passed to on_own */
-    void (*usage)(FILE *out); /* --help on stdout; after a missing operand on stderr */
+    void (*usage)(FILE *out); /* --help on stdout; on stderr after a usage error */
+    int operands;             /* how many operands it takes, or CLI_ANY_OPERANDS */
+    int needs_attrs;          /* --cache-to / --cache-from must be given */
 } cli_command;
 
 #define CLI_OPT_BASE 0x100
 #define CLI_CONTINUE (-1)
+#define CLI_ANY_OPERANDS (-1) /* the command checks its operands itself */
 
 /* Parses argv (argv[0] is the command's name) into o (zeroed first) and the
  * command's own options. On CLI_CONTINUE the operands are argv[*first..argc);
  * otherwise returns the exit status: 0 after --help, 2 after a usage error
- * (one line printed). Prints the --insecure warning (every run). */
+ * (one line printed; the usage when operands or the attributes are missing).
+ * Prints the --insecure warning (every run). */
 int cli_parse(const cli_command *c, int argc, char **argv, cli_options *o, int *first);
 
 /* The help lines of the shared options in the groups given, in a fixed

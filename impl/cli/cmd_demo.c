@@ -192,17 +192,19 @@ int bk_cmd_demo(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     demo_own d = {DEFAULT_GRAPH, "max"};
-    const cli_command cmd = {"demo", CLI_PROGRESS, own, NULL, on_option, &d, usage};
+    const cli_command cmd = {.name = "demo",
+                             .shared = CLI_PROGRESS,
+                             .own = own,
+                             .on_own = on_option,
+                             .ud = &d,
+                             .usage = usage,
+                             .operands = 0};
     cli_options opts = {0};
     opts.progress_default = "plain";
     int first = 0;
     int parsed = cli_parse(&cmd, argc, argv, &opts, &first);
     if (parsed != CLI_CONTINUE)
         return parsed;
-    if (first != argc) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
     const char *graph_path = d.graph, *mode = d.mode;
     bk_progress_style style = opts.progress;
 

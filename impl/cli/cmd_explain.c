@@ -392,7 +392,14 @@ int bk_cmd_explain(int argc, char **argv)
     a.format = FMT_TEXT;
     cli_options opts = {0};
     a.opts = &opts;
-    const cli_command cmd = {"explain", SHARED, own, "o:", on_option, &a, usage};
+    const cli_command cmd = {.name = "explain",
+                             .shared = SHARED,
+                             .own = own,
+                             .own_short = "o:",
+                             .on_own = on_option,
+                             .ud = &a,
+                             .usage = usage,
+                             .operands = CLI_ANY_OPERANDS};
     int first = 0;
     int status = cli_parse(&cmd, argc, argv, &opts, &first);
     if (status != CLI_CONTINUE)

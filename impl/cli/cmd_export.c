@@ -61,13 +61,20 @@ int bk_cmd_export(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *graph_path = NULL;
-    const cli_command cmd = {"export", SHARED, own, NULL, on_option, &graph_path, usage};
+    const cli_command cmd = {.name = "export",
+                             .shared = SHARED,
+                             .own = own,
+                             .on_own = on_option,
+                             .ud = &graph_path,
+                             .usage = usage,
+                             .operands = 0,
+                             .needs_attrs = 1};
     cli_options opts = {0};
     int first = 0;
     int status = cli_parse(&cmd, argc, argv, &opts, &first);
     if (status != CLI_CONTINUE)
         return status;
-    if (graph_path == NULL || opts.attrs == NULL || first != argc) {
+    if (graph_path == NULL) {
         usage(stderr);
         return CLI_EXIT_USAGE;
     }

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "bkcache/cacheconfig.h"
-#include "bkcache/gojson.h"
 #include "cli_io.h"
 #include "cli_msg.h"
 #include "cli_opts.h"
@@ -42,7 +41,12 @@ int bk_cmd_fmt(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     fmt_own fo = {0};
-    const cli_command cmd = {"fmt", 0, own, NULL, on_option, &fo, usage};
+    const cli_command cmd = {.name = "fmt",
+                             .own = own,
+                             .on_own = on_option,
+                             .ud = &fo,
+                             .usage = usage,
+                             .operands = CLI_ANY_OPERANDS};
     cli_options opts = {0};
     int first = 0;
     int rc = cli_parse(&cmd, argc, argv, &opts, &first);
@@ -70,17 +74,9 @@ int bk_cmd_fmt(int argc, char **argv)
             cli_fail("fmt", "%s is not in canonical form", name);
             rc = CLI_EXIT_FAILED;
         }
-    } else if (fo.pretty) {
-        bk_buf ind = BK_BUF_INIT;
-        bk_gojson_indent(&ind, out.data, out.len);
-        bk_buf_putc(&ind, '\n');
-        fwrite(ind.data, 1, ind.len, stdout);
-        bk_buf_free(&ind);
     } else {
-        fwrite(out.data, 1, out.len, stdout);
+        rc = cli_write_config("fmt", out.data, out.len, fo.pretty);
     }
-    if (fflush(stdout) != 0 && rc == 0)
-        rc = cli_fail("fmt", "writing the output failed");
     bk_buf_free(&out);
     bk_config_free(cfg);
     free(data);

@@ -103,16 +103,19 @@ int bk_cmd_import(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     import_own io = {0};
-    const cli_command cmd = {"import", SHARED, own, NULL, on_option, &io, usage};
+    const cli_command cmd = {.name = "import",
+                             .shared = SHARED,
+                             .own = own,
+                             .on_own = on_option,
+                             .ud = &io,
+                             .usage = usage,
+                             .operands = 0,
+                             .needs_attrs = 1};
     cli_options opts = {0};
     int first = 0;
     int status = cli_parse(&cmd, argc, argv, &opts, &first);
     if (status != CLI_CONTINUE)
         return status;
-    if (opts.attrs == NULL || first != argc) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
     bk_s3_attrs attrs;
     if (cli_parse_attrs("import", opts.attrs, opts.strict, &attrs) != 0)
         return CLI_EXIT_USAGE;

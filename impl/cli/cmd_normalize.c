@@ -6,7 +6,6 @@
 
 #include "bkcache/cacheconfig.h"
 #include "bkcache/chains.h"
-#include "bkcache/gojson.h"
 #include "cli_io.h"
 #include "cli_msg.h"
 #include "cli_opts.h"
@@ -45,7 +44,12 @@ int bk_cmd_normalize(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     normalize_own no = {0};
-    const cli_command cmd = {"normalize", 0, own, NULL, on_option, &no, usage};
+    const cli_command cmd = {.name = "normalize",
+                             .own = own,
+                             .on_own = on_option,
+                             .ud = &no,
+                             .usage = usage,
+                             .operands = CLI_ANY_OPERANDS};
     cli_options opts = {0};
     int first = 0;
     int rc = cli_parse(&cmd, argc, argv, &opts, &first);
@@ -68,17 +72,9 @@ int bk_cmd_normalize(int argc, char **argv)
                             no.local ? 0 : BK_MARSHAL_ANNOTATIONS, &norm, &err) != BK_OK ||
         bk_config_encode(norm, &out, &err) != BK_OK) {
         rc = cli_fail("normalize", "%s: %s", name, err.msg);
-    } else if (no.pretty) {
-        bk_buf ind = BK_BUF_INIT;
-        bk_gojson_indent(&ind, out.data, out.len);
-        bk_buf_putc(&ind, '\n');
-        fwrite(ind.data, 1, ind.len, stdout);
-        bk_buf_free(&ind);
     } else {
-        fwrite(out.data, 1, out.len, stdout);
+        rc = cli_write_config("normalize", out.data, out.len, no.pretty);
     }
-    if (fflush(stdout) != 0 && rc == 0)
-        rc = cli_fail("normalize", "writing the output failed");
     bk_buf_free(&out);
     bk_config_free(norm);
     bk_config_free(cfg);

@@ -77,16 +77,19 @@ int bk_cmd_pull(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     bk_local_write_opts wopts = {0};
-    const cli_command cmd = {"pull", SHARED, own, NULL, on_option, &wopts, usage};
+    const cli_command cmd = {.name = "pull",
+                             .shared = SHARED,
+                             .own = own,
+                             .on_own = on_option,
+                             .ud = &wopts,
+                             .usage = usage,
+                             .operands = 1,
+                             .needs_attrs = 1};
     cli_options opts = {0};
     int first = 0;
     int status = cli_parse(&cmd, argc, argv, &opts, &first);
     if (status != CLI_CONTINUE)
         return status;
-    if (opts.attrs == NULL || first + 1 != argc) {
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
     const char *dir = argv[first];
     bk_s3_attrs attrs;
     if (cli_parse_attrs("pull", opts.attrs, opts.strict, &attrs) != 0)

@@ -134,7 +134,12 @@ static int parse_options(int argc, char **argv, int presign, options *o)
     memset(o, 0, sizeof *o);
     o->presign = presign;
     o->expires = -1;
-    const cli_command cmd = {"sigv4", 0, sigv4_options, NULL, on_option, o, usage};
+    const cli_command cmd = {.name = "sigv4",
+                             .own = sigv4_options,
+                             .on_own = on_option,
+                             .ud = o,
+                             .usage = usage,
+                             .operands = CLI_ANY_OPERANDS};
     cli_options shared = {0};
     int first = 0;
     int status = cli_parse(&cmd, argc, argv, &shared, &first);

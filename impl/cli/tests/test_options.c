@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "mock_s3.h"
+#include "inproc.h"
 #include "proc.h"
 
 #define BKCACHE (BK_BIN_DIR "/bkcache")
@@ -125,18 +125,9 @@ static void usage_errors_are_one_line(void **state)
 static void messages_escape_raw_bytes(void **state)
 {
     (void)state;
-    bk_err err;
-    ms3_options o;
-    ms3_options_init(&o);
-    ms3_server *mock = ms3_server_start(&o, &err);
-    assert_non_null(mock);
-    assert_int_equal(ms3_server_add_credentials(mock, AK, SK, NULL, &err), 0);
-    assert_int_equal(ms3_server_create_bucket(mock, BUCKET, &err), 0);
     char good[1024], attrs[1200];
-    snprintf(good, sizeof good,
-             "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=%s,use_path_style=true,"
-             "access_key_id=" AK ",secret_access_key=" SK,
-             ms3_server_url(mock));
+    ms3_server *mock = bk_inproc_mock_start(BUCKET, AK, SK, NULL, good, sizeof good);
+    assert_non_null(mock);
     bk_proc_result r;
 
     /* An attribute value in an error. */

@@ -26,7 +26,7 @@
 
 #include <cmocka.h>
 
-#include "mock_s3.h"
+#include "inproc.h"
 #include "proc.h"
 
 #define BKCACHE (BK_BIN_DIR "/bkcache")
@@ -52,22 +52,14 @@ typedef struct fx {
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    bk_err err;
-    ms3_options o;
-    ms3_options_init(&o);
-    f->mock = ms3_server_start(&o, &err);
-    if (f->mock == NULL || ms3_server_add_credentials(f->mock, AK, SK, NULL, &err) != 0 ||
-        ms3_server_create_bucket(f->mock, BUCKET, &err) != 0 ||
-        bk_tmpdir(f->tmp, sizeof f->tmp) != 0) {
-        if (f->mock != NULL)
-            ms3_server_stop(f->mock);
+    if (bk_tmpdir(f->tmp, sizeof f->tmp) != 0 ||
+        (f->mock = bk_inproc_mock_start(BUCKET, AK, SK, "retry_max_attempts=1", f->attrs,
+                                        sizeof f->attrs)) == NULL) {
+        if (f->tmp[0] != '\0')
+            bk_rmtree(f->tmp);
         free(f);
         return -1;
     }
-    snprintf(f->attrs, sizeof f->attrs,
-             "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=%s,use_path_style=true,"
-             "access_key_id=" AK ",secret_access_key=" SK ",retry_max_attempts=1",
-             ms3_server_url(f->mock));
     *state = f;
     return 0;
 }
