@@ -90,6 +90,7 @@ static const shared_opt shared_opts[] = {
 
 #define N_SHARED (sizeof shared_opts / sizeof shared_opts[0])
 #define HELP_COLUMN 22
+#define HELP_TEXT_WIDTH 52 /* 80 columns with the option column */
 
 int cli_progress_style(const char *arg, bk_progress_style *out)
 {
@@ -159,12 +160,18 @@ static void progress_help(char *buf, size_t size, const char *def)
     }
 }
 
+/* "WHAT after SECONDS (default N)", the default on its own line when the
+ * whole does not fit beside the option. */
 static void limit_help(char *buf, size_t size, const char *what, long default_ms)
 {
+    char def[32];
     if (default_ms > 0)
-        snprintf(buf, size, "%s after SECONDS\n(default %ld)", what, default_ms / 1000);
+        snprintf(def, sizeof def, "(default %ld)", default_ms / 1000);
     else
-        snprintf(buf, size, "%s after SECONDS\n(default: no limit)", what);
+        snprintf(def, sizeof def, "(default: no limit)");
+    int n = snprintf(buf, size, "%s after SECONDS %s", what, def);
+    if (n > HELP_TEXT_WIDTH)
+        snprintf(buf, size, "%s after SECONDS\n%s", what, def);
 }
 
 /* One option: its name and argument, then its help, continued lines
