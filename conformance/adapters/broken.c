@@ -96,7 +96,7 @@ static uint64_t arg_bytes(int argc, char **argv, const char *name)
 static gzip_proxy *start_gzip_proxy(const bk_s3_attrs *attrs, bk_err *err, int *failed)
 {
     *failed = 0;
-    if (!(flaws & FLAW_UNSIGNED_GZIP) || !attrs->disable_accept_encoding)
+    if (!(flaws & FLAW_UNSIGNED_GZIP) || !attrs->client.disable_accept_encoding)
         return NULL;
     char url[64];
     gzip_proxy *p = gzip_proxy_start(url, sizeof url, err);
@@ -126,8 +126,8 @@ static char *strip_created_at(const char *json, size_t len)
 }
 
 /* Every blob uploaded without a HEAD first. */
-static bk_code upload_all(bk_s3_client *client, const bk_s3_attrs *attrs, bk_store *store,
-                          const bk_cache_config *cfg, bk_err *err)
+static bk_code upload_all(bk_s3cache *cache, bk_store *store, const bk_cache_config *cfg,
+                          bk_err *err)
 {
     size_t n = 0;
     const char **blobs = bk_config_blobs(cfg, &n);
@@ -135,11 +135,11 @@ static bk_code upload_all(bk_s3_client *client, const bk_s3_attrs *attrs, bk_sto
     for (size_t i = 0; rc == BK_OK && i < n; i++) {
         int fd = -1;
         uint64_t size = 0;
-        char *key = bk_s3_attrs_blob_key(attrs, blobs[i]);
+        char *key = bk_s3cache_blob_key(cache, blobs[i]);
         bk_s3_result res = BK_S3_RESULT_INIT;
         rc = bk_store_open_blob(store, blobs[i], &fd, &size, err);
         if (rc == BK_OK)
-            rc = bk_s3_upload_fd(client, key, fd, 0, size, NULL, &res, err);
+            rc = bk_s3_upload_fd(cache->client, key, fd, 0, size, NULL, &res, err);
         if (fd >= 0)
             close(fd);
         bk_s3_result_clear(&res);
@@ -158,14 +158,12 @@ static bk_code reorder_ties(bk_cache_config *cfg, bk_err *err)
 
 /* The blobs and the manifest: bkcache's exporter, or BuildKit's Finalize as
  * broken_finalize.c reproduces it when a flaw lives there. */
-static bk_code write_cache(const bk_s3_attrs *attrs, bk_s3_client *client, bk_store *store,
-                           const bk_cache_config *cfg, const bk_buf *enc, uint64_t copy_limit,
-                           bk_err *err)
+static bk_code write_cache(bk_s3cache *cache, bk_store *store, const bk_cache_config *cfg,
+                           const bk_buf *enc, uint64_t copy_limit, bk_err *err)
 {
     if (flaws & (FLAW_PER_LAYER_WORKERS | FLAW_NO_TOUCH_METADATA)) {
         broken_finalize_opts fo = {0};
-        fo.attrs = attrs;
-        fo.client = client;
+        fo.cache = cache;
         fo.store = store;
         fo.copy_limit = copy_limit;
         fo.per_layer = (flaws & FLAW_PER_LAYER_WORKERS) != 0;
@@ -173,8 +171,7 @@ static bk_code write_cache(const bk_s3_attrs *attrs, bk_s3_client *client, bk_st
         return broken_finalize(&fo, cfg, enc->data, enc->len, err);
     }
     bk_export_options o = {0};
-    o.attrs = attrs;
-    o.client = client;
+    o.cache = cache;
     o.store = store;
     o.copy_limit = copy_limit;
     bk_export_summary summary;
@@ -199,38 +196,32 @@ static int do_export(int argc, char **argv)
     }
     int status = 1, proxy_failed = 0;
     bk_graph *graph = NULL;
-    bk_chains *chains = NULL;
     bk_cache_config *cfg = NULL;
     bk_store *store = NULL;
-    bk_s3_client *client = NULL;
+    bk_s3cache *cache = NULL;
     bk_buf enc = BK_BUF_INIT;
     bk_s3cache_tuning tuning = {0};
     tuning.multipart_threshold = arg_bytes(argc, argv, "--multipart-threshold");
-    enum bk_export_mode mode = attrs.mode == BK_MODE_MAX ? BK_EXPORT_MAX : BK_EXPORT_MIN;
     gzip_proxy *proxy = start_gzip_proxy(&attrs, &err, &proxy_failed);
     if (proxy_failed || bk_graph_load(graph_path, &graph, &err) != BK_OK ||
-        bk_chains_from_graph(graph, mode, &chains, &err) != BK_OK ||
-        bk_chains_marshal(chains, BK_MARSHAL_ANNOTATIONS, bk_graph_store_has, graph, &cfg, &err) !=
-            BK_OK ||
+        bk_chains_config_from_graph(graph, attrs.policy.mode, &cfg, &err) != BK_OK ||
         ((flaws & FLAW_BUILDKIT_ORDER) && reorder_ties(cfg, &err) != BK_OK) ||
         (store = bk_store_open(store_dir, 0, &err)) == NULL ||
-        (client = bk_s3cache_client_new(&attrs, &tuning, &err)) == NULL ||
+        (cache = bk_s3cache_open(&attrs, &tuning, &err)) == NULL ||
         bk_config_encode(cfg, &enc, &err) != BK_OK)
         goto out;
 
     if ((flaws & FLAW_MANIFEST_FIRST) &&
-        broken_put_manifests(client, &attrs, enc.data, enc.len, &err) != BK_OK)
+        broken_put_manifests(cache, enc.data, enc.len, &err) != BK_OK)
         goto out;
-    if ((flaws & FLAW_REUPLOAD) && upload_all(client, &attrs, store, cfg, &err) != BK_OK)
+    if ((flaws & FLAW_REUPLOAD) && upload_all(cache, store, cfg, &err) != BK_OK)
         goto out;
-    if (write_cache(&attrs, client, store, cfg, &enc, arg_bytes(argc, argv, "--copy-limit"),
-                    &err) != BK_OK)
+    if (write_cache(cache, store, cfg, &enc, arg_bytes(argc, argv, "--copy-limit"), &err) != BK_OK)
         goto out;
     if (flaws & FLAW_NO_CREATEDAT) {
         char *stripped = strip_created_at(enc.data, enc.len);
-        bk_code rc = stripped
-                         ? broken_put_manifests(client, &attrs, stripped, strlen(stripped), &err)
-                         : bk_err_set(&err, BK_ENOMEM, "out of memory");
+        bk_code rc = stripped ? broken_put_manifests(cache, stripped, strlen(stripped), &err)
+                              : bk_err_set(&err, BK_ENOMEM, "out of memory");
         free(stripped);
         if (rc != BK_OK)
             goto out;
@@ -240,13 +231,12 @@ out:
     if (status != 0)
         fprintf(stderr, "broken adapter: export failed: %s\n", err.msg);
     bk_buf_free(&enc);
-    bk_s3_client_free(client); /* closes its connections: the proxy can stop */
+    bk_s3cache_free(cache); /* closes its connections: the proxy can stop */
     gzip_proxy_stop(proxy);
     bk_store_free(store);
     bk_config_free(cfg);
-    bk_chains_free(chains);
     bk_graph_free(graph);
-    bk_s3_attrs_free(&attrs);
+    bk_s3_attrs_clear(&attrs);
     return status;
 }
 
@@ -270,7 +260,7 @@ static int do_import(int argc, char **argv)
     int proxy_failed = 0;
     if (cache_from != NULL && bk_s3_attrs_parse(cache_from, NULL, &attrs, &err) == BK_OK) {
         proxy = start_gzip_proxy(&attrs, &err, &proxy_failed);
-        bk_s3_attrs_free(&attrs);
+        bk_s3_attrs_clear(&attrs);
     }
     if (proxy_failed) {
         fprintf(stderr, "broken adapter: %s\n", err.msg);

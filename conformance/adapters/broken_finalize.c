@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bkcache/s3cache.h"
@@ -33,18 +32,18 @@ typedef struct run {
     bk_err err;
 } run;
 
-bk_code broken_put_manifests(bk_s3_client *client, const bk_s3_attrs *attrs, const char *data,
-                             size_t len, bk_err *err)
+bk_code broken_put_manifests(bk_s3cache *cache, const char *data, size_t len, bk_err *err)
 {
-    for (size_t i = 0; i < attrs->n_names; i++) {
-        char *key = bk_s3_attrs_manifest_key(attrs, attrs->names[i]);
+    const bk_s3cache_layout *l = &cache->layout;
+    for (size_t i = 0; i < l->n_names; i++) {
+        char *key = bk_s3cache_manifest_key(cache, l->names[i]);
         bk_s3_result res = BK_S3_RESULT_INIT;
-        bk_code rc = key ? bk_s3_put_mem(client, key, data, len, NULL, &res, err)
+        bk_code rc = key ? bk_s3_put_mem(cache->client, key, data, len, NULL, &res, err)
                          : bk_err_set(err, BK_ENOMEM, "out of memory");
         bk_s3_result_clear(&res);
         free(key);
         if (rc != BK_OK)
-            return bk_err_prefix(err, "error writing manifest: %s: ", attrs->names[i]);
+            return bk_err_prefix(err, "error writing manifest: %s: ", l->names[i]);
     }
     return BK_OK;
 }
@@ -53,11 +52,11 @@ bk_code broken_put_manifests(bk_s3_client *client, const bk_s3_attrs *attrs, con
  * Last-Modified counts as absent too (exists returns a nil time). */
 static bk_code head_step(run *r, item *it, bk_err *err)
 {
-    char *key = bk_s3_attrs_blob_key(r->o->attrs, it->blob);
+    char *key = bk_s3cache_blob_key(r->o->cache, it->blob);
     if (key == NULL)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     bk_s3_result res = BK_S3_RESULT_INIT;
-    bk_code rc = bk_s3_head(r->o->client, key, &res, err);
+    bk_code rc = bk_s3_head(r->o->cache->client, key, &res, err);
     if (rc == BK_OK) {
         it->present = res.has_last_modified;
         it->remote_size = res.size;
@@ -77,7 +76,7 @@ static bk_code head_step(run *r, item *it, bk_err *err)
 static bk_code multipart_touch(run *r, const char *key, uint64_t size, uint64_t limit, bk_err *err)
 {
     char stamp[80];
-    bk_s3cache_updated_at(stamp, sizeof stamp);
+    bk_s3cache_updated_at(bk_clock_wall_ns(&r->o->cache->clock), stamp, sizeof stamp);
     bk_s3_meta meta = {"updated-at", stamp};
     bk_s3_put_options put = {0};
     if (r->o->multipart_touch_metadata) {
@@ -85,7 +84,8 @@ static bk_code multipart_touch(run *r, const char *key, uint64_t size, uint64_t 
         put.n_meta = 1;
     }
     char *upload_id = NULL;
-    bk_code rc = bk_s3_multipart_create(r->o->client, key, &put, &upload_id, err);
+    bk_s3_client *client = r->o->cache->client;
+    bk_code rc = bk_s3_multipart_create(client, key, &put, &upload_id, err);
     if (rc != BK_OK)
         return rc;
     size_t nparts = (size_t)((size + limit - 1) / limit);
@@ -95,17 +95,17 @@ static bk_code multipart_touch(run *r, const char *key, uint64_t size, uint64_t 
     for (size_t i = 0; i < nparts && rc == BK_OK; i++) {
         uint64_t first = (uint64_t)i * limit;
         uint64_t last = first + limit - 1 < size - 1 ? first + limit - 1 : size - 1;
-        rc = bk_s3_multipart_upload_part_copy(r->o->client, key, upload_id, (int)i + 1, NULL, key,
-                                              first, last, &parts[i], err);
+        rc = bk_s3_multipart_upload_part_copy(client, key, upload_id, (int)i + 1, NULL, key, first,
+                                              last, &parts[i], err);
     }
     bk_s3_result res = BK_S3_RESULT_INIT;
     if (rc == BK_OK)
-        rc = bk_s3_multipart_complete(r->o->client, key, upload_id, parts, nparts, &res, err);
+        rc = bk_s3_multipart_complete(client, key, upload_id, parts, nparts, &res, err);
     bk_s3_result_clear(&res);
     if (rc != BK_OK) {
         bk_err aerr;
         bk_err_clear(&aerr);
-        bk_s3_multipart_abort(r->o->client, key, upload_id, &aerr);
+        bk_s3_multipart_abort(client, key, upload_id, &aerr);
     }
     free(parts);
     free(upload_id);
@@ -122,14 +122,14 @@ static bk_code touch(run *r, const char *key, uint64_t size, bk_err *err)
         rc = multipart_touch(r, key, size, limit, err);
     } else {
         char stamp[80];
-        bk_s3cache_updated_at(stamp, sizeof stamp);
+        bk_s3cache_updated_at(bk_clock_wall_ns(&r->o->cache->clock), stamp, sizeof stamp);
         bk_s3_meta meta = {"updated-at", stamp};
         bk_s3_copy_options copy = {0};
         copy.directive = BK_S3_METADATA_REPLACE;
         copy.meta = &meta;
         copy.n_meta = 1;
         bk_s3_result res = BK_S3_RESULT_INIT;
-        rc = bk_s3_copy(r->o->client, key, key, &copy, &res, err);
+        rc = bk_s3_copy(r->o->cache->client, key, key, &copy, &res, err);
         bk_s3_result_clear(&res);
     }
     return rc != BK_OK ? bk_err_prefix(err, "failed to touch file: ") : BK_OK;
@@ -144,7 +144,7 @@ static bk_code upload(run *r, const char *key, const item *it, bk_err *err)
     put.payload_sha256 = it->blob + strlen("sha256:");
     bk_s3_result res = BK_S3_RESULT_INIT;
     if (rc == BK_OK)
-        rc = bk_s3_upload_fd(r->o->client, key, fd, 0, size, &put, &res, err);
+        rc = bk_s3_upload_fd(r->o->cache->client, key, fd, 0, size, &put, &res, err);
     if (fd >= 0)
         close(fd);
     bk_s3_result_clear(&res);
@@ -154,16 +154,14 @@ static bk_code upload(run *r, const char *key, const item *it, bk_err *err)
 /* s3.go:284-305: present and older than touch_refresh: touch; absent: upload. */
 static bk_code act_step(run *r, item *it, bk_err *err)
 {
-    char *key = bk_s3_attrs_blob_key(r->o->attrs, it->blob);
+    char *key = bk_s3cache_blob_key(r->o->cache, it->blob);
     if (key == NULL)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     bk_code rc = BK_OK;
     if (it->present) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
         int64_t age_ns =
-            ((int64_t)now.tv_sec - (int64_t)it->remote_mtime) * 1000000000LL + now.tv_nsec;
-        if (age_ns > r->o->attrs->touch_refresh_ns)
+            bk_clock_wall_ns(&r->o->cache->clock) - (int64_t)it->remote_mtime * BK_NS_PER_SEC;
+        if (age_ns > r->o->cache->policy.touch_refresh_ns)
             rc = touch(r, key, it->remote_size, err);
     } else {
         rc = upload(r, key, it, err);
@@ -200,8 +198,8 @@ static void *worker(void *arg)
  * first failure stops the pass and is the result. */
 static bk_code pass(run *r, bk_code (*step)(run *, item *, bk_err *), bk_err *err)
 {
-    size_t nthreads =
-        r->o->attrs->upload_parallelism > 0 ? (size_t)r->o->attrs->upload_parallelism : 4;
+    int parallelism = r->o->cache->policy.upload_parallelism;
+    size_t nthreads = parallelism > 0 ? (size_t)parallelism : 4;
     pthread_t *threads = calloc(nthreads, sizeof *threads);
     if (threads == NULL)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
@@ -251,6 +249,6 @@ bk_code broken_finalize(const broken_finalize_opts *o, const bk_cache_config *cf
     pthread_mutex_destroy(&r.lock);
     free(r.items);
     if (rc == BK_OK)
-        rc = broken_put_manifests(o->client, o->attrs, manifest, len, err);
+        rc = broken_put_manifests(o->cache, manifest, len, err);
     return rc;
 }

@@ -7,15 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bkcache/attrs.h"
 #include "bkcache/cacheconfig.h"
 #include "bkcache/error.h"
-#include "bkcache/s3.h"
+#include "bkcache/s3cache.h"
 #include "bkcache/store.h"
 
 typedef struct broken_finalize_opts {
-    const bk_s3_attrs *attrs;
-    bk_s3_client *client;
+    bk_s3cache *cache; /* client, layout, policy (touch_refresh, parallelism), clock */
     bk_store *store;
     uint64_t copy_limit; /* multipart touch at or above this size; 0 = 5 GiB */
     /* BuildKit's work items are layer indexes (s3.go:249-260): a blob that is
@@ -27,9 +25,8 @@ typedef struct broken_finalize_opts {
     int multipart_touch_metadata;
 } broken_finalize_opts;
 
-/* Writes data as the manifest of every name in attrs. */
-bk_code broken_put_manifests(bk_s3_client *client, const bk_s3_attrs *attrs, const char *data,
-                             size_t len, bk_err *err);
+/* Writes data as the manifest of every name of the cache's layout. */
+bk_code broken_put_manifests(bk_s3cache *cache, const char *data, size_t len, bk_err *err);
 
 /* Every blob of cfg present and fresh in the bucket, then the manifest
  * (manifest, len) under every name; no manifest when a blob failed. */

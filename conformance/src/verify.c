@@ -167,16 +167,17 @@ void conf_verify_bucket(conf_ctx *c, const conf_verify_opts *o)
         return;
     }
     if (c->s3 == NULL) {
-        c->s3 = bk_s3cache_client_new(&attrs, NULL, &err);
+        c->s3 = bk_s3cache_client_new(&attrs.client, NULL, &err);
         if (c->s3 == NULL) {
             conf_fail(c, suite, "attributes", "%s", err.msg);
-            bk_s3_attrs_free(&attrs);
+            bk_s3_attrs_clear(&attrs);
             return;
         }
     }
     char manifest_root[1024], blob_root[1024];
-    snprintf(manifest_root, sizeof manifest_root, "%s%s", attrs.prefix, attrs.manifests_prefix);
-    snprintf(blob_root, sizeof blob_root, "%s%s", attrs.prefix, attrs.blobs_prefix);
+    const bk_s3cache_layout *l = &attrs.layout;
+    snprintf(manifest_root, sizeof manifest_root, "%s%s", l->prefix, l->manifests_prefix);
+    snprintf(blob_root, sizeof blob_root, "%s%s", l->prefix, l->blobs_prefix);
 
     /* layout: the named manifests exist, blob keys are full digests. */
     findings f;
@@ -184,13 +185,13 @@ void conf_verify_bucket(conf_ctx *c, const conf_verify_opts *o)
     f.suite = suite;
     char missing[600] = "";
     json_t *checked = json_object();
-    for (size_t i = 0; i < attrs.n_names; i++) {
-        char *key = bk_s3_attrs_manifest_key(&attrs, attrs.names[i]);
+    for (size_t i = 0; i < l->n_names; i++) {
+        char *key = bk_s3cache_layout_manifest_key(l, l->names[i]);
         bk_buf m = BK_BUF_INIT;
         int st = key ? conf_get(c, key, &m, &err) : -1;
         if (st != 1) {
             if (!missing[0])
-                snprintf(missing, sizeof missing, "%s: %s", key ? key : attrs.names[i],
+                snprintf(missing, sizeof missing, "%s: %s", key ? key : l->names[i],
                          st == 0 ? "no such manifest" : err.msg);
         } else {
             f.manifests++;
@@ -211,7 +212,7 @@ void conf_verify_bucket(conf_ctx *c, const conf_verify_opts *o)
         conf_fail(c, suite, "blob_keys_well_formed", "cannot list %s: %s", blob_root, err.msg);
     } else {
         char bad[600] = "";
-        int shared = strcmp(attrs.manifests_prefix, attrs.blobs_prefix) == 0;
+        int shared = strcmp(l->manifests_prefix, l->blobs_prefix) == 0;
         size_t blobs = 0;
         for (size_t i = 0; i < n && !bad[0]; i++) {
             const char *rest = objs[i].key + strlen(blob_root);
@@ -271,7 +272,7 @@ void conf_verify_bucket(conf_ctx *c, const conf_verify_opts *o)
         json_t *e;
         json_array_foreach(entries, i, e)
         {
-            if (strcmp(conf_jstr(e, "bucket"), attrs.bucket) == 0)
+            if (strcmp(conf_jstr(e, "bucket"), attrs.client.bucket) == 0)
                 json_array_append(mine, e);
         }
         conf_verify_journal(c, suite, mine, manifest_root, blob_root);
@@ -281,7 +282,7 @@ void conf_verify_bucket(conf_ctx *c, const conf_verify_opts *o)
         conf_skip_needs_mock(c, suite, "journal_checks",
                              "pass --journal FILE (mock-s3 --journal, or GET /_mock/journal)");
     }
-    bk_s3_attrs_free(&attrs);
+    bk_s3_attrs_clear(&attrs);
 }
 
 int conf_journal_no_trailers(json_t *entries, char *why, size_t why_size, size_t *uploads)

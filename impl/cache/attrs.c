@@ -391,9 +391,7 @@ typedef struct parse_ctx {
 
 static const char *lookup_env(const parse_ctx *c, const char *name)
 {
-    if (c->opts != NULL && c->opts->getenv_fn != NULL)
-        return c->opts->getenv_fn(name, c->opts->getenv_ctx);
-    return getenv(name);
+    return bk_env_lookup(c->opts != NULL ? c->opts->env : NULL, name);
 }
 
 /* Records a warning "<problem><lax>" where lax says what is done instead, or
@@ -458,7 +456,7 @@ static bk_code positive_int(parse_ctx *c, const char *key, const char *value, in
 
 static bk_code parse_names(parse_ctx *c, const char *value)
 {
-    bk_s3_attrs *a = c->out;
+    bk_s3cache_layout *a = &c->out->layout;
     free_strv(a->names, a->n_names);
     a->names = NULL;
     a->n_names = 0;
@@ -492,23 +490,28 @@ static bk_code parse_names(parse_ctx *c, const char *value)
     return BK_OK;
 }
 
-static bk_code apply(parse_ctx *c, const char *key, const char *value)
+/* The attributes that say where the cache lives in the bucket. */
+static bk_code apply_layout(parse_ctx *c, const char *key, const char *value, int *known)
 {
-    bk_s3_attrs *a = c->out;
-    if (strcmp(key, "type") == 0)
-        return set_str(c, &a->type, value);
-    if (strcmp(key, "bucket") == 0)
-        return set_str(c, &a->bucket, value);
-    if (strcmp(key, "region") == 0)
-        return set_str(c, &a->region, value);
+    bk_s3cache_layout *l = &c->out->layout;
+    *known = 1;
     if (strcmp(key, "prefix") == 0)
-        return set_str(c, &a->prefix, value);
+        return set_str(c, &l->prefix, value);
     if (strcmp(key, "manifests_prefix") == 0)
-        return set_str(c, &a->manifests_prefix, value);
+        return set_str(c, &l->manifests_prefix, value);
     if (strcmp(key, "blobs_prefix") == 0)
-        return set_str(c, &a->blobs_prefix, value);
+        return set_str(c, &l->blobs_prefix, value);
     if (strcmp(key, "name") == 0)
         return parse_names(c, value);
+    *known = 0;
+    return BK_OK;
+}
+
+/* The attributes that say what an export or import does. */
+static bk_code apply_policy(parse_ctx *c, const char *key, const char *value, int *known)
+{
+    bk_s3cache_policy *a = &c->out->policy;
+    *known = 1;
     if (strcmp(key, "touch_refresh") == 0) {
         int64_t ns;
         bk_err derr;
@@ -521,36 +524,13 @@ static bk_code apply(parse_ctx *c, const char *key, const char *value)
         snprintf(lax, sizeof lax, " ignored, using %s (BuildKit ignores it too)", cur);
         return warn(c, lax, "touch_refresh: %s", derr.msg);
     }
-    if (strcmp(key, "endpoint_url") == 0)
-        return set_str(c, &a->endpoint_url, value);
-    if (strcmp(key, "use_path_style") == 0)
-        return lenient_bool(c, key, value, &a->use_path_style);
-    if (strcmp(key, "access_key_id") == 0)
-        return set_str(c, &a->access_key_id, value);
-    if (strcmp(key, "secret_access_key") == 0)
-        return set_str(c, &a->secret_access_key, value);
-    if (strcmp(key, "session_token") == 0)
-        return set_str(c, &a->session_token, value);
     if (strcmp(key, "upload_parallelism") == 0)
         return positive_int(c, key, value, &a->upload_parallelism);
-    if (strcmp(key, "disable_accept_encoding") == 0)
-        return lenient_bool(c, key, value, &a->disable_accept_encoding);
-    if (strcmp(key, "retry_mode") == 0) {
-        if (strcmp(value, "standard") == 0)
-            a->retry_mode = BK_ATTR_RETRY_STANDARD;
-        else if (strcmp(value, "adaptive") == 0)
-            a->retry_mode = BK_ATTR_RETRY_ADAPTIVE;
-        else
-            return bk_err_set(c->err, BK_EINVAL, "retry_mode must be \"standard\" or \"adaptive\"");
-        return BK_OK;
-    }
-    if (strcmp(key, "retry_max_attempts") == 0)
-        return positive_int(c, key, value, &a->retry_max_attempts);
     if (strcmp(key, "mode") == 0) {
         if (strcmp(value, "min") == 0)
-            a->mode = BK_MODE_MIN;
+            a->mode = BK_EXPORT_MIN;
         else if (strcmp(value, "max") == 0)
-            a->mode = BK_MODE_MAX;
+            a->mode = BK_EXPORT_MAX;
         else
             return warn(c, " ignored, using min (BuildKit ignores it too)",
                         "mode: invalid value \"%s\"", value);
@@ -574,21 +554,113 @@ static bk_code apply(parse_ctx *c, const char *key, const char *value)
         a->manifest_if_match = b;
         return BK_OK;
     }
-    return warn(c, " ignored", "unknown attribute \"%s\"", key);
+    *known = 0;
+    return BK_OK;
+}
+
+/* The attributes that configure the S3 client. */
+static bk_code apply_client(parse_ctx *c, const char *key, const char *value, int *known)
+{
+    bk_s3cache_settings *a = &c->out->client;
+    *known = 1;
+    if (strcmp(key, "bucket") == 0)
+        return set_str(c, &a->bucket, value);
+    if (strcmp(key, "region") == 0)
+        return set_str(c, &a->region, value);
+    if (strcmp(key, "endpoint_url") == 0)
+        return set_str(c, &a->endpoint_url, value);
+    if (strcmp(key, "use_path_style") == 0)
+        return lenient_bool(c, key, value, &a->use_path_style);
+    if (strcmp(key, "access_key_id") == 0)
+        return set_str(c, &a->access_key_id, value);
+    if (strcmp(key, "secret_access_key") == 0)
+        return set_str(c, &a->secret_access_key, value);
+    if (strcmp(key, "session_token") == 0)
+        return set_str(c, &a->session_token, value);
+    if (strcmp(key, "disable_accept_encoding") == 0)
+        return lenient_bool(c, key, value, &a->disable_accept_encoding);
+    if (strcmp(key, "retry_mode") == 0) {
+        if (strcmp(value, "standard") == 0)
+            a->retry_mode = BK_ATTR_RETRY_STANDARD;
+        else if (strcmp(value, "adaptive") == 0)
+            a->retry_mode = BK_ATTR_RETRY_ADAPTIVE;
+        else
+            return bk_err_set(c->err, BK_EINVAL, "retry_mode must be \"standard\" or \"adaptive\"");
+        return BK_OK;
+    }
+    if (strcmp(key, "retry_max_attempts") == 0)
+        return positive_int(c, key, value, &a->retry_max_attempts);
+    *known = 0;
+    return BK_OK;
+}
+
+static bk_code apply(parse_ctx *c, const char *key, const char *value)
+{
+    if (strcmp(key, "type") == 0)
+        return set_str(c, &c->out->type, value);
+    int known = 0;
+    bk_code rc = apply_client(c, key, value, &known);
+    if (!known)
+        rc = apply_layout(c, key, value, &known);
+    if (!known)
+        rc = apply_policy(c, key, value, &known);
+    if (!known)
+        return warn(c, " ignored", "unknown attribute \"%s\"", key);
+    return rc;
 }
 
 static bk_code set_defaults(parse_ctx *c)
 {
     bk_s3_attrs *a = c->out;
     memset(a, 0, sizeof *a);
-    a->touch_refresh_ns = 24 * NS_PER_HOUR;
-    a->upload_parallelism = 4;
-    if (set_str(c, &a->prefix, "") || set_str(c, &a->manifests_prefix, "manifests/") ||
-        set_str(c, &a->blobs_prefix, "blobs/") || set_str(c, &a->endpoint_url, "") ||
-        set_str(c, &a->access_key_id, "") || set_str(c, &a->secret_access_key, "") ||
-        set_str(c, &a->session_token, ""))
+    a->policy.touch_refresh_ns = 24 * NS_PER_HOUR;
+    a->policy.upload_parallelism = 4;
+    a->policy.mode = BK_EXPORT_MIN;
+    bk_s3cache_layout *l = &a->layout;
+    bk_s3cache_settings *s = &a->client;
+    if (set_str(c, &l->prefix, "") || set_str(c, &l->manifests_prefix, "manifests/") ||
+        set_str(c, &l->blobs_prefix, "blobs/") || set_str(c, &s->endpoint_url, "") ||
+        set_str(c, &s->access_key_id, "") || set_str(c, &s->secret_access_key, "") ||
+        set_str(c, &s->session_token, ""))
         return BK_ENOMEM;
     return parse_names(c, "buildkit");
+}
+
+/* BuildKit's checks and fallbacks once every attribute is read. */
+static bk_code finish(parse_ctx *c)
+{
+    bk_s3_attrs *out = c->out;
+    bk_s3cache_settings *s = &out->client;
+    bk_err *err = c->err;
+    bk_code rc = BK_OK;
+    if (out->type == NULL)
+        return bk_err_set(err, BK_EINVAL, "type required (type=s3,bucket=...,region=...)");
+    if (strcmp(out->type, "s3") != 0)
+        return bk_err_set(err, BK_EINVAL,
+                          "unsupported cache type \"%s\": bkcache implements type=s3", out->type);
+    /* Env fallbacks, exactly upstream's: an attribute present (even empty) wins;
+     * an env variable set (even empty) counts. */
+    if (s->bucket == NULL) {
+        const char *v = lookup_env(c, "AWS_BUCKET");
+        rc = v ? set_str(c, &s->bucket, v)
+               : bk_err_set(err, BK_EINVAL, "bucket ($AWS_BUCKET) not set for s3 cache");
+    }
+    if (rc == BK_OK && s->region == NULL) {
+        const char *v = lookup_env(c, "AWS_REGION");
+        rc = v ? set_str(c, &s->region, v)
+               : bk_err_set(err, BK_EINVAL, "region ($AWS_REGION) not set for s3 cache");
+    }
+    if (rc == BK_OK && s->bucket[0] == '\0')
+        rc = bk_err_set(err, BK_EINVAL, "bucket is empty: set bucket=... or $AWS_BUCKET");
+    if (rc == BK_OK && s->use_path_style && s->endpoint_url[0] == '\0')
+        rc = warn(c, ": ignored (as in BuildKit)", "use_path_style without endpoint_url");
+    if (rc == BK_OK && s->access_key_id[0] != '\0' && s->secret_access_key[0] == '\0')
+        rc = warn(c, ": ignored, using the default credential chain (as in BuildKit)",
+                  "access_key_id without secret_access_key");
+    if (rc == BK_OK && s->access_key_id[0] == '\0' && s->secret_access_key[0] != '\0')
+        rc = warn(c, ": ignored, using the default credential chain (as in BuildKit)",
+                  "secret_access_key without access_key_id");
+    return rc;
 }
 
 bk_code bk_s3_attrs_parse(const char *text, const bk_attrs_options *opts, bk_s3_attrs *out,
@@ -596,68 +668,75 @@ bk_code bk_s3_attrs_parse(const char *text, const bk_attrs_options *opts, bk_s3_
 {
     parse_ctx c = {opts, out, err};
     bk_code rc = set_defaults(&c);
-    if (rc != BK_OK) {
-        bk_s3_attrs_free(out);
-        return rc;
-    }
     char **keys = NULL, **values = NULL;
-    long n = bk_attrs_split(text, &keys, &values, err);
-    if (n < 0) {
-        bk_s3_attrs_free(out);
-        return err != NULL ? err->code : BK_EINVAL;
+    long n = 0;
+    if (rc == BK_OK) {
+        bk_err serr;
+        bk_err_clear(&serr);
+        n = bk_attrs_split(text, &keys, &values, &serr);
+        if (n < 0)
+            rc = bk_err_set(err, serr.code, "%s", serr.msg);
     }
     for (long i = 0; i < n && rc == BK_OK; i++)
         rc = apply(&c, keys[i], values[i]);
-    free_strv(keys, (size_t)n);
-    free_strv(values, (size_t)n);
-
-    if (rc == BK_OK && out->type == NULL)
-        rc = bk_err_set(err, BK_EINVAL, "type required (type=s3,bucket=...,region=...)");
-    if (rc == BK_OK && strcmp(out->type, "s3") != 0)
-        rc = bk_err_set(err, BK_EINVAL, "unsupported cache type \"%s\": bkcache implements type=s3",
-                        out->type);
-    /* Env fallbacks, exactly upstream's: an attribute present (even empty) wins;
-     * an env variable set (even empty) counts. */
-    if (rc == BK_OK && out->bucket == NULL) {
-        const char *v = lookup_env(&c, "AWS_BUCKET");
-        rc = v ? set_str(&c, &out->bucket, v)
-               : bk_err_set(err, BK_EINVAL, "bucket ($AWS_BUCKET) not set for s3 cache");
+    if (n > 0) {
+        free_strv(keys, (size_t)n);
+        free_strv(values, (size_t)n);
     }
-    if (rc == BK_OK && out->region == NULL) {
-        const char *v = lookup_env(&c, "AWS_REGION");
-        rc = v ? set_str(&c, &out->region, v)
-               : bk_err_set(err, BK_EINVAL, "region ($AWS_REGION) not set for s3 cache");
-    }
-    if (rc == BK_OK && out->bucket[0] == '\0')
-        rc = bk_err_set(err, BK_EINVAL, "bucket is empty: set bucket=... or $AWS_BUCKET");
-    if (rc == BK_OK && out->use_path_style && out->endpoint_url[0] == '\0')
-        rc = warn(&c, ": ignored (as in BuildKit)", "use_path_style without endpoint_url");
-    if (rc == BK_OK && out->access_key_id[0] != '\0' && out->secret_access_key[0] == '\0')
-        rc = warn(&c, ": ignored, using the default credential chain (as in BuildKit)",
-                  "access_key_id without secret_access_key");
-    if (rc == BK_OK && out->access_key_id[0] == '\0' && out->secret_access_key[0] != '\0')
-        rc = warn(&c, ": ignored, using the default credential chain (as in BuildKit)",
-                  "secret_access_key without access_key_id");
+    if (rc == BK_OK)
+        rc = finish(&c);
     if (rc != BK_OK)
-        bk_s3_attrs_free(out);
+        bk_s3_attrs_clear(out);
     return rc;
 }
 
-void bk_s3_attrs_free(bk_s3_attrs *a)
+void bk_s3cache_layout_clear(bk_s3cache_layout *l)
+{
+    if (l == NULL)
+        return;
+    free(l->prefix);
+    free(l->manifests_prefix);
+    free(l->blobs_prefix);
+    free_strv(l->names, l->n_names);
+    memset(l, 0, sizeof *l);
+}
+
+bk_code bk_s3cache_layout_copy(bk_s3cache_layout *dst, const bk_s3cache_layout *src, bk_err *err)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->prefix = strdup(src->prefix);
+    dst->manifests_prefix = strdup(src->manifests_prefix);
+    dst->blobs_prefix = strdup(src->blobs_prefix);
+    dst->names = calloc(src->n_names ? src->n_names : 1, sizeof *dst->names);
+    int failed = dst->prefix == NULL || dst->manifests_prefix == NULL ||
+                 dst->blobs_prefix == NULL || dst->names == NULL;
+    for (size_t i = 0; !failed && i < src->n_names; i++) {
+        dst->names[i] = strdup(src->names[i]);
+        failed = dst->names[i] == NULL;
+        dst->n_names += !failed;
+    }
+    if (failed) {
+        bk_s3cache_layout_clear(dst);
+        return bk_err_set(err, BK_ENOMEM, "out of memory copying the cache layout");
+    }
+    return BK_OK;
+}
+
+void bk_s3_attrs_clear(bk_s3_attrs *a)
 {
     if (a == NULL)
         return;
+    bk_s3cache_settings *s = &a->client;
     free(a->type);
-    free(a->bucket);
-    free(a->region);
-    free(a->prefix);
-    free(a->manifests_prefix);
-    free(a->blobs_prefix);
-    free_strv(a->names, a->n_names);
-    free(a->endpoint_url);
-    free(a->access_key_id);
-    free(a->secret_access_key);
-    free(a->session_token);
+    free(s->bucket);
+    free(s->region);
+    free(s->endpoint_url);
+    free(s->access_key_id);
+    if (s->secret_access_key != NULL)
+        memset(s->secret_access_key, 0, strlen(s->secret_access_key));
+    free(s->secret_access_key);
+    free(s->session_token);
+    bk_s3cache_layout_clear(&a->layout);
     free_strv(a->warnings, a->n_warnings);
     memset(a, 0, sizeof *a);
 }
@@ -671,12 +750,12 @@ static char *concat3(const char *a, const char *b, const char *c)
     return s;
 }
 
-char *bk_s3_attrs_manifest_key(const bk_s3_attrs *a, const char *name)
+char *bk_s3cache_layout_manifest_key(const bk_s3cache_layout *l, const char *name)
 {
-    return concat3(a->prefix, a->manifests_prefix, name);
+    return concat3(l->prefix, l->manifests_prefix, name);
 }
 
-char *bk_s3_attrs_blob_key(const bk_s3_attrs *a, const char *digest)
+char *bk_s3cache_layout_blob_key(const bk_s3cache_layout *l, const char *digest)
 {
-    return concat3(a->prefix, a->blobs_prefix, digest);
+    return concat3(l->prefix, l->blobs_prefix, digest);
 }

@@ -4,14 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "bkcache/chains.h"
 #include "workpool.h"
-
-#define DEFAULT_MAX_MANIFEST (1024ULL * 1024 * 1024)
 
 typedef struct fetch_job {
     const char *digest; /* borrowed from the manifest */
@@ -28,13 +25,6 @@ typedef struct import_run {
     size_t n;
     pthread_mutex_t lock;
 } import_run;
-
-static double mono_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void emit(const import_run *r, bk_progress_kind kind, const fetch_job *job, uint64_t size,
                  double seconds, const char *message)
@@ -59,7 +49,7 @@ static bk_code fetch(import_run *r, fetch_job *job, bk_err *err)
     bk_s3_result res = BK_S3_RESULT_INIT;
     bk_code rc;
     if (o->dest == NULL) {
-        rc = bk_s3_head(o->client, job->key, &res, err);
+        rc = bk_s3_head(o->cache->client, job->key, &res, err);
         if (rc != BK_OK && bk_s3_result_is_not_found(&res)) {
             job->missing = 1;
             rc = BK_OK;
@@ -78,13 +68,15 @@ static bk_code fetch(import_run *r, fetch_job *job, bk_err *err)
         pthread_mutex_unlock(&r->lock);
         return BK_OK;
     }
-    bk_blob_writer *w = bk_store_blob_writer(o->dest, job->digest, job->size, err);
+    bk_err werr;
+    bk_err_clear(&werr);
+    bk_blob_writer *w = bk_store_blob_writer(o->dest, job->digest, job->size, &werr);
     if (w == NULL)
-        return err ? err->code : BK_EIO;
+        return bk_err_set(err, werr.code, "%s", werr.msg);
     emit(r, BK_PROGRESS_BLOB_FETCH, job, job->size, 0, NULL);
-    double start = mono_seconds();
+    double start = bk_clock_mono_seconds(&o->cache->clock);
     /* The client resumes a broken body with Range and hands each byte over once. */
-    rc = bk_s3_get(o->client, job->key, NULL, write_to_blob, w, &res, err);
+    rc = bk_s3_get(o->cache->client, job->key, NULL, write_to_blob, w, &res, err);
     if (rc != BK_OK) {
         bk_blob_writer_abort(w);
         if (bk_s3_result_is_not_found(&res)) {
@@ -98,7 +90,8 @@ static bk_code fetch(import_run *r, fetch_job *job, bk_err *err)
     rc = bk_blob_writer_commit(w, err);
     if (rc != BK_OK)
         return bk_err_prefix(err, "%s: ", job->key);
-    emit(r, BK_PROGRESS_BLOB_FETCHED, job, job->size, mono_seconds() - start, NULL);
+    emit(r, BK_PROGRESS_BLOB_FETCHED, job, job->size,
+         bk_clock_mono_seconds(&o->cache->clock) - start, NULL);
     pthread_mutex_lock(&r->lock);
     r->res->fetched++;
     r->res->bytes_fetched += job->size;
@@ -116,13 +109,14 @@ static bk_code read_manifest(import_run *r, bk_err *err)
 {
     const bk_import_options *o = r->o;
     bk_import_result *res = r->res;
-    res->manifest_key = bk_s3_attrs_manifest_key(o->attrs, o->attrs->names[0]);
+    res->manifest_key = bk_s3cache_manifest_key(o->cache, o->cache->layout.names[0]);
     if (res->manifest_key == NULL)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     bk_buf body = BK_BUF_INIT;
     bk_s3_result sres = BK_S3_RESULT_INIT;
-    size_t max = o->max_manifest_bytes ? o->max_manifest_bytes : DEFAULT_MAX_MANIFEST;
-    bk_code rc = bk_s3_get_to_buf(o->client, res->manifest_key, NULL, max, &body, &sres, err);
+    size_t max = o->max_manifest_bytes ? o->max_manifest_bytes : BK_S3CACHE_MANIFEST_MAX;
+    bk_code rc =
+        bk_s3_get_to_buf(o->cache->client, res->manifest_key, NULL, max, &body, &sres, err);
     if (rc != BK_OK) {
         int not_found = bk_s3_result_is_not_found(&sres);
         bk_s3_result_clear(&sres);
@@ -215,7 +209,7 @@ static bk_code run_import(import_run *r, bk_err *err)
             bk_err_prefix(err, "manifest %s: ", r->res->manifest_key);
             break;
         }
-        job->key = bk_s3_attrs_blob_key(r->o->attrs, job->digest);
+        job->key = bk_s3cache_blob_key(r->o->cache, job->digest);
         if (job->key == NULL)
             rc = bk_err_set(err, BK_ENOMEM, "out of memory");
         r->n++;
@@ -229,7 +223,8 @@ static bk_code run_import(import_run *r, bk_err *err)
         bk_progress_event ev = {BK_PROGRESS_PLAN, NULL, NULL, total, r->n, 0, NULL};
         r->o->progress(r->o->progress_ud, &ev);
     }
-    int workers = r->o->attrs->upload_parallelism > 0 ? r->o->attrs->upload_parallelism : 4;
+    int workers =
+        r->o->cache->policy.upload_parallelism > 0 ? r->o->cache->policy.upload_parallelism : 4;
     rc = bk__workpool_run(r->n, workers, fetch_one, r, err);
     if (rc != BK_OK)
         return rc;
@@ -274,10 +269,10 @@ static bk_code run_import(import_run *r, bk_err *err)
 bk_code bk_import(const bk_import_options *o, bk_import_result *res, bk_err *err)
 {
     memset(res, 0, sizeof *res);
-    if (o == NULL || o->attrs == NULL || o->client == NULL)
-        return bk_err_set(err, BK_EINVAL, "import: attrs and client are required");
-    double start = mono_seconds();
-    unsigned long long requests_before = bk_s3_client_requests(o->client);
+    if (o == NULL || o->cache == NULL)
+        return bk_err_set(err, BK_EINVAL, "import: an S3 cache is required");
+    double start = bk_clock_mono_seconds(&o->cache->clock);
+    unsigned long long requests_before = bk_s3_client_requests(o->cache->client);
     import_run r = {0};
     r.o = o;
     r.res = res;
@@ -287,8 +282,8 @@ bk_code bk_import(const bk_import_options *o, bk_import_result *res, bk_err *err
         free(r.jobs[i].key);
     free(r.jobs);
     pthread_mutex_destroy(&r.lock);
-    res->seconds = mono_seconds() - start;
-    res->requests = (size_t)(bk_s3_client_requests(o->client) - requests_before);
+    res->seconds = bk_clock_mono_seconds(&o->cache->clock) - start;
+    res->requests = (size_t)(bk_s3_client_requests(o->cache->client) - requests_before);
     return rc;
 }
 

@@ -97,9 +97,6 @@ static void format_line(const bk_progress_event *ev, char *line, size_t size)
         snprintf(line, size, "fetched %s (%s in %.2fs%s, verified)", ev->digest, bytes, ev->seconds,
                  rate);
         break;
-    case BK_PROGRESS_BLOB_PLANNED:
-        snprintf(line, size, "plan  %s", ev->message ? ev->message : "");
-        break;
     case BK_PROGRESS_MANIFEST:
         snprintf(line, size, "manifest %s (%s)", ev->key, bytes);
         break;

@@ -19,7 +19,7 @@ int cli_parse_attrs(const char *cmd, const char *text, int strict, bk_s3_attrs *
     return 0;
 }
 
-bk_s3_client *cli_s3_client(const char *cmd, const bk_s3_attrs *attrs, const cli_options *o)
+bk_s3cache *cli_s3_cache(const char *cmd, const bk_s3_attrs *attrs, const cli_options *o)
 {
     bk_s3cache_tuning tuning = {0};
     if (o != NULL) {
@@ -32,10 +32,10 @@ bk_s3_client *cli_s3_client(const char *cmd, const bk_s3_attrs *attrs, const cli
     }
     bk_err err;
     bk_err_clear(&err);
-    bk_s3_client *client = bk_s3cache_client_new(attrs, &tuning, &err);
-    if (client == NULL)
+    bk_s3cache *cache = bk_s3cache_open(attrs, &tuning, &err);
+    if (cache == NULL)
         cli_fail(cmd, "%s", err.msg);
-    return client;
+    return cache;
 }
 
 void cli_progress_emit(void *progress, const bk_progress_event *ev)
@@ -71,19 +71,30 @@ void cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_run
             s->skipped, bytes, s->manifests, s->requests, s->seconds);
 }
 
+/* The dry run's answer: what the export would do with each blob, and why. */
+static void print_plan(const bk_export_plan *plan)
+{
+    bk_buf text = BK_BUF_INIT;
+    if (bk_export_plan_format(plan, &text, NULL) == BK_OK)
+        fputs(bk_buf_str(&text), stdout);
+    fflush(stdout);
+    bk_buf_free(&text);
+}
+
 int cli_run_export(const cli_export_args *a)
 {
     bk_err err;
     bk_err_clear(&err);
     FILE *out = a->out != NULL ? a->out : stderr;
-    bk_s3_client *own = NULL;
-    if (a->client == NULL && (own = cli_s3_client(a->cmd, a->attrs, a->opts)) == NULL)
+    bk_s3cache *own = NULL;
+    if (a->cache == NULL && (own = cli_s3_cache(a->cmd, a->attrs, a->opts)) == NULL)
         return CLI_EXIT_USAGE;
     bk_progress *progress = bk_progress_new(out, a->opts->progress);
+    bk_export_plan plan = {0};
     bk_export_options o = {0};
-    o.attrs = a->attrs;
-    o.client = a->client != NULL ? a->client : own;
+    o.cache = a->cache != NULL ? a->cache : own;
     o.store = a->store;
+    o.plan = &plan;
     o.copy_limit = a->opts->copy_limit;
     o.multipart_threshold = a->opts->multipart_threshold;
     o.dry_run = a->opts->dry_run;
@@ -93,7 +104,10 @@ int cli_run_export(const cli_export_args *a)
     bk_export_summary *summary = a->summary != NULL ? a->summary : &local;
     bk_code rc = bk_export_config(&o, a->cfg, summary, &err);
     bk_progress_free(progress);
-    bk_s3_client_free(own);
+    bk_s3cache_free(own);
+    if (rc == BK_OK && a->opts->dry_run)
+        print_plan(&plan);
+    bk_export_plan_clear(&plan);
     if (rc != BK_OK) {
         cli_fail(a->cmd, "%s", err.msg);
         return CLI_EXIT_FAILED;
@@ -110,8 +124,7 @@ int cli_run_import(const cli_import_args *a, bk_import_result *res)
     memset(res, 0, sizeof *res);
     bk_progress *progress = bk_progress_new(stderr, a->opts->progress);
     bk_import_options o = {0};
-    o.attrs = a->attrs;
-    o.client = a->client;
+    o.cache = a->cache;
     o.dest = a->dest;
     o.missing = a->opts->missing_blobs;
     o.progress = progress ? cli_progress_emit : NULL;

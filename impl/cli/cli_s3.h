@@ -1,5 +1,5 @@
 /* What the commands that talk to S3 share: the attribute string with its
- * warnings, the client with the network options, the export and import
+ * warnings, the S3 cache with the network options, the export and import
  * runners with their progress and summary lines. */
 #ifndef BKCACHE_CLI_S3_H
 #define BKCACHE_CLI_S3_H
@@ -11,15 +11,17 @@
 #include "bkcache/exporter.h"
 #include "bkcache/importer.h"
 #include "bkcache/progress.h"
+#include "bkcache/s3cache.h"
 #include "cli_opts.h"
 
 /* Parses ATTRS; prints each warning as "bkcache <cmd>: warning: ..." and an
  * error as one line. Returns 0, or the usage exit status. */
 int cli_parse_attrs(const char *cmd, const char *text, int strict, bk_s3_attrs *out);
 
-/* The S3 client for the attributes, with the limits and TLS settings of the
- * options (NULL: the defaults). NULL after printing the error. */
-bk_s3_client *cli_s3_client(const char *cmd, const bk_s3_attrs *attrs, const cli_options *o);
+/* The S3 cache of the attributes, its client with the limits and TLS
+ * settings of the options (NULL: the defaults). NULL after printing the
+ * error. */
+bk_s3cache *cli_s3_cache(const char *cmd, const bk_s3_attrs *attrs, const cli_options *o);
 
 /* bk_progress_emit with what the event echoes (keys, digests, messages from
  * the user or a server) escaped as cli_msg.h does. progress is a bk_progress. */
@@ -34,21 +36,22 @@ typedef struct cli_export_args {
     const cli_options *opts;    /* progress, dry run, sizes, network */
     const bk_cache_config *cfg; /* S3 form */
     bk_store *store;
-    bk_s3_client *client;       /* NULL: one is made from the attributes */
+    bk_s3cache *cache;          /* NULL: one is opened from the attributes */
     FILE *out;                  /* progress and summary; NULL = stderr */
     bk_export_summary *summary; /* filled when not NULL */
 } cli_export_args;
 
-/* Client (given or from the attributes), progress, the export, the summary
- * line. Returns the exit status: 0 exported, 1 failed (error printed), 2 the
- * client could not be configured (error printed). */
+/* The S3 cache (given or from the attributes), progress, the export, the
+ * summary line; a dry run prints its plan on stdout. Returns the exit status:
+ * 0 exported, 1 failed (error printed), 2 the client could not be configured
+ * (error printed). */
 int cli_run_export(const cli_export_args *a);
 
 typedef struct cli_import_args {
     const char *cmd; /* "import", "pull" */
     const bk_s3_attrs *attrs;
     const cli_options *opts; /* progress, missing blobs */
-    bk_s3_client *client;    /* cli_s3_client's, made before anything is written */
+    bk_s3cache *cache;       /* cli_s3_cache's, opened before anything is written */
     bk_store *dest;          /* NULL: existence checks only */
 } cli_import_args;
 

@@ -110,7 +110,7 @@ static void listing_free(listing *l)
     free(l->sizes);
 }
 
-static int run_export(const char *label, bk_s3_attrs *attrs, bk_s3_client *client, bk_store *store,
+static int run_export(const char *label, bk_s3_attrs *attrs, bk_s3cache *cache, bk_store *store,
                       const bk_cache_config *cfg, const cli_options *opts, bk_export_summary *sum)
 {
     printf("== %s\n", label);
@@ -121,7 +121,7 @@ static int run_export(const char *label, bk_s3_attrs *attrs, bk_s3_client *clien
     args.opts = opts;
     args.cfg = cfg;
     args.store = store;
-    args.client = client;
+    args.cache = cache;
     args.out = stdout;
     args.summary = sum;
     return cli_run_export(&args);
@@ -213,10 +213,9 @@ int bk_cmd_demo(int argc, char **argv)
     bk_err_clear(&err);
     ms3_server *mock = NULL;
     bk_graph *graph = NULL;
-    bk_chains *chains = NULL;
     bk_cache_config *cfg = NULL;
     bk_store *store = NULL, *dest = NULL;
-    bk_s3_client *client = NULL;
+    bk_s3cache *cache = NULL;
     /* One stream, so headings and progress stay in order in a log. */
     bk_progress *progress = bk_progress_new(stdout, style);
     bk_s3_attrs attrs;
@@ -262,12 +261,9 @@ int bk_cmd_demo(int argc, char **argv)
         cli_fail("demo", "%s (pass --graph FILE)", err.msg);
         goto done;
     }
-    enum bk_export_mode emode = attrs.mode == BK_MODE_MAX ? BK_EXPORT_MAX : BK_EXPORT_MIN;
-    if (bk_chains_from_graph(graph, emode, &chains, &err) != BK_OK ||
-        bk_chains_marshal(chains, BK_MARSHAL_ANNOTATIONS, bk_graph_store_has, graph, &cfg, &err) !=
-            BK_OK ||
+    if (bk_chains_config_from_graph(graph, attrs.policy.mode, &cfg, &err) != BK_OK ||
         (store = bk_store_open(graph->store_dir ? graph->store_dir : ".", 0, &err)) == NULL ||
-        (client = bk_s3cache_client_new(&attrs, NULL, &err)) == NULL) {
+        (cache = bk_s3cache_open(&attrs, NULL, &err)) == NULL) {
         cli_fail("demo", "%s", err.msg);
         goto done;
     }
@@ -277,7 +273,7 @@ int bk_cmd_demo(int argc, char **argv)
     snprintf(label, sizeof label, "export (mode=%s): %zu records, %zu layers", mode, cfg->n_records,
              cfg->n_layers);
     bk_export_summary sum;
-    if (run_export(label, &attrs, client, store, cfg, &opts, &sum) != 0)
+    if (run_export(label, &attrs, cache, store, cfg, &opts, &sum) != 0)
         goto done;
     print_requests(mock, 0);
     uint64_t seq = last_seq(mock);
@@ -296,8 +292,7 @@ int bk_cmd_demo(int argc, char **argv)
     printf("== import into a fresh content store\n");
     fflush(stdout);
     bk_import_options io = {0};
-    io.attrs = &attrs;
-    io.client = client;
+    io.cache = cache;
     io.dest = dest;
     io.progress = progress ? cli_progress_emit : NULL;
     io.progress_ud = progress;
@@ -321,7 +316,7 @@ int bk_cmd_demo(int argc, char **argv)
            imported.fetched, imported.usable->n_records);
 
     bk_export_summary again;
-    if (run_export("re-export, nothing changed", &attrs, client, store, cfg, &opts, &again) != 0)
+    if (run_export("re-export, nothing changed", &attrs, cache, store, cfg, &opts, &again) != 0)
         goto done;
     print_requests(mock, seq);
     if (again.uploaded != 0 || again.skipped != again.blobs) {
@@ -330,7 +325,7 @@ int bk_cmd_demo(int argc, char **argv)
     }
 
     printf("== bucket layout\n");
-    if (bk_s3_list_each(client, &(bk_s3_list_params){0}, collect, &l, &err) != BK_OK) {
+    if (bk_s3_list_each(cache->client, &(bk_s3_list_params){0}, collect, &l, &err) != BK_OK) {
         cli_fail("demo", "listing the bucket: %s", err.msg);
         goto done;
     }
@@ -342,15 +337,14 @@ done:
     bk_buf_free(&want);
     bk_buf_free(&got);
     bk_import_result_clear(&imported);
-    bk_s3_client_free(client);
+    bk_s3cache_free(cache);
     bk_store_free(dest);
     bk_store_free(store);
     if (tmp[0] != '\0' && nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         cli_fail("demo", "could not remove %s", tmp);
     bk_config_free(cfg);
-    bk_chains_free(chains);
     bk_graph_free(graph);
-    bk_s3_attrs_free(&attrs);
+    bk_s3_attrs_clear(&attrs);
     bk_progress_free(progress);
     ms3_server_stop(mock);
     return status;

@@ -104,20 +104,21 @@ static int load_source(const char *spec, int from_bucket, int first_name_only,
         bk_s3_attrs attrs;
         if (cli_parse_attrs("explain", spec, a->opts->strict, &attrs) != 0)
             return CLI_EXIT_USAGE;
-        bk_s3_client *client = cli_s3_client("explain", &attrs, a->opts);
+        bk_s3cache *cache = cli_s3_cache("explain", &attrs, a->opts);
         int status = 0;
-        if (client == NULL) {
+        if (cache == NULL) {
             status = CLI_EXIT_USAGE;
         } else {
             bk_explain_bucket_opts o = {0};
             o.first_name_only = first_name_only;
-            if (bk_explain_bucket(client, &attrs, &o, out, &err) != BK_OK) {
+            bk_code rc = bk_explain_bucket(cache, &o, out, &err);
+            if (rc != BK_OK) {
                 cli_fail("explain", "%s", err.msg);
-                status = err.code == BK_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
+                status = rc == BK_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
             }
         }
-        bk_s3_client_free(client);
-        bk_s3_attrs_free(&attrs);
+        bk_s3cache_free(cache);
+        bk_s3_attrs_clear(&attrs);
         return status;
     }
     struct stat st;

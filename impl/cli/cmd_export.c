@@ -38,7 +38,7 @@ static int on_option(void *ud, int opt, const char *arg)
 
 /* The graph's cache in the S3 form and the store holding its blobs. */
 static int load_graph(const char *path, enum bk_export_mode mode, bk_graph **graph,
-                      bk_chains **chains, bk_cache_config **cfg, bk_store **store)
+                      bk_cache_config **cfg, bk_store **store)
 {
     bk_err err;
     bk_err_clear(&err);
@@ -46,9 +46,7 @@ static int load_graph(const char *path, enum bk_export_mode mode, bk_graph **gra
         return cli_fail("export", "%s", err.msg);
     if ((*graph)->store_dir == NULL)
         return cli_fail("export", "%s: the graph names no content store (\"store\")", path);
-    if (bk_chains_from_graph(*graph, mode, chains, &err) != BK_OK ||
-        bk_chains_marshal(*chains, BK_MARSHAL_ANNOTATIONS, bk_graph_store_has, *graph, cfg, &err) !=
-            BK_OK ||
+    if (bk_chains_config_from_graph(*graph, mode, cfg, &err) != BK_OK ||
         (*store = bk_store_open((*graph)->store_dir, 0, &err)) == NULL)
         return cli_fail("export", "%s", err.msg);
     return 0;
@@ -83,11 +81,9 @@ int bk_cmd_export(int argc, char **argv)
         return CLI_EXIT_USAGE;
 
     bk_graph *graph = NULL;
-    bk_chains *chains = NULL;
     bk_cache_config *cfg = NULL;
     bk_store *store = NULL;
-    enum bk_export_mode mode = attrs.mode == BK_MODE_MAX ? BK_EXPORT_MAX : BK_EXPORT_MIN;
-    status = load_graph(graph_path, mode, &graph, &chains, &cfg, &store);
+    status = load_graph(graph_path, attrs.policy.mode, &graph, &cfg, &store);
     if (status == 0) {
         cli_export_args args = {0};
         args.cmd = "export";
@@ -99,8 +95,7 @@ int bk_cmd_export(int argc, char **argv)
     }
     bk_store_free(store);
     bk_config_free(cfg);
-    bk_chains_free(chains);
     bk_graph_free(graph);
-    bk_s3_attrs_free(&attrs);
+    bk_s3_attrs_clear(&attrs);
     return status;
 }

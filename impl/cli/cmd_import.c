@@ -126,14 +126,14 @@ int bk_cmd_import(int argc, char **argv)
     bk_store *store = NULL;
     bk_import_result res;
     memset(&res, 0, sizeof res);
-    bk_s3_client *client = cli_s3_client("import", &attrs, &opts);
-    status = client == NULL ? CLI_EXIT_USAGE : 0;
+    bk_s3cache *cache = cli_s3_cache("import", &attrs, &opts);
+    status = cache == NULL ? CLI_EXIT_USAGE : 0;
     if (status == 0 && io.dest != NULL)
         status = cli_make_dirs("import", io.dest);
     if (status == 0 && io.dest != NULL && (store = bk_store_open(io.dest, 1, &err)) == NULL)
         status = cli_fail("import", "%s", err.msg);
     if (status == 0) {
-        cli_import_args args = {"import", &attrs, &opts, client, store};
+        cli_import_args args = {"import", &attrs, &opts, cache, store};
         status = cli_run_import(&args, &res);
     }
     if (status == 0)
@@ -142,7 +142,7 @@ int bk_cmd_import(int argc, char **argv)
         status = print_json(&res);
     bk_import_result_clear(&res);
     bk_store_free(store);
-    bk_s3_client_free(client);
-    bk_s3_attrs_free(&attrs);
+    bk_s3cache_free(cache);
+    bk_s3_attrs_clear(&attrs);
     return status;
 }

@@ -103,22 +103,22 @@ int bk_cmd_pull(int argc, char **argv)
     bk_import_result res;
     memset(&res, 0, sizeof res);
     bk_store *store = NULL;
-    bk_s3_client *client = cli_s3_client("pull", &attrs, &opts);
-    if (client == NULL)
+    bk_s3cache *cache = cli_s3_cache("pull", &attrs, &opts);
+    if (cache == NULL)
         status = CLI_EXIT_USAGE;
     else
         status = cli_make_dirs("pull", dir);
     if (status == 0 && (store = bk_store_open(dir, 1, &err)) == NULL)
         status = cli_fail("pull", "%s", err.msg);
     if (status == 0) {
-        cli_import_args args = {"pull", &attrs, &opts, client, store};
+        cli_import_args args = {"pull", &attrs, &opts, cache, store};
         status = cli_run_import(&args, &res);
     }
     if (status == 0)
         status = write_local(dir, &res, &wopts);
     bk_import_result_clear(&res);
     bk_store_free(store);
-    bk_s3_client_free(client);
-    bk_s3_attrs_free(&attrs);
+    bk_s3cache_free(cache);
+    bk_s3_attrs_clear(&attrs);
     return status;
 }

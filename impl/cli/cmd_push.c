@@ -81,6 +81,6 @@ int bk_cmd_push(int argc, char **argv)
     bk_store_free(store);
     bk_config_free(cfg);
     bk_local_cache_free(local);
-    bk_s3_attrs_free(&attrs);
+    bk_s3_attrs_clear(&attrs);
     return status;
 }

@@ -13,8 +13,6 @@
 #include "bkcache/store.h"
 #include "explain_internal.h"
 
-#define DEFAULT_MAX_MANIFEST ((size_t)64 * 1024 * 1024)
-
 static char *dup_or_empty(const char *s)
 {
     return strdup(s != NULL ? s : "");
@@ -309,35 +307,38 @@ static bk_code keep_raw(bk_buf **raw, size_t i, const bk_buf *body, bk_err *err)
     return bk_buf_check(&r[i], err);
 }
 
-bk_code bk_explain_bucket(bk_s3_client *client, const bk_s3_attrs *attrs,
-                          const bk_explain_bucket_opts *opts, bk_explain **out, bk_err *err)
+bk_code bk_explain_bucket(bk_s3cache *cache, const bk_explain_bucket_opts *opts, bk_explain **out,
+                          bk_err *err)
 {
+    bk_s3_client *client = cache->client;
+    const bk_s3cache_layout *layout = &cache->layout;
+    const char *bucket = bk_s3_client_bucket(client);
     *out = NULL;
     bk_explain_bucket_opts defaults = {0};
     if (opts == NULL)
         opts = &defaults;
-    size_t max = opts->max_manifest_bytes ? opts->max_manifest_bytes : DEFAULT_MAX_MANIFEST;
+    size_t max = opts->max_manifest_bytes ? opts->max_manifest_bytes : BK_S3CACHE_MANIFEST_MAX;
     char source[1024];
-    snprintf(source, sizeof source, "s3://%s/%s", attrs->bucket, attrs->prefix);
+    snprintf(source, sizeof source, "s3://%s/%s", bucket, layout->prefix);
     bk_explain *e =
         explain_new(opts->first_name_only ? BK_EXPLAIN_MANIFEST : BK_EXPLAIN_BUCKET, source);
-    char *mp = concat(attrs->prefix, attrs->manifests_prefix);
-    char *bp = concat(attrs->prefix, attrs->blobs_prefix);
+    char *mp = concat(layout->prefix, layout->manifests_prefix);
+    char *bp = concat(layout->prefix, layout->blobs_prefix);
     listing l = {0};
     bk_buf body = BK_BUF_INIT;
     bk_buf *raw = NULL; /* each manifest's bytes, to find identical ones */
     bk_code rc = BK_OK;
-    if (e == NULL || mp == NULL || bp == NULL || (e->bucket = strdup(attrs->bucket)) == NULL ||
-        (e->prefix = strdup(attrs->prefix)) == NULL ||
-        (e->manifests_prefix = strdup(attrs->manifests_prefix)) == NULL ||
-        (e->blobs_prefix = strdup(attrs->blobs_prefix)) == NULL) {
+    if (e == NULL || mp == NULL || bp == NULL || (e->bucket = strdup(bucket)) == NULL ||
+        (e->prefix = strdup(layout->prefix)) == NULL ||
+        (e->manifests_prefix = strdup(layout->manifests_prefix)) == NULL ||
+        (e->blobs_prefix = strdup(layout->blobs_prefix)) == NULL) {
         rc = bk_err_set(err, BK_ENOMEM, "out of memory");
         goto done;
     }
 
     if (opts->first_name_only) {
-        char *key = bk_s3_attrs_manifest_key(attrs, attrs->names[0]);
-        bk_explain_manifest *m = key ? add_manifest(e, attrs->names[0], key) : NULL;
+        char *key = bk_s3cache_manifest_key(cache, layout->names[0]);
+        bk_explain_manifest *m = key ? add_manifest(e, layout->names[0], key) : NULL;
         free(key);
         if (m == NULL) {
             rc = bk_err_set(err, BK_ENOMEM, "out of memory");
@@ -369,7 +370,7 @@ bk_code bk_explain_bucket(bk_s3_client *client, const bk_s3_attrs *attrs,
         rc = bk_s3_list_each(client, &p, collect, &l, err);
     }
     if (rc != BK_OK) {
-        bk_err_prefix(err, "listing s3://%s/%s: ", attrs->bucket, mp);
+        bk_err_prefix(err, "listing s3://%s/%s: ", bucket, mp);
         goto done;
     }
     if (l.oom) {
@@ -723,7 +724,6 @@ bk_code bk_explain_graph(const char *path, enum bk_export_mode mode, bk_explain 
 {
     *out = NULL;
     bk_graph *g = NULL;
-    bk_chains *chains = NULL;
     bk_explain *e = NULL;
     bk_code rc = bk_graph_load(path, &g, err);
     if (rc != BK_OK)
@@ -740,10 +740,7 @@ bk_code bk_explain_graph(const char *path, enum bk_export_mode mode, bk_explain 
         rc = bk_err_set(err, BK_ENOMEM, "out of memory");
         goto done;
     }
-    rc = bk_chains_from_graph(g, mode, &chains, err);
-    if (rc == BK_OK)
-        rc = bk_chains_marshal(chains, BK_MARSHAL_ANNOTATIONS, bk_graph_store_has, g, &m->config,
-                               err);
+    rc = bk_chains_config_from_graph(g, mode, &m->config, err);
     if (rc == BK_OK) {
         bk_buf enc = BK_BUF_INIT;
         rc = bk_config_encode(m->config, &enc, err);
@@ -772,7 +769,6 @@ bk_code bk_explain_graph(const char *path, enum bk_export_mode mode, bk_explain 
     if (rc == BK_OK)
         rc = bk_explain_add_graph_labels(e, g, err);
 done:
-    bk_chains_free(chains);
     bk_graph_free(g);
     if (rc != BK_OK) {
         bk_explain_free(e);

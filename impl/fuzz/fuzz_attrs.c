@@ -6,7 +6,7 @@
 
 #include "bkcache/attrs.h"
 
-static const char *fake_env(const char *name, void *ctx)
+static const char *fake_env(void *ctx, const char *name)
 {
     int set = *(const int *)ctx;
     if (!set)
@@ -28,18 +28,19 @@ BK_FUZZ_TARGET(attrs)
     int env_set = (data[0] >> 1) & 1;
     bk_attrs_options opts = {0};
     opts.strict = data[0] & 1;
-    opts.getenv_fn = fake_env;
-    opts.getenv_ctx = &env_set;
+    bk_env env = {fake_env, &env_set};
+    opts.env = &env;
     bk_err err;
     bk_s3_attrs a;
     if (bk_s3_attrs_parse(s, &opts, &a, &err) == BK_OK) {
-        if (a.n_names < 1 || a.names == NULL || a.bucket == NULL || a.region == NULL)
+        if (a.layout.n_names < 1 || a.layout.names == NULL || a.client.bucket == NULL ||
+            a.client.region == NULL)
             bk_fuzz_fail("parsed attributes without a name, bucket or region");
-        char *k = bk_s3_attrs_manifest_key(&a, a.names[0]);
+        char *k = bk_s3cache_layout_manifest_key(&a.layout, a.layout.names[0]);
         free(k);
-        k = bk_s3_attrs_blob_key(&a, "sha256:00");
+        k = bk_s3cache_layout_blob_key(&a.layout, "sha256:00");
         free(k);
-        bk_s3_attrs_free(&a);
+        bk_s3_attrs_clear(&a);
     }
     char **keys = NULL, **values = NULL;
     long n = bk_attrs_split(s, &keys, &values, &err);

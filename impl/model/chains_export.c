@@ -125,3 +125,17 @@ bk_code bk_chains_from_graph(const bk_graph *g, enum bk_export_mode mode, bk_cha
     *out = e.chains;
     return BK_OK;
 }
+
+bk_code bk_chains_config_from_graph(const bk_graph *g, enum bk_export_mode mode,
+                                    bk_cache_config **out, bk_err *err)
+{
+    *out = NULL;
+    bk_chains *chains = NULL;
+    bk_code rc = bk_chains_from_graph(g, mode, &chains, err);
+    if (rc == BK_OK)
+        /* bk_graph_store_has only reads the graph: its context is not const for the callback. */
+        rc = bk_chains_marshal(chains, BK_MARSHAL_ANNOTATIONS, bk_graph_store_has, (void *)g, out,
+                               err);
+    bk_chains_free(chains);
+    return rc;
+}

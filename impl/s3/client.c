@@ -100,7 +100,7 @@ bk_code bk__s3_signer_acquire(bk_s3_client *c, signer_ref **out, bk_sigv4_signer
     *out = NULL;
     *signer = NULL;
     pthread_mutex_lock(&c->creds_lock);
-    time_t now = time(NULL);
+    time_t now = (time_t)(bk_clock_wall_ns(&c->clock) / BK_NS_PER_SEC);
     signer_ref *cur = c->signer;
     if (cur == NULL || (cur->expires != 0 && cur->expires - now < CREDS_REFRESH_MARGIN_S)) {
         bk_creds creds;
@@ -183,7 +183,7 @@ void bk_s3_client_free(bk_s3_client *c)
     signer_unref_locked(c->signer);
     pthread_mutex_destroy(&c->creds_lock);
     bk_creds_provider_free(c->own_provider);
-    bk_retry_state_destroy(&c->retry);
+    bk_retry_state_clear(&c->retry);
     if (c->secret_access_key != NULL)
         memset(c->secret_access_key, 0, strlen(c->secret_access_key));
     free(c->region);
@@ -237,10 +237,10 @@ bk_s3_client *bk_s3_client_new(const bk_s3_config *cfg, bk_err *err)
     pthread_mutex_init(&c->pool_lock, NULL);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_locks[i], NULL);
-    if (cfg->hooks != NULL)
-        c->hooks = *cfg->hooks;
-    bk_retry_state_init(&c->retry, &cfg->retry, &c->hooks);
-    c->cfg.hooks = NULL;
+    if (cfg->clock != NULL)
+        c->clock = *cfg->clock;
+    bk_retry_state_init(&c->retry, &cfg->retry, &c->clock);
+    c->cfg.clock = &c->clock;
     c->cfg.env = NULL; /* only read here */
 
     char *env_region = NULL, *env_url = NULL;

@@ -9,12 +9,6 @@
 
 #include "bkcache/buf.h"
 
-const char *bk_env_get(const bk_env *env, const char *name)
-{
-    const char *v = (env != NULL && env->get != NULL) ? env->get(env->ud, name) : getenv(name);
-    return (v != NULL && v[0] != '\0') ? v : NULL;
-}
-
 void bk_creds_clear(bk_creds *c)
 {
     if (c == NULL)

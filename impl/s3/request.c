@@ -410,8 +410,7 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, att
     memset(&sig, 0, sizeof sig);
     bk__s3_where(c, rq->key, where, sizeof where);
 
-    bk_sigv4_format_amz_date(
-        c->cfg.wall_clock ? c->cfg.wall_clock(c->cfg.wall_clock_ud) : time(NULL), amz_date);
+    bk_sigv4_format_amz_date((time_t)(bk_clock_wall_ns(&c->clock) / BK_NS_PER_SEC), amz_date);
     bk__endpoint_path(&c->ep, rq->key, &path);
     bk__endpoint_url(&c->ep, bk_buf_str(&path), rq->query, &url);
 

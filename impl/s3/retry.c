@@ -1,7 +1,6 @@
 #include "bkcache/retry.h"
 
 #include <string.h>
-#include <time.h>
 
 /* Small helpers so the library needs no libm. */
 static double dmin(double a, double b)
@@ -103,23 +102,16 @@ bk_retry_kind bk_retry_classify(int status, const char *s3_code, int transport_t
     return BK_RETRY_NONE;
 }
 
-static double real_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double now_s(bk_retry_state *s)
 {
-    return s->hooks.now_seconds ? s->hooks.now_seconds(s->hooks.ud) : real_now();
+    return bk_clock_mono_seconds(&s->clock);
 }
 
 /* splitmix64: enough for jitter, and private to this state. Caller holds the lock. */
 static double random01_locked(bk_retry_state *s)
 {
-    if (s->hooks.random01)
-        return s->hooks.random01(s->hooks.ud);
+    if (s->cfg.random01)
+        return s->cfg.random01(s->cfg.random_ud);
     uint64_t z = (s->rng += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -127,7 +119,7 @@ static double random01_locked(bk_retry_state *s)
     return (double)(z >> 11) / 9007199254740992.0;
 }
 
-void bk_retry_state_init(bk_retry_state *s, const bk_retry_config *cfg, const bk_retry_hooks *hooks)
+void bk_retry_state_init(bk_retry_state *s, const bk_retry_config *cfg, const bk_clock *clock)
 {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->lock, NULL);
@@ -137,12 +129,12 @@ void bk_retry_state_init(bk_retry_state *s, const bk_retry_config *cfg, const bk
         bk_retry_config_init(&s->cfg);
     if (s->cfg.max_attempts < 1)
         s->cfg.max_attempts = 1;
-    if (hooks != NULL)
-        s->hooks = *hooks;
+    if (clock != NULL)
+        s->clock = *clock;
     s->quota = s->cfg.quota_initial;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    s->rng = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)s;
+    /* A seed that differs between clients and runs; jitter needs no more. */
+    uint64_t wall = (uint64_t)bk_clock_wall_ns(&s->clock);
+    s->rng = wall ^ (wall << 20) ^ (uint64_t)(uintptr_t)s;
     s->fill_rate = 0;
     s->max_capacity = 0;
     s->current_capacity = 0;
@@ -150,9 +142,10 @@ void bk_retry_state_init(bk_retry_state *s, const bk_retry_config *cfg, const bk
     s->last_throttle_time = now_s(s);
 }
 
-void bk_retry_state_destroy(bk_retry_state *s)
+void bk_retry_state_clear(bk_retry_state *s)
 {
     pthread_mutex_destroy(&s->lock);
+    memset(s, 0, sizeof *s);
 }
 
 uint64_t bk_retry_backoff_ms(bk_retry_state *s, int retry)
@@ -296,11 +289,5 @@ double bk_retry_rate_current(bk_retry_state *s)
 
 void bk_retry_sleep(bk_retry_state *s, uint64_t ms)
 {
-    if (s->hooks.sleep_ms) {
-        s->hooks.sleep_ms(s->hooks.ud, ms);
-        return;
-    }
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    bk_clock_sleep_ms(&s->clock, ms);
 }

@@ -22,7 +22,7 @@ struct bk_s3_client {
     bk_endpoint ep;
     char base_url[1024];
     bk_retry_state retry;
-    bk_retry_hooks hooks;
+    bk_clock clock;
 
     bk_creds_provider *own_provider; /* the default chain, when we built it */
     bk_creds_provider *provider;     /* the one in use */

@@ -19,7 +19,7 @@ typedef struct fake_env {
     const char *bucket, *region;
 } fake_env;
 
-static const char *fake_getenv(const char *name, void *ctx)
+static const char *fake_getenv(void *ctx, const char *name)
 {
     const fake_env *e = ctx;
     if (strcmp(name, "AWS_BUCKET") == 0)
@@ -32,7 +32,8 @@ static const char *fake_getenv(const char *name, void *ctx)
 static bk_code parse(const char *text, const fake_env *env, int strict, bk_s3_attrs *a, bk_err *err)
 {
     static const fake_env none = {NULL, NULL};
-    bk_attrs_options o = {strict, fake_getenv, (void *)(env ? env : &none)};
+    bk_env e = {fake_getenv, (void *)(env ? env : &none)};
+    bk_attrs_options o = {strict, &e};
     return bk_s3_attrs_parse(text, &o, a, err);
 }
 
@@ -42,28 +43,28 @@ static void defaults_match_buildkit(void **state)
     bk_s3_attrs a;
     bk_err err;
     assert_int_equal(parse("type=s3,bucket=b,region=eu-west-1", NULL, 0, &a, &err), BK_OK);
-    assert_string_equal(a.bucket, "b");
-    assert_string_equal(a.region, "eu-west-1");
-    assert_string_equal(a.prefix, "");
-    assert_string_equal(a.manifests_prefix, "manifests/");
-    assert_string_equal(a.blobs_prefix, "blobs/");
-    assert_int_equal(a.n_names, 1);
-    assert_string_equal(a.names[0], "buildkit");
-    assert_true(a.touch_refresh_ns == 24 * HOUR);
-    assert_int_equal(a.upload_parallelism, 4);
-    assert_int_equal(a.use_path_style, 0);
-    assert_int_equal(a.mode, BK_MODE_MIN);
-    assert_int_equal(a.retry_mode, BK_ATTR_RETRY_DEFAULT);
-    assert_int_equal(a.retry_max_attempts, 0);
-    assert_int_equal(a.existence_check, BK_EXISTS_HEAD);
+    assert_string_equal(a.client.bucket, "b");
+    assert_string_equal(a.client.region, "eu-west-1");
+    assert_string_equal(a.layout.prefix, "");
+    assert_string_equal(a.layout.manifests_prefix, "manifests/");
+    assert_string_equal(a.layout.blobs_prefix, "blobs/");
+    assert_int_equal(a.layout.n_names, 1);
+    assert_string_equal(a.layout.names[0], "buildkit");
+    assert_true(a.policy.touch_refresh_ns == 24 * HOUR);
+    assert_int_equal(a.policy.upload_parallelism, 4);
+    assert_int_equal(a.client.use_path_style, 0);
+    assert_int_equal(a.policy.mode, BK_EXPORT_MIN);
+    assert_int_equal(a.client.retry_mode, BK_ATTR_RETRY_DEFAULT);
+    assert_int_equal(a.client.retry_max_attempts, 0);
+    assert_int_equal(a.policy.existence_check, BK_EXISTS_HEAD);
     assert_int_equal(a.n_warnings, 0);
-    char *k = bk_s3_attrs_manifest_key(&a, a.names[0]);
+    char *k = bk_s3cache_layout_manifest_key(&a.layout, a.layout.names[0]);
     assert_string_equal(k, "manifests/buildkit");
     free(k);
-    k = bk_s3_attrs_blob_key(&a, "sha256:abc");
+    k = bk_s3cache_layout_blob_key(&a.layout, "sha256:abc");
     assert_string_equal(k, "blobs/sha256:abc");
     free(k);
-    bk_s3_attrs_free(&a);
+    bk_s3_attrs_clear(&a);
 }
 
 static void keys_are_plain_concatenation(void **state)
@@ -75,13 +76,13 @@ static void keys_are_plain_concatenation(void **state)
                            "manifests_prefix=cache/",
                            NULL, 0, &a, &err),
                      BK_OK);
-    char *k = bk_s3_attrs_manifest_key(&a, "main");
+    char *k = bk_s3cache_layout_manifest_key(&a.layout, "main");
     assert_string_equal(k, "cicache/main");
     free(k);
-    k = bk_s3_attrs_blob_key(&a, "sha256:00");
+    k = bk_s3cache_layout_blob_key(&a.layout, "sha256:00");
     assert_string_equal(k, "cicache/sha256:00");
     free(k);
-    bk_s3_attrs_free(&a);
+    bk_s3_attrs_clear(&a);
 }
 
 static void env_fallbacks_and_upstream_errors(void **state)
@@ -96,14 +97,14 @@ static void env_fallbacks_and_upstream_errors(void **state)
 
     fake_env env = {"from-env", "us-west-2"};
     assert_int_equal(parse("type=s3", &env, 0, &a, &err), BK_OK);
-    assert_string_equal(a.bucket, "from-env");
-    assert_string_equal(a.region, "us-west-2");
-    bk_s3_attrs_free(&a);
+    assert_string_equal(a.client.bucket, "from-env");
+    assert_string_equal(a.client.region, "us-west-2");
+    bk_s3_attrs_clear(&a);
     /* An attribute present wins over the environment. */
     assert_int_equal(parse("type=s3,bucket=attr,region=attr-region", &env, 0, &a, &err), BK_OK);
-    assert_string_equal(a.bucket, "attr");
-    assert_string_equal(a.region, "attr-region");
-    bk_s3_attrs_free(&a);
+    assert_string_equal(a.client.bucket, "attr");
+    assert_string_equal(a.client.region, "attr-region");
+    bk_s3_attrs_clear(&a);
 }
 
 static void csv_quotes_and_key_case(void **state)
@@ -114,11 +115,11 @@ static void csv_quotes_and_key_case(void **state)
     assert_int_equal(
         parse("Type=s3,BUCKET=b,region=r,\"name=a,b;c\",\"prefix=x\"\"y\"", NULL, 0, &a, &err),
         BK_OK);
-    assert_int_equal(a.n_names, 2);
-    assert_string_equal(a.names[0], "a,b");
-    assert_string_equal(a.names[1], "c");
-    assert_string_equal(a.prefix, "x\"y");
-    bk_s3_attrs_free(&a);
+    assert_int_equal(a.layout.n_names, 2);
+    assert_string_equal(a.layout.names[0], "a,b");
+    assert_string_equal(a.layout.names[1], "c");
+    assert_string_equal(a.layout.prefix, "x\"y");
+    bk_s3_attrs_clear(&a);
 
     assert_int_equal(parse("type=s3,bucket=b\"x,region=r", NULL, 0, &a, &err), BK_EINVAL);
     assert_string_equal(err.msg, "parse error on line 1, column 17: bare \" in non-quoted-field");
@@ -152,10 +153,10 @@ static void integers_are_strict(void **state)
                            "retry_mode=adaptive",
                            NULL, 0, &a, &err),
                      BK_OK);
-    assert_int_equal(a.upload_parallelism, 8);
-    assert_int_equal(a.retry_max_attempts, 5);
-    assert_int_equal(a.retry_mode, BK_ATTR_RETRY_ADAPTIVE);
-    bk_s3_attrs_free(&a);
+    assert_int_equal(a.policy.upload_parallelism, 8);
+    assert_int_equal(a.client.retry_max_attempts, 5);
+    assert_int_equal(a.client.retry_mode, BK_ATTR_RETRY_ADAPTIVE);
+    bk_s3_attrs_clear(&a);
     assert_int_equal(parse("type=s3,bucket=b,region=r,retry_mode=legacy", NULL, 0, &a, &err),
                      BK_EINVAL);
     assert_string_equal(err.msg, "retry_mode must be \"standard\" or \"adaptive\"");
@@ -170,12 +171,12 @@ static void lenient_values_warn_and_strict_fails(void **state)
                        "touch_refresh=1d,use_path_style=yes,mode=maximum,ignore-error=sure,"
                        "frobnicate=1,name=a;;b";
     assert_int_equal(parse(text, NULL, 0, &a, &err), BK_OK);
-    assert_true(a.touch_refresh_ns == 24 * HOUR);
-    assert_int_equal(a.use_path_style, 0);
-    assert_int_equal(a.mode, BK_MODE_MIN);
-    assert_int_equal(a.ignore_error, 0);
-    assert_int_equal(a.n_names, 2);
-    assert_string_equal(a.names[1], "b");
+    assert_true(a.policy.touch_refresh_ns == 24 * HOUR);
+    assert_int_equal(a.client.use_path_style, 0);
+    assert_int_equal(a.policy.mode, BK_EXPORT_MIN);
+    assert_int_equal(a.policy.ignore_error, 0);
+    assert_int_equal(a.layout.n_names, 2);
+    assert_string_equal(a.layout.names[1], "b");
     assert_int_equal(a.n_warnings, 6);
     const char *expect[] = {("touch_refresh: time: unknown unit \"d\" in duration \"1d\" ignored, "
                              "using 24h0m0s"),
@@ -189,7 +190,7 @@ static void lenient_values_warn_and_strict_fails(void **state)
             fail_msg("warning %zu: got \"%s\", expected it to contain \"%s\"", i, a.warnings[i],
                      expect[i]);
     }
-    bk_s3_attrs_free(&a);
+    bk_s3_attrs_clear(&a);
     assert_int_equal(parse(text, NULL, 1, &a, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "touch_refresh"));
     assert_non_null(strstr(err.msg, "strict"));
@@ -204,12 +205,12 @@ static void lenient_values_warn_and_strict_fails(void **state)
                            "existence_check=list",
                            NULL, 1, &a, &err),
                      BK_OK);
-    assert_true(a.touch_refresh_ns == HOUR + HOUR / 2);
-    assert_int_equal(a.use_path_style, 1);
-    assert_int_equal(a.mode, BK_MODE_MAX);
-    assert_int_equal(a.ignore_error, 1);
-    assert_int_equal(a.existence_check, BK_EXISTS_LIST);
-    bk_s3_attrs_free(&a);
+    assert_true(a.policy.touch_refresh_ns == HOUR + HOUR / 2);
+    assert_int_equal(a.client.use_path_style, 1);
+    assert_int_equal(a.policy.mode, BK_EXPORT_MAX);
+    assert_int_equal(a.policy.ignore_error, 1);
+    assert_int_equal(a.policy.existence_check, BK_EXISTS_LIST);
+    bk_s3_attrs_clear(&a);
     assert_int_equal(parse("type=s3,bucket=b,region=r,name=;", NULL, 0, &a, &err), BK_EINVAL);
 }
 

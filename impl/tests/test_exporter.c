@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <pthread.h>
@@ -54,8 +55,7 @@ static int teardown(void **state)
 static bk_code export_cfg(fx *f, const bk_cache_config *cfg, bk_export_summary *sum, bk_err *err)
 {
     bk_export_options o = {0};
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     o.store = f->store;
     return bk_export_config(&o, cfg, sum, err);
 }
@@ -194,6 +194,103 @@ static void aged_blobs_are_touched_once_before_the_manifest(void **state)
     assert_int_equal(fx_count(&f->p, "CopyObject", "blobs/", since), f->cache.n);
 }
 
+/* A wall clock stopped at one instant (nanoseconds included). */
+static int64_t stopped_wall(void *ud)
+{
+    return *(const int64_t *)ud;
+}
+
+static void one_clock_decides_touch_and_stamps_updated_at(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    /* A day and an hour later, by the mock's clock and by the cache's: the
+     * blobs are stale, and the touch stamps the cache's time, not the host's. */
+    const int64_t later_s = (int64_t)25 * 3600;
+    ms3_server_set_clock_offset(f->p.mock, later_s);
+    int64_t wall = ((int64_t)time(NULL) + later_s) * BK_NS_PER_SEC + 123456789;
+    bk_clock clock = {stopped_wall, NULL, NULL, &wall};
+    bk_s3cache_tuning tuning = {0};
+    tuning.clock = &clock;
+    bk_err err;
+    bk_s3cache *cache = bk_s3cache_open(&f->p.attrs, &tuning, &err);
+    assert_non_null(cache);
+    bk_export_plan plan = {0};
+    bk_export_options o = {0};
+    o.cache = cache;
+    o.store = f->store;
+    o.plan = &plan;
+    uint64_t since = fx_last_seq(&f->p);
+    if (bk_export_config(&o, f->cache.config, &sum, &err) != BK_OK)
+        fail_msg("export: %s", err.msg);
+    assert_int_equal(sum.touched, f->cache.n);
+    assert_int_equal(fx_count(&f->p, "CopyObject", "blobs/", since), f->cache.n);
+    assert_true(plan.now_ns == wall);
+    assert_int_equal(bk_export_plan_count(&plan, BK_BLOB_TOUCH), f->cache.n);
+    char want[96];
+    bk_s3cache_updated_at(wall, want, sizeof want);
+    assert_non_null(strstr(want, ".123456789 +0000 UTC"));
+    for (size_t i = 0; i < f->cache.n; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "blobs/%s", f->cache.digests[i]);
+        ms3_object_info info;
+        assert_int_equal(ms3_server_stat_object(f->p.mock, FX_BUCKET, key, &info, &err), 0);
+        if (strstr(info.metadata_json, want) == NULL)
+            fail_msg("%s: updated-at is not the cache clock's %s: %s", key, want,
+                     info.metadata_json);
+        free(info.metadata_json);
+    }
+    bk_export_plan_clear(&plan);
+    bk_s3cache_free(cache);
+    ms3_server_set_clock_offset(f->p.mock, 0);
+}
+
+static void dry_run_plans_every_action(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    bk_err err;
+    /* blob 0 absent, blob 1 truncated, blobs 2.. present; all but 0 and 1 aged. */
+    char key[160];
+    snprintf(key, sizeof key, "blobs/%s", f->cache.digests[0]);
+    assert_int_equal(ms3_server_delete_object(f->p.mock, FX_BUCKET, key, &err), 0);
+    assert_int_equal(ms3_server_age_objects(f->p.mock, FX_BUCKET, "blobs/", (int64_t)25 * 3600),
+                     (int)f->cache.n - 1);
+    snprintf(key, sizeof key, "blobs/%s", f->cache.digests[1]);
+    assert_int_equal(ms3_server_put_object(f->p.mock, FX_BUCKET, key, "truncated", 9, NULL, &err),
+                     0);
+    uint64_t since = fx_last_seq(&f->p);
+    bk_export_plan plan = {0};
+    bk_export_options o = {0};
+    o.cache = f->p.cache;
+    o.store = f->store;
+    o.dry_run = 1;
+    o.plan = &plan;
+    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
+    /* Existence checks only. */
+    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), f->cache.n);
+    assert_int_equal(fx_last_seq(&f->p) - since, f->cache.n);
+    assert_int_equal(plan.n_blobs, f->cache.n);
+    assert_int_equal(plan.n_manifests, 1);
+    assert_string_equal(plan.manifest_keys[0], "manifests/buildkit");
+    assert_true(plan.manifest_size > 0);
+    for (size_t i = 0; i < plan.n_blobs; i++) {
+        const bk_plan_blob *b = &plan.blobs[i];
+        bk_blob_action want = strcmp(b->digest, f->cache.digests[0]) == 0   ? BK_BLOB_UPLOAD
+                              : strcmp(b->digest, f->cache.digests[1]) == 0 ? BK_BLOB_REUPLOAD
+                                                                            : BK_BLOB_TOUCH;
+        assert_int_equal(b->decision.action, want);
+    }
+    bk_buf text = BK_BUF_INIT;
+    assert_int_equal(bk_export_plan_format(&plan, &text, &err), BK_OK);
+    assert_non_null(strstr(bk_buf_str(&text), "re-upload blobs/"));
+    assert_non_null(strstr(bk_buf_str(&text), "present with 9 bytes"));
+    bk_buf_free(&text);
+    bk_export_plan_clear(&plan);
+}
+
 static void names_and_prefixes_make_the_keys(void **state)
 {
     fx *f = *state;
@@ -277,8 +374,7 @@ static void permanent_failure_keeps_the_old_manifest(void **state)
     assert_int_equal(ms3_server_add_fault(f->p.mock, &r, NULL, &err), 0);
     uint64_t since = fx_last_seq(&f->p);
     bk_export_options o = {0};
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     o.store = store;
     bk_err_clear(&err);
     assert_int_equal(bk_export_config(&o, next.config, &sum, &err), BK_ES3);
@@ -299,8 +395,7 @@ static void permanent_failure_keeps_the_old_manifest(void **state)
 
     /* ignore-error=true turns the same failure into a warning and success. */
     assert_int_equal(pipeline_fx_reconfigure(&f->p, "ignore-error=true"), 0);
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     assert_int_equal(bk_export_config(&o, next.config, &sum, &err), BK_OK);
     assert_int_equal(sum.failed, 1);
     assert_non_null(strstr(sum.error, "InternalError"));
@@ -421,8 +516,7 @@ static void dry_run_writes_nothing(void **state)
 {
     fx *f = *state;
     bk_export_options o = {0};
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     o.store = f->store;
     o.dry_run = 1;
     bk_export_summary sum;
@@ -441,8 +535,7 @@ static void hundred_blobs_cost_what_buildkit_pays(void **state)
     bk_err err;
     bk_store *store = bk_store_open(big.dir, 0, &err);
     bk_export_options o = {0};
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     o.store = store;
     bk_export_summary sum;
     /* cold: a HEAD and a PUT per blob, one manifest */
@@ -481,8 +574,7 @@ static void *race(void *arg)
 {
     racer *r = arg;
     bk_export_options o = {0};
-    o.attrs = &r->f->p.attrs;
-    o.client = r->f->p.client;
+    o.cache = r->f->p.cache;
     o.store = r->store;
     bk_export_summary sum;
     bk_err err;
@@ -569,8 +661,7 @@ static void manifest_if_match_refuses_to_replace_a_newer_manifest(void **state)
     }
     intruder in = {f->p.mock, 0};
     bk_export_options o = {0};
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     o.store = f->store;
     o.progress = intrude;
     o.progress_ud = &in;
@@ -589,8 +680,7 @@ static void manifest_if_match_refuses_to_replace_a_newer_manifest(void **state)
     /* BuildKit's default: the last writer wins. */
     assert_int_equal(pipeline_fx_reconfigure(&f->p, ""), 0);
     in.done = 0;
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
     assert_int_equal(ms3_server_read_object(f->p.mock, FX_BUCKET, "manifests/buildkit", 1 << 20,
                                             &got, &len, &err),
@@ -603,14 +693,12 @@ static void large_manifest_and_large_touch_go_multipart(void **state)
 {
     fx *f = *state;
     ms3_server_stop(f->p.mock);
-    bk_s3_client_free(f->p.client);
-    bk_s3_attrs_free(&f->p.attrs);
+    pipeline_fx_close(&f->p);
     /* Small parts are allowed so that small objects can exercise the multipart paths. */
     assert_int_equal(pipeline_fx_start(&f->p, "", 1024), 0);
     assert_int_equal(pipeline_fx_reconfigure_tuned(&f->p, "", 4096, 4096), 0);
     bk_export_options o = {0};
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     o.store = f->store;
     o.multipart_threshold = 4096;
     o.copy_limit = 8192;
@@ -662,6 +750,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(reexport_uploads_no_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(aged_blobs_are_touched_once_before_the_manifest, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(one_clock_decides_touch_and_stamps_updated_at, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(dry_run_plans_every_action, setup, teardown),
         cmocka_unit_test_setup_teardown(names_and_prefixes_make_the_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(slowdown_on_one_put_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(permanent_failure_keeps_the_old_manifest, setup, teardown),

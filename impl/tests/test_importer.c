@@ -40,8 +40,7 @@ static int setup(void **state)
     f->dest = bk_store_open(f->dest_dir, 1, &err);
     assert_non_null(f->dest);
     bk_export_options o = {0};
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     o.store = f->store;
     bk_export_summary sum;
     if (bk_export_config(&o, f->cache.config, &sum, &err) != BK_OK)
@@ -65,8 +64,7 @@ static int teardown(void **state)
 static bk_code import(fx *f, bk_missing_blobs missing, bk_import_result *res, bk_err *err)
 {
     bk_import_options o = {0};
-    o.attrs = &f->p.attrs;
-    o.client = f->p.client;
+    o.cache = f->p.cache;
     o.dest = f->dest;
     o.missing = missing;
     bk_err_clear(err);

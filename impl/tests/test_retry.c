@@ -21,9 +21,9 @@ static double fake_random(void *ud)
     return ((fake *)ud)->random;
 }
 
-static double fake_now(void *ud)
+static int64_t fake_now(void *ud)
 {
-    return ((fake *)ud)->now;
+    return (int64_t)(((fake *)ud)->now * 1e9);
 }
 
 static void fake_sleep(void *ud, uint64_t ms)
@@ -60,14 +60,16 @@ static void backoff_is_full_jitter_capped(void **state)
 {
     (void)state;
     fake f = {0};
-    bk_retry_hooks hooks = {fake_random, fake_now, fake_sleep, &f};
+    bk_clock clock = {NULL, fake_now, fake_sleep, &f};
     bk_retry_config cfg;
     bk_retry_config_init(&cfg);
+    cfg.random01 = fake_random;
+    cfg.random_ud = &f;
     assert_int_equal(cfg.max_attempts, 3);
     assert_int_equal(cfg.base_delay_ms, 1000);
     assert_int_equal(cfg.max_backoff_ms, 20000);
     bk_retry_state s;
-    bk_retry_state_init(&s, &cfg, &hooks);
+    bk_retry_state_init(&s, &cfg, &clock);
     f.random = 0.0;
     for (int r = 1; r < 10; r++)
         assert_int_equal(bk_retry_backoff_ms(&s, r), 0);
@@ -80,10 +82,11 @@ static void backoff_is_full_jitter_capped(void **state)
     assert_int_equal(bk_retry_backoff_ms(&s, 60), 19999);
     f.random = 0.5;
     assert_int_equal(bk_retry_backoff_ms(&s, 3), 2000);
-    bk_retry_state_destroy(&s);
+    bk_retry_state_clear(&s);
 
     /* The built-in random source stays inside the bounds. */
     cfg.base_delay_ms = 100;
+    cfg.random01 = NULL;
     bk_retry_state_init(&s, &cfg, NULL);
     uint64_t max_seen = 0, min_seen = UINT64_MAX;
     for (int i = 0; i < 2000; i++) {
@@ -93,7 +96,7 @@ static void backoff_is_full_jitter_capped(void **state)
         min_seen = d < min_seen ? d : min_seen;
     }
     assert_true(max_seen > 150 && min_seen < 50); /* it does jitter */
-    bk_retry_state_destroy(&s);
+    bk_retry_state_clear(&s);
 }
 
 static void quota_drains_and_refunds(void **state)
@@ -120,27 +123,29 @@ static void quota_drains_and_refunds(void **state)
     assert_int_equal(bk_retry_quota_left(&s), 500); /* never above the start */
     assert_int_equal(bk_retry_quota_acquire(&s, BK_RETRY_TIMEOUT), 10);
     assert_int_equal(bk_retry_quota_left(&s), 490);
-    bk_retry_state_destroy(&s);
+    bk_retry_state_clear(&s);
 }
 
 static void adaptive_limiter(void **state)
 {
     (void)state;
     fake f = {.random = 0.5, .now = 1000.0};
-    bk_retry_hooks hooks = {fake_random, fake_now, fake_sleep, &f};
+    bk_clock clock = {NULL, fake_now, fake_sleep, &f};
     bk_retry_config cfg;
     bk_retry_config_init(&cfg);
+    cfg.random01 = fake_random;
+    cfg.random_ud = &f;
     bk_retry_state s;
 
     /* Standard mode never limits. */
-    bk_retry_state_init(&s, &cfg, &hooks);
+    bk_retry_state_init(&s, &cfg, &clock);
     bk_retry_rate_update(&s, 1);
     assert_int_equal(bk_retry_rate_acquire(&s), 0);
     assert_true(bk_retry_rate_current(&s) == 0);
-    bk_retry_state_destroy(&s);
+    bk_retry_state_clear(&s);
 
     cfg.mode = BK_RETRY_ADAPTIVE;
-    bk_retry_state_init(&s, &cfg, &hooks);
+    bk_retry_state_init(&s, &cfg, &clock);
     /* Off until the first throttle: 10 requests/s go through freely. */
     for (int i = 0; i < 50; i++) {
         assert_int_equal(bk_retry_rate_acquire(&s), 0);
@@ -170,7 +175,7 @@ static void adaptive_limiter(void **state)
     assert_true(bk_retry_rate_current(&s) >= 0.5); /* the SDK's minimum fill rate */
     bk_retry_sleep(&s, 250);
     assert_int_equal(f.slept, 250);
-    bk_retry_state_destroy(&s);
+    bk_retry_state_clear(&s);
 }
 
 int main(void)

@@ -39,7 +39,7 @@ typedef struct fakes {
 
 static fakes fk = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
 
-static time_t fake_wall(void *ud)
+static int64_t fake_wall(void *ud)
 {
     fakes *f = ud;
     pthread_mutex_lock(&f->lock);
@@ -47,7 +47,7 @@ static time_t fake_wall(void *ud)
     if (t > time(NULL) + 600) /* stay well inside the 15-minute skew window */
         t = f->wall = time(NULL);
     pthread_mutex_unlock(&f->lock);
-    return t;
+    return (int64_t)t * BK_NS_PER_SEC;
 }
 
 static void fake_sleep(void *ud, uint64_t ms)
@@ -59,7 +59,7 @@ static void fake_sleep(void *ud, uint64_t ms)
     pthread_mutex_unlock(&f->lock);
 }
 
-static bk_retry_hooks hooks = {NULL, NULL, fake_sleep, &fk};
+static const bk_clock fake_clock = {fake_wall, NULL, fake_sleep, &fk};
 
 static int start_mock(void **state)
 {
@@ -108,9 +108,7 @@ static void base_config(bk_s3_config *cfg)
     cfg->use_path_style = 1;
     cfg->access_key_id = AKID;
     cfg->secret_access_key = SECRET;
-    cfg->hooks = &hooks;
-    cfg->wall_clock = fake_wall;
-    cfg->wall_clock_ud = &fk;
+    cfg->clock = &fake_clock;
 }
 
 static bk_s3_client *new_client(const bk_s3_config *cfg)

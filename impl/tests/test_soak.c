@@ -114,25 +114,19 @@ static unsigned env_uint(const char *name, unsigned def)
     return (*end == '\0') ? (unsigned)n : def;
 }
 
-/* A client like bk_s3cache_client_new's, with a short per-attempt timeout
- * (not an s3cache tuning knob) and retries that do not really wait. */
-static bk_s3_client *soak_client(pipeline_fx *fx, int max_attempts)
+/* The fixture's cache with a short per-attempt timeout and retries that do
+ * not really wait. */
+static bk_s3cache *soak_cache(pipeline_fx *fx, int max_attempts)
 {
-    bk_s3_config cfg;
-    bk_s3_config_init(&cfg);
-    cfg.region = "us-east-1";
-    cfg.bucket = FX_BUCKET;
-    cfg.endpoint_url = ms3_server_url(fx->mock);
-    cfg.use_path_style = 1;
-    cfg.access_key_id = FX_AK;
-    cfg.secret_access_key = FX_SK;
-    cfg.retry.max_attempts = max_attempts;
-    cfg.retry.base_delay_ms = 1;
-    cfg.request_timeout_ms = CLIENT_TIMEOUT_MS;
+    bk_s3_attrs attrs = fx->attrs; /* borrowed strings: bk_s3cache_open copies what it keeps */
+    attrs.client.retry_max_attempts = max_attempts;
+    bk_s3cache_tuning tuning = {0};
+    tuning.retry_base_delay_ms = 1;
+    tuning.request_timeout_ms = CLIENT_TIMEOUT_MS;
     bk_err err;
-    bk_s3_client *c = bk_s3_client_new(&cfg, &err);
+    bk_s3cache *c = bk_s3cache_open(&attrs, &tuning, &err);
     if (c == NULL)
-        fail_msg("client: %s", err.msg);
+        fail_msg("cache: %s", err.msg);
     return c;
 }
 
@@ -304,24 +298,21 @@ static void remove_dir(const char *dir)
     assert_int_equal(bk_test_rmtree(dir), 0);
 }
 
-static bk_code run_export(pipeline_fx *fx, bk_s3_client *client, bk_store *store,
-                          const bk_cache_config *cfg, bk_err *err)
+static bk_code run_export(bk_s3cache *cache, bk_store *store, const bk_cache_config *cfg,
+                          bk_err *err)
 {
     bk_export_options o = {0};
-    o.attrs = &fx->attrs;
-    o.client = client;
+    o.cache = cache;
     o.store = store;
     bk_export_summary sum;
     bk_err_clear(err);
     return bk_export_config(&o, cfg, &sum, err);
 }
 
-static bk_code run_import(pipeline_fx *fx, bk_s3_client *client, bk_store *dest,
-                          bk_import_result *res, bk_err *err)
+static bk_code run_import(bk_s3cache *cache, bk_store *dest, bk_import_result *res, bk_err *err)
 {
     bk_import_options o = {0};
-    o.attrs = &fx->attrs;
-    o.client = client;
+    o.cache = cache;
     o.dest = dest;
     o.missing = BK_MISSING_ERROR;
     memset(res, 0, sizeof *res);
@@ -524,9 +515,9 @@ static void with_retries_every_run_succeeds(void **state)
         fault_set fs = {0};
         set_keys(&fs, c);
         add_key_faults(fx->mock, seed, 0, &fs);
-        bk_s3_client *client = soak_client(fx, 5);
+        bk_s3cache *cache = soak_cache(fx, 5);
 
-        if (run_export(fx, client, store, c->config, &err) != BK_OK)
+        if (run_export(cache, store, c->config, &err) != BK_OK)
             fail_run(fx, &fs, seed, "export", &err);
         count_fired(fx, &fs, t);
         ms3_server_clear_faults(fx->mock);
@@ -537,7 +528,7 @@ static void with_retries_every_run_succeeds(void **state)
         bk_store *dest = bk_store_open(dest_dir, 1, &err);
         assert_non_null(dest);
         bk_import_result res;
-        if (run_import(fx, client, dest, &res, &err) != BK_OK)
+        if (run_import(cache, dest, &res, &err) != BK_OK)
             fail_run(fx, &fs, seed, "import", &err);
         assert_true(res.found);
         assert_int_equal(res.blobs, SOAK_BLOBS);
@@ -552,7 +543,7 @@ static void with_retries_every_run_succeeds(void **state)
         t->requests += ms3_journal_count(fx->mock, NULL);
         fault_set_free(&fs);
         t->seeds++;
-        bk_s3_client_free(client);
+        bk_s3cache_free(cache);
         bk_store_free(dest);
         remove_dir(dest_dir);
     }
@@ -579,16 +570,16 @@ static void without_retries_runs_fail_cleanly(void **state)
         const bk_test_cache *old_c = &pool->c[seed % POOL], *new_c = &pool->c[(seed + 1) % POOL];
         bk_store *old_store = pool->store[seed % POOL], *new_store = pool->store[(seed + 1) % POOL];
         bk_err err;
-        bk_s3_client *clean = soak_client(fx, 5);
-        if (run_export(fx, clean, old_store, old_c->config, &err) != BK_OK)
+        bk_s3cache *clean = soak_cache(fx, 5);
+        if (run_export(clean, old_store, old_c->config, &err) != BK_OK)
             fail_msg("seed %u: fault-free export failed: %s", seed, err.msg);
-        bk_s3_client_free(clean);
+        bk_s3cache_free(clean);
 
         /* The new cache, once, with faults and no retry. */
         fault_set fs = {0};
         add_shared_faults(fx->mock, seed, &fs);
-        bk_s3_client *client = soak_client(fx, 1);
-        bk_code rc = run_export(fx, client, new_store, new_c->config, &err);
+        bk_s3cache *cache = soak_cache(fx, 1);
+        bk_code rc = run_export(cache, new_store, new_c->config, &err);
         int failed_on_manifest = 0;
         if (rc != BK_OK) {
             failed_on_manifest = strstr(err.msg, "manifests/buildkit") != NULL;
@@ -606,7 +597,7 @@ static void without_retries_runs_fail_cleanly(void **state)
         bk_store *dest = bk_store_open(dest_dir, 1, &err);
         assert_non_null(dest);
         bk_import_result res;
-        bk_code irc = run_import(fx, client, dest, &res, &err);
+        bk_code irc = run_import(cache, dest, &res, &err);
         if (irc != BK_OK) {
             assert_true(err.msg[0] != '\0');
             if (strstr(err.msg, "manifests/buildkit") == NULL) {
@@ -639,7 +630,7 @@ static void without_retries_runs_fail_cleanly(void **state)
         else if (!failed_on_manifest)
             assert_int_equal(which, 0);
 
-        bk_s3_client_free(client);
+        bk_s3cache_free(cache);
         bk_store_free(dest);
         remove_dir(dest_dir);
         t->seeds++;

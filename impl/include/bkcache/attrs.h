@@ -6,20 +6,25 @@
  * Where BuildKit silently ignores a bad value (touch_refresh, use_path_style,
  * disable_accept_encoding, mode, ignore-error) we accept the same input, apply
  * the same fallback and record a warning naming the attribute; with `strict`
- * such a warning, and an unknown attribute, is an error instead. */
+ * such a warning, and an unknown attribute, is an error instead.
+ *
+ * The result comes in three parts: the client settings (how to reach the
+ * bucket), the key layout (where the cache lives in it) and the policy (what
+ * an export or import does); bk_s3cache_open (s3cache.h) makes them one
+ * object. */
 #ifndef BKCACHE_ATTRS_H
 #define BKCACHE_ATTRS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bkcache/chains.h"
+#include "bkcache/env.h"
 #include "bkcache/error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum bk_cache_mode { BK_MODE_MIN = 0, BK_MODE_MAX = 1 } bk_cache_mode;
 
 typedef enum bk_attr_retry_mode {
     BK_ATTR_RETRY_DEFAULT = 0, /* not given: the SDK's default, standard */
@@ -32,31 +37,48 @@ typedef enum bk_existence_check {
     BK_EXISTS_LIST,     /* beyond BuildKit: one ListObjectsV2 walk of the blobs prefix */
 } bk_existence_check;
 
-/* Parsed configuration; every string is owned by the struct (bk_s3_attrs_free). */
-typedef struct bk_s3_attrs {
-    char *type; /* "s3" */
+/* How to reach the bucket: what configures the S3 client. */
+typedef struct bk_s3cache_settings {
     char *bucket;
     char *region;
-    char *prefix;
-    char *manifests_prefix;
-    char *blobs_prefix;
-    char **names; /* at least one; import reads names[0] only */
-    size_t n_names;
-    int64_t touch_refresh_ns; /* default 24h */
-    char *endpoint_url;       /* "" when not set */
-    int use_path_style;       /* honoured only when endpoint_url is set, as upstream */
-    char *access_key_id;      /* "" when not set; used only when the secret is set too */
+    char *endpoint_url;  /* "" when not set */
+    int use_path_style;  /* honoured only when endpoint_url is set, as upstream */
+    char *access_key_id; /* "" when not set; used only when the secret is set too */
     char *secret_access_key;
     char *session_token;
-    int upload_parallelism; /* default 4 */
     int disable_accept_encoding;
     bk_attr_retry_mode retry_mode;
     int retry_max_attempts; /* 0 = not given: the SDK default (3) */
-    bk_cache_mode mode;     /* export only; default min */
-    int ignore_error;       /* export only */
+} bk_s3cache_settings;
+
+/* Where the cache lives in the bucket: keys are plain concatenations,
+ * <prefix><manifests_prefix><name> and <prefix><blobs_prefix><digest>. */
+typedef struct bk_s3cache_layout {
+    char *prefix;           /* default "" */
+    char *manifests_prefix; /* default "manifests/" */
+    char *blobs_prefix;     /* default "blobs/" */
+    char **names;           /* at least one (default "buildkit"); import reads names[0] only */
+    size_t n_names;
+} bk_s3cache_layout;
+
+/* What an export or import does, beyond where. */
+typedef struct bk_s3cache_policy {
+    int64_t touch_refresh_ns; /* default 24h */
+    enum bk_export_mode mode; /* export only; default min */
+    int upload_parallelism;   /* default 4; also the import's downloads */
+    int ignore_error;         /* export only */
     /* Beyond BuildKit */
     bk_existence_check existence_check;
     int manifest_if_match; /* conditional manifest writes where the store supports them */
+} bk_s3cache_policy;
+
+/* One attribute string, parsed; every string is owned by the struct
+ * (bk_s3_attrs_clear). */
+typedef struct bk_s3_attrs {
+    char *type; /* "s3" */
+    bk_s3cache_settings client;
+    bk_s3cache_layout layout;
+    bk_s3cache_policy policy;
 
     char **warnings; /* human-readable, each naming its attribute */
     size_t n_warnings;
@@ -64,21 +86,24 @@ typedef struct bk_s3_attrs {
 
 typedef struct bk_attrs_options {
     int strict; /* warnings and unknown attributes become errors */
-    /* Environment lookup for $AWS_BUCKET and $AWS_REGION; NULL = getenv.
-     * Returns NULL when the variable is not set (set but empty is "set"). */
-    const char *(*getenv_fn)(const char *name, void *ctx);
-    void *getenv_ctx;
+    /* Where $AWS_BUCKET and $AWS_REGION come from; NULL = the process
+     * environment. Set but empty counts as set (BuildKit's os.LookupEnv). */
+    const bk_env *env;
 } bk_attrs_options;
 
 /* Parses `text` into *out (zeroed first). On error returns the code, fills err
- * with BuildKit's message where BuildKit has one, and leaves *out freed. */
+ * with BuildKit's message where BuildKit has one, and leaves *out cleared. */
 bk_code bk_s3_attrs_parse(const char *text, const bk_attrs_options *opts, bk_s3_attrs *out,
                           bk_err *err);
-void bk_s3_attrs_free(bk_s3_attrs *a);
+void bk_s3_attrs_clear(bk_s3_attrs *a);
 
-/* Key helpers: plain concatenation, exactly as upstream (no separator added). */
-char *bk_s3_attrs_manifest_key(const bk_s3_attrs *a, const char *name);
-char *bk_s3_attrs_blob_key(const bk_s3_attrs *a, const char *digest);
+/* Keys: plain concatenation, exactly as upstream (no separator added);
+ * malloc'd, NULL when out of memory. */
+char *bk_s3cache_layout_manifest_key(const bk_s3cache_layout *l, const char *name);
+char *bk_s3cache_layout_blob_key(const bk_s3cache_layout *l, const char *digest);
+/* Deep copy (dst is overwritten); BK_ENOMEM with dst cleared on failure. */
+bk_code bk_s3cache_layout_copy(bk_s3cache_layout *dst, const bk_s3cache_layout *src, bk_err *err);
+void bk_s3cache_layout_clear(bk_s3cache_layout *l);
 
 /* buildx's CSV split of one attribute string into key=value pairs (keys
  * lowercased). Returns the number of pairs or -1 with err filled; the arrays

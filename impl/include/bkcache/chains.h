@@ -73,6 +73,13 @@ enum bk_export_mode {
 bk_code bk_chains_from_graph(const bk_graph *g, enum bk_export_mode mode, bk_chains **out,
                              bk_err *err);
 
+/* The config an export of the graph writes, in the S3 form: ExportTo for
+ * every target in `mode`, marshalled with every layer annotated; a result
+ * whose blob the graph's content store lacks is dropped, as BuildKit drops
+ * one its content store lacks. A new config (bk_config_free). */
+bk_code bk_chains_config_from_graph(const bk_graph *g, enum bk_export_mode mode,
+                                    bk_cache_config **out, bk_err *err);
+
 /* Decides whether a blob can be exported (BuildKit asks the content store for
  * it; a missing blob drops the result). NULL means every blob is available. */
 typedef bool (*bk_blob_available_fn)(void *ctx, const bk_descriptor *d);

@@ -21,21 +21,12 @@
 
 #include <time.h>
 
+#include "bkcache/env.h"
 #include "bkcache/error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Where environment variables come from; tests inject a table, NULL (or a
- * NULL get) means the process environment. get returns NULL when unset. */
-typedef struct bk_env {
-    const char *(*get)(void *ud, const char *name);
-    void *ud;
-} bk_env;
-
-/* The value of name, NULL when unset or empty. */
-const char *bk_env_get(const bk_env *env, const char *name);
 
 typedef struct bk_creds {
     char *access_key_id;

@@ -16,13 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bkcache/attrs.h"
 #include "bkcache/buf.h"
 #include "bkcache/cacheconfig.h"
 #include "bkcache/chains.h"
 #include "bkcache/error.h"
 #include "bkcache/graph.h"
 #include "bkcache/s3.h"
+#include "bkcache/s3cache.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -96,13 +96,13 @@ typedef struct bk_explain_bucket_opts {
     /* Read only the manifest of the first name (what an import reads) with a
      * GetObject, no listing: works without s3:ListBucket. */
     int first_name_only;
-    size_t max_manifest_bytes; /* refuse larger manifests; 0 = 64 MiB */
+    size_t max_manifest_bytes; /* refuse larger manifests; 0 = BK_S3CACHE_MANIFEST_MAX */
 } bk_explain_bucket_opts;
 
 /* Lists <prefix><manifests_prefix> and <prefix><blobs_prefix>, reads and
  * checks every manifest. opts may be NULL. */
-bk_code bk_explain_bucket(bk_s3_client *client, const bk_s3_attrs *attrs,
-                          const bk_explain_bucket_opts *opts, bk_explain **out, bk_err *err);
+bk_code bk_explain_bucket(bk_s3cache *cache, const bk_explain_bucket_opts *opts, bk_explain **out,
+                          bk_err *err);
 
 /* One cache config given as bytes (a file's content); `name` labels it. */
 bk_code bk_explain_manifest_bytes(const char *name, const char *json, size_t len, bk_explain **out,

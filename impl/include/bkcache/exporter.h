@@ -2,10 +2,13 @@
  * BuildKit's S3 exporter (cache/remotecache/s3 Finalize), plus what the field
  * taught:
  *
- *  1. every layer blob, upload_parallelism at a time: HEAD its key (or, with
- *     existence_check=list, one ListObjectsV2 walk of the blobs prefix that
- *     falls back to HEAD on 403). Absent (404 NoSuchKey/NotFound only): upload
- *     it, single PutObject below the multipart threshold, multipart above,
+ *  1. the plan (plan.h): for every layer blob, upload_parallelism at a time,
+ *     HEAD its key (or, with existence_check=list, one ListObjectsV2 walk of
+ *     the blobs prefix that falls back to HEAD on 403), then decide for each
+ *     what to do. A dry run stops here.
+ *  2. the plan carried out, upload_parallelism blobs at a time. Absent (404
+ *     NoSuchKey/NotFound only): upload it, single PutObject below the
+ *     multipart threshold, multipart above,
  *     after verifying the store's copy against its digest and size (a blob that
  *     does not match fails the export and nothing is uploaded for it). Present
  *     but older than touch_refresh: touch it (CopyObject onto itself with
@@ -13,7 +16,7 @@
  *     the copy limit, 5 GiB). Present and fresh: nothing. Present with a size
  *     that differs from the descriptor's: not trusted, uploaded again (BuildKit
  *     would keep the truncated object forever).
- *  2. only when every blob succeeded: the manifest (Go-identical JSON), once per
+ *  3. only when every blob succeeded: the manifest (Go-identical JSON), once per
  *     name; multipart when it is over the threshold.
  *
  * Concurrent exporters on one name: as in BuildKit the last writer wins; each
@@ -35,11 +38,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bkcache/attrs.h"
 #include "bkcache/cacheconfig.h"
 #include "bkcache/error.h"
+#include "bkcache/plan.h"
 #include "bkcache/progress.h"
-#include "bkcache/s3.h"
+#include "bkcache/s3cache.h"
 #include "bkcache/store.h"
 
 #ifdef __cplusplus
@@ -47,16 +50,13 @@ extern "C" {
 #endif
 
 typedef struct bk_export_options {
-    const bk_s3_attrs *attrs;     /* prefixes, names, touch_refresh, parallelism, ... */
-    bk_s3_client *client;         /* configured from attrs (bk_s3cache_client_new) */
+    bk_s3cache *cache;            /* client, key layout, policy and clock */
     bk_store *store;              /* holds every layer blob */
     uint64_t copy_limit;          /* touch by multipart copy at or above this size; 0 = 5 GiB */
     uint64_t multipart_threshold; /* manifests at or above go multipart; 0 = 16 MiB */
-    int dry_run;                  /* check existence, report the plan, write nothing */
-    /* Wall clock in nanoseconds since the epoch, for the touch decision; NULL = real. */
-    int64_t (*now_ns)(void *ud);
-    void *now_ud;
-    bk_progress_fn progress; /* NULL = silent */
+    int dry_run;                  /* check existence, build the plan, write nothing */
+    bk_export_plan *plan;         /* when not NULL, receives the plan (bk_export_plan_clear) */
+    bk_progress_fn progress;      /* NULL = silent */
     void *progress_ud;
 } bk_export_options;
 

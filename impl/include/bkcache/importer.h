@@ -18,12 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bkcache/attrs.h"
 #include "bkcache/buf.h"
 #include "bkcache/cacheconfig.h"
 #include "bkcache/error.h"
 #include "bkcache/progress.h"
-#include "bkcache/s3.h"
+#include "bkcache/s3cache.h"
 #include "bkcache/store.h"
 
 #ifdef __cplusplus
@@ -36,11 +35,10 @@ typedef enum bk_missing_blobs {
 } bk_missing_blobs;
 
 typedef struct bk_import_options {
-    const bk_s3_attrs *attrs;
-    bk_s3_client *client;
-    bk_store *dest; /* blobs are downloaded here; NULL = check existence only */
+    bk_s3cache *cache; /* client, key layout (the first name is read), policy and clock */
+    bk_store *dest;    /* blobs are downloaded here; NULL = check existence only */
     bk_missing_blobs missing;
-    size_t max_manifest_bytes; /* refuse larger manifests; 0 = 1 GiB */
+    size_t max_manifest_bytes; /* refuse larger manifests; 0 = BK_S3CACHE_MANIFEST_MAX */
     bk_progress_fn progress;
     void *progress_ud;
 } bk_import_options;

@@ -22,7 +22,6 @@ typedef enum bk_progress_kind {
     BK_PROGRESS_BLOB_DONE,     /* upload finished; size, seconds */
     BK_PROGRESS_BLOB_FETCH,    /* import: download starts */
     BK_PROGRESS_BLOB_FETCHED,  /* import: downloaded and verified; size, seconds */
-    BK_PROGRESS_BLOB_PLANNED,  /* dry run: what would happen (message) */
     BK_PROGRESS_MANIFEST,      /* manifest written or read (key, size) */
     BK_PROGRESS_WARNING,       /* message */
 } bk_progress_kind;
@@ -34,7 +33,7 @@ typedef struct bk_progress_event {
     uint64_t size;       /* bytes */
     uint64_t count;      /* PLAN: number of blobs */
     double seconds;      /* DONE/FETCHED: time taken */
-    const char *message; /* WARNING / PLANNED text */
+    const char *message; /* WARNING / REUPLOAD text */
 } bk_progress_event;
 
 typedef void (*bk_progress_fn)(void *ud, const bk_progress_event *ev);

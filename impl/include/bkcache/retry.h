@@ -1,5 +1,6 @@
 /* Retry policy of the AWS SDKs' "standard" and "adaptive" modes, as pure
- * arithmetic over an injectable clock and random source, so tests never sleep.
+ * arithmetic over an injectable clock (bkcache/clock.h) and random source, so
+ * tests never sleep.
  *
  * standard: up to max_attempts attempts (default 3). Retryable: HTTP 500, 502,
  * 503, 504 and 429; the throttling codes (SlowDown, Throttling, ...);
@@ -22,6 +23,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "bkcache/clock.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -36,14 +39,6 @@ typedef enum bk_retry_kind {
     BK_RETRY_TIMEOUT,   /* the request timed out: costs more quota */
 } bk_retry_kind;
 
-/* Injectable time and randomness; NULL members use the real ones. */
-typedef struct bk_retry_hooks {
-    double (*random01)(void *ud);    /* uniform in [0, 1) */
-    double (*now_seconds)(void *ud); /* monotonic */
-    void (*sleep_ms)(void *ud, uint64_t ms);
-    void *ud;
-} bk_retry_hooks;
-
 typedef struct bk_retry_config {
     bk_retry_mode mode;
     int max_attempts;        /* >= 1; default 3 */
@@ -52,6 +47,9 @@ typedef struct bk_retry_config {
     int quota_initial;       /* default 500 */
     int quota_retry_cost;    /* default 5 */
     int quota_timeout_cost;  /* default 10 */
+    /* The jitter's random source, uniform in [0, 1); NULL = the state's own. */
+    double (*random01)(void *ud);
+    void *random_ud;
 } bk_retry_config;
 
 void bk_retry_config_init(bk_retry_config *c);
@@ -66,7 +64,7 @@ int bk_retry_is_throttle_code(const char *s3_code);
 typedef struct bk_retry_state {
     pthread_mutex_t lock;
     bk_retry_config cfg;
-    bk_retry_hooks hooks;
+    bk_clock clock;
     int quota;    /* tokens left */
     uint64_t rng; /* default random source, seeded per state */
     /* adaptive limiter (SDK names) */
@@ -77,9 +75,10 @@ typedef struct bk_retry_state {
     double last_max_rate, last_throttle_time, time_window;
 } bk_retry_state;
 
-void bk_retry_state_init(bk_retry_state *s, const bk_retry_config *cfg,
-                         const bk_retry_hooks *hooks);
-void bk_retry_state_destroy(bk_retry_state *s);
+/* clock NULL = the system's (monotonic time for the limiter, sleep for the
+ * back-off); it is copied. */
+void bk_retry_state_init(bk_retry_state *s, const bk_retry_config *cfg, const bk_clock *clock);
+void bk_retry_state_clear(bk_retry_state *s);
 
 /* Delay before retry number `retry` (1 = before the second attempt), in ms. */
 uint64_t bk_retry_backoff_ms(bk_retry_state *s, int retry);
@@ -99,7 +98,7 @@ void bk_retry_rate_update(bk_retry_state *s, int throttled);
 /* For tests and logs: the limiter's current rate (requests/s), 0 when off. */
 double bk_retry_rate_current(bk_retry_state *s);
 
-/* The hooks' sleep (or a real one). */
+/* The clock's sleep. */
 void bk_retry_sleep(bk_retry_state *s, uint64_t ms);
 
 #ifdef __cplusplus

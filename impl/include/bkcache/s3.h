@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "bkcache/buf.h"
+#include "bkcache/clock.h"
 #include "bkcache/creds.h"
 #include "bkcache/error.h"
 #include "bkcache/retry.h"
@@ -64,10 +65,10 @@ typedef struct bk_s3_config {
     int anonymous;     /* send unsigned requests (public buckets); explicit only */
     const bk_env *env; /* environment for the fallbacks; NULL = the process's */
 
-    bk_retry_config retry;          /* mode, max attempts (3), base delay (1 s), quota */
-    const bk_retry_hooks *hooks;    /* tests: fake clock/random/sleep; NULL = real */
-    time_t (*wall_clock)(void *ud); /* x-amz-date source; NULL = time(NULL) */
-    void *wall_clock_ud;
+    bk_retry_config retry; /* mode, max attempts (3), base delay (1 s), quota */
+    /* Time for x-amz-date, credential expiry and the retries' limiter and
+     * back-off; NULL = the system's. Copied (its ud must outlive the client). */
+    const bk_clock *clock;
 
     long connect_timeout_ms; /* default 10000 */
     long low_speed_time_s;   /* abort when below low_speed_limit for this long; default 30 */

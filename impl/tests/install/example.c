@@ -8,7 +8,7 @@
 
 #include "bkcache/bkcache.h"
 
-static int export_dir(const bk_s3_attrs *attrs, bk_s3_client *client, const char *dir, bk_err *err)
+static int export_dir(bk_s3cache *cache, const char *dir, bk_err *err)
 {
     bk_local_cache *local = NULL;
     bk_cache_config *cfg = NULL;
@@ -18,7 +18,7 @@ static int export_dir(const bk_s3_attrs *attrs, bk_s3_client *client, const char
              bk_local_to_s3(local, &cfg, err) == BK_OK &&
              (store = bk_store_open(dir, 0, err)) != NULL;
     if (ok) {
-        bk_export_options o = {.attrs = attrs, .client = client, .store = store};
+        bk_export_options o = {.cache = cache, .store = store};
         ok = bk_export_config(&o, cfg, &summary, err) == BK_OK;
     }
     if (ok)
@@ -30,12 +30,12 @@ static int export_dir(const bk_s3_attrs *attrs, bk_s3_client *client, const char
     return ok;
 }
 
-static int import_dir(const bk_s3_attrs *attrs, bk_s3_client *client, const char *dir, bk_err *err)
+static int import_dir(bk_s3cache *cache, const char *dir, bk_err *err)
 {
     bk_store *dest = bk_store_open(dir, 1, err);
     if (!dest)
         return 0;
-    bk_import_options io = {.attrs = attrs, .client = client, .dest = dest};
+    bk_import_options io = {.cache = cache, .dest = dest};
     bk_import_result res = {0};
     int ok = bk_import(&io, &res, err) == BK_OK;
     if (ok)
@@ -62,13 +62,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "example: %s\n", err.msg);
         return 2;
     }
-    bk_s3_client *client = bk_s3cache_client_new(&attrs, NULL, &err);
-    int ok = client != NULL &&
-             (strcmp(argv[1], "export") == 0 ? export_dir(&attrs, client, argv[2], &err)
-                                             : import_dir(&attrs, client, argv[2], &err));
+    bk_s3cache *cache = bk_s3cache_open(&attrs, NULL, &err);
+    int ok = cache != NULL && (strcmp(argv[1], "export") == 0 ? export_dir(cache, argv[2], &err)
+                                                              : import_dir(cache, argv[2], &err));
     if (!ok)
         fprintf(stderr, "example: %s\n", err.msg);
-    bk_s3_client_free(client);
-    bk_s3_attrs_free(&attrs);
+    bk_s3cache_free(cache);
+    bk_s3_attrs_clear(&attrs);
     return ok ? 0 : 1;
 }

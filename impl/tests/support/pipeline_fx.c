@@ -24,11 +24,12 @@ static int configure_tuned(pipeline_fx *fx, const char *extra, uint64_t threshol
     tuning.retry_base_delay_ms = 1; /* retries without real waiting */
     tuning.multipart_threshold = threshold;
     tuning.part_size = part_size;
-    fx->client = bk_s3cache_client_new(&fx->attrs, &tuning, &err);
-    if (fx->client == NULL) {
-        fprintf(stderr, "client: %s\n", err.msg);
+    fx->cache = bk_s3cache_open(&fx->attrs, &tuning, &err);
+    if (fx->cache == NULL) {
+        fprintf(stderr, "cache: %s\n", err.msg);
         return -1;
     }
+    fx->client = fx->cache->client;
     return 0;
 }
 
@@ -54,18 +55,23 @@ int pipeline_fx_start(pipeline_fx *fx, const char *extra, uint64_t min_part_size
     return configure(fx, extra);
 }
 
+void pipeline_fx_close(pipeline_fx *fx)
+{
+    bk_s3cache_free(fx->cache);
+    bk_s3_attrs_clear(&fx->attrs);
+    fx->cache = NULL;
+    fx->client = NULL;
+}
+
 int pipeline_fx_reconfigure(pipeline_fx *fx, const char *extra)
 {
-    bk_s3_client_free(fx->client);
-    bk_s3_attrs_free(&fx->attrs);
-    fx->client = NULL;
+    pipeline_fx_close(fx);
     return configure(fx, extra);
 }
 
 void pipeline_fx_stop(pipeline_fx *fx)
 {
-    bk_s3_client_free(fx->client);
-    bk_s3_attrs_free(&fx->attrs);
+    pipeline_fx_close(fx);
     ms3_server_stop(fx->mock);
     memset(fx, 0, sizeof *fx);
 }
@@ -92,8 +98,6 @@ uint64_t fx_last_seq(pipeline_fx *fx)
 int pipeline_fx_reconfigure_tuned(pipeline_fx *fx, const char *extra, uint64_t threshold,
                                   uint64_t part_size)
 {
-    bk_s3_client_free(fx->client);
-    bk_s3_attrs_free(&fx->attrs);
-    fx->client = NULL;
+    pipeline_fx_close(fx);
     return configure_tuned(fx, extra, threshold, part_size);
 }
