@@ -230,7 +230,7 @@ static int do_export(int argc, char **argv)
 out:
     if (status != 0)
         fprintf(stderr, "broken adapter: export failed: %s\n", err.msg);
-    bk_buf_free(&enc);
+    bk_buf_clear(&enc);
     bk_s3cache_free(cache); /* closes its connections: the proxy can stop */
     gzip_proxy_stop(proxy);
     bk_store_free(store);

@@ -42,8 +42,10 @@ bk_code broken_put_manifests(bk_s3cache *cache, const char *data, size_t len, bk
                          : bk_err_set(err, BK_ENOMEM, "out of memory");
         bk_s3_result_clear(&res);
         free(key);
-        if (rc != BK_OK)
-            return bk_err_prefix(err, "error writing manifest: %s: ", l->names[i]);
+        if (rc != BK_OK) {
+            bk_err_prefix(err, "error writing manifest: %s: ", l->names[i]);
+            return rc;
+        }
     }
     return BK_OK;
 }
@@ -132,7 +134,9 @@ static bk_code touch(run *r, const char *key, uint64_t size, bk_err *err)
         rc = bk_s3_copy(r->o->cache->client, key, key, &copy, &res, err);
         bk_s3_result_clear(&res);
     }
-    return rc != BK_OK ? bk_err_prefix(err, "failed to touch file: ") : BK_OK;
+    if (rc != BK_OK)
+        bk_err_prefix(err, "failed to touch file: ");
+    return rc;
 }
 
 static bk_code upload(run *r, const char *key, const item *it, bk_err *err)
@@ -148,7 +152,9 @@ static bk_code upload(run *r, const char *key, const item *it, bk_err *err)
     if (fd >= 0)
         close(fd);
     bk_s3_result_clear(&res);
-    return rc != BK_OK ? bk_err_prefix(err, "error writing layer blob: ") : BK_OK;
+    if (rc != BK_OK)
+        bk_err_prefix(err, "error writing layer blob: ");
+    return rc;
 }
 
 /* s3.go:284-305: present and older than touch_refresh: touch; absent: upload. */

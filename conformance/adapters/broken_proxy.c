@@ -202,7 +202,7 @@ static void *serve(void *arg)
     if (origin >= 0)
         close(origin);
     close(client);
-    bk_buf_free(&out);
+    bk_buf_clear(&out);
     free(head);
     return NULL;
 }

@@ -99,7 +99,7 @@ static json_t *shown_query(const char *q)
             bk_buf_putc(&b, *q++);
     }
     json_t *s = json_string(b.data != NULL ? b.data : "");
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
     return s;
 }
 
@@ -262,7 +262,7 @@ char *conf_svg_inline(const char *svg, const char **why)
                     strncasecmp(p + k + 1, "on", 2) == 0 && p[k + 3] >= 'a' && p[k + 3] <= 'z') {
                     size_t name = strspn(p + k + 3, "abcdefghijklmnopqrstuvwxyz");
                     if (p[k + 3 + name] == '=') {
-                        bk_buf_free(&b);
+                        bk_buf_clear(&b);
                         *why = "Graphviz's picture holds an event handler; not inlined";
                         return NULL;
                     }
@@ -271,7 +271,7 @@ char *conf_svg_inline(const char *svg, const char **why)
         bk_buf_putc(&b, *p++);
     }
     if (b.failed) {
-        bk_buf_free(&b);
+        bk_buf_clear(&b);
         *why = "out of memory";
         return NULL;
     }
@@ -290,10 +290,10 @@ static void record_picture(conf_ctx *c, const bk_explain *e, const bk_explain_re
     if (bk_explain_dot(e, ro, &dot, &err) != BK_OK ||
         conf_write_file(st->dot_file, dot.data, dot.len, &err) != BK_OK) {
         d->no_picture = strdup(err.msg);
-        bk_buf_free(&dot);
+        bk_buf_clear(&dot);
         return;
     }
-    bk_buf_free(&dot);
+    bk_buf_clear(&dot);
     const char *argv[] = {"dot", "-Tsvg", st->dot_file, NULL};
     conf_run run;
     char why[600], sub[500];
@@ -337,7 +337,7 @@ static void record_explain(conf_ctx *c, conf_detail *d)
         bk_buf tree = BK_BUF_INIT;
         if (bk_explain_text(e, &ro, &tree, &err) == BK_OK)
             d->tree = bk_buf_steal(&tree);
-        bk_buf_free(&tree);
+        bk_buf_clear(&tree);
         if (bk_explain_primary(e) != NULL)
             record_picture(c, e, &ro, d);
     }
@@ -473,7 +473,7 @@ static char *explain_diff(const char *want, size_t want_len, const char *got, si
         int differs = 0;
         if (bk_explain_diff_text(a, b, NULL, &out, &differs, &err) == BK_OK)
             text = bk_buf_steal(&out);
-        bk_buf_free(&out);
+        bk_buf_clear(&out);
     }
     bk_explain_free(a);
     bk_explain_free(b);

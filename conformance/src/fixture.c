@@ -147,7 +147,7 @@ bk_code conf_seed(conf_ctx *c, const char *prefix, const char *name, const char 
         rc = conf_read_file(path, &data, err);
         if (rc == BK_OK)
             rc = conf_put(c, key, data.data, data.len, err);
-        bk_buf_free(&data);
+        bk_buf_clear(&data);
     }
     conf_strings_free(blobs, n);
     if (rc == BK_OK && name != NULL) {

@@ -49,7 +49,7 @@ static int first_blob_key(conf_ctx *c, const char *prefix, char *key, size_t siz
     if (ok)
         snprintf(key, size, "%sblobs/%s", prefix, d[0]);
     conf_strings_free(d, n);
-    bk_buf_free(&g);
+    bk_buf_clear(&g);
     return ok;
 }
 

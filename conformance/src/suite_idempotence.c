@@ -110,7 +110,7 @@ void suite_idempotence(conf_ctx *c)
     if (n <= 0) {
         conf_fail(c, SUITE, "reexport_uploads_nothing", "%s",
                   n == 0 ? "the first export wrote no blobs" : why);
-        bk_buf_free(&first);
+        bk_buf_clear(&first);
         return;
     }
     uint64_t mark = conf_journal_mark(c);
@@ -137,8 +137,8 @@ void suite_idempotence(conf_ctx *c)
         else
             conf_pass(c, SUITE, "manifest_unchanged", "%zu bytes", second.len);
     }
-    bk_buf_free(&first);
-    bk_buf_free(&second);
+    bk_buf_clear(&first);
+    bk_buf_clear(&second);
 
     /* One blob deleted (a lifecycle rule expired it): only that one comes back. */
     conf_object *objs = NULL;

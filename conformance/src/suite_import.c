@@ -66,7 +66,7 @@ static void golden_case(conf_ctx *c, const char *graph, const char *mode)
     if (conf_golden(c, graph, mode, &m, &err) != BK_OK ||
         conf_seed(c, prefix, "buildkit", m.data, m.len, &err) != 0) {
         conf_fail(c, SUITE, check, "setup: %s", err.msg);
-        bk_buf_free(&m);
+        bk_buf_clear(&m);
         return;
     }
     char *attrs = conf_attrs(c, prefix, NULL);
@@ -82,7 +82,7 @@ static void golden_case(conf_ctx *c, const char *graph, const char *mode)
     conf_run_free(&r);
     conf_rmtree(dest);
     free(attrs);
-    bk_buf_free(&m);
+    bk_buf_clear(&m);
 }
 
 static int by_name(const void *a, const void *b)
@@ -125,7 +125,7 @@ static void reject_cases(conf_ctx *c)
         if (conf_read_file(path, &m, &err) != BK_OK ||
             conf_seed(c, prefix, "buildkit", m.data, m.len, &err) != 0) {
             conf_fail(c, SUITE, check, "setup: %s", err.msg);
-            bk_buf_free(&m);
+            bk_buf_clear(&m);
             continue;
         }
         char *attrs = conf_attrs(c, prefix, NULL);
@@ -143,7 +143,7 @@ static void reject_cases(conf_ctx *c)
         conf_run_free(&r);
         conf_rmtree(dest);
         free(attrs);
-        bk_buf_free(&m);
+        bk_buf_clear(&m);
     }
     conf_strings_free(names, n);
 }
@@ -204,8 +204,8 @@ static void first_name_only(conf_ctx *c)
     else
         conf_pass(c, SUITE, check, "name=a;b reads a, name=b;a reads b");
 out:
-    bk_buf_free(&a);
-    bk_buf_free(&b);
+    bk_buf_clear(&a);
+    bk_buf_clear(&b);
 }
 
 void suite_import(conf_ctx *c)

@@ -137,8 +137,8 @@ static void damaged_case(conf_ctx *c, const char *check, enum damage kind)
     conf_run_free(&r);
     conf_rmtree(dest);
 out:
-    bk_buf_free(&m);
-    bk_buf_free(&blob);
+    bk_buf_clear(&m);
+    bk_buf_clear(&blob);
 }
 
 void suite_integrity(conf_ctx *c)

@@ -51,8 +51,9 @@ static int aws_setup(conf_ctx *c, aws_ctx *a, bk_err *err)
     snprintf(config, sizeof config, "%s/config", dir);
     int n = snprintf(text, sizeof text, "[default]\nregion = %s\ns3 =\n    addressing_style = %s\n",
                      c->region, c->path_style ? "path" : "virtual");
-    if (conf_write_file(config, text, (size_t)n, err) != BK_OK)
-        return err->code;
+    bk_code rc = conf_write_file(config, text, (size_t)n, err);
+    if (rc != BK_OK)
+        return (int)rc;
     snprintf(a->config_env, sizeof a->config_env, "AWS_CONFIG_FILE=%s", config);
     snprintf(a->region_env, sizeof a->region_env, "AWS_DEFAULT_REGION=%s", c->region);
     snprintf(a->region_env2, sizeof a->region_env2, "AWS_REGION=%s", c->region);
@@ -181,13 +182,13 @@ void suite_interop(conf_ctx *c)
                 snprintf(why, sizeof why, "awscli downloaded %s as bytes of sha256:%s", objs[i].key,
                          hex);
         }
-        bk_buf_free(&data);
+        bk_buf_clear(&data);
     }
     if (why[0])
         conf_fail(c, SUITE, "awscli_downloads_identical", "%s", why);
     else
         conf_pass(c, SUITE, "awscli_downloads_identical", "%zu objects byte-identical", n);
     conf_rmtree(dir);
-    bk_buf_free(&golden);
+    bk_buf_clear(&golden);
     conf_objects_free(objs, n);
 }

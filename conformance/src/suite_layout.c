@@ -43,7 +43,7 @@ static void layout_case(conf_ctx *c, const char *check, const char *sub, const c
     bk_err_clear(&err);
     if (conf_golden(c, "linear", "max", &golden, &err) != BK_OK) {
         conf_fail(c, SUITE, check, "%s", err.msg);
-        bk_buf_free(&golden);
+        bk_buf_clear(&golden);
         return;
     }
     char blob_root[768];
@@ -78,9 +78,9 @@ static void layout_case(conf_ctx *c, const char *check, const char *sub, const c
                 conf_detail_bytes(c, SUITE, check, why, first.data, first.len, cur.data, cur.len,
                                   0);
             }
-            bk_buf_free(&cur);
+            bk_buf_clear(&cur);
         }
-        bk_buf_free(&first);
+        bk_buf_clear(&first);
         if (same)
             conf_pass(c, SUITE, check, "%zu keys, identical manifests", n);
         else
@@ -89,7 +89,7 @@ static void layout_case(conf_ctx *c, const char *check, const char *sub, const c
         conf_pass(c, SUITE, check, "%zu keys as expected", n);
     }
     conf_strings_free(keys, n);
-    bk_buf_free(&golden);
+    bk_buf_clear(&golden);
 }
 
 /* Each blob object holds exactly the layer blob: sha256 of its bytes = its key. */
@@ -128,7 +128,7 @@ static void blob_content(conf_ctx *c)
                          hex);
             }
         }
-        bk_buf_free(&data);
+        bk_buf_clear(&data);
     }
     if (ok)
         conf_pass(c, SUITE, check, "%zu blobs", n);

@@ -57,7 +57,7 @@ static void check_parses(conf_ctx *c, const bk_buf *m)
     } else {
         conf_pass(c, SUITE, "go_encoding", "%zu bytes, byte-identical", m->len);
     }
-    bk_buf_free(&enc);
+    bk_buf_clear(&enc);
     bk_config_free(cfg);
 }
 
@@ -197,5 +197,5 @@ void suite_manifest(conf_ctx *c)
         check_parses(c, &m);
         check_annotations(c, &m, "multistage", blob_root);
     }
-    bk_buf_free(&m);
+    bk_buf_clear(&m);
 }

@@ -65,8 +65,8 @@ static void mode_case(conf_ctx *c, const char *graph, const char *mode_attr,
             conf_strings_free(keys, n);
         }
     }
-    bk_buf_free(&golden);
-    bk_buf_free(&got);
+    bk_buf_clear(&golden);
+    bk_buf_clear(&got);
 }
 
 void suite_modes(conf_ctx *c)

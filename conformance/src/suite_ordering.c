@@ -115,7 +115,7 @@ static void failed_blob_no_manifest(conf_ctx *c)
     if (conf_golden(c, "linear", "min", &old, &err) != BK_OK ||
         conf_seed(c, prefix, "buildkit", old.data, old.len, &err) != 0) {
         conf_fail(c, SUITE, check, "setup: %s", err.msg);
-        bk_buf_free(&old);
+        bk_buf_clear(&old);
         return;
     }
     ms3_fault_rule r;
@@ -129,7 +129,7 @@ static void failed_blob_no_manifest(conf_ctx *c)
     uint64_t id = 0;
     if (ms3_server_add_fault(c->mock, &r, &id, &err) != 0) {
         conf_fail(c, SUITE, check, "setup: %s", err.msg);
-        bk_buf_free(&old);
+        bk_buf_clear(&old);
         return;
     }
     uint64_t mark = conf_journal_mark(c);
@@ -165,8 +165,8 @@ static void failed_blob_no_manifest(conf_ctx *c)
     else
         conf_pass(c, SUITE, check, "export failed (exit %d), older manifest intact", run.exit_code);
     conf_run_free(&run);
-    bk_buf_free(&old);
-    bk_buf_free(&now);
+    bk_buf_clear(&old);
+    bk_buf_clear(&now);
 }
 
 static void failed_manifest_reported(conf_ctx *c)

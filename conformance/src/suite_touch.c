@@ -202,7 +202,7 @@ static void stale_and_fresh(conf_ctx *c)
                         snprintf(why, sizeof why, "%s changed content when touched", objs[i].key);
                     }
                 }
-                bk_buf_free(&data);
+                bk_buf_clear(&data);
             }
         }
         conf_objects_free(objs, n);
@@ -375,7 +375,7 @@ static void multipart_lowered(conf_ctx *c)
                      data.len, hex);
         }
     }
-    bk_buf_free(&data);
+    bk_buf_clear(&data);
     if (ok)
         conf_pass(c, SUITE, check, "12 MiB blob touched in 5 MiB UploadPartCopy ranges");
     else

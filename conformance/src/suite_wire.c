@@ -211,7 +211,7 @@ static void range_resume(conf_ctx *c)
     if (conf_golden(c, "linear", "max", &m, &err) != BK_OK ||
         conf_seed(c, prefix, "buildkit", m.data, m.len, &err) != 0) {
         conf_fail(c, SUITE, check, "setup: %s", err.msg);
-        bk_buf_free(&m);
+        bk_buf_clear(&m);
         return;
     }
     snprintf(glob, sizeof glob, "%sblobs/*", prefix);
@@ -227,7 +227,7 @@ static void range_resume(conf_ctx *c)
     uint64_t id = 0;
     if (ms3_server_add_fault(c->mock, &rule, &id, &err) != 0) {
         conf_fail(c, SUITE, check, "setup: %s", err.msg);
-        bk_buf_free(&m);
+        bk_buf_clear(&m);
         return;
     }
     uint64_t mark = conf_journal_mark(c);
@@ -282,7 +282,7 @@ static void range_resume(conf_ctx *c)
         conf_pass(c, SUITE, check, "the cut download resumed with Range");
     conf_run_free(&r);
     conf_rmtree(dest);
-    bk_buf_free(&m);
+    bk_buf_clear(&m);
 }
 
 /* The point of disable_accept_encoding (moby/buildkit#3749) is that
@@ -370,7 +370,7 @@ static void multipart_upload(conf_ctx *c)
                 snprintf(why, sizeof why, "%s holds %zu bytes of sha256:%s", key, data.len, hex);
         }
     }
-    bk_buf_free(&data);
+    bk_buf_clear(&data);
     if (why[0])
         conf_fail(c, SUITE, check, "%s", why);
     else

@@ -50,8 +50,10 @@ static bk_code make_client(conf_ctx *c, bk_err *err)
     char agent[64];
     snprintf(agent, sizeof agent, "bkcache-conformance/%s", bk_version());
     cfg.user_agent = agent;
-    c->s3 = bk_s3_client_new(&cfg, err);
-    return c->s3 != NULL ? BK_OK : err->code;
+    bk_err cerr;
+    bk_err_clear(&cerr);
+    c->s3 = bk_s3_client_new(&cfg, &cerr);
+    return c->s3 != NULL ? BK_OK : bk_err_set(err, cerr.code, "%s", cerr.msg);
 }
 
 static void new_run_prefix(conf_ctx *c)
@@ -67,18 +69,20 @@ bk_code conf_target_start_mock(conf_ctx *c, bk_err *err)
     ms3_options_init(&o);
     o.listen_host = "127.0.0.1";
     o.region = "us-east-1";
-    c->mock = ms3_server_start(&o, err);
+    bk_err merr;
+    bk_err_clear(&merr);
+    c->mock = ms3_server_start(&o, &merr);
     if (c->mock == NULL)
-        return err->code;
+        return bk_err_set(err, merr.code, "%s", merr.msg);
     char hex[33];
     random_hex(hex, 8);
     snprintf(c->access_key, sizeof c->access_key, "AKIACONF%s", hex);
     random_hex(hex, 16);
     snprintf(c->secret_key, sizeof c->secret_key, "conf/%s+secret", hex);
     c->session_token[0] = '\0';
-    if (ms3_server_add_credentials(c->mock, c->access_key, c->secret_key, NULL, err) != 0 ||
-        ms3_server_create_bucket(c->mock, MOCK_BUCKET, err) != 0)
-        return err->code;
+    if (ms3_server_add_credentials(c->mock, c->access_key, c->secret_key, NULL, &merr) != 0 ||
+        ms3_server_create_bucket(c->mock, MOCK_BUCKET, &merr) != 0)
+        return bk_err_set(err, merr.code, "%s", merr.msg);
     c->is_mock = 1;
     snprintf(c->endpoint, sizeof c->endpoint, "%s", ms3_server_url(c->mock));
     snprintf(c->region, sizeof c->region, "%s", ms3_server_region(c->mock));

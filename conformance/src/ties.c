@@ -285,7 +285,7 @@ static bk_code canonical_bytes(const char *json, size_t len, bk_buf *out, bk_err
         rc = conf_ties_canonicalize(cfg, err);
     if (rc == BK_OK)
         rc = bk_config_encode(cfg, out, err);
-    bk_buf_free(&enc);
+    bk_buf_clear(&enc);
     bk_config_free(cfg);
     return rc;
 }
@@ -321,8 +321,8 @@ conf_same conf_manifest_compared(const char *got, size_t got_len, const char *wa
 
 void conf_compared_clear(conf_compared *cmp)
 {
-    bk_buf_free(&cmp->canon_got);
-    bk_buf_free(&cmp->canon_want);
+    bk_buf_clear(&cmp->canon_got);
+    bk_buf_clear(&cmp->canon_want);
     memset(cmp, 0, sizeof *cmp);
 }
 

@@ -106,7 +106,7 @@ static void check_manifest(conf_ctx *c, const char *key, const bk_buf *m, const 
                                   "the manifest against Go's json.Marshal of what it decodes to",
                                   enc.data, enc.len, m->data, m->len, 0);
         }
-        bk_buf_free(&enc);
+        bk_buf_clear(&enc);
     }
     bk_config_free(cfg);
 
@@ -197,7 +197,7 @@ void conf_verify_bucket(conf_ctx *c, const conf_verify_opts *o)
             f.manifests++;
             check_manifest(c, key, &m, blob_root, checked, &f);
         }
-        bk_buf_free(&m);
+        bk_buf_clear(&m);
         free(key);
     }
     json_decref(checked);
@@ -477,7 +477,7 @@ void conf_verify_journal(conf_ctx *c, const char *suite, json_t *entries, const 
             }
             conf_strings_free(digests, nd);
         }
-        bk_buf_free(&m);
+        bk_buf_clear(&m);
     }
     char why[800];
     size_t uploads = 0;

@@ -108,13 +108,13 @@ static void test_ties_reordered_compare_equal(void **state)
                                                    why, sizeof why),
                              CONF_SAME_UP_TO_TIES);
             same_chains(&golden, &other);
-            bk_buf_free(&other);
+            bk_buf_clear(&other);
         }
         char why[600] = "";
         assert_int_equal(conf_manifest_compare(golden.data, golden.len, golden.data, golden.len,
                                                why, sizeof why),
                          CONF_SAME_BYTES);
-        bk_buf_free(&golden);
+        bk_buf_clear(&golden);
     }
 }
 
@@ -131,8 +131,8 @@ static void test_no_ties_nothing_moves(void **state)
         assert_int_equal(groups, 0);
         assert_int_equal(other.len, golden.len);
         assert_memory_equal(other.data, golden.data, golden.len);
-        bk_buf_free(&golden);
-        bk_buf_free(&other);
+        bk_buf_clear(&golden);
+        bk_buf_clear(&other);
     }
 }
 
@@ -184,10 +184,10 @@ static void test_other_differences_stay_different(void **state)
     assert_int_equal(
         conf_manifest_compare(loose.data, loose.len, golden.data, golden.len, why, sizeof why),
         CONF_DIFFERENT);
-    bk_buf_free(&loose);
-    bk_buf_free(&other);
-    bk_buf_free(&swapped);
-    bk_buf_free(&golden);
+    bk_buf_clear(&loose);
+    bk_buf_clear(&other);
+    bk_buf_clear(&swapped);
+    bk_buf_clear(&golden);
 }
 
 static void test_bad_index_refused(void **state)
@@ -202,7 +202,7 @@ static void test_bad_index_refused(void **state)
     assert_int_equal(conf_ties_canonicalize(cfg, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "out of range"));
     bk_config_free(cfg);
-    bk_buf_free(&golden);
+    bk_buf_clear(&golden);
 }
 
 int main(void)

@@ -12,7 +12,7 @@ void bk_buf_init(bk_buf *b)
     b->failed = 0;
 }
 
-void bk_buf_free(bk_buf *b)
+void bk_buf_clear(bk_buf *b)
 {
     free(b->data);
     bk_buf_init(b);
@@ -100,7 +100,7 @@ const char *bk_buf_str(const bk_buf *b)
 char *bk_buf_steal(bk_buf *b)
 {
     if (b->failed) {
-        bk_buf_free(b);
+        bk_buf_clear(b);
         return NULL;
     }
     if (b->data == NULL && reserve(b, 0) != 0)

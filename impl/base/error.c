@@ -18,10 +18,10 @@ bk_code bk_err_set(bk_err *err, bk_code code, const char *fmt, ...)
     return code;
 }
 
-bk_code bk_err_prefix(bk_err *err, const char *fmt, ...)
+void bk_err_prefix(bk_err *err, const char *fmt, ...)
 {
     if (err == NULL)
-        return BK_OK;
+        return;
     char prefix[BK_ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -37,7 +37,6 @@ bk_code bk_err_prefix(bk_err *err, const char *fmt, ...)
     memmove(err->msg + plen, err->msg, mlen);
     memcpy(err->msg, prefix, plen);
     err->msg[plen + mlen] = '\0';
-    return err->code;
 }
 
 void bk_err_clear(bk_err *err)

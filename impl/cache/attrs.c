@@ -325,11 +325,11 @@ static long csv_split(const char *text, char ***fields_out, bk_err *err)
             break; /* end of the record: buildx reads the first line only */
         p++;
     }
-    bk_buf_free(&field);
+    bk_buf_clear(&field);
     *fields_out = fields;
     return (long)n;
 fail:
-    bk_buf_free(&field);
+    bk_buf_clear(&field);
     free_strv(fields, n);
     return -1;
 }

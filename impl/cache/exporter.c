@@ -247,8 +247,10 @@ static bk_code upload(export_run *r, bk_plan_blob *b, bk_err *err)
     rc = bk_s3_upload_fd(r->cache->client, b->key, fd, 0, b->size, &put, &res, err);
     close(fd);
     bk_s3_result_clear(&res);
-    if (rc != BK_OK)
-        return bk_err_prefix(err, "error writing layer blob: ");
+    if (rc != BK_OK) {
+        bk_err_prefix(err, "error writing layer blob: ");
+        return rc;
+    }
     emit(r, BK_PROGRESS_BLOB_DONE, b, b->size, bk_clock_mono_seconds(&r->cache->clock) - start,
          NULL);
     pthread_mutex_lock(&r->lock);
@@ -272,8 +274,10 @@ static bk_code touch(export_run *r, bk_plan_blob *b, bk_err *err)
     bk_code rc = bk_s3_copy_any_size(r->cache->client, b->key, b->key, b->remote.size, limit, &copy,
                                      &res, err);
     bk_s3_result_clear(&res);
-    if (rc != BK_OK)
-        return bk_err_prefix(err, "failed to touch file: ");
+    if (rc != BK_OK) {
+        bk_err_prefix(err, "failed to touch file: ");
+        return rc;
+    }
     emit(r, BK_PROGRESS_BLOB_TOUCH, b, b->remote.size, 0, NULL);
     count(r, &r->sum->touched);
     return BK_OK;
@@ -411,7 +415,7 @@ static bk_code run_export(export_run *r, const bk_cache_config *cfg, bk_err *err
         rc = bk__workpool_run(r->plan->n_blobs, workers(r), carry_out, r, err);
     if (rc == BK_OK && !o->dry_run)
         rc = write_manifests(r, &json, err);
-    bk_buf_free(&json);
+    bk_buf_clear(&json);
     return rc;
 }
 

@@ -88,8 +88,10 @@ static bk_code fetch(import_run *r, fetch_job *job, bk_err *err)
     }
     bk_s3_result_clear(&res);
     rc = bk_blob_writer_commit(w, err);
-    if (rc != BK_OK)
-        return bk_err_prefix(err, "%s: ", job->key);
+    if (rc != BK_OK) {
+        bk_err_prefix(err, "%s: ", job->key);
+        return rc;
+    }
     emit(r, BK_PROGRESS_BLOB_FETCHED, job, job->size,
          bk_clock_mono_seconds(&o->cache->clock) - start, NULL);
     pthread_mutex_lock(&r->lock);
@@ -120,7 +122,7 @@ static bk_code read_manifest(import_run *r, bk_err *err)
     if (rc != BK_OK) {
         int not_found = bk_s3_result_is_not_found(&sres);
         bk_s3_result_clear(&sres);
-        bk_buf_free(&body);
+        bk_buf_clear(&body);
         if (not_found) {
             res->found = 0;
             return BK_OK;
@@ -135,7 +137,7 @@ static bk_code read_manifest(import_run *r, bk_err *err)
         o->progress(o->progress_ud, &ev);
     }
     rc = bk_config_parse(bk_buf_str(&body), body.len, &res->manifest, err);
-    bk_buf_free(&body);
+    bk_buf_clear(&body);
     if (rc == BK_OK)
         rc = bk_config_validate(res->manifest, BK_VALIDATE_S3, err);
     if (rc != BK_OK)
@@ -252,7 +254,7 @@ static bk_code run_import(import_run *r, bk_err *err)
                             "manifest %s references %zu missing blob(s): %s (expired by a "
                             "lifecycle rule?)",
                             r->res->manifest_key, r->res->n_missing, bk_buf_str(&keys));
-            bk_buf_free(&keys);
+            bk_buf_clear(&keys);
             return rc;
         }
         char msg[BK_ERR_MSG_MAX];
@@ -260,7 +262,7 @@ static bk_code run_import(import_run *r, bk_err *err)
                  "%zu referenced blob(s) missing from the bucket, their results dropped (those "
                  "steps will rebuild): %s",
                  r->res->n_missing, bk_buf_str(&keys));
-        bk_buf_free(&keys);
+        bk_buf_clear(&keys);
         emit(r, BK_PROGRESS_WARNING, NULL, 0, 0, msg);
     }
     return build_usable(r, err);

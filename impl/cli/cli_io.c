@@ -120,7 +120,7 @@ int cli_write_config(const char *cmd, const char *data, size_t len, int pretty)
     }
     int bad = indented.failed || fwrite(data, 1, len, stdout) != len;
     bad = fflush(stdout) != 0 || bad;
-    bk_buf_free(&indented);
+    bk_buf_clear(&indented);
     return bad ? cli_fail(cmd, "writing the output failed") : 0;
 }
 

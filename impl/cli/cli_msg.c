@@ -95,8 +95,8 @@ static void emit(FILE *out, const char *prefix, const char *fmt, va_list ap)
     else
         fputs(bk_buf_str(&line), out);
     fflush(out);
-    bk_buf_free(&raw);
-    bk_buf_free(&line);
+    bk_buf_clear(&raw);
+    bk_buf_clear(&line);
 }
 
 static void prefix_for(char *buf, size_t size, const char *cmd, const char *kind)

@@ -55,9 +55,9 @@ void cli_progress_emit(void *progress, const bk_progress_event *ev)
         e.message = bk_buf_str(&message);
     }
     bk_progress_emit(progress, &e);
-    bk_buf_free(&digest);
-    bk_buf_free(&key);
-    bk_buf_free(&message);
+    bk_buf_clear(&digest);
+    bk_buf_clear(&key);
+    bk_buf_clear(&message);
 }
 
 void cli_print_export_summary(FILE *out, const bk_export_summary *s, int dry_run)
@@ -78,7 +78,7 @@ static void print_plan(const bk_export_plan *plan)
     if (bk_export_plan_format(plan, &text, NULL) == BK_OK)
         fputs(bk_buf_str(&text), stdout);
     fflush(stdout);
-    bk_buf_free(&text);
+    bk_buf_clear(&text);
 }
 
 int cli_run_export(const cli_export_args *a)

@@ -334,8 +334,8 @@ int bk_cmd_demo(int argc, char **argv)
 done:
     fflush(stdout);
     listing_free(&l);
-    bk_buf_free(&want);
-    bk_buf_free(&got);
+    bk_buf_clear(&want);
+    bk_buf_clear(&got);
     bk_import_result_clear(&imported);
     bk_s3cache_free(cache);
     bk_store_free(dest);

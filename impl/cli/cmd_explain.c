@@ -197,7 +197,7 @@ static int emit(const char *output, const bk_buf *rendered, int text)
             status = CLI_EXIT_FAILED;
         }
     }
-    bk_buf_free(&escaped);
+    bk_buf_clear(&escaped);
     return status;
 }
 
@@ -291,7 +291,7 @@ static int run_diff(const char *a_spec, const char *b_spec, const explain_args *
         status = emit(a->output, &out, a->format == FMT_TEXT) != 0 ? CLI_EXIT_USAGE
                  : differs                                         ? CLI_EXIT_FAILED
                                                                    : 0;
-    bk_buf_free(&out);
+    bk_buf_clear(&out);
     bk_explain_free(ea);
     bk_explain_free(eb);
     return status;
@@ -332,7 +332,7 @@ static int run_one(const char *spec, int from_bucket, const explain_args *a,
     } else {
         status = emit(a->output, &out, a->format == FMT_TEXT);
     }
-    bk_buf_free(&out);
+    bk_buf_clear(&out);
     bk_explain_free(e);
     return status;
 }

@@ -77,7 +77,7 @@ int bk_cmd_fmt(int argc, char **argv)
     } else {
         rc = cli_write_config("fmt", out.data, out.len, fo.pretty);
     }
-    bk_buf_free(&out);
+    bk_buf_clear(&out);
     bk_config_free(cfg);
     free(data);
     return rc;

@@ -75,7 +75,7 @@ static int report(const bk_import_result *res, bk_store *store)
         cli_fail("import", "%s", err.msg);
         status = CLI_EXIT_FAILED;
     }
-    bk_buf_free(&enc);
+    bk_buf_clear(&enc);
     return status;
 }
 
@@ -91,7 +91,7 @@ static int print_json(const bk_import_result *res)
     } else {
         printf("%s\n", bk_buf_str(&out));
     }
-    bk_buf_free(&out);
+    bk_buf_clear(&out);
     return status;
 }
 

@@ -75,7 +75,7 @@ int bk_cmd_normalize(int argc, char **argv)
     } else {
         rc = cli_write_config("normalize", out.data, out.len, no.pretty);
     }
-    bk_buf_free(&out);
+    bk_buf_clear(&out);
     bk_config_free(norm);
     bk_config_free(cfg);
     free(data);

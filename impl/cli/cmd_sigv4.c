@@ -251,10 +251,10 @@ static int run(const options *o, bk_httpreq *r)
         }
         printf("%s://%s%s?%s\n", o->https ? "https" : "http", host, bk_buf_str(&path),
                res.presigned_query);
-        bk_buf_free(&path);
+        bk_buf_clear(&path);
     }
-    bk_sigv4_result_free(&res);
-    bk_buf_free(&added);
+    bk_sigv4_result_clear(&res);
+    bk_buf_clear(&added);
     bk_sigv4_signer_free(s);
     if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
         rc = cli_fail("sigv4", "cannot write the output");
@@ -292,7 +292,7 @@ int bk_cmd_sigv4(int argc, char **argv)
         rc = cli_fail("sigv4", "%s", err.msg);
     } else {
         rc = run(&o, &r);
-        bk_httpreq_free(&r);
+        bk_httpreq_clear(&r);
     }
     free(text);
     return rc;

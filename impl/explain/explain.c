@@ -249,11 +249,12 @@ static int cmp_object(const void *a, const void *b)
     return strcmp(((const bk_explain_object *)a)->key, ((const bk_explain_object *)b)->key);
 }
 
-static void listing_free(listing *l)
+static void listing_clear(listing *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->objs[i].key);
     free(l->objs);
+    memset(l, 0, sizeof *l);
 }
 
 static char *concat(const char *a, const char *b)
@@ -446,11 +447,11 @@ bk_code bk_explain_bucket(bk_s3cache *cache, const bk_explain_bucket_opts *opts,
         rc = add_references(e, i, n_sorted, 0, err);
     sort_blobs(e);
 done:
-    bk_buf_free(&body);
+    bk_buf_clear(&body);
     for (size_t i = 0; raw != NULL && e != NULL && i < e->n_manifests; i++)
-        bk_buf_free(&raw[i]);
+        bk_buf_clear(&raw[i]);
     free(raw);
-    listing_free(&l);
+    listing_clear(&l);
     free(mp);
     free(bp);
     if (rc != BK_OK) {
@@ -550,8 +551,10 @@ bk_code bk_explain_local(const char *dir, const char *tag, bk_explain **out, bk_
     *out = NULL;
     bk_local_cache *lc = NULL;
     bk_code rc = bk_local_read(dir, tag, &lc, err);
-    if (rc != BK_OK)
-        return bk_err_prefix(err, "%s: ", dir);
+    if (rc != BK_OK) {
+        bk_err_prefix(err, "%s: ", dir);
+        return rc;
+    }
     bk_explain *e = explain_new(BK_EXPLAIN_LOCAL, dir);
     char *config_digest = local_config_digest(dir, lc->root_digest);
     char **names = NULL;
@@ -745,7 +748,7 @@ bk_code bk_explain_graph(const char *path, enum bk_export_mode mode, bk_explain 
         bk_buf enc = BK_BUF_INIT;
         rc = bk_config_encode(m->config, &enc, err);
         m->obj.size = enc.len;
-        bk_buf_free(&enc);
+        bk_buf_clear(&enc);
     }
     if (rc == BK_OK)
         rc = add_references(e, 0, 0, 0, err);

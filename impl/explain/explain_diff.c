@@ -71,13 +71,13 @@ static char *chain_string(const bk_cache_config *cfg, int64_t top, int64_t *scra
         bk_buf_printf(&b, "%s%s", k ? " " : "",
                       cfg->layers[scratch[k]].blob ? cfg->layers[scratch[k]].blob : "");
     if (b.failed) {
-        bk_buf_free(&b);
+        bk_buf_clear(&b);
         return NULL;
     }
     return bk_buf_steal(&b);
 }
 
-static void side_free(side *s)
+static void side_clear(side *s)
 {
     for (size_t i = 0; i < s->n_recs; i++) {
         free(s->recs[i].inputs);
@@ -88,6 +88,7 @@ static void side_free(side *s)
         free(s->layers[i].chain);
     free(s->layers);
     free(s->blobs);
+    memset(s, 0, sizeof *s);
 }
 
 static bk_code side_build(side *s, const bk_explain *e, bk_err *err)
@@ -114,7 +115,7 @@ static bk_code side_build(side *s, const bk_explain *e, bk_err *err)
             size_t nl = r->inputs[k].n_links;
             char **links = calloc(nl + 1, sizeof *links);
             if (links == NULL) {
-                bk_buf_free(&in);
+                bk_buf_clear(&in);
                 goto oom;
             }
             for (size_t l = 0; l < nl; l++) {
@@ -169,7 +170,7 @@ static bk_code side_build(side *s, const bk_explain *e, bk_err *err)
     return BK_OK;
 oom:
     free(scratch);
-    side_free(s);
+    side_clear(s);
     return bk_err_set(err, BK_ENOMEM, "out of memory");
 }
 
@@ -346,11 +347,12 @@ bk_code bk_explain_diff_text(const bk_explain *a, const bk_explain *b,
 {
     bk_explain_render_opts defaults = {0};
     side sa, sb;
-    if (side_build(&sa, a, err) != BK_OK)
-        return err->code;
-    if (side_build(&sb, b, err) != BK_OK) {
-        side_free(&sa);
-        return err->code;
+    bk_code rc = side_build(&sa, a, err);
+    if (rc != BK_OK)
+        return rc;
+    if ((rc = side_build(&sb, b, err)) != BK_OK) {
+        side_clear(&sa);
+        return rc;
     }
     text_diff t;
     memset(&t, 0, sizeof t);
@@ -388,10 +390,10 @@ bk_code bk_explain_diff_text(const bk_explain *a, const bk_explain *b,
         for (int w = 0; w < 2; w++) {
             if (t.lines[s][w].failed)
                 out->failed = 1;
-            bk_buf_free(&t.lines[s][w]);
+            bk_buf_clear(&t.lines[s][w]);
         }
-    side_free(&sa);
-    side_free(&sb);
+    side_clear(&sa);
+    side_clear(&sb);
     return bk_buf_check(out, err);
 }
 
@@ -450,11 +452,12 @@ bk_code bk_explain_diff_json(const bk_explain *a, const bk_explain *b, bk_buf *o
                              bk_err *err)
 {
     side sa, sb;
-    if (side_build(&sa, a, err) != BK_OK)
-        return err->code;
-    if (side_build(&sb, b, err) != BK_OK) {
-        side_free(&sa);
-        return err->code;
+    bk_code rc = side_build(&sa, a, err);
+    if (rc != BK_OK)
+        return rc;
+    if ((rc = side_build(&sb, b, err)) != BK_OK) {
+        side_clear(&sa);
+        return rc;
     }
     json_diff j;
     for (int w = 0; w < 2; w++)
@@ -476,8 +479,8 @@ bk_code bk_explain_diff_json(const bk_explain *a, const bk_explain *b, bk_buf *o
     json_object_set_new(root, "differs", json_boolean(*differs));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
-    side_free(&sa);
-    side_free(&sb);
+    side_clear(&sa);
+    side_clear(&sb);
     if (text == NULL)
         return bk_err_set(err, BK_ENOMEM, "out of memory while writing JSON");
     bk_buf_puts(out, text);

@@ -60,7 +60,7 @@ void bk__explain_format_time(bk_time t, char *out, size_t size)
         snprintf(out, size, "%s", b.data);
     else
         snprintf(out, size, "(time out of range)");
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
 }
 
 void bk_explain_format_age(int64_t now, int64_t then, char *out, size_t size)

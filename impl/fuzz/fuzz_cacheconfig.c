@@ -32,10 +32,10 @@ BK_FUZZ_TARGET(cacheconfig)
             bk_fuzz_fail("a re-parsed config does not encode");
         if (first.len != second.len || memcmp(first.data, second.data, first.len) != 0)
             bk_fuzz_fail("encode(parse(encode(x))) differs from encode(x)");
-        bk_buf_free(&second);
+        bk_buf_clear(&second);
         bk_config_free(again);
     }
-    bk_buf_free(&first);
+    bk_buf_clear(&first);
     bk_config_free(cfg);
     return 0;
 }

@@ -4,6 +4,7 @@
  * picks the parser, the rest is the document. */
 #include "fuzz_target.h"
 
+#include "s3time.h"
 #include "s3xml.h"
 
 BK_FUZZ_TARGET(s3xml)
@@ -68,7 +69,7 @@ BK_FUZZ_TARGET(s3xml)
             (void)bk__s3_parse_http_date(s, &t);
             bk_buf b = BK_BUF_INIT;
             (void)bk__s3xml_escape(&b, s);
-            bk_buf_free(&b);
+            bk_buf_clear(&b);
             free(s);
         }
         break;

@@ -36,7 +36,7 @@ static void verify_against(const bk_sigv4_auth *auth, const char *raw_query, int
                  strstr(err.msg, SECRET);
     if (leaked && !input_has_secret)
         bk_fuzz_fail("secret in verification output");
-    bk_sigv4_result_free(&out);
+    bk_sigv4_result_clear(&out);
     (void)bk_sigv4_unsigned_amz_header(&req, auth->signed_headers);
 }
 
@@ -55,13 +55,13 @@ BK_FUZZ_TARGET(sigv4_auth)
                            : bk_sigv4_parse_authorization(s, &auth, &err);
     if (rc == BK_OK)
         verify_against(&auth, presigned ? s : "", strstr(s, SECRET) != NULL);
-    bk_sigv4_auth_free(&auth);
+    bk_sigv4_auth_clear(&auth);
 
     bk_buf b = BK_BUF_INIT;
     (void)bk_sigv4_canonical_query(s, presigned, &b, &err);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
     (void)bk_sigv4_canonical_uri(s, presigned ? BK_SIGV4_PATH_GENERIC : BK_SIGV4_PATH_S3, &b, &err);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
     char *norm = NULL;
     if (bk_sigv4_normalize_signed_headers(s, &norm, &err) == BK_OK)
         free(norm);

@@ -186,8 +186,11 @@ static bk_code encode_layer(bk_buf *b, const bk_cache_layer *l, bk_err *err)
             bk_gojson_int(b, a->size);
         }
         key(b, &afirst, "createdAt");
-        if (time_value(b, a->created_at, err) != BK_OK)
-            return bk_err_prefix(err, "annotations.createdAt: ");
+        bk_code rc = time_value(b, a->created_at, err);
+        if (rc != BK_OK) {
+            bk_err_prefix(err, "annotations.createdAt: ");
+            return rc;
+        }
         bk_buf_putc(b, '}');
     }
     bk_buf_putc(b, '}');
@@ -207,8 +210,11 @@ static bk_code encode_record(bk_buf *b, const bk_cache_record *r, bk_err *err)
             bk_buf_puts(b, "{\"layer\":");
             bk_gojson_int(b, r->results[i].layer);
             bk_buf_puts(b, ",\"createdAt\":");
-            if (time_value(b, r->results[i].created_at, err) != BK_OK)
-                return bk_err_prefix(err, "layers[%zu].createdAt: ", i);
+            bk_code rc = time_value(b, r->results[i].created_at, err);
+            if (rc != BK_OK) {
+                bk_err_prefix(err, "layers[%zu].createdAt: ", i);
+                return rc;
+            }
             bk_buf_putc(b, '}');
         }
         bk_buf_putc(b, ']');
@@ -233,8 +239,11 @@ static bk_code encode_record(bk_buf *b, const bk_cache_record *r, bk_err *err)
                 bk_buf_putc(b, ']');
             }
             bk_buf_puts(b, ",\"createdAt\":");
-            if (time_value(b, c->created_at, err) != BK_OK)
-                return bk_err_prefix(err, "chains[%zu].createdAt: ", i);
+            bk_code rc = time_value(b, c->created_at, err);
+            if (rc != BK_OK) {
+                bk_err_prefix(err, "chains[%zu].createdAt: ", i);
+                return rc;
+            }
             bk_buf_putc(b, '}');
         }
         bk_buf_putc(b, ']');
@@ -286,8 +295,11 @@ bk_code bk_config_encode(const bk_cache_config *cfg, bk_buf *out, bk_err *err)
         for (size_t i = 0; i < cfg->n_layers; i++) {
             if (i)
                 bk_buf_putc(out, ',');
-            if (encode_layer(out, &cfg->layers[i], err) != BK_OK)
-                return bk_err_prefix(err, "layers[%zu].", i);
+            bk_code rc = encode_layer(out, &cfg->layers[i], err);
+            if (rc != BK_OK) {
+                bk_err_prefix(err, "layers[%zu].", i);
+                return rc;
+            }
         }
         bk_buf_putc(out, ']');
     }
@@ -297,8 +309,11 @@ bk_code bk_config_encode(const bk_cache_config *cfg, bk_buf *out, bk_err *err)
         for (size_t i = 0; i < cfg->n_records; i++) {
             if (i)
                 bk_buf_putc(out, ',');
-            if (encode_record(out, &cfg->records[i], err) != BK_OK)
-                return bk_err_prefix(err, "records[%zu].", i);
+            bk_code rc = encode_record(out, &cfg->records[i], err);
+            if (rc != BK_OK) {
+                bk_err_prefix(err, "records[%zu].", i);
+                return rc;
+            }
         }
         bk_buf_putc(out, ']');
     }

@@ -270,7 +270,7 @@ bk_code bk_local_to_s3(const bk_local_cache *lc, bk_cache_config **out, bk_err *
     bk_code rc = bk_config_encode(lc->config, &b, err);
     if (rc == BK_OK)
         rc = bk_config_parse(b.data, b.len, &cfg, err);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
     for (size_t i = 0; rc == BK_OK && i < cfg->n_layers; i++) {
         bk_cache_layer *l = &cfg->layers[i];
         const bk_descriptor *d = NULL;

@@ -222,7 +222,7 @@ static bk_code write_index(const char *dir, const char *tag, const char *root_mt
     FILE *f = NULL;
     bk_code rc = bk_fopen_regular(path, NULL, &f, err);
     if (rc != BK_OK && rc != BK_ENOTFOUND) {
-        bk_buf_free(&b);
+        bk_buf_clear(&b);
         return rc;
     }
     json_error_t jerr;
@@ -257,7 +257,7 @@ static bk_code write_index(const char *dir, const char *tag, const char *root_mt
         rc = bk_buf_check(&b, err);
     if (rc == BK_OK)
         rc = write_file(path, b.data, b.len, err);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
     return rc;
 }
 
@@ -269,8 +269,10 @@ bk_code bk_local_write(const char *dir, const bk_cache_config *s3, const char *b
         opts = &defaults;
     const char *tag = opts->tag ? opts->tag : BK_LOCAL_DEFAULT_TAG;
     bk_code rc = bk_config_validate(s3, BK_VALIDATE_S3, err);
-    if (rc != BK_OK)
-        return bk_err_prefix(err, "S3 cache config: ");
+    if (rc != BK_OK) {
+        bk_err_prefix(err, "S3 cache config: ");
+        return rc;
+    }
     char blobs[4096];
     snprintf(blobs, sizeof blobs, "%s/blobs/sha256", dir);
     if ((rc = mkdirs(blobs, err)) != BK_OK)
@@ -347,7 +349,7 @@ bk_code bk_local_write(const char *dir, const bk_cache_config *s3, const char *b
         static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
         rc = write_file(path, layout, sizeof layout - 1, err);
     }
-    bk_buf_free(&cfg);
-    bk_buf_free(&root);
+    bk_buf_clear(&cfg);
+    bk_buf_clear(&root);
     return rc;
 }

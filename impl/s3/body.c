@@ -67,8 +67,10 @@ bk_code bk__s3_body_start(body_reader *br, bk_err *err)
     ec.decoded_length = (int64_t)br->rq->len;
     ec.source = encoder_source;
     ec.source_ud = br;
-    br->enc = bk_chunked_encoder_new(&ec, err);
-    return br->enc ? BK_OK : err->code;
+    bk_err eerr;
+    bk_err_clear(&eerr);
+    br->enc = bk_chunked_encoder_new(&ec, &eerr);
+    return br->enc ? BK_OK : bk_err_set(err, eerr.code, "%s", eerr.msg);
 }
 
 size_t bk__s3_body_read_cb(char *buf, size_t size, size_t nitems, void *ud)
@@ -112,12 +114,14 @@ int bk__s3_body_seek_cb(void *ud, curl_off_t offset, int origin)
 bk_code bk__s3_body_hash(s3_request *rq, int want_sha, int want_md5, char sha_hex[65],
                          char md5_b64[BK_CHECKSUM_MAX_BASE64], bk_err *err)
 {
-    bk_checksum *sha = want_sha ? bk_checksum_new(BK_CHECKSUM_SHA256, err) : NULL;
-    bk_checksum *md5 = want_md5 ? bk_checksum_new(BK_CHECKSUM_MD5, err) : NULL;
+    bk_err cerr;
+    bk_err_clear(&cerr);
+    bk_checksum *sha = want_sha ? bk_checksum_new(BK_CHECKSUM_SHA256, &cerr) : NULL;
+    bk_checksum *md5 = want_md5 ? bk_checksum_new(BK_CHECKSUM_MD5, &cerr) : NULL;
     bk_code rc = BK_OK;
     char *buf = NULL;
     if ((want_sha && sha == NULL) || (want_md5 && md5 == NULL)) {
-        rc = err ? err->code : BK_ENOMEM;
+        rc = bk_err_set(err, cerr.code, "%s", cerr.msg);
         goto out;
     }
     if (rq->body == S3_BODY_MEM || rq->len == 0) {

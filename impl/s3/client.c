@@ -104,12 +104,13 @@ bk_code bk__s3_signer_acquire(bk_s3_client *c, signer_ref **out, bk_sigv4_signer
     signer_ref *cur = c->signer;
     if (cur == NULL || (cur->expires != 0 && cur->expires - now < CREDS_REFRESH_MARGIN_S)) {
         bk_creds creds;
-        bk_code rc = bk_creds_fetch(c->provider, &creds, err);
+        bk_err ferr;
+        bk_err_clear(&ferr);
+        bk_code rc = bk_creds_fetch(c->provider, &creds, &ferr);
         if (rc != BK_OK) {
             pthread_mutex_unlock(&c->creds_lock);
-            if (rc == BK_ENOTFOUND)
-                rc = err ? (err->code = BK_EAUTH) : BK_EAUTH;
-            return rc;
+            /* No source answered: to the caller, credentials are missing. */
+            return bk_err_set(err, rc == BK_ENOTFOUND ? BK_EAUTH : rc, "%s", ferr.msg);
         }
         signer_ref *r = calloc(1, sizeof *r);
         if (r == NULL) {
@@ -118,14 +119,14 @@ bk_code bk__s3_signer_acquire(bk_s3_client *c, signer_ref **out, bk_sigv4_signer
             return bk_err_set(err, BK_ENOMEM, "out of memory");
         }
         r->signer = bk_sigv4_signer_new(creds.access_key_id, creds.secret_access_key,
-                                        creds.session_token, c->region, "s3", err);
+                                        creds.session_token, c->region, "s3", &ferr);
         r->expires = creds.expires;
         r->refs = 1;
         bk_creds_clear(&creds);
         if (r->signer == NULL) {
             free(r);
             pthread_mutex_unlock(&c->creds_lock);
-            return bk_err_prefix(err, "credentials: ");
+            return bk_err_set(err, ferr.code, "credentials: %s", ferr.msg);
         }
         signer_unref_locked(c->signer);
         c->signer = cur = r;
@@ -287,8 +288,8 @@ bk_s3_client *bk_s3_client_new(const bk_s3_config *cfg, bk_err *err)
     bk__endpoint_path(&c->ep, NULL, &path);
     bk__endpoint_url(&c->ep, bk_buf_str(&path), NULL, &url);
     s3_copy(c->base_url, sizeof c->base_url, bk_buf_str(&url));
-    bk_buf_free(&url);
-    bk_buf_free(&path);
+    bk_buf_clear(&url);
+    bk_buf_clear(&path);
     /* Over plain http a payload must be hashed: UNSIGNED-PAYLOAD is refused there by S3. */
     if (!c->ep.https)
         c->cfg.unsigned_payload = 0;
@@ -335,34 +336,6 @@ const char *bk_s3_client_region(const bk_s3_client *c)
 const char *bk_s3_client_base_url(const bk_s3_client *c)
 {
     return c->base_url;
-}
-
-/* ---- results ---- */
-
-void bk_s3_result_clear(bk_s3_result *r)
-{
-    if (r == NULL)
-        return;
-    for (size_t i = 0; i < r->n_meta; i++) {
-        free(r->meta[i].name);
-        free(r->meta[i].value);
-    }
-    free(r->meta);
-    memset(r, 0, sizeof *r);
-}
-
-const char *bk_s3_result_meta(const bk_s3_result *r, const char *name)
-{
-    for (size_t i = 0; i < r->n_meta; i++)
-        if (strcasecmp(r->meta[i].name, name) == 0)
-            return r->meta[i].value;
-    return NULL;
-}
-
-int bk_s3_result_is_not_found(const bk_s3_result *r)
-{
-    return r->status == 404 &&
-           (strcmp(r->s3_code, "NoSuchKey") == 0 || strcmp(r->s3_code, "NotFound") == 0);
 }
 
 void bk__s3_where(const bk_s3_client *c, const char *key, char *out, size_t size)

@@ -72,8 +72,8 @@ bk_code bk_creds_fetch(bk_creds_provider *p, bk_creds *out, bk_err *err)
 
 void bk_creds_provider_free(bk_creds_provider *p)
 {
-    if (p != NULL && p->destroy != NULL)
-        p->destroy(p);
+    if (p != NULL && p->free != NULL)
+        p->free(p);
 }
 
 /* ---- static ---- */
@@ -88,7 +88,7 @@ static bk_code static_fetch(bk_creds_provider *self, bk_creds *out, bk_err *err)
     return bk_creds_copy(out, &((static_provider *)self)->creds, err);
 }
 
-static void static_destroy(bk_creds_provider *self)
+static void static_free(bk_creds_provider *self)
 {
     bk_creds_clear(&((static_provider *)self)->creds);
     free(self);
@@ -110,7 +110,7 @@ bk_creds_provider *bk_creds_provider_static(const char *access_key_id,
     }
     p->base.name = "explicit attributes";
     p->base.fetch = static_fetch;
-    p->base.destroy = static_destroy;
+    p->base.free = static_free;
     if (creds_set(&p->creds, access_key_id, secret_access_key,
                   (session_token != NULL && session_token[0] != '\0') ? session_token : NULL,
                   "explicit attributes", err) != BK_OK) {
@@ -143,7 +143,7 @@ static bk_code env_fetch(bk_creds_provider *self, bk_creds *out, bk_err *err)
     return creds_set(out, akid, secret, bk_env_get(env, "AWS_SESSION_TOKEN"), "environment", err);
 }
 
-static void plain_destroy(bk_creds_provider *self)
+static void plain_free(bk_creds_provider *self)
 {
     free(self);
 }
@@ -157,7 +157,7 @@ bk_creds_provider *bk_creds_provider_env(const bk_env *env, bk_err *err)
     }
     p->base.name = "environment";
     p->base.fetch = env_fetch;
-    p->base.destroy = plain_destroy;
+    p->base.free = plain_free;
     if (env != NULL) {
         p->env = *env;
         p->has_env = 1;
@@ -179,7 +179,7 @@ typedef struct profile_values {
     int found;         /* the section exists */
 } profile_values;
 
-static void profile_values_free(profile_values *v)
+static void profile_values_clear(profile_values *v)
 {
     if (v->secret_access_key != NULL)
         memset(v->secret_access_key, 0, strlen(v->secret_access_key));
@@ -326,10 +326,10 @@ static bk_code load_profile(const bk_env *env, const char *profile, profile_valu
     TAKE(unsupported);
 #undef TAKE
 out:
-    profile_values_free(&cred);
-    profile_values_free(&conf);
-    bk_buf_free(&cred_path);
-    bk_buf_free(&conf_path);
+    profile_values_clear(&cred);
+    profile_values_clear(&conf);
+    bk_buf_clear(&cred_path);
+    bk_buf_clear(&conf_path);
     return rc;
 }
 
@@ -340,7 +340,7 @@ char *bk_creds_profile_region(const bk_env *env, const char *profile)
         return NULL;
     char *region = v.region;
     v.region = NULL;
-    profile_values_free(&v);
+    profile_values_clear(&v);
     return region;
 }
 
@@ -360,7 +360,7 @@ static bk_code profile_fetch(bk_creds_provider *self, bk_creds *out, bk_err *err
     bk_buf tried = BK_BUF_INIT;
     bk_code rc = load_profile(env, name, &v, &tried, err);
     if (rc != BK_OK) {
-        bk_buf_free(&tried);
+        bk_buf_clear(&tried);
         return rc;
     }
     if (v.access_key_id != NULL && v.secret_access_key != NULL) {
@@ -381,12 +381,12 @@ static bk_code profile_fetch(bk_creds_provider *self, bk_creds *out, bk_err *err
     } else {
         rc = bk_err_set(err, BK_ENOTFOUND, "%s: no such profile", bk_buf_str(&tried));
     }
-    profile_values_free(&v);
-    bk_buf_free(&tried);
+    profile_values_clear(&v);
+    bk_buf_clear(&tried);
     return rc;
 }
 
-static void profile_destroy(bk_creds_provider *self)
+static void profile_free(bk_creds_provider *self)
 {
     free(((profile_provider *)self)->profile);
     free(self);
@@ -402,7 +402,7 @@ bk_creds_provider *bk_creds_provider_profile(const bk_env *env, const char *prof
     }
     p->base.name = "shared files";
     p->base.fetch = profile_fetch;
-    p->base.destroy = profile_destroy;
+    p->base.free = profile_free;
     if (env != NULL) {
         p->env = *env;
         p->has_env = 1;
@@ -439,20 +439,19 @@ static bk_code chain_fetch(bk_creds_provider *self, bk_creds *out, bk_err *err)
         bk_code rc = bk_creds_fetch(c->sources[i], out, &e);
         if (rc == BK_OK) {
             c->winner = c->sources[i];
-            bk_buf_free(&tried);
+            bk_buf_clear(&tried);
             return BK_OK;
         }
         bk_creds_clear(out);
         if (rc != BK_ENOTFOUND) {
-            bk_buf_free(&tried);
-            bk_err_set(err, rc, "%s", e.msg);
-            return bk_err_prefix(err, "credentials from %s: ", c->sources[i]->name);
+            bk_buf_clear(&tried);
+            return bk_err_set(err, rc, "credentials from %s: %s", c->sources[i]->name, e.msg);
         }
         bk_buf_printf(&tried, "; %s (%s)", c->sources[i]->name, e.msg);
     }
     if (bk_env_get(env, "AWS_WEB_IDENTITY_TOKEN_FILE") != NULL ||
         bk_env_get(env, "AWS_ROLE_ARN") != NULL) {
-        bk_buf_free(&tried);
+        bk_buf_clear(&tried);
         return bk_err_set(
             err, BK_EUNSUPPORTED,
             "credentials: web identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE) "
@@ -464,11 +463,11 @@ static bk_code chain_fetch(bk_creds_provider *self, bk_creds *out, bk_err *err)
                         "AWS_WEB_IDENTITY_TOKEN_FILE not set); instance metadata (not "
                         "implemented)");
     bk_err_set(err, BK_EAUTH, "no AWS credentials found; tried: %s", bk_buf_str(&tried));
-    bk_buf_free(&tried);
+    bk_buf_clear(&tried);
     return BK_EAUTH;
 }
 
-static void chain_destroy(bk_creds_provider *self)
+static void chain_free(bk_creds_provider *self)
 {
     chain_provider *c = (chain_provider *)self;
     for (size_t i = 0; i < c->n; i++)
@@ -493,7 +492,7 @@ bk_creds_provider *bk_creds_provider_chain(const bk_creds_chain_options *opts, b
     }
     c->base.name = "default chain";
     c->base.fetch = chain_fetch;
-    c->base.destroy = chain_destroy;
+    c->base.free = chain_free;
     if (opts->env != NULL) {
         c->env = *opts->env;
         c->has_env = 1;
@@ -516,6 +515,6 @@ bk_creds_provider *bk_creds_provider_chain(const bk_creds_chain_options *opts, b
     c->n++;
     return &c->base;
 fail:
-    chain_destroy(&c->base);
+    chain_free(&c->base);
     return NULL;
 }

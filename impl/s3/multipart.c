@@ -8,8 +8,6 @@
 #include "s3xml.h"
 #include "s3internal.h"
 
-#define XML_RESULT_MAX ((size_t)1024 * 1024)
-
 static bk_code part_query(bk_buf *q, int part_number, const char *upload_id, bk_err *err)
 {
     char num[16];
@@ -40,12 +38,13 @@ bk_code bk_s3_multipart_create(bk_s3_client *c, const char *key, const bk_s3_put
     s3_request rq;
     bk__s3_request_init(&rq, "CreateMultipartUpload", "POST", key);
     rq.query = "uploads";
-    rq.max_body = XML_RESULT_MAX;
+    rq.max_body = S3_XML_RESULT_MAX;
     if (opts != NULL) {
         if (opts->content_type)
             bk__s3_request_header(&rq, "content-type", opts->content_type);
-        if (bk__s3_add_metadata(c, &rq, opts->meta, opts->n_meta, err) != BK_OK)
-            return err->code;
+        bk_code rc = bk__s3_add_metadata(c, &rq, opts->meta, opts->n_meta, err);
+        if (rc != BK_OK)
+            return rc;
     }
     /* Checksums are all or nothing across an upload: a part with a checksum in
      * an upload created without one makes Complete fail with InvalidPart. */
@@ -58,17 +57,18 @@ bk_code bk_s3_multipart_create(bk_s3_client *c, const char *key, const bk_s3_put
         if (rc != BK_OK)
             bk_err_prefix(err, "s3://%s/%s: ", c->bucket, key);
     }
-    bk_buf_free(&body);
+    bk_buf_clear(&body);
     return rc;
 }
 
 static bk_code upload_part(bk_s3_client *c, s3_request *rq, const char *key, const char *upload_id,
                            int part_number, bk_s3_part *part, bk_err *err)
 {
-    if (check_part(c, "UploadPart", key, upload_id, part_number, err) != BK_OK)
-        return err->code;
+    bk_code rc = check_part(c, "UploadPart", key, upload_id, part_number, err);
+    if (rc != BK_OK)
+        return rc;
     bk_buf q = BK_BUF_INIT;
-    bk_code rc = part_query(&q, part_number, upload_id, err);
+    rc = part_query(&q, part_number, upload_id, err);
     bk_s3_result res = BK_S3_RESULT_INIT;
     rq->query = bk_buf_str(&q);
     rq->content_md5 = c->cfg.send_content_md5;
@@ -87,7 +87,7 @@ static bk_code upload_part(bk_s3_client *c, s3_request *rq, const char *key, con
         bk_err_prefix(err, "part %d: ", part_number);
     }
     bk_s3_result_clear(&res);
-    bk_buf_free(&q);
+    bk_buf_clear(&q);
     return rc;
 }
 
@@ -121,8 +121,9 @@ bk_code bk_s3_multipart_upload_part_copy(bk_s3_client *c, const char *key, const
                                          const char *source_key, uint64_t first, uint64_t last,
                                          bk_s3_part *part, bk_err *err)
 {
-    if (check_part(c, "UploadPartCopy", key, upload_id, part_number, err) != BK_OK)
-        return err->code;
+    bk_code rc = check_part(c, "UploadPartCopy", key, upload_id, part_number, err);
+    if (rc != BK_OK)
+        return rc;
     if (source_key == NULL || source_key[0] == '\0' || last < first ||
         last - first + 1 > BK_S3_MAX_COPY_SIZE)
         return bk_err_set(err, BK_EINVAL,
@@ -134,12 +135,12 @@ bk_code bk_s3_multipart_upload_part_copy(bk_s3_client *c, const char *key, const
     char range[80];
     snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)first,
              (unsigned long long)last);
-    bk_code rc = part_query(&q, part_number, upload_id, err);
+    rc = part_query(&q, part_number, upload_id, err);
     bk__endpoint_copy_source(source_bucket ? source_bucket : c->bucket, source_key, &src);
     s3_request rq;
     bk__s3_request_init(&rq, "UploadPartCopy", "PUT", key);
     rq.query = bk_buf_str(&q);
-    rq.max_body = XML_RESULT_MAX;
+    rq.max_body = S3_XML_RESULT_MAX;
     rq.error_in_200 = 1;
     bk__s3_request_header(&rq, "x-amz-copy-source", bk_buf_str(&src));
     bk__s3_request_header(&rq, "x-amz-copy-source-range", range);
@@ -157,9 +158,9 @@ bk_code bk_s3_multipart_upload_part_copy(bk_s3_client *c, const char *key, const
     } else {
         bk_err_prefix(err, "part %d: ", part_number);
     }
-    bk_buf_free(&q);
-    bk_buf_free(&src);
-    bk_buf_free(&body);
+    bk_buf_clear(&q);
+    bk_buf_clear(&src);
+    bk_buf_clear(&body);
     return rc;
 }
 
@@ -185,7 +186,7 @@ bk_code bk_s3_multipart_complete(bk_s3_client *c, const char *key, const char *u
     rq.body = S3_BODY_MEM;
     rq.mem = xml.data;
     rq.len = xml.len;
-    rq.max_body = XML_RESULT_MAX;
+    rq.max_body = S3_XML_RESULT_MAX;
     rq.error_in_200 = 1;
     bk__s3_request_header(&rq, "content-type", "application/xml");
     if (rc == BK_OK)
@@ -197,9 +198,9 @@ bk_code bk_s3_multipart_complete(bk_s3_client *c, const char *key, const char *u
             bk_err_prefix(err, "CompleteMultipartUpload s3://%s/%s: ", c->bucket, key);
     }
     bk_s3_result_clear(&local);
-    bk_buf_free(&q);
-    bk_buf_free(&xml);
-    bk_buf_free(&body);
+    bk_buf_clear(&q);
+    bk_buf_clear(&xml);
+    bk_buf_clear(&body);
     return rc;
 }
 
@@ -211,7 +212,7 @@ bk_code bk_s3_multipart_abort(bk_s3_client *c, const char *key, const char *uplo
     bk__s3_request_init(&rq, "AbortMultipartUpload", "DELETE", key);
     rq.query = bk_buf_str(&q);
     bk_code rc = bk__s3_execute(c, &rq, NULL, NULL, err);
-    bk_buf_free(&q);
+    bk_buf_clear(&q);
     return rc;
 }
 

@@ -10,7 +10,6 @@
 #include "s3xml.h"
 #include "s3internal.h"
 
-#define XML_RESULT_MAX ((size_t)16 * 1024 * 1024)
 #define DELETE_BATCH 1000
 
 static bk_code need_key(bk_s3_client *c, const char *op, const char *key, bk_err *err)
@@ -25,8 +24,9 @@ static bk_code need_key(bk_s3_client *c, const char *op, const char *key, bk_err
 
 bk_code bk_s3_head(bk_s3_client *c, const char *key, bk_s3_result *res, bk_err *err)
 {
-    if (need_key(c, "HeadObject", key, err) != BK_OK)
-        return err->code;
+    bk_code rc = need_key(c, "HeadObject", key, err);
+    if (rc != BK_OK)
+        return rc;
     s3_request rq;
     bk__s3_request_init(&rq, "HeadObject", "HEAD", key);
     return bk__s3_execute(c, &rq, res, NULL, err);
@@ -44,8 +44,11 @@ static bk_code check_range(bk_s3_client *c, const char *key, const bk_s3_range *
 bk_code bk_s3_get(bk_s3_client *c, const char *key, const bk_s3_range *range, bk_s3_sink_fn sink,
                   void *ud, bk_s3_result *res, bk_err *err)
 {
-    if (need_key(c, "GetObject", key, err) != BK_OK || check_range(c, key, range, err) != BK_OK)
-        return err->code;
+    bk_code rc = need_key(c, "GetObject", key, err);
+    if (rc == BK_OK)
+        rc = check_range(c, key, range, err);
+    if (rc != BK_OK)
+        return rc;
     if (sink == NULL)
         return bk_err_set(err, BK_EINVAL, "GetObject: no sink");
     s3_request rq;
@@ -146,12 +149,13 @@ static bk_code check_sha(bk_s3_client *c, const char *key, const char *sha, bk_e
 static bk_code put_common(bk_s3_client *c, const char *key, s3_request *rq,
                           const bk_s3_put_options *opts, bk_s3_result *res, bk_err *err)
 {
-    if (need_key(c, "PutObject", key, err) != BK_OK)
-        return err->code;
-    if (opts != NULL && check_sha(c, key, opts->payload_sha256, err) != BK_OK)
-        return err->code;
-    if (put_headers(c, rq, opts, err) != BK_OK)
-        return err->code;
+    bk_code rc = need_key(c, "PutObject", key, err);
+    if (rc == BK_OK && opts != NULL)
+        rc = check_sha(c, key, opts->payload_sha256, err);
+    if (rc == BK_OK)
+        rc = put_headers(c, rq, opts, err);
+    if (rc != BK_OK)
+        return rc;
     if (opts != NULL && opts->if_match != NULL)
         bk__s3_request_header(rq, "if-match", opts->if_match);
     if (opts != NULL && opts->if_none_match)
@@ -191,9 +195,11 @@ bk_code bk_s3_put_fd(bk_s3_client *c, const char *key, int fd, uint64_t offset, 
 bk_code bk_s3_copy(bk_s3_client *c, const char *source_key, const char *dest_key,
                    const bk_s3_copy_options *opts, bk_s3_result *res, bk_err *err)
 {
-    if (need_key(c, "CopyObject", source_key, err) != BK_OK ||
-        need_key(c, "CopyObject", dest_key, err) != BK_OK)
-        return err->code;
+    bk_code rc = need_key(c, "CopyObject", source_key, err);
+    if (rc == BK_OK)
+        rc = need_key(c, "CopyObject", dest_key, err);
+    if (rc != BK_OK)
+        return rc;
     bk_s3_copy_options none;
     memset(&none, 0, sizeof none);
     if (opts == NULL)
@@ -210,11 +216,10 @@ bk_code bk_s3_copy(bk_s3_client *c, const char *source_key, const char *dest_key
     bk_buf src = BK_BUF_INIT;
     bk__endpoint_copy_source(src_bucket, source_key, &src);
     if (src.failed) {
-        bk_buf_free(&src);
+        bk_buf_clear(&src);
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     bk__s3_request_header(&rq, "x-amz-copy-source", bk_buf_str(&src));
-    bk_code rc = BK_OK;
     if (opts->directive == BK_S3_METADATA_REPLACE) {
         bk__s3_request_header(&rq, "x-amz-metadata-directive", "REPLACE");
         if (opts->content_type)
@@ -225,7 +230,7 @@ bk_code bk_s3_copy(bk_s3_client *c, const char *source_key, const char *dest_key
     bk_s3_result local = BK_S3_RESULT_INIT;
     if (res == NULL)
         res = &local;
-    rq.max_body = XML_RESULT_MAX;
+    rq.max_body = S3_XML_RESULT_MAX;
     rq.error_in_200 = 1;
     if (rc == BK_OK)
         rc = bk__s3_execute(c, &rq, res, &body, err);
@@ -238,29 +243,20 @@ bk_code bk_s3_copy(bk_s3_client *c, const char *source_key, const char *dest_key
         if (rc != BK_OK)
             bk_err_prefix(err, "CopyObject %s: ", where);
     }
-    bk_buf_free(&body);
-    bk_buf_free(&src);
+    bk_buf_clear(&body);
+    bk_buf_clear(&src);
     bk_s3_result_clear(&local);
     return rc;
 }
 
 bk_code bk_s3_delete(bk_s3_client *c, const char *key, bk_s3_result *res, bk_err *err)
 {
-    if (need_key(c, "DeleteObject", key, err) != BK_OK)
-        return err->code;
+    bk_code rc = need_key(c, "DeleteObject", key, err);
+    if (rc != BK_OK)
+        return rc;
     s3_request rq;
     bk__s3_request_init(&rq, "DeleteObject", "DELETE", key);
     return bk__s3_execute(c, &rq, res, NULL, err);
-}
-
-void bk_s3_delete_report_clear(bk_s3_delete_report *r)
-{
-    if (r == NULL)
-        return;
-    for (size_t i = 0; i < r->n_failures; i++)
-        free(r->failures[i].key);
-    free(r->failures);
-    memset(r, 0, sizeof *r);
 }
 
 bk_code bk_s3_delete_many(bk_s3_client *c, const char *const *keys, size_t n,
@@ -276,7 +272,7 @@ bk_code bk_s3_delete_many(bk_s3_client *c, const char *const *keys, size_t n,
         size_t count = n - start < DELETE_BATCH ? n - start : DELETE_BATCH;
         bk_buf xml = BK_BUF_INIT, out = BK_BUF_INIT;
         if (bk__s3xml_delete_body(&xml, keys + start, count) != 0) {
-            bk_buf_free(&xml);
+            bk_buf_clear(&xml);
             rc = bk_err_set(err, BK_ENOMEM, "out of memory");
             break;
         }
@@ -287,7 +283,7 @@ bk_code bk_s3_delete_many(bk_s3_client *c, const char *const *keys, size_t n,
         rq.mem = xml.data;
         rq.len = xml.len;
         rq.content_md5 = 1; /* S3 requires it (or a checksum) on DeleteObjects */
-        rq.max_body = XML_RESULT_MAX;
+        rq.max_body = S3_XML_RESULT_MAX;
         rq.error_in_200 = 1;
         bk__s3_request_header(&rq, "content-type", "application/xml");
         size_t before = report->n_failures;
@@ -296,8 +292,8 @@ bk_code bk_s3_delete_many(bk_s3_client *c, const char *const *keys, size_t n,
             rc = bk__s3xml_parse_delete_result(out.data, out.len, report, NULL, err);
         if (rc == BK_OK)
             report->deleted += count - (report->n_failures - before);
-        bk_buf_free(&xml);
-        bk_buf_free(&out);
+        bk_buf_clear(&xml);
+        bk_buf_clear(&out);
     }
     if (rc == BK_OK && report->n_failures > 0)
         rc = bk_err_set(err, BK_ES3,
@@ -309,20 +305,6 @@ bk_code bk_s3_delete_many(bk_s3_client *c, const char *const *keys, size_t n,
 }
 
 /* ---- listing ---- */
-
-void bk_s3_list_page_clear(bk_s3_list_page *p)
-{
-    if (p == NULL)
-        return;
-    for (size_t i = 0; i < p->n_objects; i++)
-        free(p->objects[i].key);
-    free(p->objects);
-    for (size_t i = 0; i < p->n_prefixes; i++)
-        free(p->common_prefixes[i]);
-    free(p->common_prefixes);
-    free(p->next_continuation_token);
-    memset(p, 0, sizeof *p);
-}
 
 bk_code bk_s3_list_page_get(bk_s3_client *c, const bk_s3_list_params *params, bk_s3_list_page *page,
                             bk_err *err)
@@ -348,21 +330,21 @@ bk_code bk_s3_list_page_get(bk_s3_client *c, const bk_s3_list_params *params, bk
     if (params->start_after)
         bk__query_add(&q, "start-after", params->start_after);
     if (q.failed) {
-        bk_buf_free(&q);
+        bk_buf_clear(&q);
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
     s3_request rq;
     bk__s3_request_init(&rq, "ListObjectsV2", "GET", NULL);
     rq.query = bk_buf_str(&q);
-    rq.max_body = XML_RESULT_MAX;
+    rq.max_body = S3_XML_RESULT_MAX;
     bk_code rc = bk__s3_execute(c, &rq, NULL, &body, err);
     if (rc == BK_OK) {
         rc = bk__s3xml_parse_list(body.data, body.len, page, err);
         if (rc != BK_OK)
             bk_err_prefix(err, "s3://%s: ", c->bucket);
     }
-    bk_buf_free(&q);
-    bk_buf_free(&body);
+    bk_buf_clear(&q);
+    bk_buf_clear(&body);
     return rc;
 }
 
@@ -423,6 +405,6 @@ bk_code bk_s3_create_bucket(bk_s3_client *c, bk_s3_result *res, bk_err *err)
         rq.len = xml.len;
     }
     bk_code rc = bk__s3_execute(c, &rq, res, NULL, err);
-    bk_buf_free(&xml);
+    bk_buf_clear(&xml);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* Private to the S3 client's files (client.c: the client, its credentials and
- * connection pool, request.c: the request engine, body.c: request bodies,
- * ops.c: single-request operations, multipart.c: multipart and large copies). */
+ * connection pool, request.c: the request engine and response.c its
+ * response side, body.c: request bodies, ops.c: single-request operations,
+ * multipart.c: multipart and large copies, result.c: what they return). */
 #ifndef BKCACHE_S3INTERNAL_H
 #define BKCACHE_S3INTERNAL_H
 
@@ -74,6 +75,12 @@ typedef struct s3_request {
 } s3_request;
 
 #define S3_TRAILER_CHUNK ((size_t)64 * 1024)
+
+/* The largest XML result kept in memory (ListObjectsV2 pages, DeleteObjects,
+ * multipart and copy results). The largest legitimate one is a page of 1000
+ * keys of up to 1024 bytes, each written escaped (up to 6 bytes per byte:
+ * &quot;) beside its ETag, size, date and storage class: under 8 MiB. */
+#define S3_XML_RESULT_MAX ((size_t)16 * 1024 * 1024)
 
 /* The request body as curl pulls it: always re-read from its source (memory
  * or pread at the file offset), never from a copy, so every attempt and every

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "s3time.h"
+
 #define MAX_DEPTH 16
 
 /* A tiny event layer over expat: the path of element names from the root,
@@ -112,7 +114,7 @@ static int walk(const char *xml, size_t len, start_fn on_start, end_fn on_end, v
     }
     for (int i = 0; i < w.depth; i++)
         free(w.names[i]);
-    bk_buf_free(&w.text);
+    bk_buf_clear(&w.text);
     XML_ParserFree(w.parser);
     return rc;
 }
@@ -186,63 +188,6 @@ int bk__s3xml_root(const char *xml, size_t len, char *out, size_t out_size)
         return 0;
     }
     return out[0] != '\0';
-}
-
-/* ---- dates ---- */
-
-int bk__s3_parse_iso8601(const char *s, time_t *out)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    /* NOLINTNEXTLINE(cert-err34-c): widths bound every number; the count catches the rest */
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
-        return -1;
-    const char *rest = s + n;
-    if (*rest == '.') {
-        rest++;
-        while (isdigit((unsigned char)*rest))
-            rest++;
-    }
-    if (*rest == 'Z')
-        rest++;
-    if (*rest != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *out = timegm(&tm);
-    return 0;
-}
-
-int bk__s3_parse_http_date(const char *s, time_t *out)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char mon[4] = {0};
-    int d, y, h, mi, sec;
-    if (s == NULL)
-        return -1;
-    const char *comma = strchr(s, ',');
-    if (comma != NULL)
-        s = comma + 1;
-    /* Widths keep a hostile header from overflowing an int. */
-    /* NOLINTNEXTLINE(cert-err34-c): widths bound every number; the count catches the rest */
-    if (sscanf(s, " %2d %3s %4d %2d:%2d:%2d", &d, mon, &y, &h, &mi, &sec) != 6)
-        return -1;
-    const char *m = strstr(months, mon);
-    if (m == NULL || strlen(mon) != 3 || (m - months) % 3 != 0)
-        return -1;
-    struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = (int)((m - months) / 3);
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *out = timegm(&tm);
-    return 0;
 }
 
 /* ---- ListObjectsV2 ---- */

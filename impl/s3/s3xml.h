@@ -1,8 +1,7 @@
 /* S3's XML in both directions, on expat (entities, CDATA and encodings are
  * where hand-written parsers break): error bodies, ListObjectsV2 pages,
  * multipart and copy results, DeleteObjects results; and the request bodies
- * of CompleteMultipartUpload and DeleteObjects. Plus the two date formats
- * S3 uses (ISO 8601 in XML, RFC 7231 in headers).
+ * of CompleteMultipartUpload and DeleteObjects.
  * Private to libbkcache's s3 layer (not installed). */
 #ifndef BKCACHE_S3XML_H
 #define BKCACHE_S3XML_H
@@ -58,11 +57,6 @@ int bk__s3xml_delete_body(bk_buf *out, const char *const *keys, size_t n);
 
 /* Escapes & < > " ' and control characters as character references. */
 int bk__s3xml_escape(bk_buf *out, const char *s);
-
-/* "2009-10-12T17:50:30.000Z" (fraction and Z optional) -> UTC time; 0 on success. */
-int bk__s3_parse_iso8601(const char *s, time_t *out);
-/* "Wed, 12 Oct 2009 17:50:00 GMT" -> UTC time; 0 on success. */
-int bk__s3_parse_http_date(const char *s, time_t *out);
 
 #ifdef __cplusplus
 }

@@ -306,9 +306,11 @@ bk_code bk_checksum_final(bk_checksum *c, bk_checksum_digest *out, bk_err *err)
 bk_code bk_checksum_compute(bk_checksum_alg alg, const void *data, size_t len,
                             bk_checksum_digest *out, bk_err *err)
 {
-    bk_checksum *c = bk_checksum_new(alg, err);
+    bk_err cerr;
+    bk_err_clear(&cerr);
+    bk_checksum *c = bk_checksum_new(alg, &cerr);
     if (c == NULL)
-        return err ? err->code : BK_EINVAL;
+        return bk_err_set(err, cerr.code, "%s", cerr.msg);
     bk_checksum_update(c, data, len);
     bk_code rc = bk_checksum_final(c, out, err);
     bk_checksum_free(c);

@@ -261,9 +261,11 @@ static bk_code enc_fail(bk_chunked_encoder *enc, bk_err *err, bk_code code, cons
 static bk_code enc_sign_chunk(bk_chunked_encoder *enc, char sig[65], bk_err *err)
 {
     bk_checksum_digest h;
-    if (bk_checksum_final(enc->chunk_hash, &h, err) != BK_OK ||
-        bk_checksum_reset(enc->chunk_hash, err) != BK_OK)
-        return err ? err->code : BK_EIO;
+    bk_code rc = bk_checksum_final(enc->chunk_hash, &h, err);
+    if (rc == BK_OK)
+        rc = bk_checksum_reset(enc->chunk_hash, err);
+    if (rc != BK_OK)
+        return rc;
     bk_sigv4_chunk_signature(enc->chain.key, enc->chain.amz_date, enc->chain.scope,
                              enc->chain.prev_signature, h.raw, sig);
     memcpy(enc->chain.prev_signature, sig, 65);
@@ -295,8 +297,9 @@ static bk_code enc_queue_chunk(bk_chunked_encoder *enc, bk_err *err)
     if (bk_chunked_mode_is_signed(enc->mode)) {
         char sig[65];
         bk_checksum_update(enc->chunk_hash, enc->chunk, enc->chunk_len);
-        if (enc_sign_chunk(enc, sig, err) != BK_OK)
-            return enc_fail(enc, err, err ? err->code : BK_EIO, "cannot hash a chunk");
+        bk_code rc = enc_sign_chunk(enc, sig, err);
+        if (rc != BK_OK)
+            return enc_fail(enc, err, rc, "cannot hash a chunk");
         bad |= head_printf(enc, "%zx" CHUNKED_SIG_EXT "%s\r\n", enc->chunk_len, sig);
     } else {
         bad |= head_printf(enc, "%zx\r\n", enc->chunk_len);
@@ -317,8 +320,9 @@ static bk_code enc_queue_final(bk_chunked_encoder *enc, bk_err *err)
     int bad = 0;
     if (bk_chunked_mode_is_signed(enc->mode)) {
         char sig[65];
-        if (enc_sign_chunk(enc, sig, err) != BK_OK)
-            return enc_fail(enc, err, err ? err->code : BK_EIO, "cannot hash the final chunk");
+        bk_code rc = enc_sign_chunk(enc, sig, err);
+        if (rc != BK_OK)
+            return enc_fail(enc, err, rc, "cannot hash the final chunk");
         bad |= head_printf(enc, "0" CHUNKED_SIG_EXT "%s\r\n", sig);
     } else {
         bad |= head_printf(enc, "0\r\n");
@@ -326,8 +330,9 @@ static bk_code enc_queue_final(bk_chunked_encoder *enc, bk_err *err)
     char canonical[128] = "";
     size_t canonical_len = 0;
     if (enc->trailer_ck != NULL) {
-        if (bk_checksum_final(enc->trailer_ck, &enc->digest, err) != BK_OK)
-            return enc_fail(enc, err, err ? err->code : BK_EIO, "cannot finish the checksum");
+        bk_code rc = bk_checksum_final(enc->trailer_ck, &enc->digest, err);
+        if (rc != BK_OK)
+            return enc_fail(enc, err, rc, "cannot finish the checksum");
         enc->have_digest = 1;
         canonical_len = bk__chunked_canonical_trailer(enc->trailer_alg, enc->digest.base64,
                                                       canonical, sizeof canonical);

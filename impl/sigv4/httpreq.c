@@ -21,7 +21,7 @@ static int is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-void bk_httpreq_free(bk_httpreq *r)
+void bk_httpreq_clear(bk_httpreq *r)
 {
     if (r == NULL)
         return;
@@ -157,7 +157,7 @@ static bk_code continue_header(bk_httpreq *out, const char *line, size_t n, size
         bk_buf_append(&v, line, n);
     }
     if (bk_buf_check(&v, err) != BK_OK) {
-        bk_buf_free(&v);
+        bk_buf_clear(&v);
         return BK_ENOMEM;
     }
     free((char *)h->value);
@@ -223,6 +223,6 @@ bk_code bk_httpreq_parse(const char *text, size_t len, bk_httpreq *out, bk_err *
             rc = bk_err_set(err, BK_ENOMEM, "out of memory copying a %zu-byte body", out->body_len);
     }
     if (rc != BK_OK)
-        bk_httpreq_free(out);
+        bk_httpreq_clear(out);
     return rc;
 }

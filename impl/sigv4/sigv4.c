@@ -97,7 +97,7 @@ static void sign_lines(const unsigned char key[32], const char *const *lines, si
         memset(out_hex, '0', 64), out_hex[64] = '\0'; /* out of memory: matches nothing real */
     else
         bk_sigv4_hmac_hex(key, sts.data, sts.len, out_hex);
-    bk_buf_free(&sts);
+    bk_buf_clear(&sts);
 }
 
 void bk_sigv4_chunk_signature(const unsigned char key[32], const char *amz_date, const char *scope,
@@ -154,7 +154,7 @@ bk_code bk_sigv4_string_to_sign(const char *amz_date, const char *scope,
     return bk_buf_check(out, err);
 }
 
-void bk_sigv4_result_free(bk_sigv4_result *r)
+void bk_sigv4_result_clear(bk_sigv4_result *r)
 {
     if (r == NULL)
         return;
@@ -212,7 +212,7 @@ bk_sigv4_signer *bk_sigv4_signer_new(const char *access_key_id, const char *secr
     }
     bk_buf probe = BK_BUF_INIT;
     bk_code rc = bk_sigv4_scope("20000101", region, service, &probe, err);
-    bk_buf_free(&probe);
+    bk_buf_clear(&probe);
     if (rc != BK_OK)
         return NULL;
     bk_sigv4_signer *s = calloc(1, sizeof *s);
@@ -310,8 +310,8 @@ static bk_code compute(const bk_sigv4_request *req, const char *service, const c
             rc = bk_err_set(err, BK_ENOMEM, "out of memory computing a signature");
     }
     free(normalized);
-    bk_buf_free(&creq);
-    bk_buf_free(&sts);
+    bk_buf_clear(&creq);
+    bk_buf_clear(&sts);
     return rc;
 }
 
@@ -347,10 +347,10 @@ bk_code bk_sigv4_sign(bk_sigv4_signer *s, const bk_sigv4_request *req, const cha
             out->authorization = bk_buf_steal(&authz);
     }
     OPENSSL_cleanse(key, sizeof key);
-    bk_buf_free(&scope);
-    bk_buf_free(&authz);
+    bk_buf_clear(&scope);
+    bk_buf_clear(&authz);
     if (rc != BK_OK)
-        bk_sigv4_result_free(out);
+        bk_sigv4_result_clear(out);
     return rc;
 }
 
@@ -375,7 +375,7 @@ bk_code bk_sigv4_presign(bk_sigv4_signer *s, const bk_sigv4_request *req, const 
         bk_sigv4_request probe = *req;
         probe.raw_query = NULL;
         rc = bk_sigv4_canonical_request(&probe, s->service, NULL, 1, &scratch, &list, err);
-        bk_buf_free(&scratch);
+        bk_buf_clear(&scratch);
         signed_headers = list;
     }
     if (rc == BK_OK) {
@@ -410,11 +410,11 @@ bk_code bk_sigv4_presign(bk_sigv4_signer *s, const bk_sigv4_request *req, const 
     }
     OPENSSL_cleanse(key, sizeof key);
     free(list);
-    bk_buf_free(&scope);
-    bk_buf_free(&query);
-    bk_buf_free(&cred);
+    bk_buf_clear(&scope);
+    bk_buf_clear(&query);
+    bk_buf_clear(&cred);
     if (rc != BK_OK)
-        bk_sigv4_result_free(out);
+        bk_sigv4_result_clear(out);
     return rc;
 }
 
@@ -450,9 +450,9 @@ bk_code bk_sigv4_verify(const bk_sigv4_request *req, const bk_sigv4_auth *auth,
                      scope.data, key, out, err);
         OPENSSL_cleanse(key, sizeof key);
     }
-    bk_buf_free(&scope);
+    bk_buf_clear(&scope);
     if (rc != BK_OK) {
-        bk_sigv4_result_free(out);
+        bk_sigv4_result_clear(out);
         return rc;
     }
     if (!bk_sigv4_equal(out->signature, auth->signature))

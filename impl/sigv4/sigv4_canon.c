@@ -139,9 +139,11 @@ bk_code bk_sigv4_canonical_uri(const char *raw_path, bk_sigv4_path_rule rule, bk
         bk_sigv4_uri_encode(out, raw_path, strlen(raw_path), 1);
         break;
     }
-    bk_buf_free(&tmp);
-    if (rc != BK_OK)
-        return bk_err_prefix(err, "canonical URI: ");
+    bk_buf_clear(&tmp);
+    if (rc != BK_OK) {
+        bk_err_prefix(err, "canonical URI: ");
+        return rc;
+    }
     return bk_buf_check(out, err);
 }
 
@@ -166,9 +168,9 @@ static bk_code recode(const char *s, size_t len, char **out, bk_err *err)
         bk_sigv4_uri_encode(&enc, dec.data != NULL ? dec.data : "", dec.len, 0);
         rc = bk_buf_check(&enc, err);
     }
-    bk_buf_free(&dec);
+    bk_buf_clear(&dec);
     *out = rc == BK_OK ? bk_buf_steal(&enc) : NULL;
-    bk_buf_free(&enc);
+    bk_buf_clear(&enc);
     return rc;
 }
 
@@ -317,7 +319,7 @@ static bk_code all_header_names(const bk_sigv4_request *req, char **out, bk_err 
         if (rc == BK_OK && (*out = bk_buf_steal(&list)) == NULL)
             rc = bk_err_set(err, BK_ENOMEM, "out of memory listing headers");
     }
-    bk_buf_free(&list);
+    bk_buf_clear(&list);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);

@@ -59,7 +59,7 @@ bk_code bk_sigv4_parse_amz_date(const char *s, time_t *out, bk_err *err)
     return BK_OK;
 }
 
-void bk_sigv4_auth_free(bk_sigv4_auth *a)
+void bk_sigv4_auth_clear(bk_sigv4_auth *a)
 {
     if (a == NULL)
         return;
@@ -216,7 +216,7 @@ bk_code bk_sigv4_parse_authorization(const char *value, bk_sigv4_auth *out, bk_e
                         : !have_list ? "SignedHeaders"
                                      : "Signature");
     if (rc != BK_OK)
-        bk_sigv4_auth_free(out);
+        bk_sigv4_auth_clear(out);
     return rc;
 }
 
@@ -249,7 +249,7 @@ static bk_code collect_params(const char *raw_query, bk_buf vals[P_COUNT], int s
                                 memchr(bk_buf_str(&vals[i]), '\0', vals[i].len) != NULL))
                 rc = bk_err_set(err, BK_EINVAL, "%s is too long or contains NUL", param_names[i]);
         }
-        bk_buf_free(&name);
+        bk_buf_clear(&name);
         if (rc != BK_OK)
             return rc;
         if (end == NULL)
@@ -303,9 +303,9 @@ bk_code bk_sigv4_parse_presigned(const char *raw_query, bk_sigv4_auth *out, bk_e
             rc = bk_err_set(err, BK_ENOMEM, "out of memory parsing X-Amz-Security-Token");
     }
     for (int i = 0; i < P_COUNT; i++)
-        bk_buf_free(&vals[i]);
+        bk_buf_clear(&vals[i]);
     out->presigned = 1;
     if (rc != BK_OK)
-        bk_sigv4_auth_free(out);
+        bk_sigv4_auth_clear(out);
     return rc;
 }

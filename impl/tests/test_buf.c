@@ -24,7 +24,7 @@ static void appends_grow_and_stay_terminated(void **state)
     bk_buf_reset(&b);
     assert_int_equal(b.len, 0);
     assert_string_equal(bk_buf_str(&b), "");
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
 }
 
 static void steal_hands_over_even_when_empty(void **state)

@@ -99,8 +99,8 @@ static void golden_cases_match_go_byte_for_byte(void **state)
         assert_int_equal(bk_config_encode(again, &out2, &err), BK_OK);
         assert_int_equal(out2.len, exp_len);
         assert_memory_equal(out2.data, exp, exp_len);
-        bk_buf_free(&out);
-        bk_buf_free(&out2);
+        bk_buf_clear(&out);
+        bk_buf_clear(&out2);
         bk_config_free(cfg);
         bk_config_free(again);
         free(in);
@@ -203,7 +203,7 @@ static void builders_produce_the_s3_shape(void **state)
     bk_buf_reset(&out);
     assert_int_equal(bk_config_encode(cfg, &out, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "records[1].layers[0].createdAt"));
-    bk_buf_free(&out);
+    bk_buf_clear(&out);
     bk_config_free(cfg);
 }
 
@@ -251,10 +251,10 @@ static void exercise(const char *data, size_t len)
         assert_int_equal(bk_config_encode(again, &out2, &err), BK_OK);
         assert_int_equal(out.len, out2.len);
         assert_memory_equal(out.data, out2.data, out.len);
-        bk_buf_free(&out2);
+        bk_buf_clear(&out2);
         bk_config_free(again);
     }
-    bk_buf_free(&out);
+    bk_buf_clear(&out);
     for (unsigned flags = 0; flags < 2; flags++) {
         bk_cache_config *norm = NULL;
         bk_code rc = bk_chains_normalize(cfg, flags ? BK_VALIDATE_S3 : 0,
@@ -273,8 +273,8 @@ static void exercise(const char *data, size_t len)
                 assert_int_equal(a.len, b.len);
                 assert_memory_equal(a.data, b.data, a.len);
             }
-            bk_buf_free(&a);
-            bk_buf_free(&b);
+            bk_buf_clear(&a);
+            bk_buf_clear(&b);
             bk_config_free(norm2);
             bk_config_free(norm);
         } else {
@@ -371,7 +371,7 @@ static void fuzz_truncated_and_mutated_manifests(void **state)
         bk_buf out = BK_BUF_INIT;
         assert_int_equal(bk_config_encode(cfg, &out, (bk_err[1]){{0}}), BK_OK);
         exercise(out.data, out.len);
-        bk_buf_free(&out);
+        bk_buf_clear(&out);
         bk_config_free(cfg);
     }
 }

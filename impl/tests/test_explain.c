@@ -110,9 +110,9 @@ static void check_renderings(const bk_explain *e)
         }
     }
     json_decref(root);
-    bk_buf_free(&text);
-    bk_buf_free(&dot);
-    bk_buf_free(&js);
+    bk_buf_clear(&text);
+    bk_buf_clear(&dot);
+    bk_buf_clear(&js);
 }
 
 static void graph_fixtures_carry_the_exported_manifest(void **state)
@@ -142,7 +142,7 @@ static void graph_fixtures_carry_the_exported_manifest(void **state)
                 assert_int_equal(e->blobs[i].present, 1);
             assert_true(e->n_labels > 0);
             check_renderings(e);
-            bk_buf_free(&enc);
+            bk_buf_clear(&enc);
             free(want);
             bk_explain_free(e);
         }
@@ -173,8 +173,8 @@ static void manifest_files_render_and_blobs_are_unknown(void **state)
     assert_non_null(strstr(bk_buf_str(&text), "selector \"/out/app\" ← [0] sha256:2321bb4a4323"));
     assert_int_equal(bk_explain_json(e, &js, &err), BK_OK);
     assert_non_null(strstr(bk_buf_str(&js), "\"missing\": null"));
-    bk_buf_free(&text);
-    bk_buf_free(&js);
+    bk_buf_clear(&text);
+    bk_buf_clear(&js);
     bk_explain_free(e);
     free(data);
 }
@@ -216,9 +216,9 @@ static void broken_manifests_still_render(void **state)
         if (strstr(bk_buf_str(&text), cases[i].in_text) == NULL)
             fail_msg("case %zu: no %s in\n%s", i, cases[i].in_text, bk_buf_str(&text));
         assert_non_null(strstr(bk_buf_str(&text), "PROBLEM: "));
-        bk_buf_free(&text);
-        bk_buf_free(&dot);
-        bk_buf_free(&js);
+        bk_buf_clear(&text);
+        bk_buf_clear(&dot);
+        bk_buf_clear(&js);
         bk_explain_free(e);
     }
     /* not JSON at all: kept as an unreadable manifest with its parse error */
@@ -231,7 +231,7 @@ static void broken_manifests_still_render(void **state)
     bk_buf text = BK_BUF_INIT;
     assert_int_equal(bk_explain_text(e, NULL, &text, &err), BK_OK);
     assert_non_null(strstr(bk_buf_str(&text), "PROBLEM: "));
-    bk_buf_free(&text);
+    bk_buf_clear(&text);
     bk_explain_free(e);
 }
 
@@ -336,10 +336,10 @@ static void local_dir_missing_and_unreferenced(void **state)
     assert_int_equal(bk_config_encode(e->manifests[0].config, &enc, &err), BK_OK);
     assert_string_equal(bk_buf_str(&enc), want);
     free(want);
-    bk_buf_free(&enc);
-    bk_buf_free(&text);
-    bk_buf_free(&dot);
-    bk_buf_free(&js);
+    bk_buf_clear(&enc);
+    bk_buf_clear(&text);
+    bk_buf_clear(&dot);
+    bk_buf_clear(&js);
     bk_explain_free(e);
     assert_int_equal(nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
@@ -382,14 +382,14 @@ static void diff_names_what_max_adds(void **state)
     assert_int_equal(json_array_size(json_object_get(root, "changedRecords")), 1);
     assert_true(json_is_true(json_object_get(root, "differs")));
     json_decref(root);
-    bk_buf_free(&text);
-    bk_buf_free(&js);
+    bk_buf_clear(&text);
+    bk_buf_clear(&js);
 
     /* a cache against itself: nothing differs */
     assert_int_equal(bk_explain_diff_text(b, b, NULL, &text, &differs, &err), BK_OK);
     assert_int_equal(differs, 0);
     assert_non_null(strstr(bk_buf_str(&text), "same records"));
-    bk_buf_free(&text);
+    bk_buf_clear(&text);
 
     /* linear vs diamond: records only on each side */
     bk_explain *c = load_expected("diamond", "max");
@@ -397,7 +397,7 @@ static void diff_names_what_max_adds(void **state)
     assert_int_equal(differs, 1);
     assert_non_null(strstr(bk_buf_str(&text), "records only in A ("));
     assert_non_null(strstr(bk_buf_str(&text), "records only in B ("));
-    bk_buf_free(&text);
+    bk_buf_clear(&text);
     bk_explain_free(a);
     bk_explain_free(b);
     bk_explain_free(c);

@@ -138,7 +138,7 @@ static void first_export_heads_uploads_then_writes_manifest(void **state)
     assert_int_equal(got_len, want.len);
     assert_memory_equal(got, want.data, want.len);
     free(got);
-    bk_buf_free(&want);
+    bk_buf_clear(&want);
 }
 
 static void reexport_uploads_no_blob(void **state)
@@ -287,7 +287,7 @@ static void dry_run_plans_every_action(void **state)
     assert_int_equal(bk_export_plan_format(&plan, &text, &err), BK_OK);
     assert_non_null(strstr(bk_buf_str(&text), "re-upload blobs/"));
     assert_non_null(strstr(bk_buf_str(&text), "present with 9 bytes"));
-    bk_buf_free(&text);
+    bk_buf_clear(&text);
     bk_export_plan_clear(&plan);
 }
 

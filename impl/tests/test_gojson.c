@@ -16,7 +16,7 @@ static void check_escape(const char *in, size_t len, const char *want)
     bk_buf b = BK_BUF_INIT;
     bk_gojson_string(&b, in, len);
     assert_string_equal(bk_buf_str(&b), want);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
 }
 
 static void strings_escape_like_go(void **state)
@@ -63,7 +63,7 @@ static void roundtrip(const char *in, const char *want)
     bk_buf b = BK_BUF_INIT;
     assert_int_equal(bk_time_format(&b, t, &err), BK_OK);
     assert_string_equal(bk_buf_str(&b), want);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
 }
 
 static void times_parse_and_format_like_go(void **state)
@@ -91,7 +91,7 @@ static void times_parse_and_format_like_go(void **state)
     bk_buf out = BK_BUF_INIT;
     assert_int_equal(bk_time_format(&out, bk_time_utc(a), &err), BK_OK);
     assert_string_equal(bk_buf_str(&out), "2024-05-01T10:00:00Z");
-    bk_buf_free(&out);
+    bk_buf_clear(&out);
 
     static const char *const bad[] = {"2024-05-01T10:00:00",        "2024-05-01 10:00:00Z",
                                       "2024-5-01T10:00:00Z",        "2024-05-01T1:00:00Z",
@@ -125,7 +125,7 @@ static void indent_matches_json_indent(void **state)
                                         "    }\n"
                                         "  ]\n"
                                         "}");
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
 }
 
 int main(void)

@@ -282,7 +282,7 @@ static void every_operation(void **state)
     assert_int_equal(ms3_server_object_count(srv, BUCKET), 0);
     assert_int_equal(count_op("DeleteObjects", NULL), 1);
 
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
     bk_s3_result_clear(&r);
     bk_s3_client_free(c);
 }
@@ -515,7 +515,7 @@ static void persistent_errors_fail_clearly(void **state)
     assert_int_equal(bk_s3_get_to_buf(c, "fine/a", NULL, 10, &b, &r, &err), BK_OK);
     assert_string_equal(bk_buf_str(&b), "abc");
     assert_int_equal(r.attempts, 2);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
     ms3_server_clear_faults(srv);
 
     /* A 403 is final: one attempt. */
@@ -719,7 +719,7 @@ static void ranged_reads_are_checked(void **state)
     assert_false(r.has_last_modified);
     assert_int_equal(r.size, sizeof data);
     ms3_server_clear_faults(srv);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
     bk_s3_result_clear(&r);
     bk_s3_client_free(c);
 }
@@ -980,7 +980,7 @@ static void virtual_host_style(void **state)
     assert_int_equal(n, 1);
     assert_true(has_header(e[0].headers_json, "\"host\":\"" BUCKET ".localhost:"));
     ms3_journal_entries_free(e, n);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
     bk_s3_result_clear(&r);
     bk_s3_client_free(c);
 }

@@ -95,7 +95,7 @@ static void expect_query(const char *raw, int skip_sig, const char *want)
     assert_int_equal(bk_sigv4_canonical_query(raw, skip_sig, &b, &err), BK_OK);
     if (strcmp(bk_buf_str(&b), want) != 0)
         fail_msg("canonical query of '%s': got '%s', want '%s'", raw, bk_buf_str(&b), want);
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
 }
 
 static void canonical_query_rules(void **state)
@@ -122,7 +122,7 @@ static void canonical_query_rules(void **state)
         bk_err err = {0};
         assert_int_equal(bk_sigv4_canonical_query(bad[i], 0, &b, &err), BK_EINVAL);
         assert_non_null(strstr(err.msg, "percent"));
-        bk_buf_free(&b);
+        bk_buf_clear(&b);
     }
 }
 
@@ -171,7 +171,7 @@ static void canonical_headers_trim_join_and_require(void **state)
     bk_buf_reset(&b);
     assert_int_equal(bk_sigv4_canonical_request(&req, "s3", "host", 1, &b, NULL, &err), BK_OK);
     assert_non_null(strstr(bk_buf_str(&b), "\nUNSIGNED-PAYLOAD"));
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
 
     assert_string_equal(bk_sigv4_unsigned_amz_header(&req, "host;x-amz-date"), "X-Amz-Meta-A");
     assert_null(bk_sigv4_unsigned_amz_header(&req, "host;x-amz-date;x-amz-meta-a"));
@@ -259,7 +259,7 @@ static void parse_authorization_forms(void **state)
     assert_string_equal(a.signed_headers, "host;range;x-amz-content-sha256;x-amz-date");
     assert_string_equal(a.signature, sig);
     assert_false(a.presigned);
-    bk_sigv4_auth_free(&a);
+    bk_sigv4_auth_clear(&a);
 
     /* Compact separators, another order, and a Swift-style key id with ':'. */
     fmt_into(v, sizeof v,
@@ -269,7 +269,7 @@ static void parse_authorization_forms(void **state)
     assert_int_equal(bk_sigv4_parse_authorization(v, &a, &err), BK_OK);
     assert_string_equal(a.access_key_id, "gitlab:gitlab");
     assert_string_equal(a.region, "RegionOne");
-    bk_sigv4_auth_free(&a);
+    bk_sigv4_auth_clear(&a);
 
     /* The credential splits at its last four '/'. */
     fmt_into(v, sizeof v,
@@ -278,7 +278,7 @@ static void parse_authorization_forms(void **state)
              sig);
     assert_int_equal(bk_sigv4_parse_authorization(v, &a, &err), BK_OK);
     assert_string_equal(a.access_key_id, "a/b");
-    bk_sigv4_auth_free(&a);
+    bk_sigv4_auth_clear(&a);
 
     assert_int_equal(
         bk_sigv4_parse_authorization("AWS " AK ":frJIUN8DYpKDtOLCwo//yllqDzg=", &a, &err),
@@ -385,7 +385,7 @@ static void parse_presigned_params(void **state)
     assert_int_equal(a.expires, 86400);
     assert_string_equal(a.signed_headers, "host;x-amz-meta-a");
     assert_string_equal(a.session_token, "a+b/=");
-    bk_sigv4_auth_free(&a);
+    bk_sigv4_auth_clear(&a);
 
     assert_int_equal(bk_sigv4_parse_presigned("versionId=1&list-type=2", &a, &err), BK_ENOTFOUND);
     assert_int_equal(bk_sigv4_parse_presigned("", &a, &err), BK_ENOTFOUND);
@@ -404,7 +404,7 @@ static void parse_presigned_params(void **state)
     char q3[1024];
     fmt_into(q3, sizeof q3, "%s&X-Amz-Expires=604800", base);
     assert_int_equal(bk_sigv4_parse_presigned(q3, &a, &err), BK_OK);
-    bk_sigv4_auth_free(&a);
+    bk_sigv4_auth_clear(&a);
     fmt_into(q3, sizeof q3, "%s", base); /* no X-Amz-Expires */
     assert_int_equal(bk_sigv4_parse_presigned(q3, &a, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "X-Amz-Expires"));
@@ -473,7 +473,7 @@ static void sign_verify_and_tamper(void **state)
     bk_sigv4_result v;
     assert_int_equal(bk_sigv4_verify(&req, &auth, SK, NULL, &v, &err), BK_OK);
     assert_string_equal(v.canonical_request, res.canonical_request);
-    bk_sigv4_result_free(&v);
+    bk_sigv4_result_clear(&v);
 
     char wrong[] = SK;
     wrong[5] ^= 1;
@@ -482,18 +482,18 @@ static void sign_verify_and_tamper(void **state)
     assert_null(strstr(err.msg, wrong));
     assert_non_null(v.canonical_request); /* for SignatureDoesNotMatch's XML */
     assert_non_null(v.string_to_sign);
-    bk_sigv4_result_free(&v);
+    bk_sigv4_result_clear(&v);
 
     h[4].value = "2024-01-02 03:04:06 +0000 UTC";
     assert_int_equal(bk_sigv4_verify(&req, &auth, SK, NULL, &v, &err), BK_EAUTH);
-    bk_sigv4_result_free(&v);
+    bk_sigv4_result_clear(&v);
     h[4].value = "2024-01-02 03:04:05 +0000 UTC";
     req.raw_path = "/bucket/blobs/sha256%253Aabc";
     assert_int_equal(bk_sigv4_verify(&req, &auth, SK, NULL, &v, &err), BK_EAUTH);
-    bk_sigv4_result_free(&v);
+    bk_sigv4_result_clear(&v);
     req.raw_path = "/bucket/blobs/sha256%3Aabc";
     assert_int_equal(bk_sigv4_verify(&req, &auth, SK, NULL, &v, &err), BK_OK);
-    bk_sigv4_result_free(&v);
+    bk_sigv4_result_clear(&v);
 
     /* The request day must match the credential's day. */
     assert_int_equal(bk_sigv4_verify(&req, &auth, SK, "20240103T000000Z", &v, &err), BK_EINVAL);
@@ -502,8 +502,8 @@ static void sign_verify_and_tamper(void **state)
     req.n_headers = 4;
     assert_int_equal(bk_sigv4_verify(&req, &auth, SK, NULL, &v, &err), BK_EINVAL);
     req.n_headers = 5;
-    bk_sigv4_auth_free(&auth);
-    bk_sigv4_result_free(&res);
+    bk_sigv4_auth_clear(&auth);
+    bk_sigv4_result_clear(&res);
 
     /* Presign with a token: the token is a signed query parameter. */
     bk_sigv4_request get = {"GET", "/bucket/a b", "", h, 1, NULL, BK_SIGV4_PATH_AUTO};
@@ -516,11 +516,11 @@ static void sign_verify_and_tamper(void **state)
     assert_int_equal(bk_sigv4_parse_presigned(res.presigned_query, &auth, &err), BK_OK);
     get.raw_query = res.presigned_query;
     assert_int_equal(bk_sigv4_verify(&get, &auth, SK, NULL, &v, &err), BK_OK);
-    bk_sigv4_result_free(&v);
+    bk_sigv4_result_clear(&v);
     assert_int_equal(bk_sigv4_verify(&get, &auth, wrong, NULL, &v, &err), BK_EAUTH);
-    bk_sigv4_result_free(&v);
-    bk_sigv4_auth_free(&auth);
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&v);
+    bk_sigv4_auth_clear(&auth);
+    bk_sigv4_result_clear(&res);
     get.raw_query = "";
     assert_int_equal(bk_sigv4_presign(s, &get, "20240102T030405Z", 0, NULL, &res, &err), BK_EINVAL);
     assert_int_equal(bk_sigv4_presign(s, &get, "20240102T030405Z", 604801, NULL, &res, &err),
@@ -559,12 +559,12 @@ static void signer_normalises_a_chosen_header_list(void **state)
                      BK_OK);
     assert_string_equal(a.signed_headers, "host;x-amz-date");
     assert_string_equal(a.authorization, b.authorization);
-    bk_sigv4_result_free(&a);
-    bk_sigv4_result_free(&b);
+    bk_sigv4_result_clear(&a);
+    bk_sigv4_result_clear(&b);
     assert_int_equal(bk_sigv4_presign(s, &req, "20130524T000000Z", 60, "Range;Host", &a, &err),
                      BK_OK);
     assert_non_null(strstr(a.presigned_query, "X-Amz-SignedHeaders=host%3Brange&"));
-    bk_sigv4_result_free(&a);
+    bk_sigv4_result_clear(&a);
     bk_sigv4_signer_free(s);
 }
 
@@ -616,7 +616,7 @@ static void *sign_many(void *p)
         bk_sigv4_hmac_hex(key, res.string_to_sign, strlen(res.string_to_sign), want);
         if (strcmp(want, res.signature) != 0)
             t->failures++;
-        bk_sigv4_result_free(&res);
+        bk_sigv4_result_clear(&res);
     }
     return NULL;
 }
@@ -686,13 +686,13 @@ static void httpreq_parsing(void **state)
     assert_memory_equal(r.body, "body\r\nline", 10);
     assert_int_equal(bk_httpreq_remove_header(&r, "x-a"), 2);
     assert_int_equal(r.n_headers, 1);
-    bk_httpreq_free(&r);
+    bk_httpreq_clear(&r);
 
     text = "GET / HTTP/1.1\nHost:h";
     assert_int_equal(bk_httpreq_parse(text, strlen(text), &r, &err), BK_OK);
     assert_int_equal(r.body_len, 0);
     assert_string_equal(r.raw_query, "");
-    bk_httpreq_free(&r);
+    bk_httpreq_clear(&r);
 
     const char *bad[] = {"",
                          "GET",
@@ -765,9 +765,9 @@ static void parsers_survive_garbage(void **state)
         bk_sigv4_auth a;
         bk_err err = {0};
         if (bk_sigv4_parse_authorization(buf, &a, &err) == BK_OK)
-            bk_sigv4_auth_free(&a);
+            bk_sigv4_auth_clear(&a);
         if (bk_sigv4_parse_presigned(buf, &a, &err) == BK_OK)
-            bk_sigv4_auth_free(&a);
+            bk_sigv4_auth_clear(&a);
         bk_buf out = BK_BUF_INIT;
         bk_sigv4_canonical_query(buf, 1, &out, &err);
         bk_buf_reset(&out);
@@ -776,10 +776,10 @@ static void parsers_survive_garbage(void **state)
             bk_buf_reset(&out);
             bk_sigv4_canonical_uri(buf, BK_SIGV4_PATH_S3, &out, &err);
         }
-        bk_buf_free(&out);
+        bk_buf_clear(&out);
         bk_httpreq r;
         if (bk_httpreq_parse(buf, len, &r, &err) == BK_OK)
-            bk_httpreq_free(&r);
+            bk_httpreq_clear(&r);
     }
 }
 

@@ -112,7 +112,7 @@ static void *serve(void *arg)
         const char *reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         ssize_t w = write(c, reply, strlen(reply));
         (void)w;
-        bk_buf_free(&req);
+        bk_buf_clear(&req);
         close(c);
     }
 }
@@ -146,7 +146,7 @@ static int stop_listener(void **state)
     pthread_mutex_unlock(&l->lock);
     pthread_join(l->thread, NULL);
     close(l->fd);
-    bk_buf_free(&l->captured);
+    bk_buf_clear(&l->captured);
     pthread_mutex_destroy(&l->lock);
     free(l);
     curl_global_cleanup();
@@ -257,7 +257,7 @@ static void check_case(listener *l, const curl_case *c)
         fail_msg("%s %s: verify failed (%s)\nrequest:\n%s\nour canonical request:\n%s", c->method,
                  c->path_and_query, err.msg, raw,
                  res.canonical_request != NULL ? res.canonical_request : "(none)");
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&res);
 
     /* 2. Our signer gives curl's exact Authorization value. */
     bk_sigv4_signer *s = bk_sigv4_signer_new(AK, SK, NULL, "us-east-1", "s3", &err);
@@ -268,16 +268,16 @@ static void check_case(listener *l, const curl_case *c)
     if (strcmp(res.authorization, authz) != 0)
         fail_msg("%s %s: Authorization differs\nours:  %s\ncurl's: %s", c->method,
                  c->path_and_query, res.authorization, authz);
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&res);
     bk_sigv4_signer_free(s);
 
     /* 3. A one-byte change of the secret is rejected, either way round. */
     char wrong[] = SK;
     wrong[0] ^= 0x20;
     assert_int_equal(bk_sigv4_verify(&v, &auth, wrong, NULL, &res, &err), BK_EAUTH);
-    bk_sigv4_result_free(&res);
-    bk_sigv4_auth_free(&auth);
-    bk_httpreq_free(&r);
+    bk_sigv4_result_clear(&res);
+    bk_sigv4_auth_clear(&auth);
+    bk_httpreq_clear(&r);
     free(raw);
 
     raw = send_with_curl(l, c, wrong);
@@ -286,9 +286,9 @@ static void check_case(listener *l, const curl_case *c)
         bk_sigv4_parse_authorization(bk_httpreq_header(&r, "Authorization"), &auth, &err), BK_OK);
     v = view_of(&r);
     assert_int_equal(bk_sigv4_verify(&v, &auth, SK, NULL, &res, &err), BK_EAUTH);
-    bk_sigv4_result_free(&res);
-    bk_sigv4_auth_free(&auth);
-    bk_httpreq_free(&r);
+    bk_sigv4_result_clear(&res);
+    bk_sigv4_auth_clear(&auth);
+    bk_httpreq_clear(&r);
     free(raw);
 }
 

@@ -88,8 +88,8 @@ static bk_code verify_header_auth(const bk_httpreq *r, const char *payload_hash,
     bk_sigv4_request v = view_of(r, payload_hash, rule);
     bk_sigv4_result res;
     bk_code rc = bk_sigv4_verify(&v, &auth, secret, NULL, &res, &err);
-    bk_sigv4_result_free(&res);
-    bk_sigv4_auth_free(&auth);
+    bk_sigv4_result_clear(&res);
+    bk_sigv4_auth_clear(&auth);
     return rc;
 }
 
@@ -142,13 +142,13 @@ static int run_aws4_case(const char *dir, const char *name)
                                         "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEz"),
                      BK_EAUTH);
 
-    bk_httpreq_free(&sr);
+    bk_httpreq_clear(&sr);
     free(creq);
     free(sts);
     free(authz);
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&res);
     bk_sigv4_signer_free(s);
-    bk_httpreq_free(&r);
+    bk_httpreq_clear(&r);
     return 1;
 }
 
@@ -287,9 +287,9 @@ static void run_crt_case(const char *dir, const char *name)
     parse_req_file(path, &sr);
     expect_equal_text(name, res.authorization, bk_httpreq_header(&sr, "Authorization"));
     assert_int_equal(verify_header_auth(&sr, body_hash, rule, sk), BK_OK);
-    bk_httpreq_free(&sr);
-    bk_sigv4_result_free(&res);
-    bk_httpreq_free(&r);
+    bk_httpreq_clear(&sr);
+    bk_sigv4_result_clear(&res);
+    bk_httpreq_clear(&r);
 
     /* Query variant: the X-Amz-* parameters carry date, credential and token. */
     fmt_into(path, sizeof path, "%s/request.txt", dir);
@@ -332,11 +332,11 @@ static void run_crt_case(const char *dir, const char *name)
             fail_msg("%s: presigned verify: %s", name, err.msg);
         expect_equal_text(name, vres.canonical_request, res.canonical_request);
     }
-    bk_sigv4_result_free(&vres);
-    bk_sigv4_auth_free(&auth);
-    bk_httpreq_free(&sr);
-    bk_sigv4_result_free(&res);
-    bk_httpreq_free(&r);
+    bk_sigv4_result_clear(&vres);
+    bk_sigv4_auth_clear(&auth);
+    bk_httpreq_clear(&sr);
+    bk_sigv4_result_clear(&res);
+    bk_httpreq_clear(&r);
     bk_sigv4_signer_free(s);
     json_decref(ctx);
 }
@@ -496,8 +496,8 @@ static void run_json_case(const char *path)
         got.raw_query = q;
         if (bk_sigv4_verify(&got, &auth, sk, NULL, &vres, &err) != BK_OK)
             fail_msg("%s: %s", path, err.msg);
-        bk_sigv4_result_free(&vres);
-        bk_sigv4_auth_free(&auth);
+        bk_sigv4_result_clear(&vres);
+        bk_sigv4_auth_clear(&auth);
     } else {
         /* Sign exactly the documented header set (the trailer page signs no Content-Length). */
         if (bk_sigv4_sign(s, &jr.view, amz_date, jstr(root, "signed_headers"), &res, &err) != BK_OK)
@@ -519,21 +519,21 @@ static void run_json_case(const char *path)
                 fail_msg("%s: %s", forms[f], err.msg);
             if (bk_sigv4_verify(&jr.view, &auth, sk, NULL, &vres, &err) != BK_OK)
                 fail_msg("%s: %s", path, err.msg);
-            bk_sigv4_result_free(&vres);
-            bk_sigv4_auth_free(&auth);
+            bk_sigv4_result_clear(&vres);
+            bk_sigv4_auth_clear(&auth);
         }
     }
     bk_buf uri = BK_BUF_INIT;
     assert_int_equal(bk_sigv4_canonical_uri(jr.view.raw_path, BK_SIGV4_PATH_S3, &uri, &err), BK_OK);
     expect_equal_text(path, bk_buf_str(&uri), jstr(root, "canonical_uri"));
-    bk_buf_free(&uri);
+    bk_buf_clear(&uri);
     expect_equal_text(path, res.canonical_request, jstr(root, "canonical_request"));
     expect_equal_text(path, res.string_to_sign, jstr(root, "string_to_sign"));
     expect_equal_text(path, res.signature, jstr(root, "signature"));
     expect_equal_text(path, res.signed_headers, jstr(root, "signed_headers"));
     if (json_object_get(root, "chunks") != NULL)
         check_chunks(root, s, jstr(root, "seed_signature"));
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&res);
     bk_sigv4_signer_free(s);
     json_decref(root);
 }
@@ -599,7 +599,7 @@ static void colon_key_raw_or_encoded_verifies(void **state)
                             jstr(json_object_get(root, "credentials"), "secret_access_key"), NULL,
                             &res, &err),
             BK_OK);
-        bk_sigv4_result_free(&res);
+        bk_sigv4_result_clear(&res);
     }
     /* Double encoding is a different key and must not verify. */
     fmt_into(encoded, sizeof encoded, "%.*s%%253A%s", (int)(colon - raw), raw, colon + 1);
@@ -610,8 +610,8 @@ static void colon_key_raw_or_encoded_verifies(void **state)
         bk_sigv4_verify(&v, &auth, jstr(json_object_get(root, "credentials"), "secret_access_key"),
                         NULL, &res, &err),
         BK_EAUTH);
-    bk_sigv4_result_free(&res);
-    bk_sigv4_auth_free(&auth);
+    bk_sigv4_result_clear(&res);
+    bk_sigv4_auth_clear(&auth);
     json_decref(root);
 }
 

@@ -382,7 +382,7 @@ static int assert_bucket_consistent(pipeline_fx *fx, const bk_cache_config *old_
         assert_int_equal(bk_config_encode(cfgs[k], &enc, &err), BK_OK);
         if (enc.len == got_len && memcmp(enc.data, got, got_len) == 0)
             which = k;
-        bk_buf_free(&enc);
+        bk_buf_clear(&enc);
     }
     if (which < 0)
         fail_msg("the bucket's manifest is neither the old nor the new one (%zu bytes)", got_len);

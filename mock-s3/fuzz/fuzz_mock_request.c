@@ -300,7 +300,7 @@ static int run_one(ms3_server *s, fuzz_state *st, size_t index, const char *text
     remember(st, index, &resp);
     ms3_inproc_response_clear(&resp);
 
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&res);
     for (size_t i = 0; i < n_owned; i++)
         free(owned[i]);
     free(body);

@@ -53,7 +53,7 @@ void ms3__auth_result_init(ms3_auth_result *r)
 
 void ms3__auth_result_clear(ms3_auth_result *r)
 {
-    bk_buf_free(&r->extra_xml);
+    bk_buf_clear(&r->extra_xml);
     free(r->canonical_request);
     free(r->string_to_sign);
     r->canonical_request = r->string_to_sign = NULL;
@@ -149,7 +149,7 @@ static int presigned_query(const char *q)
     bk_sigv4_auth a;
     bk_err err;
     bk_code rc = bk_sigv4_parse_presigned(q, &a, &err);
-    bk_sigv4_auth_free(&a);
+    bk_sigv4_auth_clear(&a);
     return rc != BK_ENOTFOUND;
 }
 
@@ -233,7 +233,7 @@ static void verify_init(verify *v, const ms3_auth_config *cfg, const bk_sigv4_re
 
 static void verify_clear(verify *v)
 {
-    bk_sigv4_auth_free(&v->a);
+    bk_sigv4_auth_clear(&v->a);
     ms3__cred_clear(&v->c);
 }
 
@@ -348,7 +348,7 @@ static int check_signature(verify *v)
         signature_mismatch(v, &res);
     else if (rc != BK_OK)
         deny(v->out, malformed_code(v), "%s; %s", malformed_lead(v), err.msg);
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&res);
     return rc == BK_OK;
 }
 

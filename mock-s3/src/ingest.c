@@ -147,8 +147,8 @@ void ms3__ingest_free(ms3_ingest *in)
     ms3__writer_abort(in->writer);
     if (in->have_body)
         ms3__body_clear(&in->body);
-    bk_buf_free(&in->buffer);
-    bk_buf_free(&in->xml);
+    bk_buf_clear(&in->buffer);
+    bk_buf_clear(&in->xml);
     free(in);
 }
 

@@ -621,7 +621,7 @@ void ms3__op_list_parts(ms3_req *r)
                   truncated ? "true" : "false");
     bk_buf_puts(b, bk_buf_str(&parts));
     bk_buf_puts(b, "<StorageClass>STANDARD</StorageClass></ListPartsResult>");
-    bk_buf_free(&parts);
+    bk_buf_clear(&parts);
     ms3__resp_xml(r, 200);
 }
 

@@ -50,7 +50,7 @@ void ms3__resp_reset(ms3_response *resp)
         free(resp->headers[i].value);
     }
     free(resp->headers);
-    bk_buf_free(&resp->body);
+    bk_buf_clear(&resp->body);
     ms3__reader_close(resp->reader);
     free(resp->error_message);
     memset(resp, 0, sizeof(*resp));

@@ -112,7 +112,7 @@ int ms3__write_file_atomic(const char *path, const char *text, bk_err *err)
     }
     if (rc != 0)
         unlink(bk_buf_str(&tmp));
-    bk_buf_free(&tmp);
+    bk_buf_clear(&tmp);
     return rc;
 }
 
@@ -308,12 +308,12 @@ static void load_bucket(ms3_store *st, const char *name, const char *path)
                 bk_buf mp = BK_BUF_INIT;
                 bk_buf_printf(&mp, "%s/%s", bk_buf_str(&sub), f->d_name);
                 load_object(st, b, bk_buf_str(&mp));
-                bk_buf_free(&mp);
+                bk_buf_clear(&mp);
             }
         }
         if (sd != NULL)
             closedir(sd);
-        bk_buf_free(&sub);
+        bk_buf_clear(&sub);
     }
     closedir(d);
 }
@@ -330,7 +330,7 @@ static void clean_dir(const char *path)
         bk_buf p = BK_BUF_INIT;
         bk_buf_printf(&p, "%s/%s", path, e->d_name);
         unlink(bk_buf_str(&p));
-        bk_buf_free(&p);
+        bk_buf_clear(&p);
     }
     closedir(d);
 }
@@ -341,7 +341,7 @@ static int load_dir(ms3_store *st, bk_err *err)
     bk_buf_printf(&p, "%s/buckets", st->dir);
     if (mkdir_p(bk_buf_str(&p)) != 0 || mkdir_p(st->tmp_dir) != 0) {
         bk_err_set(err, BK_EIO, "cannot create the data dir %s: %s", st->dir, strerror(errno));
-        bk_buf_free(&p);
+        bk_buf_clear(&p);
         return -1;
     }
     /* Leftovers of uploads that were in flight when the last run stopped. */
@@ -349,7 +349,7 @@ static int load_dir(ms3_store *st, bk_err *err)
     DIR *d = opendir(bk_buf_str(&p));
     if (d == NULL) {
         bk_err_set(err, BK_EIO, "cannot read %s: %s", bk_buf_str(&p), strerror(errno));
-        bk_buf_free(&p);
+        bk_buf_clear(&p);
         return -1;
     }
     struct dirent *e;
@@ -359,10 +359,10 @@ static int load_dir(ms3_store *st, bk_err *err)
         bk_buf bp = BK_BUF_INIT;
         bk_buf_printf(&bp, "%s/%s", bk_buf_str(&p), e->d_name);
         load_bucket(st, e->d_name, bk_buf_str(&bp));
-        bk_buf_free(&bp);
+        bk_buf_clear(&bp);
     }
     closedir(d);
-    bk_buf_free(&p);
+    bk_buf_clear(&p);
     return 0;
 }
 
@@ -442,7 +442,7 @@ bk_code ms3__store_create_bucket(ms3_store *st, const char *name, int64_t now_ms
             if (mkdir_p(bk_buf_str(&p)) != 0)
                 rc = bk_err_set(err, BK_EIO, "cannot create %s: %s", bk_buf_str(&p),
                                 strerror(errno));
-            bk_buf_free(&p);
+            bk_buf_clear(&p);
         }
         if (rc == BK_OK && add_bucket(st, name, now_ms) == NULL)
             rc = bk_err_set(err, BK_ENOMEM, "out of memory");
@@ -482,13 +482,13 @@ int ms3__store_delete_bucket(ms3_store *st, const char *name)
                     bk_buf sub = BK_BUF_INIT;
                     bk_buf_printf(&sub, "%s/%s", bk_buf_str(&p), e->d_name);
                     rmdir(bk_buf_str(&sub));
-                    bk_buf_free(&sub);
+                    bk_buf_clear(&sub);
                 }
             }
             if (d != NULL)
                 closedir(d);
             rmdir(bk_buf_str(&p));
-            bk_buf_free(&p);
+            bk_buf_clear(&p);
         }
         bucket_free(b);
         /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */

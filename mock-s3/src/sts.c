@@ -372,7 +372,7 @@ static int check_scope(ms3_req *r)
             rc = refuse(r, 403, "SignatureDoesNotMatch",
                         "Credential should be scoped to correct service: 'sts'. ");
     }
-    bk_sigv4_auth_free(&a);
+    bk_sigv4_auth_clear(&a);
     return rc;
 }
 
@@ -581,7 +581,7 @@ void ms3__op_sts_assume_role_with_web_identity(ms3_req *r)
                           : iss[0]         ? iss
                                            : "mock-s3");
             issue(r, "AssumeRoleWithWebIdentity", &rq, bk_buf_str(&extra));
-            bk_buf_free(&extra);
+            bk_buf_clear(&extra);
         }
     }
     ms3__route_clear(&form);

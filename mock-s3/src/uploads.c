@@ -55,7 +55,7 @@ static void remove_files(const ms3_uploads *u, const char *id,
         bk_buf_printf(&p, "%s/%s", dir, e->d_name);
         if (p.data != NULL)
             unlink(bk_buf_str(&p));
-        bk_buf_free(&p);
+        bk_buf_clear(&p);
     }
     if (d != NULL)
         closedir(d);
@@ -162,7 +162,7 @@ static int persist(const ms3_uploads *u, const ms3_upload *up, bk_err *err)
     int rc = bk_buf_check(&path, err) == BK_OK
                  ? ms3__write_file_atomic(bk_buf_str(&path), text, err)
                  : -1;
-    bk_buf_free(&path);
+    bk_buf_clear(&path);
     free(text);
     return rc;
 }
@@ -210,7 +210,7 @@ static int load_part(const char *dir, json_t *pj, ms3_part *p)
     struct stat st;
     if (path.data == NULL || stat(bk_buf_str(&path), &st) != 0 || !S_ISREG(st.st_mode) ||
         (uint64_t)st.st_size != p->size) {
-        bk_buf_free(&path);
+        bk_buf_clear(&path);
         return -1;
     }
     p->body.kind = MS3_BODY_FILE;
@@ -229,7 +229,7 @@ static ms3_upload *load_upload(const ms3_uploads *u, const char *id)
     bk_buf_printf(&path, "%s/" UPLOAD_JSON, dir != NULL ? dir : "");
     json_t *o =
         dir != NULL && path.data != NULL ? json_load_file(bk_buf_str(&path), 0, NULL) : NULL;
-    bk_buf_free(&path);
+    bk_buf_clear(&path);
     ms3_upload *up = o != NULL ? calloc(1, sizeof(*up)) : NULL;
     const char *bucket = NULL, *key = NULL, *alg = NULL, *meta = NULL, *json_id = NULL;
     json_int_t initiated = 0;
@@ -458,7 +458,7 @@ static int adopt_part_file(const ms3_uploads *u, const ms3_upload *up, ms3_part 
     if (rename(p->body.path, bk_buf_str(&path)) != 0) {
         bk_err_set(err, BK_EIO, "cannot move part %d into upload %s: %s", p->number, up->id,
                    strerror(errno));
-        bk_buf_free(&path);
+        bk_buf_clear(&path);
         return -1;
     }
     free(p->body.path);

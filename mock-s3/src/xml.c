@@ -199,7 +199,7 @@ static int run(parse_state *st, const char *data, size_t len)
     XML_ParserFree(p);
     if (st->text.failed)
         ok = 0;
-    bk_buf_free(&st->text);
+    bk_buf_clear(&st->text);
     return ok && !st->bad ? 0 : -1;
 }
 

@@ -617,7 +617,7 @@ static void streaming_put(const char *key, const unsigned char *data, size_t len
     rq.headers = headers;
     ms3t_send(srv, &rq, out);
     free(body);
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&res);
     bk_sigv4_signer_free(sg);
 }
 

@@ -118,7 +118,7 @@ static void simple(const char *method, const char *target, const char *body,
     ms3_inproc_request rq;
     build(&sr, &rq, method, target, body, NULL, NULL, 0, T_SK);
     handle(&rq, out);
-    bk_sigv4_result_free(&sr.sig);
+    bk_sigv4_result_clear(&sr.sig);
 }
 
 static void put_get_head_list(void **state)
@@ -183,7 +183,7 @@ static void wrong_signature_changes_nothing(void **state)
     ms3_inproc_response_clear(&resp);
     char signature[65];
     snprintf(signature, sizeof(signature), "%s", sr.sig.signature);
-    bk_sigv4_result_free(&sr.sig);
+    bk_sigv4_result_clear(&sr.sig);
 
     /* The journal keeps a shortened signature, never the secret. */
     char *journal = ms3_journal_json(srv, NULL);
@@ -281,7 +281,7 @@ static void body_framing_like_http(void **state)
     handle(&rq, &resp);
     assert_int_equal(resp.status, 200);
     ms3_inproc_response_clear(&resp);
-    bk_sigv4_result_free(&sr.sig);
+    bk_sigv4_result_clear(&sr.sig);
     ms3_object_info info;
     bk_err err;
     assert_int_equal(ms3_server_stat_object(srv, T_BUCKET, "short", &info, &err), 0);
@@ -294,7 +294,7 @@ static void body_framing_like_http(void **state)
     handle(&rq, &resp);
     assert_int_equal(resp.outcome, MS3_INPROC_CLIENT_GONE);
     ms3_inproc_response_clear(&resp);
-    bk_sigv4_result_free(&sr.sig);
+    bk_sigv4_result_clear(&sr.sig);
     assert_int_equal(ms3_server_stat_object(srv, T_BUCKET, "gone", &info, &err), BK_ENOTFOUND);
 
     /* A Content-Length the HTTP layer refuses never reaches the mock. */
@@ -329,7 +329,7 @@ static void aws_chunked_byte_by_byte(void **state)
     handle(&rq, &resp);
     assert_int_equal(resp.status, 200);
     ms3_inproc_response_clear(&resp);
-    bk_sigv4_result_free(&sr.sig);
+    bk_sigv4_result_clear(&sr.sig);
 
     char *data = NULL;
     size_t len = 0;

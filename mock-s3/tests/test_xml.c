@@ -17,7 +17,7 @@ static void test_escape(void **state)
     bk_buf b = BK_BUF_INIT;
     ms3__xml_elem(&b, "Key", "a<b>&\"c'\x01\n");
     assert_string_equal(bk_buf_str(&b), "<Key>a&lt;b&gt;&amp;&quot;c&apos;&#1;\n</Key>");
-    bk_buf_free(&b);
+    bk_buf_clear(&b);
 }
 
 static void test_complete(void **state)

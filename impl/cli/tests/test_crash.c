@@ -154,7 +154,7 @@ static void make_graph(const char *dir, const char *name, const blob_spec *specs
     snprintf(g->path, sizeof g->path, "%s/%s.json", dir, name);
     assert_int_equal(bk_write_file(g->path, j.data, j.len), 0);
     g->n_blobs = count;
-    bk_buf_free(&j);
+    bk_buf_clear(&j);
 }
 
 static void attrs_text(const crash_fx *f, char *out, size_t size, const char *extra)

@@ -320,7 +320,7 @@ static bk_code tls_get(const tls_fx *t, int insecure, const char *ca_bundle, bk_
     assert_non_null(c);
     bk_buf body = BK_BUF_INIT;
     bk_code rc = bk_s3_get_to_buf(c, "key", NULL, 1 << 20, &body, res, err);
-    bk_buf_free(&body);
+    bk_buf_clear(&body);
     bk_s3_client_free(c);
     return rc;
 }

@@ -200,7 +200,7 @@ static void sign_s3_colon_key(void **state)
     }
     assert_null(strstr(res.out, DOC_SK));
     bk_proc_result_free(&res);
-    bk_buf_free(&text);
+    bk_buf_clear(&text);
     json_decref(root);
 }
 

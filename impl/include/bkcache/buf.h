@@ -25,7 +25,7 @@ typedef struct bk_buf {
 /* clang-format on */
 
 void bk_buf_init(bk_buf *b);
-void bk_buf_free(bk_buf *b);
+void bk_buf_clear(bk_buf *b);
 void bk_buf_reset(bk_buf *b); /* len = 0, keeps the allocation */
 
 int bk_buf_append(bk_buf *b, const void *data, size_t len);

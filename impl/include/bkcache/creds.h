@@ -48,7 +48,7 @@ typedef struct bk_creds_provider bk_creds_provider;
 struct bk_creds_provider {
     const char *name;
     bk_code (*fetch)(bk_creds_provider *self, bk_creds *out, bk_err *err);
-    void (*destroy)(bk_creds_provider *self);
+    void (*free)(bk_creds_provider *self); /* frees self and all it owns */
 };
 
 bk_code bk_creds_fetch(bk_creds_provider *p, bk_creds *out, bk_err *err);

@@ -1,5 +1,13 @@
 /* Error reporting for every libbkcache function: a code a program can branch on
- * and a message a user can act on. The callee fills it; the caller owns it. */
+ * and a message a user can act on. The callee fills it; the caller owns it.
+ *
+ * One rule, everywhere: a bk_err * may always be NULL (the caller does not
+ * want the message). A failing function returns the code it set (or NULL /
+ * -1 where it returns a pointer or a count, with err filled), so no caller
+ * ever reads err->code back: `return bk_err_set(err, ...)`, or keep the code
+ * a callee returned. To pass on the failure of a callee that returns NULL,
+ * hand it a local bk_err and copy it: bk_err_set(err, local.code, "%s",
+ * local.msg). */
 #ifndef BKCACHE_ERROR_H
 #define BKCACHE_ERROR_H
 
@@ -47,8 +55,9 @@ static inline bk_code bk_err_set_result_(bk_code set, bk_code code)
     bk_err_set_result_(bk_err_set((err), (code), __VA_ARGS__), (code))
 #endif
 
-/* Prefixes the existing message with more context ("export: " + msg). */
-bk_code bk_err_prefix(bk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefixes the existing message with more context ("export: " + msg); with
+ * err NULL it does nothing. It returns nothing: return the code you hold. */
+void bk_err_prefix(bk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void bk_err_clear(bk_err *err);
 

@@ -35,7 +35,7 @@ typedef struct bk_httpreq {
 
 /* BK_EINVAL with a one-line message on a malformed request line or header. */
 bk_code bk_httpreq_parse(const char *text, size_t len, bk_httpreq *out, bk_err *err);
-void bk_httpreq_free(bk_httpreq *r);
+void bk_httpreq_clear(bk_httpreq *r);
 
 /* Appends a header (copies name and value). */
 bk_code bk_httpreq_add_header(bk_httpreq *r, const char *name, const char *value, bk_err *err);

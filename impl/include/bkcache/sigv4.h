@@ -74,7 +74,7 @@ typedef struct bk_sigv4_request {
 } bk_sigv4_request;
 
 /* What a signature computation produced. Strings are malloc'd (NULL when not
- * produced); release with bk_sigv4_result_free. Never contains the secret. */
+ * produced); release with bk_sigv4_result_clear. Never contains the secret. */
 typedef struct bk_sigv4_result {
     char *canonical_request;
     char *string_to_sign;
@@ -85,7 +85,7 @@ typedef struct bk_sigv4_result {
     char signature[65];    /* hex; for verification, the expected signature */
 } bk_sigv4_result;
 
-void bk_sigv4_result_free(bk_sigv4_result *r);
+void bk_sigv4_result_clear(bk_sigv4_result *r);
 
 /* ---- low-level pieces (the aws-chunked codec uses these) ---- */
 
@@ -204,7 +204,7 @@ bk_code bk_sigv4_presign(bk_sigv4_signer *s, const bk_sigv4_request *req, const 
 /* ---- verifying (server side) ---- */
 
 /* The credential and signature a request carries, from an Authorization header
- * or presigned query parameters. Strings are malloc'd; free with bk_sigv4_auth_free. */
+ * or presigned query parameters. Strings are malloc'd; free with bk_sigv4_auth_clear. */
 typedef struct bk_sigv4_auth {
     int presigned;
     char *access_key_id; /* may contain ':' (e.g. "gitlab:gitlab") */
@@ -219,7 +219,7 @@ typedef struct bk_sigv4_auth {
     char *session_token; /* X-Amz-Security-Token, decoded; NULL when absent */
 } bk_sigv4_auth;
 
-void bk_sigv4_auth_free(bk_sigv4_auth *a);
+void bk_sigv4_auth_clear(bk_sigv4_auth *a);
 
 /* Parses "AWS4-HMAC-SHA256 Credential=AK/date8/region/service/aws4_request,
  * SignedHeaders=a;b, Signature=<64 hex>" (components in any order, separated

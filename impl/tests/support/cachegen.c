@@ -169,7 +169,7 @@ char *bk_test_read_file(const char *path, size_t *len)
     int failed = ferror(f);
     fclose(f);
     if (failed || bk_buf_check(&b, NULL) != BK_OK) {
-        bk_buf_free(&b);
+        bk_buf_clear(&b);
         return NULL;
     }
     if (len != NULL)

@@ -185,7 +185,7 @@ static void build_headers(const ms3t_request *rq, uint16_t port, wire_headers *w
     } else {
         fprintf(stderr, "signing failed: %s\n", err.msg);
     }
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&res);
     bk_sigv4_signer_free(sg);
     free(path);
     for (size_t i = 0; rq->after_auth != NULL && rq->after_auth[i] != NULL; i++)
@@ -352,8 +352,8 @@ long ms3t_send_status(ms3_server *s, const ms3t_request *rq)
 
 void ms3t_response_free(ms3t_response *r)
 {
-    bk_buf_free(&r->headers);
-    bk_buf_free(&r->body);
+    bk_buf_clear(&r->headers);
+    bk_buf_clear(&r->body);
 }
 
 const char *ms3t_header(const ms3t_response *r, const char *name, char *buf, size_t n)
@@ -445,7 +445,7 @@ char *ms3t_presign(ms3_server *s, const char *method, const char *target, long e
     } else {
         fprintf(stderr, "presign failed: %s\n", err.msg);
     }
-    bk_sigv4_result_free(&res);
+    bk_sigv4_result_clear(&res);
     bk_sigv4_signer_free(sg);
     free(path);
     return url;
