@@ -61,7 +61,52 @@ static bk_code duration_error(bk_err *err, const char *what, const char *orig)
     return bk_err_set(err, BK_EINVAL, "time: %s \"%s\"", what, orig);
 }
 
-bk_code bk_go_parse_duration(const char *orig, int64_t *ns, bk_err *err)
+#define DURATION_LIMIT (1ULL << 63)
+
+/* The digits of a term before the unit: an integer and a fraction whose
+ * digits beyond what fits are dropped, as Go does. -1 when the integer
+ * overflows, 0 when neither part has a digit, 1 otherwise. */
+static int duration_number(const char **sp, uint64_t *v, uint64_t *frac, double *scale)
+{
+    const char *s = *sp, *start = s;
+    *v = 0;
+    *frac = 0;
+    *scale = 1.0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (*v > DURATION_LIMIT / 10)
+            return -1;
+        *v = *v * 10 + (uint64_t)(*s - '0');
+        if (*v > DURATION_LIMIT)
+            return -1;
+    }
+    int digits = s != start;
+    if (*s == '.') {
+        s++;
+        const char *fstart = s;
+        int overflow = 0;
+        for (; *s >= '0' && *s <= '9'; s++) {
+            if (overflow)
+                continue;
+            if (*frac > (DURATION_LIMIT - 1) / 10) {
+                overflow = 1;
+                continue;
+            }
+            uint64_t y = *frac * 10 + (uint64_t)(*s - '0');
+            if (y > DURATION_LIMIT) {
+                overflow = 1;
+                continue;
+            }
+            *frac = y;
+            *scale *= 10;
+        }
+        digits |= s != fstart;
+    }
+    *sp = s;
+    return digits;
+}
+
+/* The unit after a number: everything up to the next digit or '.'. */
+static bk_code duration_unit(const char **sp, const char *orig, uint64_t *unit, bk_err *err)
 {
     static const struct {
         const char *name;
@@ -76,7 +121,50 @@ bk_code bk_go_parse_duration(const char *orig, int64_t *ns, bk_err *err)
         {"m", 60ULL * 1000000000ULL},
         {"h", 3600ULL * 1000000000ULL},
     };
-    const uint64_t limit = 1ULL << 63;
+    const char *s = *sp;
+    size_t ulen = 0;
+    while (s[ulen] != '\0' && s[ulen] != '.' && !(s[ulen] >= '0' && s[ulen] <= '9'))
+        ulen++;
+    if (ulen == 0)
+        return duration_error(err, "missing unit in duration", orig);
+    *unit = 0;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strlen(units[i].name) == ulen && memcmp(units[i].name, s, ulen) == 0)
+            *unit = units[i].ns;
+    }
+    if (*unit == 0)
+        return bk_err_set(err, BK_EINVAL, "time: unknown unit \"%.*s\" in duration \"%s\"",
+                          (int)ulen, s, orig);
+    *sp = s + ulen;
+    return BK_OK;
+}
+
+/* One "1.5h" of a duration, in nanoseconds. */
+static bk_code duration_term(const char **sp, const char *orig, uint64_t *term, bk_err *err)
+{
+    if (!(**sp == '.' || (**sp >= '0' && **sp <= '9')))
+        return duration_error(err, "invalid duration", orig);
+    uint64_t v, frac, unit;
+    double scale;
+    if (duration_number(sp, &v, &frac, &scale) <= 0)
+        return duration_error(err, "invalid duration", orig);
+    bk_code rc = duration_unit(sp, orig, &unit, err);
+    if (rc != BK_OK)
+        return rc;
+    if (v > DURATION_LIMIT / unit)
+        return duration_error(err, "invalid duration", orig);
+    v *= unit;
+    if (frac > 0) {
+        v += (uint64_t)((double)frac * ((double)unit / scale));
+        if (v > DURATION_LIMIT)
+            return duration_error(err, "invalid duration", orig);
+    }
+    *term = v;
+    return BK_OK;
+}
+
+bk_code bk_go_parse_duration(const char *orig, int64_t *ns, bk_err *err)
+{
     const char *s = orig;
     int neg = 0;
     if (*s == '-' || *s == '+') {
@@ -91,78 +179,19 @@ bk_code bk_go_parse_duration(const char *orig, int64_t *ns, bk_err *err)
         return duration_error(err, "invalid duration", orig);
     uint64_t total = 0;
     while (*s != '\0') {
-        if (!(*s == '.' || (*s >= '0' && *s <= '9')))
-            return duration_error(err, "invalid duration", orig);
-        /* integer part */
-        uint64_t v = 0;
-        const char *start = s;
-        for (; *s >= '0' && *s <= '9'; s++) {
-            if (v > limit / 10)
-                return duration_error(err, "invalid duration", orig);
-            v = v * 10 + (uint64_t)(*s - '0');
-            if (v > limit)
-                return duration_error(err, "invalid duration", orig);
-        }
-        int pre = s != start;
-        /* fraction: digits beyond what fits are dropped, as Go does */
-        uint64_t frac = 0;
-        double scale = 1.0;
-        int post = 0;
-        if (*s == '.') {
-            s++;
-            const char *fstart = s;
-            int overflow = 0;
-            for (; *s >= '0' && *s <= '9'; s++) {
-                if (overflow)
-                    continue;
-                if (frac > (limit - 1) / 10) {
-                    overflow = 1;
-                    continue;
-                }
-                uint64_t y = frac * 10 + (uint64_t)(*s - '0');
-                if (y > limit) {
-                    overflow = 1;
-                    continue;
-                }
-                frac = y;
-                scale *= 10;
-            }
-            post = s != fstart;
-        }
-        if (!pre && !post)
-            return duration_error(err, "invalid duration", orig);
-        /* unit: everything up to the next digit or '.' */
-        size_t ulen = 0;
-        while (s[ulen] != '\0' && s[ulen] != '.' && !(s[ulen] >= '0' && s[ulen] <= '9'))
-            ulen++;
-        if (ulen == 0)
-            return duration_error(err, "missing unit in duration", orig);
-        uint64_t unit = 0;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            if (strlen(units[i].name) == ulen && memcmp(units[i].name, s, ulen) == 0)
-                unit = units[i].ns;
-        }
-        if (unit == 0)
-            return bk_err_set(err, BK_EINVAL, "time: unknown unit \"%.*s\" in duration \"%s\"",
-                              (int)ulen, s, orig);
-        s += ulen;
-        if (v > limit / unit)
-            return duration_error(err, "invalid duration", orig);
-        v *= unit;
-        if (frac > 0) {
-            v += (uint64_t)((double)frac * ((double)unit / scale));
-            if (v > limit)
-                return duration_error(err, "invalid duration", orig);
-        }
-        total += v;
-        if (total > limit)
+        uint64_t term = 0;
+        bk_code rc = duration_term(&s, orig, &term, err);
+        if (rc != BK_OK)
+            return rc;
+        total += term;
+        if (total > DURATION_LIMIT)
             return duration_error(err, "invalid duration", orig);
     }
     if (neg) {
-        *ns = total == limit ? INT64_MIN : -(int64_t)total;
+        *ns = total == DURATION_LIMIT ? INT64_MIN : -(int64_t)total;
         return BK_OK;
     }
-    if (total > limit - 1)
+    if (total > DURATION_LIMIT - 1)
         return duration_error(err, "invalid duration", orig);
     *ns = (int64_t)total;
     return BK_OK;

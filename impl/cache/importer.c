@@ -185,11 +185,9 @@ static bk_code build_usable(import_run *r, bk_err *err)
     return rc;
 }
 
-static bk_code run_import(import_run *r, bk_err *err)
+/* One job per distinct blob of the manifest; *total gets their bytes. */
+static bk_code plan_fetches(import_run *r, uint64_t *total, bk_err *err)
 {
-    bk_code rc = read_manifest(r, err);
-    if (rc != BK_OK || !r->res->found)
-        return rc;
     const bk_cache_config *cfg = r->res->manifest;
     size_t n_blobs = 0;
     size_t *first = bk_config_blob_layers(cfg, &n_blobs);
@@ -198,7 +196,8 @@ static bk_code run_import(import_run *r, bk_err *err)
         free(first);
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     }
-    uint64_t total = 0;
+    bk_code rc = BK_OK;
+    *total = 0;
     for (size_t i = 0; i < n_blobs && rc == BK_OK; i++) {
         const bk_cache_layer *layer = &cfg->layers[first[i]];
         fetch_job *job = &r->jobs[r->n];
@@ -215,10 +214,67 @@ static bk_code run_import(import_run *r, bk_err *err)
         if (job->key == NULL)
             rc = bk_err_set(err, BK_ENOMEM, "out of memory");
         r->n++;
-        total += job->size;
+        *total += job->size;
     }
     free(first);
-    if (rc != BK_OK)
+    return rc;
+}
+
+static bk_code collect_missing(import_run *r, bk_err *err)
+{
+    bk_import_result *res = r->res;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->jobs[i].missing)
+            continue;
+        char **grown = realloc(res->missing_keys, (res->n_missing + 1) * sizeof *grown);
+        if (grown == NULL)
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        res->missing_keys = grown;
+        res->missing_keys[res->n_missing] = strdup(r->jobs[i].key);
+        if (res->missing_keys[res->n_missing] == NULL)
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        res->n_missing++;
+    }
+    return BK_OK;
+}
+
+/* Missing blobs fail the import (missing=error) or drop their results with
+ * a warning naming the first keys. */
+static bk_code report_missing(import_run *r, bk_err *err)
+{
+    bk_import_result *res = r->res;
+    if (res->n_missing == 0)
+        return BK_OK;
+    bk_buf keys = BK_BUF_INIT;
+    for (size_t i = 0; i < res->n_missing && i < 10; i++)
+        bk_buf_printf(&keys, "%s%s", i ? ", " : "", res->missing_keys[i]);
+    if (res->n_missing > 10)
+        bk_buf_printf(&keys, " and %zu more", res->n_missing - 10);
+    bk_code rc = BK_OK;
+    if (r->o->missing == BK_MISSING_ERROR) {
+        rc = bk_err_set(err, BK_ENOTFOUND,
+                        "manifest %s references %zu missing blob(s): %s (expired by a lifecycle "
+                        "rule?)",
+                        res->manifest_key, res->n_missing, bk_buf_str(&keys));
+    } else {
+        char msg[BK_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg,
+                 "%zu referenced blob(s) missing from the bucket, their results dropped (those "
+                 "steps will rebuild): %s",
+                 res->n_missing, bk_buf_str(&keys));
+        emit(r, BK_PROGRESS_WARNING, NULL, 0, 0, msg);
+    }
+    bk_buf_clear(&keys);
+    return rc;
+}
+
+static bk_code run_import(import_run *r, bk_err *err)
+{
+    bk_code rc = read_manifest(r, err);
+    if (rc != BK_OK || !r->res->found)
+        return rc;
+    uint64_t total = 0;
+    if ((rc = plan_fetches(r, &total, err)) != BK_OK)
         return rc;
     r->res->blobs = r->n;
     if (r->o->progress) {
@@ -228,44 +284,13 @@ static bk_code run_import(import_run *r, bk_err *err)
     int workers =
         r->o->cache->policy.upload_parallelism > 0 ? r->o->cache->policy.upload_parallelism : 4;
     rc = bk__workpool_run(r->n, workers, fetch_one, r, err);
-    if (rc != BK_OK)
-        return rc;
-
-    for (size_t i = 0; i < r->n; i++) {
-        if (!r->jobs[i].missing)
-            continue;
-        char **grown = realloc(r->res->missing_keys, (r->res->n_missing + 1) * sizeof *grown);
-        if (grown == NULL)
-            return bk_err_set(err, BK_ENOMEM, "out of memory");
-        r->res->missing_keys = grown;
-        r->res->missing_keys[r->res->n_missing] = strdup(r->jobs[i].key);
-        if (r->res->missing_keys[r->res->n_missing] == NULL)
-            return bk_err_set(err, BK_ENOMEM, "out of memory");
-        r->res->n_missing++;
-    }
-    if (r->res->n_missing > 0) {
-        bk_buf keys = BK_BUF_INIT;
-        for (size_t i = 0; i < r->res->n_missing && i < 10; i++)
-            bk_buf_printf(&keys, "%s%s", i ? ", " : "", r->res->missing_keys[i]);
-        if (r->res->n_missing > 10)
-            bk_buf_printf(&keys, " and %zu more", r->res->n_missing - 10);
-        if (r->o->missing == BK_MISSING_ERROR) {
-            rc = bk_err_set(err, BK_ENOTFOUND,
-                            "manifest %s references %zu missing blob(s): %s (expired by a "
-                            "lifecycle rule?)",
-                            r->res->manifest_key, r->res->n_missing, bk_buf_str(&keys));
-            bk_buf_clear(&keys);
-            return rc;
-        }
-        char msg[BK_ERR_MSG_MAX];
-        snprintf(msg, sizeof msg,
-                 "%zu referenced blob(s) missing from the bucket, their results dropped (those "
-                 "steps will rebuild): %s",
-                 r->res->n_missing, bk_buf_str(&keys));
-        bk_buf_clear(&keys);
-        emit(r, BK_PROGRESS_WARNING, NULL, 0, 0, msg);
-    }
-    return build_usable(r, err);
+    if (rc == BK_OK)
+        rc = collect_missing(r, err);
+    if (rc == BK_OK)
+        rc = report_missing(r, err);
+    if (rc == BK_OK)
+        rc = build_usable(r, err);
+    return rc;
 }
 
 bk_code bk_import(const bk_import_options *o, bk_import_result *res, bk_err *err)

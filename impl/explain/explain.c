@@ -308,157 +308,211 @@ static bk_code keep_raw(bk_buf **raw, size_t i, const bk_buf *body, bk_err *err)
     return bk_buf_check(&r[i], err);
 }
 
+/* What an explain of a bucket carries from step to step. */
+typedef struct bucket_walk {
+    bk_s3cache *cache;
+    bk_explain *e;
+    char *mp, *bp; /* <prefix><manifests_prefix>, <prefix><blobs_prefix> */
+    size_t max;    /* largest manifest read */
+    listing l;
+    bk_buf body;
+    bk_buf *raw; /* each manifest's bytes, to find identical ones */
+} bucket_walk;
+
+/* A GET of the manifest of the first name only (what an import reads): no
+ * listing, so it works without s3:ListBucket. */
+static bk_code explain_first_manifest(bucket_walk *w, bk_err *err)
+{
+    const bk_s3cache_layout *layout = &w->cache->layout;
+    char *key = bk_s3cache_manifest_key(w->cache, layout->names[0]);
+    bk_explain_manifest *m = key ? add_manifest(w->e, layout->names[0], key) : NULL;
+    free(key);
+    if (m == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    bk_err rerr;
+    bk_err_clear(&rerr);
+    bk_code rc = read_object(w->cache->client, m, w->max, &w->body, &rerr);
+    if (rc == BK_ENOTFOUND) {
+        m->error = strdup(rerr.msg);
+        rc = m->error ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory");
+    } else if (rc != BK_OK) {
+        bk_err_set(err, rc, "%s", rerr.msg);
+    } else {
+        rc = load_manifest(m, w->body.data ? w->body.data : "", w->body.len, err);
+    }
+    if (rc == BK_OK)
+        rc = add_references(w->e, 0, 0, -1, err);
+    return rc;
+}
+
+/* One listing when the blobs live under the manifests prefix (or the other
+ * way round), two otherwise; sorted by key. */
+static bk_code list_cache(bucket_walk *w, bk_err *err)
+{
+    bk_s3_list_params p = {0};
+    p.prefix = w->mp;
+    bk_code rc = bk_s3_list_each(w->cache->client, &p, collect, &w->l, err);
+    if (rc == BK_OK && !w->l.oom && !starts_with(w->bp, w->mp)) {
+        p.prefix = w->bp; /* may list the manifests again: duplicates are skipped later */
+        rc = bk_s3_list_each(w->cache->client, &p, collect, &w->l, err);
+    }
+    if (rc != BK_OK) {
+        bk_err_prefix(err, "listing s3://%s/%s: ", w->e->bucket, w->mp);
+        return rc;
+    }
+    if (w->l.oom)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    if (w->l.n > 1)
+        qsort(w->l.objs, w->l.n, sizeof *w->l.objs, cmp_object);
+    return BK_OK;
+}
+
+static bk_code add_listed_blob(bucket_walk *w, const bk_explain_object *o, bk_err *err)
+{
+    bk_explain_blob *b = append_blob(w->e, o->key + strlen(w->bp), 1);
+    if (b == NULL || (b->obj.key = strdup(o->key)) == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    b->obj.size = o->size;
+    b->obj.last_modified = o->last_modified;
+    b->obj.has_last_modified = o->has_last_modified;
+    return BK_OK;
+}
+
+/* Identical bytes as an earlier manifest: two names written by one export. */
+static void mark_identical(bucket_walk *w, size_t mi)
+{
+    bk_explain_manifest *m = &w->e->manifests[mi];
+    for (size_t j = 0; j < mi; j++) {
+        const bk_explain_manifest *o = &w->e->manifests[j];
+        if (o->same_as < 0 && o->config != NULL && w->raw[j].len == w->body.len &&
+            memcmp(bk_buf_str(&w->raw[j]), bk_buf_str(&w->body), w->body.len) == 0) {
+            m->same_as = (long)j;
+            return;
+        }
+    }
+}
+
+static bk_code add_listed_manifest(bucket_walk *w, const bk_explain_object *o, bk_err *err)
+{
+    bk_explain *e = w->e;
+    bk_explain_manifest *m = add_manifest(e, o->key + strlen(w->mp), o->key);
+    size_t mi = e->n_manifests - 1;
+    bk_buf_reset(&w->body);
+    if (m == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    if (keep_raw(&w->raw, mi, &w->body, err) != BK_OK) {
+        /* No raw slot for it: forget the manifest so cleanup stays aligned. */
+        free(m->name);
+        free(m->obj.key);
+        e->n_manifests--;
+        return BK_ENOMEM;
+    }
+    bk_err rerr;
+    bk_err_clear(&rerr);
+    bk_code rc = read_object(w->cache->client, m, w->max, &w->body, &rerr);
+    if (rc == BK_ENOTFOUND) { /* deleted since the listing */
+        m->error = strdup(rerr.msg);
+        return m->error ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory");
+    }
+    if (rc != BK_OK)
+        return bk_err_set(err, rc, "%s", rerr.msg);
+    rc = load_manifest(m, w->body.data ? w->body.data : "", w->body.len, err);
+    if (rc != BK_OK || m->config == NULL)
+        return rc;
+    bk_buf_append(&w->raw[mi], w->body.data ? w->body.data : "", w->body.len);
+    rc = bk_buf_check(&w->raw[mi], err);
+    if (rc == BK_OK)
+        mark_identical(w, mi);
+    return rc;
+}
+
+/* Every listed object is a blob, a manifest, or something else. */
+static bk_code sort_listing(bucket_walk *w, bk_err *err)
+{
+    bk_code rc = BK_OK;
+    size_t bp_len = strlen(w->bp);
+    for (size_t i = 0; i < w->l.n && rc == BK_OK; i++) {
+        const bk_explain_object *o = &w->l.objs[i];
+        if (i > 0 && strcmp(o->key, w->l.objs[i - 1].key) == 0)
+            continue;
+        if (starts_with(o->key, w->bp) && bk_digest_validate(o->key + bp_len, NULL, NULL) == BK_OK)
+            rc = add_listed_blob(w, o, err);
+        else if (starts_with(o->key, w->mp))
+            rc = add_listed_manifest(w, o, err);
+        else
+            rc = add_other(w->e, o, "not a blob key (expected <blobs_prefix>sha256:<64 hex>)", err);
+    }
+    return rc;
+}
+
+static bk_code explain_listing(bucket_walk *w, bk_err *err)
+{
+    bk_code rc = list_cache(w, err);
+    if (rc != BK_OK)
+        return rc;
+    w->e->blobs_listed = 1;
+    w->e->blobs_checked = 1;
+    if ((rc = sort_listing(w, err)) != BK_OK)
+        return rc;
+    /* Blobs were appended in key order, which is digest order. */
+    size_t n_sorted = w->e->n_blobs;
+    for (size_t i = 0; i < w->e->n_manifests && rc == BK_OK; i++)
+        rc = add_references(w->e, i, n_sorted, 0, err);
+    sort_blobs(w->e);
+    return rc;
+}
+
+static bk_explain *bucket_explain_new(const bk_s3cache *cache, int first_name_only)
+{
+    const bk_s3cache_layout *layout = &cache->layout;
+    const char *bucket = bk_s3_client_bucket(cache->client);
+    char source[1024];
+    snprintf(source, sizeof source, "s3://%s/%s", bucket, layout->prefix);
+    bk_explain *e = explain_new(first_name_only ? BK_EXPLAIN_MANIFEST : BK_EXPLAIN_BUCKET, source);
+    if (e == NULL || (e->bucket = strdup(bucket)) == NULL ||
+        (e->prefix = strdup(layout->prefix)) == NULL ||
+        (e->manifests_prefix = strdup(layout->manifests_prefix)) == NULL ||
+        (e->blobs_prefix = strdup(layout->blobs_prefix)) == NULL) {
+        bk_explain_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 bk_code bk_explain_bucket(bk_s3cache *cache, const bk_explain_bucket_opts *opts, bk_explain **out,
                           bk_err *err)
 {
-    bk_s3_client *client = cache->client;
-    const bk_s3cache_layout *layout = &cache->layout;
-    const char *bucket = bk_s3_client_bucket(client);
     *out = NULL;
     bk_explain_bucket_opts defaults = {0};
     if (opts == NULL)
         opts = &defaults;
-    size_t max = opts->max_manifest_bytes ? opts->max_manifest_bytes : BK_S3CACHE_MANIFEST_MAX;
-    char source[1024];
-    snprintf(source, sizeof source, "s3://%s/%s", bucket, layout->prefix);
-    bk_explain *e =
-        explain_new(opts->first_name_only ? BK_EXPLAIN_MANIFEST : BK_EXPLAIN_BUCKET, source);
-    char *mp = concat(layout->prefix, layout->manifests_prefix);
-    char *bp = concat(layout->prefix, layout->blobs_prefix);
-    listing l = {0};
-    bk_buf body = BK_BUF_INIT;
-    bk_buf *raw = NULL; /* each manifest's bytes, to find identical ones */
-    bk_code rc = BK_OK;
-    if (e == NULL || mp == NULL || bp == NULL || (e->bucket = strdup(bucket)) == NULL ||
-        (e->prefix = strdup(layout->prefix)) == NULL ||
-        (e->manifests_prefix = strdup(layout->manifests_prefix)) == NULL ||
-        (e->blobs_prefix = strdup(layout->blobs_prefix)) == NULL) {
+    const bk_s3cache_layout *layout = &cache->layout;
+    bucket_walk w;
+    memset(&w, 0, sizeof w);
+    w.cache = cache;
+    w.max = opts->max_manifest_bytes ? opts->max_manifest_bytes : BK_S3CACHE_MANIFEST_MAX;
+    w.e = bucket_explain_new(cache, opts->first_name_only);
+    w.mp = concat(layout->prefix, layout->manifests_prefix);
+    w.bp = concat(layout->prefix, layout->blobs_prefix);
+    bk_code rc;
+    if (w.e == NULL || w.mp == NULL || w.bp == NULL)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-        goto done;
-    }
-
-    if (opts->first_name_only) {
-        char *key = bk_s3cache_manifest_key(cache, layout->names[0]);
-        bk_explain_manifest *m = key ? add_manifest(e, layout->names[0], key) : NULL;
-        free(key);
-        if (m == NULL) {
-            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-            goto done;
-        }
-        bk_err rerr;
-        bk_err_clear(&rerr);
-        rc = read_object(client, m, max, &body, &rerr);
-        if (rc == BK_ENOTFOUND) {
-            m->error = strdup(rerr.msg);
-            rc = m->error ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory");
-        } else if (rc != BK_OK) {
-            bk_err_set(err, rc, "%s", rerr.msg);
-        } else {
-            rc = load_manifest(m, body.data ? body.data : "", body.len, err);
-        }
-        if (rc == BK_OK)
-            rc = add_references(e, 0, 0, -1, err);
-        goto done;
-    }
-
-    /* One listing when the blobs live under the manifests prefix (or the
-     * other way round), two otherwise. */
-    bk_s3_list_params p = {0};
-    p.prefix = mp;
-    rc = bk_s3_list_each(client, &p, collect, &l, err);
-    if (rc == BK_OK && !l.oom && !starts_with(bp, mp)) {
-        p.prefix = bp; /* may list the manifests again: duplicates are skipped below */
-        rc = bk_s3_list_each(client, &p, collect, &l, err);
-    }
+    else if (opts->first_name_only)
+        rc = explain_first_manifest(&w, err);
+    else
+        rc = explain_listing(&w, err);
+    bk_buf_clear(&w.body);
+    for (size_t i = 0; w.raw != NULL && w.e != NULL && i < w.e->n_manifests; i++)
+        bk_buf_clear(&w.raw[i]);
+    free(w.raw);
+    listing_clear(&w.l);
+    free(w.mp);
+    free(w.bp);
     if (rc != BK_OK) {
-        bk_err_prefix(err, "listing s3://%s/%s: ", bucket, mp);
-        goto done;
-    }
-    if (l.oom) {
-        rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (l.n > 1)
-        qsort(l.objs, l.n, sizeof *l.objs, cmp_object);
-    e->blobs_listed = 1;
-    e->blobs_checked = 1;
-
-    size_t bp_len = strlen(bp), mp_len = strlen(mp);
-    for (size_t i = 0; i < l.n && rc == BK_OK; i++) {
-        const bk_explain_object *o = &l.objs[i];
-        if (i > 0 && strcmp(o->key, l.objs[i - 1].key) == 0)
-            continue;
-        if (starts_with(o->key, bp) && bk_digest_validate(o->key + bp_len, NULL, NULL) == BK_OK) {
-            bk_explain_blob *b = append_blob(e, o->key + bp_len, 1);
-            if (b == NULL || (b->obj.key = strdup(o->key)) == NULL) {
-                rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-                break;
-            }
-            b->obj.size = o->size;
-            b->obj.last_modified = o->last_modified;
-            b->obj.has_last_modified = o->has_last_modified;
-        } else if (starts_with(o->key, mp)) {
-            bk_explain_manifest *m = add_manifest(e, o->key + mp_len, o->key);
-            size_t mi = e->n_manifests - 1;
-            bk_buf_reset(&body);
-            if (m == NULL) {
-                rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-                break;
-            }
-            if (keep_raw(&raw, mi, &body, err) != BK_OK) {
-                /* No raw slot for it: forget the manifest so cleanup stays aligned. */
-                free(m->name);
-                free(m->obj.key);
-                e->n_manifests--;
-                rc = BK_ENOMEM;
-                break;
-            }
-            rc = read_object(client, m, max, &body, err);
-            if (rc == BK_ENOTFOUND) { /* deleted since the listing */
-                m->error = strdup(err->msg);
-                bk_err_clear(err);
-                rc = m->error ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory");
-                continue;
-            }
-            if (rc == BK_OK)
-                rc = load_manifest(m, body.data ? body.data : "", body.len, err);
-            if (rc == BK_OK && m->config != NULL) {
-                bk_buf_append(&raw[mi], body.data ? body.data : "", body.len);
-                rc = bk_buf_check(&raw[mi], err);
-            }
-            for (size_t j = 0; rc == BK_OK && m->config != NULL && j < mi; j++) {
-                /* Identical bytes: two names written by one export. */
-                if (e->manifests[j].same_as < 0 && e->manifests[j].config != NULL &&
-                    raw[j].len == body.len &&
-                    memcmp(bk_buf_str(&raw[j]), bk_buf_str(&body), body.len) == 0) {
-                    m->same_as = (long)j;
-                    break;
-                }
-            }
-        } else {
-            rc = add_other(e, o, "not a blob key (expected <blobs_prefix>sha256:<64 hex>)", err);
-        }
-    }
-    if (rc != BK_OK)
-        goto done;
-    /* Blobs were appended in key order, which is digest order. */
-    size_t n_sorted = e->n_blobs;
-    for (size_t i = 0; i < e->n_manifests && rc == BK_OK; i++)
-        rc = add_references(e, i, n_sorted, 0, err);
-    sort_blobs(e);
-done:
-    bk_buf_clear(&body);
-    for (size_t i = 0; raw != NULL && e != NULL && i < e->n_manifests; i++)
-        bk_buf_clear(&raw[i]);
-    free(raw);
-    listing_clear(&l);
-    free(mp);
-    free(bp);
-    if (rc != BK_OK) {
-        bk_explain_free(e);
+        bk_explain_free(w.e);
         return rc;
     }
-    *out = e;
+    *out = w.e;
     return BK_OK;
 }
 
@@ -546,6 +600,104 @@ static const char *shape_role(bk_local_shape shape)
     }
 }
 
+/* The file names of a directory but . and .., sorted; the caller frees them. */
+static bk_code dir_names(const char *path, char ***out, size_t *n_out, bk_err *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return bk_err_set(err, BK_EIO, "%s: %s", path, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    bk_code rc = BK_OK;
+    struct dirent *de;
+    while (rc == BK_OK && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (nn == NULL) {
+                rc = bk_err_set(err, BK_ENOMEM, "out of memory");
+                break;
+            }
+            names = nn;
+        }
+        if ((names[n] = strdup(de->d_name)) == NULL)
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
+        else
+            n++;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_str);
+    *out = names;
+    *n_out = n;
+    return rc;
+}
+
+/* The local cache's config as the manifest: in the S3 form when it converts,
+ * else as stored (its layers then lack annotations) with the reason. */
+static bk_code local_manifest(bk_explain *e, bk_local_cache *lc, const char *tag,
+                              const char *config_digest, bk_explain_manifest **out, bk_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "blobs/sha256/%s",
+             config_digest && strlen(config_digest) > 7 ? config_digest + 7 : "?");
+    bk_explain_manifest *m = add_manifest(e, tag ? tag : BK_LOCAL_DEFAULT_TAG, key);
+    if (m == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    *out = m;
+    bk_err cerr;
+    bk_err_clear(&cerr);
+    if (bk_local_to_s3(lc, &m->config, &cerr) != BK_OK) {
+        m->config = lc->config;
+        lc->config = NULL;
+        if ((m->error = strdup(cerr.msg)) == NULL)
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+    }
+    return BK_OK;
+}
+
+/* One file of DIR/blobs/sha256: a layer blob, the root, the config, or
+ * something that is no digest at all. */
+static bk_code add_local_file(bk_explain *e, bk_explain_manifest *m, const bk_local_cache *lc,
+                              const char *dir, const char *config_digest, const char *name,
+                              bk_err *err)
+{
+    char digest[BK_DIGEST_MAX + 8], rel[256];
+    snprintf(digest, sizeof digest, "sha256:%s", name);
+    snprintf(rel, sizeof rel, "blobs/sha256/%s", name);
+    char *path = concat(dir, "/");
+    char *full = path ? concat(path, rel) : NULL;
+    free(path);
+    if (full == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    bk_explain_object o = {0};
+    int ok = stat_object(full, rel, &o) == 0;
+    free(full);
+    if (!ok)
+        return BK_OK;
+    if (bk_digest_validate(digest, NULL, NULL) != BK_OK)
+        return add_other(e, &o, "not a digest file name", err);
+    if (strcmp(digest, lc->root_digest) == 0)
+        return add_other(e, &o, shape_role(lc->shape), err);
+    if (config_digest && strcmp(digest, config_digest) == 0) {
+        m->obj.size = o.size;
+        m->obj.last_modified = o.last_modified;
+        m->obj.has_last_modified = 1;
+        return add_other(e, &o, "cache config", err);
+    }
+    bk_explain_blob *b = append_blob(e, digest, 1);
+    if (b == NULL || (b->obj.key = strdup(rel)) == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    b->obj.size = o.size;
+    b->obj.last_modified = o.last_modified;
+    b->obj.has_last_modified = 1;
+    return BK_OK;
+}
+
 bk_code bk_explain_local(const char *dir, const char *tag, bk_explain **out, bk_err *err)
 {
     *out = NULL;
@@ -557,104 +709,25 @@ bk_code bk_explain_local(const char *dir, const char *tag, bk_explain **out, bk_
     }
     bk_explain *e = explain_new(BK_EXPLAIN_LOCAL, dir);
     char *config_digest = local_config_digest(dir, lc->root_digest);
-    char **names = NULL;
-    size_t n_names = 0, cap = 0;
-    DIR *d = NULL;
     char *blobs_dir = concat(dir, "/blobs/sha256");
-    if (e == NULL || blobs_dir == NULL) {
+    char **names = NULL;
+    size_t n_names = 0;
+    bk_explain_manifest *m = NULL;
+    if (e == NULL || blobs_dir == NULL)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-        goto done;
-    }
-    e->blobs_listed = 1;
-    e->blobs_checked = 1;
-    char key[128];
-    snprintf(key, sizeof key, "blobs/sha256/%s",
-             config_digest && strlen(config_digest) > 7 ? config_digest + 7 : "?");
-    bk_explain_manifest *m = add_manifest(e, tag ? tag : BK_LOCAL_DEFAULT_TAG, key);
-    if (m == NULL) {
-        rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-        goto done;
-    }
-    bk_err cerr;
-    bk_err_clear(&cerr);
-    if (bk_local_to_s3(lc, &m->config, &cerr) != BK_OK) {
-        /* Keep the stored form: its layers simply lack annotations. */
-        m->config = lc->config;
-        lc->config = NULL;
-        if ((m->error = strdup(cerr.msg)) == NULL) {
-            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-            goto done;
-        }
-    }
-
-    d = opendir(blobs_dir);
-    if (d == NULL) {
-        rc = bk_err_set(err, BK_EIO, "%s: %s", blobs_dir, strerror(errno));
-        goto done;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (n_names == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (nn == NULL) {
-                rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-                goto done;
-            }
-            names = nn;
-        }
-        if ((names[n_names] = strdup(de->d_name)) == NULL) {
-            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-            goto done;
-        }
-        n_names++;
-    }
-    if (n_names > 1)
-        qsort(names, n_names, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n_names && rc == BK_OK; i++) {
-        char digest[BK_DIGEST_MAX + 8], rel[256];
-        snprintf(digest, sizeof digest, "sha256:%s", names[i]);
-        snprintf(rel, sizeof rel, "blobs/sha256/%s", names[i]);
-        char *path = concat(dir, "/");
-        char *full = path ? concat(path, rel) : NULL;
-        free(path);
-        bk_explain_object o = {0};
-        if (full == NULL) {
-            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-            break;
-        }
-        int ok = stat_object(full, rel, &o) == 0;
-        free(full);
-        if (!ok)
-            continue;
-        if (bk_digest_validate(digest, NULL, NULL) != BK_OK) {
-            rc = add_other(e, &o, "not a digest file name", err);
-        } else if (strcmp(digest, lc->root_digest) == 0) {
-            rc = add_other(e, &o, shape_role(lc->shape), err);
-        } else if (config_digest && strcmp(digest, config_digest) == 0) {
-            m->obj.size = o.size;
-            m->obj.last_modified = o.last_modified;
-            m->obj.has_last_modified = 1;
-            rc = add_other(e, &o, "cache config", err);
-        } else {
-            bk_explain_blob *b = append_blob(e, digest, 1);
-            if (b == NULL || (b->obj.key = strdup(rel)) == NULL) {
-                rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-                break;
-            }
-            b->obj.size = o.size;
-            b->obj.last_modified = o.last_modified;
-            b->obj.has_last_modified = 1;
-        }
+    if (rc == BK_OK) {
+        e->blobs_listed = 1;
+        e->blobs_checked = 1;
+        rc = local_manifest(e, lc, tag, config_digest, &m, err);
     }
     if (rc == BK_OK)
+        rc = dir_names(blobs_dir, &names, &n_names, err);
+    for (size_t i = 0; i < n_names && rc == BK_OK; i++)
+        rc = add_local_file(e, m, lc, dir, config_digest, names[i], err);
+    if (rc == BK_OK)
         rc = add_references(e, 0, e->n_blobs, 0, err);
-    sort_blobs(e);
-done:
-    if (d != NULL)
-        closedir(d);
+    if (e != NULL)
+        sort_blobs(e);
     for (size_t i = 0; i < n_names; i++)
         free(names[i]);
     free(names);

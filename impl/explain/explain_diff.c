@@ -91,66 +91,67 @@ static void side_clear(side *s)
     memset(s, 0, sizeof *s);
 }
 
-static bk_code side_build(side *s, const bk_explain *e, bk_err *err)
+/* A record's inputs as one string: one part per input, its links (selector
+ * and linked digest) sorted inside it. NULL when out of memory. */
+static char *inputs_string(const bk_cache_config *cfg, const bk_cache_record *r)
 {
-    memset(s, 0, sizeof *s);
-    s->e = e;
-    s->m = bk_explain_primary(e);
-    if (s->m == NULL)
-        return BK_OK; /* no manifest: an empty cache */
-    const bk_cache_config *cfg = s->m->config;
-    int64_t *scratch = calloc(cfg->n_layers + 1, sizeof *scratch);
-    s->recs = calloc(cfg->n_records + 1, sizeof *s->recs);
-    s->layers = calloc(cfg->n_layers + 1, sizeof *s->layers);
-    s->blobs = calloc(cfg->n_layers + 1, sizeof *s->blobs);
-    if (scratch == NULL || s->recs == NULL || s->layers == NULL || s->blobs == NULL)
-        goto oom;
+    bk_buf in = BK_BUF_INIT;
+    for (size_t k = 0; k < r->n_inputs; k++) {
+        size_t nl = r->inputs[k].n_links;
+        char **links = calloc(nl + 1, sizeof *links);
+        if (links == NULL) {
+            bk_buf_clear(&in);
+            return NULL;
+        }
+        for (size_t l = 0; l < nl; l++) {
+            const bk_cache_input *li = &r->inputs[k].links[l];
+            int ok = li->link >= 0 && (uint64_t)li->link < cfg->n_records;
+            bk_buf one = BK_BUF_INIT;
+            bk_buf_printf(&one, "%s>%s", li->selector ? li->selector : "",
+                          ok && cfg->records[li->link].digest ? cfg->records[li->link].digest
+                                                              : "?");
+            links[l] = bk_buf_steal(&one);
+        }
+        qsort(links, nl, sizeof *links, cmp_cstr);
+        bk_buf_printf(&in, "%s%zu:", k ? ";" : "", k);
+        for (size_t l = 0; l < nl; l++) {
+            bk_buf_printf(&in, "%s%s", l ? "," : "", links[l] ? links[l] : "");
+            free(links[l]);
+        }
+        free(links);
+    }
+    return bk_buf_steal(&in);
+}
+
+/* Every record by digest: its inputs and its newest result's chain. */
+static int side_records(side *s, const bk_cache_config *cfg, int64_t *scratch)
+{
     for (size_t i = 0; i < cfg->n_records; i++) {
         const bk_cache_record *r = &cfg->records[i];
         rec_info *ri = &s->recs[s->n_recs++];
         ri->digest = r->digest ? r->digest : "";
-        /* inputs: one string per input, links sorted inside it */
-        bk_buf in = BK_BUF_INIT;
-        for (size_t k = 0; k < r->n_inputs; k++) {
-            size_t nl = r->inputs[k].n_links;
-            char **links = calloc(nl + 1, sizeof *links);
-            if (links == NULL) {
-                bk_buf_clear(&in);
-                goto oom;
-            }
-            for (size_t l = 0; l < nl; l++) {
-                const bk_cache_input *li = &r->inputs[k].links[l];
-                int ok = li->link >= 0 && (uint64_t)li->link < cfg->n_records;
-                bk_buf one = BK_BUF_INIT;
-                bk_buf_printf(&one, "%s>%s", li->selector ? li->selector : "",
-                              ok && cfg->records[li->link].digest ? cfg->records[li->link].digest
-                                                                  : "?");
-                links[l] = bk_buf_steal(&one);
-            }
-            qsort(links, nl, sizeof *links, cmp_cstr);
-            bk_buf_printf(&in, "%s%zu:", k ? ";" : "", k);
-            for (size_t l = 0; l < nl; l++) {
-                bk_buf_printf(&in, "%s%s", l ? "," : "", links[l] ? links[l] : "");
-                free(links[l]);
-            }
-            free(links);
-        }
-        ri->inputs = bk_buf_steal(&in);
+        ri->inputs = inputs_string(cfg, r);
         const bk_cache_result *newest = bk__explain_newest_result(r);
         if (newest != NULL && newest->layer >= 0 && (uint64_t)newest->layer < cfg->n_layers)
             ri->result = chain_string(cfg, newest->layer, scratch, &ri->result_layers);
         else
             ri->result = strdup("");
         if (ri->inputs == NULL || ri->result == NULL)
-            goto oom;
+            return -1;
     }
     qsort(s->recs, s->n_recs, sizeof *s->recs, cmp_rec);
+    return 0;
+}
+
+/* Every layer by its chain, and the distinct blobs by digest. */
+static int side_layers(side *s, const bk_cache_config *cfg, int64_t *scratch)
+{
     for (size_t i = 0; i < cfg->n_layers; i++) {
         layer_info *li = &s->layers[s->n_layers];
         li->layer = &cfg->layers[i];
         li->chain = chain_string(cfg, (int64_t)i, scratch, &li->depth);
         if (li->chain == NULL)
-            goto oom;
+            return -1;
         s->n_layers++;
         if (cfg->layers[i].blob != NULL) {
             s->blobs[s->n_blobs].digest = cfg->layers[i].blob;
@@ -166,12 +167,29 @@ static bk_code side_build(side *s, const bk_explain *e, bk_err *err)
         if (u == 0 || strcmp(s->blobs[u - 1].digest, s->blobs[i].digest) != 0)
             s->blobs[u++] = s->blobs[i];
     s->n_blobs = u;
+    return 0;
+}
+
+static bk_code side_build(side *s, const bk_explain *e, bk_err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->e = e;
+    s->m = bk_explain_primary(e);
+    if (s->m == NULL)
+        return BK_OK; /* no manifest: an empty cache */
+    const bk_cache_config *cfg = s->m->config;
+    int64_t *scratch = calloc(cfg->n_layers + 1, sizeof *scratch);
+    s->recs = calloc(cfg->n_records + 1, sizeof *s->recs);
+    s->layers = calloc(cfg->n_layers + 1, sizeof *s->layers);
+    s->blobs = calloc(cfg->n_layers + 1, sizeof *s->blobs);
+    int failed = scratch == NULL || s->recs == NULL || s->layers == NULL || s->blobs == NULL ||
+                 side_records(s, cfg, scratch) != 0 || side_layers(s, cfg, scratch) != 0;
     free(scratch);
+    if (failed) {
+        side_clear(s);
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    }
     return BK_OK;
-oom:
-    free(scratch);
-    side_clear(s);
-    return bk_err_set(err, BK_ENOMEM, "out of memory");
 }
 
 /* ---- the comparison, shared by both renderers ---- */

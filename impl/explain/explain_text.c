@@ -316,6 +316,100 @@ static void render_record(text_ctx *t, tree_state *st, int64_t root)
     }
 }
 
+/* "N records (M with a result), L layers, B blobs (size)". */
+static void config_summary(text_ctx *t, const bk_cache_config *cfg)
+{
+    size_t n_blobs = 0;
+    size_t *first = bk_config_blob_layers(cfg, &n_blobs);
+    uint64_t bytes = 0;
+    for (size_t i = 0; first != NULL && i < n_blobs; i++) {
+        const bk_cache_layer *l = &cfg->layers[first[i]];
+        if (l->annotations && l->annotations->size > 0)
+            bytes += (uint64_t)l->annotations->size;
+    }
+    free(first);
+    char total[32];
+    bk_format_bytes(bytes, total, sizeof total);
+    size_t with_result = 0;
+    for (size_t i = 0; i < cfg->n_records; i++)
+        with_result += cfg->records[i].n_results > 0 || cfg->records[i].n_chains > 0;
+    bk_buf_printf(t->out,
+                  "%zu records (%zu with a result), %zu layers, %zu blobs (%s). Each record "
+                  "is shown\nwith its result, then the records its inputs link to "
+                  "([index] digest%s):\n",
+                  cfg->n_records, with_result, cfg->n_layers, n_blobs, total,
+                  t->e->n_labels ? " name" : "");
+}
+
+/* Every record as a tree of what its inputs link to: leaves first (what a
+ * build asks for), then whatever a loop hid. */
+static int render_records(text_ctx *t, const bk_cache_config *cfg, tree_state *st)
+{
+    unsigned char *used = calloc(cfg->n_records + 1, 1);
+    if (used == NULL)
+        return -1;
+    for (size_t i = 0; i < cfg->n_records; i++)
+        for (size_t k = 0; k < cfg->records[i].n_inputs; k++)
+            for (size_t l = 0; l < cfg->records[i].inputs[k].n_links; l++) {
+                int64_t to = cfg->records[i].inputs[k].links[l].link;
+                if (to >= 0 && (uint64_t)to < cfg->n_records)
+                    used[to] = 1;
+            }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < cfg->n_records; i++) {
+            if (st->shown[i] || (pass == 0 && used[i]))
+                continue;
+            bk_buf_putc(t->out, '\n');
+            record_header(t, cfg, (int64_t)i);
+            render_record(t, st, (int64_t)i);
+        }
+    free(used);
+    return 0;
+}
+
+/* Layers no result reaches are carried for nothing. */
+static int render_unreached_layers(text_ctx *t, const bk_cache_config *cfg, tree_state *st)
+{
+    unsigned char *reached = calloc(cfg->n_layers + 1, 1);
+    if (reached == NULL)
+        return -1;
+    for (size_t i = 0; i < cfg->n_records; i++)
+        for (size_t k = 0; k < cfg->records[i].n_results; k++) {
+            int broken;
+            int64_t top = cfg->records[i].results[k].layer;
+            if (top < 0 || (uint64_t)top >= cfg->n_layers)
+                continue;
+            size_t n = bk__explain_chain(cfg, top, st->chain, &broken);
+            for (size_t j = 0; j < n; j++)
+                reached[st->chain[j]] = 1;
+        }
+    for (size_t i = 0; i < cfg->n_layers; i++)
+        if (!reached[i]) {
+            bk_buf_printf(t->out, "layer not reached by any result: ");
+            layer_line(t, "", cfg, (int64_t)i, cfg->layers[i].parent < 0, 0);
+        }
+    free(reached);
+    return 0;
+}
+
+static void render_config(text_ctx *t, const bk_cache_config *cfg)
+{
+    config_summary(t, cfg);
+    tree_state st = {0};
+    st.cfg = cfg;
+    st.shown = calloc(cfg->n_records + 1, 1);
+    st.on_path = calloc(cfg->n_records + 1, 1);
+    st.chain = calloc(cfg->n_layers + 1, sizeof *st.chain);
+    st.path = calloc(cfg->n_records + 1, sizeof *st.path);
+    if (st.shown == NULL || st.on_path == NULL || st.chain == NULL || st.path == NULL ||
+        render_records(t, cfg, &st) != 0 || render_unreached_layers(t, cfg, &st) != 0)
+        t->out->failed = 1;
+    free(st.shown);
+    free(st.on_path);
+    free(st.chain);
+    free(st.path);
+}
+
 static void render_manifest(text_ctx *t, size_t mi)
 {
     const bk_explain *e = t->e;
@@ -334,89 +428,8 @@ static void render_manifest(text_ctx *t, size_t mi)
     }
     if (m->error)
         bk_buf_printf(t->out, "PROBLEM: %s\n", m->error);
-    const bk_cache_config *cfg = m->config;
-    if (cfg == NULL)
-        return;
-    size_t n_blobs = 0;
-    const char **blobs = bk_config_blobs(cfg, &n_blobs);
-    uint64_t bytes = 0;
-    for (size_t i = 0; blobs != NULL && i < n_blobs; i++) {
-        for (size_t j = 0; j < cfg->n_layers; j++)
-            if (cfg->layers[j].blob && strcmp(cfg->layers[j].blob, blobs[i]) == 0) {
-                if (cfg->layers[j].annotations && cfg->layers[j].annotations->size > 0)
-                    bytes += (uint64_t)cfg->layers[j].annotations->size;
-                break;
-            }
-    }
-    free(blobs);
-    char total[32];
-    bk_format_bytes(bytes, total, sizeof total);
-    size_t with_result = 0;
-    for (size_t i = 0; i < cfg->n_records; i++)
-        with_result += cfg->records[i].n_results > 0 || cfg->records[i].n_chains > 0;
-    bk_buf_printf(t->out,
-                  "%zu records (%zu with a result), %zu layers, %zu blobs (%s). Each record "
-                  "is shown\nwith its result, then the records its inputs link to "
-                  "([index] digest%s):\n",
-                  cfg->n_records, with_result, cfg->n_layers, n_blobs, total,
-                  e->n_labels ? " name" : "");
-
-    tree_state st = {0};
-    st.cfg = cfg;
-    st.shown = calloc(cfg->n_records + 1, 1);
-    st.on_path = calloc(cfg->n_records + 1, 1);
-    unsigned char *used = calloc(cfg->n_records + 1, 1);
-    st.chain = calloc(cfg->n_layers + 1, sizeof *st.chain);
-    st.path = calloc(cfg->n_records + 1, sizeof *st.path);
-    if (st.shown == NULL || st.on_path == NULL || used == NULL || st.chain == NULL ||
-        st.path == NULL) {
-        t->out->failed = 1;
-        goto done;
-    }
-    for (size_t i = 0; i < cfg->n_records; i++)
-        for (size_t k = 0; k < cfg->records[i].n_inputs; k++)
-            for (size_t l = 0; l < cfg->records[i].inputs[k].n_links; l++) {
-                int64_t to = cfg->records[i].inputs[k].links[l].link;
-                if (to >= 0 && (uint64_t)to < cfg->n_records)
-                    used[to] = 1;
-            }
-    /* Leaves first (what a build asks for), then whatever a loop hid. */
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < cfg->n_records; i++) {
-            if (st.shown[i] || (pass == 0 && used[i]))
-                continue;
-            bk_buf_putc(t->out, '\n');
-            record_header(t, cfg, (int64_t)i);
-            render_record(t, &st, (int64_t)i);
-        }
-    /* Layers no result reaches are carried for nothing. */
-    unsigned char *reached = calloc(cfg->n_layers + 1, 1);
-    if (reached == NULL) {
-        t->out->failed = 1;
-        goto done;
-    }
-    for (size_t i = 0; i < cfg->n_records; i++)
-        for (size_t k = 0; k < cfg->records[i].n_results; k++) {
-            int broken;
-            int64_t top = cfg->records[i].results[k].layer;
-            if (top < 0 || (uint64_t)top >= cfg->n_layers)
-                continue;
-            size_t n = bk__explain_chain(cfg, top, st.chain, &broken);
-            for (size_t j = 0; j < n; j++)
-                reached[st.chain[j]] = 1;
-        }
-    for (size_t i = 0; i < cfg->n_layers; i++)
-        if (!reached[i]) {
-            bk_buf_printf(t->out, "layer not reached by any result: ");
-            layer_line(t, "", cfg, (int64_t)i, cfg->layers[i].parent < 0, 0);
-        }
-    free(reached);
-done:
-    free(st.shown);
-    free(st.on_path);
-    free(used);
-    free(st.chain);
-    free(st.path);
+    if (m->config != NULL)
+        render_config(t, m->config);
 }
 
 /* ---- call-outs ---- */

@@ -214,14 +214,100 @@ static bk_code check_config(const bk_s3_config *cfg, bk_err *err)
     return BK_OK;
 }
 
-bk_s3_client *bk_s3_client_new(const bk_s3_config *cfg, bk_err *err)
+/* The client's own copies of the configuration's strings, with the SDK's
+ * fallbacks from the environment for what the configuration leaves unset. */
+static bk_code own_settings(bk_s3_client *c, const bk_s3_config *cfg, bk_err *err)
 {
-    if (cfg == NULL) {
-        bk_err_set(err, BK_EINVAL, "S3 client: no configuration");
-        return NULL;
+    char *env_region = NULL, *env_url = NULL;
+    if (cfg->region == NULL || cfg->region[0] == '\0')
+        env_region = bk__endpoint_env_region(cfg->env);
+    if (cfg->endpoint_url == NULL || cfg->endpoint_url[0] == '\0')
+        env_url = bk__endpoint_env_url(cfg->env);
+    int failed = dup_opt(&c->region, env_region ? env_region : cfg->region) |
+                 dup_opt(&c->bucket, cfg->bucket) |
+                 dup_opt(&c->endpoint_url, env_url ? env_url : cfg->endpoint_url) |
+                 dup_opt(&c->ca_bundle, cfg->ca_bundle) |
+                 dup_opt(&c->access_key_id, cfg->access_key_id) |
+                 dup_opt(&c->secret_access_key, cfg->secret_access_key) |
+                 dup_opt(&c->session_token, cfg->session_token);
+    free(env_region);
+    free(env_url);
+    char ua[64];
+    snprintf(ua, sizeof ua, "bkcache/%s", bk_version());
+    failed |= dup_opt(&c->user_agent, cfg->user_agent ? cfg->user_agent : ua);
+    if (failed)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    c->cfg.region = c->region;
+    c->cfg.bucket = c->bucket;
+    c->cfg.endpoint_url = c->endpoint_url;
+    c->cfg.ca_bundle = c->ca_bundle;
+    c->cfg.user_agent = c->user_agent;
+    c->cfg.access_key_id = c->access_key_id;
+    c->cfg.secret_access_key = c->secret_access_key;
+    c->cfg.session_token = c->session_token;
+    return BK_OK;
+}
+
+static bk_code resolve_endpoint(bk_s3_client *c, int use_path_style, bk_err *err)
+{
+    if (c->region == NULL || c->region[0] == '\0')
+        return bk_err_set(err, BK_EINVAL,
+                          "region not set: give the region attribute or set AWS_REGION (use any "
+                          "value, e.g. us-east-1, for S3-compatible stores that ignore it)");
+    bk_code rc =
+        bk__endpoint_resolve(c->region, c->bucket, c->endpoint_url, use_path_style, &c->ep, err);
+    if (rc != BK_OK)
+        return rc;
+    bk_buf url = BK_BUF_INIT;
+    bk_buf path = BK_BUF_INIT;
+    bk__endpoint_path(&c->ep, NULL, &path);
+    bk__endpoint_url(&c->ep, bk_buf_str(&path), NULL, &url);
+    s3_copy(c->base_url, sizeof c->base_url, bk_buf_str(&url));
+    bk_buf_clear(&url);
+    bk_buf_clear(&path);
+    /* Over plain http a payload must be hashed: UNSIGNED-PAYLOAD is refused there by S3. */
+    if (!c->ep.https)
+        c->cfg.unsigned_payload = 0;
+    return BK_OK;
+}
+
+/* The provider given, or the default chain with the explicit keys; fetched
+ * lazily at the first signed request. */
+static bk_code set_credentials(bk_s3_client *c, const bk_s3_config *cfg, bk_err *err)
+{
+    if (cfg->anonymous)
+        return BK_OK;
+    if (cfg->credentials_provider != NULL) {
+        c->provider = cfg->credentials_provider;
+        return BK_OK;
     }
-    if (check_config(cfg, err) != BK_OK)
-        return NULL;
+    bk_creds_chain_options o = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token,
+                                cfg->env};
+    bk_err perr;
+    bk_err_clear(&perr);
+    c->own_provider = bk_creds_provider_chain(&o, &perr);
+    if (c->own_provider == NULL)
+        return bk_err_set(err, perr.code, "%s", perr.msg);
+    c->provider = c->own_provider;
+    return BK_OK;
+}
+
+/* DNS and TLS sessions shared by every handle of the pool. */
+static bk_code share_connections(bk_s3_client *c, bk_err *err)
+{
+    c->share = curl_share_init();
+    if (c->share == NULL)
+        return bk_err_set(err, BK_ENOMEM, "curl_share_init failed");
+    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    return BK_OK;
+}
+
+static bk_s3_client *client_alloc(const bk_s3_config *cfg, bk_err *err)
+{
     /* Reference-counted and thread-safe in the curl versions we build with. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         bk_err_set(err, BK_EIO, "curl_global_init failed");
@@ -242,85 +328,33 @@ bk_s3_client *bk_s3_client_new(const bk_s3_config *cfg, bk_err *err)
         c->clock = *cfg->clock;
     bk_retry_state_init(&c->retry, &cfg->retry, &c->clock);
     c->cfg.clock = &c->clock;
-    c->cfg.env = NULL; /* only read here */
-
-    char *env_region = NULL, *env_url = NULL;
-    if (cfg->region == NULL || cfg->region[0] == '\0')
-        env_region = bk__endpoint_env_region(cfg->env);
-    if (cfg->endpoint_url == NULL || cfg->endpoint_url[0] == '\0')
-        env_url = bk__endpoint_env_url(cfg->env);
-    int failed = dup_opt(&c->region, env_region ? env_region : cfg->region) |
-                 dup_opt(&c->bucket, cfg->bucket) |
-                 dup_opt(&c->endpoint_url, env_url ? env_url : cfg->endpoint_url) |
-                 dup_opt(&c->ca_bundle, cfg->ca_bundle) |
-                 dup_opt(&c->access_key_id, cfg->access_key_id) |
-                 dup_opt(&c->secret_access_key, cfg->secret_access_key) |
-                 dup_opt(&c->session_token, cfg->session_token);
-    free(env_region);
-    free(env_url);
-    char ua[64];
-    snprintf(ua, sizeof ua, "bkcache/%s", bk_version());
-    failed |= dup_opt(&c->user_agent, cfg->user_agent ? cfg->user_agent : ua);
-    if (failed) {
-        bk_err_set(err, BK_ENOMEM, "out of memory");
-        goto fail;
-    }
-    c->cfg.region = c->region;
-    c->cfg.bucket = c->bucket;
-    c->cfg.endpoint_url = c->endpoint_url;
-    c->cfg.ca_bundle = c->ca_bundle;
-    c->cfg.user_agent = c->user_agent;
-    c->cfg.access_key_id = c->access_key_id;
-    c->cfg.secret_access_key = c->secret_access_key;
-    c->cfg.session_token = c->session_token;
-
-    if (c->region == NULL || c->region[0] == '\0') {
-        bk_err_set(err, BK_EINVAL,
-                   "region not set: give the region attribute or set AWS_REGION (use any "
-                   "value, e.g. us-east-1, for S3-compatible stores that ignore it)");
-        goto fail;
-    }
-    if (bk__endpoint_resolve(c->region, c->bucket, c->endpoint_url, cfg->use_path_style, &c->ep,
-                             err) != BK_OK)
-        goto fail;
-    bk_buf url = BK_BUF_INIT;
-    bk_buf path = BK_BUF_INIT;
-    bk__endpoint_path(&c->ep, NULL, &path);
-    bk__endpoint_url(&c->ep, bk_buf_str(&path), NULL, &url);
-    s3_copy(c->base_url, sizeof c->base_url, bk_buf_str(&url));
-    bk_buf_clear(&url);
-    bk_buf_clear(&path);
-    /* Over plain http a payload must be hashed: UNSIGNED-PAYLOAD is refused there by S3. */
-    if (!c->ep.https)
-        c->cfg.unsigned_payload = 0;
-
-    if (!cfg->anonymous) {
-        if (cfg->credentials_provider != NULL) {
-            c->provider = cfg->credentials_provider;
-        } else {
-            bk_creds_chain_options o = {cfg->access_key_id, cfg->secret_access_key,
-                                        cfg->session_token, cfg->env};
-            c->own_provider = bk_creds_provider_chain(&o, err);
-            if (c->own_provider == NULL)
-                goto fail;
-            c->provider = c->own_provider;
-        }
-    }
-
-    c->share = curl_share_init();
-    if (c->share == NULL) {
-        bk_err_set(err, BK_ENOMEM, "curl_share_init failed");
-        goto fail;
-    }
-    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    c->cfg.env = NULL; /* only read while the client is made */
     return c;
-fail:
-    bk_s3_client_free(c);
-    return NULL;
+}
+
+bk_s3_client *bk_s3_client_new(const bk_s3_config *cfg, bk_err *err)
+{
+    if (cfg == NULL) {
+        bk_err_set(err, BK_EINVAL, "S3 client: no configuration");
+        return NULL;
+    }
+    if (check_config(cfg, err) != BK_OK)
+        return NULL;
+    bk_s3_client *c = client_alloc(cfg, err);
+    if (c == NULL)
+        return NULL;
+    bk_code rc = own_settings(c, cfg, err);
+    if (rc == BK_OK)
+        rc = resolve_endpoint(c, cfg->use_path_style, err);
+    if (rc == BK_OK)
+        rc = set_credentials(c, cfg, err);
+    if (rc == BK_OK)
+        rc = share_connections(c, err);
+    if (rc != BK_OK) {
+        bk_s3_client_free(c);
+        return NULL;
+    }
+    return c;
 }
 
 const char *bk_s3_client_bucket(const bk_s3_client *c)

@@ -45,9 +45,6 @@ int bk__endpoint_path(const bk_endpoint *ep, const char *key, bk_buf *out);
 /* Appends "scheme://host[:port]" + path + ("?" + query when query is non-empty). */
 int bk__endpoint_url(const bk_endpoint *ep, const char *path, const char *query, bk_buf *out);
 
-/* Percent-encoding: every byte but unreserved, and '/' when keep_slash. */
-int bk__uri_encode(bk_buf *out, const char *s, int keep_slash);
-
 /* The x-amz-copy-source value "/<bucket>/<key>": the key encoded like a path
  * but with ':' left literal (S3 decodes the header; some S3 look-alikes decode
  * it with JavaScript's decodeURI, which would leave "%3A" encoded). */
