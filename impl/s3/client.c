@@ -26,6 +26,7 @@ void bk_s3_config_init(bk_s3_config *cfg)
     cfg->connect_timeout_ms = 10000;
     cfg->low_speed_time_s = 30;
     cfg->low_speed_limit = 1;
+    cfg->request_timeout_ms = BK_S3_DEFAULT_REQUEST_TIMEOUT_MS;
     cfg->multipart_threshold = BK_S3_DEFAULT_MULTIPART_THRESHOLD;
     cfg->part_size = BK_S3_DEFAULT_PART_SIZE;
     cfg->parts_in_flight = BK_S3_DEFAULT_PARTS_IN_FLIGHT;
@@ -214,10 +215,31 @@ static bk_code check_config(const bk_s3_config *cfg, bk_err *err)
     return BK_OK;
 }
 
+/* The CA bundle as the SDKs find it: the configuration's (an explicit
+ * option), else AWS_CA_BUNDLE, else the profile's ca_bundle; NULL = the
+ * system's. *source says which, for messages. */
+static char *ca_bundle_of(const bk_s3_config *cfg, char *source, size_t size)
+{
+    if (cfg->ca_bundle != NULL && cfg->ca_bundle[0] != '\0') {
+        snprintf(source, size, "the configuration");
+        return strdup(cfg->ca_bundle);
+    }
+    const char *v = bk_env_get(cfg->env, "AWS_CA_BUNDLE");
+    if (v != NULL) {
+        snprintf(source, size, "AWS_CA_BUNDLE");
+        return strdup(v);
+    }
+    char *p = bk_creds_profile_ca_bundle(cfg->env, NULL);
+    if (p != NULL)
+        snprintf(source, size, "ca_bundle of profile %s", bk_creds_profile_name(cfg->env));
+    return p;
+}
+
 /* The client's own copies of the configuration's strings, with the SDK's
  * fallbacks from the environment for what the configuration leaves unset. */
 static bk_code own_settings(bk_s3_client *c, const bk_s3_config *cfg, bk_err *err)
 {
+    c->ca_bundle = ca_bundle_of(cfg, c->ca_bundle_source, sizeof c->ca_bundle_source);
     char *env_region = NULL, *env_url = NULL;
     if (cfg->region == NULL || cfg->region[0] == '\0')
         env_region = bk__endpoint_env_region(cfg->env);
@@ -226,12 +248,12 @@ static bk_code own_settings(bk_s3_client *c, const bk_s3_config *cfg, bk_err *er
     int failed = dup_opt(&c->region, env_region ? env_region : cfg->region) |
                  dup_opt(&c->bucket, cfg->bucket) |
                  dup_opt(&c->endpoint_url, env_url ? env_url : cfg->endpoint_url) |
-                 dup_opt(&c->ca_bundle, cfg->ca_bundle) |
                  dup_opt(&c->access_key_id, cfg->access_key_id) |
                  dup_opt(&c->secret_access_key, cfg->secret_access_key) |
                  dup_opt(&c->session_token, cfg->session_token);
     free(env_region);
     free(env_url);
+    failed |= c->ca_bundle == NULL && c->ca_bundle_source[0] != '\0';
     char ua[64];
     snprintf(ua, sizeof ua, "bkcache/%s", bk_version());
     failed |= dup_opt(&c->user_agent, cfg->user_agent ? cfg->user_agent : ua);

@@ -174,7 +174,7 @@ const char *bk_creds_profile_name(const bk_env *env)
 }
 
 typedef struct profile_values {
-    char *access_key_id, *secret_access_key, *session_token, *region;
+    char *access_key_id, *secret_access_key, *session_token, *region, *ca_bundle;
     char *unsupported; /* first key naming a source we do not implement */
     int found;         /* the section exists */
 } profile_values;
@@ -187,6 +187,7 @@ static void profile_values_clear(profile_values *v)
     free(v->secret_access_key);
     free(v->session_token);
     free(v->region);
+    free(v->ca_bundle);
     free(v->unsupported);
     memset(v, 0, sizeof *v);
 }
@@ -263,6 +264,8 @@ static int read_profile(const char *path, const char *want, int config_style, pr
             set_value(&v->session_token, val);
         else if (strcmp(key, "region") == 0)
             set_value(&v->region, val);
+        else if (strcmp(key, "ca_bundle") == 0)
+            set_value(&v->ca_bundle, val);
         else if (v->unsupported == NULL &&
                  (strcmp(key, "role_arn") == 0 || strcmp(key, "credential_process") == 0 ||
                   strcmp(key, "web_identity_token_file") == 0 || strncmp(key, "sso_", 4) == 0))
@@ -323,6 +326,7 @@ static bk_code load_profile(const bk_env *env, const char *profile, profile_valu
     TAKE(secret_access_key);
     TAKE(session_token);
     TAKE(region);
+    TAKE(ca_bundle);
     TAKE(unsupported);
 #undef TAKE
 out:
@@ -342,6 +346,17 @@ char *bk_creds_profile_region(const bk_env *env, const char *profile)
     v.region = NULL;
     profile_values_clear(&v);
     return region;
+}
+
+char *bk_creds_profile_ca_bundle(const bk_env *env, const char *profile)
+{
+    profile_values v;
+    if (load_profile(env, profile ? profile : bk_creds_profile_name(env), &v, NULL, NULL) != BK_OK)
+        return NULL;
+    char *ca_bundle = v.ca_bundle;
+    v.ca_bundle = NULL;
+    profile_values_clear(&v);
+    return ca_bundle;
 }
 
 typedef struct profile_provider {

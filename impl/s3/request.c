@@ -97,8 +97,11 @@ static void add_range(const s3_request *rq, const exec_state *es, s3_attempt *at
     else
         snprintf(w->range, sizeof w->range, "bytes=%llu-", (unsigned long long)first);
     add_header(w, "range", w->range);
-    if (es->delivered_total > 0 && es->first_etag[0])
+    at->first_etag = NULL;
+    if (es->delivered_total > 0 && es->first_etag[0]) {
         add_header(w, "if-match", es->first_etag);
+        at->first_etag = es->first_etag;
+    }
 }
 
 /* Every header that is signed, in the order they are sent. */
@@ -248,10 +251,87 @@ static bk_code set_up_handle(bk_s3_client *c, s3_request *rq, exec_state *es, s3
 
 /* ---- stage 4: the outcome ---- */
 
+/* "300 ms", "10 s". */
+static void format_ms(long ms, char *out, size_t size)
+{
+    if (ms % 1000 == 0)
+        snprintf(out, size, "%ld s", ms / 1000);
+    else
+        snprintf(out, size, "%ld ms", ms);
+}
+
+/* Which of the three limits ended a timed-out attempt, and its value: the
+ * connect timeout (no connection, or no TLS session, yet), the whole
+ * request's timeout, or the low-speed limit. */
+static void timeout_reason(const bk_s3_client *c, CURL *h, char *out, size_t size)
+{
+    curl_off_t pretransfer_us = 0, total_us = 0;
+    curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total_us);
+    long request_ms = c->cfg.request_timeout_ms, connect_ms = c->cfg.connect_timeout_ms;
+    char limit[32];
+    if (pretransfer_us == 0 && (request_ms <= 0 || connect_ms < request_ms)) {
+        format_ms(connect_ms, limit, sizeof limit);
+        snprintf(out, size, "no connection within the connect timeout (%s)", limit);
+    } else if (request_ms > 0 && total_us / 1000 + 50 >= request_ms) {
+        format_ms(request_ms, limit, sizeof limit);
+        snprintf(out, size, "no complete answer within the request timeout (%s)%s", limit,
+                 pretransfer_us == 0 ? ", not even a connection" : "");
+    } else {
+        snprintf(out, size, "under the low-speed limit (%ld byte/s) for %ld s",
+                 c->cfg.low_speed_limit, c->cfg.low_speed_time_s);
+    }
+}
+
+/* What a TLS failure needs: the CA bundle in use and where it came from. */
+static void tls_reason(const bk_s3_client *c, CURLcode cc, char *out, size_t size)
+{
+    if (c->ca_bundle != NULL && cc == CURLE_SSL_CACERT_BADFILE)
+        snprintf(out, size,
+                 "the CA bundle %s (from %s) cannot be read; give a readable PEM file with "
+                 "AWS_CA_BUNDLE, the profile's ca_bundle or bkcache --ca-bundle FILE",
+                 c->ca_bundle, c->ca_bundle_source);
+    else if (c->ca_bundle != NULL)
+        snprintf(out, size,
+                 "TLS verification failed against the CA bundle %s (from %s): trust the "
+                 "server's CA with the right bundle (AWS_CA_BUNDLE, the profile's ca_bundle, "
+                 "bkcache --ca-bundle FILE), or, for a test server only, skip verification "
+                 "(bkcache --insecure)",
+                 c->ca_bundle, c->ca_bundle_source);
+    else
+        snprintf(out, size,
+                 "TLS verification failed: trust the server's CA with AWS_CA_BUNDLE, the "
+                 "profile's ca_bundle or a CA bundle (bkcache --ca-bundle FILE), or, for a "
+                 "test server only, skip verification (bkcache --insecure)");
+}
+
+/* No HTTP answer: refused, reset, timed out, TLS. */
+static outcome connection_failure(const bk_s3_client *c, const s3_request *rq, const exec_state *es,
+                                  const s3_attempt *at, CURLcode cc, bk_err *err)
+{
+    outcome out = {BK_RETRY_NONE, 0, BK_OK};
+    int timeout = cc == CURLE_OPERATION_TIMEDOUT;
+    int tls = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+              cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_ISSUER_ERROR;
+    out.kind = tls ? BK_RETRY_NONE : bk_retry_classify(0, NULL, timeout);
+    if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT)
+        out.kind = BK_RETRY_NONE;
+    at->res->status = 0;
+    char why[600] = "";
+    if (timeout)
+        timeout_reason(c, at->h, why, sizeof why);
+    else if (tls)
+        tls_reason(c, cc, why, sizeof why);
+    out.code = bk_err_set(err, timeout ? BK_ETIMEOUT : BK_EIO, "%s %s: %s%s%s%s", rq->op, es->where,
+                          curl_easy_strerror(cc), why[0] ? ": " : "", why,
+                          es->delivered_total ? " (will resume)" : "");
+    return out;
+}
+
 /* The transfer itself failed: the sink, the GET checks, the body's source,
  * or the connection. BK_OK when it did not. */
-static outcome transfer_failure(const s3_request *rq, const exec_state *es, const s3_attempt *at,
-                                CURLcode cc, bk_err *err)
+static outcome transfer_failure(const bk_s3_client *c, const s3_request *rq, const exec_state *es,
+                                const s3_attempt *at, CURLcode cc, bk_err *err)
 {
     outcome out = {BK_RETRY_NONE, 0, BK_OK};
     if (at->sink_failed) {
@@ -267,29 +347,16 @@ static outcome transfer_failure(const s3_request *rq, const exec_state *es, cons
         out.code = bk_err_set(err, es->br.err.code ? es->br.err.code : BK_EIO, "%s %s: %s", rq->op,
                               es->where, es->br.err.msg);
     } else if (cc != CURLE_OK) {
-        int timeout = cc == CURLE_OPERATION_TIMEDOUT;
-        int tls = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
-                  cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_ISSUER_ERROR;
-        out.kind = tls ? BK_RETRY_NONE : bk_retry_classify(0, NULL, timeout);
-        if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT)
-            out.kind = BK_RETRY_NONE;
-        at->res->status = 0;
-        out.code = bk_err_set(err, timeout ? BK_ETIMEOUT : BK_EIO, "%s %s: %s%s%s", rq->op,
-                              es->where, curl_easy_strerror(cc),
-                              tls ? " (TLS verification failed: trust the server's CA with "
-                                    "AWS_CA_BUNDLE or a CA bundle (bkcache --ca-bundle FILE), "
-                                    "or, for a test server only, skip verification (bkcache "
-                                    "--insecure))"
-                                  : "",
-                              es->delivered_total ? " (will resume)" : "");
+        return connection_failure(c, rq, es, at, cc, err);
     }
     return out;
 }
 
 /* S3 can fail a copy or a completion after it sent 200: an <Error> body. */
 static outcome error_in_200(bk_s3_client *c, const s3_request *rq, const bk_s3xml_error *xe,
-                            bk_s3_result *r, bk_err *err)
+                            const s3_attempt *at, bk_err *err)
 {
+    bk_s3_result *r = at->res;
     outcome out = {BK_RETRY_NONE, 0, BK_OK};
     static const char note[] = " (error inside a 200 response)";
     s3_copy(r->s3_code, sizeof r->s3_code, xe->code);
@@ -299,7 +366,7 @@ static outcome error_in_200(bk_s3_client *c, const s3_request *rq, const bk_s3xm
     if (xe->request_id[0])
         s3_copy(r->request_id, sizeof r->request_id, xe->request_id);
     out.kind = bk_retry_classify(200, xe->code, 0);
-    out.code = bk__s3_format_error(c, rq, r, 0, err);
+    out.code = bk__s3_format_error(c, rq, at, 0, err);
     return out;
 }
 
@@ -310,16 +377,14 @@ static outcome success_response(bk_s3_client *c, s3_request *rq, exec_state *es,
     bk_s3_result *r = at->res;
     bk_s3xml_error xe;
     if (rq->error_in_200 && bk__s3xml_parse_error(at->body.data, at->body.len, &xe))
-        return error_in_200(c, rq, &xe, r, err);
+        return error_in_200(c, rq, &xe, at, err);
     if (at->proto_error == 2) {
         out.code = bk_err_set(err, BK_EPROTO, "%s %s: response body larger than %zu bytes", rq->op,
                               es->where, at->body_limit);
         return out;
     }
     if (rq->sink != NULL) {
-        uint64_t expect = at->have_cl   ? at->cl
-                          : at->have_cr ? at->cr_last - at->cr_first + 1
-                                        : at->delivered;
+        uint64_t expect = bk__s3_expected_body(at);
         if (at->delivered != expect) {
             /* A short body: resume from what the sink has. */
             out.kind = BK_RETRY_TRANSIENT;
@@ -357,12 +422,16 @@ static outcome error_response(bk_s3_client *c, const s3_request *rq, const s3_at
         if (xe.region[0] && !r->bucket_region[0])
             s3_copy(r->bucket_region, sizeof r->bucket_region, xe.region);
     } else {
-        s3_copy(r->s3_code, sizeof r->s3_code, bk__s3_status_code_name(at->status));
+        /* A body-less 404 is S3's "no such key" only for a HEAD, which cannot
+         * carry a body; to anything else S3 sends an error document, so a
+         * bare 404 is some other server's and no missing object. */
+        int not_s3 = at->status == 404 && !is_method(rq, "HEAD");
+        s3_copy(r->s3_code, sizeof r->s3_code, not_s3 ? "" : bk__s3_status_code_name(at->status));
         if (at->body.len > 0 && at->body.len < 200 && !is_method(rq, "HEAD"))
             s3_copy(r->s3_message, sizeof r->s3_message, bk_buf_str(&at->body));
     }
     out.kind = bk_retry_classify(at->status, r->s3_code, 0);
-    out.code = bk__s3_format_error(c, rq, r, !parsed, err);
+    out.code = bk__s3_format_error(c, rq, at, !parsed, err);
     return out;
 }
 
@@ -376,7 +445,7 @@ static outcome classify(bk_s3_client *c, s3_request *rq, exec_state *es, s3_atte
     /* The object the first bytes came from: a resumed read must match it. */
     if (at->delivered > 0 && es->first_etag[0] == '\0')
         s3_copy(es->first_etag, sizeof es->first_etag, at->res->etag);
-    outcome out = transfer_failure(rq, es, at, cc, err);
+    outcome out = transfer_failure(c, rq, es, at, cc, err);
     if (out.code != BK_OK)
         return out;
     if (at->status >= 200 && at->status < 300)
@@ -468,8 +537,11 @@ static bk_code run_attempts(bk_s3_client *c, s3_request *rq, exec_state *es, s3_
             return BK_OK;
         }
         rc = o.code;
-        if (o.kind == BK_RETRY_NONE)
+        if (o.kind == BK_RETRY_NONE) {
+            if (attempt_no > 1)
+                bk_err_prefix(err, "after %d attempts: ", attempt_no);
             return rc;
+        }
         if (attempt_no >= max_attempts) {
             if (max_attempts > 1)
                 bk_err_prefix(err, "giving up after %d attempts: ", attempt_no);

@@ -14,6 +14,9 @@ void bk__s3_response_reset(s3_attempt *at)
     bk_s3_result_clear(at->res);
     at->res->attempts = attempts;
     at->have_cr = at->cr_total_known = at->have_cl = 0;
+    at->whole = 0;
+    at->skip = at->skipped = at->take = 0;
+    at->location[0] = '\0';
     bk_buf_reset(&at->body);
 }
 
@@ -130,6 +133,8 @@ size_t bk__s3_header_cb(char *line, size_t size, size_t nitems, void *ud)
             at->cr_first = f;
             at->cr_last = l;
         }
+    } else if (header_is(line, nlen, "location")) {
+        copy_value(at->location, sizeof at->location, v, vlen);
     } else if (nlen > 11 && strncasecmp(line, "x-amz-meta-", 11) == 0) {
         add_meta(at, line + 11, nlen - 11, v, vlen);
     }
@@ -138,54 +143,129 @@ size_t bk__s3_header_cb(char *line, size_t size, size_t nitems, void *ud)
 
 /* Before the first byte of a successful GET reaches the sink: is this the
  * range we asked for? A server that ignores Range would otherwise corrupt. */
+/* "bytes 100-3999" or "bytes 32768-" (to the end). */
+static void asked_for(const s3_attempt *at, char *out, size_t size)
+{
+    if (at->want_has_last)
+        snprintf(out, size, "bytes %llu-%llu", (unsigned long long)at->want_first,
+                 (unsigned long long)at->want_last);
+    else
+        snprintf(out, size, "bytes %llu-", (unsigned long long)at->want_first);
+}
+
+/* A 200 with the whole object to a ranged GET: the bytes before the range
+ * are skipped, the ones after it dropped. The object must be the one the
+ * first bytes came from (a server that ignores Range may ignore If-Match). */
+static int take_whole_body(s3_attempt *at, const char *range)
+{
+    const char *etag = at->res->etag;
+    if (at->first_etag != NULL && at->first_etag[0] && etag[0] &&
+        strcmp(at->first_etag, etag) != 0) {
+        snprintf(at->proto_msg, sizeof at->proto_msg,
+                 "asked for %s of ETag %s, got HTTP 200 with the whole object of ETag %s: the "
+                 "object changed during the download",
+                 range, at->first_etag, etag);
+        return -1;
+    }
+    if (at->have_cl && at->cl < at->want_first) {
+        snprintf(at->proto_msg, sizeof at->proto_msg,
+                 "asked for %s, got HTTP 200 with a whole object of %llu bytes", range,
+                 (unsigned long long)at->cl);
+        return -1;
+    }
+    at->whole = 1;
+    at->skip = at->want_first;
+    at->take = at->want_has_last ? at->want_last - at->want_first + 1 : UINT64_MAX;
+    if (at->have_cl) {
+        at->res->size = at->cl;
+        at->res->has_size = 1;
+    }
+    return 0;
+}
+
+static int check_range(s3_attempt *at)
+{
+    char range[96];
+    asked_for(at, range, sizeof range);
+    if (at->status == 200 && !at->have_cr)
+        return take_whole_body(at, range);
+    if (at->status != 206 || !at->have_cr) {
+        snprintf(at->proto_msg, sizeof at->proto_msg,
+                 "asked for %s but got HTTP %d %s: the server ignored Range", range, at->status,
+                 at->have_cr ? "" : "without Content-Range");
+        return -1;
+    }
+    int bad = at->cr_first != at->want_first || at->cr_last < at->cr_first;
+    if (!bad && at->cr_total_known) {
+        uint64_t end = at->cr_total - 1;
+        if (at->want_has_last && at->want_last < end)
+            end = at->want_last;
+        bad = at->cr_last != end;
+    } else if (!bad && at->want_has_last) {
+        bad = at->cr_last > at->want_last;
+    }
+    if (!bad && at->have_cl)
+        bad = at->cl != at->cr_last - at->cr_first + 1;
+    if (bad) {
+        snprintf(at->proto_msg, sizeof at->proto_msg,
+                 "asked for %s, got Content-Range bytes %llu-%llu/%llu with Content-Length %llu",
+                 range, (unsigned long long)at->cr_first, (unsigned long long)at->cr_last,
+                 (unsigned long long)at->cr_total, (unsigned long long)at->cl);
+        return -1;
+    }
+    if (at->cr_total_known) {
+        at->res->size = at->cr_total;
+        at->res->has_size = 1;
+    }
+    return 0;
+}
+
 int bk__s3_check_get_response(s3_attempt *at)
 {
     at->checked = 1;
-    if (at->ranged) {
-        if (at->status != 206 || !at->have_cr) {
-            snprintf(at->proto_msg, sizeof at->proto_msg,
-                     "asked for bytes %llu- but got HTTP %d %s: the server ignored Range",
-                     (unsigned long long)at->want_first, at->status,
-                     at->have_cr ? "" : "without Content-Range");
-            return -1;
-        }
-        int bad = at->cr_first != at->want_first || at->cr_last < at->cr_first;
-        if (!bad && at->cr_total_known) {
-            uint64_t end = at->cr_total - 1;
-            if (at->want_has_last && at->want_last < end)
-                end = at->want_last;
-            bad = at->cr_last != end;
-        } else if (!bad && at->want_has_last) {
-            bad = at->cr_last > at->want_last;
-        }
-        if (!bad && at->have_cl)
-            bad = at->cl != at->cr_last - at->cr_first + 1;
-        if (bad) {
-            snprintf(at->proto_msg, sizeof at->proto_msg,
-                     "asked for bytes %llu-%s%llu, got Content-Range bytes %llu-%llu/%llu with "
-                     "Content-Length %llu",
-                     (unsigned long long)at->want_first, at->want_has_last ? "" : "(end)",
-                     at->want_has_last ? (unsigned long long)at->want_last : 0ULL,
-                     (unsigned long long)at->cr_first, (unsigned long long)at->cr_last,
-                     (unsigned long long)at->cr_total, (unsigned long long)at->cl);
-            return -1;
-        }
-        if (at->cr_total_known) {
-            at->res->size = at->cr_total;
-            at->res->has_size = 1;
-        }
-    } else {
-        if (at->status != 200) {
-            snprintf(at->proto_msg, sizeof at->proto_msg,
-                     "expected HTTP 200 for a whole-object GET, got %d", at->status);
-            return -1;
-        }
-        if (at->have_cl) {
-            at->res->size = at->cl;
-            at->res->has_size = 1;
-        }
+    if (at->ranged)
+        return check_range(at);
+    if (at->status != 200) {
+        snprintf(at->proto_msg, sizeof at->proto_msg,
+                 "expected HTTP 200 for a whole-object GET, got %d", at->status);
+        return -1;
+    }
+    if (at->have_cl) {
+        at->res->size = at->cl;
+        at->res->has_size = 1;
     }
     return 0;
+}
+
+uint64_t bk__s3_expected_body(const s3_attempt *at)
+{
+    if (at->whole) {
+        if (!at->have_cl)
+            return at->delivered;
+        uint64_t rest = at->cl - at->skip;
+        return rest < at->take ? rest : at->take;
+    }
+    if (at->have_cl)
+        return at->cl;
+    if (at->have_cr)
+        return at->cr_last - at->cr_first + 1;
+    return at->delivered;
+}
+
+/* The part of a whole 200's chunk that is the sink's: past the skipped
+ * bytes, within the range asked for. */
+static void trim_whole(s3_attempt *at, const char **data, size_t *len)
+{
+    if (at->skipped < at->skip) {
+        uint64_t left = at->skip - at->skipped;
+        size_t n = left < *len ? (size_t)left : *len;
+        at->skipped += n;
+        *data += n;
+        *len -= n;
+    }
+    uint64_t room = at->take - at->delivered;
+    if (*len > room)
+        *len = (size_t)room;
 }
 
 size_t bk__s3_write_cb(char *data, size_t size, size_t nitems, void *ud)
@@ -198,11 +278,15 @@ size_t bk__s3_write_cb(char *data, size_t size, size_t nitems, void *ud)
             at->proto_error = 1;
             return 0;
         }
-        if (at->rq->sink(at->rq->sink_ud, data, len, &at->sink_err) != 0) {
+        const char *mine = data;
+        size_t n = len;
+        if (at->whole)
+            trim_whole(at, &mine, &n);
+        if (n > 0 && at->rq->sink(at->rq->sink_ud, mine, n, &at->sink_err) != 0) {
             at->sink_failed = 1;
             return 0;
         }
-        at->delivered += len;
+        at->delivered += n;
         return len;
     }
     /* Keep what fits; an oversized result is reported after the transfer. */
@@ -276,32 +360,59 @@ static bk_code code_for(const bk_s3_result *r)
 }
 
 /* Why a response without an error body failed, in words a user can act on. */
-static const char *hint_for(const s3_request *rq, const bk_s3_result *r)
+/* Where a redirect points, and why following it is not ours to do. */
+static void redirect_hint(bk_s3_client *c, const s3_attempt *at, bk_buf *out)
+{
+    const bk_s3_result *r = at->res;
+    if (r->bucket_region[0] || at->location[0] == '\0') {
+        bk_buf_puts(out, "the bucket is in another region; set the region to the bucket's");
+        return;
+    }
+    bk_buf_printf(out,
+                  "%s redirects to %s, which bkcache does not follow: check endpoint_url "
+                  "(scheme, host, port)",
+                  c->base_url, at->location);
+}
+
+static void hint_for(bk_s3_client *c, const s3_request *rq, const s3_attempt *at, bk_buf *out)
 {
     int head = strcmp(rq->method, "HEAD") == 0;
-    switch (r->status) {
+    switch (at->res->status) {
     case 403:
-        return head ? "S3 answers 403 instead of 404 for a missing key when the credentials "
-                      "lack s3:ListBucket on the bucket; otherwise the credentials or a bucket "
-                      "policy deny access"
-                    : "the credentials or a bucket policy deny access";
+        bk_buf_puts(out, head ? "S3 answers 403 instead of 404 for a missing key when the "
+                                "credentials lack s3:ListBucket on the bucket; otherwise the "
+                                "credentials or a bucket policy deny access"
+                              : "the credentials or a bucket policy deny access");
+        return;
     case 400:
-        return "usually an expired session token (ExpiredToken) or a request signed for the "
-               "wrong region (AuthorizationHeaderMalformed); check the credentials' expiry and "
-               "the region";
+        bk_buf_puts(out, "usually an expired session token (ExpiredToken) or a request signed "
+                         "for the wrong region (AuthorizationHeaderMalformed); check the "
+                         "credentials' expiry and the region");
+        return;
     case 301:
+    case 302:
     case 307:
-        return "the bucket is in another region; set the region to the bucket's";
+    case 308:
+        redirect_hint(c, at, out);
+        return;
     case 404:
-        return head ? "no such key (or no such bucket: a HEAD cannot tell them apart)" : NULL;
+        if (head)
+            bk_buf_puts(out, "no such key (or no such bucket: a HEAD cannot tell them apart)");
+        else
+            bk_buf_printf(out,
+                          "S3 says NoSuchKey or NoSuchBucket in an error document; %s answered "
+                          "404 without one: is endpoint_url an S3 endpoint?",
+                          c->base_url);
+        return;
     default:
-        return NULL;
+        return;
     }
 }
 
-bk_code bk__s3_format_error(bk_s3_client *c, const s3_request *rq, const bk_s3_result *r,
+bk_code bk__s3_format_error(bk_s3_client *c, const s3_request *rq, const s3_attempt *at,
                             int body_less, bk_err *err)
 {
+    const bk_s3_result *r = at->res;
     char where[1200];
     bk__s3_where(c, rq->key, where, sizeof where);
     bk_buf extra = BK_BUF_INIT;
@@ -309,17 +420,17 @@ bk_code bk__s3_format_error(bk_s3_client *c, const s3_request *rq, const bk_s3_r
         bk_buf_printf(&extra, ": %s", r->s3_message);
     if (body_less) {
         bk_buf_puts(&extra, " (no error body");
-        const char *hint = hint_for(rq, r);
-        if (hint)
-            bk_buf_printf(&extra, "; %s", hint);
+        bk_buf hint = BK_BUF_INIT;
+        hint_for(c, rq, at, &hint);
+        if (hint.len > 0)
+            bk_buf_printf(&extra, "; %s", bk_buf_str(&hint));
+        bk_buf_clear(&hint);
         bk_buf_putc(&extra, ')');
     }
     if (r->bucket_region[0])
         bk_buf_printf(&extra, " [bucket region %s, client region %s]", r->bucket_region, c->region);
     if (r->request_id[0])
         bk_buf_printf(&extra, " (request id %s)", r->request_id);
-    if (r->attempts > 1)
-        bk_buf_printf(&extra, " after %d attempts", r->attempts);
     bk_code code = bk_err_set(err, code_for(r), "%s %s: HTTP %d %s%s", rq->op, where, r->status,
                               r->s3_code[0] ? r->s3_code : "error", bk_buf_str(&extra));
     bk_buf_clear(&extra);

@@ -19,6 +19,7 @@ typedef struct signer_ref signer_ref;
 struct bk_s3_client {
     bk_s3_config cfg; /* string members point at the owned copies below */
     char *region, *bucket, *endpoint_url, *ca_bundle, *user_agent;
+    char ca_bundle_source[96]; /* where ca_bundle came from, for messages */
     char *access_key_id, *secret_access_key, *session_token;
     bk_endpoint ep;
     char base_url[1024];

@@ -16,6 +16,7 @@
 #include "bkcache/store.h"
 #include "cachegen.h"
 #include "pipeline_fx.h"
+#include "rawhttp.h"
 
 typedef struct fx {
     pipeline_fx p;
@@ -224,6 +225,41 @@ static void trailing_data_after_the_manifest_is_refused(void **state)
     bk_import_result_clear(&res);
 }
 
+/* A wrong endpoint_url that reaches some web server: its 404 is no empty cache. */
+static void a_plain_web_servers_404_is_not_an_empty_cache(void **state)
+{
+    (void)state;
+    raw_server *web = raw_server_start(RAW_REPLY, "HTTP/1.1 404 Not Found\r\n"
+                                                  "Content-Type: text/html\r\n"
+                                                  "Content-Length: 9\r\n"
+                                                  "Connection: close\r\n\r\n"
+                                                  "not found");
+    assert_non_null(web);
+    char text[512];
+    snprintf(text, sizeof text,
+             "type=s3,bucket=cache,region=us-east-1,endpoint_url=%s,use_path_style=true,"
+             "access_key_id=AKIAWEB,secret_access_key=web-secret,retry_max_attempts=1",
+             raw_server_url(web));
+    bk_s3_attrs attrs;
+    bk_err err;
+    bk_err_clear(&err);
+    assert_int_equal(bk_s3_attrs_parse(text, NULL, &attrs, &err), BK_OK);
+    bk_s3cache *cache = bk_s3cache_open(&attrs, NULL, &err);
+    assert_non_null(cache);
+    bk_import_options o = {0};
+    o.cache = cache;
+    bk_import_result res;
+    bk_code rc = bk_import(&o, &res, &err);
+    assert_int_not_equal(rc, BK_OK);
+    assert_int_equal(res.found, 0);
+    if (strstr(err.msg, raw_server_url(web)) == NULL || strstr(err.msg, "404") == NULL)
+        fail_msg("import from a plain web server: %s", err.msg);
+    bk_import_result_clear(&res);
+    bk_s3cache_free(cache);
+    bk_s3_attrs_clear(&attrs);
+    raw_server_stop(web);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +272,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(broken_download_resumes_with_range, setup, teardown),
         cmocka_unit_test_setup_teardown(trailing_data_after_the_manifest_is_refused, setup,
                                         teardown),
+        cmocka_unit_test(a_plain_web_servers_404_is_not_an_empty_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,9 @@ const char *bk_creds_profile_name(const bk_env *env);
 
 /* "region" of the profile in the config file; NULL when absent. Caller frees. */
 char *bk_creds_profile_region(const bk_env *env, const char *profile);
+/* "ca_bundle" of the profile (a PEM file of trusted CAs); NULL when absent.
+ * Caller frees. */
+char *bk_creds_profile_ca_bundle(const bk_env *env, const char *profile);
 
 #ifdef __cplusplus
 }

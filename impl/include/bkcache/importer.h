@@ -1,8 +1,10 @@
 /* Import of a cache from S3: BuildKit's S3 importer (cache/remotecache/s3
  * load), strict where it is strict, plus checks it does not make:
  *
- *  1. GetObject <prefix><manifests_prefix><first name>; NoSuchKey means an
- *     empty cache, not an error. Only the first name is read, as upstream.
+ *  1. GetObject <prefix><manifests_prefix><first name>; S3's NoSuchKey means
+ *     an empty cache, not an error (a 404 without S3's error document, from a
+ *     web server at a wrong endpoint_url, is an error naming it). Only the
+ *     first name is read, as upstream.
  *  2. Strict decode (trailing data refused) and BuildKit's parse rules.
  *  3. Beyond BuildKit, which trusts the manifest (and builds die later on
  *     blobs a lifecycle rule expired): every referenced blob is checked

@@ -18,12 +18,22 @@
  * - A 200 whose body is an <Error> (CopyObject, UploadPartCopy,
  *   CompleteMultipartUpload) is a failure, retried when its code is.
  * - Ranged reads check the status (206), Content-Range and the byte count, so a
- *   server that ignores Range or ends the body early cannot truncate silently.
+ *   server that ends the body early cannot truncate silently; a server that
+ *   ignores Range (200 with the whole object, as HTTP allows) is read from
+ *   the byte asked for, unless its ETag shows the object changed.
+ * - Timeouts: one attempt is bounded by the connect timeout, the low-speed
+ *   limit and the whole-request timeout (10 minutes by default); the message
+ *   says which one ended it, and its value.
+ * - Only S3's error document says "no such key" (NoSuchKey); a 404 to a GET
+ *   without one is some other server's and an error naming the endpoint. A
+ *   HEAD, which cannot carry a body, is missing on a bare 404.
  * - Connections: one pool per client. Easy handles are reused with keep-alive,
  *   DNS and TLS sessions are shared; the client is safe to use from many threads
  *   at once and opens at most as many connections as requests in flight.
  * - Error messages name the operation, bucket and key, the HTTP status, S3 code,
- *   message and request id; never a secret. */
+ *   message and request id, how often it was tried; never a secret. A redirect
+ *   is not followed: the message names where it points (or the bucket's
+ *   region, when S3 sent it). */
 #ifndef BKCACHE_S3_H
 #define BKCACHE_S3_H
 
@@ -49,6 +59,12 @@ extern "C" {
 #define BK_S3_MAX_PARTS 10000
 #define BK_S3_MIN_PART_SIZE (5 * BK_S3_MIB)
 #define BK_S3_MAX_COPY_SIZE (5ULL * 1024 * BK_S3_MIB) /* largest CopyObject / part copy */
+/* One attempt's whole time by default: 10 minutes. Every request but a blob's
+ * GET is small (parts of 8 MiB, manifests, HEADs) or done by the server (a
+ * 5 GiB copy takes S3 a few minutes); a GET stopped by it resumes with Range,
+ * so a blob is bounded by the attempts times this, 30 minutes by default (18
+ * GB at 10 MB/s); raise it for larger blobs on slower links. */
+#define BK_S3_DEFAULT_REQUEST_TIMEOUT_MS 600000L
 
 typedef struct bk_s3_config {
     const char *region;       /* NULL: AWS_REGION, AWS_DEFAULT_REGION, profile region */
@@ -70,14 +86,19 @@ typedef struct bk_s3_config {
      * back-off; NULL = the system's. Copied (its ud must outlive the client). */
     const bk_clock *clock;
 
-    long connect_timeout_ms; /* default 10000 */
+    /* The limits of one attempt; a timed-out one is retried like a 5xx, a GET
+     * resuming where it stopped. */
+    long connect_timeout_ms; /* the connection and TLS session; default 10000 */
     long low_speed_time_s;   /* abort when below low_speed_limit for this long; default 30 */
     long low_speed_limit;    /* bytes per second; default 1 */
-    long request_timeout_ms; /* whole attempt; 0 = none (default) */
+    long request_timeout_ms; /* the whole attempt; default BK_S3_DEFAULT_REQUEST_TIMEOUT_MS, 0 =
+                                none */
 
-    int insecure;          /* skip TLS verification: only by explicit option */
-    const char *ca_bundle; /* PEM file of trusted CAs; NULL = system */
-    int unsigned_payload;  /* UNSIGNED-PAYLOAD (https only; ignored over http) */
+    int insecure; /* skip TLS verification: only by explicit option */
+    /* PEM file of trusted CAs; NULL = AWS_CA_BUNDLE, else the profile's
+     * ca_bundle, else the system's. */
+    const char *ca_bundle;
+    int unsigned_payload; /* UNSIGNED-PAYLOAD (https only; ignored over http) */
     int disable_accept_encoding;
     int send_content_md5;      /* Content-MD5 on PutObject/UploadPart (object-lock buckets) */
     int send_checksum_trailer; /* aws-chunked + x-amz-checksum-crc32 trailer (test servers) */
@@ -140,8 +161,9 @@ typedef struct bk_s3_result {
 void bk_s3_result_clear(bk_s3_result *r);
 /* Value of metadata `name` (without prefix), or NULL. */
 const char *bk_s3_result_meta(const bk_s3_result *r, const char *name);
-/* 1 only for a missing object: 404 with NoSuchKey or NotFound (a body-less 404
- * to HEAD). 403 is never "missing": see the error's hint about s3:ListBucket. */
+/* 1 only for a missing object: 404 with S3's NoSuchKey (or NotFound), or a
+ * body-less 404 to a HEAD. A body-less 404 to anything else is not S3's and
+ * not "missing"; 403 never is either: see the error's hint about s3:ListBucket. */
 int bk_s3_result_is_not_found(const bk_s3_result *r);
 
 /* Byte range: first..last inclusive; has_last = 0 means to the end. */
