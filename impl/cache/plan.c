@@ -55,7 +55,9 @@ void bk_plan_reason_text(const bk_export_plan *plan, const bk_plan_blob *blob, c
                          size_t size)
 {
     char age[40], refresh[40];
-    bk_go_format_duration(blob->decision.age_ns, age, sizeof age);
+    /* Last-Modified has whole seconds: so does the age shown. */
+    bk_go_format_duration(blob->decision.age_ns - blob->decision.age_ns % BK_NS_PER_SEC, age,
+                          sizeof age);
     bk_go_format_duration(plan->touch_refresh_ns, refresh, sizeof refresh);
     switch (blob->decision.reason) {
     case BK_REASON_FRESH:

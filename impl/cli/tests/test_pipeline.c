@@ -254,6 +254,9 @@ static void usage_and_attribute_errors(void **state)
     run_cli(warn, 0, &r);
     assert_non_null(strstr(r.err, "warning: touch_refresh"));
     assert_non_null(strstr(r.err, "dry run"));
+    /* The plan on stdout: a line per blob, then the manifest. */
+    assert_non_null(strstr(r.out, "plan: "));
+    assert_non_null(strstr(r.out, "manifest  manifests/buildkit"));
     bk_proc_result_free(&r);
     const char *strict[] = {BKCACHE, "export", "--graph", graph, "--cache-to", a, "--strict", NULL};
     run_cli(strict, 2, &r);
