@@ -708,7 +708,7 @@ bk_code bk_s3_attrs_parse(const char *text, const bk_attrs_options *opts, bk_s3_
     }
     for (long i = 0; i < n && rc == BK_OK; i++)
         rc = apply(&c, keys[i], values[i]);
-    if (n > 0) {
+    if (n >= 0) {
         free_strv(keys, (size_t)n);
         free_strv(values, (size_t)n);
     }

@@ -53,7 +53,7 @@ static void a_wrong_or_missing_size_is_uploaded_again(void **state)
     bk_blob_decision d = bk_plan_decide(&r, 4096, NOW, &p);
     assert_int_equal(d.action, BK_BLOB_REUPLOAD);
     assert_int_equal(d.reason, BK_REASON_SIZE_DIFFERS);
-    r = present(4097, 48 * 3600); /* larger and stale: the size decides first */
+    r = present(4097, 48LL * 3600); /* larger and stale: the size decides first */
     d = bk_plan_decide(&r, 4096, NOW, &p);
     assert_int_equal(d.action, BK_BLOB_REUPLOAD);
     r = present(4096, 60);
@@ -70,17 +70,17 @@ static void touch_refresh_is_a_strict_bound(void **state)
 {
     (void)state;
     bk_s3cache_policy p = policy_with(24 * HOUR);
-    bk_blob_remote r = present(10, 24 * 3600); /* exactly touch_refresh old: fresh */
+    bk_blob_remote r = present(10, 24LL * 3600); /* exactly touch_refresh old: fresh */
     bk_blob_decision d = bk_plan_decide(&r, 10, NOW, &p);
     assert_int_equal(d.action, BK_BLOB_SKIP);
     assert_int_equal(d.reason, BK_REASON_FRESH);
     assert_true(d.age_ns == 24 * HOUR);
-    r = present(10, 24 * 3600 + 1); /* a second older: touched */
+    r = present(10, 24LL * 3600 + 1); /* a second older: touched */
     d = bk_plan_decide(&r, 10, NOW, &p);
     assert_int_equal(d.action, BK_BLOB_TOUCH);
     assert_int_equal(d.reason, BK_REASON_STALE);
     /* The clock's nanoseconds count: 1 ns past the bound is stale. */
-    r = present(10, 24 * 3600);
+    r = present(10, 24LL * 3600);
     assert_int_equal(bk_plan_decide(&r, 10, NOW + 1, &p).action, BK_BLOB_TOUCH);
 }
 
@@ -118,7 +118,7 @@ static void the_plan_reads_as_text(void **state)
     bk_plan_blob blobs[4] = {
         {"sha256:aa", "blobs/sha256:aa", 2048, {0}, {0}},
         {"sha256:bb", "blobs/sha256:bb", 4096, present(9, 60), {0}},
-        {"sha256:cc", "blobs/sha256:cc", 10, present(10, 25 * 3600), {0}},
+        {"sha256:cc", "blobs/sha256:cc", 10, present(10, 25LL * 3600), {0}},
         {"sha256:dd", "blobs/sha256:dd", 10, present(10, 3600), {0}},
     };
     for (size_t i = 0; i < 4; i++)
