@@ -192,6 +192,18 @@ static bk_code side_build(side *s, const bk_explain *e, bk_err *err)
     return BK_OK;
 }
 
+/* Both sides, or neither (the first is cleared when the second fails). */
+static bk_code sides_build(side *sa, const bk_explain *a, side *sb, const bk_explain *b,
+                           bk_err *err)
+{
+    bk_code rc = side_build(sa, a, err);
+    if (rc != BK_OK)
+        return rc;
+    if ((rc = side_build(sb, b, err)) != BK_OK)
+        side_clear(sa);
+    return rc;
+}
+
 /* ---- the comparison, shared by both renderers ---- */
 
 typedef struct diff_sink {
@@ -365,13 +377,9 @@ bk_code bk_explain_diff_text(const bk_explain *a, const bk_explain *b,
 {
     bk_explain_render_opts defaults = {0};
     side sa, sb;
-    bk_code rc = side_build(&sa, a, err);
+    bk_code rc = sides_build(&sa, a, &sb, b, err);
     if (rc != BK_OK)
         return rc;
-    if ((rc = side_build(&sb, b, err)) != BK_OK) {
-        side_clear(&sa);
-        return rc;
-    }
     text_diff t;
     memset(&t, 0, sizeof t);
     t.s[0] = &sa;
@@ -470,13 +478,9 @@ bk_code bk_explain_diff_json(const bk_explain *a, const bk_explain *b, bk_buf *o
                              bk_err *err)
 {
     side sa, sb;
-    bk_code rc = side_build(&sa, a, err);
+    bk_code rc = sides_build(&sa, a, &sb, b, err);
     if (rc != BK_OK)
         return rc;
-    if ((rc = side_build(&sb, b, err)) != BK_OK) {
-        side_clear(&sa);
-        return rc;
-    }
     json_diff j;
     for (int w = 0; w < 2; w++)
         for (int c = 0; c < 3; c++)

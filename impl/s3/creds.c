@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,26 +338,28 @@ out:
     return rc;
 }
 
-char *bk_creds_profile_region(const bk_env *env, const char *profile)
+/* One string setting of the profile, taken out of what was read (the field
+ * at `offset` of profile_values); NULL when absent. */
+static char *profile_setting(const bk_env *env, const char *profile, size_t offset)
 {
     profile_values v;
     if (load_profile(env, profile ? profile : bk_creds_profile_name(env), &v, NULL, NULL) != BK_OK)
         return NULL;
-    char *region = v.region;
-    v.region = NULL;
+    char **field = (char **)((char *)&v + offset);
+    char *value = *field;
+    *field = NULL;
     profile_values_clear(&v);
-    return region;
+    return value;
+}
+
+char *bk_creds_profile_region(const bk_env *env, const char *profile)
+{
+    return profile_setting(env, profile, offsetof(profile_values, region));
 }
 
 char *bk_creds_profile_ca_bundle(const bk_env *env, const char *profile)
 {
-    profile_values v;
-    if (load_profile(env, profile ? profile : bk_creds_profile_name(env), &v, NULL, NULL) != BK_OK)
-        return NULL;
-    char *ca_bundle = v.ca_bundle;
-    v.ca_bundle = NULL;
-    profile_values_clear(&v);
-    return ca_bundle;
+    return profile_setting(env, profile, offsetof(profile_values, ca_bundle));
 }
 
 typedef struct profile_provider {
