@@ -42,6 +42,7 @@ static void apply_tuning(bk_s3_config *cfg, const bk_s3cache_tuning *t)
         cfg->low_speed_time_s = t->low_speed_time_s;
     cfg->insecure = t->insecure;
     cfg->ca_bundle = t->ca_bundle;
+    cfg->user_agent = t->user_agent;
 }
 
 bk_s3_client *bk_s3cache_client_new(const bk_s3cache_settings *settings,

@@ -44,7 +44,8 @@ typedef struct bk_s3cache_tuning {
     long request_timeout_ms;      /* one attempt, whole; default bk_s3_config_init's */
     long low_speed_time_s;        /* default 30 s */
     int insecure;
-    const char *ca_bundle;
+    const char *ca_bundle;  /* NULL: AWS_CA_BUNDLE, the profile's ca_bundle, the system's */
+    const char *user_agent; /* a tool's own name in the journal; NULL = "bkcache/<version>" */
 } bk_s3cache_tuning;
 
 /* One S3 cache: read its members, do not change them while an operation runs. */
