@@ -328,13 +328,17 @@ static void record_explain(conf_ctx *c, conf_detail *d)
         return;
     }
     free(text);
-    /* Named like the runner's own client, so the journal checks leave these
+    /* The runner's own credentials (the adapters get theirs from the
+     * environment), and its name, so the journal checks leave these
      * requests out. */
     char agent[64];
     snprintf(agent, sizeof agent, "bkcache-conformance/%s", bk_version());
     bk_s3cache_tuning tuning = {0};
     tuning.user_agent = agent;
     tuning.retry_base_delay_ms = 100;
+    if (c->access_key[0] && c->secret_key[0])
+        tuning.credentials_provider = bk_creds_provider_static(
+            c->access_key, c->secret_key, c->session_token[0] ? c->session_token : NULL, NULL);
     bk_explain *e = NULL;
     bk_s3cache *cache = bk_s3cache_open(&attrs, &tuning, &err);
     if (cache == NULL || bk_explain_bucket(cache, NULL, &e, &err) != BK_OK) {
@@ -353,6 +357,7 @@ static void record_explain(conf_ctx *c, conf_detail *d)
     }
     bk_explain_free(e);
     bk_s3cache_free(cache);
+    bk_creds_provider_free(tuning.credentials_provider);
     bk_s3_attrs_clear(&attrs);
 }
 

@@ -43,6 +43,7 @@ static void apply_tuning(bk_s3_config *cfg, const bk_s3cache_tuning *t)
     cfg->insecure = t->insecure;
     cfg->ca_bundle = t->ca_bundle;
     cfg->user_agent = t->user_agent;
+    cfg->credentials_provider = t->credentials_provider;
 }
 
 bk_s3_client *bk_s3cache_client_new(const bk_s3cache_settings *settings,

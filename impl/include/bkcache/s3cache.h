@@ -46,6 +46,9 @@ typedef struct bk_s3cache_tuning {
     int insecure;
     const char *ca_bundle;  /* NULL: AWS_CA_BUNDLE, the profile's ca_bundle, the system's */
     const char *user_agent; /* a tool's own name in the journal; NULL = "bkcache/<version>" */
+    /* Credentials that win over the attributes' keys and the default chain
+     * (a tool with its own); borrowed: free it after the cache. */
+    bk_creds_provider *credentials_provider;
 } bk_s3cache_tuning;
 
 /* One S3 cache: read its members, do not change them while an operation runs. */
