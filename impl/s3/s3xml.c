@@ -153,13 +153,71 @@ static void error_end(walker *w, int depth, const char *name, const char *text)
         copy_str(e->out->region, sizeof e->out->region, text);
 }
 
+static const char *find(const char *s, const char *end, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; s != NULL && (size_t)(end - s) >= n; s++)
+        if (memcmp(s, needle, n) == 0)
+            return s;
+    return NULL;
+}
+
+/* The text of <name>...</name> after from (no markup inside), into out. */
+static int tag_text(const char *from, const char *end, const char *name, char *out, size_t size)
+{
+    char open[32], close[32];
+    snprintf(open, sizeof open, "<%s>", name);
+    snprintf(close, sizeof close, "</%s>", name);
+    const char *start = find(from, end, open);
+    const char *stop = start ? find(start, end, close) : NULL;
+    if (stop == NULL)
+        return 0;
+    start += strlen(open);
+    size_t n = (size_t)(stop - start);
+    if (memchr(start, '<', n) != NULL)
+        return 0;
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, start, n);
+    out[n] = '\0';
+    return 1;
+}
+
+/* An error document that is not well-formed XML: S3 echoes a key's control
+ * characters into <Key>, which XML 1.0 cannot carry even as references. Its
+ * code is still S3's: read as text between the tags, when there is an
+ * <Error> with a <Code> of letters and digits. */
+static int lenient_error(const char *xml, size_t len, bk_s3xml_error *out)
+{
+    const char *end = xml + len;
+    const char *root = find(xml, end, "<Error>");
+    if (root == NULL || !tag_text(root, end, "Code", out->code, sizeof out->code) ||
+        out->code[0] == '\0')
+        return 0;
+    for (const char *p = out->code; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.')
+            return 0;
+    tag_text(root, end, "Message", out->message, sizeof out->message);
+    tag_text(root, end, "RequestId", out->request_id, sizeof out->request_id);
+    tag_text(root, end, "Region", out->region, sizeof out->region);
+    return 1;
+}
+
 int bk__s3xml_parse_error(const char *xml, size_t len, bk_s3xml_error *out)
 {
     memset(out, 0, sizeof *out);
     error_ctx e = {out, 0};
     char msg[128];
-    if (xml == NULL || walk(xml, len, error_start, error_end, &e, msg, sizeof msg) != 0 ||
-        !e.is_error) {
+    if (xml == NULL)
+        return 0;
+    if (walk(xml, len, error_start, error_end, &e, msg, sizeof msg) != 0) {
+        memset(out, 0, sizeof *out);
+        if (lenient_error(xml, len, out))
+            return 1;
+        memset(out, 0, sizeof *out);
+        return 0;
+    }
+    if (!e.is_error) {
         memset(out, 0, sizeof *out);
         return 0;
     }

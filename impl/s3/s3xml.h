@@ -24,8 +24,10 @@ typedef struct bk_s3xml_error {
     char region[64]; /* <Region>, sent with some redirects */
 } bk_s3xml_error;
 
-/* 1 when xml (leading whitespace allowed) is a well-formed <Error> document,
- * with its fields copied out (truncated to fit); 0 otherwise. */
+/* 1 when xml (leading whitespace allowed) is an <Error> document, with its
+ * fields copied out (truncated to fit): well-formed, or with an <Error>
+ * element whose <Code> reads as plain text (S3 echoes a key's control
+ * characters, which no XML parser accepts); 0 otherwise. */
 int bk__s3xml_parse_error(const char *xml, size_t len, bk_s3xml_error *out);
 
 /* Name of the root element, copied into out; 0 when not well-formed XML. */

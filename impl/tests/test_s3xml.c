@@ -41,6 +41,20 @@ static void error_bodies(void **state)
     assert_int_equal(
         bk__s3xml_parse_error(S("<CopyObjectResult><ETag>x</ETag></CopyObjectResult>"), &e), 0);
     assert_int_equal(bk__s3xml_parse_error(S("<Error><Code>trunc"), &e), 0);
+
+    /* S3 echoes a key's control characters, which no XML parser takes (not
+     * even as &#x1b;): the document is still S3's answer, read as text. */
+    const char *ctl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>"
+                      "<Message>The specified key does not exist.</Message>"
+                      "<Key>manifests/\x1b[1mbold</Key><RequestId>0001</RequestId></Error>";
+    assert_int_equal(bk__s3xml_parse_error(S(ctl), &e), 1);
+    assert_string_equal(e.code, "NoSuchKey");
+    assert_string_equal(e.message, "The specified key does not exist.");
+    assert_string_equal(e.request_id, "0001");
+    /* ...but only with an <Error> and a plain <Code>. */
+    assert_int_equal(bk__s3xml_parse_error(S("<html><Code>NoSuchKey</Code>\x1b</html>"), &e), 0);
+    assert_int_equal(bk__s3xml_parse_error(S("<Error><Code>No<b>SuchKey</Code>\x1b</Error>"), &e),
+                     0);
     assert_int_equal(bk__s3xml_parse_error(S("not xml"), &e), 0);
     assert_int_equal(bk__s3xml_parse_error(NULL, 0, &e), 0);
 
