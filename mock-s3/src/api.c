@@ -89,7 +89,7 @@ bk_code ms3_server_put_object(ms3_server *s, const char *bucket, const char *key
     if (key == NULL || *key == '\0' || strlen(key) > 1024)
         return bk_err_set(err, BK_EINVAL, "object keys are 1 to 1024 bytes");
     bk_err e;
-    ms3_writer *w = ms3__writer_new(ms3__store_tmp_dir(s->store), &e);
+    ms3_writer *w = ms3__writer_new(ms3__store_tmp_dir(s->store), len, &e);
     if (w == NULL)
         return ms3__err_pass(err, &e);
     bk_code rc = ms3__writer_write(w, data, len, err);

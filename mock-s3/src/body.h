@@ -1,5 +1,9 @@
-/* Object bodies: a reference-counted memory blob, a file, or N zero bytes that
- * take no space. Written by a streaming writer, read by positional readers. */
+/* Object bodies: runs of reference-counted memory, a file, or N zero bytes
+ * that take no space. Written by a streaming writer, read by positional
+ * readers. A body the mock already holds is never copied in memory: a
+ * completed multipart upload is the list of its parts' runs, a copied range
+ * of a memory body is a slice of the same runs, and with a data dir the part
+ * files are joined in the kernel (copy_file_range). */
 #ifndef MS3_BODY_H
 #define MS3_BODY_H
 
@@ -11,13 +15,22 @@
 typedef enum ms3_body_kind { MS3_BODY_MEM, MS3_BODY_FILE, MS3_BODY_ZERO } ms3_body_kind;
 typedef struct ms3_blob ms3_blob;
 
+/* A run of a memory body: len bytes at off of a shared blob, or len zero
+ * bytes when blob is NULL (a zero part inside a completed upload). */
+typedef struct ms3_seg {
+    ms3_blob *blob;
+    uint64_t off;
+    uint64_t len;
+} ms3_seg;
+
 /* A detached object body (upload part, finished PUT before commit). Owned by one holder. */
 typedef struct ms3_body {
     ms3_body_kind kind;
     uint64_t size;
-    ms3_blob *blob; /* MEM */
-    char *path;     /* FILE */
-    int is_temp;    /* FILE: unlink on free (detached), else owned by the store */
+    ms3_seg *segs; /* MEM: the bytes in order, each run holding a reference */
+    size_t n_segs;
+    char *path;  /* FILE */
+    int is_temp; /* FILE: unlink on free (detached), else owned by the store */
 } ms3_body;
 
 void ms3__body_clear(ms3_body *b); /* frees contents; unlinks a detached temp file */
@@ -25,8 +38,12 @@ void ms3__body_zero(ms3_body *b, uint64_t size);
 
 /* ---- streaming writer */
 typedef struct ms3_writer ms3_writer;
-/* tmp_dir NULL = in memory; else a temp file in tmp_dir. */
-ms3_writer *ms3__writer_new(const char *tmp_dir, bk_err *err);
+/* tmp_dir NULL = in memory; else a temp file in tmp_dir. size_hint: the
+ * length the request announced (0 = unknown). In memory the first run is
+ * allocated at that size, so a body of the announced length is received
+ * without ever growing a buffer; bytes beyond it (or without a hint) go into
+ * further runs, never into a reallocated one. */
+ms3_writer *ms3__writer_new(const char *tmp_dir, uint64_t size_hint, bk_err *err);
 bk_code ms3__writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err);
 uint64_t ms3__writer_size(const ms3_writer *w);
 /* Finishes the writer into *body (closing and freeing the writer in all cases). */
@@ -38,15 +55,20 @@ typedef struct ms3_reader ms3_reader;
 ms3_reader *ms3__reader_from_body(const ms3_body *b, bk_err *err);
 uint64_t ms3__reader_size(const ms3_reader *r);
 ms3_body_kind ms3__reader_kind(const ms3_reader *r);
-/* Reads up to len bytes at off; returns bytes read (0 at end), -1 on I/O error. */
+/* Reads up to len bytes at off (across runs); returns bytes read (0 at end),
+ * -1 on I/O error. */
 long ms3__reader_pread(ms3_reader *r, void *buf, size_t len, uint64_t off);
 void ms3__reader_close(ms3_reader *r);
 
-/* Copies [off, off+len) of a reader into a new body; md5 gets the 16-byte MD5
- * of the range (for a zero source, a stand-in derived from the length). */
+/* [off, off+len) of a reader as a new body; md5 gets the 16-byte MD5 of the
+ * range (for a zero source, a stand-in derived from the length). In memory
+ * (tmp_dir NULL) the new body shares the source's runs; with a tmp_dir the
+ * bytes are copied into a file. */
 bk_code ms3__body_from_range(const char *tmp_dir, ms3_reader *r, uint64_t off, uint64_t len,
                              ms3_body *out, unsigned char md5[16], bk_err *err);
-/* Concatenates bodies into one new body (all zero -> zero). */
+/* The parts, in order, as one new body (all zero -> zero; the parts are left
+ * as they were). In memory it references the parts' runs; with a tmp_dir the
+ * part files are joined into a new file by copy_file_range. */
 bk_code ms3__body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
                          bk_err *err);
 /* The MD5 stand-in for zero bodies. */

@@ -115,7 +115,7 @@ ms3_ingest *ms3__ingest_new(const ms3_ingest_config *cfg, bk_err *err)
         return NULL;
     }
     if (cfg->sink == MS3_INGEST_STORE &&
-        (in->writer = ms3__writer_new(cfg->tmp_dir, err)) == NULL) {
+        (in->writer = ms3__writer_new(cfg->tmp_dir, cfg->size_hint, err)) == NULL) {
         ms3__ingest_free(in);
         return NULL;
     }

@@ -22,6 +22,8 @@ typedef struct ms3_ingest_config {
     ms3_ingest_sink sink;
     size_t buffer_limit; /* BUFFER: larger bodies fail with error_code set */
     const char *tmp_dir; /* STORE: NULL = memory */
+    uint64_t size_hint;  /* STORE: the payload length announced (0 = unknown): the
+                            memory store allocates it up front */
     /* Checks done at the end. NULL / 0 when not requested. */
     const char *expect_sha256_hex;       /* x-amz-content-sha256 when it is a hash */
     const char *content_md5_b64;         /* Content-MD5 */

@@ -169,6 +169,7 @@ int ms3__req_ingest_config(ms3_req *r, ms3_ingest_config *cfg)
         return 0;
     cfg->sink = MS3_INGEST_STORE;
     cfg->tmp_dir = ms3__store_tmp_dir(r->srv->store);
+    cfg->size_hint = r->content_length_known ? r->content_length : 0;
     const char *sdk = ms3__req_header(r, "x-amz-sdk-checksum-algorithm");
     bk_checksum_alg sdk_alg;
     if (sdk != NULL && bk_checksum_alg_from_name(sdk, &sdk_alg)) {
@@ -181,6 +182,7 @@ int ms3__req_ingest_config(ms3_req *r, ms3_ingest_config *cfg)
     cfg->expect_sha256_hex = NULL;
     const char *dl = ms3__req_header(r, "x-amz-decoded-content-length");
     cfg->decoded_length = dl != NULL ? (int64_t)strtoll(dl, NULL, 10) : -1;
+    cfg->size_hint = cfg->decoded_length > 0 ? (uint64_t)cfg->decoded_length : 0;
     const char *trailer = ms3__req_header(r, "x-amz-trailer");
     if (trailer != NULL && cfg->chunked_mode != BK_CHUNKED_SIGNED) {
         if (!bk_checksum_alg_from_header(trailer, &cfg->trailer_alg)) {

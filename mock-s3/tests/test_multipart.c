@@ -1,6 +1,8 @@
 /* BK_TEST_UNIT
  * Multipart uploads: create, parts, copy parts, complete (ETag, order, sizes,
- * checksum consistency), abort, list parts and uploads. In process. */
+ * checksum consistency), abort, list parts and uploads; completed objects read
+ * whole and by ranges across their parts, as copy sources, with a data dir
+ * and after a restart. In process. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -442,6 +444,167 @@ static void test_complete_if_none_match(void **state)
     assert_int_equal(ms3_server_upload_count(srv), 1);
 }
 
+/* ---------------------------------------------------------------- joined objects */
+
+/* The object matches want, read whole and by ranges across the part boundaries. */
+static void assert_object(const char *key, const unsigned char *want, size_t len,
+                          const size_t *bounds, size_t n_bounds)
+{
+    char target[256], range[96];
+    snprintf(target, sizeof(target), "/bkt/%s", key);
+    ms3t_response r;
+    send("GET", target, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, len);
+    assert_memory_equal(r.body.data, want, len);
+    ms3t_response_free(&r);
+    for (size_t i = 0; i < n_bounds; i++) {
+        size_t b = bounds[i];
+        /* The byte before and after the boundary, a window around it, and from it to the end. */
+        const size_t spans[][2] = {{b - 1, b}, {b - 100, b + 99}, {b, len - 1}, {0, b}};
+        for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
+            size_t a = spans[k][0], z = spans[k][1] < len ? spans[k][1] : len - 1;
+            snprintf(range, sizeof(range), "Range: bytes=%zu-%zu", a, z);
+            const char *h[] = {range, NULL};
+            send("GET", target, NULL, 0, h, &r);
+            assert_int_equal(r.status, 206);
+            assert_int_equal(r.body.len, z - a + 1);
+            assert_memory_equal(r.body.data, want + a, z - a + 1);
+            ms3t_response_free(&r);
+        }
+    }
+    const char *suffix[] = {"Range: bytes=-2500", NULL};
+    send("GET", target, NULL, 0, suffix, &r);
+    assert_int_equal(r.status, 206);
+    assert_memory_equal(r.body.data, want + len - 2500, 2500);
+    ms3t_response_free(&r);
+}
+
+static void complete_parts(const char *key, const char *id, char etags[][200], size_t n)
+{
+    char xml[2048] = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < n; i++) {
+        size_t at = strlen(xml);
+        snprintf(xml + at, sizeof(xml) - at,
+                 "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>", i + 1, etags[i]);
+    }
+    strcat(xml, "</CompleteMultipartUpload>");
+    ms3t_response r;
+    complete(key, id, xml, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+}
+
+/* An UploadPartCopy of src's bytes [a, z]; the ETag (unescaped) into etag. */
+static void copy_part(const char *key, const char *id, int number, const char *src, size_t a,
+                      size_t z, char etag[200])
+{
+    char target[256], source[160], range[96], xml_etag[200];
+    snprintf(target, sizeof(target), "/bkt/%s?partNumber=%d&uploadId=%s", key, number, id);
+    snprintf(source, sizeof(source), "x-amz-copy-source: /bkt/%s", src);
+    snprintf(range, sizeof(range), "x-amz-copy-source-range: bytes=%zu-%zu", a, z);
+    const char *h[] = {source, range, NULL};
+    ms3t_response r;
+    send("PUT", target, NULL, 0, h, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(ms3t_xml(&r, "ETag", xml_etag, sizeof(xml_etag)));
+    snprintf(etag, 200, "\"%.32s\"", xml_etag + 6); /* &quot;...&quot; */
+    ms3t_response_free(&r);
+}
+
+enum { J1 = 3000, JZ = 2048, J3 = 1500, J4 = 777, JOINED = J1 + JZ + J3 + J4 };
+static const size_t joined_bounds[] = {J1, J1 + JZ, J1 + JZ + J3};
+
+/* "joined": parts of odd sizes, the second copied from an object of zeros;
+ * "copied": two parts copied from "joined" across its boundaries; "dup": a
+ * CopyObject of "joined". Returns the bytes of "joined". */
+static unsigned char *make_joined_objects(void)
+{
+    unsigned char *want = calloc(1, JOINED);
+    ms3t_fill(want, J1, 11);
+    ms3t_fill(want + J1 + JZ, J3 + J4, 12);
+    assert_int_equal(ms3_server_put_zero_object(srv, T_BUCKET, "zeros", 10000, NULL), 0);
+    char id[128], etags[4][200];
+    create("joined", NULL, id, sizeof(id));
+    upload_part("joined", id, 4, want + J1 + JZ + J3, J4, NULL, etags[3], 200, 200);
+    upload_part("joined", id, 1, want, J1, NULL, etags[0], 200, 200);
+    copy_part("joined", id, 2, "zeros", 100, 100 + JZ - 1, etags[1]);
+    upload_part("joined", id, 3, want + J1 + JZ, J3, NULL, etags[2], 200, 200);
+    complete_parts("joined", id, etags, 4);
+
+    create("copied", NULL, id, sizeof(id));
+    copy_part("copied", id, 1, "joined", 2000, 5099, etags[0]);
+    copy_part("copied", id, 2, "joined", 5100, JOINED - 1, etags[1]);
+    complete_parts("copied", id, etags, 2);
+
+    const char *h[] = {"x-amz-copy-source: /bkt/joined", NULL};
+    ms3t_response r;
+    send("PUT", "/bkt/dup", NULL, 0, h, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    return want;
+}
+
+static void assert_joined_objects(const unsigned char *want)
+{
+    assert_object("joined", want, JOINED, joined_bounds, 3);
+    const size_t copied_bounds[] = {J1 - 2000, J1 + JZ - 2000, 5100 - 2000};
+    assert_object("copied", want + 2000, JOINED - 2000, copied_bounds, 3);
+    assert_object("dup", want, JOINED, joined_bounds, 3);
+}
+
+/* A completed upload is read from its parts, whole and by ranges across them,
+ * and is a copy source like any object. */
+static void test_complete_without_copy(void **state)
+{
+    (void)state;
+    unsigned char *want = make_joined_objects();
+    assert_joined_objects(want);
+    free(want);
+}
+
+static ms3_server *memory_srv;
+static char *data_dir;
+
+/* The same with a data dir, where the part files are joined into one. */
+static int use_data_dir(void **state)
+{
+    (void)state;
+    memory_srv = srv;
+    data_dir = ms3t_tempdir();
+    ms3_options o;
+    ms3t_default_options(&o);
+    o.data_dir = data_dir;
+    srv = ms3t_new_inproc(&o);
+    return srv != NULL ? 0 : -1;
+}
+
+static int back_to_memory(void **state)
+{
+    (void)state;
+    ms3_server_stop(srv);
+    srv = memory_srv;
+    ms3t_rmtree(data_dir);
+    free(data_dir);
+    return 0;
+}
+
+/* ... and after a restart. */
+static void test_complete_without_copy_data_dir(void **state)
+{
+    (void)state;
+    unsigned char *want = make_joined_objects();
+    assert_joined_objects(want);
+    ms3_server_stop(srv);
+    ms3_options o;
+    ms3t_default_options(&o);
+    o.data_dir = data_dir;
+    srv = ms3t_new_inproc(&o);
+    assert_non_null(srv);
+    assert_joined_objects(want);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +615,9 @@ int main(void)
         cmocka_unit_test_setup(test_large_copy_sources, reset),
         cmocka_unit_test_setup(test_checksum_consistency, reset),
         cmocka_unit_test_setup(test_complete_if_none_match, reset),
+        cmocka_unit_test_setup(test_complete_without_copy, reset),
+        cmocka_unit_test_setup_teardown(test_complete_without_copy_data_dir, use_data_dir,
+                                        back_to_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
