@@ -430,6 +430,23 @@ bk_code bk_sigv4_verify(const bk_sigv4_request *req, const bk_sigv4_auth *auth,
         return bk_err_set(err, BK_EINVAL, "incomplete credential to verify");
     if (secret_access_key == NULL)
         return bk_err_set(err, BK_EINVAL, "no secret access key to verify with");
+    unsigned char key[32];
+    bk_sigv4_signing_key(secret_access_key, auth->date8, auth->region, auth->service, key);
+    bk_code rc = bk_sigv4_verify_with_key(req, auth, key, amz_date, out, err);
+    OPENSSL_cleanse(key, sizeof key);
+    return rc;
+}
+
+bk_code bk_sigv4_verify_with_key(const bk_sigv4_request *req, const bk_sigv4_auth *auth,
+                                 const unsigned char key[32], const char *amz_date,
+                                 bk_sigv4_result *out, bk_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (req == NULL || auth == NULL || auth->access_key_id == NULL || auth->region == NULL ||
+        auth->service == NULL || auth->signed_headers == NULL)
+        return bk_err_set(err, BK_EINVAL, "incomplete credential to verify");
+    if (key == NULL)
+        return bk_err_set(err, BK_EINVAL, "no signing key to verify with");
     if (auth->presigned)
         amz_date = auth->amz_date;
     else if (amz_date == NULL)
@@ -442,14 +459,10 @@ bk_code bk_sigv4_verify(const bk_sigv4_request *req, const bk_sigv4_auth *auth,
         return bk_err_set(err, BK_EINVAL, "credential date %s does not match the request date %.8s",
                           auth->date8, amz_date);
     bk_buf scope = BK_BUF_INIT;
-    unsigned char key[32];
     bk_code rc = bk_sigv4_scope(auth->date8, auth->region, auth->service, &scope, err);
-    if (rc == BK_OK) {
-        bk_sigv4_signing_key(secret_access_key, auth->date8, auth->region, auth->service, key);
+    if (rc == BK_OK)
         rc = compute(req, auth->service, auth->signed_headers, auth->presigned, 0, amz_date,
                      scope.data, key, out, err);
-        OPENSSL_cleanse(key, sizeof key);
-    }
     bk_buf_clear(&scope);
     if (rc != BK_OK) {
         bk_sigv4_result_clear(out);

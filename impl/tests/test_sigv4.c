@@ -474,6 +474,16 @@ static void sign_verify_and_tamper(void **state)
     assert_int_equal(bk_sigv4_verify(&req, &auth, SK, NULL, &v, &err), BK_OK);
     assert_string_equal(v.canonical_request, res.canonical_request);
     bk_sigv4_result_clear(&v);
+    /* With the key derived once (a server's per-day cache): the same verdicts. */
+    unsigned char key[32], other_day[32];
+    bk_sigv4_signing_key(SK, "20240102", "eu-west-1", "s3", key);
+    bk_sigv4_signing_key(SK, "20240103", "eu-west-1", "s3", other_day);
+    assert_int_equal(bk_sigv4_verify_with_key(&req, &auth, key, NULL, &v, &err), BK_OK);
+    assert_string_equal(v.signature, res.signature);
+    bk_sigv4_result_clear(&v);
+    assert_int_equal(bk_sigv4_verify_with_key(&req, &auth, other_day, NULL, &v, &err), BK_EAUTH);
+    bk_sigv4_result_clear(&v);
+    assert_int_equal(bk_sigv4_verify_with_key(&req, &auth, NULL, NULL, &v, &err), BK_EINVAL);
 
     char wrong[] = SK;
     wrong[5] ^= 1;

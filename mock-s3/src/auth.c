@@ -14,6 +14,7 @@
 #include "auth.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +215,7 @@ typedef struct verify {
     const char *amz_date;
     int64_t now;
     char server_iso[40];
+    unsigned char key[32]; /* the signing key, once the key is known */
     ms3_auth_result *out;
 } verify;
 
@@ -233,6 +235,7 @@ static void verify_init(verify *v, const ms3_auth_config *cfg, const bk_sigv4_re
 
 static void verify_clear(verify *v)
 {
+    OPENSSL_cleanse(v->key, sizeof(v->key));
     bk_sigv4_auth_clear(&v->a);
     ms3__cred_clear(&v->c);
 }
@@ -337,13 +340,18 @@ static void signature_mismatch(verify *v, const bk_sigv4_result *res)
     v->out->string_to_sign = strdup(sts);
 }
 
+/* The signature, with the signing key of the request's scope from the
+ * registry's cache (derived once a day, not once a request). */
 static int check_signature(verify *v)
 {
+    if (!ms3__creds_signing_key(v->cfg->creds, v->a.access_key_id, v->a.date8, v->a.region,
+                                v->a.service, v->key))
+        return deny_unknown_key(v);
     bk_sigv4_result res;
     memset(&res, 0, sizeof(res));
     bk_err err;
-    bk_code rc =
-        bk_sigv4_verify(&v->req, &v->a, v->c.secret, v->presigned ? NULL : v->amz_date, &res, &err);
+    bk_code rc = bk_sigv4_verify_with_key(&v->req, &v->a, v->key, v->presigned ? NULL : v->amz_date,
+                                          &res, &err);
     if (rc == BK_EAUTH)
         signature_mismatch(v, &res);
     else if (rc != BK_OK)
@@ -436,7 +444,7 @@ static void keep_streaming_keys(verify *v)
                 : out->chunked_mode == BK_CHUNKED_SIGNED_TRAILER
                     ? MS3_AUTH_STREAMING_SIGNED_TRAILER
                     : MS3_AUTH_STREAMING_UNSIGNED_TRAILER;
-    bk_sigv4_signing_key(v->c.secret, v->a.date8, v->a.region, v->a.service, out->signing_key);
+    memcpy(out->signing_key, v->key, sizeof(out->signing_key));
     snprintf(out->amz_date, sizeof(out->amz_date), "%s", v->amz_date != NULL ? v->amz_date : "");
     snprintf(out->scope, sizeof(out->scope), "%s/%s/%s/aws4_request", v->a.date8, v->a.region,
              v->a.service);

@@ -1,16 +1,34 @@
-/* The credentials registry (creds.h). Secrets are wiped when a key is
- * replaced or the registry goes. */
+/* The credentials registry (creds.h). Secrets and the keys derived from
+ * them are wiped when a key is replaced or the registry goes. */
 #include "creds.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bkcache/sigv4.h"
+
+/* A signing key derived from an item's secret. */
+typedef struct derived {
+    char date8[9];
+    char region[40];
+    char service[16];
+    unsigned char key[32];
+} derived;
+
+typedef struct item {
+    ms3_cred c;
+    derived keys[MS3_CREDS_KEYS];
+    size_t n_keys;
+    size_t next; /* the entry replaced next once all are used */
+} item;
+
 struct ms3_creds {
     pthread_mutex_t lock;
-    ms3_cred *items;
+    item *items;
     size_t n;
 };
 
@@ -32,21 +50,29 @@ void ms3__cred_clear(ms3_cred *c)
     memset(c, 0, sizeof(*c));
 }
 
+static void item_clear(item *it)
+{
+    ms3__cred_clear(&it->c);
+    OPENSSL_cleanse(it->keys, sizeof(it->keys));
+    it->n_keys = 0;
+    it->next = 0;
+}
+
 void ms3__creds_free(ms3_creds *c)
 {
     if (c == NULL)
         return;
     for (size_t i = 0; i < c->n; i++)
-        ms3__cred_clear(&c->items[i]);
+        item_clear(&c->items[i]);
     free(c->items);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
-static ms3_cred *find(ms3_creds *c, const char *akid)
+static item *find(ms3_creds *c, const char *akid)
 {
     for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->items[i].akid, akid) == 0)
+        if (strcmp(c->items[i].c.akid, akid) == 0)
             return &c->items[i];
     return NULL;
 }
@@ -64,19 +90,20 @@ bk_code ms3__creds_add(ms3_creds *c, const char *akid, const char *secret, const
     }
     pthread_mutex_lock(&c->lock);
     bk_code rc = BK_OK;
-    ms3_cred *existing = find(c, akid);
+    item *existing = find(c, akid);
     if (existing != NULL) {
-        nc.profile = existing->profile;
-        ms3__cred_clear(existing);
-        *existing = nc;
+        nc.profile = existing->c.profile;
+        item_clear(existing); /* the keys of the old secret go with it */
+        existing->c = nc;
     } else {
-        ms3_cred *ni = realloc(c->items, (c->n + 1) * sizeof(*ni));
+        item *ni = realloc(c->items, (c->n + 1) * sizeof(*ni));
         if (ni == NULL) {
             ms3__cred_clear(&nc);
             rc = bk_err_set(err, BK_ENOMEM, "out of memory");
         } else {
             c->items = ni;
-            c->items[c->n++] = nc;
+            memset(&c->items[c->n], 0, sizeof(item));
+            c->items[c->n++].c = nc;
         }
     }
     pthread_mutex_unlock(&c->lock);
@@ -86,9 +113,9 @@ bk_code ms3__creds_add(ms3_creds *c, const char *akid, const char *secret, const
 bk_code ms3__creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err)
 {
     pthread_mutex_lock(&c->lock);
-    ms3_cred *cr = find(c, akid);
+    item *cr = find(c, akid);
     if (cr != NULL)
-        cr->expires = expires_unix;
+        cr->c.expires = expires_unix;
     pthread_mutex_unlock(&c->lock);
     return cr != NULL ? BK_OK : bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
 }
@@ -96,9 +123,9 @@ bk_code ms3__creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_un
 bk_code ms3__creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err)
 {
     pthread_mutex_lock(&c->lock);
-    ms3_cred *cr = find(c, akid);
+    item *cr = find(c, akid);
     if (cr != NULL)
-        cr->profile = p;
+        cr->c.profile = p;
     pthread_mutex_unlock(&c->lock);
     return cr != NULL ? BK_OK : bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
 }
@@ -115,15 +142,14 @@ int ms3__creds_lookup(ms3_creds *c, const char *akid, ms3_cred *out)
 {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&c->lock);
-    ms3_cred *cr = find(c, akid);
+    item *it = find(c, akid);
     int found = 0;
-    if (cr != NULL) {
-        out->akid = strdup(cr->akid);
-        out->secret = strdup(cr->secret);
-        out->token = cr->token != NULL ? strdup(cr->token) : NULL;
-        out->expires = cr->expires;
-        out->profile = cr->profile;
-        found = out->akid != NULL && out->secret != NULL;
+    if (it != NULL) {
+        out->akid = strdup(it->c.akid);
+        out->token = it->c.token != NULL ? strdup(it->c.token) : NULL;
+        out->expires = it->c.expires;
+        out->profile = it->c.profile;
+        found = out->akid != NULL && (it->c.token == NULL || out->token != NULL);
     }
     pthread_mutex_unlock(&c->lock);
     return found;
@@ -138,4 +164,42 @@ int ms3__secret_equal(const char *given, const char *expected)
         EVP_Digest(expected, strlen(expected), b, &lb, EVP_sha256(), NULL) != 1)
         return 0;
     return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+}
+
+static int fits(const char *s, size_t room)
+{
+    return strlen(s) < room;
+}
+
+int ms3__creds_signing_key(ms3_creds *c, const char *akid, const char *date8, const char *region,
+                           const char *service, unsigned char key[32])
+{
+    pthread_mutex_lock(&c->lock);
+    item *it = find(c, akid);
+    if (it == NULL) {
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
+    for (size_t i = 0; i < it->n_keys; i++) {
+        const derived *d = &it->keys[i];
+        if (strcmp(d->date8, date8) == 0 && strcmp(d->region, region) == 0 &&
+            strcmp(d->service, service) == 0) {
+            memcpy(key, d->key, 32);
+            pthread_mutex_unlock(&c->lock);
+            return 1;
+        }
+    }
+    bk_sigv4_signing_key(it->c.secret, date8, region, service, key);
+    if (fits(date8, sizeof(it->keys[0].date8)) && fits(region, sizeof(it->keys[0].region)) &&
+        fits(service, sizeof(it->keys[0].service))) {
+        size_t slot = it->n_keys < MS3_CREDS_KEYS ? it->n_keys++ : it->next;
+        it->next = (slot + 1) % MS3_CREDS_KEYS;
+        derived *d = &it->keys[slot];
+        snprintf(d->date8, sizeof(d->date8), "%s", date8);
+        snprintf(d->region, sizeof(d->region), "%s", region);
+        snprintf(d->service, sizeof(d->service), "%s", service);
+        memcpy(d->key, key, 32);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return 1;
 }

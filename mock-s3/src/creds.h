@@ -1,5 +1,8 @@
 /* The credentials a server accepts: access key id, secret, an optional
- * session token, an expiry and an access profile per key. */
+ * session token, an expiry and an access profile per key; and the SigV4
+ * signing keys derived from each secret, cached so that the HMAC chain runs
+ * once a day per key instead of once a request. Secrets never leave the
+ * registry: verification gets the derived key. */
 #ifndef MS3_CREDS_H
 #define MS3_CREDS_H
 
@@ -27,9 +30,16 @@ bk_code ms3__creds_add(ms3_creds *c, const char *akid, const char *secret, const
 bk_code ms3__creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err);
 bk_code ms3__creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err);
 size_t ms3__creds_count(ms3_creds *c);
-/* A copy of the key taken under the lock, so verification runs unlocked; 1
- * when found. Release it with ms3__cred_clear (also when not found). */
+/* A copy of the key's id, token, expiry and profile (not its secret) taken
+ * under the lock; 1 when found. Release it with ms3__cred_clear (also when
+ * not found). */
 int ms3__creds_lookup(ms3_creds *c, const char *akid, ms3_cred *out);
+/* The SigV4 signing key of akid's secret for (date8, region, service): the
+ * cached one, or derived and cached (the newest MS3_CREDS_KEYS per access key
+ * id; replacing the credentials drops them). 1 when akid is known. */
+enum { MS3_CREDS_KEYS = 4 };
+int ms3__creds_signing_key(ms3_creds *c, const char *akid, const char *date8, const char *region,
+                           const char *service, unsigned char key[32]);
 /* Wipes the secret and releases the copy's strings. */
 void ms3__cred_clear(ms3_cred *c);
 

@@ -1,7 +1,8 @@
 /* Authentication: header auth with each payload-hash mode, aws-chunked streaming
  * (signed, signed with trailer, unsigned with trailer), presigned URLs, session
- * tokens, clock skew, region, unsigned x-amz-* headers, duplicate auth; in
- * process, but for Expect: 100-continue, which needs a socket. */
+ * tokens, clock skew, the signing-key cache, region, unsigned x-amz-* headers,
+ * duplicate auth; in process, but for Expect: 100-continue, which needs a
+ * socket. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,6 +223,68 @@ static void test_clock_skew(void **state)
     ms3t_send(srv, &rq, &r);
     assert_int_equal(r.status, 200);
     ms3t_response_free(&r);
+}
+
+/* An admin request (unsigned JSON POST), as a test harness would send it. */
+static void admin_post(const char *path, const char *json)
+{
+    ms3t_request rq = {0};
+    const char *h[] = {"Content-Type: application/json", NULL};
+    rq.method = "POST";
+    rq.target = path;
+    rq.headers = h;
+    rq.body = json;
+    rq.body_len = strlen(json);
+    rq.has_body = 1;
+    assert_int_equal(ms3t_send_status(srv, &rq), 200);
+}
+
+/* A signed listing at `when` (0 = now) with the given secret; the status. */
+static long list_signed(time_t when, const char *secret)
+{
+    ms3t_request rq = {0};
+    rq.sign = 1;
+    rq.method = "GET";
+    rq.target = "/bkt?list-type=2";
+    rq.when = when;
+    rq.secret_key = secret;
+    return ms3t_send_status(srv, &rq);
+}
+
+/* The signing key is derived once per credential and day, and cached: a new
+ * day on the mock's clock gets the new day's key, and credentials replaced
+ * under the same access key id (here after a reset) get their own secret's. */
+static void test_signing_key_cache(void **state)
+{
+    (void)state;
+    const time_t day = 86400;
+    assert_int_equal(list_signed(0, NULL), 200);
+    assert_int_equal(list_signed(0, NULL), 200); /* from the cache */
+    admin_post("/_mock/clock", "{\"offset_seconds\":172800}");
+    assert_int_equal(list_signed(0, NULL), 403); /* today is two days ago for the mock */
+    assert_int_equal(list_signed(time(NULL) + 2 * day, NULL), 200);
+    assert_int_equal(list_signed(time(NULL) + 2 * day, "wrong"), 403);
+    admin_post("/_mock/clock", "{\"offset_seconds\":0}");
+    assert_int_equal(list_signed(0, NULL), 200);
+
+    admin_post("/_mock/credentials",
+               "{\"access_key_id\":\"" T_AK "\",\"secret_access_key\":\"replaced\"}");
+    admin_post("/_mock/reset", "{}");
+    ms3t_response r;
+    ms3t_request rq = {0};
+    rq.sign = 1;
+    rq.method = "GET";
+    rq.target = "/bkt?list-type=2";
+    ms3t_send(srv, &rq, &r); /* the old secret, whose key was cached */
+    char buf[128];
+    assert_int_equal(r.status, 403);
+    assert_string_equal(code_of(&r, buf, sizeof(buf)), "SignatureDoesNotMatch");
+    ms3t_response_free(&r);
+    assert_int_equal(list_signed(0, "replaced"), 200);
+    assert_int_equal(list_signed(0, "replaced"), 200);
+    assert_int_equal(ms3_server_add_credentials(srv, T_AK, T_SK, NULL, NULL), 0);
+    assert_int_equal(list_signed(0, "replaced"), 403);
+    assert_int_equal(list_signed(0, NULL), 200);
 }
 
 static void test_region_and_head_errors(void **state)
@@ -830,6 +893,7 @@ int main(void)
         cmocka_unit_test_setup(test_wrong_credentials, reset),
         cmocka_unit_test_setup(test_several_credentials, reset),
         cmocka_unit_test_setup(test_clock_skew, reset),
+        cmocka_unit_test_setup(test_signing_key_cache, reset),
         cmocka_unit_test_setup(test_region_and_head_errors, reset),
         cmocka_unit_test_setup(test_unsigned_amz_header, reset),
         cmocka_unit_test_setup(test_duplicate_auth, reset),

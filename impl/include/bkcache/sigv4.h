@@ -244,6 +244,12 @@ bk_code bk_sigv4_parse_presigned(const char *raw_query, bk_sigv4_auth *out, bk_e
 bk_code bk_sigv4_verify(const bk_sigv4_request *req, const bk_sigv4_auth *auth,
                         const char *secret_access_key, const char *amz_date, bk_sigv4_result *out,
                         bk_err *err);
+/* bk_sigv4_verify with the signing key of (auth->date8, auth->region,
+ * auth->service) already derived (bk_sigv4_signing_key), for a server that
+ * derives each credential's key once a day instead of once a request. */
+bk_code bk_sigv4_verify_with_key(const bk_sigv4_request *req, const bk_sigv4_auth *auth,
+                                 const unsigned char key[32], const char *amz_date,
+                                 bk_sigv4_result *out, bk_err *err);
 
 /* Name of the first x-amz-* header of req missing from signed_headers, or NULL
  * (S3 rejects such requests: "There were headers present in the request which
