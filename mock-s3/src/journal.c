@@ -10,11 +10,137 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "bkcache/buf.h"
+
+/* ---------------------------------------------------------------- headers */
+
+typedef struct header_pair {
+    const char *name, *value;
+} header_pair;
+
+struct ms3_journal_headers {
+    size_t n;
+    size_t bytes;        /* of the names and values */
+    header_pair pairs[]; /* then the text they point into */
+};
+
+/* What the journal keeps of one request's headers in memory: a value longer
+ * than VALUE_MAX bytes keeps its start and says how long it was, and past
+ * HEADERS_MAX bytes of JSON the remaining headers are only counted. */
+enum { VALUE_MAX = 2048, HEADERS_MAX = 16384 };
+
+/* An Authorization that is not SigV4 (a bearer token, an ECS token, SigV2):
+ * its scheme word at most, never the credentials. */
+static void redact_credentials(const char *value, char *out, size_t n)
+{
+    const char *space = strchr(value, ' ');
+    size_t scheme = space != NULL ? (size_t)(space - value) + 1 : 0;
+    if (scheme > 32)
+        scheme = 0;
+    snprintf(out, n, "%.*s(redacted)", (int)scheme, value);
+}
+
+/* The value as kept: a SigV4 signature shortened (enough of it to tell
+ * requests apart), other credentials and session and IMDS tokens redacted. */
+static const char *kept_value(const char *name, const char *value, char shortened[VALUE_MAX])
+{
+    if (strcasecmp(name, "Authorization") == 0) {
+        const char *sig = strstr(value, "Signature=");
+        if (sig != NULL)
+            snprintf(shortened, VALUE_MAX, "%.*sSignature=%.8s...", (int)(sig - value), value,
+                     sig + 10);
+        else
+            redact_credentials(value, shortened, VALUE_MAX);
+        return shortened;
+    }
+    if (strcasecmp(name, "X-Amz-Security-Token") == 0 ||
+        strcasecmp(name, "X-aws-ec2-metadata-token") == 0)
+        return "(redacted)";
+    return value;
+}
+
+ms3_journal_headers *ms3__journal_headers_new(const bk_sigv4_header *h, size_t n)
+{
+    char shortened[VALUE_MAX];
+    size_t text = 0;
+    for (size_t i = 0; i < n; i++)
+        text += strlen(h[i].name) + strlen(kept_value(h[i].name, h[i].value, shortened)) + 2;
+    ms3_journal_headers *jh = malloc(sizeof(*jh) + n * sizeof(header_pair) + text);
+    if (jh == NULL)
+        return NULL;
+    jh->n = n;
+    jh->bytes = text;
+    char *p = (char *)&jh->pairs[n];
+    for (size_t i = 0; i < n; i++) {
+        const char *v = kept_value(h[i].name, h[i].value, shortened);
+        size_t ln = strlen(h[i].name) + 1, lv = strlen(v) + 1;
+        jh->pairs[i].name = memcpy(p, h[i].name, ln);
+        jh->pairs[i].value = memcpy(p + ln, v, lv);
+        p += ln + lv;
+    }
+    return jh;
+}
+
+void ms3__journal_headers_free(ms3_journal_headers *h)
+{
+    free(h);
+}
+
+/* Appends up to max bytes of s as JSON string content: runs of plain ASCII in
+ * one copy, every other byte as \u00XX (header bytes are not promised to be
+ * UTF-8). */
+static void append_json_escaped(bk_buf *b, const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + strnlen(s, max);
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            p++;
+        bk_buf_append(b, run, (size_t)(p - run));
+        if (p == end)
+            break;
+        bk_buf_printf(b, "\\u%04x", *p);
+        p++;
+    }
+}
+
+char *ms3__journal_headers_json(const ms3_journal_headers *h, int bounded)
+{
+    bk_buf b = BK_BUF_INIT;
+    bk_buf_putc(&b, '{');
+    for (size_t i = 0; i < h->n; i++) {
+        const char *name = h->pairs[i].name, *value = h->pairs[i].value;
+        if (i > 0)
+            bk_buf_putc(&b, ',');
+        if (bounded && b.len > HEADERS_MAX) {
+            bk_buf_printf(&b, "\"(truncated)\":\"%zu more headers not recorded\"", h->n - i);
+            break;
+        }
+        bk_buf_putc(&b, '"');
+        append_json_escaped(&b, name, (size_t)-1);
+        bk_buf_puts(&b, "\":\"");
+        size_t len = strlen(value);
+        if (bounded && len > VALUE_MAX) {
+            append_json_escaped(&b, value, VALUE_MAX);
+            bk_buf_printf(&b, "...(truncated, %zu bytes)", len);
+        } else {
+            append_json_escaped(&b, value, len);
+        }
+        bk_buf_putc(&b, '"');
+    }
+    bk_buf_putc(&b, '}');
+    return bk_buf_steal(&b);
+}
+
+/* ---------------------------------------------------------------- journal */
 
 typedef struct slot {
-    ms3_journal_entry e;
-    char *file_headers; /* for the file line when it differs from e's; NULL = e's */
-    int finished;       /* its line was written (or there is no file) */
+    ms3_journal_entry e; /* headers_json NULL while h stands for it */
+    ms3_journal_headers *h;
+    int finished; /* its line was written (or there is no file) */
 } slot;
 
 struct ms3_journal {
@@ -63,7 +189,30 @@ static void entry_free(ms3_journal_entry *e)
 static void slot_free(slot *s)
 {
     entry_free(&s->e);
-    free(s->file_headers);
+    ms3__journal_headers_free(s->h);
+}
+
+/* The entry's headers as memory shows them (malloc'ed). */
+static char *slot_headers_json(const slot *s)
+{
+    if (s->h != NULL)
+        return ms3__journal_headers_json(s->h, 1);
+    return strdup(s->e.headers_json != NULL ? s->e.headers_json : "{}");
+}
+
+/* Once the file needs no more than memory shows, headers bigger than that
+ * are kept as their bounded JSON, so an entry in memory stays small. */
+static void compact(slot *s)
+{
+    if (s->h == NULL || !s->finished || s->h->bytes <= HEADERS_MAX)
+        return;
+    char *json = ms3__journal_headers_json(s->h, 1);
+    if (json == NULL)
+        return;
+    free(s->e.headers_json);
+    s->e.headers_json = json;
+    ms3__journal_headers_free(s->h);
+    s->h = NULL;
 }
 
 static slot *at(const ms3_journal *j, size_t i)
@@ -184,22 +333,25 @@ static int make_room(ms3_journal *j)
     return 0;
 }
 
-uint64_t ms3__journal_append(ms3_journal *j, ms3_journal_entry *e, char *file_headers_json)
+uint64_t ms3__journal_append(ms3_journal *j, ms3_journal_entry *e, ms3_journal_headers *headers)
 {
     uint64_t seq = 0;
+    if (headers != NULL) {
+        free(e->headers_json);
+        e->headers_json = NULL;
+    }
     pthread_mutex_lock(&j->lock);
     if (make_room(j) == 0) {
         e->seq = seq = j->next_seq++;
         slot *s = &j->ring[(j->head + j->n) % j->cap];
         s->e = *e;
-        s->file_headers = j->file != NULL ? file_headers_json : NULL;
+        s->h = headers;
         s->finished = j->file == NULL;
-        if (j->file == NULL)
-            free(file_headers_json);
+        compact(s);
         j->n++;
     } else {
         entry_free(e);
-        free(file_headers_json);
+        ms3__journal_headers_free(headers);
     }
     pthread_mutex_unlock(&j->lock);
     memset(e, 0, sizeof(*e));
@@ -230,11 +382,13 @@ static slot *find_slot(ms3_journal *j, uint64_t seq, int *in_pending, size_t *pe
     return NULL;
 }
 
+/* The entry's line, its headers whole. */
 static void write_line(ms3_journal *j, slot *s)
 {
     char *saved = s->e.headers_json;
-    if (s->file_headers != NULL)
-        s->e.headers_json = s->file_headers;
+    char *whole = s->h != NULL ? ms3__journal_headers_json(s->h, 0) : NULL;
+    if (whole != NULL)
+        s->e.headers_json = whole;
     char *line = ms3__journal_entry_json(&s->e);
     s->e.headers_json = saved;
     if (line != NULL) {
@@ -242,9 +396,9 @@ static void write_line(ms3_journal *j, slot *s)
         fflush(j->file);
     }
     free(line);
-    free(s->file_headers);
-    s->file_headers = NULL;
+    free(whole);
     s->finished = 1;
+    compact(s);
 }
 
 void ms3__journal_finish(ms3_journal *j, uint64_t seq, int status, uint64_t response_size,
@@ -332,7 +486,7 @@ size_t ms3__journal_query(ms3_journal *j, const ms3_journal_filter *f, ms3_journ
         d->bucket = dup_s(src->bucket);
         d->key = dup_s(src->key);
         d->query = dup_s(src->query);
-        d->headers_json = dup_s(src->headers_json);
+        d->headers_json = slot_headers_json(at(j, i));
         d->error_message = dup_s(src->error_message);
         d->fault = dup_s(src->fault);
         d->auth_detail_json =
@@ -360,13 +514,20 @@ char *ms3__journal_json(ms3_journal *j, const ms3_journal_filter *f, uint64_t *d
     size_t count;
     size_t skip = skip_for_limit(j, f, &count);
     for (size_t i = 0; arr != NULL && i < j->n; i++) {
-        if (!match(&at(j, i)->e, f))
+        slot *s = at(j, i);
+        if (!match(&s->e, f))
             continue;
         if (skip > 0) {
             skip--;
             continue;
         }
-        json_t *o = entry_to_json(&at(j, i)->e);
+        char *saved = s->e.headers_json;
+        char *shown = s->h != NULL ? ms3__journal_headers_json(s->h, 1) : NULL;
+        if (shown != NULL)
+            s->e.headers_json = shown;
+        json_t *o = entry_to_json(&s->e);
+        s->e.headers_json = saved;
+        free(shown);
         if (o != NULL)
             json_array_append_new(arr, o);
     }

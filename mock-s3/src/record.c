@@ -1,7 +1,8 @@
 /* What the journal keeps of a request (record.h): its entry, made when the
  * response is queued and completed when the exchange ends. Secrets stay out:
- * the signature is shortened, session, IMDS and bearer tokens are redacted,
- * and header values are bounded (the journal file gets them whole). */
+ * the signature is shortened, session, IMDS and bearer tokens are redacted
+ * as the headers are copied; they are formatted (and bounded, the journal
+ * file getting them whole) only when the journal is read or written. */
 #include "record.h"
 
 #include <jansson.h>
@@ -11,91 +12,6 @@
 #include <strings.h>
 
 #include "ops.h"
-
-/* Appends up to max bytes of s as JSON string content: runs of plain ASCII in
- * one copy, every other byte as \u00XX (header bytes are not promised to be
- * UTF-8). This runs for every header of every request, so it must not format
- * byte by byte. */
-static void append_json_escaped(bk_buf *b, const char *s, size_t max)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    const unsigned char *end = p + strnlen(s, max);
-    while (p < end) {
-        const unsigned char *run = p;
-        while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
-            p++;
-        bk_buf_append(b, run, (size_t)(p - run));
-        if (p == end)
-            break;
-        bk_buf_printf(b, "\\u%04x", *p);
-        p++;
-    }
-}
-
-/* An Authorization that is not SigV4 (a bearer token, an ECS token, SigV2):
- * its scheme word at most, never the credentials. */
-static void redact_credentials(const char *value, char *out, size_t n)
-{
-    const char *space = strchr(value, ' ');
-    size_t scheme = space != NULL ? (size_t)(space - value) + 1 : 0;
-    if (scheme > 32)
-        scheme = 0;
-    snprintf(out, n, "%.*s(redacted)", (int)scheme, value);
-}
-
-/* What the journal keeps of one request's headers: a value longer than
- * JOURNAL_VALUE_MAX bytes keeps its start and says how long it was, and past
- * JOURNAL_HEADERS_MAX bytes of JSON the remaining headers are only counted. */
-enum { JOURNAL_VALUE_MAX = 2048, JOURNAL_HEADERS_MAX = 16384 };
-
-/* The headers as a JSON object, signature shortened and token redacted;
- * bounded as above when `bounded` (*truncated then says whether anything was
- * cut), else whole. */
-static char *headers_json(const ms3_req *r, int bounded, int *truncated)
-{
-    bk_buf b = BK_BUF_INIT;
-    bk_buf_putc(&b, '{');
-    *truncated = 0;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        const char *name = r->headers[i].name, *value = r->headers[i].value;
-        char shortened[2048];
-        if (strcasecmp(name, "Authorization") == 0) {
-            /* Keep enough of the signature to tell requests apart, no more. */
-            const char *sig = strstr(value, "Signature=");
-            if (sig != NULL)
-                snprintf(shortened, sizeof(shortened), "%.*sSignature=%.8s...", (int)(sig - value),
-                         value, sig + 10);
-            else
-                redact_credentials(value, shortened, sizeof(shortened));
-            value = shortened;
-        } else if (strcasecmp(name, "X-Amz-Security-Token") == 0 ||
-                   strcasecmp(name, "X-aws-ec2-metadata-token") == 0) {
-            value = "(redacted)";
-        }
-        if (i > 0)
-            bk_buf_putc(&b, ',');
-        if (bounded && b.len > JOURNAL_HEADERS_MAX) {
-            *truncated = 1;
-            bk_buf_printf(&b, "\"(truncated)\":\"%zu more headers not recorded\"",
-                          r->n_headers - i);
-            break;
-        }
-        bk_buf_putc(&b, '"');
-        append_json_escaped(&b, name, (size_t)-1);
-        bk_buf_puts(&b, "\":\"");
-        size_t len = strlen(value);
-        if (bounded && len > JOURNAL_VALUE_MAX) {
-            *truncated = 1;
-            append_json_escaped(&b, value, JOURNAL_VALUE_MAX);
-            bk_buf_printf(&b, "...(truncated, %zu bytes)", len);
-        } else {
-            append_json_escaped(&b, value, len);
-        }
-        bk_buf_putc(&b, '"');
-    }
-    bk_buf_putc(&b, '}');
-    return bk_buf_steal(&b);
-}
 
 static char *redacted_query(const char *q)
 {
@@ -176,10 +92,9 @@ void ms3__req_record(ms3_req *r)
     e.key = strdup(r->route.key != NULL ? r->route.key : "");
     e.query =
         r->journal_query != NULL ? strdup(r->journal_query) : redacted_query(r->route.raw_query);
-    int truncated = 0, whole = 0;
-    e.headers_json = headers_json(r, 1, &truncated);
-    /* The file keeps what memory does not. */
-    char *file_headers = truncated ? headers_json(r, 0, &whole) : NULL;
+    ms3_journal_headers *headers = ms3__journal_headers_new(r->headers, r->n_headers);
+    if (headers == NULL)
+        e.headers_json = strdup("{}");
     snprintf(e.auth, sizeof(e.auth), "%s", ms3__auth_kind_name(r->auth.kind));
     e.auth_ok = r->auth.ok;
     if (strlen(r->auth.payload_hash) == 64)
@@ -197,7 +112,7 @@ void ms3__req_record(ms3_req *r)
     e.error_message = strdup(r->resp.error_message ? r->resp.error_message : "");
     e.fault = strdup(r->fault.fired);
     e.auth_detail_json = auth_detail(&r->auth);
-    r->journal_seq = ms3__journal_append(r->srv->journal, &e, file_headers);
+    r->journal_seq = ms3__journal_append(r->srv->journal, &e, headers);
 }
 
 void ms3__req_record_finish(ms3_req *r, int aborted, const char *why)
