@@ -39,6 +39,12 @@ typedef struct ms3_options {
     int64_t clock_offset;            /* seconds added to the real clock (default 0) */
     int64_t max_skew_seconds;        /* default 900 (15 minutes, as S3) */
     unsigned max_connections;        /* default 1024 */
+    /* Connections are served by a pool of `threads` threads polling them with
+     * epoll (0 = one per CPU, up to 16); a delay fault parks its connection
+     * instead of holding a thread. thread_per_connection: one thread per
+     * connection instead, which sleeps through its delays. */
+    unsigned threads;
+    int thread_per_connection;
     /* The /_mock/ admin endpoints over HTTP (and ms3_server_handle); the C API
      * below is not affected. They are open to whoever can connect unless: */
     const char *admin_token; /* every /_mock/ request needs "Authorization: Bearer <token>"

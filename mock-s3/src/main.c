@@ -54,6 +54,9 @@ static void usage(FILE *out)
           "                              or set " ADMIN_TOKEN_ENV " (a token on the\n"
           "                              command line is visible to other local users)\n"
           "  --no-admin                  turn the /_mock/ endpoints off (404)\n"
+          "  --threads N                 threads serving the connections, each polling its\n"
+          "                              share with epoll (default: one per CPU, up to 16)\n"
+          "  --thread-per-connection     a thread for each connection instead\n"
           "  --help                      this text\n"
           "\n"
           "Credential services, for an AWS SDK's credential chain (off by default; the\n"
@@ -240,6 +243,8 @@ enum {
     OPT_ECS_PATH,
     OPT_ECS_TOKEN,
     OPT_ECS_TOKEN_FILE,
+    OPT_THREADS,
+    OPT_THREAD_PER_CONNECTION,
 };
 
 static const struct option options[] = {
@@ -271,6 +276,8 @@ static const struct option options[] = {
     {"ecs-path", required_argument, NULL, OPT_ECS_PATH},
     {"ecs-token", required_argument, NULL, OPT_ECS_TOKEN},
     {"ecs-token-file", required_argument, NULL, OPT_ECS_TOKEN_FILE},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"thread-per-connection", no_argument, NULL, OPT_THREAD_PER_CONNECTION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -380,6 +387,16 @@ static int apply_option(cli *c, int opt, const char *v)
         return 0;
     case OPT_NO_ADMIN:
         c->o.no_admin = 1;
+        return 0;
+    case OPT_THREADS:
+        if (parse_positive("--threads", v, &n) != 0)
+            return 2;
+        if (n > 256)
+            return usage_error("--threads wants 1 to 256, got %llu", n);
+        c->o.threads = (unsigned)n;
+        return 0;
+    case OPT_THREAD_PER_CONNECTION:
+        c->o.thread_per_connection = 1;
         return 0;
     default:
         return apply_service_option(c, opt, v);

@@ -381,6 +381,19 @@ int64_t ms3__req_response_length(const ms3_req *r)
     return (int64_t)size;
 }
 
+const char *ms3__req_response_whole(ms3_req *r, size_t *len)
+{
+    if (r->resp.reader != NULL || r->fault.action == MS3_FAULT_CUT_RESPONSE ||
+        r->fault.action == MS3_FAULT_TINY_CHUNKS)
+        return NULL;
+    int64_t length = ms3__req_response_length(r);
+    if (length < 0 || (uint64_t)length != r->resp.body.len)
+        return NULL;
+    *len = r->resp.body.len;
+    r->response_sent = r->resp.body.len;
+    return r->resp.body.len > 0 ? r->resp.body.data : "";
+}
+
 long ms3__req_read_response(ms3_req *r, uint64_t pos, char *buf, size_t max, int pace)
 {
     uint64_t total = resp_total(r);

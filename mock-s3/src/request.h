@@ -41,6 +41,11 @@ void ms3__req_respond(ms3_req *r, int sleep);
 int64_t ms3__req_response_length(const ms3_req *r);
 /* 1 when no body follows the headers (HEAD, 204, 304, or nothing to send). */
 int ms3__req_response_bodyless(const ms3_req *r);
+/* The response body when a transport may hand it over whole: a memory
+ * buffer (XML, JSON) that no fault shapes, exactly the announced length. It
+ * counts as sent, as ms3__req_read_response counts what it gives. NULL when
+ * the body must be read with ms3__req_read_response. */
+const char *ms3__req_response_whole(ms3_req *r, size_t *len);
 /* Up to max bytes of the response body from pos: the count, 0 at the end, -1
  * when the body cannot go on (a fault cut it, which sets r->cut, or the object
  * could not be read). `pace` lets the tiny-chunks fault pause between pieces. */

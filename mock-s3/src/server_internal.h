@@ -23,6 +23,7 @@
 
 struct MHD_Daemon;
 struct ms3_op_info; /* ops.h */
+struct ms3_timer;   /* timer.h */
 
 /* A listener of a credential service (IMDS, ECS) beside the S3 one. */
 typedef struct ms3_listener {
@@ -60,7 +61,9 @@ struct ms3_server {
     ms3_listener imds_listener; /* the IMDS and ECS ports (server.c) */
     ms3_listener ecs_listener;
 
-    ms3_sleeper sleeper; /* delay faults wait here; stop wakes them */
+    ms3_sleeper sleeper;     /* delay faults wait here (thread per connection); stop wakes them */
+    struct ms3_timer *timer; /* a thread pool parks delayed connections here; NULL otherwise */
+    unsigned threads;        /* of the pool */
     _Atomic uint64_t request_counter;
 };
 

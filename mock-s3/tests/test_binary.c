@@ -218,6 +218,8 @@ static void test_flags(void **state)
                            "--admin-token",
                            "--admin-token-file",
                            "--no-admin",
+                           "--threads",
+                           "--thread-per-connection",
                            "MOCK_S3_ADMIN_TOKEN",
                            "--sts",
                            "--sts-role",
@@ -247,6 +249,9 @@ static void test_flags(void **state)
     assert_int_equal(run(unpaired, out, sizeof(out)), 2);
     const char *badbucket[] = {"--anonymous", "--bucket", "No_Good", NULL};
     assert_int_equal(run(badbucket, out, sizeof(out)), 2);
+    const char *nothreads[] = {"--threads", "0", NULL};
+    assert_int_equal(run(nothreads, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "--threads"));
 }
 
 static void test_anonymous_and_options(void **state)
@@ -256,7 +261,8 @@ static void test_anonymous_and_options(void **state)
                           "open-bucket", "--clock-offset",
                           "-86400",      "--virtual-host-suffix",
                           "s3.test",     "--min-part-size",
-                          "1",           NULL};
+                          "1",           "--threads",
+                          "3",           NULL};
     child c;
     assert_int_equal(spawn(&c, args), 0);
     ms3t_request rq = {0};
@@ -603,6 +609,17 @@ static void test_credential_services(void **state)
     assert_int_equal(run(long_life, out, sizeof(out)), 2);
 }
 
+/* --thread-per-connection serves as the pool does. */
+static void test_thread_per_connection(void **state)
+{
+    (void)state;
+    const char *args[] = {"--anonymous", "--bucket", T_BUCKET, "--thread-per-connection", NULL};
+    child c;
+    assert_int_equal(spawn(&c, args), 0);
+    assert_int_equal(anonymous_put(c.url, "/" T_BUCKET "/k"), 200);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -610,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_serves_and_stops),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_anonymous_and_options),
+        cmocka_unit_test(test_thread_per_connection),
         cmocka_unit_test(test_admin_token),
         cmocka_unit_test(test_no_admin_and_exposure_warning),
         cmocka_unit_test(test_journal_max),

@@ -1,6 +1,8 @@
 /* Fault injection: matching (method, operation, key glob), occurrence selection
  * (nth, every nth, first N, seeded probability, max fires) and every action kind,
- * performed on a real connection (test_inproc sees them reported in process). */
+ * performed on a real connection (test_inproc sees them reported in process);
+ * on a server of one pool thread, where a delay must park its connection and
+ * hold up no other, and again with a thread per connection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <cmocka.h>
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +19,24 @@
 #include "ms3_test.h"
 
 static ms3_server *srv;
+static ms3_options group_options; /* how the group's servers serve connections */
 
-static int setup(void **state)
+static int setup_pool(void **state)
 {
     (void)state;
-    srv = ms3t_start(NULL);
+    ms3t_default_options(&group_options);
+    group_options.threads = 1; /* one thread for every connection: a sleeping handler would
+                                  block them all */
+    srv = ms3t_start(&group_options);
+    return srv != NULL ? 0 : -1;
+}
+
+static int setup_thread_per_connection(void **state)
+{
+    (void)state;
+    ms3t_default_options(&group_options);
+    group_options.thread_per_connection = 1;
+    srv = ms3t_start(&group_options);
     return srv != NULL ? 0 : -1;
 }
 
@@ -190,6 +206,94 @@ static void test_delay(void **state)
     clock_gettime(CLOCK_MONOTONIC, &b);
     double took = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     assert_true(took >= 0.29); /* a lower bound only: the delay really happened */
+}
+
+/* A GET on its own thread. */
+typedef struct slow_get {
+    ms3_server *s;
+    const char *target;
+    long status;
+    int done;
+    pthread_mutex_t lock;
+} slow_get;
+
+static void *run_get(void *arg)
+{
+    slow_get *g = arg;
+    ms3t_request rq = {0};
+    rq.method = "GET";
+    rq.target = g->target;
+    rq.sign = 1;
+    rq.timeout_ms = 60000;
+    ms3t_response r;
+    ms3t_do(ms3_server_url(g->s), &rq, &r);
+    pthread_mutex_lock(&g->lock);
+    g->status = r.status;
+    g->done = 1;
+    pthread_mutex_unlock(&g->lock);
+    ms3t_response_free(&r);
+    return NULL;
+}
+
+static int get_done(slow_get *g)
+{
+    pthread_mutex_lock(&g->lock);
+    int d = g->done;
+    pthread_mutex_unlock(&g->lock);
+    return d;
+}
+
+/* A delayed request holds up no other, even when one thread serves all. */
+static void test_delay_holds_up_no_other(void **state)
+{
+    (void)state;
+    assert_int_equal(ms3_server_put_object(srv, T_BUCKET, "blobs/two", "2", 1, NULL, NULL), 0);
+    ms3_fault_rule rule;
+    ms3_fault_rule_init(&rule);
+    rule.action = MS3_FAULT_DELAY;
+    rule.key_glob = "blobs/one";
+    rule.delay_ms = 3000;
+    uint64_t id = add(&rule);
+    slow_get g = {srv, "/bkt/blobs/one", 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_get, &g), 0);
+    while (ms3_server_fault_fired(srv, id) == 0) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(get_status("/bkt/blobs/two"), 200);
+    assert_false(get_done(&g)); /* the other requests did not wait for it */
+    pthread_join(t, NULL);
+    assert_int_equal(g.status, 200);
+}
+
+/* Stopping the server ends a delay at once: the client gets its answer or a
+ * closed connection, and the stop neither waits for the delay nor aborts. */
+static void test_stop_during_delay(void **state)
+{
+    (void)state;
+    ms3_server *s = ms3t_start(&group_options);
+    assert_non_null(s);
+    assert_int_equal(ms3_server_put_object(s, T_BUCKET, "k", "v", 1, NULL, NULL), 0);
+    ms3_fault_rule rule;
+    ms3_fault_rule_init(&rule);
+    rule.action = MS3_FAULT_DELAY;
+    rule.delay_ms = 600000;
+    uint64_t id = 0;
+    assert_int_equal(ms3_server_add_fault(s, &rule, &id, NULL), 0);
+    slow_get g = {s, "/bkt/k", 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_get, &g), 0);
+    while (ms3_server_fault_fired(s, id) == 0) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    struct timespec settle = {0, 50000000}; /* let it park or fall asleep */
+    nanosleep(&settle, NULL);
+    ms3_server_stop(s);
+    pthread_join(t, NULL);
+    assert_true(g.done);
 }
 
 static void test_cut_response(void **state)
@@ -374,6 +478,8 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_delay_holds_up_no_other, reset),
+        cmocka_unit_test(test_stop_during_delay),
         cmocka_unit_test_setup(test_nth_and_codes, reset),
         cmocka_unit_test_setup(test_first_every_max, reset),
         cmocka_unit_test_setup(test_probability_seeded, reset),
@@ -385,7 +491,9 @@ int main(void)
         cmocka_unit_test_setup(test_get_shapes, reset),
         cmocka_unit_test_setup(test_invalid_rules, reset),
     };
-    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    int rc = cmocka_run_group_tests_name("thread pool", tests, setup_pool, teardown);
+    rc |= cmocka_run_group_tests_name("thread per connection", tests, setup_thread_per_connection,
+                                      teardown);
     curl_global_cleanup();
     return rc;
 }
