@@ -214,7 +214,6 @@ typedef struct verify {
     int presigned;
     const char *amz_date;
     int64_t now;
-    char server_iso[40];
     unsigned char key[32]; /* the signing key, once the key is known */
     ms3_auth_result *out;
 } verify;
@@ -228,7 +227,6 @@ static void verify_init(verify *v, const ms3_auth_config *cfg, const bk_sigv4_re
     v->payload = bk_sigv4_find_header(req, "x-amz-content-sha256");
     v->presigned = presigned;
     v->now = ms3__clock_now(cfg->clock);
-    ms3__time_iso8601_ms(v->now * 1000, v->server_iso, sizeof(v->server_iso));
     v->out = out;
     out->kind = presigned ? MS3_AUTH_PRESIGNED : MS3_AUTH_HEADER;
 }
@@ -238,6 +236,14 @@ static void verify_clear(verify *v)
     OPENSSL_cleanse(v->key, sizeof(v->key));
     bk_sigv4_auth_clear(&v->a);
     ms3__cred_clear(&v->c);
+}
+
+/* <ServerTime>, the mock's now, for the errors about time. */
+static void server_time(const verify *v, bk_buf *x)
+{
+    char iso[40];
+    ms3__time_iso8601_ms(v->now * 1000, iso, sizeof(iso));
+    ms3__xml_elem(x, "ServerTime", iso);
 }
 
 /* The error of a malformed credential, as each reader names it. */
@@ -399,7 +405,7 @@ static int check_request_time(verify *v)
     ms3__time_iso8601_ms(t * 1000, iso, sizeof(iso));
     bk_buf *x = &v->out->extra_xml;
     ms3__xml_elem(x, "RequestTime", v->amz_date != NULL ? v->amz_date : iso);
-    ms3__xml_elem(x, "ServerTime", v->server_iso);
+    server_time(v, x);
     bk_buf_printf(x, "<MaxAllowedSkewMilliseconds>%lld</MaxAllowedSkewMilliseconds>",
                   (long long)v->cfg->max_skew_seconds * 1000);
     return 0;
@@ -492,7 +498,7 @@ static int check_validity(verify *v)
         bk_buf *x = &v->out->extra_xml;
         bk_buf_printf(x, "<X-Amz-Expires>%ld</X-Amz-Expires>", v->a.expires);
         ms3__xml_elem(x, "Expires", iso);
-        ms3__xml_elem(x, "ServerTime", v->server_iso);
+        server_time(v, x);
         return 0;
     }
     if (t > v->now + v->cfg->max_skew_seconds)

@@ -61,18 +61,26 @@ static const char *kept_value(const char *name, const char *value, char shortene
     return value;
 }
 
+/* Room a kept value may need: its own length, or that of what replaces it. */
+static size_t kept_room(const char *name, const char *value)
+{
+    size_t len = strlen(value);
+    if (strcasecmp(name, "Authorization") == 0)
+        return len + 48 < VALUE_MAX ? len + 48 : VALUE_MAX; /* "(redacted)" may be longer */
+    return len + 16;
+}
+
 ms3_journal_headers *ms3__journal_headers_new(const bk_sigv4_header *h, size_t n)
 {
-    char shortened[VALUE_MAX];
-    size_t text = 0;
+    size_t room = 0;
     for (size_t i = 0; i < n; i++)
-        text += strlen(h[i].name) + strlen(kept_value(h[i].name, h[i].value, shortened)) + 2;
-    ms3_journal_headers *jh = malloc(sizeof(*jh) + n * sizeof(header_pair) + text);
+        room += strlen(h[i].name) + kept_room(h[i].name, h[i].value) + 2;
+    ms3_journal_headers *jh = malloc(sizeof(*jh) + n * sizeof(header_pair) + room);
     if (jh == NULL)
         return NULL;
     jh->n = n;
-    jh->bytes = text;
-    char *p = (char *)&jh->pairs[n];
+    char *text = (char *)&jh->pairs[n], *p = text;
+    char shortened[VALUE_MAX];
     for (size_t i = 0; i < n; i++) {
         const char *v = kept_value(h[i].name, h[i].value, shortened);
         size_t ln = strlen(h[i].name) + 1, lv = strlen(v) + 1;
@@ -80,6 +88,7 @@ ms3_journal_headers *ms3__journal_headers_new(const bk_sigv4_header *h, size_t n
         jh->pairs[i].value = memcpy(p + ln, v, lv);
         p += ln + lv;
     }
+    jh->bytes = (size_t)(p - text);
     return jh;
 }
 

@@ -213,9 +213,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     exchange *x = *con_cls;
     if (x == NULL)
         return;
-    char why[96];
-    snprintf(why, sizeof(why), "connection closed before the exchange completed (%d)", (int)toe);
-    ms3__req_complete(x->r, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK, why);
+    int aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    char why[96] = "";
+    if (aborted)
+        snprintf(why, sizeof(why), "connection closed before the exchange completed (%d)",
+                 (int)toe);
+    ms3__req_complete(x->r, aborted, why);
     free(x);
     *con_cls = NULL;
 }
