@@ -28,6 +28,8 @@ def fmt_value(v, unit):
         return "%.0f µs" % v
     if unit == "x":
         return "%.2f×" % v
+    if unit == "bytes":
+        return "%.0f B" % v
     return "%.3g %s" % (v, unit)
 
 
