@@ -42,26 +42,39 @@ ms3_req *ms3__req_new(ms3_server *s, const char *raw_target, uint16_t remote_por
 
 /* ---------------------------------------------------------------- headers */
 
+/* Room for one more header: the arrays double, a request's dozen headers
+ * cost a few reallocations, not one each. */
+static int header_room(ms3_req *r)
+{
+    if (r->n_headers < r->cap_headers)
+        return 0;
+    size_t cap = r->cap_headers ? 2 * r->cap_headers : 16;
+    bk_sigv4_header *nh = realloc(r->headers, cap * sizeof(*nh));
+    if (nh == NULL)
+        return -1;
+    r->headers = nh;
+    char **ns = realloc(r->header_store, cap * sizeof(*ns));
+    if (ns == NULL)
+        return -1;
+    r->header_store = ns;
+    r->cap_headers = cap;
+    return 0;
+}
+
+/* A copy of the header, name and value in one allocation. */
 static int add_header(ms3_req *r, const char *name, const char *value)
 {
-    bk_sigv4_header *nh = realloc(r->headers, (r->n_headers + 1) * sizeof(*nh));
-    char **ns = realloc(r->header_store, (2 * r->n_headers + 2) * sizeof(*ns));
-    if (nh != NULL)
-        r->headers = nh;
-    if (ns != NULL)
-        r->header_store = ns;
-    if (nh == NULL || ns == NULL)
+    if (value == NULL)
+        value = "";
+    size_t ln = strlen(name) + 1, lv = strlen(value) + 1;
+    char *p = header_room(r) == 0 ? malloc(ln + lv) : NULL;
+    if (p == NULL)
         return -1;
-    char *n = strdup(name), *v = strdup(value != NULL ? value : "");
-    if (n == NULL || v == NULL) {
-        free(n);
-        free(v);
-        return -1;
-    }
-    ns[2 * r->n_headers] = n;
-    ns[2 * r->n_headers + 1] = v;
-    nh[r->n_headers].name = n;
-    nh[r->n_headers].value = v;
+    memcpy(p, name, ln);
+    memcpy(p + ln, value, lv);
+    r->header_store[r->n_headers] = p;
+    r->headers[r->n_headers].name = p;
+    r->headers[r->n_headers].value = p + ln;
     r->n_headers++;
     return 0;
 }
@@ -443,7 +456,7 @@ void ms3__req_complete(ms3_req *r, int aborted, const char *why)
     ms3__auth_result_clear(&r->auth);
     ms3__route_clear(&r->route);
     free(r->journal_query);
-    for (size_t i = 0; i < 2 * r->n_headers; i++)
+    for (size_t i = 0; i < r->n_headers; i++)
         free(r->header_store[i]);
     free(r->header_store);
     free(r->headers);

@@ -98,8 +98,8 @@ typedef struct ms3_req {
     ms3_endpoint endpoint; /* the listener it came in on */
 
     bk_sigv4_header *headers; /* copies, after the proxy mode rewrote them */
-    size_t n_headers;
-    char **header_store; /* owned strings behind headers */
+    size_t n_headers, cap_headers;
+    char **header_store; /* owned blocks behind headers: name and value, one per header */
 
     ms3_route route;
     const struct ms3_op_info *op; /* the row of route.op (ops.h) */
