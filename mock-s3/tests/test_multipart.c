@@ -488,7 +488,8 @@ static void complete_parts(const char *key, const char *id, char etags[][200], s
         snprintf(xml + at, sizeof(xml) - at,
                  "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>", i + 1, etags[i]);
     }
-    strcat(xml, "</CompleteMultipartUpload>");
+    size_t end = strlen(xml);
+    snprintf(xml + end, sizeof(xml) - end, "</CompleteMultipartUpload>");
     ms3t_response r;
     complete(key, id, xml, &r);
     assert_int_equal(r.status, 200);
