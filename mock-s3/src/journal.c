@@ -391,21 +391,30 @@ static slot *find_slot(ms3_journal *j, uint64_t seq, int *in_pending, size_t *pe
     return NULL;
 }
 
+/* The entry as JSON, its headers as memory shows them (bounded) or whole. */
+static json_t *slot_to_json(slot *s, int bounded)
+{
+    char *saved = s->e.headers_json;
+    char *headers = s->h != NULL ? ms3__journal_headers_json(s->h, bounded) : NULL;
+    if (headers != NULL)
+        s->e.headers_json = headers;
+    json_t *o = entry_to_json(&s->e);
+    s->e.headers_json = saved;
+    free(headers);
+    return o;
+}
+
 /* The entry's line, its headers whole. */
 static void write_line(ms3_journal *j, slot *s)
 {
-    char *saved = s->e.headers_json;
-    char *whole = s->h != NULL ? ms3__journal_headers_json(s->h, 0) : NULL;
-    if (whole != NULL)
-        s->e.headers_json = whole;
-    char *line = ms3__journal_entry_json(&s->e);
-    s->e.headers_json = saved;
+    json_t *o = slot_to_json(s, 0);
+    char *line = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
     if (line != NULL) {
         fprintf(j->file, "%s\n", line);
         fflush(j->file);
     }
     free(line);
-    free(whole);
     s->finished = 1;
     compact(s);
 }
@@ -530,13 +539,7 @@ char *ms3__journal_json(ms3_journal *j, const ms3_journal_filter *f, uint64_t *d
             skip--;
             continue;
         }
-        char *saved = s->e.headers_json;
-        char *shown = s->h != NULL ? ms3__journal_headers_json(s->h, 1) : NULL;
-        if (shown != NULL)
-            s->e.headers_json = shown;
-        json_t *o = entry_to_json(&s->e);
-        s->e.headers_json = saved;
-        free(shown);
+        json_t *o = slot_to_json(s, 1);
         if (o != NULL)
             json_array_append_new(arr, o);
     }

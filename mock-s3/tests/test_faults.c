@@ -243,28 +243,42 @@ static int get_done(slow_get *g)
     return d;
 }
 
+/* Starts a GET of target on its own thread, delayed by delay_ms on s, and
+ * returns once the delay fault fired for it. */
+static void start_delayed_get(ms3_server *s, const char *target, const char *key_glob,
+                              uint32_t delay_ms, slow_get *g, pthread_t *t)
+{
+    ms3_fault_rule rule;
+    ms3_fault_rule_init(&rule);
+    rule.action = MS3_FAULT_DELAY;
+    rule.key_glob = key_glob;
+    rule.delay_ms = delay_ms;
+    uint64_t id = 0;
+    assert_int_equal(ms3_server_add_fault(s, &rule, &id, NULL), 0);
+    memset(g, 0, sizeof(*g));
+    g->s = s;
+    g->target = target;
+    pthread_mutex_init(&g->lock, NULL);
+    assert_int_equal(pthread_create(t, NULL, run_get, g), 0);
+    while (ms3_server_fault_fired(s, id) == 0) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* A delayed request holds up no other, even when one thread serves all. */
 static void test_delay_holds_up_no_other(void **state)
 {
     (void)state;
     assert_int_equal(ms3_server_put_object(srv, T_BUCKET, "blobs/two", "2", 1, NULL, NULL), 0);
-    ms3_fault_rule rule;
-    ms3_fault_rule_init(&rule);
-    rule.action = MS3_FAULT_DELAY;
-    rule.key_glob = "blobs/one";
-    rule.delay_ms = 3000;
-    uint64_t id = add(&rule);
-    slow_get g = {srv, "/bkt/blobs/one", 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    slow_get g;
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, run_get, &g), 0);
-    while (ms3_server_fault_fired(srv, id) == 0) {
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
-    }
+    start_delayed_get(srv, "/bkt/blobs/one", "blobs/one", 3000, &g, &t);
     for (int i = 0; i < 5; i++)
         assert_int_equal(get_status("/bkt/blobs/two"), 200);
     assert_false(get_done(&g)); /* the other requests did not wait for it */
     pthread_join(t, NULL);
+    pthread_mutex_destroy(&g.lock);
     assert_int_equal(g.status, 200);
 }
 
@@ -276,23 +290,14 @@ static void test_stop_during_delay(void **state)
     ms3_server *s = ms3t_start(&group_options);
     assert_non_null(s);
     assert_int_equal(ms3_server_put_object(s, T_BUCKET, "k", "v", 1, NULL, NULL), 0);
-    ms3_fault_rule rule;
-    ms3_fault_rule_init(&rule);
-    rule.action = MS3_FAULT_DELAY;
-    rule.delay_ms = 600000;
-    uint64_t id = 0;
-    assert_int_equal(ms3_server_add_fault(s, &rule, &id, NULL), 0);
-    slow_get g = {s, "/bkt/k", 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    slow_get g;
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, run_get, &g), 0);
-    while (ms3_server_fault_fired(s, id) == 0) {
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
-    }
+    start_delayed_get(s, "/bkt/k", NULL, 600000, &g, &t);
     struct timespec settle = {0, 50000000}; /* let it park or fall asleep */
     nanosleep(&settle, NULL);
     ms3_server_stop(s);
     pthread_join(t, NULL);
+    pthread_mutex_destroy(&g.lock);
     assert_true(g.done);
 }
 
