@@ -233,19 +233,53 @@ static void decide(export_run *r)
 
 /* ---- carrying it out ---- */
 
+/* The blob verified in one read that also gives the payload hash of each
+ * part when it goes multipart and the client signs payloads (plain http):
+ * no byte is read or hashed again to send it. *part_sha256 is NULL when the
+ * upload needs no part hashes (the caller frees it). */
+static bk_code open_for_upload(export_run *r, const bk_plan_blob *b, int *fd,
+                               char (**part_sha256)[65], size_t *n_parts, bk_err *err)
+{
+    bk_s3_client *c = r->cache->client;
+    uint64_t part_size = bk_s3_client_hashes_payloads(c) ? bk_s3_upload_part_size(c, b->size) : 0;
+    *part_sha256 = NULL;
+    *n_parts = part_size > 0 ? (size_t)((b->size + part_size - 1) / part_size) : 0;
+    if (*n_parts > 0 && (*part_sha256 = calloc(*n_parts, sizeof **part_sha256)) == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory for the part hashes of blob %s",
+                          b->digest);
+    bk_code rc = bk_store_open_verified_parts(r->o->store, b->digest, b->size,
+                                              *part_sha256 != NULL ? part_size : 0, *part_sha256,
+                                              *n_parts, fd, err);
+    if (rc != BK_OK) {
+        free(*part_sha256);
+        *part_sha256 = NULL;
+        return rc;
+    }
+    pthread_mutex_lock(&r->lock);
+    r->sum->bytes_verified += b->size;
+    pthread_mutex_unlock(&r->lock);
+    return BK_OK;
+}
+
 static bk_code upload(export_run *r, bk_plan_blob *b, bk_err *err)
 {
-    /* Hash once: the verified digest doubles as the payload hash of a single PUT. */
+    /* Hash once: the verified digest doubles as the payload hash of a single
+     * PUT, the verification's part hashes as those of a multipart upload. */
     int fd = -1;
-    bk_code rc = bk_store_open_verified(r->o->store, b->digest, b->size, &fd, err);
+    char(*part_sha256)[65] = NULL;
+    size_t n_parts = 0;
+    bk_code rc = open_for_upload(r, b, &fd, &part_sha256, &n_parts, err);
     if (rc != BK_OK)
         return rc;
     double start = bk_clock_mono_seconds(&r->cache->clock);
     bk_s3_put_options put = {0};
     put.payload_sha256 = b->digest + strlen("sha256:");
+    put.part_sha256 = (const char(*)[65])part_sha256;
+    put.n_part_sha256 = n_parts;
     bk_s3_result res = BK_S3_RESULT_INIT;
     rc = bk_s3_upload_fd(r->cache->client, b->key, fd, 0, b->size, &put, &res, err);
     close(fd);
+    free(part_sha256);
     bk_s3_result_clear(&res);
     if (rc != BK_OK) {
         bk_err_prefix(err, "error writing layer blob: ");
@@ -451,6 +485,7 @@ bk_code bk_export_config(const bk_export_options *o, const bk_cache_config *cfg,
     bk_export_plan_clear(r.plan);
     double start = bk_clock_mono_seconds(&r.cache->clock);
     unsigned long long requests_before = bk_s3_client_requests(r.cache->client);
+    unsigned long long hashed_before = bk_s3_client_bytes_hashed(r.cache->client);
     pthread_mutex_init(&r.lock, NULL);
     bk_code rc = run_export(&r, cfg, err);
     free(r.manifest_etags);
@@ -458,6 +493,7 @@ bk_code bk_export_config(const bk_export_options *o, const bk_cache_config *cfg,
     bk_export_plan_clear(&own_plan);
     summary->seconds = bk_clock_mono_seconds(&r.cache->clock) - start;
     summary->requests = (size_t)(bk_s3_client_requests(r.cache->client) - requests_before);
+    summary->payload_bytes_hashed = bk_s3_client_bytes_hashed(r.cache->client) - hashed_before;
     if (rc != BK_OK && r.cache->policy.ignore_error)
         return ignore_failure(&r, summary, err);
     return rc;

@@ -215,22 +215,84 @@ static int sha256_matches(EVP_MD_CTX *ctx, const char *hex)
     return strcmp(digest + 7, hex) == 0;
 }
 
+/* The SHA-256 of each part of a blob, computed beside the blob's own in
+ * the verification's one read: a context restarted at every part boundary. */
+typedef struct part_hasher {
+    uint64_t part_size; /* 0 = no parts */
+    char (*hex)[65];
+    size_t n, done;
+    uint64_t in_part; /* bytes of the current part hashed so far */
+    EVP_MD_CTX *ctx;
+} part_hasher;
+
+static void part_finish(part_hasher *p)
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(p->ctx, md, &len) != 1 || len != 32)
+        memset(md, 0, sizeof md); /* an OpenSSL failure: S3 will refuse the part */
+    char digest[BK_DIGEST_MAX];
+    bk_digest_format(md, digest);
+    memcpy(p->hex[p->done++], digest + 7, 65);
+    p->in_part = 0;
+    EVP_DigestInit_ex(p->ctx, EVP_sha256(), NULL);
+}
+
+/* Feeds a piece of the blob; `last`: it ends the blob. */
+static void part_update(part_hasher *p, const unsigned char *data, size_t len, int last)
+{
+    while (len > 0 && p->done < p->n) {
+        uint64_t room = p->part_size - p->in_part;
+        size_t take = len < room ? len : (size_t)room;
+        EVP_DigestUpdate(p->ctx, data, take);
+        p->in_part += take;
+        data += take;
+        len -= take;
+        if (p->in_part == p->part_size)
+            part_finish(p);
+    }
+    if (last && p->in_part > 0 && p->done < p->n)
+        part_finish(p);
+}
+
 bk_code bk_store_open_verified(bk_store *s, const char *digest, uint64_t expected_size, int *fd_out,
                                bk_err *err)
 {
+    return bk_store_open_verified_parts(s, digest, expected_size, 0, NULL, 0, fd_out, err);
+}
+
+bk_code bk_store_open_verified_parts(bk_store *s, const char *digest, uint64_t expected_size,
+                                     uint64_t part_size, char (*part_sha256)[65], size_t n_parts,
+                                     int *fd_out, bk_err *err)
+{
+    part_hasher parts = {0};
+    if (part_size > 0) {
+        if (part_sha256 == NULL || (expected_size + part_size - 1) / part_size != n_parts)
+            return bk_err_set(
+                err, BK_EINVAL, "blob %s: %zu part hashes for %llu bytes in parts of %llu", digest,
+                n_parts, (unsigned long long)expected_size, (unsigned long long)part_size);
+        parts = (part_hasher){part_size, part_sha256, n_parts, 0, 0, EVP_MD_CTX_new()};
+        if (parts.ctx == NULL || EVP_DigestInit_ex(parts.ctx, EVP_sha256(), NULL) != 1) {
+            EVP_MD_CTX_free(parts.ctx);
+            return bk_err_set(err, BK_ENOMEM, "cannot start SHA-256 for blob %s", digest);
+        }
+    }
     int fd = -1;
     uint64_t size = 0;
     bk_code rc = bk_store_open_blob(s, digest, &fd, &size, err);
-    if (rc != BK_OK)
-        return rc;
-    if (size != expected_size) {
+    if (rc == BK_OK && size != expected_size) {
         close(fd);
-        return bk_err_set(err, BK_EINTEGRITY, "blob %s: expected size %llu, got %llu", digest,
-                          (unsigned long long)expected_size, (unsigned long long)size);
+        rc = bk_err_set(err, BK_EINTEGRITY, "blob %s: expected size %llu, got %llu", digest,
+                        (unsigned long long)expected_size, (unsigned long long)size);
+    }
+    if (rc != BK_OK) {
+        EVP_MD_CTX_free(parts.ctx);
+        return rc;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(ctx);
+        EVP_MD_CTX_free(parts.ctx);
         close(fd);
         return bk_err_set(err, BK_ENOMEM, "cannot start SHA-256 for blob %s", digest);
     }
@@ -248,6 +310,8 @@ bk_code bk_store_open_verified(bk_store *s, const char *digest, uint64_t expecte
             break;
         EVP_DigestUpdate(ctx, buf, (size_t)n);
         total += (uint64_t)n;
+        if (parts.ctx != NULL)
+            part_update(&parts, buf, (size_t)n, total >= expected_size);
     }
     free(buf);
     if (rc == BK_OK && total != expected_size)
@@ -258,6 +322,7 @@ bk_code bk_store_open_verified(bk_store *s, const char *digest, uint64_t expecte
             bk_err_set(err, BK_EINTEGRITY,
                        "blob %s: content does not match its digest (the store is corrupt)", digest);
     EVP_MD_CTX_free(ctx);
+    EVP_MD_CTX_free(parts.ctx);
     if (rc != BK_OK || fd_out == NULL)
         close(fd);
     else

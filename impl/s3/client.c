@@ -460,3 +460,14 @@ unsigned long long bk_s3_client_requests(const bk_s3_client *c)
 {
     return atomic_load(&((bk_s3_client *)c)->requests);
 }
+
+unsigned long long bk_s3_client_bytes_hashed(const bk_s3_client *c)
+{
+    return atomic_load(&((bk_s3_client *)c)->bytes_hashed);
+}
+
+int bk_s3_client_hashes_payloads(const bk_s3_client *c)
+{
+    return !c->cfg.anonymous && !c->cfg.send_checksum_trailer &&
+           !(c->cfg.unsigned_payload && c->ep.https);
+}

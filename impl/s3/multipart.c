@@ -91,9 +91,11 @@ static bk_code upload_part(bk_s3_client *c, s3_request *rq, const char *key, con
     return rc;
 }
 
-bk_code bk_s3_multipart_upload_part(bk_s3_client *c, const char *key, const char *upload_id,
-                                    int part_number, int fd, uint64_t offset, uint64_t len,
-                                    bk_s3_part *part, bk_err *err)
+/* A part read from fd; payload_sha256: its hex SHA-256 when known, else
+ * hashed before it is sent. */
+static bk_code upload_part_fd(bk_s3_client *c, const char *key, const char *upload_id,
+                              int part_number, int fd, uint64_t offset, uint64_t len,
+                              const char *payload_sha256, bk_s3_part *part, bk_err *err)
 {
     s3_request rq;
     bk__s3_request_init(&rq, "UploadPart", "PUT", key);
@@ -101,7 +103,15 @@ bk_code bk_s3_multipart_upload_part(bk_s3_client *c, const char *key, const char
     rq.fd = fd;
     rq.offset = offset;
     rq.len = len;
+    rq.payload_sha256 = payload_sha256;
     return upload_part(c, &rq, key, upload_id, part_number, part, err);
+}
+
+bk_code bk_s3_multipart_upload_part(bk_s3_client *c, const char *key, const char *upload_id,
+                                    int part_number, int fd, uint64_t offset, uint64_t len,
+                                    bk_s3_part *part, bk_err *err)
+{
+    return upload_part_fd(c, key, upload_id, part_number, fd, offset, len, NULL, part, err);
 }
 
 bk_code bk_s3_multipart_upload_part_mem(bk_s3_client *c, const char *key, const char *upload_id,
@@ -228,6 +238,7 @@ struct part_job {
     /* upload from fd */
     int fd;
     uint64_t offset;
+    const char (*part_sha256)[65]; /* the parts' payload hashes; NULL = hashed when sent */
     /* copy */
     const char *src_bucket, *src_key;
     bk_code (*do_part)(part_job *j, size_t index, bk_err *err);
@@ -251,8 +262,8 @@ static bk_code do_upload_part(part_job *j, size_t i, bk_err *err)
 {
     uint64_t first, len;
     part_bounds(j, i, &first, &len);
-    return bk_s3_multipart_upload_part(j->c, j->key, j->upload_id, (int)i + 1, j->fd,
-                                       j->offset + first, len, &j->parts[i], err);
+    return upload_part_fd(j->c, j->key, j->upload_id, (int)i + 1, j->fd, j->offset + first, len,
+                          j->part_sha256 != NULL ? j->part_sha256[i] : NULL, &j->parts[i], err);
 }
 
 static bk_code do_copy_part(part_job *j, size_t i, bk_err *err)
@@ -324,15 +335,23 @@ static bk_code finish_upload(part_job *j, bk_s3_result *res, bk_err *err)
     return rc;
 }
 
-bk_code bk_s3_upload_fd(bk_s3_client *c, const char *key, int fd, uint64_t offset, uint64_t len,
-                        const bk_s3_put_options *opts, bk_s3_result *res, bk_err *err)
+uint64_t bk_s3_upload_part_size(const bk_s3_client *c, uint64_t len)
 {
     if (len < c->cfg.multipart_threshold)
-        return bk_s3_put_fd(c, key, fd, offset, len, opts, res, err);
+        return 0;
     uint64_t part_size = c->cfg.part_size;
     /* S3 allows 10,000 parts: grow the parts for very large objects. */
     while ((len + part_size - 1) / part_size > BK_S3_MAX_PARTS)
         part_size *= 2;
+    return part_size;
+}
+
+bk_code bk_s3_upload_fd(bk_s3_client *c, const char *key, int fd, uint64_t offset, uint64_t len,
+                        const bk_s3_put_options *opts, bk_s3_result *res, bk_err *err)
+{
+    uint64_t part_size = bk_s3_upload_part_size(c, len);
+    if (part_size == 0)
+        return bk_s3_put_fd(c, key, fd, offset, len, opts, res, err);
     part_job j;
     memset(&j, 0, sizeof j);
     j.c = c;
@@ -351,6 +370,8 @@ bk_code bk_s3_upload_fd(bk_s3_client *c, const char *key, int fd, uint64_t offse
     if (opts != NULL)
         o = *opts;
     o.payload_sha256 = NULL; /* a whole-object hash says nothing about a part */
+    if (o.part_sha256 != NULL && o.n_part_sha256 == j.nparts)
+        j.part_sha256 = o.part_sha256;
     char *upload_id = NULL;
     bk_code rc = bk_s3_multipart_create(c, key, &o, &upload_id, err);
     if (rc == BK_OK) {

@@ -38,6 +38,7 @@ struct bk_s3_client {
     size_t n_idle, cap_idle;
 
     _Atomic unsigned long long requests; /* HTTP attempts made, for summaries */
+    _Atomic unsigned long long bytes_hashed; /* payload bytes hashed, for summaries */
 };
 
 typedef struct s3_header {

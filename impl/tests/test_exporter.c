@@ -1,6 +1,8 @@
 /* The exporter against the in-process mock: BuildKit's sequence proven by the
  * mock's journal (HEAD, upload, touch, manifests last), retries, failures
- * that leave the old manifest alone, parallelism, layout, list mode. */
+ * that leave the old manifest alone, parallelism, layout, list mode, each
+ * byte hashed once (the parts of a multipart upload signed with the hashes
+ * the verification computed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 
 #include "bkcache/exporter.h"
@@ -742,6 +745,79 @@ static void large_manifest_and_large_touch_go_multipart(void **state)
     }
 }
 
+/* The hex SHA-256 of len bytes of blob i of the cache at off. */
+static void part_hash(fx *f, size_t i, uint64_t off, uint64_t len, char hex[65])
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/blobs/sha256/%s", f->cache.dir, f->cache.digests[i] + 7);
+    size_t size = 0;
+    char *data = bk_test_read_file(path, &size);
+    assert_non_null(data);
+    assert_true(off + len <= size);
+    unsigned char md[32];
+    SHA256((const unsigned char *)data + off, (size_t)len, md);
+    for (size_t k = 0; k < 32; k++)
+        snprintf(hex + 2 * k, 3, "%02x", md[k]);
+    free(data);
+}
+
+/* Hash once: each blob is read and hashed once, by the verification, which
+ * also gives each part of a multipart upload its payload hash: the mock's
+ * journal shows every UploadPart signed with its part's real SHA-256, and the
+ * client hashed no blob byte for a payload (only the manifest). */
+static void parts_are_signed_with_the_verified_hashes(void **state)
+{
+    fx *f = *state;
+    ms3_server_stop(f->p.mock);
+    pipeline_fx_close(&f->p);
+    assert_int_equal(pipeline_fx_start(&f->p, "", 1024), 0);
+    enum { PART = 4096 };
+    assert_int_equal(pipeline_fx_reconfigure_tuned(&f->p, "", PART, PART), 0);
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    uint64_t total = 0;
+    size_t parts = 0, large = 0;
+    for (size_t i = 0; i < f->cache.n; i++) {
+        total += f->cache.sizes[i];
+        if (f->cache.sizes[i] >= PART) {
+            large++;
+            parts += (size_t)((f->cache.sizes[i] + PART - 1) / PART);
+        }
+    }
+    assert_true(large > 0);
+    assert_int_equal(fx_count(&f->p, "UploadPart", "blobs/", 0), parts);
+    for (size_t i = 0; i < f->cache.n; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "blobs/%s", f->cache.digests[i]);
+        ms3_journal_entry *e = NULL;
+        size_t n = entries_for(f, "UploadPart", key, 0, &e);
+        for (size_t k = 0; k < n; k++) {
+            const char *pn = strstr(e[k].query, "partNumber=");
+            assert_non_null(pn);
+            uint64_t number = strtoull(pn + strlen("partNumber="), NULL, 10);
+            uint64_t off = (number - 1) * PART;
+            uint64_t len = off + PART > f->cache.sizes[i] ? f->cache.sizes[i] - off : PART;
+            char want[65], header[128];
+            part_hash(f, i, off, len, want);
+            snprintf(header, sizeof header, "\"x-amz-content-sha256\":\"%s\"", want);
+            assert_int_equal(e[k].status, 200);
+            assert_non_null(strstr(e[k].headers_json, header));
+            assert_string_equal(e[k].body_sha256, want);
+        }
+        ms3_journal_entries_free(e, n);
+    }
+    /* Every blob read once; of what the client sent it hashed everything but
+     * the blobs (the manifest, the CompleteMultipartUpload lists). */
+    ms3_journal_entry *all = NULL;
+    size_t n_all = ms3_journal_query(f->p.mock, NULL, &all);
+    uint64_t sent = 0;
+    for (size_t k = 0; k < n_all; k++)
+        sent += all[k].request_body_size;
+    ms3_journal_entries_free(all, n_all);
+    assert_int_equal(sum.bytes_verified, total);
+    assert_int_equal(sum.payload_bytes_hashed, sent - total);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -769,6 +845,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(manifest_if_match_refuses_to_replace_a_newer_manifest,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(parts_are_signed_with_the_verified_hashes, setup, teardown),
         cmocka_unit_test_setup_teardown(large_manifest_and_large_touch_go_multipart, setup,
                                         teardown),
     };

@@ -18,6 +18,7 @@
 
 #include "bkcache/checksum.h"
 #include "bkcache/s3.h"
+#include "bkcache/sigv4.h"
 #include "mock_s3.h"
 
 #define BUCKET "client-test"
@@ -1012,11 +1013,45 @@ static void secrets_stay_secret(void **state)
     bk_s3_client_free(c);
 }
 
+/* What an upload will hash: the part size bk_s3_upload_fd cuts (doubled past
+ * 10,000 parts, none below the threshold), whether payloads are signed by
+ * their hash, and the count of bytes hashed (a hash handed in is not). */
+static void upload_geometry_and_payload_hashing(void **state)
+{
+    (void)state;
+    bk_s3_config cfg;
+    base_config(&cfg);
+    cfg.multipart_threshold = 16 * BK_S3_MIB;
+    cfg.part_size = 8 * BK_S3_MIB;
+    bk_s3_client *c = new_client(&cfg);
+    assert_int_equal(bk_s3_upload_part_size(c, 16 * BK_S3_MIB - 1), 0);
+    assert_int_equal(bk_s3_upload_part_size(c, 16 * BK_S3_MIB), 8 * BK_S3_MIB);
+    uint64_t huge = (uint64_t)10001 * 8 * BK_S3_MIB;
+    assert_int_equal(bk_s3_upload_part_size(c, huge), 16 * BK_S3_MIB);
+    assert_int_equal(bk_s3_client_hashes_payloads(c), 1); /* plain http */
+    bk_err err = {0};
+    unsigned long long before = bk_s3_client_bytes_hashed(c);
+    assert_int_equal(bk_s3_put_mem(c, "hashed/a", "twelve bytes", 12, NULL, NULL, &err), BK_OK);
+    assert_int_equal(bk_s3_client_bytes_hashed(c) - before, 12);
+    char hex[65];
+    bk_sigv4_sha256_hex("given", 5, hex);
+    bk_s3_put_options o = {0};
+    o.payload_sha256 = hex;
+    assert_int_equal(bk_s3_put_mem(c, "hashed/b", "given", 5, &o, NULL, &err), BK_OK);
+    assert_int_equal(bk_s3_client_bytes_hashed(c) - before, 12);
+    bk_s3_client_free(c);
+    cfg.send_checksum_trailer = 1; /* aws-chunked with a trailer: no payload hash */
+    c = new_client(&cfg);
+    assert_int_equal(bk_s3_client_hashes_payloads(c), 0);
+    bk_s3_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(every_operation, reset_mock),
         cmocka_unit_test_setup(upload_20_mib_is_create_3_parts_complete, reset_mock),
+        cmocka_unit_test_setup(upload_geometry_and_payload_hashing, reset_mock),
         cmocka_unit_test_setup(connections_stay_at_parallelism, reset_mock),
         cmocka_unit_test_setup(slowdown_retried_then_succeeds, reset_mock),
         cmocka_unit_test_setup(persistent_errors_fail_clearly, reset_mock),

@@ -1,7 +1,8 @@
 /* BK_TEST_UNIT
  * The content store: digest validation, verified writes that never publish a
  * corrupt blob; a store being filled refuses links out of it, a store being
- * read follows them; no store waits on a FIFO. */
+ * read follows them; no store waits on a FIFO; the verification that also
+ * gives the SHA-256 of each part of a multipart upload. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,6 +112,63 @@ static void verified_write_then_read(void **state)
     assert_memory_equal(back, data, sizeof data);
     assert_int_equal(bk_store_verify_blob(f->store, digest, sizeof data - 1, &err), BK_EINTEGRITY);
     assert_non_null(strstr(err.msg, "expected size 99999, got 100000"));
+}
+
+/* A blob bigger than the read buffer (256 KiB), so parts straddle reads. */
+enum { BIG = 1000003 };
+
+static void put_blob(fx *f, const unsigned char *data, size_t len, char digest[BK_DIGEST_MAX])
+{
+    bk_err err;
+    digest_of(data, len, digest);
+    bk_blob_writer *w = bk_store_blob_writer(f->store, digest, len, &err);
+    assert_non_null(w);
+    assert_int_equal(bk_blob_writer_write(w, data, len, &err), BK_OK);
+    assert_int_equal(bk_blob_writer_commit(w, &err), BK_OK);
+}
+
+/* One read gives the blob's verdict and each part's SHA-256: parts smaller
+ * than a read, larger, not dividing the size, one part for the whole blob. */
+static void verification_gives_the_part_hashes(void **state)
+{
+    fx *f = *state;
+    bk_err err;
+    unsigned char *data = malloc(BIG);
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = (unsigned char)(i * 7 + i / 251);
+    char digest[BK_DIGEST_MAX];
+    put_blob(f, data, BIG, digest);
+    static const uint64_t part_sizes[] = {4096,   100000, 262144,           300007,
+                                          999999, BIG,    (uint64_t)2 * BIG};
+    for (size_t k = 0; k < sizeof part_sizes / sizeof part_sizes[0]; k++) {
+        uint64_t ps = part_sizes[k];
+        size_t n = (size_t)((BIG + ps - 1) / ps);
+        char(*hex)[65] = calloc(n, sizeof *hex);
+        int fd = -1;
+        assert_int_equal(bk_store_open_verified_parts(f->store, digest, BIG, ps, hex, n, &fd, &err),
+                         BK_OK);
+        close(fd);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t first = i * ps, len = first + ps > BIG ? BIG - first : ps;
+            char want[BK_DIGEST_MAX];
+            digest_of(data + first, (size_t)len, want);
+            assert_string_equal(hex[i], want + 7);
+        }
+        /* The wrong number of parts is refused before anything is read. */
+        assert_int_equal(
+            bk_store_open_verified_parts(f->store, digest, BIG, ps, hex, n + 1, &fd, &err),
+            BK_EINVAL);
+        free(hex);
+    }
+    /* A corrupt blob fails as without parts. */
+    char other[BK_DIGEST_MAX];
+    digest_of("x", 1, other);
+    char(*hex)[65] = calloc(2, sizeof *hex);
+    assert_int_equal(
+        bk_store_open_verified_parts(f->store, other, BIG, BIG / 2 + 1, hex, 2, NULL, &err),
+        BK_ENOTFOUND);
+    free(hex);
+    free(data);
 }
 
 static void corrupt_write_is_never_published(void **state)
@@ -251,6 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(digests_are_validated),
         cmocka_unit_test_setup_teardown(verified_write_then_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(verification_gives_the_part_hashes, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_write_is_never_published, setup, teardown),
         cmocka_unit_test_setup_teardown(links_out_of_the_store_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(reading_follows_links_and_refuses_fifos, setup, teardown),

@@ -70,6 +70,12 @@ typedef struct bk_export_summary {
     size_t manifests; /* manifest objects written */
     size_t
         requests; /* HTTP attempts the client made during the export, retries and parts included */
+    /* Hash once: blob bytes read and checked against their digests (each
+     * uploaded blob once; the payload hashes of its parts come from the same
+     * read), and bytes the S3 client hashed for payload signatures during the
+     * export (the manifests: no blob byte is hashed there). */
+    uint64_t bytes_verified;
+    uint64_t payload_bytes_hashed;
     double seconds;
     int failed; /* ignore-error swallowed a failure; error holds it */
     char error[BK_ERR_MSG_MAX];

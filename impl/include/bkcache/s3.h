@@ -124,6 +124,14 @@ const char *bk_s3_client_region(const bk_s3_client *c);
 const char *bk_s3_client_base_url(const bk_s3_client *c);
 /* HTTP attempts this client has made so far (every retry and part counts). */
 unsigned long long bk_s3_client_requests(const bk_s3_client *c);
+/* Payload bytes this client has hashed so far for x-amz-content-sha256 or
+ * Content-MD5 (a body whose hash the caller handed in is not hashed). */
+unsigned long long bk_s3_client_bytes_hashed(const bk_s3_client *c);
+/* 1 when this client signs an upload with its payload's SHA-256 (plain http,
+ * or unsigned_payload off); 0 when uploads go UNSIGNED-PAYLOAD, as an
+ * aws-chunked body with a trailer, or unsigned: payload hashes the caller
+ * knows are then of no use. */
+int bk_s3_client_hashes_payloads(const bk_s3_client *c);
 /* Fetches credentials now (e.g. to fail early); BK_EAUTH naming what was tried. */
 bk_code bk_s3_client_check_credentials(bk_s3_client *c, bk_err *err);
 
@@ -188,6 +196,12 @@ typedef struct bk_s3_put_options {
      * (a blob's digest): the payload is then not hashed again. For a multipart
      * upload it cannot serve (each part is hashed on its own) and is ignored. */
     const char *payload_sha256;
+    /* The same for each part of a multipart upload (bk_s3_upload_fd), in
+     * order, cut as bk_s3_upload_part_size says: each part is sent with its
+     * own and not hashed again. Ignored when n_part_sha256 is not the
+     * upload's number of parts. */
+    const char (*part_sha256)[65];
+    size_t n_part_sha256;
     /* Conditional write (PutObject only): If-Match with this ETag, or
      * If-None-Match: * when if_none_match is set. A failed condition is
      * 412 PreconditionFailed, never retried. */
@@ -218,6 +232,9 @@ bk_code bk_s3_put_fd(bk_s3_client *c, const char *key, int fd, uint64_t offset, 
  * failure. res->etag is the final ETag. */
 bk_code bk_s3_upload_fd(bk_s3_client *c, const char *key, int fd, uint64_t offset, uint64_t len,
                         const bk_s3_put_options *opts, bk_s3_result *res, bk_err *err);
+/* The part size bk_s3_upload_fd uses for len bytes (part_size, doubled while
+ * more than 10,000 parts would be needed); 0 when it sends one PutObject. */
+uint64_t bk_s3_upload_part_size(const bk_s3_client *c, uint64_t len);
 
 typedef enum bk_s3_metadata_directive {
     BK_S3_METADATA_COPY = 0,

@@ -52,6 +52,14 @@ bk_code bk_store_verify_blob(bk_store *s, const char *digest, uint64_t expected_
  * checked. */
 bk_code bk_store_open_verified(bk_store *s, const char *digest, uint64_t expected_size, int *fd,
                                bk_err *err);
+/* The same, and from that one read also the SHA-256 (hex) of each part of a
+ * multipart upload of the blob in parts of part_size bytes, the last one
+ * shorter, into part_sha256[0..n_parts): its payload hashes, so no byte is
+ * read or hashed again to send it. n_parts must be the number of parts
+ * (BK_EINVAL otherwise); part_size 0 = no parts. */
+bk_code bk_store_open_verified_parts(bk_store *s, const char *digest, uint64_t expected_size,
+                                     uint64_t part_size, char (*part_sha256)[65], size_t n_parts,
+                                     int *fd, bk_err *err);
 
 /* Writing one blob: bytes go to a temporary file in the store and are hashed
  * as they arrive; commit checks size and digest, then renames into place. */
