@@ -4,6 +4,7 @@
 #include "journal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "bkcache/buf.h"
 
@@ -163,6 +165,32 @@ struct ms3_journal {
     size_t n_pending;
 };
 
+/* The journal may be a regular file, a terminal or a FIFO someone reads
+ * (tail -f through mkfifo). Opening a FIFO for writing blocks until a reader
+ * comes, so it is opened non-blocking: without a reader the mock refuses to
+ * start instead of hanging before it listens. Writes then block again, so a
+ * slow reader slows the mock rather than losing journal lines. */
+static bk_code journal_open_file(ms3_journal *j, const char *file, bk_err *err)
+{
+    int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENXIO)
+        return bk_err_set(err, BK_EINVAL,
+                          "the journal %s is a FIFO nobody reads: start its reader first "
+                          "(e.g. cat %s) or give a regular file",
+                          file, file);
+    if (fd < 0)
+        return bk_err_set(err, BK_EIO, "cannot open the journal file %s: %s", file,
+                          strerror(errno));
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ||
+        (j->file = fdopen(fd, "a")) == NULL) {
+        bk_err_set(err, BK_EIO, "cannot open the journal file %s: %s", file, strerror(errno));
+        close(fd);
+        return BK_EIO;
+    }
+    return BK_OK;
+}
+
 ms3_journal *ms3__journal_new(const char *file, size_t max, bk_err *err)
 {
     ms3_journal *j = calloc(1, sizeof(*j));
@@ -173,13 +201,9 @@ ms3_journal *ms3__journal_new(const char *file, size_t max, bk_err *err)
     pthread_mutex_init(&j->lock, NULL);
     j->next_seq = 1;
     j->max = max != 0 ? max : MS3_JOURNAL_MAX_DEFAULT;
-    if (file != NULL) {
-        j->file = fopen(file, "a");
-        if (j->file == NULL) {
-            bk_err_set(err, BK_EIO, "cannot open the journal file %s: %s", file, strerror(errno));
-            ms3__journal_free(j);
-            return NULL;
-        }
+    if (file != NULL && journal_open_file(j, file, err) != BK_OK) {
+        ms3__journal_free(j);
+        return NULL;
     }
     return j;
 }

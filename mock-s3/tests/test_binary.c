@@ -7,11 +7,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +45,7 @@ static int spawn(child *c, const char *const *args)
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
+        alarm(60); /* survives exec: a hung child ends in bounded time */
         execv(MOCK_BIN, (char *const *)argv);
         _exit(127);
     }
@@ -95,6 +98,7 @@ static int run(const char *const *args, char *buf, size_t n)
         dup2(fds[1], 2);
         close(fds[0]);
         close(fds[1]);
+        alarm(20); /* survives exec: a hung run fails instead of hanging the test */
         execv(MOCK_BIN, (char *const *)argv);
         _exit(127);
     }
@@ -487,6 +491,36 @@ static void test_journal_max(void **state)
     free(dir);
 }
 
+/* A FIFO as the journal: without a reader the mock refuses to start (it used
+ * to block in open before listening); with one, the reader gets the lines. */
+static void test_journal_fifo(void **state)
+{
+    (void)state;
+    char *dir = ms3t_tempdir();
+    char fifo[512];
+    snprintf(fifo, sizeof(fifo), "%s/journal.fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *args[] = {"--anonymous", "--bucket", T_BUCKET, "--journal", fifo, NULL};
+    char out[8192];
+    assert_int_equal(run(args, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "is a FIFO nobody reads"));
+
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(rd >= 0);
+    child c;
+    assert_int_equal(spawn(&c, args), 0);
+    assert_int_equal(anonymous_put(c.url, "/bkt/fifo-key"), 200);
+    assert_int_equal(stop(&c, SIGTERM), 0);
+    char line[16384];
+    ssize_t got = read(rd, line, sizeof(line) - 1);
+    assert_true(got > 0);
+    line[got] = '\0';
+    assert_non_null(strstr(line, "\"key\":\"fifo-key\""));
+    close(rd);
+    ms3t_rmtree(dir);
+    free(dir);
+}
+
 /* The next line the child printed after its ready line, prefix checked. */
 static void service_url(child *c, const char *prefix, char *url, size_t n)
 {
@@ -631,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_admin_token),
         cmocka_unit_test(test_no_admin_and_exposure_warning),
         cmocka_unit_test(test_journal_max),
+        cmocka_unit_test(test_journal_fifo),
         cmocka_unit_test(test_credential_services),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
