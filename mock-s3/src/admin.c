@@ -6,12 +6,15 @@
  * journal shows every key and access key id, so who may call them is decided
  * first (ms3__admin_admit): not at all with no_admin; never a browser (an
  * Origin header, or a POST that is not application/json: what a web page can
- * send without a preflight, which the mock never grants); with admin_token,
+ * send without a preflight, which the mock never grants; without a token,
+ * nor a Host name a web page could have rebound to us); with admin_token,
  * only a request carrying it as a bearer token, except the journal page
  * (GET /_mock/ui): it is static and holds no data, so a browser can load
  * it, and everything it shows comes from the other endpoints, token and
  * all. Then one row of `routes` answers. */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,50 @@ static int bearer_ok(const ms3_req *r, const char *token)
     return ms3__secret_equal(v, token);
 }
 
+/* DNS rebinding: a page on a name its owner points at 127.0.0.1 makes the
+ * browser's requests same-origin, so its GETs carry no Origin header and it
+ * reads their answers. Such a name has dots and is none of ours; an IP
+ * address, localhost (and *.localhost), a name without dots (a compose
+ * service, a hosts entry) or a name under --virtual-host-suffix is not. A
+ * request without a Host header comes from no browser. */
+static int host_is_ours(const char *host, const char *vhost_suffix)
+{
+    if (host == NULL)
+        return 1;
+    char name[256];
+    size_t n = strlen(host);
+    if (n >= sizeof(name))
+        return 0;
+    memcpy(name, host, n + 1);
+    if (name[0] == '[') { /* [v6]:port */
+        char *end = strchr(name, ']');
+        if (end == NULL)
+            return 0;
+        *end = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, name + 1, &a6) == 1;
+    }
+    char *colon = strchr(name, ':');
+    if (colon != NULL)
+        *colon = '\0';
+    n = strlen(name);
+    if (n > 0 && name[n - 1] == '.') /* the absolute form names the same host */
+        name[--n] = '\0';
+    struct in_addr a4;
+    if (inet_pton(AF_INET, name, &a4) == 1 || strchr(name, '.') == NULL)
+        return 1;
+    const char *suffixes[] = {"localhost", vhost_suffix};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        const char *sfx = suffixes[i];
+        size_t k = sfx != NULL ? strlen(sfx) : 0;
+        if (k == 0 || k > n)
+            continue;
+        if (strcasecmp(name + n - k, sfx) == 0 && (k == n || name[n - k - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
 typedef struct admin_route admin_route;
 static const admin_route *find_route(const char *method, const char *path);
 static int route_is_page(const admin_route *route);
@@ -77,6 +124,13 @@ int ms3__admin_admit(ms3_req *r)
     }
     if (ms3__req_header(r, "Origin") != NULL) {
         reply_error(r, 403, "admin requests from a web page (an Origin header) are refused");
+        return -1;
+    }
+    if (s->admin_token == NULL && !host_is_ours(ms3__req_header(r, "Host"), s->vhost_suffix)) {
+        reply_error(r, 403,
+                    "admin requests for this Host are refused (a web page can point any name "
+                    "at this address): call the mock by IP address, localhost or a name "
+                    "without dots, or set --admin-token");
         return -1;
     }
     const admin_route *route = find_route(r->method, r->route.raw_path + strlen("/_mock"));

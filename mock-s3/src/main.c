@@ -91,9 +91,10 @@ static void usage(FILE *out)
           "the port can add credentials (and then read and write every bucket), reset\n"
           "(with --data-dir that deletes the stored files), inject faults, move the clock\n"
           "and read the journal (every key and access key id). They refuse requests from\n"
-          "web pages (an Origin header, or a POST that is not application/json). On\n"
-          "127.0.0.1 only this machine can reach them; listening anywhere else without\n"
-          "--admin-token or --no-admin prints a warning.\n",
+          "web pages (an Origin header, a POST that is not application/json, or, with\n"
+          "no --admin-token, a Host that is no IP address, localhost or name without\n"
+          "dots: a rebound DNS name). On 127.0.0.1 only this machine can reach them;\n"
+          "listening anywhere else without --admin-token or --no-admin prints a warning.\n",
           out);
 }
 

@@ -434,6 +434,29 @@ static void test_admin_refuses_browsers(void **state)
     assert_int_equal(ms3_server_object_count(srv, T_BUCKET), 0);
 }
 
+/* DNS rebinding: a same-origin GET from a page whose name was pointed at
+ * the mock carries no Origin; its Host names the page's site and is refused.
+ * Addresses, localhost names, single labels and the virtual-host suffix pass. */
+static void test_admin_refuses_rebound_hosts(void **state)
+{
+    (void)state;
+    ms3t_request rq = {0};
+    rq.method = "GET";
+    rq.target = "/_mock/journal";
+    const char *refused[] = {"evil.example:8080", "evil.example", "127.0.0.1.nip.io",
+                             "localhost.evil.example", "[::1"};
+    const char *passed[] = {"127.0.0.1:9000", "[::1]:9000",   "localhost",
+                            "LOCALHOST.:1",   "mock-s3:9000", "notlocalhost"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        rq.host = refused[i];
+        assert_int_equal(ms3t_send_status(srv, &rq), 403);
+    }
+    for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++) {
+        rq.host = passed[i];
+        assert_int_equal(ms3t_send_status(srv, &rq), 200);
+    }
+}
+
 /* A header value longer than the journal keeps is cut with a marker; the
  * entry stays small whatever the request carried. */
 static void test_journal_truncates_long_headers(void **state)
@@ -484,6 +507,10 @@ static void test_admin_token_and_no_admin(void **state)
     const char *right[] = {"Authorization: bearer  tok-inproc", NULL};
     rq.headers = right;
     assert_int_equal(ms3t_send_status(s, &rq), 200);
+    /* With a token, any Host name may call: a rebound page cannot know it. */
+    rq.host = "mock.example.com";
+    assert_int_equal(ms3t_send_status(s, &rq), 200);
+    rq.host = NULL;
     assert_int_equal(ms3_server_put_object(s, T_BUCKET, "x", "x", 1, NULL, NULL), 0);
     ms3_server_reset(s);
     assert_int_equal(ms3_server_object_count(s, T_BUCKET), 0);
@@ -625,6 +652,7 @@ int main(void)
         cmocka_unit_test_setup(test_journal_says_why, reset),
         cmocka_unit_test_setup(test_clock_and_age, reset),
         cmocka_unit_test_setup(test_setup_endpoints, reset),
+        cmocka_unit_test_setup(test_admin_refuses_rebound_hosts, reset),
         cmocka_unit_test_setup(test_admin_refuses_browsers, reset),
         cmocka_unit_test_setup(test_journal_truncates_long_headers, reset),
         cmocka_unit_test_setup(test_admin_token_and_no_admin, reset),
