@@ -102,7 +102,7 @@ static void print_tree(const listing *l)
     }
 }
 
-static void listing_free(listing *l)
+static void listing_clear(listing *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->keys[i]);
@@ -184,6 +184,170 @@ static int on_option(void *ud, int opt, const char *arg)
     return 0;
 }
 
+/* Everything the demo holds, released by demo_clear whatever step failed. */
+typedef struct demo {
+    const char *graph_path, *mode;
+    cli_options opts;
+    ms3_server *mock;
+    bk_graph *graph;
+    bk_cache_config *cfg;
+    bk_store *store, *dest;
+    bk_s3cache *cache;
+    bk_progress *progress;
+    bk_s3_attrs attrs;
+    bk_import_result imported;
+    bk_export_summary exported;
+    uint64_t seq; /* the journal's last request before the current step */
+    listing bucket;
+    char tmp[256];
+} demo;
+
+/* Starts the mock in this process with fresh random credentials (it accepts
+ * nothing else) and builds the cache attributes that point at it. */
+static int demo_start_mock(demo *d)
+{
+    unsigned char rnd[24];
+    char access_key[32], secret[64];
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        return cli_fail("demo", "no randomness for credentials");
+    snprintf(access_key, sizeof access_key, "AKIADEMO%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5]);
+    for (size_t i = 0; i < 18; i++)
+        snprintf(secret + 2 * i, 3, "%02x", rnd[6 + i]);
+
+    bk_err err;
+    bk_err_clear(&err);
+    ms3_options mo;
+    ms3_options_init(&mo);
+    d->mock = ms3_server_start(&mo, &err);
+    if (d->mock == NULL ||
+        ms3_server_add_credentials(d->mock, access_key, secret, NULL, &err) != 0 ||
+        ms3_server_create_bucket(d->mock, BUCKET, &err) != 0)
+        return cli_fail("demo", "starting the mock S3: %s", err.msg);
+    printf("mock S3 listening on %s (in this process, in memory), bucket %s\n",
+           ms3_server_url(d->mock), BUCKET);
+
+    char attr_text[1024];
+    snprintf(attr_text, sizeof attr_text,
+             "type=s3,bucket=%s,region=us-east-1,endpoint_url=%s,use_path_style=true,"
+             "access_key_id=%s,secret_access_key=%s,mode=%s",
+             BUCKET, ms3_server_url(d->mock), access_key, secret, d->mode);
+    return cli_parse_attrs("demo", attr_text, 1, &d->attrs) != 0 ? 1 : 0;
+}
+
+/* The graph fixture, its cache config, its content store and the S3 cache. */
+static int demo_load(demo *d)
+{
+    bk_err err;
+    if (bk_graph_load(d->graph_path, &d->graph, &err) != BK_OK)
+        return cli_fail("demo", "%s (pass --graph FILE)", err.msg);
+    const char *store_dir = d->graph->store_dir ? d->graph->store_dir : ".";
+    if (bk_chains_config_from_graph(d->graph, d->attrs.policy.mode, &d->cfg, &err) != BK_OK ||
+        (d->store = bk_store_open(store_dir, 0, &err)) == NULL ||
+        (d->cache = bk_s3cache_open(&d->attrs, NULL, &err)) == NULL)
+        return cli_fail("demo", "%s", err.msg);
+    printf("graph %s: %s\n", d->graph_path, d->graph->description ? d->graph->description : "");
+    return 0;
+}
+
+static int demo_export(demo *d)
+{
+    char label[1200];
+    snprintf(label, sizeof label, "export (mode=%s): %zu records, %zu layers", d->mode,
+             d->cfg->n_records, d->cfg->n_layers);
+    if (run_export(label, &d->attrs, d->cache, d->store, d->cfg, &d->opts, &d->exported) != 0)
+        return 1;
+    print_requests(d->mock, 0);
+    d->seq = last_seq(d->mock);
+    return 0;
+}
+
+/* Imports into a fresh store in a temporary directory and checks that the
+ * imported graph is the exported one. */
+static int demo_import(demo *d)
+{
+    bk_err err;
+    snprintf(d->tmp, sizeof d->tmp, "%s/bkcache-demo-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(d->tmp) == NULL) {
+        cli_fail("demo", "temporary directory %s: %s", d->tmp, strerror(errno));
+        d->tmp[0] = '\0';
+        return 1;
+    }
+    if ((d->dest = bk_store_open(d->tmp, 1, &err)) == NULL)
+        return cli_fail("demo", "temporary directory: %s", err.msg);
+    printf("== import into a fresh content store\n");
+    fflush(stdout);
+    bk_import_options io = {0};
+    io.cache = d->cache;
+    io.dest = d->dest;
+    io.progress = d->progress ? cli_progress_emit : NULL;
+    io.progress_ud = d->progress;
+    bk_code rc = bk_import(&io, &d->imported, &err);
+    bk_progress_finish(d->progress);
+    if (rc != BK_OK || !d->imported.found)
+        return cli_fail("demo", "import failed: %s", rc ? err.msg : "no manifest");
+    print_requests(d->mock, d->seq);
+    d->seq = last_seq(d->mock);
+
+    bk_buf want = BK_BUF_INIT, got = BK_BUF_INIT;
+    int rendered = bk_import_graph_json(d->cfg, &want, &err) == BK_OK &&
+                   bk_import_graph_json(d->imported.usable, &got, &err) == BK_OK;
+    int same = rendered && strcmp(bk_buf_str(&want), bk_buf_str(&got)) == 0 &&
+               d->imported.fetched == d->exported.blobs;
+    bk_buf_clear(&want);
+    bk_buf_clear(&got);
+    if (!rendered)
+        return cli_fail("demo", "comparing the graphs: %s", err.msg);
+    if (!same)
+        return cli_fail("demo", "the imported graph differs from the exported one");
+    printf("   verified: %zu blobs fetched with digest and size checked; the imported graph "
+           "equals the exported one (%zu records)\n",
+           d->imported.fetched, d->imported.usable->n_records);
+    return 0;
+}
+
+/* Nothing changed, so a second export uploads nothing. */
+static int demo_reexport(demo *d)
+{
+    bk_export_summary again;
+    if (run_export("re-export, nothing changed", &d->attrs, d->cache, d->store, d->cfg, &d->opts,
+                   &again) != 0)
+        return 1;
+    print_requests(d->mock, d->seq);
+    if (again.uploaded != 0 || again.skipped != again.blobs)
+        return cli_fail("demo", "the re-export uploaded %zu blobs, expected none", again.uploaded);
+    return 0;
+}
+
+static int demo_show_layout(demo *d)
+{
+    bk_err err;
+    printf("== bucket layout\n");
+    if (bk_s3_list_each(d->cache->client, &(bk_s3_list_params){0}, collect, &d->bucket, &err) !=
+        BK_OK)
+        return cli_fail("demo", "listing the bucket: %s", err.msg);
+    print_tree(&d->bucket);
+    return 0;
+}
+
+static void demo_clear(demo *d)
+{
+    fflush(stdout);
+    listing_clear(&d->bucket);
+    bk_import_result_clear(&d->imported);
+    bk_s3cache_free(d->cache);
+    bk_store_free(d->dest);
+    bk_store_free(d->store);
+    if (d->tmp[0] != '\0' && nftw(d->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        cli_fail("demo", "could not remove %s", d->tmp);
+    bk_config_free(d->cfg);
+    bk_graph_free(d->graph);
+    bk_s3_attrs_clear(&d->attrs);
+    bk_progress_free(d->progress);
+    ms3_server_stop(d->mock);
+}
+
 int bk_cmd_demo(int argc, char **argv)
 {
     static const struct option own[] = {
@@ -191,161 +355,28 @@ int bk_cmd_demo(int argc, char **argv)
         {"mode", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0},
     };
-    demo_own d = {DEFAULT_GRAPH, "max"};
+    demo_own o = {DEFAULT_GRAPH, "max"};
     const cli_command cmd = {.name = "demo",
                              .shared = CLI_PROGRESS,
                              .own = own,
                              .on_own = on_option,
-                             .ud = &d,
+                             .ud = &o,
                              .usage = usage,
                              .operands = 0};
-    cli_options opts = {0};
-    opts.progress_default = "plain";
+    demo d;
+    memset(&d, 0, sizeof d);
+    d.opts.progress_default = "plain";
     int first = 0;
-    int parsed = cli_parse(&cmd, argc, argv, &opts, &first);
+    int parsed = cli_parse(&cmd, argc, argv, &d.opts, &first);
     if (parsed != CLI_CONTINUE)
         return parsed;
-    const char *graph_path = d.graph, *mode = d.mode;
-    bk_progress_style style = opts.progress;
-
-    int status = 1;
-    bk_err err;
-    bk_err_clear(&err);
-    ms3_server *mock = NULL;
-    bk_graph *graph = NULL;
-    bk_cache_config *cfg = NULL;
-    bk_store *store = NULL, *dest = NULL;
-    bk_s3cache *cache = NULL;
+    d.graph_path = o.graph;
+    d.mode = o.mode;
     /* One stream, so headings and progress stay in order in a log. */
-    bk_progress *progress = bk_progress_new(stdout, style);
-    bk_s3_attrs attrs;
-    memset(&attrs, 0, sizeof attrs);
-    bk_import_result imported;
-    memset(&imported, 0, sizeof imported);
-    bk_buf want = BK_BUF_INIT, got = BK_BUF_INIT;
-    listing l = {0};
-    char tmp[256] = "";
+    d.progress = bk_progress_new(stdout, d.opts.progress);
 
-    /* Fresh random credentials: the demo's mock accepts nothing else. */
-    unsigned char rnd[24];
-    char access_key[32], secret[64];
-    if (RAND_bytes(rnd, sizeof rnd) != 1) {
-        cli_fail("demo", "no randomness for credentials");
-        goto done;
-    }
-    snprintf(access_key, sizeof access_key, "AKIADEMO%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1],
-             rnd[2], rnd[3], rnd[4], rnd[5]);
-    for (size_t i = 0; i < 18; i++)
-        snprintf(secret + 2 * i, 3, "%02x", rnd[6 + i]);
-
-    ms3_options mo;
-    ms3_options_init(&mo);
-    mock = ms3_server_start(&mo, &err);
-    if (mock == NULL || ms3_server_add_credentials(mock, access_key, secret, NULL, &err) != 0 ||
-        ms3_server_create_bucket(mock, BUCKET, &err) != 0) {
-        cli_fail("demo", "starting the mock S3: %s", err.msg);
-        goto done;
-    }
-    printf("mock S3 listening on %s (in this process, in memory), bucket %s\n",
-           ms3_server_url(mock), BUCKET);
-
-    char attr_text[1024];
-    snprintf(attr_text, sizeof attr_text,
-             "type=s3,bucket=%s,region=us-east-1,endpoint_url=%s,use_path_style=true,"
-             "access_key_id=%s,secret_access_key=%s,mode=%s",
-             BUCKET, ms3_server_url(mock), access_key, secret, mode);
-    if (cli_parse_attrs("demo", attr_text, 1, &attrs) != 0)
-        goto done;
-
-    if (bk_graph_load(graph_path, &graph, &err) != BK_OK) {
-        cli_fail("demo", "%s (pass --graph FILE)", err.msg);
-        goto done;
-    }
-    if (bk_chains_config_from_graph(graph, attrs.policy.mode, &cfg, &err) != BK_OK ||
-        (store = bk_store_open(graph->store_dir ? graph->store_dir : ".", 0, &err)) == NULL ||
-        (cache = bk_s3cache_open(&attrs, NULL, &err)) == NULL) {
-        cli_fail("demo", "%s", err.msg);
-        goto done;
-    }
-    printf("graph %s: %s\n", graph_path, graph->description ? graph->description : "");
-
-    char label[1200];
-    snprintf(label, sizeof label, "export (mode=%s): %zu records, %zu layers", mode, cfg->n_records,
-             cfg->n_layers);
-    bk_export_summary sum;
-    if (run_export(label, &attrs, cache, store, cfg, &opts, &sum) != 0)
-        goto done;
-    print_requests(mock, 0);
-    uint64_t seq = last_seq(mock);
-
-    snprintf(tmp, sizeof tmp, "%s/bkcache-demo-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(tmp) == NULL) {
-        cli_fail("demo", "temporary directory %s: %s", tmp, strerror(errno));
-        tmp[0] = '\0';
-        goto done;
-    }
-    if ((dest = bk_store_open(tmp, 1, &err)) == NULL) {
-        cli_fail("demo", "temporary directory: %s", err.msg);
-        goto done;
-    }
-    printf("== import into a fresh content store\n");
-    fflush(stdout);
-    bk_import_options io = {0};
-    io.cache = cache;
-    io.dest = dest;
-    io.progress = progress ? cli_progress_emit : NULL;
-    io.progress_ud = progress;
-    bk_code rc = bk_import(&io, &imported, &err);
-    bk_progress_finish(progress);
-    if (rc != BK_OK || !imported.found) {
-        cli_fail("demo", "import failed: %s", rc ? err.msg : "no manifest");
-        goto done;
-    }
-    print_requests(mock, seq);
-    seq = last_seq(mock);
-    if (bk_import_graph_json(cfg, &want, &err) != BK_OK ||
-        bk_import_graph_json(imported.usable, &got, &err) != BK_OK)
-        goto done;
-    if (strcmp(bk_buf_str(&want), bk_buf_str(&got)) != 0 || imported.fetched != sum.blobs) {
-        cli_fail("demo", "the imported graph differs from the exported one");
-        goto done;
-    }
-    printf("   verified: %zu blobs fetched with digest and size checked; the imported graph "
-           "equals the exported one (%zu records)\n",
-           imported.fetched, imported.usable->n_records);
-
-    bk_export_summary again;
-    if (run_export("re-export, nothing changed", &attrs, cache, store, cfg, &opts, &again) != 0)
-        goto done;
-    print_requests(mock, seq);
-    if (again.uploaded != 0 || again.skipped != again.blobs) {
-        cli_fail("demo", "the re-export uploaded %zu blobs, expected none", again.uploaded);
-        goto done;
-    }
-
-    printf("== bucket layout\n");
-    if (bk_s3_list_each(cache->client, &(bk_s3_list_params){0}, collect, &l, &err) != BK_OK) {
-        cli_fail("demo", "listing the bucket: %s", err.msg);
-        goto done;
-    }
-    print_tree(&l);
-    status = 0;
-done:
-    fflush(stdout);
-    listing_free(&l);
-    bk_buf_clear(&want);
-    bk_buf_clear(&got);
-    bk_import_result_clear(&imported);
-    bk_s3cache_free(cache);
-    bk_store_free(dest);
-    bk_store_free(store);
-    if (tmp[0] != '\0' && nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        cli_fail("demo", "could not remove %s", tmp);
-    bk_config_free(cfg);
-    bk_graph_free(graph);
-    bk_s3_attrs_clear(&attrs);
-    bk_progress_free(progress);
-    ms3_server_stop(mock);
-    return status;
+    int failed = demo_start_mock(&d) || demo_load(&d) || demo_export(&d) || demo_import(&d) ||
+                 demo_reexport(&d) || demo_show_layout(&d);
+    demo_clear(&d);
+    return failed ? 1 : 0;
 }
