@@ -86,6 +86,11 @@ static const shared_opt shared_opts[] = {
      NULL,
      "do not verify TLS certificates (test servers only;\n"
      "warns on every run)"},
+    {CLI_VERBOSE,
+     {"verbose", no_argument, NULL, 'v'},
+     NULL,
+     "say how the bucket is addressed (path style or\n"
+     "virtual host) and why"},
 };
 
 #define N_SHARED (sizeof shared_opts / sizeof shared_opts[0])
@@ -179,7 +184,8 @@ static void limit_help(char *buf, size_t size, const char *what, long default_ms
 static void help_line(FILE *out, const shared_opt *s, const char *progress_default)
 {
     char left[64], text[160];
-    snprintf(left, sizeof left, "--%s%s%s", s->opt.name, s->arg ? " " : "", s->arg ? s->arg : "");
+    snprintf(left, sizeof left, "%s--%s%s%s", s->opt.val == 'v' ? "-v, " : "", s->opt.name,
+             s->arg ? " " : "", s->arg ? s->arg : "");
     bk_s3_config defaults;
     bk_s3_config_init(&defaults);
     const char *help = s->help;
@@ -281,6 +287,9 @@ static int take_shared(const char *cmd, int opt, const char *arg, cli_options *o
     case OPT_INSECURE:
         o->insecure = 1;
         return 0;
+    case 'v':
+        o->verbose = 1;
+        return 0;
     default:
         return cli_fail(cmd, "internal error: option %d has no handler", opt);
     }
@@ -341,7 +350,8 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_options *o, int *
     struct option longopts[64];
     build_longopts(c, longopts, sizeof longopts / sizeof longopts[0]);
     char shortopts[32];
-    snprintf(shortopts, sizeof shortopts, ":h%s", c->own_short ? c->own_short : "");
+    snprintf(shortopts, sizeof shortopts, ":h%s%s", c->shared & CLI_VERBOSE ? "v" : "",
+             c->own_short ? c->own_short : "");
     const char *progress_arg = NULL;
     opterr = 0;
     optind = 1;
@@ -356,7 +366,7 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_options *o, int *
             return cli_fail(c->name, "option %s needs a value", offending(argv, shortopt));
         } else if (opt == '?') {
             return cli_fail(c->name, "unknown option '%s' (see --help)", offending(argv, shortopt));
-        } else if (opt >= CLI_OPT_BASE) {
+        } else if (opt >= CLI_OPT_BASE || (opt == 'v' && (c->shared & CLI_VERBOSE))) {
             status = take_shared(c->name, opt, optarg, o, &progress_arg);
         } else {
             status = c->on_own(c->ud, opt, optarg);

@@ -23,6 +23,7 @@ enum {
     CLI_SIZES = 1u << 5,         /* --copy-limit, --multipart-threshold, --part-size SIZE */
     CLI_MISSING_BLOBS = 1u << 6, /* --missing-blobs MODE */
     CLI_NETWORK = 1u << 7,       /* --connect-timeout, --timeout, --ca-bundle, --insecure */
+    CLI_VERBOSE = 1u << 8,       /* -v, --verbose */
 };
 
 /* The values of the shared options (zero: not given, the library's default). */
@@ -40,6 +41,7 @@ typedef struct cli_options {
     long timeout_ms;
     const char *ca_bundle;
     int insecure;
+    int verbose;
 } cli_options;
 
 /* Returns 0, or the exit status (after printing one line) for a bad value. */

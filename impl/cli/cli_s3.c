@@ -35,6 +35,8 @@ bk_s3cache *cli_s3_cache(const char *cmd, const bk_s3_attrs *attrs, const cli_op
     bk_s3cache *cache = bk_s3cache_open(attrs, &tuning, &err);
     if (cache == NULL)
         cli_fail(cmd, "%s", err.msg);
+    else if (o != NULL && (o->verbose || o->dry_run))
+        cli_note(stderr, "%s: addressing: %s", cmd, bk_s3_client_addressing(cache->client));
     return cache;
 }
 

@@ -22,7 +22,7 @@
 
 extern char **environ;
 
-#define SHARED (CLI_CACHE_FROM | CLI_STRICT | CLI_NETWORK)
+#define SHARED (CLI_CACHE_FROM | CLI_STRICT | CLI_NETWORK | CLI_VERBOSE)
 
 static void usage(FILE *out)
 {

@@ -11,7 +11,8 @@
 #include "cli_s3.h"
 #include "cmd.h"
 
-#define SHARED (CLI_CACHE_FROM | CLI_MISSING_BLOBS | CLI_STRICT | CLI_PROGRESS | CLI_NETWORK)
+#define SHARED                                                                                     \
+    (CLI_CACHE_FROM | CLI_MISSING_BLOBS | CLI_STRICT | CLI_PROGRESS | CLI_NETWORK | CLI_VERBOSE)
 
 static void usage(FILE *out)
 {

@@ -8,7 +8,8 @@
 #include "cli_s3.h"
 #include "cmd.h"
 
-#define SHARED (CLI_CACHE_TO | CLI_STRICT | CLI_DRY_RUN | CLI_PROGRESS | CLI_SIZES | CLI_NETWORK)
+#define SHARED                                                                                     \
+    (CLI_CACHE_TO | CLI_STRICT | CLI_DRY_RUN | CLI_PROGRESS | CLI_SIZES | CLI_NETWORK | CLI_VERBOSE)
 
 static void usage(FILE *out)
 {

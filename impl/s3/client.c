@@ -394,6 +394,11 @@ const char *bk_s3_client_base_url(const bk_s3_client *c)
     return c->base_url;
 }
 
+const char *bk_s3_client_addressing(const bk_s3_client *c)
+{
+    return c->ep.addressing;
+}
+
 void bk__s3_where(const bk_s3_client *c, const char *key, char *out, size_t size)
 {
     if (key != NULL)

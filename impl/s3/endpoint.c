@@ -1,5 +1,6 @@
 #include "endpoint.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,27 +29,75 @@ static int encode_keep_colon(bk_buf *out, const char *s)
     return out->failed ? -1 : 0;
 }
 
+/* What S3 accepts as a bucket name in some region: today's 3 to 63 of
+ * a-z 0-9 . -, and us-east-1's legacy names of up to 255 characters with
+ * upper case and '_'. Names the SDK cannot put in a host name are still
+ * reachable by path. */
 static int valid_bucket(const char *b)
 {
     size_t n = strlen(b);
-    if (n < 3 || n > 63)
+    if (n < 1 || n > 255)
         return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)b[i];
-        /* Lower-case names are what S3 allows today; upper case and '_' only
-         * exist in legacy us-east-1 buckets and need path style. */
-        if (!(islower(c) || isdigit(c) || c == '-' || c == '.' || isupper(c) || c == '_'))
+        if (!(isalnum(c) || c == '-' || c == '.' || c == '_'))
             return 0;
     }
     return 1;
 }
 
-static int bucket_is_dns_safe(const char *b)
+/* Go's netip.ParseAddr: a dotted-quad IPv4 or an IPv6 address (no brackets). */
+static int is_ip_address(const char *s)
 {
-    for (const char *p = b; *p; p++)
-        if (isupper((unsigned char)*p) || *p == '_')
-            return 0;
-    return b[0] != '.' && b[0] != '-' && strstr(b, "..") == NULL;
+    unsigned char addr[16];
+    char v6[64];
+    size_t n = strcspn(s, "%"); /* an IPv6 zone ("fe80::1%eth0") is still an address */
+    if (n >= sizeof v6)
+        return 0;
+    memcpy(v6, s, n);
+    v6[n] = '\0';
+    return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, v6, addr) == 1;
+}
+
+/* Why the SDK's isVirtualHostableS3Bucket refuses bucket (with dots allowed
+ * as label separators when sub_domains), in the order it checks: formatted
+ * like an IP address, then each label's length (3 to 63), upper case, and
+ * characters other than a-z 0-9 '-'. NULL when the bucket can be a host
+ * name. why holds the text. */
+static const char *not_host_label(const char *bucket, int sub_domains, char *why, size_t size)
+{
+    if (is_ip_address(bucket)) {
+        snprintf(why, size, "bucket %s is formatted like an IP address", bucket);
+        return why;
+    }
+    const char *label = bucket;
+    for (;;) {
+        size_t n = sub_domains ? strcspn(label, ".") : strlen(label);
+        if (n == 0) {
+            snprintf(why, size, "bucket %s has an empty label (\"..\" or a dot at an end)", bucket);
+            return why;
+        }
+        if (n < 3 || n > 63) {
+            snprintf(why, size, "%s %.*s has %zu characters, not 3 to 63",
+                     sub_domains ? "label" : "bucket", (int)(n > 70 ? 70 : n), label, n);
+            return why;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (isupper((unsigned char)label[i])) {
+                snprintf(why, size, "bucket %s has upper case letters", bucket);
+                return why;
+            }
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)label[i];
+            if (!(islower(c) || isdigit(c) || c == '-')) {
+                snprintf(why, size, "bucket %s has '%c', which a host name cannot have", bucket, c);
+                return why;
+            }
+        }
+        if (label[n] == '\0')
+            return NULL;
+        label += n + 1;
+    }
 }
 
 static bk_code set_host(bk_endpoint *out, const char *prefix, const char *host, int port,
@@ -75,9 +124,55 @@ static bk_code place_bucket(bk_endpoint *out, const char *bucket, const char *ho
         snprintf(out->base_path + n, sizeof out->base_path - n, "/%s", bucket);
         return set_host(out, "", host, port, err);
     }
-    char prefix[80];
+    char prefix[260];
     snprintf(prefix, sizeof prefix, "%s.", bucket);
     return set_host(out, prefix, host, port, err);
+}
+
+/* Path style or virtual host, and why, by the SDK's rules (service/s3's
+ * endpoint rules, without FIPS, dual-stack, accelerate, ARNs or S3 Express):
+ * path style when forced, when the endpoint host is an IP address, and when
+ * the bucket cannot be a host label; a bucket of several valid labels
+ * ("web.cache.bkt") stays in the host name over http to a custom endpoint (the
+ * SDK does not look at the endpoint's host then) but goes by path over https,
+ * where no certificate for *.host matches it. */
+static int choose_path_style(const char *bucket, const char *host, int custom, int https,
+                             int use_path_style, char *why, size_t size)
+{
+    char label_why[200];
+    if (use_path_style) {
+        snprintf(why, size, "path style (use_path_style=true)");
+        return 1;
+    }
+    if (not_host_label(bucket, 0, label_why, sizeof label_why) == NULL) {
+        char bare[256]; /* an IPv6 host without its URL brackets */
+        size_t n = strlen(host);
+        if (host[0] == '[' && n > 2)
+            snprintf(bare, sizeof bare, "%.*s", (int)(n - 2), host + 1);
+        else
+            snprintf(bare, sizeof bare, "%s", host);
+        if (custom && is_ip_address(bare)) {
+            snprintf(why, size, "path style (endpoint host %s is an IP address)", host);
+            return 1;
+        }
+        snprintf(why, size, "virtual host %s.%s (bucket %s is a valid DNS label)", bucket, host,
+                 bucket);
+        return 0;
+    }
+    const char *label_problem = not_host_label(bucket, 1, label_why, sizeof label_why);
+    if (label_problem == NULL && custom && !https) {
+        snprintf(why, size,
+                 "virtual host %s.%s (bucket %s has dots: over http they stay in the host name)",
+                 bucket, host, bucket);
+        return 0;
+    }
+    if (label_problem == NULL)
+        snprintf(why, size,
+                 "path style (bucket %s has dots: over https no certificate for *.%s matches it)",
+                 bucket, host);
+    else
+        snprintf(why, size, "path style (%s)", label_problem);
+    return 1;
 }
 
 /* AWS itself: https://s3.<region>.amazonaws.com. */
@@ -92,8 +187,8 @@ static bk_code resolve_aws(const char *region, const char *bucket, int use_path_
     out->https = 1;
     char host[160];
     snprintf(host, sizeof host, "s3.%s.amazonaws.com", region);
-    /* Dotted bucket names break the *.s3 TLS wildcard: the SDK uses path style. */
-    out->path_style = use_path_style || !bucket_is_dns_safe(bucket) || strchr(bucket, '.');
+    out->path_style = choose_path_style(bucket, host, 0, 1, use_path_style, out->addressing,
+                                        sizeof out->addressing);
     return place_bucket(out, bucket, host, 0, err);
 }
 
@@ -170,7 +265,7 @@ static bk_code parse_endpoint_url(const char *endpoint_url, bk_endpoint *out, ch
     size_t path_len = strlen(path);
     while (path_len > 0 && path[path_len - 1] == '/')
         path_len--;
-    if (path_len >= sizeof out->base_path - 70)
+    if (path_len >= sizeof out->base_path - 260) /* room for "/<bucket>" */
         return bk_err_set(err, BK_EINVAL, "endpoint_url path too long");
     memcpy(out->base_path, path, path_len);
     out->base_path[path_len] = '\0';
@@ -183,7 +278,8 @@ bk_code bk__endpoint_resolve(const char *region, const char *bucket, const char 
     memset(out, 0, sizeof *out);
     if (bucket == NULL || !valid_bucket(bucket))
         return bk_err_set(err, BK_EINVAL,
-                          "invalid bucket name \"%s\": 3 to 63 characters of a-z, 0-9, '.' and '-'",
+                          "invalid bucket name \"%s\": 1 to 255 characters of a-z, A-Z, 0-9, "
+                          "'.', '-' and '_'",
                           bucket ? bucket : "");
     snprintf(out->bucket, sizeof out->bucket, "%s", bucket);
     if (endpoint_url == NULL || endpoint_url[0] == '\0')
@@ -193,11 +289,8 @@ bk_code bk__endpoint_resolve(const char *region, const char *bucket, const char 
     bk_code rc = parse_endpoint_url(endpoint_url, out, host, sizeof host, &port, err);
     if (rc != BK_OK)
         return rc;
-    out->path_style = use_path_style;
-    if (!out->path_style && (!bucket_is_dns_safe(bucket) || host[0] == '['))
-        return bk_err_set(err, BK_EINVAL,
-                          "bucket \"%s\" cannot be used in a host name; set use_path_style=true",
-                          bucket);
+    out->path_style = choose_path_style(bucket, host, 1, out->https, use_path_style,
+                                        out->addressing, sizeof out->addressing);
     return place_bucket(out, bucket, host, port, err);
 }
 

@@ -1,7 +1,7 @@
 /* Where requests for a bucket go, and how keys appear in URLs.
  *
  * AWS (no endpoint_url): virtual-hosted https://<bucket>.s3.<region>.amazonaws.com,
- * or with use_path_style https://s3.<region>.amazonaws.com/<bucket>.
+ * or path style https://s3.<region>.amazonaws.com/<bucket>.
  * Custom endpoint_url (http or https, optional port, optional base path):
  * path style puts the bucket in the path, otherwise the bucket is prepended to
  * the host name (bucket.host:port), as the SDK does.
@@ -28,12 +28,18 @@ typedef struct bk_endpoint {
     int port;              /* 0 = the scheme's default */
     char host_header[300]; /* Host value: host, plus ":port" when not the default */
     char base_path[512];   /* "" or "/base" (no trailing slash), plus "/<bucket>" for path style */
-    char bucket[64];
+    char bucket[256];
     int path_style;
+    char addressing[400]; /* the style and why: "path style (endpoint host 127.0.0.1 is an
+                             IP address)" */
 } bk_endpoint;
 
-/* region is needed for AWS; bucket must be a valid S3 bucket name (3-63
- * characters). endpoint_url NULL or "" = AWS. BK_EINVAL with a message naming
+/* region is needed for AWS; bucket is 1 to 255 characters of a-z A-Z 0-9 . - _
+ * (S3's legacy names included). endpoint_url NULL or "" = AWS. The style is
+ * the SDK's (see choose_path_style in endpoint.c): path style when forced,
+ * when the bucket cannot be a host label (upper case, '_', "..", too short or
+ * long, IP-formatted, dots over https) and when the endpoint's host is an IP
+ * address; ep->addressing says which and why. BK_EINVAL with a message naming
  * the bad input otherwise. */
 bk_code bk__endpoint_resolve(const char *region, const char *bucket, const char *endpoint_url,
                              int use_path_style, bk_endpoint *out, bk_err *err);

@@ -53,7 +53,9 @@ static void aws_virtual_and_path_style(void **state)
 
     assert_int_equal(bk__endpoint_resolve(NULL, "my-bucket", NULL, 0, &ep, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "region"));
-    assert_int_equal(bk__endpoint_resolve("us-east-1", "x", NULL, 0, &ep, &err), BK_EINVAL);
+    assert_int_equal(bk__endpoint_resolve("us-east-1", "", NULL, 0, &ep, &err), BK_EINVAL);
+    assert_non_null(strstr(err.msg, "bucket"));
+    assert_int_equal(bk__endpoint_resolve("us-east-1", "a/b", NULL, 0, &ep, &err), BK_EINVAL);
     assert_non_null(strstr(err.msg, "bucket"));
     bk_buf_clear(&b);
 }
@@ -96,9 +98,84 @@ static void custom_endpoints(void **state)
         assert_int_equal(bk__endpoint_resolve("r", "cache", bad[i], 1, &ep, &err), BK_EINVAL);
         assert_true(err.msg[0] != '\0');
     }
-    /* An underscore bucket cannot be a host name. */
-    assert_int_equal(bk__endpoint_resolve("r", "my_bucket", "http://h:1", 0, &ep, &err), BK_EINVAL);
-    assert_non_null(strstr(err.msg, "use_path_style"));
+}
+
+/* One case of the SDK's addressing rules: the bucket, the endpoint (NULL =
+ * AWS), use_path_style, the style expected, where the bucket ends up and a
+ * piece of the reason. */
+typedef struct addressing_case {
+    const char *bucket, *endpoint_url;
+    int force, path_style;
+    const char *host_header, *base_path, *reason;
+} addressing_case;
+
+static void check_addressing(const addressing_case *t)
+{
+    bk_endpoint ep;
+    bk_err err = {0};
+    if (bk__endpoint_resolve("us-east-1", t->bucket, t->endpoint_url, t->force, &ep, &err) != BK_OK)
+        fail_msg("%s at %s: %s", t->bucket, t->endpoint_url, err.msg);
+    if (ep.path_style != t->path_style || strcmp(ep.host_header, t->host_header) != 0 ||
+        strcmp(ep.base_path, t->base_path) != 0 || strstr(ep.addressing, t->reason) == NULL)
+        fail_msg("%s at %s: got path_style=%d host %s path \"%s\" (%s)", t->bucket,
+                 t->endpoint_url ? t->endpoint_url : "AWS", ep.path_style, ep.host_header,
+                 ep.base_path, ep.addressing);
+}
+
+static void sdk_addressing_rules(void **state)
+{
+    (void)state;
+    static const addressing_case cases[] = {
+        /* The endpoint host is an IP address: path style. */
+        {"cache", "http://127.0.0.1:9000", 0, 1, "127.0.0.1:9000", "/cache",
+         "path style (endpoint host 127.0.0.1 is an IP address)"},
+        {"cache", "https://10.0.0.7", 0, 1, "10.0.0.7", "/cache", "is an IP address"},
+        {"cache", "http://[::1]:9000", 0, 1, "[::1]:9000", "/cache",
+         "endpoint host [::1] is an IP address"},
+        {"cache", "http://[fe80::1%25eth0]:9000", 0, 1, "[fe80::1%25eth0]:9000", "/cache",
+         "is an IP address"},
+        /* A name, even localhost: virtual host (curl resolves *.localhost itself). */
+        {"cache", "http://localhost:9000", 0, 0, "cache.localhost:9000", "",
+         "virtual host cache.localhost (bucket cache is a valid DNS label)"},
+        {"my-cache", "https://minio.example", 0, 0, "my-cache.minio.example", "",
+         "valid DNS label"},
+        /* A name that merely looks numeric is no IP address. */
+        {"cache", "http://1.2.3:9000", 0, 0, "cache.1.2.3:9000", "", "virtual host"},
+        /* use_path_style forces path style. */
+        {"cache", "http://localhost:9000", 1, 1, "localhost:9000", "/cache",
+         "path style (use_path_style=true)"},
+        /* Buckets that cannot be a host label. */
+        {"Cache", "http://localhost:9000", 0, 1, "localhost:9000", "/Cache", "upper case"},
+        {"my_cache", "http://localhost:9000", 0, 1, "localhost:9000", "/my_cache", "'_'"},
+        {"abc..cache", "http://localhost:9000", 0, 1, "localhost:9000", "/abc..cache",
+         "empty label"},
+        {"ab", "http://localhost:9000", 0, 1, "localhost:9000", "/ab", "not 3 to 63"},
+        {"x", NULL, 0, 1, "s3.us-east-1.amazonaws.com", "/x", "not 3 to 63"},
+        {"a123456789b123456789c123456789d123456789e123456789f123456789g1234", NULL, 0, 1,
+         "s3.us-east-1.amazonaws.com",
+         "/a123456789b123456789c123456789d123456789e123456789f123456789g1234", "not 3 to 63"},
+        {"192.168.100.200", "http://localhost:9000", 0, 1, "localhost:9000", "/192.168.100.200",
+         "formatted like an IP address"},
+        /* Dots: over http the SDK keeps them in the host name (without looking at the
+         * endpoint's host); over https they go by path; labels under 3 characters
+         * never make a host name. */
+        {"web.cache.bkt", "http://localhost:9000", 0, 0, "web.cache.bkt.localhost:9000", "",
+         "has dots: over http"},
+        {"web.cache.bkt", "http://127.0.0.1:9000", 0, 0, "web.cache.bkt.127.0.0.1:9000", "",
+         "has dots: over http"},
+        {"web.cache.bkt", "https://minio.example", 0, 1, "minio.example", "/web.cache.bkt",
+         "over https no certificate for *.minio.example matches it"},
+        {"a.b.cache", "http://localhost:9000", 0, 1, "localhost:9000", "/a.b.cache",
+         "label a has 1 characters"},
+        /* AWS's own endpoints. */
+        {"cache", NULL, 0, 0, "cache.s3.us-east-1.amazonaws.com", "", "valid DNS label"},
+        {"cache", NULL, 1, 1, "s3.us-east-1.amazonaws.com", "/cache", "use_path_style=true"},
+        {"web.cache.bkt", NULL, 0, 1, "s3.us-east-1.amazonaws.com", "/web.cache.bkt",
+         "has dots: over https"},
+        {"Legacy_Bucket", NULL, 0, 1, "s3.us-east-1.amazonaws.com", "/Legacy_Bucket", "upper case"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_addressing(&cases[i]);
 }
 
 static void keys_are_encoded_once(void **state)
@@ -177,7 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(aws_virtual_and_path_style), cmocka_unit_test(custom_endpoints),
         cmocka_unit_test(keys_are_encoded_once),      cmocka_unit_test(copy_source_and_query),
-        cmocka_unit_test(environment_fallbacks),
+        cmocka_unit_test(environment_fallbacks),      cmocka_unit_test(sdk_addressing_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,6 +110,53 @@ static void export_graph(fx *f, const char *graph, const char *mode, const char 
     bk_proc_result_free(&r);
 }
 
+/* Issue 17: without use_path_style the SDK's rules choose the style: path
+ * style by IP address (the command that used to try "pipeline.127.0.0.1"),
+ * virtual host by name (curl resolves *.localhost itself); -v and --dry-run
+ * say which and why. */
+static void addressing_follows_the_sdk_rules(void **state)
+{
+    fx *f = *state;
+    char graph[512], by_ip[1024], by_name[1024];
+    snprintf(graph, sizeof graph, "%s/graphs/multistage.json", BK_FIXTURES_DIR);
+    snprintf(by_ip, sizeof by_ip,
+             "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=%s,access_key_id=" AK
+             ",secret_access_key=" SK,
+             f->url);
+    snprintf(by_name, sizeof by_name,
+             "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=http://localhost:%d,"
+             "access_key_id=" AK ",secret_access_key=" SK,
+             f->port);
+    bk_proc_result r;
+    const char *ip[] = {BKCACHE, "export", "--graph",    graph,   "--cache-to",
+                        by_ip,   "-v",     "--progress", "quiet", NULL};
+    run_cli(ip, 0, &r);
+    assert_non_null(strstr(r.err, "export: addressing: path style (endpoint host 127.0.0.1 is "
+                                  "an IP address)"));
+    assert_non_null(strstr(r.err, "1 manifest(s)"));
+    bk_proc_result_free(&r);
+
+    const char *name[] = {BKCACHE,     "import",     "--cache-from", by_name,
+                          "--verbose", "--progress", "quiet",        NULL};
+    run_cli(name, 0, &r);
+    assert_non_null(strstr(r.err, "import: addressing: virtual host " BUCKET
+                                  ".localhost (bucket " BUCKET " is a valid DNS label)"));
+    bk_proc_result_free(&r);
+
+    const char *dry[] = {BKCACHE, "export",    "--graph",    graph,   "--cache-to",
+                         by_name, "--dry-run", "--progress", "quiet", NULL};
+    run_cli(dry, 0, &r);
+    assert_non_null(strstr(r.err, "export: addressing: virtual host"));
+    bk_proc_result_free(&r);
+
+    /* Without -v or --dry-run nothing is said. */
+    const char *quiet[] = {BKCACHE, "export",     "--graph", graph, "--cache-to",
+                           by_ip,   "--progress", "quiet",   NULL};
+    run_cli(quiet, 0, &r);
+    assert_null(strstr(r.err, "addressing"));
+    bk_proc_result_free(&r);
+}
+
 static void manifests_equal_the_graph_goldens(void **state)
 {
     fx *f = *state;
@@ -341,6 +388,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(manifests_equal_the_graph_goldens, setup, teardown),
+        cmocka_unit_test_setup_teardown(addressing_follows_the_sdk_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(import_json_and_dest, setup, teardown),
         cmocka_unit_test_setup_teardown(push_then_pull_a_local_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(usage_and_attribute_errors, setup, teardown),

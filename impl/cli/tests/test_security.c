@@ -393,7 +393,7 @@ static void tls_options_of_the_cli(void **state)
     bk_proc_result_free(&r);
 
     /* The warning comes first, even when the run fails before any request. */
-    const char *bad[] = {BKCACHE,      "import", "--cache-from", "type=s3,bucket=x,region=r",
+    const char *bad[] = {BKCACHE,      "import", "--cache-from", "type=s3,bucket=a/b,region=r",
                          "--insecure", NULL};
     run_checked("import --insecure with a bad bucket", bad, NULL, 2, &r);
     assert_non_null(strstr(r.err, "warning: --insecure"));

@@ -122,6 +122,10 @@ const char *bk_s3_client_bucket(const bk_s3_client *c);
 const char *bk_s3_client_region(const bk_s3_client *c);
 /* "http://127.0.0.1:9000/bucket" or "https://bucket.s3.eu-west-1.amazonaws.com". */
 const char *bk_s3_client_base_url(const bk_s3_client *c);
+/* The bucket's addressing as the SDK's rules chose it, and why: "path style
+ * (endpoint host 127.0.0.1 is an IP address)", "virtual host
+ * cache.localhost:9000 (bucket cache is a valid DNS label)". */
+const char *bk_s3_client_addressing(const bk_s3_client *c);
 /* HTTP attempts this client has made so far (every retry and part counts). */
 unsigned long long bk_s3_client_requests(const bk_s3_client *c);
 /* Payload bytes this client has hashed so far for x-amz-content-sha256 or
