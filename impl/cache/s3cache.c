@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bkcache/retry.h"
+
 static void apply_settings(bk_s3_config *cfg, const bk_s3cache_settings *a)
 {
     cfg->region = a->region;
@@ -54,6 +56,11 @@ bk_s3_client *bk_s3cache_client_new(const bk_s3cache_settings *settings,
     apply_settings(&cfg, settings);
     if (tuning != NULL)
         apply_tuning(&cfg, tuning);
+    /* What the attributes leave unset comes from the environment and the
+     * profile, as BuildKit's SDK reads them. */
+    if (bk_retry_config_from_env(&cfg.retry, cfg.env, settings->retry_mode != BK_ATTR_RETRY_DEFAULT,
+                                 settings->retry_max_attempts > 0, err) != BK_OK)
+        return NULL;
     return bk_s3_client_new(&cfg, err);
 }
 

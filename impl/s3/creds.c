@@ -176,6 +176,7 @@ const char *bk_creds_profile_name(const bk_env *env)
 
 typedef struct profile_values {
     char *access_key_id, *secret_access_key, *session_token, *region, *ca_bundle;
+    char *retry_mode, *max_attempts;
     char *unsupported; /* first key naming a source we do not implement */
     int found;         /* the section exists */
 } profile_values;
@@ -189,6 +190,8 @@ static void profile_values_clear(profile_values *v)
     free(v->session_token);
     free(v->region);
     free(v->ca_bundle);
+    free(v->retry_mode);
+    free(v->max_attempts);
     free(v->unsupported);
     memset(v, 0, sizeof *v);
 }
@@ -267,6 +270,10 @@ static int read_profile(const char *path, const char *want, int config_style, pr
             set_value(&v->region, val);
         else if (strcmp(key, "ca_bundle") == 0)
             set_value(&v->ca_bundle, val);
+        else if (strcmp(key, "retry_mode") == 0)
+            set_value(&v->retry_mode, val);
+        else if (strcmp(key, "max_attempts") == 0)
+            set_value(&v->max_attempts, val);
         else if (v->unsupported == NULL &&
                  (strcmp(key, "role_arn") == 0 || strcmp(key, "credential_process") == 0 ||
                   strcmp(key, "web_identity_token_file") == 0 || strncmp(key, "sso_", 4) == 0))
@@ -328,6 +335,8 @@ static bk_code load_profile(const bk_env *env, const char *profile, profile_valu
     TAKE(session_token);
     TAKE(region);
     TAKE(ca_bundle);
+    TAKE(retry_mode);
+    TAKE(max_attempts);
     TAKE(unsupported);
 #undef TAKE
 out:
@@ -360,6 +369,16 @@ char *bk_creds_profile_region(const bk_env *env, const char *profile)
 char *bk_creds_profile_ca_bundle(const bk_env *env, const char *profile)
 {
     return profile_setting(env, profile, offsetof(profile_values, ca_bundle));
+}
+
+char *bk_creds_profile_retry_mode(const bk_env *env, const char *profile)
+{
+    return profile_setting(env, profile, offsetof(profile_values, retry_mode));
+}
+
+char *bk_creds_profile_max_attempts(const bk_env *env, const char *profile)
+{
+    return profile_setting(env, profile, offsetof(profile_values, max_attempts));
 }
 
 typedef struct profile_provider {

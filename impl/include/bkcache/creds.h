@@ -83,6 +83,10 @@ char *bk_creds_profile_region(const bk_env *env, const char *profile);
 /* "ca_bundle" of the profile (a PEM file of trusted CAs); NULL when absent.
  * Caller frees. */
 char *bk_creds_profile_ca_bundle(const bk_env *env, const char *profile);
+/* "retry_mode" and "max_attempts" of the profile, as written; NULL when
+ * absent. Caller frees. */
+char *bk_creds_profile_retry_mode(const bk_env *env, const char *profile);
+char *bk_creds_profile_max_attempts(const bk_env *env, const char *profile);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #include <stdint.h>
 
 #include "bkcache/clock.h"
+#include "bkcache/env.h"
+#include "bkcache/error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +55,19 @@ typedef struct bk_retry_config {
 } bk_retry_config;
 
 void bk_retry_config_init(bk_retry_config *c);
+
+/* The SDK's retry settings from outside the program: AWS_RETRY_MODE, else
+ * the profile's retry_mode (standard or adaptive); AWS_MAX_ATTEMPTS, else the
+ * profile's max_attempts (an integer; an empty variable or 0 counts as unset,
+ * as in the SDK; negative is refused). The variable wins over the profile,
+ * each setting on its own. Both sources are checked whatever keep_* say (the
+ * SDK loads them before any option applies); only the settings not kept are
+ * written into c. BK_EINVAL with the SDK's message for an invalid value
+ * ("invalid AWS_RETRY_MODE value, unknown RetryMode, fast", "invalid value
+ * AWS_MAX_ATTEMPTS=x, strconv.ParseInt: ...", "failed to load max_attempts
+ * from shared config, invalid value max_attempts=x, expect integer"). */
+bk_code bk_retry_config_from_env(bk_retry_config *c, const bk_env *env, int keep_mode,
+                                 int keep_max_attempts, bk_err *err);
 
 /* Classification of one response or transport outcome. status 0 = no HTTP
  * response (transport_timeout tells timeout from connection failure).
