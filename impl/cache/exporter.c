@@ -12,6 +12,11 @@
 #include "bkcache/buf.h"
 #include "workpool.h"
 
+/* What BuildKit's uploads carry: the transfer manager sets no content type,
+ * so the SDK's PutObject default goes on blobs and manifests alike (and on
+ * CreateMultipartUpload for large blobs). */
+#define UPLOAD_CONTENT_TYPE "application/octet-stream"
+
 typedef struct export_run {
     const bk_export_options *o;
     bk_s3cache *cache;
@@ -273,6 +278,7 @@ static bk_code upload(export_run *r, bk_plan_blob *b, bk_err *err)
         return rc;
     double start = bk_clock_mono_seconds(&r->cache->clock);
     bk_s3_put_options put = {0};
+    put.content_type = UPLOAD_CONTENT_TYPE;
     put.payload_sha256 = b->digest + strlen("sha256:");
     put.part_sha256 = (const char(*)[65])part_sha256;
     put.n_part_sha256 = n_parts;
@@ -374,6 +380,9 @@ static bk_code write_manifest(export_run *r, size_t i, const bk_buf *json, int f
     const char *key = r->plan->manifest_keys[i];
     bk_s3_result res = BK_S3_RESULT_INIT;
     bk_s3_put_options cond = {0};
+    cond.content_type = UPLOAD_CONTENT_TYPE;
+    bk_s3_put_options plain = {0}; /* a staged (large) manifest: no condition */
+    plain.content_type = UPLOAD_CONTENT_TYPE;
     if (r->manifest_etags != NULL) {
         if (r->manifest_etags[i][0] != '\0')
             cond.if_match = r->manifest_etags[i];
@@ -382,7 +391,7 @@ static bk_code write_manifest(export_run *r, size_t i, const bk_buf *json, int f
     }
     bk_code rc;
     if (fd >= 0)
-        rc = bk_s3_upload_fd(r->cache->client, key, fd, 0, json->len, NULL, &res, err);
+        rc = bk_s3_upload_fd(r->cache->client, key, fd, 0, json->len, &plain, &res, err);
     else
         rc = bk_s3_put_mem(r->cache->client, key, json->data, json->len, &cond, &res, err);
     if (rc != BK_OK && res.status == 412)

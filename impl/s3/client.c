@@ -23,6 +23,7 @@ void bk_s3_config_init(bk_s3_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     bk_retry_config_init(&cfg->retry);
+    cfg->unsigned_payload = 1; /* the SDK's way over https; http hashes anyway */
     cfg->connect_timeout_ms = 10000;
     cfg->low_speed_time_s = 30;
     cfg->low_speed_limit = 1;

@@ -71,6 +71,7 @@ static bk_code upload_part(bk_s3_client *c, s3_request *rq, const char *key, con
     rc = part_query(&q, part_number, upload_id, err);
     bk_s3_result res = BK_S3_RESULT_INIT;
     rq->query = bk_buf_str(&q);
+    rq->object_payload = 1;
     rq->content_md5 = c->cfg.send_content_md5;
     rq->trailer = c->cfg.send_checksum_trailer;
     if (rc == BK_OK)

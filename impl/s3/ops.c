@@ -161,6 +161,7 @@ static bk_code put_common(bk_s3_client *c, const char *key, s3_request *rq,
     if (opts != NULL && opts->if_none_match)
         bk__s3_request_header(rq, "if-none-match", "*");
     rq->payload_sha256 = opts ? opts->payload_sha256 : NULL;
+    rq->object_payload = 1;
     rq->content_md5 = c->cfg.send_content_md5;
     rq->trailer = c->cfg.send_checksum_trailer;
     return bk__s3_execute(c, rq, res, NULL, err);

@@ -480,27 +480,33 @@ static outcome attempt_once(bk_s3_client *c, s3_request *rq, exec_state *es, s3_
 
 /* ---- the request ---- */
 
+const char *bk__s3_payload_hash(const bk_s3_client *c, const s3_request *rq, int *anonymous)
+{
+    *anonymous = c->cfg.anonymous;
+    if (c->cfg.anonymous)
+        return NULL;
+    if (rq->trailer)
+        return BK_SIGV4_STREAMING_UNSIGNED_TRAILER;
+    if (rq->body == S3_BODY_NONE || rq->len == 0)
+        return BK_SIGV4_EMPTY_SHA256;
+    /* TLS protects the bytes: the SDK does not hash an object's body over
+     * https (one pass less over every part); over http the hash stays. */
+    if (rq->object_payload && c->cfg.unsigned_payload && c->ep.https)
+        return BK_SIGV4_UNSIGNED_PAYLOAD;
+    return rq->payload_sha256;
+}
+
 /* The payload hash the signature covers, and the MD5 when asked for: one
  * pass over the body before the first attempt. */
 static bk_code prepare_payload(bk_s3_client *c, s3_request *rq, exec_state *es, bk_err *err)
 {
     if (rq->body == S3_BODY_NONE)
         rq->len = 0;
-    int need_sha = 0;
-    if (c->cfg.anonymous) {
-        es->payload_hash = NULL;
-    } else if (rq->trailer) {
-        es->payload_hash = BK_SIGV4_STREAMING_UNSIGNED_TRAILER;
-    } else if (rq->body == S3_BODY_NONE || rq->len == 0) {
-        es->payload_hash = BK_SIGV4_EMPTY_SHA256;
-    } else if (rq->payload_sha256 != NULL) {
-        es->payload_hash = rq->payload_sha256;
-    } else if (c->cfg.unsigned_payload && c->ep.https) {
-        es->payload_hash = BK_SIGV4_UNSIGNED_PAYLOAD;
-    } else {
-        need_sha = 1;
+    int anonymous = 0;
+    es->payload_hash = bk__s3_payload_hash(c, rq, &anonymous);
+    int need_sha = es->payload_hash == NULL && !anonymous;
+    if (need_sha)
         es->payload_hash = es->sha_hex;
-    }
     if (!need_sha && !rq->content_md5)
         return BK_OK;
     atomic_fetch_add(&c->bytes_hashed, (unsigned long long)rq->len);

@@ -65,6 +65,8 @@ typedef struct s3_request {
     int fd;
     uint64_t offset, len;
     const char *payload_sha256; /* known hex hash of the body, or NULL */
+    int object_payload;         /* PutObject / UploadPart: an object's bytes, which the
+                                   SDK signs UNSIGNED-PAYLOAD over https */
     int content_md5;            /* send Content-MD5 of the body */
     int trailer;                /* aws-chunked with a CRC32 trailer */
     char checksum_crc32[16];    /* out: base64 CRC32 that the trailer carried */
@@ -104,6 +106,13 @@ bk_code bk__s3_body_hash(s3_request *rq, int want_sha, int want_md5, char sha_he
                          char md5_b64[45], bk_err *err);
 
 void bk__s3_request_init(s3_request *rq, const char *op, const char *method, const char *key);
+/* The x-amz-content-sha256 the signature of rq covers, as the SDK chooses it:
+ * none for anonymous requests, the trailer's streaming value, the empty
+ * body's hash, UNSIGNED-PAYLOAD for an object's bytes over https (unless the
+ * configuration turned unsigned_payload off), a hash the caller already
+ * knows; NULL when the body must be hashed. *anonymous is set when nothing
+ * is signed. */
+const char *bk__s3_payload_hash(const bk_s3_client *c, const s3_request *rq, int *anonymous);
 /* Adds a header; both strings must outlive the request. -1 when full. */
 int bk__s3_request_header(s3_request *rq, const char *name, const char *value);
 

@@ -692,6 +692,30 @@ static void manifest_if_match_refuses_to_replace_a_newer_manifest(void **state)
     free(got);
 }
 
+/* Issue 17: blobs and the manifest carry the SDK's default Content-Type, as
+ * BuildKit's transfer manager uploads both without one of its own; over http
+ * each body is signed with its SHA-256. */
+static void uploads_carry_the_sdk_content_type(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    const char *prefixes[] = {"blobs/", "manifests/"};
+    for (size_t p = 0; p < 2; p++) {
+        ms3_journal_entry *e = NULL;
+        size_t n = entries_for(f, "PutObject", prefixes[p], 0, &e);
+        assert_true(n > 0);
+        for (size_t i = 0; i < n; i++) {
+            if (strstr(e[i].headers_json, "\"application/octet-stream\"") == NULL)
+                fail_msg("PutObject %s without the SDK's Content-Type: %s", e[i].key,
+                         e[i].headers_json);
+            if (strstr(e[i].headers_json, "UNSIGNED-PAYLOAD") != NULL)
+                fail_msg("PutObject %s over http unsigned: %s", e[i].key, e[i].headers_json);
+        }
+        ms3_journal_entries_free(e, n);
+    }
+}
+
 static void large_manifest_and_large_touch_go_multipart(void **state)
 {
     fx *f = *state;
@@ -717,6 +741,13 @@ static void large_manifest_and_large_touch_go_multipart(void **state)
     for (size_t i = 0; i < f->cache.n; i++)
         large += f->cache.sizes[i] >= 4096;
     assert_int_equal(fx_count(&f->p, "CompleteMultipartUpload", "blobs/", 0), large);
+    ms3_journal_entry *e = NULL;
+    size_t n = entries_for(f, "CreateMultipartUpload", "", 0, &e);
+    for (size_t i = 0; i < n; i++)
+        if (strstr(e[i].headers_json, "\"application/octet-stream\"") == NULL)
+            fail_msg("CreateMultipartUpload %s without the SDK's Content-Type: %s", e[i].key,
+                     e[i].headers_json);
+    ms3_journal_entries_free(e, n);
 
     /* Touch: objects at or above the copy limit are copied in ranges. */
     size_t over = 0, parts = 0;
@@ -833,6 +864,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(slowdown_on_one_put_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(permanent_failure_keeps_the_old_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(upload_parallelism_shows_in_the_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(uploads_carry_the_sdk_content_type, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_size_object_is_uploaded_again, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_store_blob_fails_and_uploads_nothing_for_it, setup,
                                         teardown),

@@ -98,7 +98,10 @@ typedef struct bk_s3_config {
     /* PEM file of trusted CAs; NULL = AWS_CA_BUNDLE, else the profile's
      * ca_bundle, else the system's. */
     const char *ca_bundle;
-    int unsigned_payload; /* UNSIGNED-PAYLOAD (https only; ignored over http) */
+    /* PutObject and UploadPart bodies are signed UNSIGNED-PAYLOAD over https,
+     * as the SDK does (TLS protects the bytes; no hash pass over each part);
+     * 0 = hash them there too. Over http they are always hashed. Default 1. */
+    int unsigned_payload;
     int disable_accept_encoding;
     int send_content_md5;      /* Content-MD5 on PutObject/UploadPart (object-lock buckets) */
     int send_checksum_trailer; /* aws-chunked + x-amz-checksum-crc32 trailer (test servers) */
