@@ -20,13 +20,16 @@ static void usage(FILE *out)
                  "\n"
                  "Imports the cache (every blob verified, results whose blobs are missing\n"
                  "dropped) and writes it as a BuildKit type=local cache: blobs, the config\n"
-                 "without layer annotations, the cache root, index.json tagged TAG, oci-layout.\n"
+                 "without layer annotations, the cache root (an OCI image manifest unless\n"
+                 "--shape says otherwise), index.json tagged TAG, oci-layout.\n"
                  "LOCAL_CACHE_DIR is created with its parents if needed; nothing is written\n"
                  "through a symbolic link inside it.\n"
                  "\n");
     cli_usage_shared(out, CLI_CACHE_FROM, NULL);
     cli_usage_line(out, "--tag TAG", "tag in index.json (default latest)");
-    cli_usage_line(out, "--shape SHAPE", "oci-index (default), docker-list or image-manifest");
+    cli_usage_line(out, "--shape SHAPE",
+                   "image-manifest (default, as BuildKit since\nv0.21.0), oci-index or docker-list "
+                   "(the older\nshapes)");
     cli_usage_shared(out, SHARED & ~CLI_CACHE_FROM, NULL);
     fprintf(out, "\n"
                  "Exit status: 0 pulled (a missing manifest is an empty cache: nothing written),\n"
@@ -77,7 +80,8 @@ int bk_cmd_pull(int argc, char **argv)
         {"shape", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
-    bk_local_write_opts wopts = {0};
+    /* BuildKit's default since v0.21.0 (image-manifest=true). */
+    bk_local_write_opts wopts = {.shape = BK_LOCAL_IMAGE_MANIFEST};
     const cli_command cmd = {.name = "pull",
                              .shared = SHARED,
                              .own = own,

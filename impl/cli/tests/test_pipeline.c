@@ -270,6 +270,25 @@ static void push_then_pull_a_local_cache(void **state)
         snprintf(index, sizeof index, "%s/index.json", out);
         assert_int_equal(stat(index, &st), 0);
     }
+
+    /* Without --shape pull writes what BuildKit writes by default since
+     * v0.21.0: an OCI image manifest (image-manifest=true). */
+    char a[1024], out[400], index[500];
+    attrs(f, a, sizeof a, "name=local-oci-index");
+    snprintf(out, sizeof out, "%s/pulled-default", f->tmp);
+    const char *pull[] = {BKCACHE, "pull", "--cache-from", a, out, "--progress", "quiet", NULL};
+    bk_proc_result r;
+    run_cli(pull, 0, &r);
+    bk_proc_result_free(&r);
+    snprintf(index, sizeof index, "%s/index.json", out);
+    FILE *fp = fopen(index, "r");
+    assert_non_null(fp);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    if (strstr(text, "\"application/vnd.oci.image.manifest.v1+json\"") == NULL)
+        fail_msg("pull's default root is not an OCI image manifest: %s", text);
 }
 
 static void usage_and_attribute_errors(void **state)
