@@ -83,6 +83,11 @@ static void objects_are_unsigned_over_https_only(void **state)
     /* unsigned_payload=0 hashes over https too. */
     assert_string_equal(rule(hashing, "UploadPart", 1, 1, NULL), "hash");
     assert_string_equal(rule(hashing, "PutObject", 1, 1, known), known);
+    /* So the exporter computes part hashes only where they are sent. */
+    assert_int_equal(bk_s3_client_hashes_payloads(https), 0);
+    assert_int_equal(bk_s3_client_hashes_payloads(aws), 0);
+    assert_int_equal(bk_s3_client_hashes_payloads(http), 1);
+    assert_int_equal(bk_s3_client_hashes_payloads(hashing), 1);
     /* An empty body has the empty hash everywhere. */
     assert_string_equal(rule(https, "PutObject", 1, 0, NULL), BK_SIGV4_EMPTY_SHA256);
     assert_string_equal(rule(http, "PutObject", 1, 0, NULL), BK_SIGV4_EMPTY_SHA256);
