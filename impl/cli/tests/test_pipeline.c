@@ -291,6 +291,48 @@ static void push_then_pull_a_local_cache(void **state)
         fail_msg("pull's default root is not an OCI image manifest: %s", text);
 }
 
+/* Issue 17 item 3: AWS_MAX_ATTEMPTS, else the profile's max_attempts, when
+ * the attributes set no retry_max_attempts; invalid values fail with the
+ * SDK's message before any request. Nothing listens on port 1 of loopback:
+ * every attempt is refused at once. */
+static void retry_settings_from_the_environment(void **state)
+{
+    fx *f = *state;
+    char graph[512], conf[400], closed[512];
+    snprintf(graph, sizeof graph, "%s/graphs/linear.json", BK_FIXTURES_DIR);
+    snprintf(conf, sizeof conf, "%s/aws-config", f->tmp);
+    FILE *fp = fopen(conf, "w");
+    assert_non_null(fp);
+    fputs("[default]\nmax_attempts = 2\n", fp);
+    fclose(fp);
+    char conf_env[450];
+    snprintf(conf_env, sizeof conf_env, "AWS_CONFIG_FILE=%s", conf);
+    snprintf(closed, sizeof closed,
+             "type=s3,bucket=" BUCKET ",region=us-east-1,endpoint_url=http://127.0.0.1:1,"
+             "access_key_id=" AK ",secret_access_key=" SK);
+    const char *argv[] = {BKCACHE, "export",     "--graph", graph, "--cache-to",
+                          closed,  "--progress", "quiet",   NULL};
+    bk_proc_result r;
+
+    const char *profile[] = {conf_env, "AWS_MAX_ATTEMPTS=", "AWS_RETRY_MODE=", NULL};
+    assert_int_equal(bk_proc_run(argv, profile, NULL, 0, 60, &r), 0);
+    assert_int_equal(r.exit_code, 1);
+    assert_non_null(strstr(r.err, "giving up after 2 attempts"));
+    bk_proc_result_free(&r);
+
+    const char *variable[] = {conf_env, "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=", NULL};
+    assert_int_equal(bk_proc_run(argv, variable, NULL, 0, 60, &r), 0);
+    assert_int_equal(r.exit_code, 1);
+    assert_null(strstr(r.err, "giving up after"));
+    bk_proc_result_free(&r);
+
+    const char *invalid[] = {conf_env, "AWS_MAX_ATTEMPTS=", "AWS_RETRY_MODE=fast", NULL};
+    assert_int_equal(bk_proc_run(argv, invalid, NULL, 0, 60, &r), 0);
+    assert_int_equal(r.exit_code, 2);
+    assert_non_null(strstr(r.err, "invalid AWS_RETRY_MODE value, unknown RetryMode, fast"));
+    bk_proc_result_free(&r);
+}
+
 static void usage_and_attribute_errors(void **state)
 {
     fx *f = *state;
@@ -408,6 +450,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(manifests_equal_the_graph_goldens, setup, teardown),
         cmocka_unit_test_setup_teardown(addressing_follows_the_sdk_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(retry_settings_from_the_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(import_json_and_dest, setup, teardown),
         cmocka_unit_test_setup_teardown(push_then_pull_a_local_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(usage_and_attribute_errors, setup, teardown),
