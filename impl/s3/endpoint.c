@@ -294,6 +294,17 @@ bk_code bk__endpoint_resolve(const char *region, const char *bucket, const char 
     return place_bucket(out, bucket, host, port, err);
 }
 
+void bk__endpoint_unresolved_hint(const bk_endpoint *ep, char *out, size_t size)
+{
+    if (ep->path_style && size > 0)
+        out[0] = '\0';
+    else if (!ep->path_style)
+        snprintf(out, size,
+                 "%s (virtual-host addressing puts the bucket in the host name); for a store "
+                 "that serves buckets by path set use_path_style=true",
+                 ep->host);
+}
+
 int bk__endpoint_path(const bk_endpoint *ep, const char *key, bk_buf *out)
 {
     bk_buf_puts(out, ep->base_path);

@@ -44,6 +44,11 @@ typedef struct bk_endpoint {
 bk_code bk__endpoint_resolve(const char *region, const char *bucket, const char *endpoint_url,
                              int use_path_style, bk_endpoint *out, bk_err *err);
 
+/* What to add when ep's host name did not resolve: with virtual-host
+ * addressing, the name tried (the bucket in front of the endpoint's host) and
+ * the use_path_style=true that avoids it; "" for path style. */
+void bk__endpoint_unresolved_hint(const bk_endpoint *ep, char *out, size_t size);
+
 /* Appends the request path for key (NULL = the bucket itself): base path,
  * '/', encoded key. Bucket requests are "/" (virtual host) or "/<bucket>". */
 int bk__endpoint_path(const bk_endpoint *ep, const char *key, bk_buf *out);

@@ -322,11 +322,8 @@ static outcome connection_failure(const bk_s3_client *c, const s3_request *rq, c
         timeout_reason(c, at->h, why, sizeof why);
     else if (tls)
         tls_reason(c, cc, why, sizeof why);
-    else if (cc == CURLE_COULDNT_RESOLVE_HOST && !c->ep.path_style)
-        snprintf(why, sizeof why,
-                 "%s (virtual-host addressing puts the bucket in the host name); for a store "
-                 "that serves buckets by path set use_path_style=true",
-                 c->ep.host);
+    else if (cc == CURLE_COULDNT_RESOLVE_HOST)
+        bk__endpoint_unresolved_hint(&c->ep, why, sizeof why);
     out.code = bk_err_set(err, timeout ? BK_ETIMEOUT : BK_EIO, "%s %s: %s%s%s%s", rq->op, es->where,
                           curl_easy_strerror(cc), why[0] ? ": " : "", why,
                           es->delivered_total ? " (will resume)" : "");

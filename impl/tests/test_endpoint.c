@@ -178,6 +178,26 @@ static void sdk_addressing_rules(void **state)
         check_addressing(&cases[i]);
 }
 
+/* A virtual-host name that does not resolve: the error names it and says
+ * how to go by path instead. */
+static void unresolved_virtual_host_is_named(void **state)
+{
+    (void)state;
+    bk_endpoint ep;
+    char hint[600];
+    assert_int_equal(
+        bk__endpoint_resolve("us-east-1", "cache", "http://minio.internal:9000", 0, &ep, NULL),
+        BK_OK);
+    bk__endpoint_unresolved_hint(&ep, hint, sizeof hint);
+    assert_non_null(strstr(hint, "cache.minio.internal (virtual-host addressing"));
+    assert_non_null(strstr(hint, "use_path_style=true"));
+    assert_int_equal(
+        bk__endpoint_resolve("us-east-1", "cache", "http://minio.internal:9000", 1, &ep, NULL),
+        BK_OK);
+    bk__endpoint_unresolved_hint(&ep, hint, sizeof hint);
+    assert_string_equal(hint, "");
+}
+
 static void keys_are_encoded_once(void **state)
 {
     (void)state;
@@ -252,9 +272,13 @@ static void environment_fallbacks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(aws_virtual_and_path_style), cmocka_unit_test(custom_endpoints),
-        cmocka_unit_test(keys_are_encoded_once),      cmocka_unit_test(copy_source_and_query),
-        cmocka_unit_test(environment_fallbacks),      cmocka_unit_test(sdk_addressing_rules),
+        cmocka_unit_test(aws_virtual_and_path_style),
+        cmocka_unit_test(custom_endpoints),
+        cmocka_unit_test(keys_are_encoded_once),
+        cmocka_unit_test(copy_source_and_query),
+        cmocka_unit_test(environment_fallbacks),
+        cmocka_unit_test(sdk_addressing_rules),
+        cmocka_unit_test(unresolved_virtual_host_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
