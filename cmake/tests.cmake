@@ -6,6 +6,9 @@ function(bk_test_labels test component kind)
     message(FATAL_ERROR "test ${test}: kind ${kind} is not unit, integration or interop")
   endif()
   set_tests_properties(${test} PROPERTIES LABELS "${component};${kind}")
+  # The credential chain ends at EC2 instance metadata (169.254.169.254): no
+  # test may reach past loopback, so a test that wants IMDS points it at a mock.
+  set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "AWS_EC2_METADATA_DISABLED=true")
 endfunction()
 
 # bk_add_test_dir(DIR LIBS...): every DIR/test_<module>.c becomes one CMocka
@@ -66,7 +69,7 @@ function(bk_add_test_dir component dir)
                 --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
                 $<TARGET_FILE:${exe}>)
       set_tests_properties(valgrind.${component}.${module} PROPERTIES TIMEOUT 900
-        LABELS "valgrind;${component}")
+        LABELS "valgrind;${component}" ENVIRONMENT "AWS_EC2_METADATA_DISABLED=true")
     endif()
   endforeach()
   set(${component}_TEST_TARGETS ${targets} PARENT_SCOPE)

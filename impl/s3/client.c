@@ -124,6 +124,7 @@ bk_code bk__s3_signer_acquire(bk_s3_client *c, signer_ref **out, bk_sigv4_signer
                                         creds.session_token, c->region, "s3", &ferr);
         r->expires = creds.expires;
         r->refs = 1;
+        memcpy(c->creds_source, creds.source, sizeof c->creds_source);
         bk_creds_clear(&creds);
         if (r->signer == NULL) {
             free(r);
@@ -146,6 +147,13 @@ void bk__s3_signer_release(bk_s3_client *c, signer_ref *ref)
         return;
     pthread_mutex_lock(&c->creds_lock);
     signer_unref_locked(ref);
+    pthread_mutex_unlock(&c->creds_lock);
+}
+
+void bk_s3_client_credentials_source(bk_s3_client *c, char *out, size_t size)
+{
+    pthread_mutex_lock(&c->creds_lock);
+    snprintf(out, size, "%s", c->creds_source);
     pthread_mutex_unlock(&c->creds_lock);
 }
 
@@ -304,8 +312,13 @@ static bk_code set_credentials(bk_s3_client *c, const bk_s3_config *cfg, bk_err 
         c->provider = cfg->credentials_provider;
         return BK_OK;
     }
-    bk_creds_chain_options o = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token,
-                                cfg->env};
+    bk_creds_chain_options o = {.access_key_id = cfg->access_key_id,
+                                .secret_access_key = cfg->secret_access_key,
+                                .session_token = cfg->session_token,
+                                .env = cfg->env,
+                                .clock = &c->clock,
+                                .region = c->region,
+                                .ca_bundle = c->ca_bundle};
     bk_err perr;
     bk_err_clear(&perr);
     c->own_provider = bk_creds_provider_chain(&o, &perr);

@@ -30,6 +30,7 @@ struct bk_s3_client {
     bk_creds_provider *provider;     /* the one in use */
     pthread_mutex_t creds_lock;
     signer_ref *signer;
+    char creds_source[96]; /* what supplied the signer's credentials */
 
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];

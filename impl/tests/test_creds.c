@@ -26,6 +26,9 @@ static const char *table_get(void *ud, const char *name)
     for (size_t i = 0; t->kv[i] != NULL; i += 2)
         if (strcmp(t->kv[i], name) == 0)
             return t->kv[i + 1];
+    /* Pure code: the chain's last source, instance metadata, stays off the network. */
+    if (strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0)
+        return "true";
     return NULL;
 }
 
@@ -70,7 +73,8 @@ static bk_code chain_fetch(env_table *t, const char *akid, const char *secret, c
                            bk_creds *out, bk_err *err)
 {
     bk_env env = {table_get, t};
-    bk_creds_chain_options o = {akid, secret, token, &env};
+    bk_creds_chain_options o = {
+        .access_key_id = akid, .secret_access_key = secret, .session_token = token, .env = &env};
     bk_creds_provider *p = bk_creds_provider_chain(&o, err);
     assert_non_null(p);
     bk_code rc = bk_creds_fetch(p, out, err);
@@ -176,31 +180,63 @@ static void nothing_found_names_every_source(void **state)
     assert_non_null(strstr(err.msg, "AWS_ACCESS_KEY_ID"));
     assert_non_null(strstr(err.msg, "profile \"missing\""));
     assert_non_null(strstr(err.msg, cred_path));
-    assert_non_null(strstr(err.msg, "web identity (not implemented"));
-    assert_non_null(strstr(err.msg, "instance metadata (not implemented)"));
+    assert_non_null(strstr(err.msg, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE not set)"));
+    assert_non_null(strstr(err.msg, "container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI"));
+    assert_non_null(strstr(err.msg, "instance metadata (AWS_EC2_METADATA_DISABLED=true)"));
     assert_null(c.access_key_id);
 }
 
-static void unsupported_sources_say_so(void **state)
+/* A source that is configured but broken ends the chain with its own error;
+ * nothing is reached over the network for any of these. */
+static void configured_sources_fail_clearly(void **state)
 {
     (void)state;
     bk_creds c;
     bk_err err = {0};
     env_table t = {{"HOME", home, "AWS_ROLE_ARN", "arn:aws:iam::1:role/r",
-                    "AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token", NULL}};
-    assert_int_equal(chain_fetch(&t, NULL, NULL, NULL, &c, &err), BK_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "web identity"));
-    /* but keys given elsewhere still win, as in the SDK order */
-    env_table t2 = {{"HOME", home, "AWS_ROLE_ARN", "arn:aws:iam::1:role/r", "AWS_ACCESS_KEY_ID",
-                     "K", "AWS_SECRET_ACCESS_KEY", "S", NULL}};
+                    "AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", NULL}};
+    assert_int_equal(chain_fetch(&t, NULL, NULL, NULL, &c, &err), BK_EIO);
+    assert_non_null(strstr(err.msg, "web identity token file /nonexistent/token"));
+    env_table t1 = {{"HOME", home, "AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", NULL}};
+    assert_int_equal(chain_fetch(&t1, NULL, NULL, NULL, &c, &err), BK_EINVAL);
+    assert_non_null(strstr(err.msg, "no role ARN (AWS_ROLE_ARN"));
+    /* keys in the environment come first, as in the SDK's order */
+    env_table t2 = {{"HOME", home, "AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token",
+                     "AWS_ACCESS_KEY_ID", "K", "AWS_SECRET_ACCESS_KEY", "S", NULL}};
     assert_int_equal(chain_fetch(&t2, NULL, NULL, NULL, &c, &err), BK_OK);
+    assert_string_equal(c.source, "environment");
     bk_creds_clear(&c);
 
     write_file(conf_path, "[profile assumed]\nrole_arn = arn:aws:iam::1:role/r\n"
-                          "source_profile = default\n");
-    env_table t3 = {{"HOME", home, "AWS_PROFILE", "assumed", NULL}};
-    assert_int_equal(chain_fetch(&t3, NULL, NULL, NULL, &c, &err), BK_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "role_arn"));
+                          "source_profile = nowhere\n"
+                          "[profile lonely]\nrole_arn = arn:aws:iam::1:role/r\n"
+                          "[profile mfa]\nrole_arn = arn:aws:iam::1:role/r\n"
+                          "source_profile = mfa\nmfa_serial = arn:aws:iam::1:mfa/u\n"
+                          "[profile src]\ncredential_source = Elsewhere\n"
+                          "role_arn = arn:aws:iam::1:role/r\n"
+                          "[profile sso]\nsso_session = corp\nsso_account_id = 1\n"
+                          "[profile cycle]\nrole_arn = arn:aws:iam::1:role/r\n"
+                          "source_profile = cycle2\n"
+                          "[profile cycle2]\nrole_arn = arn:aws:iam::1:role/r\n"
+                          "source_profile = cycle\n");
+    static const struct {
+        const char *profile;
+        bk_code code;
+        const char *says;
+    } cases[] = {
+        {"assumed", BK_EINVAL, "profile assumed: source_profile nowhere: "},
+        {"lonely", BK_EINVAL, "role_arn needs source_profile, credential_source"},
+        {"mfa", BK_EUNSUPPORTED, "mfa_serial"},
+        {"src", BK_EINVAL, "credential_source \"Elsewhere\": must be EcsContainer"},
+        {"sso", BK_EUNSUPPORTED, "aws configure export-credentials --profile sso"},
+        {"cycle", BK_EINVAL, "longer than 8 profiles"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        env_table tp = {{"HOME", home, "AWS_PROFILE", cases[i].profile, NULL}};
+        assert_int_equal(chain_fetch(&tp, NULL, NULL, NULL, &c, &err), cases[i].code);
+        if (strstr(err.msg, cases[i].says) == NULL)
+            fail_msg("profile %s: \"%s\" lacks \"%s\"", cases[i].profile, err.msg, cases[i].says);
+    }
     unlink(conf_path);
 }
 
@@ -236,7 +272,7 @@ int main(void)
         cmocka_unit_test(explicit_attributes_need_both),
         cmocka_unit_test(environment_then_profile),
         cmocka_unit_test(nothing_found_names_every_source),
-        cmocka_unit_test(unsupported_sources_say_so),
+        cmocka_unit_test(configured_sources_fail_clearly),
         cmocka_unit_test(secrets_never_in_messages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

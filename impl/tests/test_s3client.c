@@ -892,7 +892,7 @@ static void credentials_from_environment_and_none(void **state)
     ms3_journal_entries_free(e, n);
     bk_s3_client_free(c);
 
-    const char *none[] = {"HOME", "/nonexistent", NULL};
+    const char *none[] = {"HOME", "/nonexistent", "AWS_EC2_METADATA_DISABLED", "true", NULL};
     env.ud = none;
     cfg.access_key_id = NULL;
     c = new_client(&cfg);

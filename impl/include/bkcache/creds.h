@@ -1,26 +1,33 @@
-/* AWS credentials: a provider interface and the default chain BuildKit's SDK
- * uses, in this order:
+/* AWS credentials: a provider interface and the default chain of the AWS SDK
+ * for Go v2 that BuildKit runs on, in its order (config.resolveCredentialChain
+ * and resolveCredsFromProfile):
  *   1. explicit attributes: used only when BOTH access key id and secret are
  *      non-empty (a lone key id, or a session token alone, is ignored);
  *   2. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN);
- *   3. shared files for profile AWS_PROFILE (default "default"):
- *      AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials ([name] sections),
- *      then AWS_CONFIG_FILE or ~/.aws/config ([profile name], [default]);
- *      a key set in the credentials file wins over the config file;
- *   4. web identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE) and instance
- *      metadata (IMDS): NOT IMPLEMENTED. When web identity is configured the
- *      chain fails with BK_EUNSUPPORTED saying so instead of guessing; IMDS is
- *      listed in the "tried" message. Profiles that only name role_arn, sso_*
- *      or credential_process fail the same way.
- * A refreshing provider (web identity, IMDS) plugs in through bk_creds_provider:
- * it returns credentials with an expiry and the client asks again before then.
+ *   3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (and
+ *      AWS_ROLE_SESSION_NAME): STS AssumeRoleWithWebIdentity, unsigned;
+ *   4. the profile AWS_PROFILE (default "default") of the shared files
+ *      (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, [name]; then
+ *      AWS_CONFIG_FILE or ~/.aws/config, [profile name]; the credentials file
+ *      wins): role_arn + source_profile or credential_source (STS AssumeRole
+ *      signed with the source's credentials; role_session_name, external_id,
+ *      duration_seconds), static keys, web_identity_token_file + role_arn,
+ *      credential_process; SSO is refused with what to use instead;
+ *   5. container credentials: AWS_CONTAINER_CREDENTIALS_FULL_URI or
+ *      _RELATIVE_URI, with AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE);
+ *   6. EC2 instance metadata (IMDSv2), unless AWS_EC2_METADATA_DISABLED=true;
+ *      AWS_EC2_METADATA_SERVICE_ENDPOINT moves it.
+ * STS is at AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else
+ * https://sts.REGION.amazonaws.com. Temporary credentials carry their expiry;
+ * the S3 client asks the chain again 5 minutes before it (the SDK's window).
  *
- * Secrets never appear in any message this module produces. */
+ * Secrets and tokens never appear in any message this module produces. */
 #ifndef BKCACHE_CREDS_H
 #define BKCACHE_CREDS_H
 
 #include <time.h>
 
+#include "bkcache/clock.h"
 #include "bkcache/env.h"
 #include "bkcache/error.h"
 
@@ -33,7 +40,8 @@ typedef struct bk_creds {
     char *secret_access_key;
     char *session_token; /* NULL when none */
     time_t expires;      /* 0 = does not expire */
-    char source[96];     /* "environment", "profile default (shared credentials file)", ... */
+    char source[96];     /* "environment", "profile NAME (shared files)", "web identity
+                            (AWS_WEB_IDENTITY_TOKEN_FILE)", "instance metadata", ... */
 } bk_creds;
 
 void bk_creds_clear(bk_creds *c);
@@ -67,12 +75,17 @@ typedef struct bk_creds_chain_options {
     const char *access_key_id; /* explicit attributes; used only when both are set */
     const char *secret_access_key;
     const char *session_token;
-    const bk_env *env; /* NULL = process environment */
+    const bk_env *env;     /* NULL = process environment */
+    const bk_clock *clock; /* STS's x-amz-date, session names; NULL = the system's */
+    const char *region;    /* STS's endpoint and scope; NULL = us-east-1 */
+    const char *ca_bundle; /* trusted CAs for https credential endpoints; NULL = system */
+    int credential_process_timeout_ms; /* 0 = the SDK's 1 minute */
 } bk_creds_chain_options;
 
-/* The default chain described above. The first source that answers wins and
- * is remembered (as the SDKs do); when none does, BK_EAUTH naming every
- * source tried and why it did not answer. */
+/* The default chain described above. The first source that is configured
+ * wins and is remembered (as the SDK resolves it once); a configured source
+ * that fails ends the search with its error; when none is configured,
+ * BK_EAUTH naming every source tried and why it did not answer. */
 bk_creds_provider *bk_creds_provider_chain(const bk_creds_chain_options *opts, bk_err *err);
 
 /* The profile name in effect: AWS_PROFILE or "default". */

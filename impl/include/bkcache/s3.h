@@ -141,6 +141,10 @@ unsigned long long bk_s3_client_bytes_hashed(const bk_s3_client *c);
 int bk_s3_client_hashes_payloads(const bk_s3_client *c);
 /* Fetches credentials now (e.g. to fail early); BK_EAUTH naming what was tried. */
 bk_code bk_s3_client_check_credentials(bk_s3_client *c, bk_err *err);
+/* What supplied the credentials in use ("environment", "web identity
+ * (AWS_WEB_IDENTITY_TOKEN_FILE)", "instance metadata", ...); "" before the
+ * first fetch. Never a secret. */
+void bk_s3_client_credentials_source(bk_s3_client *c, char *out, size_t size);
 
 typedef struct bk_s3_meta {
     char *name; /* without "x-amz-meta-", lower case */
