@@ -278,6 +278,11 @@ uint64_t conf_journal_mark(conf_ctx *c);
 /* The entries after mark, as the JSON array GET /_mock/journal answers,
  * without the reporter's own requests. */
 json_t *conf_journal_since(conf_ctx *c, uint64_t mark);
+/* Requests of a credential service ("STS.AssumeRoleWithWebIdentity",
+ * "ECS.GetCredentials") answered 200 since mark (they name no bucket). */
+size_t conf_journal_count_op(conf_ctx *c, uint64_t mark, const char *operation);
+/* The Authorization the mock's container credentials endpoint wants. */
+#define CONF_ECS_TOKEN "conformance-container-authorization"
 /* Leaves the entries (from, to] out of conf_journal_since from now on. */
 void conf_journal_quiet(conf_ctx *c, uint64_t from, uint64_t to);
 /* Helpers over journal entries in that JSON form. */

@@ -3,7 +3,10 @@
  * given (then they win over the environment); otherwise the AWS default
  * chain: environment, shared credentials file with AWS_PROFILE. A session
  * token is sent as X-Amz-Security-Token and signed. No credentials at all is
- * a prompt, reported failure. */
+ * a prompt, reported failure. On the mock, the chain's remote sources too:
+ * web identity (STS AssumeRoleWithWebIdentity at AWS_ENDPOINT_URL_STS) and
+ * container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI with its
+ * authorization token), and the environment's keys shadowing web identity. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,9 @@ const conf_check suite_credentials_checks[] = {
     {"session_token_signed", CONF_REQUIRED, NULL},
     {"shared_credentials_profile", CONF_REQUIRED, NULL},
     {"no_credentials_fails", CONF_REQUIRED, NULL},
+    {"web_identity", CONF_REQUIRED, NULL},
+    {"container_credentials", CONF_REQUIRED, NULL},
+    {"environment_over_web_identity", CONF_REQUIRED, NULL},
     {NULL, CONF_REQUIRED, NULL},
 };
 
@@ -209,6 +215,142 @@ static void no_credentials(conf_ctx *c)
     conf_run_free(&r);
 }
 
+/* ---- the chain's remote sources (mock only) ---- */
+
+#define WEB_IDENTITY_TOKEN "conformance.web-identity.token"
+#define ROLE_ARN "arn:aws:iam::123456789012:role/conformance"
+#define ENV_MAX (N_UNSET + 12)
+
+/* The unset chain plus HOME and shared files that do not exist, so that only
+ * what the check adds can answer; returns the count, env NULL-terminated. */
+static size_t bare_env(const char *dir, char (*store)[4500], const char **env)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < N_UNSET; i++)
+        env[k++] = unset_chain[i];
+    snprintf(store[0], sizeof store[0], "HOME=%s", dir);
+    snprintf(store[1], sizeof store[1], "AWS_SHARED_CREDENTIALS_FILE=%s/none", dir);
+    snprintf(store[2], sizeof store[2], "AWS_CONFIG_FILE=%s/none", dir);
+    for (int i = 0; i < 3; i++)
+        env[k++] = store[i];
+    env[k] = NULL;
+    return k;
+}
+
+/* Every bucket request since mark signed with a temporary key that is not
+ * the runner's own. */
+static int all_temporary(conf_ctx *c, uint64_t mark, char *why, size_t size)
+{
+    json_t *entries = conf_journal_since(c, mark);
+    size_t i;
+    json_t *e;
+    int ok = json_array_size(entries) > 0;
+    if (!ok)
+        snprintf(why, size, "no requests reached the bucket");
+    json_array_foreach(entries, i, e)
+    {
+        const char *key = conf_jstr(e, "access_key_id");
+        if (ok && (strncmp(key, "ASIA", 4) != 0 || strcmp(key, c->access_key) == 0)) {
+            ok = 0;
+            snprintf(why, size, "%s %s was signed with %s, not the issued temporary key",
+                     conf_jstr(e, "operation"), conf_jstr(e, "key"), key[0] ? key : "(nothing)");
+        }
+    }
+    json_decref(entries);
+    return ok;
+}
+
+/* Exports with env; passes when the service answered `op` and the bucket
+ * saw only its temporary key (or, want_env, only the runner's key and no
+ * call of `op`). */
+static void remote_case(conf_ctx *c, const char *check, const char *const *env, const char *op,
+                        int want_env, const char *what)
+{
+    char prefix[256], why[1200] = "";
+    conf_case_prefix(c, check, prefix, sizeof prefix);
+    uint64_t mark = conf_journal_mark(c);
+    conf_export_opts o = {.graph = "linear", .prefix = prefix, .env = env};
+    if (!conf_export_ok(c, SUITE, check, &o))
+        return;
+    size_t calls = conf_journal_count_op(c, mark, op);
+    if (want_env) {
+        if (calls != 0)
+            conf_fail(c, SUITE, check,
+                      "%s was called %zu times although the environment "
+                      "holds keys",
+                      op, calls);
+        else if (!all_signed_by(c, mark, c->access_key, why, sizeof why))
+            conf_fail(c, SUITE, check, "%s", why);
+        else
+            conf_pass(c, SUITE, check, "%s", what);
+    } else if (calls == 0) {
+        conf_fail(c, SUITE, check, "no successful %s call in the mock's journal", op);
+    } else if (!all_temporary(c, mark, why, sizeof why)) {
+        conf_fail(c, SUITE, check, "%s", why);
+    } else {
+        conf_pass(c, SUITE, check, "%s (%zu call%s)", what, calls, calls == 1 ? "" : "s");
+    }
+}
+
+static void remote_sources(conf_ctx *c)
+{
+    static const char *const checks[] = {"web_identity", "container_credentials",
+                                         "environment_over_web_identity"};
+    char dir[4300];
+    bk_err err;
+    bk_err_clear(&err);
+    if (!c->is_mock) {
+        for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+            conf_skip_needs_mock(c, SUITE, checks[i], "the mock's STS and container endpoint");
+        return;
+    }
+    if (conf_mkdtemp(c, "remote", dir, sizeof dir) != 0 ||
+        ms3_server_add_web_identity_token(c->mock, WEB_IDENTITY_TOKEN, &err) != BK_OK) {
+        for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+            conf_fail(c, SUITE, checks[i], "setup: %s", err.msg[0] ? err.msg : "no folder");
+        return;
+    }
+    char token_file[4400];
+    snprintf(token_file, sizeof token_file, "%s/web-identity-token", dir);
+    if (conf_write_file(token_file, WEB_IDENTITY_TOKEN "\n", strlen(WEB_IDENTITY_TOKEN) + 1,
+                        &err) != BK_OK) {
+        for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+            conf_fail(c, SUITE, checks[i], "setup: %s", err.msg);
+        return;
+    }
+    char store[3][4500], e_file[4500], e_sts[4500], e_ecs[4500], e_key[256], e_secret[256];
+    snprintf(e_file, sizeof e_file, "AWS_WEB_IDENTITY_TOKEN_FILE=%s", token_file);
+    snprintf(e_sts, sizeof e_sts, "AWS_ENDPOINT_URL_STS=%s", ms3_server_url(c->mock));
+    snprintf(e_ecs, sizeof e_ecs, "AWS_CONTAINER_CREDENTIALS_FULL_URI=%s",
+             ms3_server_ecs_url(c->mock));
+    snprintf(e_key, sizeof e_key, "AWS_ACCESS_KEY_ID=%s", c->access_key);
+    snprintf(e_secret, sizeof e_secret, "AWS_SECRET_ACCESS_KEY=%s", c->secret_key);
+
+    const char *env[ENV_MAX];
+    size_t k = bare_env(dir, store, env);
+    env[k++] = e_file;
+    env[k++] = "AWS_ROLE_ARN=" ROLE_ARN;
+    env[k++] = "AWS_ROLE_SESSION_NAME=conformance";
+    env[k++] = e_sts;
+    env[k] = NULL;
+    remote_case(c, "web_identity", env, "STS.AssumeRoleWithWebIdentity", 0,
+                "AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN: STS's temporary keys signed "
+                "every request");
+    env[k++] = e_key;
+    env[k++] = e_secret;
+    env[k] = NULL;
+    remote_case(c, "environment_over_web_identity", env, "STS.AssumeRoleWithWebIdentity", 1,
+                "the environment's keys shadow web identity");
+
+    k = bare_env(dir, store, env);
+    env[k++] = e_ecs;
+    env[k++] = "AWS_CONTAINER_AUTHORIZATION_TOKEN=" CONF_ECS_TOKEN;
+    env[k] = NULL;
+    remote_case(c, "container_credentials", env, "ECS.GetCredentials", 0,
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN: the "
+                "endpoint's temporary keys signed every request");
+}
+
 void suite_credentials(conf_ctx *c)
 {
     if (!c->is_mock && (!c->access_key[0] || !c->secret_key[0])) {
@@ -217,7 +359,10 @@ void suite_credentials(conf_ctx *c)
                                              "partial_attributes_ignored",
                                              "session_token_signed",
                                              "shared_credentials_profile",
-                                             "no_credentials_fails"};
+                                             "no_credentials_fails",
+                                             "web_identity",
+                                             "container_credentials",
+                                             "environment_over_web_identity"};
         for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
             conf_skip(c, SUITE, checks[i],
                       "skipped: needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
@@ -261,4 +406,5 @@ void suite_credentials(conf_ctx *c)
         shared_profile(c, c->is_mock ? ALT_KEY : c->access_key,
                        c->is_mock ? ALT_SECRET : c->secret_key);
     no_credentials(c);
+    remote_sources(c);
 }

@@ -69,6 +69,10 @@ bk_code conf_target_start_mock(conf_ctx *c, bk_err *err)
     ms3_options_init(&o);
     o.listen_host = "127.0.0.1";
     o.region = "us-east-1";
+    /* The credential services the credentials suite reaches through the chain. */
+    o.sts = 1;
+    o.ecs = 1;
+    o.ecs_token = CONF_ECS_TOKEN;
     bk_err merr;
     bk_err_clear(&merr);
     c->mock = ms3_server_start(&o, &merr);
@@ -368,6 +372,17 @@ json_t *conf_journal_since(conf_ctx *c, uint64_t mark)
         if (quiet(c, (uint64_t)conf_jint(json_array_get(arr, i), "seq")))
             json_array_remove(arr, i);
     return arr;
+}
+
+size_t conf_journal_count_op(conf_ctx *c, uint64_t mark, const char *operation)
+{
+    if (c->mock == NULL)
+        return 0;
+    ms3_journal_filter f = {0};
+    f.since_seq = mark;
+    f.operation = operation;
+    f.status = 200;
+    return ms3_journal_count(c->mock, &f);
 }
 
 void conf_journal_quiet(conf_ctx *c, uint64_t from, uint64_t to)
