@@ -24,6 +24,7 @@ typedef struct item {
     derived keys[MS3_CREDS_KEYS];
     size_t n_keys;
     size_t next; /* the entry replaced next once all are used */
+    int issued;  /* minted by the credential services: pruned (creds.h) */
 } item;
 
 struct ms3_creds {
@@ -108,6 +109,59 @@ bk_code ms3__creds_add(ms3_creds *c, const char *akid, const char *secret, const
     }
     pthread_mutex_unlock(&c->lock);
     return rc;
+}
+
+/* Drops item i, the last one taking its place (the order means nothing). */
+static void remove_at(ms3_creds *c, size_t i)
+{
+    item_clear(&c->items[i]);
+    if (i != c->n - 1)
+        c->items[i] = c->items[c->n - 1];
+    memset(&c->items[c->n - 1], 0, sizeof(item));
+    c->n--;
+}
+
+/* Issued credentials past the grace period go; then, while MS3_ISSUED_MAX
+ * are kept, the one that expires first. */
+static void prune_locked(ms3_creds *c, int64_t now)
+{
+    size_t live = 0;
+    for (size_t i = c->n; i-- > 0;) {
+        if (!c->items[i].issued)
+            continue;
+        if (c->items[i].c.expires + MS3_ISSUED_GRACE_S <= now)
+            remove_at(c, i);
+        else
+            live++;
+    }
+    while (live >= MS3_ISSUED_MAX) {
+        size_t first = c->n;
+        for (size_t i = 0; i < c->n; i++)
+            if (c->items[i].issued &&
+                (first == c->n || c->items[i].c.expires < c->items[first].c.expires))
+                first = i;
+        remove_at(c, first);
+        live--;
+    }
+}
+
+bk_code ms3__creds_add_issued(ms3_creds *c, const char *akid, const char *secret, const char *token,
+                              int64_t expires, int64_t now, bk_err *err)
+{
+    pthread_mutex_lock(&c->lock);
+    prune_locked(c, now);
+    pthread_mutex_unlock(&c->lock);
+    bk_code rc = ms3__creds_add(c, akid, secret, token, err);
+    if (rc != BK_OK)
+        return rc;
+    pthread_mutex_lock(&c->lock);
+    item *it = find(c, akid);
+    if (it != NULL) {
+        it->c.expires = expires;
+        it->issued = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return it != NULL ? BK_OK : bk_err_set(err, BK_ENOTFOUND, "no credentials \"%s\"", akid);
 }
 
 bk_code ms3__creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err)

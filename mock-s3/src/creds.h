@@ -27,6 +27,15 @@ void ms3__creds_free(ms3_creds *c);
 /* Adds a key, or replaces one with the same id (keeping its profile). */
 bk_code ms3__creds_add(ms3_creds *c, const char *akid, const char *secret, const char *token,
                        bk_err *err);
+/* A credential the services minted, expiring at `expires` (mock time). Those
+ * issued before are pruned first, so an AssumeRole loop holds bounded memory:
+ * an expired one is kept MS3_ISSUED_GRACE_S more (S3 still answers
+ * ExpiredToken for it, then InvalidAccessKeyId), and at most MS3_ISSUED_MAX
+ * are kept (the one expiring first goes). Keys added otherwise stay. */
+enum { MS3_ISSUED_MAX = 4096 };
+#define MS3_ISSUED_GRACE_S ((int64_t)3600)
+bk_code ms3__creds_add_issued(ms3_creds *c, const char *akid, const char *secret, const char *token,
+                              int64_t expires, int64_t now, bk_err *err);
 bk_code ms3__creds_set_expiry(ms3_creds *c, const char *akid, int64_t expires_unix, bk_err *err);
 bk_code ms3__creds_set_profile(ms3_creds *c, const char *akid, ms3_access_profile p, bk_err *err);
 size_t ms3__creds_count(ms3_creds *c);

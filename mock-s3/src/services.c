@@ -221,9 +221,8 @@ bk_code ms3__services_mint(ms3_creds *creds, int64_t now, int64_t seconds, ms3_i
     }
     out->issued = now;
     out->expires = now + seconds;
-    bk_code rc = ms3__creds_add(creds, out->access_key_id, out->secret, out->token, err);
-    if (rc == BK_OK)
-        rc = ms3__creds_set_expiry(creds, out->access_key_id, out->expires, err);
+    bk_code rc = ms3__creds_add_issued(creds, out->access_key_id, out->secret, out->token,
+                                       out->expires, now, err);
     if (rc != BK_OK)
         ms3__issued_clear(out);
     return rc;
