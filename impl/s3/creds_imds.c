@@ -46,7 +46,7 @@ static bk_code imds_call(const char *method, const char *base, const char *path,
                      .url = bk_buf_str(&url),
                      .headers = headers,
                      .timeout_ms = IMDS_TIMEOUT_MS,
-                     .max_response = 16 * 1024};
+                     .max_response = (size_t)16 * 1024};
     long status = 0;
     bk_code rc = BK_OK;
     for (int attempt = 0; attempt < IMDS_ATTEMPTS; attempt++) {

@@ -20,7 +20,7 @@
 
 #include "creds_internal.h"
 
-#define PROCESS_OUTPUT_MAX (64 * 1024)
+#define PROCESS_OUTPUT_MAX ((size_t)64 * 1024)
 #define PROCESS_WORDS_MAX 256
 
 extern char **environ;
@@ -35,21 +35,16 @@ typedef struct process {
 /* ---- the command line ---- */
 
 typedef struct words {
-    char *store; /* the words, NUL-separated */
     char *argv[PROCESS_WORDS_MAX + 1];
     size_t n;
 } words;
 
-/* Splits cmd into w. 0, or -1 with *why set (unterminated quote, too many words). */
-static int split_words(const char *cmd, words *w, const char **why)
+/* Splits cmd into w, the words written NUL-separated into store (as large
+ * as cmd). 0, or -1 with *why set (unterminated quote, too many words). */
+static int split_words(const char *cmd, char *store, words *w, const char **why)
 {
     memset(w, 0, sizeof *w);
-    w->store = malloc(strlen(cmd) + 1);
-    if (w->store == NULL) {
-        *why = "out of memory";
-        return -1;
-    }
-    char *o = w->store;
+    char *o = store;
     const char *p = cmd;
     for (;;) {
         while (*p == ' ' || *p == '\t' || *p == '\n')
@@ -151,8 +146,12 @@ static bk_code run(const process *p, bk_buf *out, bk_err *err)
 {
     words w;
     const char *why = NULL;
-    if (split_words(p->command, &w, &why) != 0) {
-        free(w.store);
+    char *store = malloc(strlen(p->command) + 1);
+    if (store == NULL)
+        return bk_err_set(err, BK_ENOMEM, "profile %s: credential_process: out of memory",
+                          p->profile);
+    if (split_words(p->command, store, &w, &why) != 0) {
+        free(store);
         return bk_err_set(err, BK_EINVAL, "profile %s: credential_process: %s", p->profile, why);
     }
     int fds[2];
@@ -160,7 +159,7 @@ static bk_code run(const process *p, bk_buf *out, bk_err *err)
      * no copy of this pipe open. */
     if (pipe(fds) != 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 ||
         fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
-        free(w.store);
+        free(store);
         return bk_err_set(err, BK_EIO, "profile %s: credential_process: pipe: %s", p->profile,
                           strerror(errno));
     }
@@ -181,7 +180,7 @@ static bk_code run(const process *p, bk_buf *out, bk_err *err)
         close(fds[0]);
         bk_code rc = bk_err_set(err, BK_EINVAL, "profile %s: credential_process: cannot run %s: %s",
                                 p->profile, w.argv[0], strerror(src));
-        free(w.store);
+        free(store);
         return rc;
     }
     int64_t deadline = bk_clock_mono_ns(&p->x.clock) + (int64_t)p->x.process_timeout_ms * 1000000;
@@ -208,7 +207,7 @@ static bk_code run(const process *p, bk_buf *out, bk_err *err)
     /* A child still holding on after an error is stopped too. */
     if (rc != BK_OK)
         kill(-pid, SIGKILL);
-    free(w.store);
+    free(store);
     return rc;
 }
 

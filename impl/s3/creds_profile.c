@@ -264,6 +264,7 @@ static bk_code from_credential_source(const creds_ctx *x, const profile_values *
 }
 
 /* The credentials role_arn is assumed with. */
+/* NOLINTNEXTLINE(misc-no-recursion): source_profile chains end at MAX_SOURCE_DEPTH. */
 static bk_code role_source(const creds_ctx *x, const profile_values *v, const char *name, int depth,
                            bk_creds_provider **out, bk_err *err)
 {
@@ -293,6 +294,7 @@ static bk_code role_source(const creds_ctx *x, const profile_values *v, const ch
     return BK_OK;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): source_profile chains end at MAX_SOURCE_DEPTH. */
 static bk_code assume_role(const creds_ctx *x, const profile_values *v, const char *name, int depth,
                            bk_creds_provider **out, bk_err *err)
 {
@@ -337,6 +339,7 @@ static bk_code refuse_sso(const char *name, bk_err *err)
 }
 
 /* What profile `name` names, in the SDK's order; BK_ENOTFOUND when nothing. */
+/* NOLINTNEXTLINE(misc-no-recursion): source_profile chains end at MAX_SOURCE_DEPTH. */
 static bk_code resolve_values(const creds_ctx *x, const profile_values *v, const char *name,
                               int depth, bk_creds_provider **out, bk_err *err)
 {
@@ -365,6 +368,7 @@ static bk_code resolve_values(const creds_ctx *x, const profile_values *v, const
     return BK_ENOTFOUND;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): source_profile chains end at MAX_SOURCE_DEPTH. */
 static bk_code resolve(const creds_ctx *x, const char *name, int depth, bk_creds_provider **out,
                        bk_err *err)
 {

@@ -57,7 +57,7 @@ bk_code bk__creds_http(const creds_http *rq, long *status, bk_buf *body, bk_err 
         curl_slist_free_all(list);
         return bk_err_set(err, BK_ENOMEM, "%s %s: out of memory", rq->method, rq->url);
     }
-    sink s = {body, rq->max_response ? rq->max_response : 64 * 1024, 0};
+    sink s = {body, rq->max_response ? rq->max_response : (size_t)64 * 1024, 0};
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
@@ -108,7 +108,7 @@ void bk__creds_scrub_free(char *s)
     free(s);
 }
 
-#define TOKEN_FILE_MAX (64 * 1024)
+#define TOKEN_FILE_MAX ((size_t)64 * 1024)
 
 bk_code bk__creds_read_token_file(const char *path, const char *what, char **out, bk_err *err)
 {

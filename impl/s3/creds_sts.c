@@ -13,7 +13,7 @@
 #include "s3time.h"
 
 #define STS_TIMEOUT_MS 30000
-#define STS_MAX_ANSWER (64 * 1024)
+#define STS_MAX_ANSWER ((size_t)64 * 1024)
 #define ASSUME_ROLE_DEFAULT_SECONDS 900
 
 void bk__creds_sts_endpoint(const creds_ctx *x, bk_buf *out)

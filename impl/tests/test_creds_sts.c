@@ -227,7 +227,7 @@ static void export_refreshes_credentials_in_flight(void **state)
     bk_s3_attrs attrs;
     bk_attrs_options ao = {.env = &f->env};
     assert_int_equal(bk_s3_attrs_parse(attrs_text, &ao, &attrs, &err), BK_OK);
-    jump_clock jc = {.f = f, .jump_after = 30, .jump_s = 11 * 60};
+    jump_clock jc = {.f = f, .jump_after = 30, .jump_s = (int64_t)11 * 60};
     bk_clock clock = {jump_wall, NULL, NULL, &jc};
     bk_s3cache_tuning tuning = {0};
     tuning.env = &f->env;
