@@ -86,6 +86,14 @@ bk_creds_provider *bk__creds_assume_role_new(const creds_ctx *x, const creds_ass
 bk_creds_provider *bk__creds_container_new(const creds_ctx *x, bk_err *err);
 /* EC2 instance metadata, IMDSv2 (creds_imds.c). */
 bk_creds_provider *bk__creds_imds_new(const creds_ctx *x, bk_err *err);
+/* IAM Identity Center (creds_sso.c): the token `aws sso login` cached under
+ * ~/.aws/sso/cache/, then the portal's GetRoleCredentials. */
+typedef struct creds_sso {
+    const char *profile;   /* for messages */
+    const char *cache_key; /* the sso_session name, or the legacy sso_start_url */
+    const char *region, *account_id, *role_name;
+} creds_sso;
+bk_creds_provider *bk__creds_sso_new(const creds_ctx *x, const creds_sso *s, bk_err *err);
 /* credential_process of a profile (creds_process.c). */
 bk_creds_provider *bk__creds_process_new(const creds_ctx *x, const char *command,
                                          const char *profile, bk_err *err);

@@ -39,7 +39,10 @@ const char *bk_creds_profile_name(const bk_env *env)
     X(web_identity_token_file, "web_identity_token_file")                                          \
     X(credential_process, "credential_process")                                                    \
     X(sso_session, "sso_session")                                                                  \
-    X(sso_start_url, "sso_start_url")
+    X(sso_start_url, "sso_start_url")                                                              \
+    X(sso_region, "sso_region")                                                                    \
+    X(sso_account_id, "sso_account_id")                                                            \
+    X(sso_role_name, "sso_role_name")
 
 typedef struct profile_values {
 #define FIELD(f, key) char *f;
@@ -83,11 +86,13 @@ static void set_value(profile_values *v, const char *key, const char *val)
 #undef SET
 }
 
-/* Reads section `want` of an INI file. config_style: sections are
- * "[profile NAME]" except "[default]"; otherwise "[NAME]". Returns 0 when the
- * file does not exist, -1 on a read error (errno), 1 when read. */
-static int read_profile(const char *path, const char *want, int config_style, profile_values *v)
+/* Reads section `want` of an INI file. kind "profile" (the config file):
+ * sections are "[profile NAME]" except "[default]"; "sso-session": "[sso-session
+ * NAME]"; NULL (the credentials file): "[NAME]". Returns 0 when the file does
+ * not exist, -1 on a read error (errno), 1 when read. */
+static int read_profile(const char *path, const char *want, const char *kind, profile_values *v)
 {
+    size_t kind_len = kind != NULL ? strlen(kind) : 0;
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return errno == ENOENT ? 0 : -1;
@@ -108,12 +113,14 @@ static int read_profile(const char *path, const char *want, int config_style, pr
             }
             *end = '\0';
             char *name = trim(s + 1);
-            if (config_style && strcmp(name, "default") != 0) {
-                if (strncmp(name, "profile", 7) != 0 || !isspace((unsigned char)name[7])) {
+            int bare_default =
+                kind != NULL && strcmp(kind, "profile") == 0 && strcmp(name, "default") == 0;
+            if (kind != NULL && !bare_default) {
+                if (strncmp(name, kind, kind_len) != 0 || !isspace((unsigned char)name[kind_len])) {
                     in_section = 0;
                     continue;
                 }
-                name = trim(name + 7);
+                name = trim(name + kind_len);
             }
             in_section = strcmp(name, want) == 0;
             if (in_section)
@@ -158,12 +165,12 @@ static bk_code load_profile(const bk_env *env, const char *profile, profile_valu
     memset(out, 0, sizeof *out);
     int have_cred = file_path(env, "AWS_SHARED_CREDENTIALS_FILE", "credentials", &cred_path) == 0;
     int have_conf = file_path(env, "AWS_CONFIG_FILE", "config", &conf_path) == 0;
-    if (have_cred && read_profile(bk_buf_str(&cred_path), profile, 0, &cred) < 0) {
+    if (have_cred && read_profile(bk_buf_str(&cred_path), profile, NULL, &cred) < 0) {
         rc = bk_err_set(err, BK_EIO, "cannot read shared credentials file %s: %s",
                         bk_buf_str(&cred_path), strerror(errno));
         goto out;
     }
-    if (have_conf && read_profile(bk_buf_str(&conf_path), profile, 1, &conf) < 0) {
+    if (have_conf && read_profile(bk_buf_str(&conf_path), profile, "profile", &conf) < 0) {
         rc = bk_err_set(err, BK_EIO, "cannot read config file %s: %s", bk_buf_str(&conf_path),
                         strerror(errno));
         goto out;
@@ -327,15 +334,53 @@ static bk_code assume_role(const creds_ctx *x, const profile_values *v, const ch
     return *out != NULL ? BK_OK : BK_ENOMEM;
 }
 
-static bk_code refuse_sso(const char *name, bk_err *err)
+/* IAM Identity Center: the start URL and region from the profile's
+ * [sso-session NAME] section (or, the legacy form, from the profile). */
+static bk_code sso(const creds_ctx *x, const profile_values *v, const char *name,
+                   bk_creds_provider **out, bk_err *err)
 {
-    return bk_err_set(err, BK_EUNSUPPORTED,
-                      "profile %s uses IAM Identity Center (sso_session/sso_start_url), which "
-                      "bkcache does not implement; after `aws sso login --profile %s`, either "
-                      "export the variables `aws configure export-credentials --profile %s "
-                      "--format env` prints, or use a profile with `credential_process = aws "
-                      "configure export-credentials --profile %s --format process`",
-                      name, name, name, name);
+    profile_values session = {0};
+    const char *start_url = v->sso_start_url, *region = v->sso_region;
+    if (v->sso_session != NULL) {
+        bk_buf conf = BK_BUF_INIT;
+        if (file_path(creds_env(x), "AWS_CONFIG_FILE", "config", &conf) == 0 &&
+            read_profile(bk_buf_str(&conf), v->sso_session, "sso-session", &session) < 0) {
+            bk_code rc = bk_err_set(err, BK_EIO, "cannot read config file %s: %s",
+                                    bk_buf_str(&conf), strerror(errno));
+            bk_buf_clear(&conf);
+            profile_values_clear(&session);
+            return rc;
+        }
+        bk_buf_clear(&conf);
+        if (!session.found) {
+            profile_values_clear(&session);
+            return bk_err_set(err, BK_EINVAL,
+                              "profile %s: sso_session %s: no [sso-session %s] section in the "
+                              "config file",
+                              name, v->sso_session, v->sso_session);
+        }
+        start_url = session.sso_start_url;
+        region = session.sso_region;
+    }
+    const char *missing = start_url == NULL           ? "sso_start_url"
+                          : region == NULL            ? "sso_region"
+                          : v->sso_account_id == NULL ? "sso_account_id"
+                          : v->sso_role_name == NULL  ? "sso_role_name"
+                                                      : NULL;
+    bk_code rc = BK_OK;
+    if (missing != NULL) {
+        rc = bk_err_set(err, BK_EINVAL, "profile %s: IAM Identity Center needs %s", name, missing);
+    } else {
+        creds_sso s = {.profile = name,
+                       .cache_key = v->sso_session != NULL ? v->sso_session : start_url,
+                       .region = region,
+                       .account_id = v->sso_account_id,
+                       .role_name = v->sso_role_name};
+        *out = bk__creds_sso_new(x, &s, err);
+        rc = *out != NULL ? BK_OK : BK_ENOMEM;
+    }
+    profile_values_clear(&session);
+    return rc;
 }
 
 /* What profile `name` names, in the SDK's order; BK_ENOTFOUND when nothing. */
@@ -355,7 +400,7 @@ static bk_code resolve_values(const creds_ctx *x, const profile_values *v, const
         return *out != NULL ? BK_OK : BK_EINVAL;
     }
     if (v->sso_session != NULL || v->sso_start_url != NULL)
-        return refuse_sso(name, err);
+        return sso(x, v, name, out, err);
     if (v->credential_process != NULL) {
         *out = bk__creds_process_new(x, v->credential_process, name, err);
         return *out != NULL ? BK_OK : BK_EINVAL;

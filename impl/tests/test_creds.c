@@ -228,7 +228,7 @@ static void configured_sources_fail_clearly(void **state)
         {"lonely", BK_EINVAL, "role_arn needs source_profile, credential_source"},
         {"mfa", BK_EUNSUPPORTED, "mfa_serial"},
         {"src", BK_EINVAL, "credential_source \"Elsewhere\": must be EcsContainer"},
-        {"sso", BK_EUNSUPPORTED, "aws configure export-credentials --profile sso"},
+        {"sso", BK_EINVAL, "profile sso: sso_session corp: no [sso-session corp] section"},
         {"cycle", BK_EINVAL, "longer than 8 profiles"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

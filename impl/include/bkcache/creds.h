@@ -12,7 +12,8 @@
  *      wins): role_arn + source_profile or credential_source (STS AssumeRole
  *      signed with the source's credentials; role_session_name, external_id,
  *      duration_seconds), static keys, web_identity_token_file + role_arn,
- *      credential_process; SSO is refused with what to use instead;
+ *      IAM Identity Center (sso_session or sso_start_url, with the token
+ *      `aws sso login` cached), credential_process;
  *   5. container credentials: AWS_CONTAINER_CREDENTIALS_FULL_URI or
  *      _RELATIVE_URI, with AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE);
  *   6. EC2 instance metadata (IMDSv2), unless AWS_EC2_METADATA_DISABLED=true;

@@ -24,6 +24,8 @@ struct raw_server {
     atomic_int stop;
     int conns[MAX_CONNS]; /* kept open: silent answers, the full queue */
     int n_conns;
+    pthread_mutex_t last_lock;
+    char last[4096]; /* the newest request's head */
 };
 
 static void keep(raw_server *s, int fd)
@@ -34,21 +36,33 @@ static void keep(raw_server *s, int fd)
         close(fd);
 }
 
-/* Reads until the end of the request headers (the requests here have no body). */
-static void read_request(int fd)
+/* Reads until the end of the request headers (the requests here have no
+ * body) and keeps them as the newest request. */
+static void read_request(raw_server *s, int fd)
 {
     char buf[4096];
+    buf[0] = '\0';
     size_t got = 0;
     struct pollfd p = {fd, POLLIN, 0};
     while (got < sizeof buf - 1 && poll(&p, 1, 2000) > 0) {
         ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
         if (n <= 0)
-            return;
+            break;
         got += (size_t)n;
         buf[got] = '\0';
         if (strstr(buf, "\r\n\r\n") != NULL)
-            return;
+            break;
     }
+    pthread_mutex_lock(&s->last_lock);
+    memcpy(s->last, buf, got + 1);
+    pthread_mutex_unlock(&s->last_lock);
+}
+
+void raw_server_last_request(raw_server *s, char *out, size_t size)
+{
+    pthread_mutex_lock(&s->last_lock);
+    snprintf(out, size, "%s", s->last);
+    pthread_mutex_unlock(&s->last_lock);
 }
 
 static void *serve(void *arg)
@@ -63,7 +77,7 @@ static void *serve(void *arg)
         int fd = accept(s->listen_fd, NULL, NULL);
         if (fd < 0)
             continue;
-        read_request(fd);
+        read_request(s, fd);
         if (s->mode == RAW_SILENT) {
             keep(s, fd);
             continue;
@@ -105,6 +119,7 @@ raw_server *raw_server_start(raw_mode mode, const char *reply)
     if (s == NULL)
         return NULL;
     s->mode = mode;
+    pthread_mutex_init(&s->last_lock, NULL);
     s->reply = strdup(reply ? reply : "");
     s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -152,5 +167,6 @@ void raw_server_stop(raw_server *s)
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     free(s->reply);
+    pthread_mutex_destroy(&s->last_lock);
     free(s);
 }

@@ -5,6 +5,8 @@
 #ifndef BK_TEST_RAWHTTP_H
 #define BK_TEST_RAWHTTP_H
 
+#include <stddef.h>
+
 typedef enum raw_mode {
     RAW_REPLY = 0, /* read the request, send the reply, close */
     RAW_SILENT,    /* accept and read, never answer */
@@ -18,6 +20,8 @@ raw_server *raw_server_start(raw_mode mode, const char *reply);
 int raw_server_port(const raw_server *s);
 /* "http://127.0.0.1:PORT" (or https://, for a client that must fail before TLS). */
 const char *raw_server_url(const raw_server *s);
+/* The head (request line and headers) of the newest request read. */
+void raw_server_last_request(raw_server *s, char *out, size_t size);
 void raw_server_stop(raw_server *s);
 
 #endif
