@@ -3,7 +3,7 @@
  * credentials, resolved in the order of the SDK's resolveCredsFromProfile:
  * role_arn + source_profile (or credential_source) assumes a role over the
  * source's credentials; else static keys; else web_identity_token_file (with
- * role_arn); else SSO (refused, with what to do instead); else
+ * role_arn); else IAM Identity Center (sso_session or sso_start_url); else
  * credential_process. A profile naming none of them has nothing. */
 #include <ctype.h>
 #include <errno.h>
