@@ -32,7 +32,7 @@ bk_code ms3__creds_add(ms3_creds *c, const char *akid, const char *secret, const
  * an expired one is kept MS3_ISSUED_GRACE_S more (S3 still answers
  * ExpiredToken for it, then InvalidAccessKeyId), and at most MS3_ISSUED_MAX
  * are kept (the one expiring first goes). Keys added otherwise stay. */
-enum { MS3_ISSUED_MAX = 4096 };
+enum { MS3_ISSUED_MAX = 1024 };
 #define MS3_ISSUED_GRACE_S ((int64_t)3600)
 bk_code ms3__creds_add_issued(ms3_creds *c, const char *akid, const char *secret, const char *token,
                               int64_t expires, int64_t now, bk_err *err);
