@@ -90,7 +90,8 @@ static const shared_opt shared_opts[] = {
      {"verbose", no_argument, NULL, 'v'},
      NULL,
      "say how the bucket is addressed (path style or\n"
-     "virtual host) and why"},
+     "virtual host) and why, and which source of the\n"
+     "credential chain supplied the credentials"},
 };
 
 #define N_SHARED (sizeof shared_opts / sizeof shared_opts[0])

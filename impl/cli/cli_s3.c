@@ -40,6 +40,18 @@ bk_s3cache *cli_s3_cache(const char *cmd, const bk_s3_attrs *attrs, const cli_op
     return cache;
 }
 
+/* -v: which source of the chain answered (never the credentials themselves);
+ * nothing when no request was signed. */
+static void note_credentials(const char *cmd, bk_s3cache *cache, const cli_options *o)
+{
+    if (o == NULL || !o->verbose || cache == NULL)
+        return;
+    char source[96];
+    bk_s3_client_credentials_source(cache->client, source, sizeof source);
+    if (source[0] != '\0')
+        cli_note(stderr, "%s: credentials: %s", cmd, source);
+}
+
 void cli_progress_emit(void *progress, const bk_progress_event *ev)
 {
     bk_progress_event e = *ev;
@@ -106,6 +118,7 @@ int cli_run_export(const cli_export_args *a)
     bk_export_summary *summary = a->summary != NULL ? a->summary : &local;
     bk_code rc = bk_export_config(&o, a->cfg, summary, &err);
     bk_progress_free(progress);
+    note_credentials(a->cmd, o.cache, a->opts);
     bk_s3cache_free(own);
     if (rc == BK_OK && a->opts->dry_run)
         print_plan(&plan);
@@ -133,6 +146,7 @@ int cli_run_import(const cli_import_args *a, bk_import_result *res)
     o.progress_ud = progress;
     bk_code rc = bk_import(&o, res, &err);
     bk_progress_free(progress);
+    note_credentials(a->cmd, a->cache, a->opts);
     if (rc != BK_OK) {
         cli_fail(a->cmd, "%s", err.msg);
         return CLI_EXIT_FAILED;

@@ -64,7 +64,7 @@ static void run_export(fx *f, const char *const *env, const char *prefix, bk_pro
 {
     char attrs[640];
     snprintf(attrs, sizeof attrs, "%s,prefix=%s/", f->attrs, prefix);
-    const char *argv[] = {BKCACHE, "export", "--graph", GRAPH, "--cache-to", attrs, NULL};
+    const char *argv[] = {BKCACHE, "export", "-v", "--graph", GRAPH, "--cache-to", attrs, NULL};
     assert_int_equal(bk_proc_run(argv, env, NULL, 0, DEADLINE_S, r), 0);
     assert_false(r->timed_out);
 }
@@ -91,6 +91,11 @@ static void web_identity(void **state)
     run_export(f, env, "wi", &r);
     if (r.exit_code != 0)
         fail_msg("export with web identity exited %d:\n%s", r.exit_code, r.err);
+    /* -v names the source, and nothing shows the token. */
+    assert_non_null(
+        strstr(r.err, "export: credentials: web identity (AWS_WEB_IDENTITY_TOKEN_FILE)"));
+    assert_null(strstr(r.err, TOKEN));
+    assert_null(strstr(r.out, TOKEN));
     bk_proc_result_free(&r);
 
     /* A token STS refuses: STS's code, never the token. */
@@ -132,6 +137,7 @@ static void credential_process(void **state)
         fail_msg("export with credential_process exited %d:\n%s", r.exit_code, r.err);
     /* The helper's own messages reach the user (an MFA prompt would). */
     assert_non_null(strstr(r.err, "helper: asked for credentials"));
+    assert_non_null(strstr(r.err, "export: credentials: profile tool (credential_process)"));
     assert_null(strstr(r.err, SK));
     bk_proc_result_free(&r);
 }
