@@ -83,7 +83,7 @@ static void profile(fx *f, const char *command)
 
 static bk_code fetch(fx *f, bk_creds *out, bk_err *err)
 {
-    bk_creds_chain_options o = {.env = &f->env, .credential_process_timeout_ms = 500};
+    bk_creds_chain_options o = {.env = &f->env, .credential_process_timeout_ms = 2000};
     bk_creds_provider *p = bk_creds_provider_chain(&o, err);
     assert_non_null(p);
     bk_code rc = bk_creds_fetch(p, out, err);
@@ -133,9 +133,9 @@ static void hostile_processes(void **state)
         const char *says;
     } cases[] = {
         {"hangs", "exec sleep 30", BK_ETIMEOUT,
-         "profile helper: credential_process did not finish within 500 ms"},
+         "profile helper: credential_process did not finish within 2000 ms"},
         {"closes-and-stays", "exec >&-\nsleep 30", BK_ETIMEOUT,
-         "credential_process did not exit within 500 ms"},
+         "credential_process did not exit within 2000 ms"},
         {"garbage", "echo 'Hunter2-not-json'", BK_EPROTO,
          "profile helper: credential_process printed no JSON object"},
         {"version", "echo '{\"Version\": 2, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"S\"}'",
