@@ -80,6 +80,11 @@ typedef struct ms3_options {
     /* Seconds the credentials last: STS's without DurationSeconds, IMDS's, ECS's
      * (0 = 3600). */
     int64_t credential_lifetime;
+
+    /* Behaviour presets, comma-separated ("oci", "gcs,no-list"; see
+     * ms3_behave_preset_get): every bucket's policy and the proxy mode. NULL or
+     * "" = the plain, AWS-like mock. An unknown name fails the start. */
+    const char *behave;
 } ms3_options;
 
 void ms3_options_init(ms3_options *o);
@@ -352,6 +357,23 @@ enum {
     MS3_PROXY_DROP_UNDERSCORE_HEADERS = 2 /* drop headers whose name contains '_' (nginx) */
 };
 void ms3_server_set_proxy_mode(ms3_server *s, unsigned flags);
+
+/* ---- Behaviour presets: stores people ask about, played with the policies
+ * and proxy rewrites above (oci, gcs, object-lock, no-list). The plain mock
+ * stays AWS-like. Presets combine: their policies and rewrites add up. */
+typedef struct ms3_behave_preset {
+    const char *name;   /* "oci" */
+    const char *store;  /* what it plays */
+    const char *what;   /* what the mock then answers */
+    const char *source; /* the field report (and issues) it comes from */
+} ms3_behave_preset;
+
+/* The i-th preset (0-based); NULL past the last. */
+const ms3_behave_preset *ms3_behave_preset_get(size_t i);
+/* The bucket policy and proxy flags (MS3_PROXY_*) of comma-separated preset
+ * names; BK_EINVAL naming an unknown one and the known ones. */
+bk_code ms3_behave_resolve(const char *names, ms3_bucket_policy *policy, unsigned *proxy,
+                           bk_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,8 @@
 /* mock-s3: the standalone server. Reads its options, warns when the admin
  * endpoints are reachable beyond this machine without a token, starts, sets
- * up credentials, buckets and the access profile, prints its URLs when ready
- * and runs until SIGTERM or SIGINT. Exit status: 0 after a signal, 1 when the
- * server cannot start, 2 for a usage error. */
+ * up credentials, buckets, the access profile and the behaviour presets,
+ * prints its URLs when ready and runs until SIGTERM or SIGINT. Exit status:
+ * 0 after a signal, 1 when the server cannot start, 2 for a usage error. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,29 @@
 #define MAX_LIST 64 /* --sts-role, --web-identity-token */
 #define ADMIN_TOKEN_ENV "MOCK_S3_ADMIN_TOKEN"
 #define TOKEN_FILE_MAX 4096
+
+/* text in lines of at most `width` columns, every line but the first indented. */
+static void print_wrapped(FILE *out, const char *text, int indent, int width)
+{
+    int col = indent;
+    const char *p = text;
+    while (*p != '\0') {
+        int word = (int)strcspn(p, " ");
+        if (col > indent && col + 1 + word > width) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", word, p);
+        col += word;
+        p += word;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
+}
 
 static void usage(FILE *out)
 {
@@ -48,6 +71,7 @@ static void usage(FILE *out)
           "  --clock-offset SECONDS      shift the mock's clock (Last-Modified, skew, expiry)\n"
           "  --min-part-size BYTES       smallest non-last multipart part (default 5242880)\n"
           "  --access-profile P          full, read-only or no-list, for every bucket\n"
+          "  --behave NAME               play a store (presets below; repeatable, they add up)\n"
           "  --admin-token TOKEN         every /_mock/ request must carry\n"
           "                              \"Authorization: Bearer TOKEN\" (401 otherwise);\n"
           "                              the journal page /_mock/ui asks for it\n"
@@ -96,6 +120,14 @@ static void usage(FILE *out)
           "dots: a rebound DNS name). On 127.0.0.1 only this machine can reach them;\n"
           "listening anywhere else without --admin-token or --no-admin prints a warning.\n",
           out);
+    fputs("\nBehaviour presets (--behave; without one the mock answers as AWS S3 does):\n", out);
+    const ms3_behave_preset *b;
+    char text[1024];
+    for (size_t i = 0; (b = ms3_behave_preset_get(i)) != NULL; i++) {
+        snprintf(text, sizeof(text), "%s: %s. From %s.", b->store, b->what, b->source);
+        fprintf(out, "  %-13s", b->name);
+        print_wrapped(out, text, 15, 80);
+    }
 }
 
 /* What the command line asks for. */
@@ -107,6 +139,7 @@ typedef struct cli {
     const char *buckets[MAX_BUCKETS];
     int n_buckets;
     const char *profile;
+    char behave[256]; /* the --behave names, comma-separated */
     const char *admin_token_flag;
     const char *admin_token_file;
     char admin_token[TOKEN_FILE_MAX + 1];
@@ -199,6 +232,23 @@ static int add_bucket(cli *c, const char *v)
     return 0;
 }
 
+static int add_behave(cli *c, const char *v)
+{
+    bk_err err;
+    ms3_bucket_policy p;
+    unsigned proxy;
+    if (ms3_behave_resolve(v, &p, &proxy, &err) != BK_OK) {
+        fprintf(stderr, "mock-s3: --behave: %s (see --help)\n", err.msg);
+        return 2;
+    }
+    size_t used = strlen(c->behave);
+    if (used + strlen(v) + 2 > sizeof(c->behave))
+        return usage_error("too many --behave presets");
+    snprintf(c->behave + used, sizeof(c->behave) - used, "%s%s", used ? "," : "", v);
+    c->o.behave = c->behave;
+    return 0;
+}
+
 static int parse_clock_offset(cli *c, const char *v)
 {
     char *end = NULL;
@@ -231,6 +281,7 @@ enum {
     OPT_CLOCK_OFFSET,
     OPT_MIN_PART_SIZE,
     OPT_ACCESS_PROFILE,
+    OPT_BEHAVE,
     OPT_ADMIN_TOKEN,
     OPT_ADMIN_TOKEN_FILE,
     OPT_NO_ADMIN,
@@ -264,6 +315,7 @@ static const struct option options[] = {
     {"clock-offset", required_argument, NULL, OPT_CLOCK_OFFSET},
     {"min-part-size", required_argument, NULL, OPT_MIN_PART_SIZE},
     {"access-profile", required_argument, NULL, OPT_ACCESS_PROFILE},
+    {"behave", required_argument, NULL, OPT_BEHAVE},
     {"admin-token", required_argument, NULL, OPT_ADMIN_TOKEN},
     {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
     {"no-admin", no_argument, NULL, OPT_NO_ADMIN},
@@ -381,6 +433,8 @@ static int apply_option(cli *c, int opt, const char *v)
     case OPT_ACCESS_PROFILE:
         c->profile = v;
         return 0;
+    case OPT_BEHAVE:
+        return add_behave(c, v);
     case OPT_ADMIN_TOKEN:
         c->admin_token_flag = v;
         return 0;
@@ -525,7 +579,8 @@ static void warn_exposure(const cli *c)
             c->o.listen_host);
 }
 
-/* Credentials, buckets and the access profile; 0 or the exit status. */
+/* Credentials, buckets and the access profile; 0 or the exit status. The
+ * presets were applied when the server was made (ms3_options.behave). */
 static int set_up(ms3_server *s, const cli *c)
 {
     bk_err err;
@@ -542,11 +597,19 @@ static int set_up(ms3_server *s, const cli *c)
         }
     }
     if (c->profile != NULL) {
-        ms3_bucket_policy p;
-        memset(&p, 0, sizeof(p));
+        /* On top of the presets' policy (validated when parsed). */
+        ms3_bucket_policy p, behave;
+        unsigned proxy;
+        ms3_behave_resolve(c->behave, &behave, &proxy, NULL);
+        p = behave;
         if (ms3_access_profile_parse(c->profile, &p.access) != 0 ||
             ms3_server_set_bucket_policy(s, NULL, &p, &err) != 0) {
             fprintf(stderr, "mock-s3: --access-profile must be full, read-only or no-list\n");
+            return 2;
+        }
+        if (behave.access != MS3_ACCESS_FULL && p.access != behave.access) {
+            fprintf(stderr, "mock-s3: --access-profile %s contradicts --behave %s\n", c->profile,
+                    c->behave);
             return 2;
         }
     }

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "behave.h"
 #include "request.h"
 #include "server_internal.h"
 #include "timer.h"
@@ -286,6 +287,10 @@ ms3_server *ms3__server_create(const ms3_options *opts, bk_err *err)
     if (s->listen_host == NULL || s->region == NULL || s->vhost_suffix == NULL ||
         s->creds == NULL || s->faults == NULL || s->policies == NULL) {
         bk_err_set(err, BK_ENOMEM, "out of memory");
+        ms3_server_stop(s);
+        return NULL;
+    }
+    if (ms3__behave_apply(s->policies, o->behave, err) != BK_OK) {
         ms3_server_stop(s);
         return NULL;
     }

@@ -239,6 +239,7 @@ static void test_flags(void **state)
                            "AWS_ENDPOINT_URL_STS",
                            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
                            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                           "--behave",
                            "--help"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         assert_non_null(strstr(out, flags[i]));
@@ -256,6 +257,51 @@ static void test_flags(void **state)
     const char *nothreads[] = {"--threads", "0", NULL};
     assert_int_equal(run(nothreads, out, sizeof(out)), 2);
     assert_non_null(strstr(out, "--threads"));
+}
+
+/* --behave: every preset in --help with its field report; presets add up,
+ * an unknown one or one contradicting --access-profile is a usage error. */
+static void test_behave(void **state)
+{
+    (void)state;
+    char out[16384];
+    const char *help[] = {"--help", NULL};
+    assert_int_equal(run(help, out, sizeof(out)), 0);
+    const ms3_behave_preset *b;
+    for (size_t i = 0; (b = ms3_behave_preset_get(i)) != NULL; i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "\n  %s ", b->name);
+        assert_non_null(strstr(out, line));
+    }
+    assert_int_equal(ms3t_count(out, "From field report"), 4);
+    const char *bad[] = {"--behave", "minio", NULL};
+    assert_int_equal(run(bad, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "unknown behaviour preset \"minio\""));
+    const char *clash[] = {"--anonymous", "--access-profile", "read-only",
+                           "--behave",    "no-list",          NULL};
+    assert_int_equal(run(clash, out, sizeof(out)), 2);
+
+    const char *args[] = {"--anonymous", "--bucket", "bkt", "--behave",
+                          "no-list",     "--behave", "oci", NULL};
+    child c;
+    assert_int_equal(spawn(&c, args), 0);
+    ms3t_request rq = {0};
+    rq.method = "HEAD";
+    rq.target = "/bkt/absent";
+    ms3t_response r;
+    ms3t_do(c.url, &rq, &r);
+    assert_int_equal(r.status, 403);
+    ms3t_response_free(&r);
+    const char *chunked[] = {"Content-Encoding: aws-chunked", NULL};
+    rq.method = "PUT";
+    rq.target = "/bkt/oci";
+    rq.headers = chunked;
+    rq.body = "0\r\n\r\n";
+    rq.body_len = 5;
+    ms3t_do(c.url, &rq, &r);
+    assert_int_equal(r.status, 501);
+    ms3t_response_free(&r);
+    assert_int_equal(stop(&c, SIGTERM), 0);
 }
 
 static void test_anonymous_and_options(void **state)
@@ -660,6 +706,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_serves_and_stops),
         cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_behave),
         cmocka_unit_test(test_anonymous_and_options),
         cmocka_unit_test(test_thread_per_connection),
         cmocka_unit_test(test_admin_token),
