@@ -63,7 +63,7 @@ bk_code bk__s3_body_start(body_reader *br, bk_err *err)
     memset(&ec, 0, sizeof ec);
     ec.mode = BK_CHUNKED_UNSIGNED_TRAILER;
     ec.chunk_size = S3_TRAILER_CHUNK;
-    ec.trailer_alg = BK_CHECKSUM_CRC32;
+    ec.trailer_alg = br->rq->checksum;
     ec.decoded_length = (int64_t)br->rq->len;
     ec.source = encoder_source;
     ec.source_ud = br;
@@ -109,58 +109,76 @@ int bk__s3_body_seek_cb(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* PutObject and UploadPart carry the configured checksum; a request with an
+ * empty body never travels aws-chunked (the SDK sends those as a header). */
+void bk__s3_body_checksum(const bk_s3_client *c, s3_request *rq)
+{
+    rq->checksum = c->cfg.checksum_algorithm;
+    rq->trailer = rq->checksum != BK_CHECKSUM_NONE && c->cfg.checksum_trailer && rq->len > 0;
+    rq->checksum_declared = rq->checksum != BK_CHECKSUM_NONE && c->cfg.checksum_declared;
+}
+
+/* The hashes one pass computes: SHA-256 for the signature, MD5 for
+ * Content-MD5, the request's checksum for its header. */
+enum { HASH_SHA, HASH_MD5, HASH_CHECKSUM, N_HASHES };
+
+static void feed(bk_checksum *const *h, const void *data, size_t len)
+{
+    for (int i = 0; i < N_HASHES; i++)
+        if (h[i] != NULL)
+            bk_checksum_update(h[i], data, len);
+}
+
+static bk_code feed_source(s3_request *rq, bk_checksum *const *h, bk_err *err)
+{
+    if (rq->body == S3_BODY_MEM || rq->len == 0) {
+        feed(h, rq->mem, rq->body == S3_BODY_MEM ? rq->len : 0);
+        return BK_OK;
+    }
+    char *buf = malloc(HASH_BUF);
+    if (buf == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    bk_code rc = BK_OK;
+    for (uint64_t pos = 0; pos < rq->len && rc == BK_OK;) {
+        size_t got;
+        rc = source_read(rq, pos, buf, HASH_BUF, &got, err);
+        feed(h, buf, got);
+        pos += got;
+    }
+    free(buf);
+    return rc;
+}
+
 /* One pass over the body for the hashes the request needs, before the first
  * attempt (a signed payload must be known before its headers are sent). */
-bk_code bk__s3_body_hash(s3_request *rq, int want_sha, int want_md5, char sha_hex[65],
-                         char md5_b64[BK_CHECKSUM_MAX_BASE64], bk_err *err)
+bk_code bk__s3_body_hash(s3_request *rq, int want_sha, int want_md5, int want_checksum,
+                         char sha_hex[65], char md5_b64[BK_CHECKSUM_MAX_BASE64], bk_err *err)
 {
+    const bk_checksum_alg algs[N_HASHES] = {BK_CHECKSUM_SHA256, BK_CHECKSUM_MD5, rq->checksum};
+    const int want[N_HASHES] = {want_sha, want_md5, want_checksum};
+    bk_checksum *h[N_HASHES] = {NULL, NULL, NULL};
     bk_err cerr;
     bk_err_clear(&cerr);
-    bk_checksum *sha = want_sha ? bk_checksum_new(BK_CHECKSUM_SHA256, &cerr) : NULL;
-    bk_checksum *md5 = want_md5 ? bk_checksum_new(BK_CHECKSUM_MD5, &cerr) : NULL;
     bk_code rc = BK_OK;
-    char *buf = NULL;
-    if ((want_sha && sha == NULL) || (want_md5 && md5 == NULL)) {
-        rc = bk_err_set(err, cerr.code, "%s", cerr.msg);
-        goto out;
-    }
-    if (rq->body == S3_BODY_MEM || rq->len == 0) {
-        if (sha)
-            bk_checksum_update(sha, rq->mem, rq->body == S3_BODY_MEM ? rq->len : 0);
-        if (md5)
-            bk_checksum_update(md5, rq->mem, rq->body == S3_BODY_MEM ? rq->len : 0);
-    } else {
-        buf = malloc(HASH_BUF);
-        if (buf == NULL) {
-            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (uint64_t pos = 0; pos < rq->len;) {
-            size_t got;
-            rc = source_read(rq, pos, buf, HASH_BUF, &got, err);
-            if (rc != BK_OK)
-                goto out;
-            if (sha)
-                bk_checksum_update(sha, buf, got);
-            if (md5)
-                bk_checksum_update(md5, buf, got);
-            pos += got;
-        }
-    }
+    for (int i = 0; i < N_HASHES && rc == BK_OK; i++)
+        if (want[i] && (h[i] = bk_checksum_new(algs[i], &cerr)) == NULL)
+            rc = bk_err_set(err, cerr.code, "%s", cerr.msg);
+    if (rc == BK_OK)
+        rc = feed_source(rq, h, err);
     bk_checksum_digest d;
-    if (sha) {
-        if ((rc = bk_checksum_final(sha, &d, err)) != BK_OK)
-            goto out;
-        memcpy(sha_hex, d.hex, 65);
+    for (int i = 0; i < N_HASHES && rc == BK_OK; i++) {
+        if (h[i] == NULL)
+            continue;
+        if ((rc = bk_checksum_final(h[i], &d, err)) != BK_OK)
+            break;
+        if (i == HASH_SHA)
+            memcpy(sha_hex, d.hex, 65);
+        else if (i == HASH_MD5)
+            snprintf(md5_b64, BK_CHECKSUM_MAX_BASE64, "%s", d.base64);
+        else
+            snprintf(rq->checksum_value, sizeof rq->checksum_value, "%s", d.base64);
     }
-    if (md5) {
-        if ((rc = bk_checksum_final(md5, &d, err)) != BK_OK)
-            goto out;
-        snprintf(md5_b64, BK_CHECKSUM_MAX_BASE64, "%s", d.base64);
-    }
-out:
-    free(buf);
-    bk_checksum_free(sha);
-    bk_checksum_free(md5);
+    for (int i = 0; i < N_HASHES; i++)
+        bk_checksum_free(h[i]);
     return rc;
 }

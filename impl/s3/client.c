@@ -221,6 +221,17 @@ static bk_code check_config(const bk_s3_config *cfg, bk_err *err)
         return bk_err_set(err, BK_EINVAL, "part size must be positive");
     if (cfg->multipart_threshold < 1)
         return bk_err_set(err, BK_EINVAL, "multipart threshold must be positive");
+    bk_checksum_alg a = cfg->checksum_algorithm;
+    if (a != BK_CHECKSUM_NONE && a != BK_CHECKSUM_CRC32 && a != BK_CHECKSUM_CRC32C &&
+        a != BK_CHECKSUM_SHA256)
+        return bk_err_set(err, BK_EINVAL, "checksum algorithm must be CRC32, CRC32C or SHA256");
+    if (a == BK_CHECKSUM_NONE && (cfg->checksum_trailer || cfg->checksum_declared))
+        return bk_err_set(err, BK_EINVAL,
+                          "a checksum trailer or declaration needs a checksum algorithm");
+    if (cfg->accept_encoding_gzip && !cfg->disable_accept_encoding)
+        return bk_err_set(err, BK_EINVAL,
+                          "an unsigned Accept-Encoding: gzip needs disable_accept_encoding "
+                          "(else the signed identity is sent too)");
     return BK_OK;
 }
 
@@ -276,6 +287,11 @@ static bk_code own_settings(bk_s3_client *c, const bk_s3_config *cfg, bk_err *er
     c->cfg.access_key_id = c->access_key_id;
     c->cfg.secret_access_key = c->secret_access_key;
     c->cfg.session_token = c->session_token;
+    if (cfg->send_checksum_trailer) {
+        c->cfg.checksum_algorithm = BK_CHECKSUM_CRC32;
+        c->cfg.checksum_trailer = 1;
+        c->cfg.checksum_declared = 1;
+    }
     return BK_OK;
 }
 
@@ -453,7 +469,7 @@ bk_code bk__s3_add_metadata(bk_s3_client *c, s3_request *rq, const bk_s3_meta *m
         int ok = len > 0 && len < 128;
         for (size_t j = 0; ok && j < len; j++)
             ok = islower((unsigned char)name[j]) || isdigit((unsigned char)name[j]) ||
-                 name[j] == '-';
+                 name[j] == '-' || (name[j] == '_' && c->cfg.metadata_underscores);
         if (!ok)
             return bk_err_set(err, BK_EINVAL,
                               "%s %s: metadata name \"%s\" must match [a-z0-9-]+ (gateways drop "

@@ -47,9 +47,11 @@ bk_code bk_s3_multipart_create(bk_s3_client *c, const char *key, const bk_s3_put
             return rc;
     }
     /* Checksums are all or nothing across an upload: a part with a checksum in
-     * an upload created without one makes Complete fail with InvalidPart. */
-    if (c->cfg.send_checksum_trailer)
-        bk__s3_request_header(&rq, "x-amz-checksum-algorithm", "CRC32");
+     * an upload created without one makes Complete fail with InvalidPart
+     * (unless the checksum is left undeclared on purpose, as the SDK's default). */
+    if (c->cfg.checksum_algorithm != BK_CHECKSUM_NONE && c->cfg.checksum_declared)
+        bk__s3_request_header(&rq, "x-amz-checksum-algorithm",
+                              bk_checksum_alg_name(c->cfg.checksum_algorithm));
     bk_buf body = BK_BUF_INIT;
     bk_code rc = bk__s3_execute(c, &rq, NULL, &body, err);
     if (rc == BK_OK) {
@@ -73,7 +75,7 @@ static bk_code upload_part(bk_s3_client *c, s3_request *rq, const char *key, con
     rq->query = bk_buf_str(&q);
     rq->object_payload = 1;
     rq->content_md5 = c->cfg.send_content_md5;
-    rq->trailer = c->cfg.send_checksum_trailer;
+    bk__s3_body_checksum(c, rq);
     if (rc == BK_OK)
         rc = bk__s3_execute(c, rq, &res, NULL, err);
     if (rc == BK_OK && res.etag[0] == '\0')
@@ -83,7 +85,8 @@ static bk_code upload_part(bk_s3_client *c, s3_request *rq, const char *key, con
         memset(part, 0, sizeof *part);
         part->number = part_number;
         s3_copy(part->etag, sizeof part->etag, res.etag);
-        s3_copy(part->checksum_crc32, sizeof part->checksum_crc32, rq->checksum_crc32);
+        if (rq->checksum_declared)
+            s3_copy(part->checksum, sizeof part->checksum, rq->checksum_value);
     } else {
         bk_err_prefix(err, "part %d: ", part_number);
     }
@@ -184,7 +187,8 @@ bk_code bk_s3_multipart_complete(bk_s3_client *c, const char *key, const char *u
                           c->bucket, key ? key : "", n, BK_S3_MAX_PARTS);
     bk_buf q = BK_BUF_INIT, xml = BK_BUF_INIT, body = BK_BUF_INIT;
     bk__query_add(&q, "uploadId", upload_id);
-    bk__s3xml_complete_body(&xml, parts, n, c->cfg.send_checksum_trailer);
+    bk__s3xml_complete_body(
+        &xml, parts, n, c->cfg.checksum_declared ? c->cfg.checksum_algorithm : BK_CHECKSUM_NONE);
     bk_s3_result local = BK_S3_RESULT_INIT;
     if (res == NULL)
         res = &local;

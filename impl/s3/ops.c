@@ -163,7 +163,7 @@ static bk_code put_common(bk_s3_client *c, const char *key, s3_request *rq,
     rq->payload_sha256 = opts ? opts->payload_sha256 : NULL;
     rq->object_payload = 1;
     rq->content_md5 = c->cfg.send_content_md5;
-    rq->trailer = c->cfg.send_checksum_trailer;
+    bk__s3_body_checksum(c, rq);
     return bk__s3_execute(c, rq, res, NULL, err);
 }
 

@@ -104,6 +104,27 @@ static void add_range(const s3_request *rq, const exec_state *es, s3_attempt *at
     }
 }
 
+/* The body's checksum as a header, or the aws-chunked framing whose trailer
+ * carries it; x-amz-sdk-checksum-algorithm when the algorithm is declared. */
+static void add_checksum(const s3_request *rq, wire *w)
+{
+    if (rq->checksum == BK_CHECKSUM_NONE)
+        return;
+    const char *header = bk_checksum_header_name(rq->checksum);
+    if (rq->trailer) {
+        snprintf(w->decoded_len, sizeof w->decoded_len, "%llu", (unsigned long long)rq->len);
+        add_header(w, "content-encoding", "aws-chunked");
+        add_header(w, "x-amz-decoded-content-length", w->decoded_len);
+        add_header(w, "x-amz-trailer", header);
+        w->wire_len = bk_chunked_encoded_length(BK_CHUNKED_UNSIGNED_TRAILER, S3_TRAILER_CHUNK,
+                                                rq->checksum, rq->len);
+    } else {
+        add_header(w, header, rq->checksum_value);
+    }
+    if (rq->checksum_declared)
+        add_header(w, "x-amz-sdk-checksum-algorithm", bk_checksum_alg_name(rq->checksum));
+}
+
 /* Every header that is signed, in the order they are sent. */
 static bk_code build_headers(bk_s3_client *c, const s3_request *rq, const exec_state *es,
                              s3_attempt *at, wire *w, bk_err *err)
@@ -122,15 +143,7 @@ static bk_code build_headers(bk_s3_client *c, const s3_request *rq, const exec_s
     if (rq->content_md5)
         add_header(w, "content-md5", es->md5_b64);
     w->wire_len = rq->body == S3_BODY_NONE ? 0 : rq->len;
-    if (rq->trailer) {
-        snprintf(w->decoded_len, sizeof w->decoded_len, "%llu", (unsigned long long)rq->len);
-        add_header(w, "content-encoding", "aws-chunked");
-        add_header(w, "x-amz-decoded-content-length", w->decoded_len);
-        add_header(w, "x-amz-trailer", "x-amz-checksum-crc32");
-        add_header(w, "x-amz-sdk-checksum-algorithm", "CRC32");
-        w->wire_len = bk_chunked_encoded_length(BK_CHUNKED_UNSIGNED_TRAILER, S3_TRAILER_CHUNK,
-                                                BK_CHECKSUM_CRC32, rq->len);
-    }
+    add_checksum(rq, w);
     for (size_t i = 0; i < rq->n_headers; i++) {
         add_header(w, rq->headers[i].name, rq->headers[i].value);
         w->has_content_type |= strcasecmp(rq->headers[i].name, "content-type") == 0;
@@ -246,6 +259,10 @@ static bk_code set_up_handle(bk_s3_client *c, s3_request *rq, exec_state *es, s3
         return rc;
     }
     set_method(rq, es, w, h);
+    /* Go's transport after disable_accept_encoding: its own unsigned gzip,
+     * never on HEAD or a Range. */
+    int gzip = c->cfg.accept_encoding_gzip && !is_method(rq, "HEAD") && !at->ranged;
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, gzip ? "gzip" : NULL);
     return BK_OK;
 }
 
@@ -403,7 +420,7 @@ static outcome success_response(bk_s3_client *c, s3_request *rq, exec_state *es,
     if (rq->trailer && es->br.enc != NULL) {
         const bk_checksum_digest *d = bk_chunked_encoder_checksum(es->br.enc);
         if (d != NULL)
-            s3_copy(rq->checksum_crc32, sizeof rq->checksum_crc32, d->base64);
+            s3_copy(rq->checksum_value, sizeof rq->checksum_value, d->base64);
     }
     out.ok = 1;
     return out;
@@ -504,10 +521,12 @@ static bk_code prepare_payload(bk_s3_client *c, s3_request *rq, exec_state *es, 
     int need_sha = es->payload_hash == NULL && !anonymous;
     if (need_sha)
         es->payload_hash = es->sha_hex;
-    if (!need_sha && !rq->content_md5)
+    int need_checksum = rq->checksum != BK_CHECKSUM_NONE && !rq->trailer;
+    if (!need_sha && !rq->content_md5 && !need_checksum)
         return BK_OK;
     atomic_fetch_add(&c->bytes_hashed, (unsigned long long)rq->len);
-    bk_code rc = bk__s3_body_hash(rq, need_sha, rq->content_md5, es->sha_hex, es->md5_b64, err);
+    bk_code rc = bk__s3_body_hash(rq, need_sha, rq->content_md5, need_checksum, es->sha_hex,
+                                  es->md5_b64, err);
     if (rc != BK_OK)
         bk_err_prefix(err, "%s %s: ", rq->op, es->where);
     return rc;

@@ -38,7 +38,7 @@ struct bk_s3_client {
     CURL **idle;
     size_t n_idle, cap_idle;
 
-    _Atomic unsigned long long requests; /* HTTP attempts made, for summaries */
+    _Atomic unsigned long long requests;     /* HTTP attempts made, for summaries */
     _Atomic unsigned long long bytes_hashed; /* payload bytes hashed, for summaries */
 };
 
@@ -65,12 +65,14 @@ typedef struct s3_request {
     const void *mem;
     int fd;
     uint64_t offset, len;
-    const char *payload_sha256; /* known hex hash of the body, or NULL */
-    int object_payload;         /* PutObject / UploadPart: an object's bytes, which the
-                                   SDK signs UNSIGNED-PAYLOAD over https */
-    int content_md5;            /* send Content-MD5 of the body */
-    int trailer;                /* aws-chunked with a CRC32 trailer */
-    char checksum_crc32[16];    /* out: base64 CRC32 that the trailer carried */
+    const char *payload_sha256;                  /* known hex hash of the body, or NULL */
+    int object_payload;                          /* PutObject / UploadPart: an object's bytes,
+                                                    which the SDK signs UNSIGNED-PAYLOAD over https */
+    int content_md5;                             /* send Content-MD5 of the body */
+    bk_checksum_alg checksum;                    /* an x-amz-checksum-* of the body, or NONE */
+    int trailer;                                 /* ... in an aws-chunked trailer, not a header */
+    int checksum_declared;                       /* ... with x-amz-sdk-checksum-algorithm */
+    char checksum_value[BK_CHECKSUM_MAX_BASE64]; /* out: the checksum sent (base64) */
 
     size_t max_body;    /* keep a 2xx body up to this many bytes (XML results) */
     int error_in_200;   /* a 200 whose body is <Error> is a failure */
@@ -102,9 +104,12 @@ typedef struct body_reader {
 bk_code bk__s3_body_start(body_reader *br, bk_err *err); /* (re)start at byte 0 */
 size_t bk__s3_body_read_cb(char *buf, size_t size, size_t nitems, void *ud);
 int bk__s3_body_seek_cb(void *ud, curl_off_t offset, int origin);
-/* One pass over the body for the SHA-256 (hex) and/or MD5 (base64) it needs. */
-bk_code bk__s3_body_hash(s3_request *rq, int want_sha, int want_md5, char sha_hex[65],
-                         char md5_b64[45], bk_err *err);
+/* PutObject and UploadPart: the body's checksum as the configuration asks. */
+void bk__s3_body_checksum(const bk_s3_client *c, s3_request *rq);
+/* One pass over the body for the SHA-256 (hex), the MD5 (base64) and the
+ * header checksum (rq->checksum into rq->checksum_value) it needs. */
+bk_code bk__s3_body_hash(s3_request *rq, int want_sha, int want_md5, int want_checksum,
+                         char sha_hex[65], char md5_b64[45], bk_err *err);
 
 void bk__s3_request_init(s3_request *rq, const char *op, const char *method, const char *key);
 /* The x-amz-content-sha256 the signature of rq covers, as the SDK chooses it:

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bkcache/checksum.h"
 #include "s3time.h"
 
 #define MAX_DEPTH 16
@@ -532,15 +533,17 @@ int bk__s3xml_escape(bk_buf *out, const char *s)
     return out->failed ? -1 : 0;
 }
 
-int bk__s3xml_complete_body(bk_buf *out, const bk_s3_part *parts, size_t n, int with_crc32)
+int bk__s3xml_complete_body(bk_buf *out, const bk_s3_part *parts, size_t n,
+                            bk_checksum_alg checksum)
 {
+    const char *alg = checksum != BK_CHECKSUM_NONE ? bk_checksum_alg_name(checksum) : NULL;
     bk_buf_puts(out, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (size_t i = 0; i < n; i++) {
         bk_buf_puts(out, "<Part>");
-        if (with_crc32 && parts[i].checksum_crc32[0] != '\0') {
-            bk_buf_puts(out, "<ChecksumCRC32>");
-            bk__s3xml_escape(out, parts[i].checksum_crc32);
-            bk_buf_puts(out, "</ChecksumCRC32>");
+        if (alg != NULL && parts[i].checksum[0] != '\0') {
+            bk_buf_printf(out, "<Checksum%s>", alg);
+            bk__s3xml_escape(out, parts[i].checksum);
+            bk_buf_printf(out, "</Checksum%s>", alg);
         }
         bk_buf_puts(out, "<ETag>");
         bk__s3xml_escape(out, parts[i].etag);

@@ -50,9 +50,10 @@ bk_code bk__s3xml_parse_etag_result(const char *xml, size_t len, const char *roo
 bk_code bk__s3xml_parse_delete_result(const char *xml, size_t len, bk_s3_delete_report *report,
                                       size_t *n_deleted, bk_err *err);
 
-/* <CompleteMultipartUpload> with the parts in the given order; with_crc32 adds
- * each part's <ChecksumCRC32>. */
-int bk__s3xml_complete_body(bk_buf *out, const bk_s3_part *parts, size_t n, int with_crc32);
+/* <CompleteMultipartUpload> with the parts in the given order; a checksum
+ * algorithm (not NONE) adds each part's <Checksum<ALG>>, e.g. <ChecksumCRC32>. */
+int bk__s3xml_complete_body(bk_buf *out, const bk_s3_part *parts, size_t n,
+                            bk_checksum_alg checksum);
 
 /* <Delete><Quiet>true</Quiet><Object><Key>..</Key></Object>...</Delete>. */
 int bk__s3xml_delete_body(bk_buf *out, const char *const *keys, size_t n);

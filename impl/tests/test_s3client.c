@@ -960,6 +960,176 @@ static void optional_checksums_are_consistent(void **state)
     bk_s3_client_free(c);
 }
 
+/* A client with the SDK's flexible checksums (bk_s3_config checksum_*). */
+static bk_s3_client *checksum_client(bk_checksum_alg alg, int trailer, int declared)
+{
+    bk_s3_config cfg;
+    base_config(&cfg);
+    cfg.checksum_algorithm = alg;
+    cfg.checksum_trailer = trailer;
+    cfg.checksum_declared = declared;
+    cfg.multipart_threshold = 5 * BK_S3_MIB;
+    cfg.part_size = 5 * BK_S3_MIB;
+    return new_client(&cfg);
+}
+
+/* The one journal entry of op on key. */
+static ms3_journal_entry *entry_of(const char *op, const char *key, size_t *n)
+{
+    ms3_journal_entry *e = NULL;
+    *n = query_op(op, key, &e);
+    assert_true(*n >= 1);
+    return e;
+}
+
+/* Each checksum as the SDK sends it: a header (computed before, the mock
+ * checks it) or an aws-chunked trailer, declared with
+ * x-amz-sdk-checksum-algorithm or not; an empty body never goes aws-chunked. */
+static void sdk_checksums_as_sent(void **state)
+{
+    (void)state;
+    bk_err err = {0};
+    bk_s3_result r = BK_S3_RESULT_INIT;
+    struct {
+        bk_checksum_alg alg;
+        int trailer, declared;
+        const char *key, *header, *auth;
+    } cases[] = {
+        {BK_CHECKSUM_CRC32, 0, 0, "ck/crc32", "\"x-amz-checksum-crc32\":", "header"},
+        {BK_CHECKSUM_CRC32C, 0, 1, "ck/crc32c", "\"x-amz-checksum-crc32c\":", "header"},
+        {BK_CHECKSUM_SHA256, 1, 1, "ck/sha256", "\"x-amz-trailer\":\"x-amz-checksum-sha256\"",
+         "streaming-unsigned-trailer"},
+        {BK_CHECKSUM_CRC32, 1, 0, "ck/trailer", "\"x-amz-trailer\":\"x-amz-checksum-crc32\"",
+         "streaming-unsigned-trailer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bk_s3_client *c = checksum_client(cases[i].alg, cases[i].trailer, cases[i].declared);
+        int rc = bk_s3_put_mem(c, cases[i].key, "checksummed", 11, NULL, &r, &err);
+        if (rc != BK_OK)
+            fprintf(stderr, "%s\n", err.msg);
+        assert_int_equal(rc, BK_OK);
+        size_t n;
+        ms3_journal_entry *e = entry_of("PutObject", cases[i].key, &n);
+        assert_true(has_header(e[0].headers_json, cases[i].header));
+        assert_string_equal(e[0].auth, cases[i].auth);
+        assert_int_equal(has_header(e[0].headers_json, "x-amz-sdk-checksum-algorithm"),
+                         cases[i].declared);
+        assert_int_equal(e[0].decoded_body_size, 11);
+        ms3_journal_entries_free(e, n);
+        bk_s3_client_free(c);
+    }
+    /* Nothing to chunk: the SDK sends an empty body's checksum as a header. */
+    bk_s3_client *c = checksum_client(BK_CHECKSUM_CRC32, 1, 1);
+    assert_int_equal(bk_s3_put_mem(c, "ck/empty", "", 0, NULL, &r, &err), BK_OK);
+    size_t n;
+    ms3_journal_entry *e = entry_of("PutObject", "ck/empty", &n);
+    assert_true(has_header(e[0].headers_json, "\"x-amz-checksum-crc32\":\"AAAAAA==\""));
+    assert_string_equal(e[0].auth, "header");
+    ms3_journal_entries_free(e, n);
+    bk_s3_client_free(c);
+    bk_s3_result_clear(&r);
+}
+
+/* Multipart: a declared algorithm is on Create and each part's checksum at
+ * Complete (S3 accepts); the SDK's undeclared default is not, and S3 answers
+ * InvalidPart at Complete, as BuildKit v0.26.0 met on AWS. */
+static void sdk_checksums_multipart(void **state)
+{
+    (void)state;
+    bk_err err = {0};
+    bk_s3_result r = BK_S3_RESULT_INIT;
+    char hex[65], got[65];
+    int fd = temp_file(11 * BK_S3_MIB, 33, hex);
+    bk_s3_client *c = checksum_client(BK_CHECKSUM_CRC32C, 1, 1);
+    int rc = bk_s3_upload_fd(c, "mck/declared", fd, 0, 11 * BK_S3_MIB, NULL, &r, &err);
+    if (rc != BK_OK)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, BK_OK);
+    get_sha(c, "mck/declared", got, &r);
+    assert_string_equal(got, hex);
+    size_t n;
+    ms3_journal_entry *e = entry_of("CreateMultipartUpload", "mck/declared", &n);
+    assert_true(has_header(e[0].headers_json, "\"x-amz-checksum-algorithm\":\"CRC32C\""));
+    ms3_journal_entries_free(e, n);
+    bk_s3_client_free(c);
+
+    for (int trailer = 0; trailer <= 1; trailer++) {
+        c = checksum_client(BK_CHECKSUM_CRC32, trailer, 0);
+        const char *key = trailer ? "mck/undeclared-trailer" : "mck/undeclared-header";
+        assert_int_equal(bk_s3_upload_fd(c, key, fd, 0, 11 * BK_S3_MIB, NULL, &r, &err), BK_ES3);
+        assert_string_equal(r.s3_code, "InvalidPart");
+        e = entry_of("CreateMultipartUpload", key, &n);
+        assert_false(has_header(e[0].headers_json, "x-amz-checksum-algorithm"));
+        ms3_journal_entries_free(e, n);
+        e = entry_of("UploadPart", key, &n);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(has_header(e[i].headers_json,
+                                   trailer ? "\"x-amz-trailer\":" : "\"x-amz-checksum-crc32\":"));
+            assert_false(has_header(e[i].headers_json, "x-amz-sdk-checksum-algorithm"));
+        }
+        ms3_journal_entries_free(e, n);
+        bk_s3_client_free(c);
+    }
+    close(fd);
+    bk_s3_result_clear(&r);
+
+    /* What cannot be sent is refused when the client is made. */
+    bk_s3_config cfg;
+    base_config(&cfg);
+    cfg.checksum_algorithm = BK_CHECKSUM_MD5;
+    assert_null(bk_s3_client_new(&cfg, &err));
+    base_config(&cfg);
+    cfg.checksum_trailer = 1;
+    assert_null(bk_s3_client_new(&cfg, &err));
+    base_config(&cfg);
+    cfg.accept_encoding_gzip = 1;
+    assert_null(bk_s3_client_new(&cfg, &err));
+    assert_non_null(strstr(err.msg, "disable_accept_encoding"));
+}
+
+/* Go's transport after disable_accept_encoding: an unsigned gzip on GETs
+ * without Range and PUTs, none on HEAD and ranged GETs; v0.11's updated_at
+ * when asked for. */
+static void unsigned_gzip_and_underscores(void **state)
+{
+    (void)state;
+    bk_err err = {0};
+    bk_s3_result r = BK_S3_RESULT_INIT;
+    bk_s3_config cfg;
+    base_config(&cfg);
+    cfg.disable_accept_encoding = 1;
+    cfg.accept_encoding_gzip = 1;
+    cfg.metadata_underscores = 1;
+    bk_s3_client *c = new_client(&cfg);
+    bk_s3_meta meta[] = {{"updated_at", "now"}};
+    bk_s3_put_options po = {.meta = meta, .n_meta = 1};
+    assert_int_equal(bk_s3_put_mem(c, "gz/a", "gzipped?", 8, &po, &r, &err), BK_OK);
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_s3_get_to_buf(c, "gz/a", NULL, 64, &b, &r, &err), BK_OK);
+    assert_string_equal(bk_buf_str(&b), "gzipped?");
+    assert_string_equal(bk_s3_result_meta(&r, "updated_at"), "now");
+    bk_s3_range range = {2, 0, 0};
+    bk_buf_reset(&b);
+    assert_int_equal(bk_s3_get_to_buf(c, "gz/a", &range, 64, &b, &r, &err), BK_OK);
+    assert_string_equal(bk_buf_str(&b), "ipped?");
+    assert_int_equal(bk_s3_head(c, "gz/a", &r, &err), BK_OK);
+    ms3_journal_entry *e = NULL;
+    size_t n = query_op(NULL, "gz/", &e);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        int ranged = has_header(e[i].headers_json, "\"range\":");
+        int head = strcmp(e[i].method, "HEAD") == 0;
+        assert_int_equal(has_header(e[i].headers_json, "\"accept-encoding\":\"gzip\""),
+                         !ranged && !head);
+        assert_true(e[i].auth_ok); /* the signature never covers it */
+    }
+    ms3_journal_entries_free(e, n);
+    bk_buf_clear(&b);
+    bk_s3_result_clear(&r);
+    bk_s3_client_free(c);
+}
+
 static void virtual_host_style(void **state)
 {
     (void)state;
@@ -1064,6 +1234,9 @@ int main(void)
         cmocka_unit_test_setup(part_copy_ranges_stop_at_the_last_byte, reset_mock),
         cmocka_unit_test_setup(credentials_from_environment_and_none, reset_mock),
         cmocka_unit_test_setup(optional_checksums_are_consistent, reset_mock),
+        cmocka_unit_test_setup(sdk_checksums_as_sent, reset_mock),
+        cmocka_unit_test_setup(sdk_checksums_multipart, reset_mock),
+        cmocka_unit_test_setup(unsigned_gzip_and_underscores, reset_mock),
         cmocka_unit_test_setup(virtual_host_style, reset_mock),
         cmocka_unit_test_setup(secrets_stay_secret, NULL),
     };

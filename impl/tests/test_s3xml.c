@@ -174,7 +174,7 @@ static void request_bodies(void **state)
     (void)state;
     bk_s3_part parts[2] = {{1, "\"e1\"", "AAAAAA=="}, {2, "\"e2\"", "BBBBBB=="}};
     bk_buf b = BK_BUF_INIT;
-    bk__s3xml_complete_body(&b, parts, 2, 0);
+    bk__s3xml_complete_body(&b, parts, 2, BK_CHECKSUM_NONE);
     assert_string_equal(
         bk_buf_str(&b),
         "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
@@ -182,8 +182,11 @@ static void request_bodies(void **state)
         "<Part><ETag>&quot;e2&quot;</ETag><PartNumber>2</PartNumber></Part>"
         "</CompleteMultipartUpload>");
     bk_buf_reset(&b);
-    bk__s3xml_complete_body(&b, parts, 1, 1);
+    bk__s3xml_complete_body(&b, parts, 1, BK_CHECKSUM_CRC32);
     assert_non_null(strstr(bk_buf_str(&b), "<ChecksumCRC32>AAAAAA==</ChecksumCRC32>"));
+    bk_buf_reset(&b);
+    bk__s3xml_complete_body(&b, parts, 1, BK_CHECKSUM_SHA256);
+    assert_non_null(strstr(bk_buf_str(&b), "<ChecksumSHA256>AAAAAA==</ChecksumSHA256>"));
     bk_buf_reset(&b);
     const char *keys[] = {"a<b>&'\"", "x\x01y"};
     bk__s3xml_delete_body(&b, keys, 2);

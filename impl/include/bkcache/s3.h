@@ -9,8 +9,9 @@
  *   disable_accept_encoding: then no Accept-Encoding header at all (never an
  *   empty one). Bodies over 2 MiB are sent with Expect: 100-continue (unsigned).
  * - No checksum headers, no x-amz-trailer, no aws-chunked by default; the
- *   send_checksum_trailer option switches every PutObject/UploadPart to
- *   aws-chunked with a CRC32 trailer, consistently for a whole multipart upload.
+ *   checksum options send the SDK's flexible checksums on PutObject and
+ *   UploadPart (a header, or an aws-chunked trailer), declared or not, as
+ *   BuildKit releases before v0.26.2 and v0.32 did.
  * - Retries as the SDK's standard/adaptive modes (bkcache/retry.h). A body is
  *   re-read from its source (memory or file offset) on every attempt; a GET
  *   that breaks mid-body resumes with Range from the bytes already delivered
@@ -43,6 +44,7 @@
 #include <time.h>
 
 #include "bkcache/buf.h"
+#include "bkcache/checksum.h"
 #include "bkcache/clock.h"
 #include "bkcache/creds.h"
 #include "bkcache/error.h"
@@ -103,8 +105,28 @@ typedef struct bk_s3_config {
      * 0 = hash them there too. Over http they are always hashed. Default 1. */
     int unsigned_payload;
     int disable_accept_encoding;
-    int send_content_md5;      /* Content-MD5 on PutObject/UploadPart (object-lock buckets) */
-    int send_checksum_trailer; /* aws-chunked + x-amz-checksum-crc32 trailer (test servers) */
+    int send_content_md5; /* Content-MD5 on PutObject/UploadPart (object-lock buckets) */
+    /* Flexible checksums on PutObject and UploadPart, as aws-sdk-go-v2 sends
+     * them (none by default: RequestChecksumCalculation=WhenRequired).
+     * checksum_algorithm CRC32, CRC32C or SHA256 is an x-amz-checksum-<alg>
+     * header computed before sending, or with checksum_trailer an aws-chunked
+     * body (STREAMING-UNSIGNED-PAYLOAD-TRAILER) with the checksum in its
+     * trailer. checksum_declared also sends x-amz-sdk-checksum-algorithm,
+     * declares the algorithm on CreateMultipartUpload and lists each part's
+     * checksum at CompleteMultipartUpload, as the SDK does for an algorithm
+     * the caller chose; without it nothing is declared, as for the SDK's
+     * default (WhenSupported) checksum, and S3 fails such a multipart upload
+     * with InvalidPart (BuildKit v0.26.0). */
+    bk_checksum_alg checksum_algorithm;
+    int checksum_trailer;
+    int checksum_declared;
+    int send_checksum_trailer; /* shorthand: CRC32, in a trailer, declared (test servers) */
+    /* What Go's transport adds when BuildKit's disable_accept_encoding removed
+     * the signed header: an unsigned Accept-Encoding: gzip on every request
+     * but HEAD and ranged GETs (a compressed answer is decoded). Needs
+     * disable_accept_encoding. */
+    int accept_encoding_gzip;
+    int metadata_underscores; /* allow '_' in metadata names (v0.11's updated_at) */
 
     uint64_t multipart_threshold; /* default 16 MiB: single PutObject below */
     uint64_t part_size;           /* default 8 MiB */
@@ -198,7 +220,8 @@ typedef struct bk_s3_range {
 typedef int (*bk_s3_sink_fn)(void *ud, const void *data, size_t len, bk_err *err);
 
 /* Name/value metadata to send (names without "x-amz-meta-"; must match
- * [a-z0-9-]+, else BK_EINVAL: gateways drop '_' and S3 lower-cases names). */
+ * [a-z0-9-]+, else BK_EINVAL: gateways drop '_' and S3 lower-cases names;
+ * metadata_underscores allows '_'). */
 typedef struct bk_s3_put_options {
     const char *content_type; /* NULL = none sent (S3 stores binary/octet-stream) */
     const bk_s3_meta *meta;
@@ -293,9 +316,10 @@ bk_code bk_s3_delete_many(bk_s3_client *c, const char *const *keys, size_t n,
 /* ---- multipart, one step at a time ---- */
 
 typedef struct bk_s3_part {
-    int number;              /* 1..10000 */
-    char etag[128];          /* as returned, quoted */
-    char checksum_crc32[16]; /* base64; only with send_checksum_trailer */
+    int number;     /* 1..10000 */
+    char etag[128]; /* as returned, quoted */
+    /* base64, of the client's checksum_algorithm; only with checksum_declared */
+    char checksum[BK_CHECKSUM_MAX_BASE64];
 } bk_s3_part;
 
 /* *upload_id is malloc'd. */
