@@ -142,6 +142,11 @@ typedef struct conf_ctx {
     char run_prefix[64]; /* "bkconf-<random>/" */
     unsigned case_counter;
     int upload_part_copy; /* 1 works, 0 the target answered 501, -1 unknown */
+    const char *behave;   /* mock behaviour presets ("oci,no-list"); NULL = plain */
+    /* The runner's own client sends what every store preset accepts: no
+     * Accept-Encoding (a front end may rewrite a signed one) and Content-MD5
+     * (object-lock buckets); for stores, where it seeds and inspects. */
+    int plain_client;
     char upload_part_copy_why[256];
 
     /* credentials handed to adapters (mock: made up here; endpoint: the env's) */
@@ -210,6 +215,10 @@ void conf_skip_needs_mock(conf_ctx *c, const char *suite, const char *check, con
 typedef struct conf_counts {
     size_t passed, failed, skipped, warned;
 } conf_counts;
+/* Records an outcome without printing it (reports of their own, e.g. stores). */
+conf_result *conf_result_add(conf_ctx *c, const char *suite, const char *check, conf_status st,
+                             conf_level level, const char *beyond, const char *reason,
+                             double seconds);
 conf_counts conf_summary(const conf_ctx *c);
 /* 1 when result i is its suite's first (reports list suites in that order). */
 int conf_first_of_suite(const conf_ctx *c, size_t i);
@@ -248,9 +257,26 @@ bk_code conf_write_html(const conf_ctx *c, const char *path, bk_err *err);
 bk_code conf_html_write(const conf_ctx *c, FILE *f, bk_err *err);
 
 /* ---- target (target.c) ---- */
+/* Where a run goes: an S3 endpoint (or real AWS) with its bucket and region,
+ * else the in-process mock. */
+typedef struct conf_target_opts {
+    const char *endpoint;
+    int aws;
+    const char *region; /* NULL: AWS_REGION, else us-east-1 */
+    const char *bucket;
+    int virtual_host;
+} conf_target_opts;
+/* Defaults from BKCACHE_CONFORMANCE_ENDPOINT, _AWS, _REGION, _BUCKET, _VIRTUAL_HOST. */
+void conf_target_opts_env(conf_target_opts *o);
+/* Connects to the endpoint or starts the mock; err says which failed and why. */
+bk_code conf_target_open(conf_ctx *c, const conf_target_opts *o, bk_err *err);
+/* The mock plays c->behave (ms3_options.behave) when it is set. */
 bk_code conf_target_start_mock(conf_ctx *c, bk_err *err);
 bk_code conf_target_connect(conf_ctx *c, bk_err *err);
 void conf_target_stop(conf_ctx *c);
+/* A client configuration for the target: region, bucket, endpoint,
+ * addressing, the run's credentials, short retries (strings borrowed from c). */
+void conf_client_config(const conf_ctx *c, bk_s3_config *cfg);
 /* A fresh key prefix for one check: "<run prefix><tag>-<n>/". */
 void conf_case_prefix(conf_ctx *c, const char *tag, char *out, size_t size);
 /* The attribute string for the target, with prefix and extra "k=v,..." (may be NULL). */
@@ -356,6 +382,8 @@ void conf_rmtree(const char *path);
 bk_code conf_single_blob_graph(conf_ctx *c, const char *tag, uint64_t size, unsigned data_seed,
                                const char *digest, char *graph, size_t graph_size, char *store,
                                size_t store_size, char digest_out[80], bk_err *err);
+/* The run's scratch folder c->tmp under $TMPDIR (or /tmp); -1 when it cannot be made. */
+int conf_make_tmp(conf_ctx *c);
 int conf_mkdtemp(conf_ctx *c, const char *tag, char *out, size_t size);
 
 /* ---- helpers shared by suites (helpers.c) ---- */

@@ -411,6 +411,13 @@ void conf_rmtree(const char *path)
     nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int conf_make_tmp(conf_ctx *c)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(c->tmp, sizeof c->tmp, "%s/bkconf-XXXXXX", t && t[0] ? t : "/tmp");
+    return mkdtemp(c->tmp) != NULL ? 0 : -1;
+}
+
 int conf_mkdtemp(conf_ctx *c, const char *tag, char *out, size_t size)
 {
     snprintf(out, size, "%s/%s-XXXXXX", c->tmp, tag);

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "stores.h"
 
 #ifndef BKCONF_FIXTURES_DIR
 #define BKCONF_FIXTURES_DIR "fixtures"
@@ -26,6 +27,8 @@ static void usage(FILE *out)
         "usage: bkcache-conformance [options]\n"
         "       bkcache-conformance verify --cache-from ATTRS [--journal FILE] [--junit FILE]\n"
         "                                  [--html FILE] [--strict]\n"
+        "       bkcache-conformance stores [--endpoint URL --bucket B [--region R] | --behave\n"
+        "                                  NAME...] [--json] [--junit FILE] (see stores --help)\n"
         "\n"
         "Runs the conformance suites against the in-process mock S3 (default) or any\n"
         "S3 endpoint, judging bkcache itself or any adapter (conformance/ADAPTER.md).\n"
@@ -100,13 +103,6 @@ static int absolute_fixtures(conf_ctx *c)
     }
     snprintf(c->fixtures, sizeof c->fixtures, "%s", abs);
     return 0;
-}
-
-static int make_tmp(conf_ctx *c)
-{
-    const char *t = getenv("TMPDIR");
-    snprintf(c->tmp, sizeof c->tmp, "%s/bkconf-XXXXXX", t && t[0] ? t : "/tmp");
-    return mkdtemp(c->tmp) != NULL ? 0 : -1;
 }
 
 static void list_checks(void)
@@ -216,6 +212,12 @@ int main(int argc, char **argv)
     c->suites = conf_suites(&c->n_suites);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
+    if (argc > 1 && strcmp(argv[1], "stores") == 0) {
+        int rc = conf_stores_command(c, argc - 1, argv + 1);
+        conf_results_free(c);
+        curl_global_cleanup();
+        return rc;
+    }
     if (argc > 1 && strcmp(argv[1], "verify") == 0) {
         int rc = cmd_verify(c, argc - 1, argv + 1);
         conf_detail_state_clear(c);
@@ -244,13 +246,8 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *endpoint = getenv("BKCACHE_CONFORMANCE_ENDPOINT");
-    const char *region = getenv("BKCACHE_CONFORMANCE_REGION");
-    const char *bucket = getenv("BKCACHE_CONFORMANCE_BUCKET");
-    const char *vh = getenv("BKCACHE_CONFORMANCE_VIRTUAL_HOST");
-    const char *aws_env = getenv("BKCACHE_CONFORMANCE_AWS");
-    int virtual_host = vh != NULL && strcmp(vh, "1") == 0;
-    int aws = aws_env != NULL && strcmp(aws_env, "1") == 0;
+    conf_target_opts target;
+    conf_target_opts_env(&target);
     const char *junit = NULL, *html = NULL;
     char *wanted[64];
     size_t n_wanted = 0;
@@ -261,19 +258,19 @@ int main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'e':
-            endpoint = optarg;
+            target.endpoint = optarg;
             break;
         case 'a':
-            aws = 1;
+            target.aws = 1;
             break;
         case 'r':
-            region = optarg;
+            target.region = optarg;
             break;
         case 'b':
-            bucket = optarg;
+            target.bucket = optarg;
             break;
         case 'V':
-            virtual_host = 1;
+            target.virtual_host = 1;
             break;
         case 'i':
             c->impl = optarg;
@@ -360,29 +357,13 @@ int main(int argc, char **argv)
     }
     if (html != NULL)
         want_html(c);
-    if (make_tmp(c) != 0) {
+    if (conf_make_tmp(c) != 0) {
         fprintf(stderr, "bkcache-conformance: cannot create a scratch folder\n");
         free(suite_args);
         return 2;
     }
-    if ((endpoint != NULL && endpoint[0]) || aws) {
-        if (bucket == NULL || bucket[0] == '\0') {
-            fprintf(stderr, "bkcache-conformance: --bucket (or BKCACHE_CONFORMANCE_BUCKET) is "
-                            "required with an endpoint\n");
-            goto out;
-        }
-        if (region == NULL)
-            region = getenv("AWS_REGION");
-        snprintf(c->endpoint, sizeof c->endpoint, "%s", aws ? "" : endpoint);
-        snprintf(c->region, sizeof c->region, "%s", region ? region : "us-east-1");
-        snprintf(c->bucket, sizeof c->bucket, "%s", bucket);
-        c->path_style = !virtual_host;
-        if (conf_target_connect(c, &err) != 0) {
-            fprintf(stderr, "bkcache-conformance: %s\n", err.msg);
-            goto out;
-        }
-    } else if (conf_target_start_mock(c, &err) != 0) {
-        fprintf(stderr, "bkcache-conformance: cannot start the mock: %s\n", err.msg);
+    if (conf_target_open(c, &target, &err) != BK_OK) {
+        fprintf(stderr, "bkcache-conformance: %s\n", err.msg);
         goto out;
     }
     if (c->impl != NULL && access(c->impl, X_OK) != 0) {

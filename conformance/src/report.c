@@ -38,6 +38,26 @@ static conf_result *new_result(conf_ctx *c)
     return &c->results[c->n_results++];
 }
 
+conf_result *conf_result_add(conf_ctx *c, const char *suite, const char *check, conf_status st,
+                             conf_level level, const char *beyond, const char *reason,
+                             double seconds)
+{
+    conf_result *r = new_result(c);
+    if (r == NULL) {
+        fprintf(stderr, "bkcache-conformance: out of memory\n");
+        return NULL;
+    }
+    r->suite = strdup(suite);
+    r->check = strdup(check);
+    r->status = st;
+    r->level = level;
+    r->beyond = beyond;
+    r->reason = strdup(reason);
+    r->seconds = seconds;
+    r->detail = NULL;
+    return r;
+}
+
 /* The level decides how a failure is reported: a recommended check that
  * failed is a WARN (FAIL with --strict), and says what BuildKit does. */
 static conf_status apply_level(const conf_ctx *c, const conf_check *def, conf_status st,
@@ -89,19 +109,11 @@ static void record(conf_ctx *c, const char *suite, const char *check, conf_statu
     double now = conf_now();
     double secs = c->check_started > 0 ? now - c->check_started : 0;
     c->check_started = now;
-    conf_result *r = new_result(c);
-    if (r == NULL) {
-        fprintf(stderr, "bkcache-conformance: out of memory\n");
+    conf_result *r = conf_result_add(
+        c, suite, check, st, level,
+        def != NULL && def->level == CONF_RECOMMENDED ? def->beyond : NULL, reason, secs);
+    if (r == NULL)
         return;
-    }
-    r->suite = strdup(suite);
-    r->check = strdup(check);
-    r->status = st;
-    r->level = level;
-    r->beyond = def != NULL && def->level == CONF_RECOMMENDED ? def->beyond : NULL;
-    r->reason = strdup(reason);
-    r->seconds = secs;
-    r->detail = NULL;
     printf("%s %s.%s%s%s\n", conf_status_word(st), suite, check, reason[0] ? " \xe2\x80\x94 " : "",
            reason);
     fflush(stdout);

@@ -31,20 +31,29 @@ static void random_hex(char *out, size_t nbytes)
         sprintf(out + 2 * i, "%02x", raw[i]);
 }
 
+void conf_client_config(const conf_ctx *c, bk_s3_config *cfg)
+{
+    bk_s3_config_init(cfg);
+    cfg->region = c->region;
+    cfg->bucket = c->bucket;
+    cfg->endpoint_url = c->endpoint[0] ? c->endpoint : NULL;
+    cfg->use_path_style = c->path_style;
+    if (c->access_key[0] && c->secret_key[0]) {
+        cfg->access_key_id = c->access_key;
+        cfg->secret_access_key = c->secret_key;
+        cfg->session_token = c->session_token[0] ? c->session_token : NULL;
+    }
+    cfg->retry.base_delay_ms = 100;
+}
+
 static bk_code make_client(conf_ctx *c, bk_err *err)
 {
     bk_s3_config cfg;
-    bk_s3_config_init(&cfg);
-    cfg.region = c->region;
-    cfg.bucket = c->bucket;
-    cfg.endpoint_url = c->endpoint[0] ? c->endpoint : NULL;
-    cfg.use_path_style = c->path_style;
-    if (c->access_key[0] && c->secret_key[0]) {
-        cfg.access_key_id = c->access_key;
-        cfg.secret_access_key = c->secret_key;
-        cfg.session_token = c->session_token[0] ? c->session_token : NULL;
+    conf_client_config(c, &cfg);
+    if (c->plain_client) {
+        cfg.disable_accept_encoding = 1;
+        cfg.send_content_md5 = 1;
     }
-    cfg.retry.base_delay_ms = 100;
     /* The runner's own requests (seeding, inspecting) are told apart from the
      * implementation's in the journal and in the HTML report by this. */
     char agent[64];
@@ -73,6 +82,7 @@ bk_code conf_target_start_mock(conf_ctx *c, bk_err *err)
     o.sts = 1;
     o.ecs = 1;
     o.ecs_token = CONF_ECS_TOKEN;
+    o.behave = c->behave;
     bk_err merr;
     bk_err_clear(&merr);
     c->mock = ms3_server_start(&o, &merr);
@@ -119,6 +129,37 @@ bk_code conf_target_connect(conf_ctx *c, bk_err *err)
         bk_err_prefix(err, "target bucket %s at %s: ", c->bucket,
                       c->endpoint[0] ? c->endpoint : "AWS");
     return rc;
+}
+
+void conf_target_opts_env(conf_target_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->endpoint = getenv("BKCACHE_CONFORMANCE_ENDPOINT");
+    o->region = getenv("BKCACHE_CONFORMANCE_REGION");
+    o->bucket = getenv("BKCACHE_CONFORMANCE_BUCKET");
+    const char *vh = getenv("BKCACHE_CONFORMANCE_VIRTUAL_HOST");
+    const char *aws = getenv("BKCACHE_CONFORMANCE_AWS");
+    o->virtual_host = vh != NULL && strcmp(vh, "1") == 0;
+    o->aws = aws != NULL && strcmp(aws, "1") == 0;
+}
+
+bk_code conf_target_open(conf_ctx *c, const conf_target_opts *o, bk_err *err)
+{
+    if ((o->endpoint == NULL || o->endpoint[0] == '\0') && !o->aws) {
+        bk_code rc = conf_target_start_mock(c, err);
+        if (rc != BK_OK)
+            bk_err_prefix(err, "cannot start the mock: ");
+        return rc;
+    }
+    if (o->bucket == NULL || o->bucket[0] == '\0')
+        return bk_err_set(err, BK_EINVAL,
+                          "--bucket (or BKCACHE_CONFORMANCE_BUCKET) is required with an endpoint");
+    const char *region = o->region != NULL ? o->region : getenv("AWS_REGION");
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", o->aws ? "" : o->endpoint);
+    snprintf(c->region, sizeof c->region, "%s", region ? region : "us-east-1");
+    snprintf(c->bucket, sizeof c->bucket, "%s", o->bucket);
+    c->path_style = !o->virtual_host;
+    return conf_target_connect(c, err);
 }
 
 void conf_target_stop(conf_ctx *c)
