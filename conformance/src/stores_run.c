@@ -83,7 +83,8 @@ static void cell_refused(stores_cell *cell, const bk_s3_result *res, const bk_er
      * what aborting the upload answered. */
     const char *h = NULL;
     for (const char *p = strstr(err->msg, "HTTP "); p != NULL; p = strstr(p + 1, "HTTP "))
-        h = p;
+        if (p[5] >= '1' && p[5] <= '5') /* not the word in a message ("HTTP header") */
+            h = p;
     int status = 0;
     char code[64] = "";
     int used = 0;
