@@ -28,6 +28,7 @@ typedef struct object {
     size_t len;
     char sha256[65];
     int stored; /* by the profile's upload (1) or plain requests (2); 0 = not there */
+    uint64_t held; /* the size the store gave it after the upload */
 } object;
 
 typedef struct run {
@@ -69,6 +70,26 @@ static void cell_set(stores_cell *cell, stores_outcome o, int status, const char
     va_end(ap);
 }
 
+/* What the store said besides its code: its message, or that it gave none. */
+static const char *no_message(int has_body)
+{
+    return has_body ? "(no message)" : "(no error body)";
+}
+
+/* Where the store's message ends in the client's error text: before the
+ * first of the notes the client appends. */
+static size_t message_len(const char *msg)
+{
+    static const char *const notes[] = {" (no error body", " [bucket region ", " (request id "};
+    size_t len = strlen(msg);
+    for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++) {
+        const char *at = strstr(msg, notes[i]);
+        if (at != NULL && (size_t)(at - msg) < len)
+            len = (size_t)(at - msg);
+    }
+    return len;
+}
+
 /* The store's answer to a failed call: from the result when it has one, else
  * from the client's message ("... HTTP 501 NotImplemented: message ..."),
  * which every step of a multipart upload reports through. */
@@ -76,7 +97,7 @@ static void cell_refused(stores_cell *cell, const bk_s3_result *res, const bk_er
 {
     if (res != NULL && res->status >= 300) {
         cell_set(cell, STORES_REFUSED, res->status, res->s3_code, "%s",
-                 res->s3_message[0] ? res->s3_message : "(no error body)");
+                 res->s3_message[0] ? res->s3_message : no_message(res->s3_code[0] != '\0'));
         return;
     }
     /* The last status in the message: a failed part's message may start with
@@ -92,15 +113,14 @@ static void cell_refused(stores_cell *cell, const bk_s3_result *res, const bk_er
         const char *msg = h + used;
         if (strncmp(msg, ": ", 2) == 0)
             msg += 2;
-        /* The store's words, without what the client adds after them. */
-        const char *end = strstr(msg, " (request id ");
-        if (end == NULL)
-            end = strstr(msg, " (no error body");
-        int len = end != NULL ? (int)(end - msg) : (int)strlen(msg);
-        cell_set(cell, STORES_REFUSED, status, code, "%.*s", len,
-                 len > 0 ? msg : "(no error body)");
-        if (len == 0)
-            snprintf(cell->detail, sizeof cell->detail, "(no error body)");
+        /* The client writes "error" where the store gave no code. */
+        int has_code = strcmp(code, "error") != 0;
+        size_t len = message_len(msg);
+        if (len > 0)
+            cell_set(cell, STORES_REFUSED, status, has_code ? code : "", "%.*s", (int)len, msg);
+        else
+            cell_set(cell, STORES_REFUSED, status, has_code ? code : "", "%s",
+                     no_message(strstr(msg, " (no error body") == NULL));
         return;
     }
     /* No HTTP answer, or one the client could not accept (a wrong range). */
@@ -244,7 +264,7 @@ static void explain_size(run *r, const object *o, uint64_t got, stores_cell *cel
 }
 
 /* After an accepted upload: a HEAD (plain request) must show its size. */
-static void check_stored(run *r, const object *o, stores_cell *cell)
+static void check_stored(run *r, object *o, stores_cell *cell)
 {
     bk_s3_result res = BK_S3_RESULT_INIT;
     bk_err err;
@@ -254,6 +274,23 @@ static void check_stored(run *r, const object *o, stores_cell *cell)
     } else if (!res.has_size || res.size != o->len) {
         explain_size(r, o, res.size, cell);
     }
+    o->held = res.has_size ? res.size : o->len;
+    bk_s3_result_clear(&res);
+}
+
+/* After a touch: the object still has the size it was stored with (which
+ * put_* judged). */
+static void check_unchanged(run *r, const object *o, stores_cell *cell)
+{
+    bk_s3_result res = BK_S3_RESULT_INIT;
+    bk_err err;
+    char a[32], b[32];
+    if (bk_s3_head(r->c->s3, o->key, &res, &err) != BK_OK)
+        cell_set(cell, STORES_WRONG, 200, NULL, "accepted, but a HEAD of %s then answered: %s",
+                 o->key, err.msg);
+    else if (!res.has_size || res.size != o->held)
+        cell_set(cell, STORES_WRONG, 200, NULL, "the copy changed the size from %s to %s bytes",
+                 thousands(o->held, a, sizeof a), thousands(res.size, b, sizeof b));
     bk_s3_result_clear(&res);
 }
 
@@ -293,8 +330,10 @@ static void op_upload(run *r, object *o, stores_cell *cell)
         cell_refused(cell, &res, &err);
         bk_s3_result_clear(&res);
         if (fd >= 0 && o != &r->manifest &&
-            bk_s3_upload_fd(r->c->s3, o->key, fd, 0, o->len, NULL, &res, &err) == BK_OK)
+            bk_s3_upload_fd(r->c->s3, o->key, fd, 0, o->len, NULL, &res, &err) == BK_OK) {
             o->stored = 2;
+            o->held = o->len;
+        }
     }
     bk_s3_result_clear(&res);
     if (fd >= 0)
@@ -342,7 +381,7 @@ static void op_touch_copy(run *r, stores_cell *cell)
 {
     if (!need(&r->small, cell))
         return;
-    char value[64];
+    char value[64], a[32], b[32];
     snprintf(value, sizeof value, "%lld", (long long)time(NULL));
     bk_s3_meta meta = {(char *)r->p->touch_meta, value};
     bk_s3_copy_options o = {0};
@@ -369,9 +408,9 @@ static void op_touch_copy(run *r, stores_cell *cell)
                      "metadata %s came back as \"%.60s\", not "
                      "\"%s\"",
                      r->p->touch_meta, got, value);
-        else if (res.size != r->small.len)
-            cell_set(cell, STORES_WRONG, 200, NULL, "the copy changed the size to %llu",
-                     (unsigned long long)res.size);
+        else if (res.size != r->small.held)
+            cell_set(cell, STORES_WRONG, 200, NULL, "the copy changed the size from %s to %s bytes",
+                     thousands(r->small.held, a, sizeof a), thousands(res.size, b, sizeof b));
     }
     bk_s3_result_clear(&res);
 }
@@ -395,7 +434,7 @@ static void op_touch_part_copy(run *r, stores_cell *cell)
                             &err) != BK_OK)
         cell_refused(cell, &res, &err);
     else
-        check_stored(r, &r->big, cell);
+        check_unchanged(r, &r->big, cell);
     bk_s3_result_clear(&res);
 }
 
