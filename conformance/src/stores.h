@@ -94,6 +94,8 @@ int stores_cell_ok(const stores_cell *cell);
 int stores_row_ok(const stores_row *row);
 /* "BuildKit v0.31: uploads fail — 501 NotImplemented: AWS chunked encoding not supported". */
 void stores_verdict(const stores_row *row, char *out, size_t size);
+/* The profiles as text: what each sends, and where that comes from. */
+void stores_print_profiles(FILE *out);
 /* The matrix as text: the grid, the answer of every cell that is not ok, the
  * verdicts. */
 void stores_print_text(FILE *out, const stores_row *rows, size_t n);

@@ -15,6 +15,7 @@ static void usage(FILE *out)
           "[--virtual-host]\n"
           "                                  | --aws --bucket B [--region R] | --behave NAME...]\n"
           "                                  [--profile NAME]... [--json] [--junit FILE] [--keep]\n"
+          "       bkcache-conformance stores --list-profiles\n"
           "\n"
           "Which BuildKit releases can keep their cache in this store? Every request profile\n"
           "(the request shapes of a BuildKit release range) runs the S3 operations the cache\n"
@@ -34,6 +35,8 @@ static void usage(FILE *out)
           "  --json           print the matrix as JSON instead of text\n"
           "  --junit FILE     also write JUnit XML: one test case per profile x operation\n"
           "  --keep           leave the objects written (else each profile deletes its own)\n"
+          "  --list-profiles  print what each profile sends and the BuildKit commits it comes\n"
+          "                   from, and exit\n"
           "\n"
           "Profiles: v0.11, v0.12\xe2\x80\x93v0.25, v0.26.0\xe2\x80\x93v0.26.1, "
           "v0.26.2\xe2\x80\x93v0.30, v0.31, v0.32+ (an ASCII '-'\n"
@@ -55,16 +58,24 @@ typedef struct stores_opts {
     const char *junit;
 } stores_opts;
 
-/* 0, 1 after --help, or the exit status 2 with the reason printed. */
+/* 0, 1 after --help or --list-profiles, or the exit status 2 with the reason
+ * printed. */
 static int parse(conf_ctx *c, stores_opts *o, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"aws", no_argument, NULL, 'a'},
-        {"bucket", required_argument, NULL, 'b'},   {"region", required_argument, NULL, 'r'},
-        {"virtual-host", no_argument, NULL, 'V'},   {"behave", required_argument, NULL, 'B'},
-        {"profile", required_argument, NULL, 'p'},  {"json", no_argument, NULL, 'j'},
-        {"junit", required_argument, NULL, 'J'},    {"keep", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"aws", no_argument, NULL, 'a'},
+        {"bucket", required_argument, NULL, 'b'},
+        {"region", required_argument, NULL, 'r'},
+        {"virtual-host", no_argument, NULL, 'V'},
+        {"behave", required_argument, NULL, 'B'},
+        {"profile", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"junit", required_argument, NULL, 'J'},
+        {"keep", no_argument, NULL, 'k'},
+        {"list-profiles", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     conf_target_opts_env(&o->target);
     optind = 1;
@@ -110,6 +121,9 @@ static int parse(conf_ctx *c, stores_opts *o, int argc, char **argv)
         case 'k':
             c->keep = 1;
             break;
+        case 'L':
+            stores_print_profiles(stdout);
+            return 1;
         case 'h':
             usage(stdout);
             return 1;

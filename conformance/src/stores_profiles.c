@@ -21,8 +21,9 @@ static const stores_profile profiles[] = {
      "moby/buildkit#5597 (v0.20.0): reads from an offset with Range: bytes=N-",
      "manager.Uploader", 5 * MIB, 5 * MIB + 1, "updated-at", 1, 1, STORES_CK_NONE, 0},
     {"v0.26.0\xe2\x80\x93v0.26.1", "BuildKit v0.26.0\xe2\x80\x93v0.26.1",
-     "aws-sdk-go-v2 service/s3 >= v1.73.0 in v0.26.0: default flexible checksums "
-     "(WhenSupported), CRC32 on PutObject and UploadPart, none declared on "
+     "a1ff6799f moby/buildkit#6328 (v0.26.0): aws-sdk-go-v2 service/s3 v1.87.1 vendored, its "
+     "default flexible checksums (WhenSupported): CRC32 on PutObject and UploadPart, none "
+     "declared on "
      "CreateMultipartUpload; reported in moby/buildkit#6357, fixed by ccf4af8dd "
      "moby/buildkit#6373 (v0.26.2)",
      "manager.Uploader", 5 * MIB, 5 * MIB + 1, "updated-at", 1, 1, STORES_CK_SDK_DEFAULT, 0},

@@ -213,6 +213,43 @@ void stores_print_text(FILE *out, const stores_row *rows, size_t n)
     }
 }
 
+static const char *checksum_words(stores_checksum ck)
+{
+    switch (ck) {
+    case STORES_CK_SDK_DEFAULT:
+        return "CRC32 on PutObject and UploadPart (a header over http, an aws-chunked trailer "
+               "over https), none declared on CreateMultipartUpload";
+    case STORES_CK_TRANSFER_TRAILER:
+        return "CRC32 on every upload in an aws-chunked unsigned trailer "
+               "(STREAMING-UNSIGNED-PAYLOAD-TRAILER), declared";
+    default:
+        return "none (only where an operation requires one)";
+    }
+}
+
+void stores_print_profiles(FILE *out)
+{
+    size_t n = 0;
+    const stores_profile *p = stores_profiles(&n);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out,
+                "%s (%s)\n"
+                "  uploads:    %s, %llu MiB parts, multipart from %llu bytes\n"
+                "  checksums:  %s\n"
+                "  touch:      CopyObject onto itself, REPLACE, x-amz-meta-%s%s\n"
+                "  reads:      %s\n"
+                "  Accept-Encoding: %s\n"
+                "  source:     %s\n",
+                p[i].name, p[i].buildkit, p[i].uploader, (unsigned long long)(p[i].part_size >> 20),
+                (unsigned long long)p[i].threshold, checksum_words(p[i].checksum), p[i].touch_meta,
+                p[i].part_copy_touch ? "; UploadPartCopy at the copy limit" : "",
+                p[i].range_get ? "Range: bytes=N- from an offset" : "whole objects",
+                p[i].unsigned_gzip ? "none signed; Go's transport adds an unsigned gzip"
+                                   : "signed (identity)",
+                p[i].source);
+    }
+}
+
 /* ---- JSON ---- */
 
 char *stores_json(const stores_row *rows, size_t n)

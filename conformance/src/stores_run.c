@@ -27,7 +27,7 @@ typedef struct object {
     unsigned char *data;
     size_t len;
     char sha256[65];
-    int stored; /* by the profile's upload (1) or plain requests (2); 0 = not there */
+    int stored;    /* by the profile's upload (1) or plain requests (2); 0 = not there */
     uint64_t held; /* the size the store gave it after the upload */
 } object;
 
