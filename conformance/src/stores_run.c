@@ -128,6 +128,14 @@ static void cell_refused(stores_cell *cell, const bk_s3_result *res, const bk_er
              err->msg);
 }
 
+/* A refused HEAD: its answer never has a body, so only the status speaks. */
+static void head_refused(stores_cell *cell, const bk_s3_result *res, const bk_err *err)
+{
+    cell_refused(cell, res, err);
+    if (cell->outcome == STORES_REFUSED && res != NULL && res->s3_message[0] == '\0')
+        snprintf(cell->detail, sizeof cell->detail, "(a HEAD answer has no body)");
+}
+
 /* 8192 -> "8,192" */
 static const char *thousands(uint64_t v, char *buf, size_t size)
 {
@@ -306,11 +314,11 @@ static void op_head_missing(run *r, stores_cell *cell)
                  "a key never written answered %d: BuildKit would take the blob as present",
                  res.status);
     else if (!bk_s3_result_is_not_found(&res))
-        cell_refused(cell, &res, &err);
+        head_refused(cell, &res, &err);
     if (cell->outcome == STORES_REFUSED && cell->status == 403)
-        snprintf(cell->detail + strlen(cell->detail), sizeof cell->detail - strlen(cell->detail),
-                 " for a missing key: BuildKit takes only 404 as missing, so the export fails "
-                 "(credentials without s3:ListBucket get 403)");
+        snprintf(cell->detail, sizeof cell->detail,
+                 "a missing key answered 403, not 404: BuildKit takes only 404 as missing "
+                 "(S3 answers 403 when the credentials lack s3:ListBucket)");
     bk_s3_result_clear(&res);
 }
 
@@ -360,7 +368,7 @@ static void op_head_present(run *r, stores_cell *cell)
     bk_err err;
     char a[32], b[32];
     if (bk_s3_head(r->api, r->small.key, &res, &err) != BK_OK)
-        cell_refused(cell, &res, &err);
+        head_refused(cell, &res, &err);
     else if (!res.has_size || res.size != r->small.len)
         cell_set(cell, STORES_WRONG, res.status, NULL, "Content-Length %s for a %s-byte blob",
                  res.has_size ? thousands(res.size, a, sizeof a) : "missing",
@@ -487,6 +495,7 @@ static void op_list(run *r, stores_cell *cell)
 {
     const char *prefix = r->prefix;
     listed l = {{&r->small, &r->big}, {0, 0}, {0, 0}};
+    char a[32], b[32];
     bk_s3_list_params p = {0};
     p.prefix = prefix;
     bk_err err;
@@ -501,10 +510,9 @@ static void op_list(run *r, stores_cell *cell)
             cell_set(cell, STORES_WRONG, 200, NULL, "ListObjectsV2 of %s does not list %s", prefix,
                      l.want[i]->key);
         else if (l.size[i] != l.want[i]->len)
-            cell_set(cell, STORES_WRONG, 200, NULL,
-                     "ListObjectsV2 lists %s with %llu bytes, "
-                     "not %zu",
-                     l.want[i]->key, (unsigned long long)l.size[i], l.want[i]->len);
+            cell_set(cell, STORES_WRONG, 200, NULL, "ListObjectsV2 lists %s with %s bytes, not %s",
+                     l.want[i]->key, thousands(l.size[i], a, sizeof a),
+                     thousands(l.want[i]->len, b, sizeof b));
         if (cell->outcome != STORES_OK)
             return;
     }
