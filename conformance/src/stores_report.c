@@ -67,7 +67,7 @@ static void short_answer(const stores_cell *cell, char *out, size_t size)
     else
         answer(cell, full, sizeof full);
     if (strlen(full) > 160)
-        strcpy(full + 157, "...");
+        memcpy(full + 157, "...", 4);
     snprintf(out, size, "%s", full);
 }
 

@@ -106,20 +106,23 @@ static void cell_refused(stores_cell *cell, const bk_s3_result *res, const bk_er
     for (const char *p = strstr(err->msg, "HTTP "); p != NULL; p = strstr(p + 1, "HTTP "))
         if (p[5] >= '1' && p[5] <= '5') /* not the word in a message ("HTTP header") */
             h = p;
-    int status = 0;
-    char code[64] = "";
-    int used = 0;
-    if (h != NULL && sscanf(h, "HTTP %d %63[^: ]%n", &status, code, &used) >= 2 && status >= 300) {
-        const char *msg = h + used;
+    char *after = NULL;
+    long status = h != NULL ? strtol(h + 5, &after, 10) : 0;
+    if (status >= 300 && status <= 599 && *after == ' ') {
+        char code[64];
+        size_t code_len = strcspn(after + 1, ": ");
+        snprintf(code, sizeof code, "%.*s", (int)(code_len < 63 ? code_len : 63), after + 1);
+        const char *msg = after + 1 + code_len;
         if (strncmp(msg, ": ", 2) == 0)
             msg += 2;
         /* The client writes "error" where the store gave no code. */
         int has_code = strcmp(code, "error") != 0;
         size_t len = message_len(msg);
         if (len > 0)
-            cell_set(cell, STORES_REFUSED, status, has_code ? code : "", "%.*s", (int)len, msg);
+            cell_set(cell, STORES_REFUSED, (int)status, has_code ? code : "", "%.*s", (int)len,
+                     msg);
         else
-            cell_set(cell, STORES_REFUSED, status, has_code ? code : "", "%s",
+            cell_set(cell, STORES_REFUSED, (int)status, has_code ? code : "", "%s",
                      no_message(strstr(msg, " (no error body") == NULL));
         return;
     }
@@ -168,6 +171,10 @@ static void fill(unsigned char *d, size_t n, uint64_t seed)
 static int object_make(run *r, object *o, const char *key, size_t len, uint64_t seed,
                        const char *text)
 {
+    char dir[4200];
+    if (conf_mkdtemp(r->c, "stores", dir, sizeof dir) != 0)
+        return -1;
+    snprintf(o->path, sizeof o->path, "%s/object", dir);
     snprintf(o->key, sizeof o->key, "%s", key);
     o->len = len;
     o->data = malloc(len ? len : 1);
@@ -178,10 +185,7 @@ static int object_make(run *r, object *o, const char *key, size_t len, uint64_t 
     else
         fill(o->data, len, seed);
     conf_sha256_hex(o->data, len, o->sha256);
-    char dir[4200];
-    if (conf_mkdtemp(r->c, "stores", dir, sizeof dir) != 0)
-        return -1;
-    snprintf(o->path, sizeof o->path, "%s/object", dir);
+    /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): o->data is the run's, object_clear frees it */
     bk_err err;
     return conf_write_file(o->path, o->data, len, &err) == BK_OK ? 0 : -1;
 }
@@ -194,7 +198,7 @@ static void blob_key(const char *prefix, const char *hex, char *out, size_t size
 
 static int make_objects(run *r, const char *prefix, unsigned seed)
 {
-    uint64_t big = r->p->threshold + 1024 * 1024 + 4099; /* two or three parts */
+    uint64_t big = r->p->threshold + 1024ULL * 1024 + 4099; /* two or three parts */
     if (object_make(r, &r->small, "", SMALL_SIZE, seed, NULL) != 0 ||
         object_make(r, &r->big, "", (size_t)big, seed + 1000, NULL) != 0)
         return -1;
