@@ -268,6 +268,16 @@ typedef struct conf_target_opts {
 } conf_target_opts;
 /* Defaults from BKCACHE_CONFORMANCE_ENDPOINT, _AWS, _REGION, _BUCKET, _VIRTUAL_HOST. */
 void conf_target_opts_env(conf_target_opts *o);
+/* The options both commands take for it (getopt letters e: --endpoint, a:
+ * --aws, b: --bucket, r: --region, V: --virtual-host): 1 when ch was one. */
+int conf_target_option(conf_target_opts *o, int ch, const char *arg);
+/* Their entries of a struct option table (getopt.h). */
+/* clang-format off */
+#define CONF_TARGET_LONGOPTS                                                                       \
+    {"endpoint", required_argument, NULL, 'e'}, {"aws", no_argument, NULL, 'a'},                   \
+    {"bucket", required_argument, NULL, 'b'}, {"region", required_argument, NULL, 'r'},            \
+    {"virtual-host", no_argument, NULL, 'V'}
+/* clang-format on */
 /* Connects to the endpoint or starts the mock; err says which failed and why. */
 bk_code conf_target_open(conf_ctx *c, const conf_target_opts *o, bk_err *err);
 /* The mock plays c->behave (ms3_options.behave) when it is set. */

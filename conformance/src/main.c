@@ -228,11 +228,7 @@ int main(int argc, char **argv)
     }
 
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'},
-        {"aws", no_argument, NULL, 'a'},
-        {"region", required_argument, NULL, 'r'},
-        {"bucket", required_argument, NULL, 'b'},
-        {"virtual-host", no_argument, NULL, 'V'},
+        CONF_TARGET_LONGOPTS,
         {"impl", required_argument, NULL, 'i'},
         {"suite", required_argument, NULL, 's'},
         {"junit", required_argument, NULL, 'J'},
@@ -256,22 +252,9 @@ int main(int argc, char **argv)
     const conf_suite *suites = conf_suites(&n_suites);
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (conf_target_option(&target, ch, optarg))
+            continue;
         switch (ch) {
-        case 'e':
-            target.endpoint = optarg;
-            break;
-        case 'a':
-            target.aws = 1;
-            break;
-        case 'r':
-            target.region = optarg;
-            break;
-        case 'b':
-            target.bucket = optarg;
-            break;
-        case 'V':
-            target.virtual_host = 1;
-            break;
         case 'i':
             c->impl = optarg;
             break;

@@ -63,11 +63,7 @@ typedef struct stores_opts {
 static int parse(conf_ctx *c, stores_opts *o, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'},
-        {"aws", no_argument, NULL, 'a'},
-        {"bucket", required_argument, NULL, 'b'},
-        {"region", required_argument, NULL, 'r'},
-        {"virtual-host", no_argument, NULL, 'V'},
+        CONF_TARGET_LONGOPTS,
         {"behave", required_argument, NULL, 'B'},
         {"profile", required_argument, NULL, 'p'},
         {"json", no_argument, NULL, 'j'},
@@ -81,23 +77,10 @@ static int parse(conf_ctx *c, stores_opts *o, int argc, char **argv)
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (conf_target_option(&o->target, ch, optarg))
+            continue;
         size_t used = strlen(o->behave);
         switch (ch) {
-        case 'e':
-            o->target.endpoint = optarg;
-            break;
-        case 'a':
-            o->target.aws = 1;
-            break;
-        case 'b':
-            o->target.bucket = optarg;
-            break;
-        case 'r':
-            o->target.region = optarg;
-            break;
-        case 'V':
-            o->target.virtual_host = 1;
-            break;
         case 'B':
             snprintf(o->behave + used, sizeof o->behave - used, "%s%s", used ? "," : "", optarg);
             break;

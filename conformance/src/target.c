@@ -143,6 +143,29 @@ void conf_target_opts_env(conf_target_opts *o)
     o->aws = aws != NULL && strcmp(aws, "1") == 0;
 }
 
+int conf_target_option(conf_target_opts *o, int ch, const char *arg)
+{
+    switch (ch) {
+    case 'e':
+        o->endpoint = arg;
+        return 1;
+    case 'a':
+        o->aws = 1;
+        return 1;
+    case 'b':
+        o->bucket = arg;
+        return 1;
+    case 'r':
+        o->region = arg;
+        return 1;
+    case 'V':
+        o->virtual_host = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 bk_code conf_target_open(conf_ctx *c, const conf_target_opts *o, bk_err *err)
 {
     if ((o->endpoint == NULL || o->endpoint[0] == '\0') && !o->aws) {
