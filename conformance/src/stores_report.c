@@ -66,8 +66,17 @@ static void short_answer(const stores_cell *cell, char *out, size_t size)
         snprintf(full, sizeof full, "%s", cell->detail);
     else
         answer(cell, full, sizeof full);
-    if (strlen(full) > 160)
-        memcpy(full + 157, "...", 4);
+    if (strlen(full) > 160) {
+        /* Cut at a word (the last space of the first 157 bytes), else
+         * before a character, never inside a UTF-8 sequence. */
+        size_t cut = 157;
+        while (cut > 100 && full[cut] != ' ')
+            cut--;
+        if (full[cut] != ' ')
+            for (cut = 157; ((unsigned char)full[cut] & 0xC0) == 0x80; cut--)
+                ;
+        memcpy(full + cut, "...", 4);
+    }
     snprintf(out, size, "%s", full);
 }
 
