@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cacheconfig_internal.h"
+
 bk_cache_config *bk_config_new(void)
 {
     return calloc(1, sizeof(bk_cache_config));
@@ -329,35 +331,51 @@ typedef struct rec_frame {
     size_t idx, input, link; /* the record, and the next link to follow */
 } rec_frame;
 
+/* Per layer: LAYER_OK once its chain to the base is known to be good, else
+ * the number of the chain walk that saw it last (walks count up from 2). */
+enum { LAYER_UNSEEN = 0, LAYER_OK = 1 };
+
 typedef struct validator {
     const bk_cache_config *cfg;
     unsigned char *state; /* per record */
-    unsigned char *seen;  /* per layer, scratch for one result's chain */
-    rec_frame *path;      /* per record, the records being checked */
+    size_t *layer;        /* per layer, see LAYER_OK */
+    size_t walks;
+    rec_frame *path; /* per record, the records being checked */
     bk_err *err;
+    uint64_t ops;
 } validator;
 
-/* Walks a result's layer chain from idx to its base, as getRemoteChain does. */
+/* Walks a result's layer chain from idx towards its base, as getRemoteChain
+ * does, up to the first layer an earlier walk found good: every layer is
+ * walked once in all, however many results share it. The messages name the
+ * step that fails as a walk from idx would. */
 static bk_code check_chain(validator *v, int64_t idx, const char *path)
 {
-    memset(v->seen, 0, v->cfg->n_layers ? v->cfg->n_layers : 1);
+    size_t walk = ++v->walks;
     char where[96];
     snprintf(where, sizeof where, "%s", path);
+    int64_t first = idx;
     for (;;) {
+        v->ops++;
         if (idx < 0 || (uint64_t)idx >= v->cfg->n_layers)
             return bk_err_set(v->err, BK_EINVAL, "%s: invalid layer index %lld (have %zu layers)",
                               where, (long long)idx, v->cfg->n_layers);
-        if (v->seen[idx])
+        if (v->layer[idx] == LAYER_OK)
+            break;
+        if (v->layer[idx] == walk)
             return bk_err_set(v->err, BK_EINVAL,
                               "%s: invalid looping layer (layer %lld is its own ancestor)", where,
                               (long long)idx);
-        v->seen[idx] = 1;
+        v->layer[idx] = walk;
         const bk_cache_layer *l = &v->cfg->layers[idx];
         if (l->parent == -1)
-            return BK_OK;
+            break;
         snprintf(where, sizeof where, "layers[%lld].parent", (long long)idx);
         idx = l->parent;
     }
+    for (int64_t i = first; i != -1 && v->layer[i] == walk; i = v->cfg->layers[i].parent)
+        v->layer[i] = LAYER_OK;
+    return BK_OK;
 }
 
 /* A record's own results and old-form chains, once its inputs are checked. */
@@ -396,6 +414,7 @@ static bk_code check_record(validator *v, size_t root)
     v->path[depth++] = (rec_frame){root, 0, 0};
     v->state[root] = REC_ACTIVE;
     while (depth > 0) {
+        v->ops++;
         rec_frame *f = &v->path[depth - 1];
         const bk_cache_record *r = &v->cfg->records[f->idx];
         if (f->input == r->n_inputs) {
@@ -437,6 +456,13 @@ static bk_code check_record(validator *v, size_t root)
 
 bk_code bk_config_validate(const bk_cache_config *cfg, unsigned flags, bk_err *err)
 {
+    uint64_t ops = 0;
+    return bk__config_validate_ops(cfg, flags, &ops, err);
+}
+
+bk_code bk__config_validate_ops(const bk_cache_config *cfg, unsigned flags, uint64_t *ops,
+                                bk_err *err)
+{
     if (flags & BK_VALIDATE_S3) {
         for (size_t i = 0; i < cfg->n_layers; i++) {
             const bk_cache_layer *l = &cfg->layers[i];
@@ -451,17 +477,21 @@ bk_code bk_config_validate(const bk_cache_config *cfg, unsigned flags, bk_err *e
                                   i);
         }
     }
-    validator v = {cfg, calloc(cfg->n_records ? cfg->n_records : 1, 1),
-                   calloc(cfg->n_layers ? cfg->n_layers : 1, 1),
-                   calloc(cfg->n_records ? cfg->n_records : 1, sizeof(rec_frame)), err};
+    validator v = {.cfg = cfg,
+                   .state = calloc(cfg->n_records ? cfg->n_records : 1, 1),
+                   .layer = calloc(cfg->n_layers ? cfg->n_layers : 1, sizeof(size_t)),
+                   .walks = LAYER_OK,
+                   .path = calloc(cfg->n_records ? cfg->n_records : 1, sizeof(rec_frame)),
+                   .err = err};
     bk_code rc = BK_OK;
-    if (!v.state || !v.seen || !v.path)
+    if (!v.state || !v.layer || !v.path)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory validating the cache config");
     for (size_t i = 0; rc == BK_OK && i < cfg->n_records; i++)
         rc = check_record(&v, i);
     free(v.state);
-    free(v.seen);
+    free(v.layer);
     free(v.path);
+    *ops += v.ops;
     return rc;
 }
 

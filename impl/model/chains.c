@@ -1,27 +1,27 @@
 /* The CacheChains model: Add (record dedup and merge), Marshal (records and
  * layer chains from the leaves, depth first) and the deterministic sort with
- * index rewriting (BuildKit's sortConfig). */
+ * index rewriting (BuildKit's sortConfig). Every lookup is a hash lookup (see
+ * chains_internal.h), so adding and marshaling n records costs O(n) map
+ * operations plus the sort's n log n. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chains_internal.h"
-#include "strmap.h"
 
-/* ---- items ---- */
+/* ---- storage ---- */
 
-static bool str_eq(const char *a, const char *b)
+void *bk__chains_push(void **arr, size_t *n, size_t *cap, size_t sz)
 {
-    return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
-static void *grow(void **arr, size_t *n, size_t sz)
-{
-    void *p = realloc(*arr, (*n + 1) * sz);
-    if (!p)
-        return NULL;
-    *arr = p;
-    void *el = (char *)p + *n * sz;
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 4;
+        void *p = realloc(*arr, ncap * sz);
+        if (!p)
+            return NULL;
+        *arr = p;
+        *cap = ncap;
+    }
+    void *el = (char *)*arr + *n * sz;
     memset(el, 0, sz);
     (*n)++;
     return el;
@@ -29,14 +29,10 @@ static void *grow(void **arr, size_t *n, size_t sz)
 
 bk_chains *bk_chains_new(void)
 {
-    return calloc(1, sizeof(bk_chains));
-}
-
-static void free_result(chain_result *r)
-{
-    for (size_t i = 0; i < r->n_layers; i++)
-        bk_descriptor_clear(&r->layers[i]);
-    free(r->layers);
+    bk_chains *c = calloc(1, sizeof(bk_chains));
+    if (c)
+        bk_buf_init(&c->key);
+    return c;
 }
 
 void bk_chains_free(bk_chains *c)
@@ -46,8 +42,6 @@ void bk_chains_free(bk_chains *c)
     for (size_t i = 0; i < c->n_items; i++) {
         bk_chain_item *it = c->items[i];
         free(it->digest);
-        for (size_t j = 0; j < it->n_children; j++)
-            free(it->children[j].selector);
         free(it->children);
         for (size_t j = 0; j < it->n_parents; j++) {
             for (size_t k = 0; k < it->parents[j].n; k++)
@@ -55,12 +49,24 @@ void bk_chains_free(bk_chains *c)
             free(it->parents[j].links);
         }
         free(it->parents);
-        for (size_t j = 0; j < it->n_results; j++)
-            free_result(&it->results[j]);
         free(it->results);
         free(it);
     }
     free(c->items);
+    for (size_t i = 0; i < c->n_nodes; i++)
+        bk_descriptor_clear(&c->nodes[i].desc);
+    free(c->nodes);
+    free(c->lists);
+    free(c->edges);
+    free(c->stack_down);
+    free(c->stack_up);
+    bk__strmap_clear(&c->roots);
+    bk__strmap_clear(&c->edge_keys);
+    bk__strmap_clear(&c->list_keys);
+    bk__strmap_clear(&c->result_keys);
+    bk__strmap_clear(&c->node_keys);
+    bk__strmap_clear(&c->last_node);
+    bk_buf_free(&c->key);
     free(c);
 }
 
@@ -69,109 +75,463 @@ size_t bk_chains_count(const bk_chains *c)
     return c->n_items;
 }
 
+uint64_t bk__chains_ops(const bk_chains *c)
+{
+    return c->ops;
+}
+
+/* ---- map keys ----
+ * Keys are text; every variable-length part is preceded by its length, so
+ * two different tuples never make the same key. */
+
+static const char *sel(const char *s)
+{
+    return s ? s : "";
+}
+
+static void key_str(bk_buf *b, const char *s)
+{
+    if (s)
+        bk_buf_printf(b, "%zu:%s|", strlen(s), s);
+    else
+        bk_buf_puts(b, "-|");
+}
+
+/* The candidate list of children with digest under (src, index, selector). */
+static const char *list_key(bk_chains *c, size_t src, size_t index, const char *selector,
+                            const char *digest)
+{
+    bk_buf_reset(&c->key);
+    bk_buf_printf(&c->key, "%zu|%zu|", src, index);
+    key_str(&c->key, sel(selector));
+    bk_buf_puts(&c->key, digest);
+    return bk_buf_str(&c->key);
+}
+
+/* The edge src -> child at input index with selector. */
+static const char *edge_key(bk_chains *c, size_t src, size_t child, size_t index,
+                            const char *selector)
+{
+    bk_buf_reset(&c->key);
+    bk_buf_printf(&c->key, "%zu|%zu|%zu|%s", src, child, index, sel(selector));
+    return bk_buf_str(&c->key);
+}
+
+/* Maps the key in c->key (a copy of it) to val; false when out of memory. */
+static bool put_key(bk_chains *c, bk__strmap *m, size_t val)
+{
+    char *k = c->key.failed ? NULL : strdup(bk_buf_str(&c->key));
+    if (!k || !bk__strmap_put(m, k, val)) {
+        free(k);
+        return false;
+    }
+    return true;
+}
+
+/* A key whose building ran out of memory is never found (its put fails). */
+static bool get_key(bk_chains *c, const bk__strmap *m, const char *key, size_t *val)
+{
+    c->ops++;
+    return !c->key.failed && bk__strmap_get(m, key, val);
+}
+
+/* ---- layer chains ---- */
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_desc(const bk_descriptor *a, const bk_descriptor *b)
+{
+    return same_str(a->digest, b->digest) && same_str(a->media_type, b->media_type) &&
+           same_str(a->diff_id, b->diff_id) && a->size == b->size &&
+           a->has_created_at == b->has_created_at && a->created_at.sec == b->created_at.sec &&
+           a->created_at.nsec == b->created_at.nsec &&
+           a->created_at.offset_min == b->created_at.offset_min;
+}
+
+bk_code bk__chains_node(bk_chains *c, const bk_descriptor *d, size_t parent, size_t *out,
+                        bk_err *err)
+{
+    bk_buf *k = &c->key;
+    bk_buf_reset(k);
+    if (parent == CHAIN_NONE)
+        bk_buf_puts(k, "-|");
+    else
+        bk_buf_printf(k, "%zu|", parent);
+    key_str(k, d->digest);
+    key_str(k, d->media_type);
+    key_str(k, d->diff_id);
+    bk_buf_printf(k, "%lld|%d|%lld|%d|%d", (long long)d->size, d->has_created_at ? 1 : 0,
+                  (long long)d->created_at.sec, (int)d->created_at.nsec,
+                  (int)d->created_at.offset_min);
+    if (get_key(c, &c->node_keys, bk_buf_str(k), out))
+        return BK_OK;
+    chain_node *n = bk__chains_push((void **)&c->nodes, &c->n_nodes, &c->cap_nodes, sizeof *n);
+    if (!n || !put_key(c, &c->node_keys, c->n_nodes - 1)) {
+        if (n)
+            c->n_nodes--;
+        return bk_err_set(err, BK_ENOMEM, "out of memory adding a result");
+    }
+    if (bk_descriptor_copy(&n->desc, d, err) != BK_OK) {
+        n->desc = (bk_descriptor){0};
+        return BK_ENOMEM;
+    }
+    n->parent = parent;
+    n->depth = parent == CHAIN_NONE ? 1 : c->nodes[parent].depth + 1;
+    *out = c->n_nodes - 1;
+    char *digest = strdup(d->digest ? d->digest : "");
+    if (!digest || !bk__strmap_put(&c->last_node, digest, *out)) {
+        free(digest);
+        return bk_err_set(err, BK_ENOMEM, "out of memory adding a result");
+    }
+    return BK_OK;
+}
+
+/* The nodes of a descriptor chain, base first, into a result. */
+static bk_code intern_result(bk_chains *c, const bk_chain_result *r, chain_result *out, bk_err *err)
+{
+    out->top = CHAIN_NONE;
+    out->n_layers = r->n_layers;
+    out->created_at = r->created_at;
+    for (size_t i = 0; i < r->n_layers; i++)
+        if (bk__chains_node(c, &r->layers[i], out->top, &out->top, err) != BK_OK)
+            return err ? err->code : BK_ENOMEM;
+    return BK_OK;
+}
+
+/* ---- items ---- */
+
 static bk_chain_item *new_item(bk_chains *c, const char *digest, bk_err *err)
 {
     bk_chain_item *it = calloc(1, sizeof *it);
+    char *dup = strdup(digest);
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-    bk_chain_item **slot = it ? grow((void **)&c->items, &c->n_items, sizeof *slot) : NULL;
+    bk_chain_item **slot =
+        it && dup ? bk__chains_push((void **)&c->items, &c->n_items, &c->cap_items, sizeof *slot)
+                  : NULL;
     if (!slot) {
         free(it);
+        free(dup);
         bk_err_set(err, BK_ENOMEM, "out of memory adding a cache record");
         return NULL;
     }
     *slot = it;
     it->id = c->n_items - 1;
-    it->digest = strdup(digest);
-    if (!it->digest) {
-        bk_err_set(err, BK_ENOMEM, "out of memory adding a cache record");
-        return NULL;
-    }
+    it->digest = dup;
     return it;
 }
 
 /* item.addResult: BuildKit treats a result as already present when one with
  * the same createdAt and the same number of layers exists (its digest loop
  * never rejects a candidate), so that is the rule here too. */
-static bk_code add_result(bk_chains *c, bk_chain_item *it, const bk_chain_result *r, bk_err *err)
+static bk_code add_result(bk_chains *c, bk_chain_item *it, const chain_result *r, bk_err *err)
 {
-    for (size_t i = 0; i < it->n_results; i++) {
-        if (bk_time_compare(it->results[i].created_at, r->created_at) == 0 &&
-            it->results[i].n_layers == r->n_layers)
-            return BK_OK;
-    }
-    chain_result *dst = grow((void **)&it->results, &it->n_results, sizeof *dst);
-    if (!dst)
+    bk_buf_reset(&c->key);
+    bk_buf_printf(&c->key, "%zu|%lld|%d|%zu", it->id, (long long)r->created_at.sec,
+                  (int)r->created_at.nsec, r->n_layers);
+    size_t dummy;
+    if (get_key(c, &c->result_keys, bk_buf_str(&c->key), &dummy))
+        return BK_OK;
+    chain_result *dst =
+        bk__chains_push((void **)&it->results, &it->n_results, &it->cap_results, sizeof *dst);
+    if (!dst || !put_key(c, &c->result_keys, 0))
         return bk_err_set(err, BK_ENOMEM, "out of memory adding a result");
-    dst->created_at = r->created_at;
-    dst->order = c->n_results_added++;
-    if (r->n_layers) {
-        dst->layers = calloc(r->n_layers, sizeof *dst->layers);
-        if (!dst->layers)
-            return bk_err_set(err, BK_ENOMEM, "out of memory adding a result");
-        dst->n_layers = r->n_layers;
-        for (size_t i = 0; i < r->n_layers; i++)
-            if (bk_descriptor_copy(&dst->layers[i], &r->layers[i], err) != BK_OK)
-                return err ? err->code : BK_ENOMEM;
+    *dst = *r;
+    return BK_OK;
+}
+
+/* item.addChild on src: records that `child` uses src at input index (once). */
+static bk_code add_child(bk_chains *c, bk_chain_item *src, bk_chain_item *child, size_t index,
+                         const char *selector, bk_err *err)
+{
+    size_t li;
+    if (get_key(c, &c->edge_keys, edge_key(c, src->id, child->id, index, selector), &li))
+        return BK_OK;
+    if (!put_key(c, &c->edge_keys, 0))
+        return bk_err_set(err, BK_ENOMEM, "out of memory linking records");
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    bk_chain_item **ch =
+        bk__chains_push((void **)&src->children, &src->n_children, &src->cap_children, sizeof *ch);
+    if (!ch)
+        return bk_err_set(err, BK_ENOMEM, "out of memory linking records");
+    *ch = child;
+
+    if (!get_key(c, &c->list_keys, list_key(c, src->id, index, selector, child->digest), &li)) {
+        chain_list *l = bk__chains_push((void **)&c->lists, &c->n_lists, &c->cap_lists, sizeof *l);
+        if (!l || !put_key(c, &c->list_keys, c->n_lists - 1))
+            return bk_err_set(err, BK_ENOMEM, "out of memory linking records");
+        l->head = CHAIN_NONE;
+        li = c->n_lists - 1;
+    }
+    chain_edge *e = bk__chains_push((void **)&c->edges, &c->n_edges, &c->cap_edges, sizeof *e);
+    if (!e)
+        return bk_err_set(err, BK_ENOMEM, "out of memory linking records");
+    e->child = child->id;
+    e->next = c->lists[li].head;
+    c->lists[li].head = c->n_edges - 1;
+    c->lists[li].len++;
+
+    while (index >= child->n_parents) {
+        chain_parent_set *grown =
+            realloc(child->parents, (child->n_parents + 1) * sizeof *child->parents);
+        if (!grown)
+            return bk_err_set(err, BK_ENOMEM, "out of memory linking records");
+        child->parents = grown;
+        child->parents[child->n_parents++] = (chain_parent_set){0};
+    }
+    chain_parent_set *set = &child->parents[index];
+    chain_parent *p = bk__chains_push((void **)&set->links, &set->n, &set->cap, sizeof *p);
+    if (!p)
+        return bk_err_set(err, BK_ENOMEM, "out of memory linking records");
+    p->src = src;
+    p->selector = strdup(sel(selector));
+    return p->selector ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory linking records");
+}
+
+/* The candidate list of children with digest under link l of input index. */
+static const chain_list *candidates(bk_chains *c, const bk_chain_link *l, size_t index,
+                                    const char *digest)
+{
+    size_t li;
+    if (!get_key(c, &c->list_keys, list_key(c, l->src->id, index, l->selector, digest), &li))
+        return NULL;
+    return &c->lists[li];
+}
+
+/* The new record's links at input index, by (index, source, selector): the
+ * set has_link looks a candidate's parents up in. */
+static const char *link_key(bk_chains *c, size_t index, size_t src, const char *selector)
+{
+    bk_buf_reset(&c->key);
+    bk_buf_printf(&c->key, "%zu|%zu|%s", index, src, sel(selector));
+    return bk_buf_str(&c->key);
+}
+
+/* Whether candidate it has one of dep's links at input index, walking the
+ * smaller side: each link looked up as an edge into it, or each of its
+ * parents there looked up among the links (links holds them all). */
+static bool has_link(bk_chains *c, const bk_chain_item *it, const bk_chain_dep *dep, size_t index,
+                     const bk__strmap *links)
+{
+    if (index >= it->n_parents)
+        return false;
+    const chain_parent_set *set = &it->parents[index];
+    size_t v;
+    if (set->n < dep->n_links) {
+        for (size_t i = 0; i < set->n; i++)
+            if (get_key(c, links, link_key(c, index, set->links[i].src->id, set->links[i].selector),
+                        &v))
+                return true;
+        return false;
+    }
+    for (size_t j = 0; j < dep->n_links; j++)
+        if (get_key(c, &c->edge_keys,
+                    edge_key(c, dep->links[j].src->id, it->id, index, dep->links[j].selector), &v))
+            return true;
+    return false;
+}
+
+/* CacheChains.Add's match: the oldest item with the digest that, for every
+ * input, already has one of that input's links. Candidates come from the
+ * input whose candidate lists are shortest (BuildKit intersects them all);
+ * each is then checked against the other inputs. NULL: none. */
+static bk_chain_item *find_match(bk_chains *c, const char *digest, const bk_chain_dep *deps,
+                                 size_t n_deps, const bk__strmap *links)
+{
+    size_t best = 0, best_len = SIZE_MAX;
+    for (size_t i = 0; i < n_deps && best_len; i++) {
+        size_t len = 0;
+        for (size_t j = 0; j < deps[i].n_links; j++) {
+            const chain_list *l = candidates(c, &deps[i].links[j], i, digest);
+            len += l ? l->len : 0;
+        }
+        if (len < best_len) {
+            best = i;
+            best_len = len;
+        }
+    }
+    if (best_len == 0)
+        return NULL;
+    uint64_t epoch = ++c->epoch;
+    bk_chain_item *found = NULL;
+    for (size_t j = 0; j < deps[best].n_links; j++) {
+        const chain_list *l = candidates(c, &deps[best].links[j], best, digest);
+        for (size_t e = l ? l->head : CHAIN_NONE; e != CHAIN_NONE; e = c->edges[e].next) {
+            c->ops++;
+            bk_chain_item *it = c->items[c->edges[e].child];
+            if (it->mark_down == epoch || (found && found->id < it->id))
+                continue;
+            it->mark_down = epoch;
+            bool all = true;
+            for (size_t i = 0; i < n_deps && all; i++)
+                all = i == best || has_link(c, it, &deps[i], i, links);
+            if (all)
+                found = it; /* the oldest match; BuildKit refuses several */
+        }
+    }
+    return found;
+}
+
+static bool push_walk(bk_chain_item ***stack, size_t *n, size_t *cap, bk_chain_item *it)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+        bk_chain_item **p = realloc(*stack, ncap * sizeof *p);
+        if (!p)
+            return false;
+        *stack = p;
+        *cap = ncap;
+    }
+    (*stack)[(*n)++] = it;
+    return true;
+}
+
+/* Whether `to` is `from` or one of its descendants (reachable through
+ * children). Two walks in lockstep, down from `from` and up from `to`, stop
+ * when they meet or when either runs out, so the answer costs the smaller of
+ * the two regions. 1 yes, 0 no, -1 out of memory. */
+static int reaches(bk_chains *c, bk_chain_item *from, bk_chain_item *to)
+{
+    if (from == to)
+        return 1;
+    uint64_t epoch = ++c->epoch;
+    size_t nd = 0, nu = 0;
+    from->mark_down = epoch;
+    to->mark_up = epoch;
+    if (!push_walk(&c->stack_down, &nd, &c->cap_down, from) ||
+        !push_walk(&c->stack_up, &nu, &c->cap_up, to))
+        return -1;
+    while (nd > 0 && nu > 0) {
+        bk_chain_item *x = c->stack_down[--nd];
+        for (size_t i = 0; i < x->n_children; i++) {
+            bk_chain_item *ch = x->children[i];
+            c->ops++;
+            if (ch->mark_up == epoch)
+                return 1;
+            if (ch->mark_down != epoch) {
+                ch->mark_down = epoch;
+                if (!push_walk(&c->stack_down, &nd, &c->cap_down, ch))
+                    return -1;
+            }
+        }
+        bk_chain_item *y = c->stack_up[--nu];
+        for (size_t i = 0; i < y->n_parents; i++) {
+            for (size_t j = 0; j < y->parents[i].n; j++) {
+                bk_chain_item *p = y->parents[i].links[j].src;
+                c->ops++;
+                if (p->mark_down == epoch)
+                    return 1;
+                if (p->mark_up != epoch) {
+                    p->mark_up = epoch;
+                    if (!push_walk(&c->stack_up, &nu, &c->cap_up, p))
+                        return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* Links every source of deps to r. When r was an existing record (merged),
+ * a link whose source r already reaches through its children would close a
+ * loop: BuildKit drops those, and so does this. */
+static bk_code link_sources(bk_chains *c, bk_chain_item *r, bool merged, const bk_chain_dep *deps,
+                            size_t n_deps, bk_err *err)
+{
+    for (size_t i = 0; i < n_deps; i++) {
+        for (size_t j = 0; j < deps[i].n_links; j++) {
+            const bk_chain_link *l = &deps[i].links[j];
+            size_t v;
+            if (merged &&
+                !get_key(c, &c->edge_keys, edge_key(c, l->src->id, r->id, i, l->selector), &v)) {
+                int loop = reaches(c, r, l->src);
+                if (loop < 0)
+                    return bk_err_set(err, BK_ENOMEM, "out of memory adding a cache record");
+                if (loop)
+                    continue;
+            }
+            bk_code rc = add_child(c, l->src, r, i, l->selector, err);
+            if (rc != BK_OK)
+                return rc;
+        }
     }
     return BK_OK;
 }
 
-/* item.addChild on src: records that `child` uses src at input index. */
-static bk_code add_child(bk_chain_item *src, bk_chain_item *child, size_t index,
-                         const char *selector, bk_err *err)
+/* The set of deps' links by (input, source, selector), for has_link; only
+ * needed when some input has more than one link. */
+static bk_code index_links(bk_chains *c, const bk_chain_dep *deps, size_t n_deps, bk__strmap *out,
+                           bk_err *err)
 {
-    for (size_t i = 0; i < src->n_children; i++) {
-        chain_child *ch = &src->children[i];
-        if (ch->child == child && ch->index == index && str_eq(ch->selector, selector))
-            return BK_OK;
-    }
-    chain_child *ch = grow((void **)&src->children, &src->n_children, sizeof *ch);
-    if (!ch)
-        return bk_err_set(err, BK_ENOMEM, "out of memory linking records");
-    ch->child = child;
-    ch->index = index;
-    ch->selector = strdup(selector ? selector : "");
-    while (index >= child->n_parents)
-        if (!grow((void **)&child->parents, &child->n_parents, sizeof(chain_parent_set)))
-            return bk_err_set(err, BK_ENOMEM, "out of memory linking records");
-    chain_parent_set *set = &child->parents[index];
-    for (size_t i = 0; i < set->n; i++)
-        if (set->links[i].src == src && str_eq(set->links[i].selector, selector))
-            return BK_OK;
-    chain_parent *p = grow((void **)&set->links, &set->n, sizeof *p);
-    if (!p || !ch->selector)
-        return bk_err_set(err, BK_ENOMEM, "out of memory linking records");
-    p->src = src;
-    p->selector = strdup(selector ? selector : "");
-    return p->selector ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory linking records");
-}
-
-/* Marks every item reachable through children from it (it included). The
- * stack is explicit: chains parsed from a bucket may be any number deep. Each
- * item is pushed once, when marked, so n_items entries are enough. */
-static bool walk_children(const bk_chain_item *it, unsigned char *seen, size_t n_items)
-{
-    if (seen[it->id])
-        return true;
-    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-    const bk_chain_item **stack = malloc((n_items ? n_items : 1) * sizeof *stack);
-    if (!stack)
-        return false;
-    size_t n = 0;
-    seen[it->id] = 1;
-    stack[n++] = it;
-    while (n > 0) {
-        const bk_chain_item *cur = stack[--n];
-        for (size_t i = 0; i < cur->n_children; i++) {
-            const bk_chain_item *child = cur->children[i].child;
-            if (!seen[child->id]) {
-                seen[child->id] = 1;
-                stack[n++] = child;
-            }
+    bool several = false;
+    for (size_t i = 0; i < n_deps && !several; i++)
+        several = deps[i].n_links > 1;
+    for (size_t i = 0; several && i < n_deps; i++) {
+        for (size_t j = 0; j < deps[i].n_links; j++) {
+            link_key(c, i, deps[i].links[j].src->id, deps[i].links[j].selector);
+            c->ops++;
+            if (!put_key(c, out, 0))
+                return bk_err_set(err, BK_ENOMEM, "out of memory adding a cache record");
         }
     }
-    free(stack);
-    return true;
+    return BK_OK;
+}
+
+static bk_code add_results(bk_chains *c, bk_chain_item *it, const chain_result *results,
+                           size_t n_results, bk_err *err)
+{
+    for (size_t i = 0; i < n_results; i++)
+        if (add_result(c, it, &results[i], err) != BK_OK)
+            return err ? err->code : BK_ENOMEM;
+    return BK_OK;
+}
+
+bk_code bk__chains_add_nodes(bk_chains *c, const char *digest, const bk_chain_dep *deps,
+                             size_t n_deps, const chain_result *results, size_t n_results,
+                             bk_chain_item **out, bk_err *err)
+{
+    *out = NULL;
+    if (strncmp(digest, "random:", 7) == 0)
+        return BK_OK;
+    size_t id;
+    if (n_deps == 0) {
+        bk_chain_item *it = NULL;
+        if (get_key(c, &c->roots, digest, &id)) {
+            it = c->items[id];
+        } else {
+            char *k = strdup(digest);
+            if (!k || !(it = new_item(c, digest, err)) || !bk__strmap_put(&c->roots, k, it->id)) {
+                free(k);
+                return bk_err_set(err, BK_ENOMEM, "out of memory adding a cache record");
+            }
+            it->is_root = true;
+        }
+        if (add_results(c, it, results, n_results, err) != BK_OK)
+            return err ? err->code : BK_ENOMEM;
+        *out = it;
+        return BK_OK;
+    }
+    for (size_t i = 0; i < n_deps; i++)
+        if (deps[i].n_links == 0)
+            return bk_err_set(err, BK_EINVAL, "empty dependency for %s (input %zu)", digest, i);
+
+    bk__strmap links = {0};
+    bk_code rc = index_links(c, deps, n_deps, &links, err);
+    bk_chain_item *r = rc == BK_OK ? find_match(c, digest, deps, n_deps, &links) : NULL;
+    bk__strmap_clear(&links);
+    bool merged = r != NULL;
+    if (rc == BK_OK && !r && !(r = new_item(c, digest, err)))
+        rc = err ? err->code : BK_ENOMEM;
+    if (rc == BK_OK)
+        rc = add_results(c, r, results, n_results, err);
+    if (rc == BK_OK)
+        rc = link_sources(c, r, merged, deps, n_deps, err);
+    if (rc == BK_OK)
+        *out = r;
+    return rc;
 }
 
 bk_code bk_chains_add(bk_chains *c, const char *digest, const bk_chain_dep *deps, size_t n_deps,
@@ -181,172 +541,143 @@ bk_code bk_chains_add(bk_chains *c, const char *digest, const bk_chain_dep *deps
     *out = NULL;
     if (strncmp(digest, "random:", 7) == 0)
         return BK_OK;
-    if (n_deps == 0) {
-        bk_chain_item *it = NULL;
-        for (size_t i = 0; i < c->n_items && !it; i++)
-            if (c->items[i]->is_root && strcmp(c->items[i]->digest, digest) == 0)
-                it = c->items[i];
-        if (!it && !(it = new_item(c, digest, err)))
-            return err ? err->code : BK_ENOMEM;
-        it->is_root = true;
-        for (size_t i = 0; i < n_results; i++)
-            if (add_result(c, it, &results[i], err) != BK_OK)
-                return err ? err->code : BK_ENOMEM;
-        *out = it;
-        return BK_OK;
-    }
-    for (size_t i = 0; i < n_deps; i++)
-        if (deps[i].n_links == 0)
-            return bk_err_set(err, BK_EINVAL, "empty dependency for %s (input %zu)", digest, i);
-
-    /* An existing record matches when, for every input, one of its links'
-     * sources already has it as a child under the same (selector, input,
-     * digest). Candidates are kept as a per-item count of matched inputs. */
-    size_t *hits = calloc(c->n_items ? c->n_items : 1, sizeof *hits);
-    unsigned char *mark = calloc(c->n_items ? c->n_items : 1, 1);
-    if (!hits || !mark) {
-        free(hits);
-        free(mark);
+    chain_result *res = calloc(n_results ? n_results : 1, sizeof *res);
+    if (!res)
         return bk_err_set(err, BK_ENOMEM, "out of memory adding a cache record");
-    }
-    for (size_t i = 0; i < n_deps; i++) {
-        memset(mark, 0, c->n_items);
-        for (size_t j = 0; j < deps[i].n_links; j++) {
-            const bk_chain_item *src = deps[i].links[j].src;
-            for (size_t k = 0; k < src->n_children; k++) {
-                const chain_child *ch = &src->children[k];
-                if (ch->index == i && str_eq(ch->selector, deps[i].links[j].selector) &&
-                    strcmp(ch->child->digest, digest) == 0)
-                    mark[ch->child->id] = 1;
-            }
-        }
-        for (size_t k = 0; k < c->n_items; k++)
-            if (mark[k])
-                hits[k]++;
-    }
-    bk_chain_item *r = NULL;
-    for (size_t k = 0; k < c->n_items && !r; k++)
-        if (hits[k] == n_deps)
-            r = c->items[k]; /* the oldest match; see the report on merges */
-    free(hits);
-
-    /* Links whose source already depends on r would close a loop: skip them. */
-    unsigned char *skip_src = NULL;
-    if (r) {
-        for (size_t i = 0; i < n_results; i++)
-            if (add_result(c, r, &results[i], err) != BK_OK) {
-                free(mark);
-                return err ? err->code : BK_ENOMEM;
-            }
-        memset(mark, 0, c->n_items);
-        if (!walk_children(r, mark, c->n_items)) {
-            free(mark);
-            return bk_err_set(err, BK_ENOMEM, "out of memory adding a cache record");
-        }
-        skip_src = mark;
-    } else {
-        free(mark);
-        mark = NULL;
-        if (!(r = new_item(c, digest, err)))
-            return err ? err->code : BK_ENOMEM;
-        for (size_t i = 0; i < n_results; i++)
-            if (add_result(c, r, &results[i], err) != BK_OK)
-                return err ? err->code : BK_ENOMEM;
-    }
     bk_code rc = BK_OK;
-    for (size_t i = 0; i < n_deps && rc == BK_OK; i++) {
-        for (size_t j = 0; j < deps[i].n_links && rc == BK_OK; j++) {
-            bk_chain_item *src = deps[i].links[j].src;
-            if (skip_src && src->id < c->n_items && skip_src[src->id])
-                continue;
-            rc = add_child(src, r, i, deps[i].links[j].selector, err);
-        }
-    }
-    free(mark);
+    for (size_t i = 0; rc == BK_OK && i < n_results; i++)
+        rc = intern_result(c, &results[i], &res[i], err);
     if (rc == BK_OK)
-        *out = r;
+        rc = bk__chains_add_nodes(c, digest, deps, n_deps, res, n_results, out, err);
+    free(res);
     return rc;
 }
 
 /* ---- marshal ---- */
 
 typedef struct marshal_state {
+    bk_chains *c;
     bk_cache_config *cfg;
-    bk__strmap chains_by_id; /* chain id -> layer index */
-    bk__strmap desc_by_blob; /* blob digest -> index into descs */
-    const bk_descriptor **descs;
-    size_t n_descs;
-    long *record_of;            /* per item: -2 unseen, -1 in progress, else record index */
+    bk__strmap layer_keys; /* (blob digest, parent layer) -> layer index */
+    bk__strmap desc_blobs; /* blob digest -> the node whose descriptor describes it */
+    size_t *node_layer;    /* per node: its layer, or CHAIN_NONE before it has one */
+    signed char *node_ok;  /* per node: 1 every blob of its chain available, 0 not, -1 unknown */
+    bool *node_replay;     /* per node: its chain holds a blob with several descriptors */
+    size_t *walk;          /* scratch: one chain's nodes */
+    long *record_of;       /* per item: -2 unseen, -1 in progress, else record index */
     struct marshal_frame *path; /* per item, the items being marshaled */
     bk_blob_available_fn available;
     void *available_ctx;
     bk_err *err;
 } marshal_state;
 
-/* One step of marshalRemote: the chain id of desc on top of the chain
- * parent_id (consumed), in a malloc'd string, or NULL on ENOMEM. */
-static char *marshal_layer(marshal_state *st, const bk_descriptor *desc, char *parent_id)
+/* Whether every blob of node's chain is available, asking the callback for
+ * each node once, base first, and no further than the first missing blob. */
+static bool chain_available(marshal_state *st, size_t node)
 {
-    size_t di;
-    if (bk__strmap_get(&st->desc_by_blob, desc->digest, &di)) {
-        st->descs[di] = desc; /* the last one seen wins, as in BuildKit */
-    } else {
-        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-        const bk_descriptor **nd = realloc(st->descs, (st->n_descs + 1) * sizeof *nd);
-        char *key = strdup(desc->digest);
-        if (!nd || !key || !bk__strmap_put(&st->desc_by_blob, key, st->n_descs)) {
-            if (nd)
-                st->descs = nd;
-            free(key);
-            free(parent_id);
-            return NULL;
-        }
-        st->descs = nd;
-        st->descs[st->n_descs++] = desc;
+    if (!st->available)
+        return true;
+    size_t n = 0;
+    for (size_t x = node; x != CHAIN_NONE && st->node_ok[x] < 0; x = st->c->nodes[x].parent)
+        st->walk[n++] = x;
+    bool ok = n == 0 || st->c->nodes[st->walk[n - 1]].parent == CHAIN_NONE ||
+              st->node_ok[st->c->nodes[st->walk[n - 1]].parent] == 1;
+    while (n > 0) {
+        size_t x = st->walk[--n];
+        st->c->ops++;
+        ok = ok && st->available(st->available_ctx, &st->c->nodes[x].desc);
+        st->node_ok[x] = ok ? 1 : 0;
     }
-    size_t id_len = strlen(desc->digest) + strlen(parent_id);
-    char *id = malloc(id_len + 1);
-    if (!id) {
-        free(parent_id);
-        return NULL;
-    }
-    snprintf(id, id_len + 1, "%s%s", desc->digest, parent_id);
-    size_t idx;
-    if (bk__strmap_get(&st->chains_by_id, id, &idx)) {
-        free(parent_id);
-        return id;
-    }
-    int64_t parent = -1;
-    if (*parent_id && bk__strmap_get(&st->chains_by_id, parent_id, &idx))
-        parent = (int64_t)idx;
-    free(parent_id);
-    char *key = strdup(id);
-    if (!key || !bk__strmap_put(&st->chains_by_id, key, st->cfg->n_layers)) {
-        free(key); /* a failed put leaves the key with the caller */
-        free(id);
-        return NULL;
-    }
-    if (!bk_config_add_layer(st->cfg, desc->digest, parent)) {
-        free(id);
-        return NULL;
-    }
-    return id;
+    return st->node_ok[node] == 1;
 }
 
-/* marshalRemote: the layer chain for layers[0..n), returning its chain id
- * ("" when a blob is unavailable) in a malloc'd string, or NULL on ENOMEM.
- * BuildKit recurses from the top layer; the base goes first either way. */
-static char *marshal_remote(marshal_state *st, const bk_descriptor *layers, size_t n)
+/* One layer of marshalRemote: the layer of blob desc on top of parent (-1:
+ * none), made once per (blob, parent); desc then describes the blob (the
+ * last one seen wins, as in BuildKit). -1 when out of memory. */
+static int64_t marshal_layer(marshal_state *st, size_t node, int64_t parent)
 {
-    if (st->available) {
-        for (size_t i = 0; i < n; i++)
-            if (!st->available(st->available_ctx, &layers[i]))
-                return strdup("");
+    const bk_descriptor *d = &st->c->nodes[node].desc;
+    bk_buf *k = &st->c->key;
+    bk_buf_reset(k);
+    bk_buf_printf(k, "%lld|%s", (long long)parent, d->digest ? d->digest : "");
+    size_t idx;
+    char *blob = strdup(d->digest ? d->digest : "");
+    if (!blob || !bk__strmap_put(&st->desc_blobs, blob, node)) {
+        free(blob);
+        return -1;
     }
-    char *id = strdup("");
-    for (size_t i = 0; i < n && id; i++)
-        id = marshal_layer(st, &layers[i], id);
-    return id;
+    if (get_key(st->c, &st->layer_keys, bk_buf_str(k), &idx))
+        return (int64_t)idx;
+    if (!put_key(st->c, &st->layer_keys, st->cfg->n_layers) ||
+        !bk_config_add_layer(st->cfg, d->digest, parent))
+        return -1;
+    return (int64_t)st->cfg->n_layers - 1;
+}
+
+/* marshalRemote for the chain ending at node: its layer index, made base
+ * first. Layers of nodes already marshaled are reused; a chain holding a
+ * blob that several descriptors describe is walked whole, so the
+ * descriptor seen last is the one BuildKit's walk would see last. -2 when
+ * a blob is unavailable (no result), -1 when out of memory. */
+static int64_t marshal_remote(marshal_state *st, size_t node)
+{
+    if (!chain_available(st, node))
+        return -2;
+    bool replay = st->node_replay[node];
+    size_t n = 0;
+    for (size_t x = node; x != CHAIN_NONE && (replay || st->node_layer[x] == CHAIN_NONE);
+         x = st->c->nodes[x].parent)
+        st->walk[n++] = x;
+    int64_t parent = -1;
+    if (n > 0 && st->c->nodes[st->walk[n - 1]].parent != CHAIN_NONE)
+        parent = (int64_t)st->node_layer[st->c->nodes[st->walk[n - 1]].parent];
+    if (n == 0)
+        return (int64_t)st->node_layer[node];
+    while (n > 0) {
+        size_t x = st->walk[--n];
+        st->c->ops++;
+        parent = marshal_layer(st, x, parent);
+        if (parent < 0)
+            return -1;
+        st->node_layer[x] = (size_t)parent;
+    }
+    return parent;
+}
+
+/* Marks the nodes whose chain holds a blob with more than one descriptor
+ * (only a caller of bk_chains_add can make those: a parsed config has one
+ * descriptor per blob). Nodes come after their parents. */
+static bool mark_replays(marshal_state *st)
+{
+    bk__strmap first = {0};
+    bool *conflict = calloc(st->c->n_nodes + 1, sizeof *conflict);
+    bool ok = conflict != NULL;
+    for (size_t i = 0; ok && i < st->c->n_nodes; i++) {
+        const bk_descriptor *d = &st->c->nodes[i].desc;
+        size_t j;
+        st->c->ops++;
+        if (bk__strmap_get(&first, d->digest ? d->digest : "", &j)) {
+            if (!same_desc(d, &st->c->nodes[j].desc))
+                conflict[j] = conflict[i] = true;
+            continue;
+        }
+        char *k = strdup(d->digest ? d->digest : "");
+        if (!k || !bk__strmap_put(&first, k, i)) {
+            free(k);
+            ok = false;
+        }
+    }
+    /* conflict[] is per first node of a digest; spread it to every node of
+     * that digest, then up the chains. */
+    for (size_t i = 0; ok && i < st->c->n_nodes; i++) {
+        const chain_node *n = &st->c->nodes[i];
+        size_t j = i;
+        bk__strmap_get(&first, n->desc.digest ? n->desc.digest : "", &j);
+        st->node_replay[i] = conflict[j] || (n->parent != CHAIN_NONE && st->node_replay[n->parent]);
+    }
+    bk__strmap_clear(&first);
+    free(conflict);
+    return ok;
 }
 
 static const chain_result *best_result(const bk_chain_item *it)
@@ -399,16 +730,11 @@ static bk_code marshal_finish(marshal_state *st, marshal_frame *f)
     bk_code rc = BK_OK;
     int64_t layer = -1;
     const chain_result *res = best_result(it);
-    if (res) {
-        char *id = marshal_remote(st, res->layers, res->n_layers);
-        if (!id) {
+    st->c->ops += it->n_results;
+    if (res && res->top != CHAIN_NONE) {
+        layer = marshal_remote(st, res->top);
+        if (layer == -1)
             rc = bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling layers");
-        } else {
-            size_t idx;
-            if (*id && bk__strmap_get(&st->chains_by_id, id, &idx))
-                layer = (int64_t)idx;
-            free(id);
-        }
     }
     bk_cache_record *rec = rc == BK_OK ? bk_config_add_record(st->cfg, it->digest) : NULL;
     if (rc == BK_OK && !rec)
@@ -440,6 +766,7 @@ static bk_code marshal_item(marshal_state *st, const bk_chain_item *root)
     size_t depth = 1;
     bk_code rc = marshal_open(st, &st->path[0], root);
     while (depth > 0) {
+        st->c->ops++;
         marshal_frame *f = &st->path[depth - 1];
         const bk_chain_item *it = f->it;
         if (rc != BK_OK) {
@@ -473,6 +800,35 @@ static bk_code marshal_item(marshal_state *st, const bk_chain_item *root)
         f->link++;
     }
     return rc;
+}
+
+/* Marks (with the current epoch) every item reachable through children from
+ * the roots. -1 when out of memory. */
+static int mark_reachable(bk_chains *c)
+{
+    uint64_t epoch = ++c->epoch;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_items; i++) {
+        bk_chain_item *root = c->items[i];
+        if (!root->is_root || root->mark_down == epoch)
+            continue;
+        root->mark_down = epoch;
+        if (!push_walk(&c->stack_down, &n, &c->cap_down, root))
+            return -1;
+        while (n > 0) {
+            bk_chain_item *cur = c->stack_down[--n];
+            for (size_t j = 0; j < cur->n_children; j++) {
+                bk_chain_item *ch = cur->children[j];
+                c->ops++;
+                if (ch->mark_down != epoch) {
+                    ch->mark_down = epoch;
+                    if (!push_walk(&c->stack_down, &n, &c->cap_down, ch))
+                        return -1;
+                }
+            }
+        }
+    }
+    return 0;
 }
 
 /* ---- sortConfig ---- */
@@ -606,11 +962,10 @@ static bk_code fill_annotations(marshal_state *st)
 {
     for (size_t i = 0; i < st->cfg->n_layers; i++) {
         bk_cache_layer *l = &st->cfg->layers[i];
-        size_t di;
-        /* The map holds indexes into descs (n_descs of them). */
-        if (!bk__strmap_get(&st->desc_by_blob, l->blob, &di) || di >= st->n_descs)
+        size_t node;
+        if (!get_key(st->c, &st->desc_blobs, l->blob ? l->blob : "", &node))
             return bk_err_set(st->err, BK_EINVAL, "missing blob %s", l->blob);
-        const bk_descriptor *d = st->descs[di];
+        const bk_descriptor *d = &st->c->nodes[node].desc;
         if (!d->diff_id || !*d->diff_id)
             return bk_err_set(st->err, BK_EINVAL,
                               "layer %s: invalid descriptor without uncompressed annotation "
@@ -624,43 +979,58 @@ static bk_code fill_annotations(marshal_state *st)
     return BK_OK;
 }
 
+static void marshal_state_clear(marshal_state *st)
+{
+    free(st->node_layer);
+    free(st->node_ok);
+    free(st->node_replay);
+    free(st->walk);
+    free(st->record_of);
+    free(st->path);
+    bk__strmap_clear(&st->layer_keys);
+    bk__strmap_clear(&st->desc_blobs);
+}
+
 bk_code bk_chains_marshal(bk_chains *c, unsigned flags, bk_blob_available_fn available,
                           void *available_ctx, bk_cache_config **out, bk_err *err)
 {
     *out = NULL;
-    marshal_state st = {.cfg = bk_config_new(),
+    size_t nn = c->n_nodes + 1;
+    marshal_state st = {.c = c,
+                        .cfg = bk_config_new(),
+                        .node_layer = malloc(nn * sizeof(size_t)),
+                        .node_ok = malloc(nn),
+                        .node_replay = calloc(nn, sizeof(bool)),
+                        .walk = malloc(nn * sizeof(size_t)),
                         .record_of = malloc((c->n_items + 1) * sizeof(long)),
                         .path = calloc(c->n_items + 1, sizeof(marshal_frame)),
                         .available = available,
                         .available_ctx = available_ctx,
                         .err = err};
-    unsigned char *seen = calloc(c->n_items + 1, 1);
     bk_code rc = BK_OK;
-    if (!st.cfg || !st.record_of || !st.path || !seen) {
+    if (!st.cfg || !st.node_layer || !st.node_ok || !st.node_replay || !st.walk || !st.record_of ||
+        !st.path || !mark_replays(&st) || mark_reachable(c) < 0) {
         rc = bk_err_set(err, BK_ENOMEM, "out of memory marshaling the cache");
         goto out;
+    }
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        st.node_layer[i] = CHAIN_NONE;
+        st.node_ok[i] = -1;
     }
     for (size_t i = 0; i < c->n_items; i++)
         st.record_of[i] = -2;
     /* Leaves (records nothing depends on) reachable from the roots, in
      * creation order; each is marshaled with its inputs first. */
+    uint64_t reachable = c->epoch;
     for (size_t i = 0; i < c->n_items && rc == BK_OK; i++)
-        if (c->items[i]->is_root && !walk_children(c->items[i], seen, c->n_items))
-            rc = bk_err_set(err, BK_ENOMEM, "out of memory marshaling the cache");
-    for (size_t i = 0; i < c->n_items && rc == BK_OK; i++)
-        if (seen[i] && c->items[i]->n_children == 0)
+        if (c->items[i]->mark_down == reachable && c->items[i]->n_children == 0)
             rc = marshal_item(&st, c->items[i]);
     if (rc == BK_OK)
         rc = sort_config(st.cfg, err);
     if (rc == BK_OK && (flags & BK_MARSHAL_ANNOTATIONS))
         rc = fill_annotations(&st);
 out:
-    free(seen);
-    free(st.record_of);
-    free(st.path);
-    free(st.descs);
-    bk__strmap_clear(&st.chains_by_id);
-    bk__strmap_clear(&st.desc_by_blob);
+    marshal_state_clear(&st);
     if (rc != BK_OK) {
         bk_config_free(st.cfg);
         return rc;
@@ -671,13 +1041,8 @@ out:
 
 const bk_descriptor *bk_chains_descriptor(const bk_chains *c, const char *digest)
 {
-    const bk_descriptor *found = NULL;
-    for (size_t i = 0; i < c->n_items; i++) {
-        const bk_chain_item *it = c->items[i];
-        for (size_t j = 0; j < it->n_results; j++)
-            for (size_t k = 0; k < it->results[j].n_layers; k++)
-                if (strcmp(it->results[j].layers[k].digest, digest) == 0)
-                    found = &it->results[j].layers[k];
-    }
-    return found;
+    size_t node;
+    if (!bk__strmap_get(&c->last_node, digest, &node))
+        return NULL;
+    return &c->nodes[node].desc;
 }

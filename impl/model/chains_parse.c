@@ -1,15 +1,21 @@
 /* From a cache config back to cache chains: BuildKit's v1.ParseConfig, with
- * the S3 importer's descriptor rules (makeDescriptorProviderPair). */
+ * the S3 importer's descriptor rules (makeDescriptorProviderPair). Each
+ * layer's chain becomes chain nodes once, however many results share it. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cacheconfig_internal.h"
 #include "chains_internal.h"
 
 typedef struct parser {
     const bk_cache_config *cfg;
-    const bk_descriptor *descs; /* provider, by blob digest (last one wins) */
+    const bk_descriptor *descs; /* provider (last one wins per blob) */
     size_t n_descs;
     bk_descriptor *own_descs; /* built from annotations when descs were not given */
+    bk__strmap provider;      /* blob digest -> index into descs */
+    size_t *layer_node;       /* per layer: its chain's node, CHAIN_NONE (no descriptor)
+                                 or UNKNOWN */
+    size_t *walk;             /* scratch: one layer chain */
     bk_chains *chains;
     bk_chain_item **items;
     unsigned char *done;
@@ -17,53 +23,83 @@ typedef struct parser {
     bk_err *err;
 } parser;
 
+#define UNKNOWN (SIZE_MAX - 1)
+
 typedef struct parse_frame {
     size_t idx;
     size_t input, link; /* the next link to follow */
     bk_chain_dep *deps;
     bk_chain_link **links;
-    bk_chain_result *results;
-    bk_descriptor **chains;
-    size_t n_res;
+    chain_result *results;
 } parse_frame;
 
-static const bk_descriptor *provider(const parser *p, const char *blob)
+static const bk_descriptor *provider(parser *p, const char *blob)
 {
-    const bk_descriptor *found = NULL;
-    for (size_t i = 0; i < p->n_descs; i++)
-        if (p->descs[i].digest && blob && strcmp(p->descs[i].digest, blob) == 0)
-            found = &p->descs[i];
-    return found;
+    size_t i;
+    p->chains->ops++;
+    if (!blob || !bk__strmap_get(&p->provider, blob, &i))
+        return NULL;
+    return &p->descs[i];
 }
 
-/* getRemoteChain: the descriptors from the base to layer idx, or n=0 when a
- * blob is unknown to the provider (the result is then dropped). Indexes and
- * loops were checked by bk_config_validate. */
-static bk_code remote_chain(parser *p, int64_t idx, bk_descriptor **out, size_t *n)
+static bk_code index_provider(parser *p)
 {
-    size_t depth = 0;
-    for (int64_t i = idx; i != -1; i = p->cfg->layers[i].parent)
-        depth++;
-    bk_descriptor *chain = calloc(depth ? depth : 1, sizeof *chain);
-    if (!chain)
-        return bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
-    size_t k = depth;
-    for (int64_t i = idx; i != -1; i = p->cfg->layers[i].parent) {
-        const bk_descriptor *d = provider(p, p->cfg->layers[i].blob);
-        if (!d) {
-            free(chain);
-            *out = NULL;
-            *n = 0;
-            return BK_OK;
+    for (size_t i = 0; i < p->n_descs; i++) {
+        if (!p->descs[i].digest)
+            continue;
+        char *k = strdup(p->descs[i].digest);
+        if (!k || !bk__strmap_put(&p->provider, k, i)) {
+            free(k);
+            return bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
         }
-        chain[--k] = *d; /* shallow: bk_chains_add copies */
     }
-    *out = chain;
-    *n = depth;
     return BK_OK;
 }
 
-/* Starts record idx: the arrays its bk_chains_add call takes. */
+/* getRemoteChain: the node of layer idx's chain, or CHAIN_NONE when a blob
+ * of the chain is unknown to the provider (the result is then dropped).
+ * Each layer is resolved once; indexes and loops were checked by
+ * bk_config_validate. */
+static bk_code layer_chain(parser *p, int64_t idx, size_t *out)
+{
+    size_t n = 0;
+    for (int64_t i = idx; i != -1 && p->layer_node[i] == UNKNOWN; i = p->cfg->layers[i].parent)
+        p->walk[n++] = (size_t)i;
+    while (n > 0) {
+        size_t i = p->walk[--n];
+        int64_t parent = p->cfg->layers[i].parent;
+        size_t below = parent == -1 ? CHAIN_NONE : p->layer_node[parent];
+        const bk_descriptor *d = provider(p, p->cfg->layers[i].blob);
+        if (!d || (parent != -1 && below == CHAIN_NONE)) {
+            p->layer_node[i] = CHAIN_NONE;
+            continue;
+        }
+        if (bk__chains_node(p->chains, d, below, &p->layer_node[i], p->err) != BK_OK)
+            return p->err ? p->err->code : BK_ENOMEM;
+    }
+    *out = p->layer_node[idx];
+    return BK_OK;
+}
+
+/* An old-form chain (layer indexes, base first): its node, or CHAIN_NONE
+ * when a blob is unknown to the provider. */
+static bk_code chained_result(parser *p, const bk_chained_result *c, size_t *out)
+{
+    size_t top = CHAIN_NONE;
+    for (size_t j = 0; j < c->n_layers; j++) {
+        const bk_descriptor *d = provider(p, p->cfg->layers[c->layers[j]].blob);
+        if (!d) {
+            *out = CHAIN_NONE;
+            return BK_OK;
+        }
+        if (bk__chains_node(p->chains, d, top, &top, p->err) != BK_OK)
+            return p->err ? p->err->code : BK_ENOMEM;
+    }
+    *out = top;
+    return BK_OK;
+}
+
+/* Starts record idx: the arrays its add takes. */
 static bk_code frame_open(parser *p, parse_frame *f, size_t idx)
 {
     const bk_cache_record *rec = &p->cfg->records[idx];
@@ -72,11 +108,9 @@ static bk_code frame_open(parser *p, parse_frame *f, size_t idx)
     f->deps = calloc(rec->n_inputs ? rec->n_inputs : 1, sizeof *f->deps);
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     f->links = calloc(rec->n_inputs ? rec->n_inputs : 1, sizeof *f->links);
-    f->n_res = rec->n_results + rec->n_chains;
-    f->results = calloc(f->n_res ? f->n_res : 1, sizeof *f->results);
-    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-    f->chains = calloc(f->n_res ? f->n_res : 1, sizeof *f->chains);
-    if (!f->deps || !f->links || !f->results || !f->chains)
+    size_t n_res = rec->n_results + rec->n_chains;
+    f->results = calloc(n_res ? n_res : 1, sizeof *f->results);
+    if (!f->deps || !f->links || !f->results)
         return bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
     return BK_OK;
 }
@@ -89,43 +123,23 @@ static bk_code frame_finish(parser *p, parse_frame *f)
     size_t got = 0;
     bk_code rc = BK_OK;
     for (size_t i = 0; rc == BK_OK && i < rec->n_results; i++) {
-        size_t n = 0;
-        rc = remote_chain(p, rec->results[i].layer, &f->chains[got], &n);
-        if (rc == BK_OK && n) {
-            f->results[got].layers = f->chains[got];
-            f->results[got].n_layers = n;
-            f->results[got].created_at = rec->results[i].created_at;
-            got++;
-        }
+        size_t top = CHAIN_NONE;
+        rc = layer_chain(p, rec->results[i].layer, &top);
+        if (rc == BK_OK && top != CHAIN_NONE)
+            f->results[got++] =
+                (chain_result){top, p->chains->nodes[top].depth, rec->results[i].created_at};
     }
     for (size_t i = 0; rc == BK_OK && i < rec->n_chains; i++) {
-        const bk_chained_result *c = &rec->chains[i];
-        bk_descriptor *chain = calloc(c->n_layers ? c->n_layers : 1, sizeof *chain);
-        if (!chain) {
-            rc = bk_err_set(p->err, BK_ENOMEM, "out of memory parsing the cache config");
-            break;
-        }
-        bool complete = true;
-        for (size_t j = 0; j < c->n_layers && complete; j++) {
-            const bk_descriptor *d = provider(p, p->cfg->layers[c->layers[j]].blob);
-            if (d)
-                chain[j] = *d;
-            else
-                complete = false;
-        }
-        if (!complete) {
-            free(chain);
-            continue;
-        }
-        f->chains[got] = chain;
-        f->results[got].layers = chain;
-        f->results[got].n_layers = c->n_layers;
-        f->results[got].created_at = c->created_at;
-        got++;
+        size_t top = CHAIN_NONE;
+        rc = chained_result(p, &rec->chains[i], &top);
+        /* An empty chain is a result without layers, as in BuildKit. */
+        if (rc == BK_OK && (top != CHAIN_NONE || rec->chains[i].n_layers == 0))
+            f->results[got++] =
+                (chain_result){top, rec->chains[i].n_layers, rec->chains[i].created_at};
     }
     if (rc == BK_OK) {
-        rc = bk_chains_add(p->chains, rec->digest ? rec->digest : "", f->deps, rec->n_inputs,
-                           f->results, got, &p->items[f->idx], p->err);
+        rc = bk__chains_add_nodes(p->chains, rec->digest ? rec->digest : "", f->deps, rec->n_inputs,
+                                  f->results, got, &p->items[f->idx], p->err);
         if (rc != BK_OK)
             bk_err_prefix(p->err, "records[%zu]: failed to add record %zu: ", f->idx, f->idx);
     }
@@ -138,12 +152,9 @@ static void frame_close(parser *p, parse_frame *f)
     p->done[f->idx] = 1;
     for (size_t i = 0; f->links && i < rec->n_inputs; i++)
         free(f->links[i]);
-    for (size_t i = 0; f->chains && i < f->n_res; i++)
-        free(f->chains[i]);
     free(f->links);
     free(f->deps);
     free(f->results);
-    free(f->chains);
 }
 
 /* Record root after every record it links to, depth first in input and link
@@ -158,6 +169,7 @@ static bk_code parse_record(parser *p, size_t root)
     size_t depth = 1;
     bk_code rc = frame_open(p, &p->path[0], root);
     while (depth > 0) {
+        p->chains->ops++;
         parse_frame *f = &p->path[depth - 1];
         const bk_cache_record *rec = &p->cfg->records[f->idx];
         if (rc == BK_OK && f->input == rec->n_inputs)
@@ -234,22 +246,31 @@ bk_code bk_chains_parse(const bk_cache_config *cfg, const bk_descriptor *descs, 
                         unsigned flags, bk_chains **out, bk_err *err)
 {
     *out = NULL;
-    bk_code rc = bk_config_validate(cfg, flags, err);
+    uint64_t ops = 0;
+    bk_code rc = bk__config_validate_ops(cfg, flags, &ops, err);
     if (rc != BK_OK)
         return rc;
-    parser p = {cfg,
-                descs,
-                n_descs,
-                NULL,
-                bk_chains_new(),
-                calloc(cfg->n_records + 1, sizeof(bk_chain_item *)),
-                calloc(cfg->n_records + 1, 1),
-                calloc(cfg->n_records + 1, sizeof(parse_frame)),
-                err};
-    if (!p.chains || !p.items || !p.done || !p.path)
+    size_t nl = cfg->n_layers + 1, nr = cfg->n_records + 1;
+    parser p = {.cfg = cfg,
+                .descs = descs,
+                .n_descs = n_descs,
+                .layer_node = malloc(nl * sizeof(size_t)),
+                .walk = malloc(nl * sizeof(size_t)),
+                .chains = bk_chains_new(),
+                .items = calloc(nr, sizeof(bk_chain_item *)),
+                .done = calloc(nr, 1),
+                .path = calloc(nr, sizeof(parse_frame)),
+                .err = err};
+    if (!p.layer_node || !p.walk || !p.chains || !p.items || !p.done || !p.path)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory parsing the cache config");
+    else
+        p.chains->ops += ops;
+    for (size_t i = 0; rc == BK_OK && i < cfg->n_layers; i++)
+        p.layer_node[i] = UNKNOWN;
     if (rc == BK_OK && !descs)
         rc = descriptors_from_annotations(&p);
+    if (rc == BK_OK)
+        rc = index_provider(&p);
     for (size_t i = 0; rc == BK_OK && i < cfg->n_records; i++)
         rc = parse_record(&p, i);
     if (p.own_descs) {
@@ -257,6 +278,9 @@ bk_code bk_chains_parse(const bk_cache_config *cfg, const bk_descriptor *descs, 
             bk_descriptor_clear(&p.own_descs[i]);
         free(p.own_descs);
     }
+    bk__strmap_clear(&p.provider);
+    free(p.layer_node);
+    free(p.walk);
     free(p.items);
     free(p.done);
     free(p.path);

@@ -11,10 +11,12 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "bkcache/chains.h"
 #include "bkcache/graph.h"
 #include "cachegen.h"
+#include "chains_internal.h"
 
 static char *encode(const bk_cache_config *cfg)
 {
@@ -278,6 +280,177 @@ static void graph_loader_rejects_bad_fixtures(void **state)
     assert_null(bk_store_blob_path("/s", "nocolon"));
 }
 
+/* ---- scaling: parse + marshal must grow like n log n, counted, not timed ---- */
+
+#define LAYER_JSON(blob, parent)                                                                   \
+    "{\"blob\":\"sha256:%064x\",\"parent\":%ld,\"annotations\":{\"mediaType\":"                    \
+    "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"diffID\":\"sha256:%064x\","                 \
+    "\"size\":10,\"createdAt\":\"2024-05-01T12:00:00Z\"}}",                                        \
+        (unsigned)(blob), (long)(parent), (unsigned)(blob)
+
+typedef void (*shape_fn)(bk_buf *b, size_t n);
+
+static void comma(bk_buf *b, size_t i)
+{
+    if (i)
+        bk_buf_putc(b, ',');
+}
+
+/* n records sharing one layer: each links the root and has the layer as result. */
+static void shape_shared_layer(bk_buf *b, size_t n)
+{
+    bk_buf_printf(b, "{\"layers\":[" LAYER_JSON(1, -1));
+    bk_buf_printf(b, "],\"records\":[{\"digest\":\"sha256:%064x\"}", 0u);
+    for (size_t i = 1; i < n; i++)
+        bk_buf_printf(b,
+                      ",{\"layers\":[{\"layer\":0,\"createdAt\":\"2024-05-01T12:00:00Z\"}],"
+                      "\"digest\":\"sha256:%064zx\",\"inputs\":[[{\"link\":0}]]}",
+                      i);
+    bk_buf_puts(b, "]}");
+}
+
+/* One record whose one input has n links to one source, by n selectors. */
+static void shape_fan_in_selectors(bk_buf *b, size_t n)
+{
+    bk_buf_printf(b, "{\"layers\":[" LAYER_JSON(1, -1));
+    bk_buf_printf(b,
+                  "],\"records\":[{\"digest\":\"sha256:%064x\"},{\"layers\":[{\"layer\":0,"
+                  "\"createdAt\":\"2024-05-01T12:00:00Z\"}],\"digest\":\"sha256:%064x\","
+                  "\"inputs\":[[",
+                  0u, 1u);
+    for (size_t i = 0; i < n; i++) {
+        comma(b, i);
+        bk_buf_printf(b, "{\"selector\":\"/s%zu\",\"link\":0}", i);
+    }
+    bk_buf_puts(b, "]]}]}");
+}
+
+/* One record whose one input links n different roots. */
+static void shape_fan_in_sources(bk_buf *b, size_t n)
+{
+    bk_buf_printf(b, "{\"layers\":[" LAYER_JSON(1, -1));
+    bk_buf_puts(b, "],\"records\":[");
+    for (size_t i = 0; i < n; i++) {
+        comma(b, i);
+        bk_buf_printf(b, "{\"digest\":\"sha256:%064zx\"}", i + 1);
+    }
+    bk_buf_printf(b,
+                  ",{\"layers\":[{\"layer\":0,\"createdAt\":\"2024-05-01T12:00:00Z\"}],"
+                  "\"digest\":\"sha256:%064x\",\"inputs\":[[",
+                  0u);
+    for (size_t i = 0; i < n; i++) {
+        comma(b, i);
+        bk_buf_printf(b, "{\"link\":%zu}", i);
+    }
+    bk_buf_puts(b, "]]}]}");
+}
+
+/* A chain of n records, record i adding layer i on top of layer i-1: every
+ * result is a chain as deep as its record. */
+static void shape_deep_chain(bk_buf *b, size_t n)
+{
+    bk_buf_puts(b, "{\"layers\":[");
+    for (size_t i = 0; i < n; i++) {
+        comma(b, i);
+        bk_buf_printf(b, LAYER_JSON(i + 1, (long)i - 1));
+    }
+    bk_buf_printf(b, "],\"records\":[{\"digest\":\"sha256:%064x\"}", 0u);
+    for (size_t i = 1; i <= n; i++)
+        bk_buf_printf(b,
+                      ",{\"layers\":[{\"layer\":%zu,\"createdAt\":\"2024-05-01T12:00:00Z\"}],"
+                      "\"digest\":\"sha256:%064zx\",\"inputs\":[[{\"link\":%zu}]]}",
+                      i - 1, i, i - 1);
+    bk_buf_puts(b, "]}");
+}
+
+/* n copies of one record (one input, the root), each with its own result
+ * time: they merge into one record with n results. */
+static void shape_duplicates(bk_buf *b, size_t n)
+{
+    bk_buf_printf(b, "{\"layers\":[" LAYER_JSON(1, -1));
+    bk_buf_printf(b, "],\"records\":[{\"digest\":\"sha256:%064x\"}", 0u);
+    for (size_t i = 1; i < n; i++)
+        bk_buf_printf(b,
+                      ",{\"layers\":[{\"layer\":0,\"createdAt\":\"2024-05-01T12:00:00.%09zuZ\"}],"
+                      "\"digest\":\"sha256:%064x\",\"inputs\":[[{\"link\":0}]]}",
+                      i, 1u);
+    bk_buf_puts(b, "]}");
+}
+
+/* n records of one digest on the same first input and each its own second
+ * input: n distinct records that all share a link. */
+static void shape_same_digest_variants(bk_buf *b, size_t n)
+{
+    bk_buf_printf(b, "{\"layers\":[" LAYER_JSON(1, -1));
+    bk_buf_puts(b, "],\"records\":[");
+    for (size_t i = 0; i <= n; i++) {
+        comma(b, i);
+        bk_buf_printf(b, "{\"digest\":\"sha256:%064zx\"}", i + 1);
+    }
+    for (size_t i = 1; i <= n; i++)
+        bk_buf_printf(b,
+                      ",{\"layers\":[{\"layer\":0,\"createdAt\":\"2024-05-01T12:00:00Z\"}],"
+                      "\"digest\":\"sha256:%064x\",\"inputs\":[[{\"link\":0}],[{\"link\":%zu}]]}",
+                      0u, i);
+    bk_buf_puts(b, "]}");
+}
+
+/* Operations counted by the chains object to parse and marshal shape(n). */
+static uint64_t parse_marshal_ops(shape_fn shape, size_t n)
+{
+    bk_buf b = BK_BUF_INIT;
+    shape(&b, n);
+    bk_err err = {0};
+    bk_cache_config *cfg = NULL, *out = NULL;
+    bk_chains *c = NULL;
+    if (bk_config_parse(b.data, b.len, &cfg, &err) != BK_OK ||
+        bk_chains_parse(cfg, NULL, 0, BK_VALIDATE_S3, &c, &err) != BK_OK ||
+        bk_chains_marshal(c, BK_MARSHAL_ANNOTATIONS, NULL, NULL, &out, &err) != BK_OK)
+        fail_msg("shape of %zu: %s", n, err.msg);
+    uint64_t ops = bk__chains_ops(c);
+    bk_config_free(out);
+    bk_chains_free(c);
+    bk_config_free(cfg);
+    bk_buf_clear(&b);
+    return ops;
+}
+
+/* Ten times the input may cost at most 10 * log(10n) / log(n) times the
+ * operations: n log n growth. Quadratic work grows 100 times. */
+static void parse_and_marshal_grow_like_n_log_n(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        shape_fn fn;
+    } shapes[] = {
+        {"records sharing one layer", shape_shared_layer},
+        {"fan-in by selectors", shape_fan_in_selectors},
+        {"fan-in from many sources", shape_fan_in_sources},
+        {"deep layer chain", shape_deep_chain},
+        {"duplicate records", shape_duplicates},
+        {"variants of one digest", shape_same_digest_variants},
+    };
+    const size_t n = 400;
+    const char *worst = NULL;
+    double worst_ratio = 0, bound = 10.0 * log2(10.0 * (double)n) / log2((double)n);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        uint64_t small = parse_marshal_ops(shapes[i].fn, n);
+        uint64_t big = parse_marshal_ops(shapes[i].fn, 10 * n);
+        double ratio = (double)big / (double)(small ? small : 1);
+        print_message("%-28s %zu: %llu ops, %zu: %llu ops (x%.1f, bound x%.1f)\n", shapes[i].name,
+                      n, (unsigned long long)small, 10 * n, (unsigned long long)big, ratio, bound);
+        assert_true(small > 0);
+        if (ratio > bound && ratio > worst_ratio) {
+            worst = shapes[i].name;
+            worst_ratio = ratio;
+        }
+    }
+    if (worst)
+        fail_msg("%s: %.1f times the operations for 10 times the input (n log n allows %.1f)",
+                 worst, worst_ratio, bound);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +459,7 @@ int main(void)
         cmocka_unit_test(normalize_fixtures),
         cmocka_unit_test(chains_add_rules),
         cmocka_unit_test(graph_loader_rejects_bad_fixtures),
+        cmocka_unit_test(parse_and_marshal_grow_like_n_log_n),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,14 @@
+/* Internals of the cache config shared inside the model layer. */
+#ifndef BKCACHE_CACHECONFIG_INTERNAL_H
+#define BKCACHE_CACHECONFIG_INTERNAL_H
+
+#include <stdint.h>
+
+#include "bkcache/cacheconfig.h"
+
+/* bk_config_validate, adding the steps it takes to *ops (tests hold the
+ * import path to n log n by counting them). */
+bk_code bk__config_validate_ops(const bk_cache_config *cfg, unsigned flags, uint64_t *ops,
+                                bk_err *err);
+
+#endif
