@@ -11,6 +11,13 @@
 #include <sys/stat.h>
 
 #include "bkcache/fileio.h"
+#include "strmap.h"
+
+/* What the loader indexes once, so that nothing scans the graph per lookup. */
+typedef struct graph_index {
+    bk__strmap ids;   /* vertex id -> index */
+    bk__strmap blobs; /* blob digest -> 1 + its size in the store, 0 when not there */
+} graph_index;
 
 static bk_code only_keys(const json_t *obj, const char *const *allowed, const char *where,
                          bk_err *err)
@@ -67,10 +74,9 @@ static bk_code read_descriptor(const json_t *o, bk_descriptor *d, const char *wh
 
 static long find_vertex(const bk_graph *g, const char *id)
 {
-    for (size_t i = 0; i < g->n_vertices; i++)
-        if (g->vertices[i].id && strcmp(g->vertices[i].id, id) == 0)
-            return (long)i;
-    return -1;
+    const graph_index *ix = g->index;
+    size_t i;
+    return bk__strmap_get(&ix->ids, id, &i) ? (long)i : -1;
 }
 
 static bk_code read_result(const json_t *res, bk_graph_vertex *v, const char *where, bk_err *err)
@@ -188,8 +194,14 @@ static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g,
         g->vertices[i].digest = opt_string(v, "digest");
         if (!g->vertices[i].id || !g->vertices[i].digest)
             return bk_err_set(err, BK_EINVAL, "%s: \"id\" and \"digest\" are required", w);
-        if (find_vertex(g, g->vertices[i].id) != (long)i)
+        if (find_vertex(g, g->vertices[i].id) >= 0)
             return bk_err_set(err, BK_EINVAL, "%s: duplicate id \"%s\"", w, g->vertices[i].id);
+        char *key = strdup(g->vertices[i].id);
+        graph_index *ix = g->index;
+        if (!key || !bk__strmap_put(&ix->ids, key, i)) {
+            free(key);
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        }
         const json_t *out = json_object_get(v, "output");
         if (out && !json_is_integer(out))
             return bk_err_set(err, BK_EINVAL, "%s.output: must be an integer", w);
@@ -235,8 +247,10 @@ bk_code bk_graph_parse(const char *json, size_t len, const char *base_dir, bk_gr
         return bk_err_set(err, BK_EINVAL, "graph: invalid JSON at line %d column %d: %s", jerr.line,
                           jerr.column, jerr.text);
     bk_graph *g = calloc(1, sizeof *g);
-    bk_code rc =
-        g ? read_graph(root, base_dir, g, err) : bk_err_set(err, BK_ENOMEM, "out of memory");
+    if (g)
+        g->index = calloc(1, sizeof(graph_index));
+    bk_code rc = g && g->index ? read_graph(root, base_dir, g, err)
+                               : bk_err_set(err, BK_ENOMEM, "out of memory");
     json_decref(root);
     if (rc != BK_OK) {
         bk_graph_free(g);
@@ -306,6 +320,12 @@ void bk_graph_free(bk_graph *g)
     free(g->targets);
     free(g->store_dir);
     free(g->description);
+    graph_index *ix = g->index;
+    if (ix) {
+        bk__strmap_clear(&ix->ids);
+        bk__strmap_clear(&ix->blobs);
+        free(ix);
+    }
     free(g);
 }
 
@@ -322,14 +342,28 @@ char *bk_store_blob_path(const char *store_dir, const char *digest)
     return p;
 }
 
+/* 1 + the size of the blob's regular file in the store, 0 when there is none. */
+static size_t stat_blob(const bk_graph *g, const char *digest)
+{
+    char *path = bk_store_blob_path(g->store_dir, digest);
+    struct stat st;
+    bool ok = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    free(path);
+    return ok ? (size_t)st.st_size + 1 : 0;
+}
+
 bool bk_graph_store_has(void *graph, const bk_descriptor *d)
 {
-    const bk_graph *g = graph;
+    bk_graph *g = graph;
     if (!g || !g->store_dir)
         return true;
-    char *path = bk_store_blob_path(g->store_dir, d->digest);
-    struct stat st;
-    bool ok = path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == d->size;
-    free(path);
-    return ok;
+    graph_index *ix = g->index; /* NULL in a graph not made by the loader */
+    size_t found;
+    if (!ix || !d->digest || !bk__strmap_get(&ix->blobs, d->digest, &found)) {
+        found = stat_blob(g, d->digest);
+        char *key = ix && d->digest ? strdup(d->digest) : NULL;
+        if (key && !bk__strmap_put(&ix->blobs, key, found))
+            free(key); /* not remembered: asked again next time */
+    }
+    return found != 0 && d->size >= 0 && found - 1 == (size_t)d->size;
 }

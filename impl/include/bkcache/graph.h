@@ -48,6 +48,7 @@ typedef struct bk_graph {
     size_t *targets;
     size_t n_targets;
     char *store_dir; /* absolute or relative to the cwd; NULL if none */
+    void *index;     /* private to the loader: vertices by id, blobs found in the store */
 } bk_graph;
 
 /* Loads a graph fixture; "store" is resolved against the file's directory. */
@@ -63,8 +64,9 @@ char *bk_store_blob_path(const char *store_dir, const char *digest);
 
 /* True when the graph's store holds the blob with the descriptor's size
  * (BuildKit drops a result whose blob the content store lacks). With no
- * store every blob counts as present. Usable as bk_blob_available_fn with
- * the graph as ctx. */
+ * store every blob counts as present. Each blob is looked up in the store
+ * once per loaded graph, however many layers name it. Usable as
+ * bk_blob_available_fn with the graph as ctx. */
 bool bk_graph_store_has(void *graph, const bk_descriptor *d);
 
 #ifdef __cplusplus
