@@ -1,14 +1,17 @@
-/* A string -> index hash map (open addressing, linear probing) for the
- * library's own lookups: chain ids and blob digests while marshaling.
- * Private to libbkcache: layers above base may use it, users may not. A zeroed
- * bk__strmap is empty; bk__strmap_clear releases it and leaves it empty. */
+/* A string -> index hash map for the library's own lookups (blob digests,
+ * vertex ids), on the hash index of hindex.h. Private to libbkcache: layers
+ * above base may use it, users may not. A zeroed bk__strmap is empty;
+ * bk__strmap_clear releases it and leaves it empty. */
 #ifndef BKCACHE_STRMAP_H
 #define BKCACHE_STRMAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hindex.h"
+
 typedef struct bk__strmap {
+    bk__hindex index;
     char **keys;
     size_t *vals;
     size_t cap, len;
