@@ -1,23 +1,25 @@
-/* Internals shared by chains.c, chains_export.c and chains_parse.c.
+/* Internals shared by chains.c (Add), chains_marshal.c, chains_export.c and
+ * chains_parse.c.
  *
  * Every lookup Add and Marshal make is a hash lookup, as in BuildKit's
  * chains.go (maps keyed by digest and by (source, input index, selector,
- * digest)); layer chains are interned nodes shared by every result that
- * holds them. `ops` counts the steps (lookups, list entries, walk steps) so
- * that tests can hold parse and marshal to n log n without timing them. */
+ * digest)): the indexes of hindex.h over the arrays below, so keys are
+ * neither copied nor formatted. Layer chains are interned nodes shared by
+ * every result that holds them. `ops` counts the steps (lookups, list
+ * entries, walk steps) so that tests can hold parse and marshal to n log n
+ * without timing them. */
 #ifndef BKCACHE_CHAINS_INTERNAL_H
 #define BKCACHE_CHAINS_INTERNAL_H
 
-#include "bkcache/buf.h"
 #include "bkcache/chains.h"
-#include "strmap.h"
+#include "hindex.h"
 
 #define CHAIN_NONE SIZE_MAX
 
 /* A parent link: this item's input uses `src` with `selector`. */
 typedef struct chain_parent {
     bk_chain_item *src;
-    char *selector;
+    char *selector; /* never NULL */
 } chain_parent;
 
 typedef struct chain_parent_set {
@@ -25,12 +27,20 @@ typedef struct chain_parent_set {
     size_t n, cap;
 } chain_parent_set;
 
+/* One blob digest and the newest node that carries it. */
+typedef struct chain_blob {
+    const char *digest; /* the first node's */
+    size_t node;
+} chain_blob;
+
 /* One blob on top of a parent chain. Nodes are interned by (descriptor,
- * parent): results that share layers share nodes. */
+ * parent): results that share layers share nodes. A node's parent comes
+ * before it. */
 typedef struct chain_node {
     bk_descriptor desc; /* owned copy */
     size_t parent;      /* node index, CHAIN_NONE for a base layer */
     size_t depth;       /* number of layers, this one included */
+    size_t blob;        /* index into blobs */
 } chain_node;
 
 /* A result: the top node of its chain (CHAIN_NONE when it has no layers). */
@@ -53,35 +63,49 @@ struct bk_chain_item {
     uint64_t mark_down, mark_up; /* walk epochs */
 };
 
-/* One entry of a candidate list: a child under (source, index, selector, digest). */
+/* The edge src -> child at input index with selector, and the next edge of
+ * the same candidate list. */
 typedef struct chain_edge {
-    size_t child; /* item id */
-    size_t next;  /* next entry of the same list, CHAIN_NONE at the end */
+    size_t src, child, index;
+    const char *selector; /* the child's parent link's */
+    size_t next;          /* CHAIN_NONE at the end of the list */
 } chain_edge;
 
+/* The children with one digest under (src, index, selector): the candidates
+ * Add matches a new record against. */
 typedef struct chain_list {
+    size_t src, index;
+    const char *selector, *digest;
     size_t head, len;
 } chain_list;
+
+/* A result of an item, for the index that keeps results distinct. */
+typedef struct chain_result_ref {
+    size_t item, result;
+} chain_result_ref;
 
 struct bk_chains {
     bk_chain_item **items;
     size_t n_items, cap_items;
-    bk__strmap roots;     /* digest -> id of the root item */
-    bk__strmap edge_keys; /* (src, child, index, selector) -> present */
-    bk__strmap list_keys; /* (src, index, selector, child digest) -> list */
-    chain_list *lists;
-    size_t n_lists, cap_lists;
     chain_edge *edges;
     size_t n_edges, cap_edges;
-    bk__strmap result_keys; /* (item, createdAt, layer count) -> present */
-    bk__strmap node_keys;   /* (descriptor, parent) -> node */
-    bk__strmap last_node;   /* blob digest -> the newest node with it */
+    chain_list *lists;
+    size_t n_lists, cap_lists;
+    chain_result_ref *result_refs;
+    size_t n_result_refs, cap_result_refs;
     chain_node *nodes;
     size_t n_nodes, cap_nodes;
+    chain_blob *blobs;
+    size_t n_blobs, cap_blobs;
+    bk__hindex roots;     /* items without inputs, by digest */
+    bk__hindex edge_ix;   /* edges by (src, child, index, selector) */
+    bk__hindex list_ix;   /* lists by (src, index, selector, digest) */
+    bk__hindex result_ix; /* result_refs by (item, createdAt instant, layer count) */
+    bk__hindex node_ix;   /* nodes by (descriptor, parent) */
+    bk__hindex blob_ix;   /* blobs by digest */
     bk_chain_item **stack_down, **stack_up; /* scratch of the walks */
     size_t cap_down, cap_up;
     uint64_t epoch;
-    bk_buf key; /* scratch for building map keys */
     uint64_t ops;
 };
 
@@ -94,11 +118,20 @@ bk_code bk__chains_add_nodes(bk_chains *c, const char *digest, const bk_chain_de
                              size_t n_deps, const chain_result *results, size_t n_results,
                              bk_chain_item **out, bk_err *err);
 
-/* Steps counted since the chains were made (parse, add, marshal). */
-uint64_t bk__chains_ops(const bk_chains *c);
+/* Whether two descriptors are the same in every field. */
+bool bk__chains_same_desc(const bk_descriptor *a, const bk_descriptor *b);
+
+/* The blob entry of a digest, or CHAIN_NONE. */
+size_t bk__chains_blob(const bk_chains *c, const char *digest);
 
 /* Appends one zeroed element to *arr (count *n, capacity *cap, element size
  * sz), doubling the capacity when full. NULL when out of memory. */
 void *bk__chains_push(void **arr, size_t *n, size_t *cap, size_t sz);
+
+/* Pushes it on a walk stack; false when out of memory. */
+bool bk__chains_push_walk(bk_chain_item ***stack, size_t *n, size_t *cap, bk_chain_item *it);
+
+/* Steps counted since the chains were made (parse, add, marshal). */
+uint64_t bk__chains_ops(const bk_chains *c);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "cacheconfig_internal.h"
 #include "chains_internal.h"
+#include "strmap.h"
 
 typedef struct parser {
     const bk_cache_config *cfg;
