@@ -142,7 +142,9 @@ static void key(bk_buf *b, bool *first, const char *name)
     if (!*first)
         bk_buf_putc(b, ',');
     *first = false;
-    bk_buf_printf(b, "\"%s\":", name);
+    bk_buf_putc(b, '"');
+    bk_buf_puts(b, name);
+    bk_buf_puts(b, "\":");
 }
 
 static void str(bk_buf *b, const char *s)

@@ -16,16 +16,36 @@ typedef struct reader {
     bk_err *err;
 } reader;
 
-static size_t path_push(reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static size_t path_push(reader *r, const char *fmt, ...)
+/* Appends to the path (cut at the buffer's end) and returns the length to
+ * pop back to. Called for every value read: no formatting. */
+static size_t path_append(reader *r, const char *s, size_t n)
 {
-    size_t saved = r->plen;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(r->path + r->plen, sizeof r->path - r->plen, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        r->plen += (size_t)n < sizeof r->path - r->plen ? (size_t)n : sizeof r->path - r->plen - 1;
+    size_t saved = r->plen, room = sizeof r->path - 1 - r->plen;
+    if (n > room)
+        n = room;
+    memcpy(r->path + r->plen, s, n);
+    r->plen += n;
+    r->path[r->plen] = '\0';
+    return saved;
+}
+
+static size_t path_index(reader *r, size_t i)
+{
+    char text[24];
+    size_t n = sizeof text;
+    text[--n] = ']';
+    do {
+        text[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    text[--n] = '[';
+    return path_append(r, text + n, sizeof text - n);
+}
+
+static size_t path_field(reader *r, const char *name)
+{
+    size_t saved = path_append(r, ".", 1);
+    path_append(r, name, strlen(name));
     return saved;
 }
 
@@ -193,7 +213,7 @@ static bk_code read_array(reader *r, const json_t *v, void **arr, size_t *n, siz
     if (is_null)
         *is_null = false;
     for (size_t i = 0; i < len; i++) {
-        size_t saved = path_push(r, "[%zu]", i);
+        size_t saved = path_index(r, i);
         bk_code rc = fn(r, json_array_get(v, i), (char *)*arr + i * sz);
         if (rc != BK_OK)
             return rc;
@@ -220,7 +240,7 @@ static bk_code read_object(reader *r, const json_t *v, const char *what, const c
         int f = match_field(fields, key);
         if (f < 0)
             continue;
-        size_t saved = path_push(r, ".%s", fields[f]);
+        size_t saved = path_field(r, fields[f]);
         bk_code rc = fn(r, f, val, obj);
         if (rc != BK_OK)
             return rc;

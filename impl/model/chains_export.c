@@ -5,33 +5,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bkcache/store.h"
 #include "chains_internal.h"
-
-static void hex_sha256(const char *s, char out[65])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)s, strlen(s), md);
-    for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 void bk_chains_record_key(const char *vertex_digest, int64_t output, char *out, size_t out_len)
 {
     size_t n = strlen(vertex_digest) + 32;
     char *text = malloc(n);
-    char hex[65];
     if (!text) {
         snprintf(out, out_len, "%s", "");
         return;
     }
-    snprintf(text, n, "%s@%lld", vertex_digest, (long long)output);
-    hex_sha256(text, hex);
+    int len = snprintf(text, n, "%s@%lld", vertex_digest, (long long)output);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)text, (size_t)len, md);
     free(text);
+    char digest[BK_DIGEST_MAX];
+    bk_digest_format(md, digest);
     /* rootKey keeps random vertices recognizable so CacheChains.Add skips them. */
     if (strncmp(vertex_digest, "random:", 7) == 0)
-        snprintf(out, out_len, "random:%s", hex);
-    else
-        snprintf(out, out_len, "sha256:%s", hex);
+        memcpy(digest, "random", 6);
+    snprintf(out, out_len, "%s", digest);
 }
 
 typedef struct export_memo {

@@ -158,6 +158,19 @@ bk_code bk_time_parse(const char *s, size_t len, bk_time *out, bk_err *err)
     return BK_OK;
 }
 
+/* v in decimal, zero-padded to at least width digits, for times. */
+static void put_fixed(bk_buf *b, unsigned v, int width)
+{
+    char digits[16];
+    size_t n = sizeof digits;
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+        width--;
+    } while (v || width > 0);
+    bk_buf_append(b, digits + n, sizeof digits - n);
+}
+
 bk_code bk_time_format(bk_buf *b, bk_time t, bk_err *err)
 {
     int64_t local = t.sec + (int64_t)t.offset_min * 60;
@@ -169,22 +182,36 @@ bk_code bk_time_format(bk_buf *b, bk_time t, bk_err *err)
     if (year < 0 || year > 9999)
         return bk_err_set(err, BK_EINVAL, "time: year %lld outside of range [0,9999]",
                           (long long)year);
-    bk_buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d", (int)year, month, day, (int)(secs / 3600),
-                  (int)(secs / 60 % 60), (int)(secs % 60));
+    put_fixed(b, (unsigned)year, 4);
+    bk_buf_putc(b, '-');
+    put_fixed(b, (unsigned)month, 2);
+    bk_buf_putc(b, '-');
+    put_fixed(b, (unsigned)day, 2);
+    bk_buf_putc(b, 'T');
+    put_fixed(b, (unsigned)(secs / 3600), 2);
+    bk_buf_putc(b, ':');
+    put_fixed(b, (unsigned)(secs / 60 % 60), 2);
+    bk_buf_putc(b, ':');
+    put_fixed(b, (unsigned)(secs % 60), 2);
     if (t.nsec != 0) {
-        char frac[16];
-        snprintf(frac, sizeof frac, "%09d", (int)t.nsec);
-        size_t n = 9;
-        while (n > 0 && frac[n - 1] == '0')
-            n--;
+        /* the fraction without its trailing zeros */
+        unsigned frac = (unsigned)t.nsec;
+        int width = 9;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            width--;
+        }
         bk_buf_putc(b, '.');
-        bk_buf_append(b, frac, n);
+        put_fixed(b, frac, width);
     }
     if (t.offset_min == 0) {
         bk_buf_putc(b, 'Z');
     } else {
-        int off = t.offset_min < 0 ? -t.offset_min : t.offset_min;
-        bk_buf_printf(b, "%c%02d:%02d", t.offset_min < 0 ? '-' : '+', off / 60, off % 60);
+        unsigned off = (unsigned)(t.offset_min < 0 ? -t.offset_min : t.offset_min);
+        bk_buf_putc(b, t.offset_min < 0 ? '-' : '+');
+        put_fixed(b, off / 60, 2);
+        bk_buf_putc(b, ':');
+        put_fixed(b, off % 60, 2);
     }
     return BK_OK;
 }
@@ -343,7 +370,16 @@ void bk_gojson_string(bk_buf *b, const char *s, size_t len)
 
 void bk_gojson_int(bk_buf *b, int64_t v)
 {
-    bk_buf_printf(b, "%lld", (long long)v);
+    char digits[24];
+    size_t n = sizeof digits;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        digits[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        digits[--n] = '-';
+    bk_buf_append(b, digits + n, sizeof digits - n);
 }
 
 static void newline(bk_buf *b, int depth)
