@@ -17,6 +17,9 @@
 typedef struct graph_index {
     bk__strmap ids;   /* vertex id -> index */
     bk__strmap blobs; /* blob digest -> 1 + its size in the store, 0 when not there */
+    bk__strmap descs; /* "blobs" entries: digest -> index into descs_of */
+    bk_descriptor *descs_of;
+    size_t n_descs;
 } graph_index;
 
 static bk_code only_keys(const json_t *obj, const char *const *allowed, const char *where,
@@ -79,7 +82,58 @@ static long find_vertex(const bk_graph *g, const char *id)
     return bk__strmap_get(&ix->ids, id, &i) ? (long)i : -1;
 }
 
-static bk_code read_result(const json_t *res, bk_graph_vertex *v, const char *where, bk_err *err)
+/* A layer given by digest or by its index in the graph's "blobs": a copy of
+ * that entry. */
+static bk_code blob_ref(const bk_graph *g, const json_t *ref, bk_descriptor *d, const char *where,
+                        bk_err *err)
+{
+    const graph_index *ix = g->index;
+    size_t i;
+    if (json_is_integer(ref)) {
+        json_int_t n = json_integer_value(ref);
+        if (n < 0 || (uint64_t)n >= ix->n_descs)
+            return bk_err_set(err, BK_EINVAL, "%s: no graph.blobs[%lld] (have %zu blobs)", where,
+                              (long long)n, ix->n_descs);
+        i = (size_t)n;
+    } else if (!bk__strmap_get(&ix->descs, json_string_value(ref), &i)) {
+        return bk_err_set(err, BK_EINVAL, "%s: no blob \"%.80s\" in graph.blobs", where,
+                          json_string_value(ref));
+    }
+    return bk_descriptor_copy(d, &ix->descs_of[i], err);
+}
+
+/* The optional "blobs": each layer descriptor once, for results that name
+ * their layers by digest. */
+static bk_code read_blobs(const json_t *blobs, graph_index *ix, bk_err *err)
+{
+    if (!blobs)
+        return BK_OK;
+    if (!json_is_array(blobs))
+        return bk_err_set(err, BK_EINVAL, "graph.blobs: must be an array of layer descriptors");
+    ix->descs_of = calloc(json_array_size(blobs) + 1, sizeof *ix->descs_of);
+    if (!ix->descs_of)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < json_array_size(blobs); i++) {
+        char w[64];
+        snprintf(w, sizeof w, "graph.blobs[%zu]", i);
+        bk_descriptor *d = &ix->descs_of[ix->n_descs++];
+        if (read_descriptor(json_array_get(blobs, i), d, w, err) != BK_OK)
+            return err ? err->code : BK_EINVAL;
+        size_t seen;
+        if (bk__strmap_get(&ix->descs, d->digest, &seen))
+            return bk_err_set(err, BK_EINVAL, "%s: blob %.80s is already graph.blobs[%zu]", w,
+                              d->digest, seen);
+        char *key = strdup(d->digest);
+        if (!key || !bk__strmap_put(&ix->descs, key, i)) {
+            free(key);
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        }
+    }
+    return BK_OK;
+}
+
+static bk_code read_result(const bk_graph *g, const json_t *res, bk_graph_vertex *v,
+                           const char *where, bk_err *err)
 {
     static const char *const keys[] = {"remote", "createdAt", "layers", NULL};
     if (!json_is_object(res) || only_keys(res, keys, where, err) != BK_OK)
@@ -106,8 +160,12 @@ static bk_code read_result(const json_t *res, bk_graph_vertex *v, const char *wh
     for (size_t i = 0; i < v->n_layers; i++) {
         char w[160];
         snprintf(w, sizeof w, "%s.layers[%zu]", where, i);
-        if (read_descriptor(json_array_get(layers, i), &v->layers[i], w, err) != BK_OK)
-            return BK_EINVAL;
+        const json_t *l = json_array_get(layers, i);
+        bk_code rc = json_is_string(l) || json_is_integer(l)
+                         ? blob_ref(g, l, &v->layers[i], w, err)
+                         : read_descriptor(l, &v->layers[i], w, err);
+        if (rc != BK_OK)
+            return rc;
     }
     return BK_OK;
 }
@@ -154,11 +212,12 @@ static bk_code read_inputs(const bk_graph *g, const json_t *inputs, bk_graph_ver
 
 static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g, bk_err *err)
 {
-    static const char *const top_keys[] = {"description", "store", "vertices", "targets", NULL};
+    static const char *const top_keys[] = {"description", "store",   "blobs",
+                                           "vertices",    "targets", NULL};
     static const char *const vertex_keys[] = {"id", "digest", "output", "inputs", "result", NULL};
     if (!json_is_object(root) || only_keys(root, top_keys, "graph", err) != BK_OK)
         return bk_err_set(err, BK_EINVAL,
-                          "graph: expected an object with description, store, "
+                          "graph: expected an object with description, store, blobs, "
                           "vertices, targets");
     g->description = opt_string(root, "description");
     const json_t *store = json_object_get(root, "store");
@@ -173,6 +232,8 @@ static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g,
         else
             snprintf(g->store_dir, n, "%s", s);
     }
+    if (read_blobs(json_object_get(root, "blobs"), g->index, err) != BK_OK)
+        return err ? err->code : BK_EINVAL;
     const json_t *vertices = json_object_get(root, "vertices");
     if (!json_is_array(vertices))
         return bk_err_set(err, BK_EINVAL, "graph.vertices: must be an array");
@@ -216,7 +277,7 @@ static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g,
         const json_t *res = json_object_get(v, "result");
         if (res && !json_is_null(res)) {
             strncat(w, ".result", sizeof w - strlen(w) - 1);
-            if (read_result(res, &g->vertices[i], w, err) != BK_OK)
+            if (read_result(g, res, &g->vertices[i], w, err) != BK_OK)
                 return err ? err->code : BK_EINVAL;
         }
     }
@@ -324,6 +385,10 @@ void bk_graph_free(bk_graph *g)
     if (ix) {
         bk__strmap_clear(&ix->ids);
         bk__strmap_clear(&ix->blobs);
+        bk__strmap_clear(&ix->descs);
+        for (size_t i = 0; i < ix->n_descs; i++)
+            bk_descriptor_clear(&ix->descs_of[i]);
+        free(ix->descs_of);
         free(ix);
     }
     free(g);

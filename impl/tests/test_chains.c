@@ -280,6 +280,63 @@ static void graph_loader_rejects_bad_fixtures(void **state)
     assert_null(bk_store_blob_path("/s", "nocolon"));
 }
 
+/* A result's layers named by digest or by index into "blobs" are the
+ * descriptors written out: the same manifest. */
+static void graph_layers_by_reference(void **state)
+{
+    (void)state;
+#define DESC_A "{\"digest\":\"sha256:aa\",\"size\":3,\"mediaType\":\"m\",\"diffID\":\"sha256:da\"}"
+#define DESC_B                                                                                     \
+    "{\"digest\":\"sha256:bb\",\"size\":4,\"mediaType\":\"m\",\"diffID\":\"sha256:db\","           \
+    "\"createdAt\":\"2024-01-01T00:00:00Z\"}"
+#define GRAPH(blobs, layers)                                                                       \
+    "{" blobs "\"vertices\":[{\"id\":\"r\",\"digest\":\"sha256:1\"},{\"id\":\"s\",\"digest\":"     \
+    "\"sha256:2\",\"inputs\":[[{\"vertex\":\"r\"}]],\"result\":{\"createdAt\":"                    \
+    "\"2024-05-01T12:00:00Z\",\"layers\":[" layers "]}}],\"targets\":[\"s\"]}"
+    static const char *const forms[] = {
+        GRAPH("", DESC_A "," DESC_B),
+        GRAPH("\"blobs\":[" DESC_B "," DESC_A "],", "\"sha256:aa\",\"sha256:bb\""),
+        GRAPH("\"blobs\":[" DESC_B "," DESC_A "],", "1,0"),
+        GRAPH("\"blobs\":[" DESC_B "," DESC_A "],", DESC_A ",0"),
+    };
+    char *want = NULL;
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        bk_err err = {0};
+        bk_graph *g = NULL;
+        if (bk_graph_parse(forms[i], strlen(forms[i]), NULL, &g, &err) != BK_OK)
+            fail_msg("form %zu: %s", i, err.msg);
+        char *got = export_graph(g, BK_EXPORT_MAX);
+        assert_non_null(strstr(got, "\"size\":4"));
+        if (!want)
+            want = got;
+        else {
+            assert_string_equal(got, want);
+            free(got);
+        }
+        bk_graph_free(g);
+    }
+    free(want);
+    static const char *const bad[] = {
+        GRAPH("\"blobs\":[" DESC_A "],", "\"sha256:bb\""), /* not in blobs */
+        GRAPH("\"blobs\":[" DESC_A "],", "1"),             /* index out of range */
+        GRAPH("\"blobs\":[" DESC_A "],", "-1"),
+        GRAPH("\"blobs\":[" DESC_A "," DESC_A "],", "0"), /* a digest twice */
+        GRAPH("\"blobs\":{},", "0"),                      /* not an array */
+        GRAPH("\"blobs\":[\"sha256:aa\"],", "0"),         /* not a descriptor */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bk_err err = {0};
+        bk_graph *g = NULL;
+        if (bk_graph_parse(bad[i], strlen(bad[i]), NULL, &g, &err) == BK_OK)
+            fail_msg("accepted %s", bad[i]);
+        assert_null(g);
+        assert_true(strstr(err.msg, "blobs") != NULL);
+    }
+#undef GRAPH
+#undef DESC_A
+#undef DESC_B
+}
+
 /* ---- scaling: parse + marshal must grow like n log n, counted, not timed ---- */
 
 #define LAYER_JSON(blob, parent)                                                                   \
@@ -459,6 +516,7 @@ int main(void)
         cmocka_unit_test(normalize_fixtures),
         cmocka_unit_test(chains_add_rules),
         cmocka_unit_test(graph_loader_rejects_bad_fixtures),
+        cmocka_unit_test(graph_layers_by_reference),
         cmocka_unit_test(parse_and_marshal_grow_like_n_log_n),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,9 @@ def make_dataset(root, sizes, seed, chain_len=8):
     sizes. The vertices form chains of `chain_len` steps on one root, each step
     adding one layer, like a Dockerfile's RUN lines; every chain's end is a
     target and with mode=max every step exports its result, so the manifest
-    references every blob.
+    references every blob. Each layer descriptor is written once, in the
+    graph's "blobs", and results name their layers by index into it: the
+    fixture stays small, so loading it is a small part of a warm export.
 
     Returns {"graph", "blob_dir", "blobs": [(digest, size)], "bytes"}."""
     store = os.path.join(root, "store")
@@ -53,25 +55,27 @@ def make_dataset(root, sizes, seed, chain_len=8):
     rng = random.Random(seed)
     blobs = [(write_blob(blob_dir, rng, size), size) for size in sizes]
 
+    descriptors = [
+        {
+            "digest": digest,
+            "size": size,
+            "mediaType": MEDIA_TYPE,
+            "diffID": _fake_digest("diff-" + digest),
+            "createdAt": CREATED,
+        }
+        for digest, size in blobs
+    ]
     vertices = [{"id": "base", "digest": _fake_digest("bench-base-%d" % seed)}]
     chain = []
     prev = "base"
     targets = []  # every chain's last step: export walks back from the targets
-    for i, (digest, size) in enumerate(blobs):
+    for i in range(len(blobs)):
         if i % chain_len == 0:
             if chain:
                 targets.append(prev)
             chain = []
             prev = "base"
-        chain.append(
-            {
-                "digest": digest,
-                "size": size,
-                "mediaType": MEDIA_TYPE,
-                "diffID": _fake_digest("diff-" + digest),
-                "createdAt": CREATED,
-            }
-        )
+        chain.append(i)
         vid = "step-%d" % i
         vertices.append(
             {
@@ -87,12 +91,13 @@ def make_dataset(root, sizes, seed, chain_len=8):
     graph = {
         "description": "benchmark data: %d random blobs, seed %d" % (len(blobs), seed),
         "store": "store",
+        "blobs": descriptors,
         "vertices": vertices,
         "targets": targets,
     }
     graph_path = os.path.join(root, "graph.json")
     with open(graph_path, "w") as f:
-        json.dump(graph, f, indent=1)
+        json.dump(graph, f, separators=(",", ":"))
     return {
         "graph": graph_path,
         "blob_dir": blob_dir,
