@@ -19,7 +19,7 @@ import benchlib as bl  # noqa: E402
 from benchreport import Results  # noqa: E402
 
 MiB = 1024 * 1024
-SECTIONS = ("cold", "warm", "touch", "import", "mock", "memory", "scale")
+SECTIONS = ("cold", "warm", "touch", "import", "mock", "memory", "scale", "manifest")
 EMPTY_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 TOUCH_AGE = 25 * 3600  # past the default touch_refresh of 24h
 
@@ -407,6 +407,28 @@ class Bench:
                   "mock.mock.%s.c16.cpu_us" % op, "mock.s3rver.%s.c16.cpu_us" % op, "s3rver",
                   "base/ours", "≥ 30× less than s3rver", ("ratio>=", 30))
 
+    def section_manifest(self):
+        """Parse + marshal of a large manifest (`bkcache normalize`: BuildKit's
+        import rules, then the marshal an export does), at n records and at a
+        tenth of that: linear work costs about 10 times as much for 10 times
+        the records, quadratic work 100 times."""
+        r = self.res
+        n = self.a.manifest_records
+        sizes = {}
+        for label, count in (("big", n), ("small", max(1, n // 10))):
+            path = os.path.join(self.work, "manifest-%s.json" % label)
+            sizes[label] = benchdata.write_manifest(path, count)
+        for i in range(self.a.runs):
+            log("manifest parse + marshal, run %d/%d" % (i + 1, self.a.runs))
+            for label in ("big", "small"):
+                path = os.path.join(self.work, "manifest-%s.json" % label)
+                run = bl.timed([self.bkcache, "normalize", path], self.work, "bkcache normalize")
+                r.add("manifest.%s" % label, "s", run.seconds, cpu=run.cpu)
+        r.row("manifest", "Normalize a manifest of %d records (%.1f MB): parse + marshal"
+              % (n, sizes["big"] / 1e6), "manifest.big", "manifest.small",
+              "the same at %d records" % max(1, n // 10), "ours/base",
+              "≤ 15× for 10× the records (linear)", ("ratio<=", 15))
+
     def section_memory(self):
         d = self.dataset("memory")
         r = self.res
@@ -542,7 +564,8 @@ def parse_args(root):
     p.add_argument("--runs", type=int, default=int(env("BENCH_RUNS", "5")))
     p.add_argument("--scale", type=float, default=scale,
                    help="multiplies the number of 32 MiB blobs (32), the memory "
-                   "test's blob (2 GiB) and the scale series' blob counts (1k, 10k, 100k) "
+                   "test's blob (2 GiB), the scale series' blob counts (1k, 10k, 100k) "
+                   "and the manifest's records (100000) "
                    "(BENCH_SCALE, default 1)")
     p.add_argument("--sections", default=env("BENCH_SECTIONS", ",".join(SECTIONS)))
     p.add_argument("--mocks", default=env("BENCH_MOCKS", "mem,disk"),
@@ -561,6 +584,7 @@ def parse_args(root):
     # The scale series: blobs of 4 KiB, a decade apart (1k, 10k, 100k at scale 1).
     a.scale_size = 4096
     a.scale_counts = [max(100, round(n * a.scale)) for n in (1000, 10000, 100000)]
+    a.manifest_records = max(1000, int(100000 * a.scale))
     bad = [s for s in a.sections.split(",") if s and s not in SECTIONS]
     if bad:
         p.error("unknown section(s) %s; choose from %s" % (",".join(bad), ",".join(SECTIONS)))
@@ -589,7 +613,8 @@ def main():
         "sections": sections,
         "sizes": {"large": [a.large_count, a.large_size], "small": [a.small_count, a.small_size],
                   "warm": [a.warm_count, a.warm_size], "memory": a.memory_size,
-                  "scale": [a.scale_counts, a.scale_size]},
+                  "scale": [a.scale_counts, a.scale_size],
+                  "manifest_records": a.manifest_records},
         "build_type": build_type(a.bin_dir),
         "nproc": os.cpu_count(),
         "loadavg_start": "%.2f" % os.getloadavg()[0],
@@ -620,6 +645,8 @@ def main():
             bench.section_memory()
         if "scale" in sections:
             bench.section_scale()
+        if "manifest" in sections:
+            bench.section_manifest()
     except bl.BenchError as e:
         log("failed: %s" % e)
         return 1

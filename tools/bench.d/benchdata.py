@@ -104,3 +104,35 @@ def make_dataset(root, sizes, seed, chain_len=8):
         "blobs": blobs,
         "bytes": sum(size for _, size in blobs),
     }
+
+
+def write_manifest(path, n_records, chain_len=8):
+    """Writes an S3 cache manifest (the cache config JSON, compact) of
+    n_records records shaped like a mode=max export of the fixtures above: one
+    root, chains of `chain_len` steps on it, each step linking the one before
+    and adding one layer on top of that step's. Every record has one result;
+    layers are shared down each chain, and every tenth step links the root a
+    second time with a selector. Returns the number of bytes written."""
+    layers, records = [], [{"digest": _fake_digest("manifest-root")}]
+    prev_record, prev_layer = 0, -1
+    for i in range(1, n_records):
+        if (i - 1) % chain_len == 0:
+            prev_record, prev_layer = 0, -1
+        digest = _fake_digest("manifest-blob-%d" % i)
+        layer = {"blob": digest, "parent": prev_layer,
+                 "annotations": {"mediaType": MEDIA_TYPE, "diffID": _fake_digest("diff-" + digest),
+                                 "size": 4096 + i, "createdAt": CREATED}}
+        if prev_layer == 0:
+            del layer["parent"]  # Go omits a parent of 0
+        layers.append(layer)
+        inputs = [[{"link": prev_record}]]
+        if i % 10 == 0:
+            inputs.append([{"selector": "/src/%d" % i, "link": 0}])
+        records.append({"layers": [{"layer": len(layers) - 1, "createdAt": CREATED}],
+                        "digest": _fake_digest("manifest-step-%d" % i), "inputs": inputs})
+        prev_record, prev_layer = len(records) - 1, len(layers) - 1
+    text = json.dumps({"layers": layers, "records": records}, separators=(",", ":"))
+    with open(path, "w") as f:
+        f.write(text)
+    return len(text)
+
