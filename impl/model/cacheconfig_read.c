@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bkcache/cacheconfig.h"
+#include "jsonpath.h"
 
 typedef struct reader {
     char path[512];
@@ -260,7 +261,13 @@ static bk_code annotation_field(reader *r, int f, const json_t *v, void *obj)
     case 1:
         return read_string(r, v, &a->diff_id);
     case 2:
-        return read_int(r, v, &a->size);
+        if (read_int(r, v, &a->size) != BK_OK)
+            return BK_EINVAL;
+        /* Go would take it, and a negative size then becomes 2^64-1 bytes
+         * to fetch or an absurd size to check: refused here, once. */
+        if (a->size < 0)
+            return fail(r, "%lld is negative", (long long)a->size);
+        return BK_OK;
     default:
         return read_time(r, v, &a->created_at);
     }
@@ -511,6 +518,9 @@ static bk_code parse_text(const char *json, size_t len, bk_cache_config *cfg, bk
     }
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_DISABLE_EOF_CHECK, &jerr);
+    char msg[640];
+    if (!root && bk__json_range_error(json, len, &jerr, msg, sizeof msg))
+        return bk_err_set(err, BK_EINVAL, "%s", msg);
     if (!root)
         return bk_err_set(err, BK_EINVAL, "invalid JSON at line %d column %d: %s", jerr.line,
                           jerr.column, jerr.text);

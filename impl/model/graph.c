@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "bkcache/fileio.h"
+#include "jsonpath.h"
 #include "strmap.h"
 
 /* What the loader indexes once, so that nothing scans the graph per lookup. */
@@ -62,6 +63,8 @@ static bk_code read_descriptor(const json_t *o, bk_descriptor *d, const char *wh
         return bk_err_set(err, BK_EINVAL, "%s: layer descriptor without an integer \"size\"",
                           where);
     d->size = json_integer_value(size);
+    if (d->size < 0)
+        return bk_err_set(err, BK_EINVAL, "%s.size: %lld is negative", where, (long long)d->size);
     const json_t *created = json_object_get(o, "createdAt");
     d->created_at = bk_time_zero();
     if (created) {
@@ -304,6 +307,9 @@ bk_code bk_graph_parse(const char *json, size_t len, const char *base_dir, bk_gr
     *out = NULL;
     json_error_t jerr;
     json_t *root = json_loadb(json, len, 0, &jerr);
+    char msg[640];
+    if (!root && bk__json_range_error(json, len, &jerr, msg, sizeof msg))
+        return bk_err_set(err, BK_EINVAL, "%s", msg);
     if (!root)
         return bk_err_set(err, BK_EINVAL, "graph: invalid JSON at line %d column %d: %s", jerr.line,
                           jerr.column, jerr.text);

@@ -12,6 +12,8 @@
 
 #include "bkcache/fileio.h"
 #include "bkcache/graph.h"
+#include "jsonpath.h"
+#include "strmap.h"
 
 #define MAX_SMALL_BLOB (1 << 20)
 
@@ -95,6 +97,8 @@ static bk_code parse_descriptor(const json_t *j, bk_descriptor *d, const char *w
     memset(d, 0, sizeof *d);
     d->digest = strdup(json_string_value(digest));
     d->size = json_integer_value(size);
+    if (d->size < 0)
+        return bk_err_set(err, BK_EINVAL, "%s.size: %lld is negative", where, (long long)d->size);
     d->media_type = json_is_string(mt) ? strdup(json_string_value(mt)) : NULL;
     const char *diff = annotation(j, "containerd.io/uncompressed");
     d->diff_id = diff ? strdup(diff) : NULL;
@@ -111,7 +115,8 @@ static bk_code parse_descriptor(const json_t *j, bk_descriptor *d, const char *w
     return BK_OK;
 }
 
-static const json_t *find_entry(const json_t *index, const char *tag)
+/* The entry of index.json's manifests tagged tag, and its position there. */
+static const json_t *find_entry(const json_t *index, const char *tag, size_t *at)
 {
     const json_t *manifests = json_object_get(index, "manifests");
     size_t i;
@@ -119,14 +124,18 @@ static const json_t *find_entry(const json_t *index, const char *tag)
     json_array_foreach(manifests, i, m)
     {
         const char *name = annotation(m, "io.containerd.image.name");
-        if (name && strcmp(name, tag) == 0)
+        if (name && strcmp(name, tag) == 0) {
+            *at = i;
             return m;
+        }
     }
     json_array_foreach(manifests, i, m)
     {
         const char *ref = annotation(m, "org.opencontainers.image.ref.name");
-        if (ref && strcmp(ref, tag) == 0)
+        if (ref && strcmp(ref, tag) == 0) {
+            *at = i;
             return m;
+        }
     }
     return NULL;
 }
@@ -135,7 +144,10 @@ static json_t *load_json(const char *data, size_t len, const char *what, bk_err 
 {
     json_error_t jerr;
     json_t *j = json_loadb(data, len, 0, &jerr);
-    if (!j)
+    char msg[640];
+    if (!j && bk__json_range_error(data, len, &jerr, msg, sizeof msg))
+        bk_err_set(err, BK_EINVAL, "%s: %s", what, msg);
+    else if (!j)
         bk_err_set(err, BK_EINVAL, "%s: invalid JSON at line %d: %s", what, jerr.line, jerr.text);
     return j;
 }
@@ -163,8 +175,9 @@ static bk_code read_root(const char *dir, const json_t *root, bk_local_cache *lc
         (!json_object_get(root, "manifests") && json_object_get(root, "config"))) {
         lc->shape = BK_LOCAL_IMAGE_MANIFEST;
         list = json_object_get(root, "layers");
-        if (parse_descriptor(json_object_get(root, "config"), config, "cache manifest config",
-                             err) != BK_OK)
+        char where[128];
+        snprintf(where, sizeof where, "cache root %s: config", lc->root_digest);
+        if (parse_descriptor(json_object_get(root, "config"), config, where, err) != BK_OK)
             return BK_EINVAL;
     } else {
         lc->shape = strcmp(media_type, BK_MEDIA_TYPE_DOCKER_LIST) == 0 ? BK_LOCAL_DOCKER_LIST
@@ -180,8 +193,9 @@ static bk_code read_root(const char *dir, const json_t *root, bk_local_cache *lc
     const json_t *m;
     json_array_foreach(list, i, m)
     {
-        char where[64];
-        snprintf(where, sizeof where, "cache root descriptor %zu", i);
+        char where[192];
+        snprintf(where, sizeof where, "cache root %s: %s[%zu]", lc->root_digest,
+                 lc->shape == BK_LOCAL_IMAGE_MANIFEST ? "layers" : "manifests", i);
         bk_descriptor d;
         if (parse_descriptor(m, &d, where, err) != BK_OK) {
             bk_descriptor_clear(&d);
@@ -223,13 +237,16 @@ bk_code bk_local_read(const char *dir, const char *tag, bk_local_cache **out, bk
     json_t *root = NULL;
     char *cfg_data = NULL;
     bk_code rc = BK_OK;
-    const json_t *entry = find_entry(index, tag);
+    size_t at = 0;
+    const json_t *entry = find_entry(index, tag, &at);
+    char where[64];
+    snprintf(where, sizeof where, "index.json manifests[%zu]", at);
     bk_descriptor rootd = {0};
     if (!lc) {
         rc = bk_err_set(err, BK_ENOMEM, "out of memory");
     } else if (!entry) {
         rc = bk_err_set(err, BK_ENOTFOUND, "%s: no cache tagged \"%s\" in index.json", dir, tag);
-    } else if ((rc = parse_descriptor(entry, &rootd, "index.json entry", err)) == BK_OK) {
+    } else if ((rc = parse_descriptor(entry, &rootd, where, err)) == BK_OK) {
         lc->root_digest = strdup(rootd.digest);
         data = read_blob(dir, rootd.digest, rootd.size, &len, err);
         if (!data || !lc->root_digest) {
@@ -271,12 +288,20 @@ bk_code bk_local_to_s3(const bk_local_cache *lc, bk_cache_config **out, bk_err *
     if (rc == BK_OK)
         rc = bk_config_parse(b.data, b.len, &cfg, err);
     bk_buf_clear(&b);
+    /* The root's descriptors by digest (the last one wins). */
+    bk__strmap descs = {0};
+    for (size_t j = 0; rc == BK_OK && j < lc->n_layers; j++) {
+        char *key = strdup(lc->layers[j].digest);
+        if (!key || !bk__strmap_put(&descs, key, j)) {
+            free(key);
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
+        }
+    }
     for (size_t i = 0; rc == BK_OK && i < cfg->n_layers; i++) {
         bk_cache_layer *l = &cfg->layers[i];
-        const bk_descriptor *d = NULL;
-        for (size_t j = 0; j < lc->n_layers; j++)
-            if (l->blob && strcmp(lc->layers[j].digest, l->blob) == 0)
-                d = &lc->layers[j];
+        size_t j;
+        const bk_descriptor *d =
+            l->blob && bk__strmap_get(&descs, l->blob, &j) ? &lc->layers[j] : NULL;
         if (!d)
             rc = bk_err_set(err, BK_EINVAL, "layers[%zu]: missing blob %s in the cache root", i,
                             l->blob ? l->blob : "");
@@ -290,6 +315,7 @@ bk_code bk_local_to_s3(const bk_local_cache *lc, bk_cache_config **out, bk_err *
                      d->has_created_at ? bk_time_utc(d->created_at) : bk_time_zero()))
             rc = bk_err_set(err, BK_ENOMEM, "out of memory");
     }
+    bk__strmap_clear(&descs);
     if (rc != BK_OK) {
         bk_config_free(cfg);
         return rc;

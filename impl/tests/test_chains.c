@@ -244,6 +244,11 @@ static void chains_add_rules(void **state)
     assert_int_equal(strncmp(key, "random:", 7), 0);
 }
 
+#define GRAPH_WITH_SIZE(size)                                                                      \
+    "{\"vertices\":[{\"id\":\"r\",\"digest\":\"sha256:1\"},{\"id\":\"s\",\"digest\":\"sha256:2\"," \
+    "\"inputs\":[[{\"vertex\":\"r\"}]],\"result\":{\"createdAt\":\"2024-05-01T12:00:00Z\","        \
+    "\"layers\":[{\"digest\":\"sha256:aa\",\"size\":" size "}]}}],\"targets\":[\"s\"]}"
+
 static void graph_loader_rejects_bad_fixtures(void **state)
 {
     (void)state;
@@ -269,6 +274,24 @@ static void graph_loader_rejects_bad_fixtures(void **state)
             fail_msg("accepted %s", bad[i]);
         assert_null(g);
         assert_true(err.msg[0] != '\0');
+    }
+    /* sizes: negative, or beyond int64, refused with the JSON path */
+    static const struct {
+        const char *graph, *msg;
+    } sizes[] = {
+        {GRAPH_WITH_SIZE("-1"), "vertices[1].result.layers[0].size: -1 is negative"},
+        {GRAPH_WITH_SIZE("9223372036854775808"),
+         "vertices[1].result.layers[0].size: number 9223372036854775808 is out of range (int64)"},
+        {"{\"blobs\":[{\"digest\":\"sha256:aa\",\"size\":-5}],\"vertices\":[],\"targets\":[]}",
+         "graph.blobs[0].size: -5 is negative"},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        bk_err err = {0};
+        bk_graph *g = NULL;
+        assert_int_equal(bk_graph_parse(sizes[i].graph, strlen(sizes[i].graph), NULL, &g, &err),
+                         BK_EINVAL);
+        assert_null(g);
+        assert_string_equal(err.msg, sizes[i].msg);
     }
     bk_err err = {0};
     bk_graph *g = NULL;

@@ -2,7 +2,8 @@
  * type=local caches: the three root shapes of fixtures/local (built by an
  * independent script from graphs/linear.max.expected) read back to that S3
  * config byte for byte; writing reproduces those directories byte for byte;
- * local <-> S3 round trips for every graph fixture; integrity errors. */
+ * local <-> S3 round trips for every graph fixture; integrity errors; sizes
+ * that are negative or out of range. */
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +17,10 @@
 #include <ftw.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "bkcache/localcache.h"
+#include "bkcache/store.h"
 #include "cachegen.h"
 
 static void spit(const char *path, const char *data, size_t len)
@@ -278,6 +282,90 @@ static void integrity_errors(void **state)
     free(fresh);
 }
 
+/* Replaces the first "size":<n> in s (a NUL-terminated heap string) with
+ * "size":<with>; returns the new string. */
+static char *replace_size(char *s, const char *with)
+{
+    char *at = strstr(s, "\"size\":");
+    assert_non_null(at);
+    char *end = at + strlen("\"size\":");
+    while (*end == '-' || (*end >= '0' && *end <= '9'))
+        end++;
+    bk_buf b = BK_BUF_INIT;
+    bk_buf_append(&b, s, (size_t)(at - s));
+    bk_buf_printf(&b, "\"size\":%s", with);
+    bk_buf_puts(&b, end);
+    free(s);
+    return bk_buf_steal(&b);
+}
+
+/* A size that is negative or beyond int64 in index.json or in the cache root
+ * is refused where it is read, with its JSON path (it used to become
+ * 2^64-1, or "too large (-1 > 1048576)"). */
+static void negative_and_out_of_range_sizes(void **state)
+{
+    (void)state;
+    bk_err err = {0};
+    bk_cache_config *s3 = load_config(BK_FIXTURES_DIR "/graphs/linear.min.expected");
+    char *cache = tmp_dir();
+    assert_int_equal(bk_local_write(cache, s3, BK_FIXTURES_DIR "/graphs/store", NULL, &err), BK_OK);
+    char index[600];
+    snprintf(index, sizeof index, "%s/index.json", cache);
+    char *orig = bk_test_read_file(index, NULL);
+    assert_non_null(orig);
+
+    static const struct {
+        const char *size, *msg;
+    } cases[] = {
+        {"-1", "index.json manifests[0].size: -1 is negative"},
+        {"18446744073709551616",
+         "index.json: manifests[0].size: number 18446744073709551616 is out of range (int64)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = replace_size(strdup(orig), cases[i].size);
+        spit(index, text, strlen(text));
+        free(text);
+        bk_local_cache *lc = NULL;
+        assert_int_equal(bk_local_read(cache, NULL, &lc, &err), BK_EINVAL);
+        assert_null(lc);
+        if (!strstr(err.msg, cases[i].msg))
+            fail_msg("got \"%s\", want \"%s\"", err.msg, cases[i].msg);
+    }
+
+    /* a layer descriptor of the root: a new root blob, and index.json naming it */
+    spit(index, orig, strlen(orig));
+    bk_local_cache *lc = NULL;
+    assert_int_equal(bk_local_read(cache, NULL, &lc, &err), BK_OK);
+    char root_path[800];
+    snprintf(root_path, sizeof root_path, "%s/blobs/sha256/%s", cache, lc->root_digest + 7);
+    char *root = replace_size(bk_test_read_file(root_path, NULL), "-7");
+    unsigned char md[32];
+    SHA256((const unsigned char *)root, strlen(root), md);
+    char digest[BK_DIGEST_MAX];
+    bk_digest_format(md, digest);
+    snprintf(root_path, sizeof root_path, "%s/blobs/sha256/%s", cache, digest + 7);
+    spit(root_path, root, strlen(root));
+    char *text = strdup(orig);
+    char *at = strstr(text, lc->root_digest);
+    assert_non_null(at);
+    memcpy(at, digest, strlen(digest));
+    char len[32];
+    snprintf(len, sizeof len, "%zu", strlen(root));
+    text = replace_size(text, len);
+    spit(index, text, strlen(text));
+    bk_local_cache_free(lc);
+    lc = NULL;
+    assert_int_equal(bk_local_read(cache, NULL, &lc, &err), BK_EINVAL);
+    if (!strstr(err.msg, "manifests[0].size: -7 is negative"))
+        fail_msg("got \"%s\"", err.msg);
+    free(text);
+    free(root);
+    free(orig);
+    bk_config_free(s3);
+    rm_tree(cache);
+    free(cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +373,7 @@ int main(void)
         cmocka_unit_test(writing_reproduces_the_fixture_directories),
         cmocka_unit_test(every_graph_manifest_round_trips),
         cmocka_unit_test(integrity_errors),
+        cmocka_unit_test(negative_and_out_of_range_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,8 +12,11 @@
  * writes): a key repeated verbatim keeps only its last value (Go merges nested
  * objects), \u0000 and lone surrogate escapes are rejected, numbers beyond
  * int64/double range are rejected even under unknown keys (Go skips those),
- * nesting deeper than 2048 levels is rejected, and a time string written with
- * JSON escapes is unescaped first (Go would reject it).
+ * nesting deeper than 2048 levels is rejected, a time string written with
+ * JSON escapes is unescaped first (Go would reject it), and a negative layer
+ * size (annotations.size) is rejected ("layers[3].annotations.size: -1 is
+ * negative"; Go takes it, and BuildKit would then fetch 2^64-1 bytes). A
+ * number out of range is reported with its JSON path too.
  *
  * Writing reproduces json.Marshal byte for byte: field order, omitempty,
  * `parent` 0 omitted, createdAt always present, times with their original
