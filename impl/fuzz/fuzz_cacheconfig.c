@@ -1,9 +1,26 @@
 /* The cache config reader (the S3 manifest and the type=local config blob):
  * parse, validate and, for what parses, a round trip: the encoding of a
- * parsed config must parse again to a config with the same encoding. */
+ * parsed config must parse again to a config with the same encoding. What
+ * validates is also normalized (the import's parse + marshal): that succeeds
+ * or refuses with a message, and what it gives validates. */
 #include "fuzz_target.h"
 
 #include "bkcache/cacheconfig.h"
+#include "bkcache/chains.h"
+
+static void normalize(const bk_cache_config *cfg, unsigned vflags, unsigned mflags)
+{
+    bk_err err;
+    if (bk_config_validate(cfg, vflags, &err) != BK_OK)
+        return;
+    bk_cache_config *norm = NULL;
+    bk_code rc = bk_chains_normalize(cfg, vflags, mflags, &norm, &err);
+    if (rc != BK_OK && (rc != BK_EINVAL || err.msg[0] == '\0'))
+        bk_fuzz_fail("normalizing a valid config failed without a reason");
+    if (rc == BK_OK && bk_config_validate(norm, vflags, &err) != BK_OK)
+        bk_fuzz_fail("a normalized config does not pass validation");
+    bk_config_free(norm);
+}
 
 BK_FUZZ_TARGET(cacheconfig)
 {
@@ -16,8 +33,8 @@ BK_FUZZ_TARGET(cacheconfig)
             bk_fuzz_fail("a failed parse without a message");
         return 0;
     }
-    (void)bk_config_validate(cfg, 0, &err);
-    (void)bk_config_validate(cfg, BK_VALIDATE_S3, &err);
+    normalize(cfg, 0, 0);
+    normalize(cfg, BK_VALIDATE_S3, BK_MARSHAL_ANNOTATIONS);
     size_t n = 0;
     const char **blobs = bk_config_blobs(cfg, &n);
     free(blobs);

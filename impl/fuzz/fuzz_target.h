@@ -29,6 +29,7 @@ int bk_fuzz_sigv4_auth(const uint8_t *data, size_t size);
 int bk_fuzz_chunked(const uint8_t *data, size_t size);
 int bk_fuzz_s3xml(const uint8_t *data, size_t size);
 int bk_fuzz_cacheconfig(const uint8_t *data, size_t size);
+int bk_fuzz_chains(const uint8_t *data, size_t size);
 int bk_fuzz_attrs(const uint8_t *data, size_t size);
 int bk_fuzz_go_duration(const uint8_t *data, size_t size);
 int bk_fuzz_mock_route(const uint8_t *data, size_t size);

@@ -180,6 +180,98 @@ def cacheconfig():
                 write("impl", "cacheconfig", sub + "-" + os.path.basename(p)[:-5], data)
 
 
+# ---- cacheconfig, large: the shapes whose parse and marshal were quadratic
+def _digest(text):
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _layer(i, parent):
+    return {"blob": _digest("blob%d" % i), "parent": parent,
+            "annotations": {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                            "diffID": _digest("diff%d" % i), "size": 10 + i,
+                            "createdAt": "2024-05-01T12:00:00Z"}}
+
+
+def _result(layer, t="2024-05-01T12:00:00Z"):
+    return [{"layer": layer, "createdAt": t}]
+
+
+def cacheconfig_large():
+    import json
+    shapes = {}
+    # fan-out: many records on one root, all with the same layer
+    shapes["fan-out"] = {"layers": [_layer(0, -1)], "records": [{"digest": _digest("root")}] + [
+        {"layers": _result(0), "digest": _digest("r%d" % i), "inputs": [[{"link": 0}]]}
+        for i in range(1, 400)]}
+    # fan-in: one input with 2000 links to one record, by selector
+    shapes["fan-in-selectors"] = {"layers": [_layer(0, -1)], "records": [
+        {"digest": _digest("root")},
+        {"layers": _result(0), "digest": _digest("top"),
+         "inputs": [[{"selector": "/s%d" % i, "link": 0} for i in range(2000)]]}]}
+    # fan-in: one input linking 600 roots
+    shapes["fan-in-sources"] = {"layers": [_layer(0, -1)], "records": [
+        {"digest": _digest("root%d" % i)} for i in range(600)] + [
+        {"layers": _result(0), "digest": _digest("top"),
+         "inputs": [[{"link": i} for i in range(600)]]}]}
+    # a deep layer chain: record i adds layer i on top of layer i-1
+    shapes["deep-chain"] = {"layers": [_layer(i, i - 1) for i in range(200)],
+                            "records": [{"digest": _digest("root")}] + [
+        {"layers": _result(i - 1), "digest": _digest("r%d" % i), "inputs": [[{"link": i - 1}]]}
+        for i in range(1, 201)]}
+    # copies of one record with their own result times: they merge
+    shapes["duplicates"] = {"layers": [_layer(0, -1)], "records": [{"digest": _digest("root")}] + [
+        {"layers": _result(0, "2024-05-01T12:00:00.%09dZ" % i), "digest": _digest("dup"),
+         "inputs": [[{"link": 0}]]} for i in range(1, 400)]}
+    # records of one digest sharing their first input, each its own second
+    shapes["digest-variants"] = {"layers": [_layer(0, -1)], "records": [
+        {"digest": _digest("root%d" % i)} for i in range(301)] + [
+        {"layers": _result(0), "digest": _digest("same"), "inputs": [[{"link": 0}], [{"link": i}]]}
+        for i in range(1, 301)]}
+    for name, cfg in shapes.items():
+        write("impl", "cacheconfig", "large-" + name, json.dumps(cfg, separators=(",", ":")))
+
+
+# ---- chains: a program of adds (see fuzz_chains.c for the byte layout)
+def _record(digest, deps, results):
+    """deps: [[(src, selector)...]...]; results: [(created, [descriptor ids])]."""
+    out = [digest | len(deps) << 3 | len(results) << 5]
+    for links in deps:
+        out.append(len(links))
+        out += [src | sel << 5 for src, sel in links]
+    for created, layers in results:
+        out.append(len(layers) | created << 3)
+        out += layers
+    return bytes(out)
+
+
+def chains():
+    seeds = {}
+    # a root, a chain on it, then the same records again (merged) with an
+    # extra link back to a descendant (the loop BuildKit drops)
+    prog = _record(0, [], [])
+    prog += _record(1, [[(0, 0)]], [(0, [0, 1])])
+    prog += _record(2, [[(1, 2)]], [(1, [0, 1, 2])])
+    prog += _record(1, [[(0, 0), (2, 0)]], [(2, [0, 1])])
+    prog += _record(3, [[(1, 0)], [(2, 3)]], [(0, [3])])
+    seeds["merge-and-loop"] = b"\x01" + prog
+    # one blob with two descriptors (0 and 5), one of them unavailable
+    prog = _record(0, [], []) + _record(1, [[(0, 0)]], [(0, [0, 2])])
+    prog += _record(2, [[(1, 0)]], [(1, [5, 2, 4])]) + _record(3, [[(2, 1)]], [(2, [0, 2, 4, 6])])
+    seeds["conflicting-descriptors"] = b"\x03\x10" + prog
+    # fan-out: 400 records on one root; fan-in: records of 3 inputs x 3 links
+    seeds["fan-out"] = b"\x01" + _record(0, [], []) + b"".join(
+        _record(1 + i % 6, [[(0, i % 4)]], [(i % 4, [i % 7])]) for i in range(400))
+    prog = b"".join(_record(i % 7, [], []) for i in range(12))
+    prog += b"".join(_record(i % 7, [[(i % 12, 0), ((i + 1) % 12, 1), ((i + 2) % 12, 2)]] * 3,
+                             [(0, [1, 2])]) for i in range(200))
+    seeds["fan-in"] = b"\x01" + prog
+    # random: digests are skipped, an input without links is refused
+    seeds["random-and-empty"] = b"\x00" + _record(7, [], []) + _record(0, [], []) + bytes(
+        [1 | 1 << 3, 0]) + _record(7, [[(0, 0)]], [(0, [1])])
+    for name, data in seeds.items():
+        write("impl", "chains", name, data)
+
+
 # ---- attrs: byte 0 = strict (1) | env set (2)
 ATTRS = [
     "type=s3,bucket=b,region=us-east-1",
@@ -374,6 +466,8 @@ if __name__ == "__main__":
     chunked()
     s3xml()
     cacheconfig()
+    cacheconfig_large()
+    chains()
     attrs()
     go_duration()
     mock_route()

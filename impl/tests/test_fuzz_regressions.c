@@ -83,6 +83,7 @@ static const target targets[] = {
     {"chunked", "impl", bk_fuzz_chunked},
     {"s3xml", "impl", bk_fuzz_s3xml},
     {"cacheconfig", "impl", bk_fuzz_cacheconfig},
+    {"chains", "impl", bk_fuzz_chains},
     {"attrs", "impl", bk_fuzz_attrs},
     {"go_duration", "impl", bk_fuzz_go_duration},
 #ifndef BK_FUZZ_NO_MOCK
