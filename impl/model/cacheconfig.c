@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bkcache/store.h"
 #include "cacheconfig_internal.h"
 
 bk_cache_config *bk_config_new(void)
@@ -490,6 +491,16 @@ bk_code bk__config_validate_ops(const bk_cache_config *cfg, unsigned flags, uint
         rc = bk_err_set(err, BK_ENOMEM, "out of memory validating the cache config");
     for (size_t i = 0; rc == BK_OK && i < cfg->n_records; i++)
         rc = check_record(&v, i);
+    /* Then ours: a blob is named sha256:<64 lowercase hex> (the content
+     * store, S3 keys and local paths take nothing else). This is the one
+     * place import, explain and verify learn it. */
+    for (size_t i = 0; rc == BK_OK && i < cfg->n_layers; i++) {
+        v.ops++;
+        if (bk_digest_validate(cfg->layers[i].blob, NULL, err) != BK_OK) {
+            rc = BK_EINVAL;
+            bk_err_prefix(err, "layers[%zu].blob: ", i);
+        }
+    }
     free(v.state);
     free(v.layer);
     free(v.path);

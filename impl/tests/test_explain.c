@@ -3,6 +3,8 @@
  * graph fixture explained in both modes must carry exactly the manifest the
  * exporter writes (the .expected files), and render as text, dot and JSON
  * that state the same facts; manifests that fail validation still render;
+ * a layer digest import refuses makes the manifest invalid, with import's
+ * message;
  * a type=local directory with a blob removed and a stray blob added shows both
  * call-outs; the diff of min and max names what max adds. */
 #define _XOPEN_SOURCE 700
@@ -235,6 +237,52 @@ static void broken_manifests_still_render(void **state)
     bk_explain_free(e);
 }
 
+/* A layer blob that is no sha256 digest (a path, upper case hex, another
+ * algorithm): import refuses the manifest, so explain must mark it invalid,
+ * with the message the validation import runs gives (one parser, one
+ * verdict). */
+static void invalid_layer_digests_make_the_manifest_invalid(void **state)
+{
+    (void)state;
+    static const char *const digests[] = {
+        "sha256:../../../etc/passwd",
+        "sha256:6D0C74D9AD7894D3731E497E1111EAA3002DDEB1FDB3DFA477DFAC74958E1ED6",
+        "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff"
+        "8318d2877eec2f63b931bd47417a81a538327af927da3e",
+        "sha256:6d0c74d9ad7894d3731e497e1111eaa3002ddeb1fdb3dfa477dfac74958e1ed",
+    };
+    for (size_t i = 0; i < sizeof digests / sizeof digests[0]; i++) {
+        char json[1024];
+        snprintf(json, sizeof json,
+                 "{\"layers\":[{\"blob\":\"%s\",\"parent\":-1,\"annotations\":{\"mediaType\":"
+                 "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"diffID\":\"sha256:"
+                 "39c1e7c58adbb077e3a9d64f9202dbb509d27302d56d0f054014f9390d596672\",\"size\":3,"
+                 "\"createdAt\":\"2024-05-01T10:00:00Z\"}}],\"records\":[{\"layers\":[{\"layer\":0,"
+                 "\"createdAt\":\"2024-05-01T10:00:00Z\"}],\"digest\":\"sha256:"
+                 "40dd95f37a37551abc6cd54488109030e283f8fb36b8ea4e095870e3ef469b36\"}]}",
+                 digests[i]);
+        bk_err verdict, err;
+        bk_cache_config *cfg = NULL;
+        assert_int_equal(bk_config_parse(json, strlen(json), &cfg, &err), BK_OK);
+        assert_int_equal(bk_config_validate(cfg, BK_VALIDATE_S3, &verdict), BK_EINVAL);
+        assert_non_null(strstr(verdict.msg, "layers[0].blob: digest"));
+        bk_config_free(cfg);
+
+        bk_explain *e = NULL;
+        assert_int_equal(bk_explain_manifest_bytes("m", json, strlen(json), &e, &err), BK_OK);
+        if (e->manifests[0].error == NULL)
+            fail_msg("%s: explained as a valid manifest", digests[i]);
+        assert_string_equal(e->manifests[0].error, verdict.msg);
+        bk_buf text = BK_BUF_INIT;
+        assert_int_equal(bk_explain_text(e, NULL, &text, &err), BK_OK);
+        char problem[sizeof verdict.msg + 16];
+        snprintf(problem, sizeof problem, "PROBLEM: %s\n", verdict.msg);
+        assert_non_null(strstr(bk_buf_str(&text), problem));
+        bk_buf_clear(&text);
+        bk_explain_free(e);
+    }
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -433,6 +481,7 @@ int main(void)
         cmocka_unit_test(graph_fixtures_carry_the_exported_manifest),
         cmocka_unit_test(manifest_files_render_and_blobs_are_unknown),
         cmocka_unit_test(broken_manifests_still_render),
+        cmocka_unit_test(invalid_layer_digests_make_the_manifest_invalid),
         cmocka_unit_test(local_dir_missing_and_unreferenced),
         cmocka_unit_test(diff_names_what_max_adds),
         cmocka_unit_test(ages_and_digests),

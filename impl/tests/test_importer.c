@@ -260,6 +260,38 @@ static void a_plain_web_servers_404_is_not_an_empty_cache(void **state)
     raw_server_stop(web);
 }
 
+/* A layer digest nothing can fetch: import refuses the manifest with the
+ * message of the validation explain and verify run too. */
+static void invalid_layer_digest_is_refused_with_the_validation_message(void **state)
+{
+    fx *f = *state;
+    bk_err err, verdict;
+    bk_cache_config *cfg = NULL;
+    char *m = NULL;
+    size_t len = 0;
+    assert_int_equal(
+        ms3_server_read_object(f->p.mock, FX_BUCKET, "manifests/buildkit", 1 << 20, &m, &len, &err),
+        0);
+    assert_int_equal(bk_config_parse(m, len, &cfg, &err), BK_OK);
+    free(m);
+    free(cfg->layers[0].blob);
+    cfg->layers[0].blob = strdup("sha256:../../../etc/passwd");
+    assert_int_equal(bk_config_validate(cfg, BK_VALIDATE_S3, &verdict), BK_EINVAL);
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_config_encode(cfg, &b, &err), BK_OK);
+    assert_int_equal(ms3_server_put_object(f->p.mock, FX_BUCKET, "manifests/buildkit", b.data,
+                                           b.len, NULL, &err),
+                     0);
+    bk_buf_clear(&b);
+    bk_config_free(cfg);
+    bk_import_result res;
+    assert_int_equal(import(f, BK_MISSING_DROP, &res, &err), BK_EINVAL);
+    char want[sizeof verdict.msg + 64];
+    snprintf(want, sizeof want, "manifest manifests/buildkit: %s", verdict.msg);
+    assert_string_equal(err.msg, want);
+    bk_import_result_clear(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +302,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(corrupt_blob_in_the_bucket_is_never_stored, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(broken_download_resumes_with_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(invalid_layer_digest_is_refused_with_the_validation_message,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(trailing_data_after_the_manifest_is_refused, setup,
                                         teardown),
         cmocka_unit_test(a_plain_web_servers_404_is_not_an_empty_cache),

@@ -115,7 +115,10 @@ enum {
  * annotations or diffID (BK_VALIDATE_S3), a link to a record that does not
  * exist, an input without links, a record that links back to itself, a
  * result or chain pointing at a layer that does not exist, a layer parent
- * chain that loops. */
+ * chain that loops; then, beyond BuildKit, a layer blob that is not
+ * sha256:<64 lowercase hex> (bk_digest_validate; "layers[2].blob: digest
+ * ..."), which nothing here can store or fetch. Import, explain and the
+ * conformance verify all judge a manifest by this. */
 bk_code bk_config_validate(const bk_cache_config *cfg, unsigned flags, bk_err *err);
 
 /* An OCI descriptor as far as the cache needs it: what a layer blob is.
