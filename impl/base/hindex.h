@@ -29,7 +29,8 @@ bool bk__hindex_find(const bk__hindex *t, uint64_t hash, bk__hindex_eq eq, const
 bool bk__hindex_add(bk__hindex *t, uint64_t hash, size_t entry);
 void bk__hindex_clear(bk__hindex *t);
 
-/* FNV-1a: start with BK__HASH_INIT and feed the parts of a key in order. */
+/* Start with BK__HASH_INIT and feed the parts of a key in order (the hash
+ * of one process: never stored or compared across builds). */
 #define BK__HASH_INIT UINT64_C(0xcbf29ce484222325)
 uint64_t bk__hash_bytes(uint64_t h, const void *data, size_t len);
 /* A string and its terminating NUL (so "ab"+"c" and "a"+"bc" differ); NULL
