@@ -139,8 +139,8 @@ static void check_marshaled(const bk_cache_config *cfg, unsigned flags)
     unsigned vflags = flags & 1 ? BK_VALIDATE_S3 : 0;
     if (bk_config_validate(again, vflags, &err) == BK_OK) {
         bk_cache_config *norm = NULL;
-        bk_code rc = bk_chains_normalize(again, vflags, flags & 1 ? BK_MARSHAL_ANNOTATIONS : 0,
-                                         &norm, &err);
+        bk_code rc =
+            bk_chains_normalize(again, vflags, flags & 1 ? BK_MARSHAL_ANNOTATIONS : 0, &norm, &err);
         if (rc != BK_OK && (rc != BK_EINVAL || err.msg[0] == '\0'))
             bk_fuzz_fail("normalizing a valid marshaled config failed without a reason");
         if (rc == BK_OK && bk_config_validate(norm, vflags, &err) != BK_OK)
@@ -159,6 +159,7 @@ BK_FUZZ_TARGET(chains)
     if (!next(&r, &flags) || ((flags & 2) && !next(&r, &mask)))
         return 0;
     bk_chains *c = bk_chains_new();
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     bk_chain_item **items = malloc(MAX_ITEMS * sizeof *items);
     if (c == NULL || items == NULL) {
         bk_chains_free(c);

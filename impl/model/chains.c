@@ -225,8 +225,9 @@ static bk_chain_item *new_item(bk_chains *c, const char *digest, bk_err *err)
     bk_chain_item *it = calloc(1, sizeof *it);
     char *dup = strdup(digest);
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    size_t slot_size = sizeof(bk_chain_item *);
     bk_chain_item **slot =
-        it && dup ? bk__chains_push((void **)&c->items, &c->n_items, &c->cap_items, sizeof *slot)
+        it && dup ? bk__chains_push((void **)&c->items, &c->n_items, &c->cap_items, slot_size)
                   : NULL;
     if (!slot) {
         free(it);
@@ -404,8 +405,9 @@ static bk_code add_child(bk_chains *c, bk_chain_item *src, bk_chain_item *child,
     if (add_parent(child, src, index, selector, &stored, err) != BK_OK)
         return BK_ENOMEM;
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    size_t child_size = sizeof(bk_chain_item *);
     bk_chain_item **ch =
-        bk__chains_push((void **)&src->children, &src->n_children, &src->cap_children, sizeof *ch);
+        bk__chains_push((void **)&src->children, &src->n_children, &src->cap_children, child_size);
     chain_edge *e =
         ch ? bk__chains_push((void **)&c->edges, &c->n_edges, &c->cap_edges, sizeof *e) : NULL;
     if (!e ||

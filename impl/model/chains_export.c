@@ -23,9 +23,8 @@ void bk_chains_record_key(const char *vertex_digest, int64_t output, char *out, 
     char digest[BK_DIGEST_MAX];
     bk_digest_format(md, digest);
     /* rootKey keeps random vertices recognizable so CacheChains.Add skips them. */
-    if (strncmp(vertex_digest, "random:", 7) == 0)
-        memcpy(digest, "random", 6);
-    snprintf(out, out_len, "%s", digest);
+    bool random = strncmp(vertex_digest, "random:", 7) == 0;
+    snprintf(out, out_len, "%s%s", random ? "random" : "sha256", digest + strlen("sha256"));
 }
 
 typedef struct export_memo {

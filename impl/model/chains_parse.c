@@ -78,6 +78,8 @@ static bk_code layer_chain(parser *p, int64_t idx, size_t *out)
         if (bk__chains_node(p->chains, d, below, &p->layer_node[i], p->err) != BK_OK)
             return p->err ? p->err->code : BK_ENOMEM;
     }
+    /* Every layer is UNKNOWN before the first record is parsed; the walk set idx. */
+    /* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): set above */
     *out = p->layer_node[idx];
     return BK_OK;
 }

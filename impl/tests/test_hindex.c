@@ -74,7 +74,7 @@ static void entries_survive_growth(void **state)
         assert_true(bk__hindex_add(&t, bk__hash_str(BK__HASH_INIT, w[i]), i));
     }
     assert_int_equal(t.len, N);
-    assert_true(t.cap >= 2 * N);
+    assert_true(t.cap >= (size_t)2 * N);
     for (size_t i = 0; i < N; i++) {
         size_t e = SIZE_MAX;
         words p = {w, w[i]};
