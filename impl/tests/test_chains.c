@@ -1,7 +1,10 @@
 /* BK_TEST_UNIT
  * Graph -> records (mode=min/max) against fixtures/graphs, normalization
- * against fixtures/config/normalize, the parse/marshal round trip, and the
- * CacheChains rules (random: skipped, dedup, newest result, loop-free links). */
+ * against fixtures/config/normalize, the parse/marshal round trip, the
+ * CacheChains rules (random: skipped, dedup, newest result, loop-free links),
+ * the graph loader (bad fixtures, sizes, layers named by reference), and the
+ * growth of parse + marshal, counted in steps, for the shapes that were
+ * quadratic (shared layers, fan-in, deep layer chains, duplicates). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

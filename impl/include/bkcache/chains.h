@@ -8,7 +8,10 @@
  * Semantics follow BuildKit (solver/exporter.go ExportTo, v1/chains.go Add,
  * v1/utils.go marshal and sortConfig, v1/parse.go); where Go iterates a map in
  * random order this code uses insertion order, which only matters for ties
- * the final sort cannot break. Not thread-safe; one chains object per export.
+ * the final sort cannot break. Every lookup BuildKit makes through a map is a
+ * hash lookup here too, and a layer chain is held once however many results
+ * share it: parse and marshal of n records cost O(n) of them plus the sort's
+ * n log n. Not thread-safe; one chains object per export.
  *
  * Ownership: bk_chains owns its items, results and descriptor copies; items
  * are borrowed pointers valid until bk_chains_free. */
