@@ -206,10 +206,10 @@ static bk_code intern_result(bk_chains *c, const bk_chain_result *r, chain_resul
     out->top = CHAIN_NONE;
     out->n_layers = r->n_layers;
     out->created_at = r->created_at;
-    for (size_t i = 0; i < r->n_layers; i++)
-        if (bk__chains_node(c, &r->layers[i], out->top, &out->top, err) != BK_OK)
-            return err ? err->code : BK_ENOMEM;
-    return BK_OK;
+    bk_code rc = BK_OK;
+    for (size_t i = 0; rc == BK_OK && i < r->n_layers; i++)
+        rc = bk__chains_node(c, &r->layers[i], out->top, &out->top, err);
+    return rc;
 }
 
 const bk_descriptor *bk_chains_descriptor(const bk_chains *c, const char *digest)
@@ -638,10 +638,10 @@ static bool root_is(const void *ctx, size_t entry)
 static bk_code add_results(bk_chains *c, bk_chain_item *it, const chain_result *results,
                            size_t n_results, bk_err *err)
 {
-    for (size_t i = 0; i < n_results; i++)
-        if (add_result(c, it, &results[i], err) != BK_OK)
-            return err ? err->code : BK_ENOMEM;
-    return BK_OK;
+    bk_code rc = BK_OK;
+    for (size_t i = 0; rc == BK_OK && i < n_results; i++)
+        rc = add_result(c, it, &results[i], err);
+    return rc;
 }
 
 /* A record without inputs: one item per digest. */
@@ -662,10 +662,10 @@ static bk_code add_root(bk_chains *c, const char *digest, const chain_result *re
         if (!bk__hindex_add(&c->roots, h, it->id))
             return bk_err_set(err, BK_ENOMEM, "out of memory adding a cache record");
     }
-    if (add_results(c, it, results, n_results, err) != BK_OK)
-        return err ? err->code : BK_ENOMEM;
-    *out = it;
-    return BK_OK;
+    bk_code rc = add_results(c, it, results, n_results, err);
+    if (rc == BK_OK)
+        *out = it;
+    return rc;
 }
 
 bk_code bk__chains_add_nodes(bk_chains *c, const char *digest, const bk_chain_dep *deps,

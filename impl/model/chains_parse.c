@@ -75,8 +75,9 @@ static bk_code layer_chain(parser *p, int64_t idx, size_t *out)
             p->layer_node[i] = CHAIN_NONE;
             continue;
         }
-        if (bk__chains_node(p->chains, d, below, &p->layer_node[i], p->err) != BK_OK)
-            return p->err ? p->err->code : BK_ENOMEM;
+        bk_code rc = bk__chains_node(p->chains, d, below, &p->layer_node[i], p->err);
+        if (rc != BK_OK)
+            return rc;
     }
     /* Every layer is UNKNOWN before the first record is parsed; the walk set idx. */
     /* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): set above */
@@ -95,8 +96,9 @@ static bk_code chained_result(parser *p, const bk_chained_result *c, size_t *out
             *out = CHAIN_NONE;
             return BK_OK;
         }
-        if (bk__chains_node(p->chains, d, top, &top, p->err) != BK_OK)
-            return p->err ? p->err->code : BK_ENOMEM;
+        bk_code rc = bk__chains_node(p->chains, d, top, &top, p->err);
+        if (rc != BK_OK)
+            return rc;
     }
     *out = top;
     return BK_OK;

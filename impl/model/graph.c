@@ -120,8 +120,9 @@ static bk_code read_blobs(const json_t *blobs, graph_index *ix, bk_err *err)
         char w[64];
         snprintf(w, sizeof w, "graph.blobs[%zu]", i);
         bk_descriptor *d = &ix->descs_of[ix->n_descs++];
-        if (read_descriptor(json_array_get(blobs, i), d, w, err) != BK_OK)
-            return err ? err->code : BK_EINVAL;
+        bk_code rc = read_descriptor(json_array_get(blobs, i), d, w, err);
+        if (rc != BK_OK)
+            return rc;
         size_t seen;
         if (bk__strmap_get(&ix->descs, d->digest, &seen))
             return bk_err_set(err, BK_EINVAL, "%s: blob %.80s is already graph.blobs[%zu]", w,
@@ -235,8 +236,9 @@ static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g,
         else
             snprintf(g->store_dir, n, "%s", s);
     }
-    if (read_blobs(json_object_get(root, "blobs"), g->index, err) != BK_OK)
-        return err ? err->code : BK_EINVAL;
+    bk_code rc = read_blobs(json_object_get(root, "blobs"), g->index, err);
+    if (rc != BK_OK)
+        return rc;
     const json_t *vertices = json_object_get(root, "vertices");
     if (!json_is_array(vertices))
         return bk_err_set(err, BK_EINVAL, "graph.vertices: must be an array");
@@ -275,14 +277,14 @@ static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g,
         const json_t *v = json_array_get(vertices, i);
         char w[64];
         snprintf(w, sizeof w, "vertices[%zu]", i);
-        if (read_inputs(g, json_object_get(v, "inputs"), &g->vertices[i], w, err) != BK_OK)
-            return err ? err->code : BK_EINVAL;
+        rc = read_inputs(g, json_object_get(v, "inputs"), &g->vertices[i], w, err);
         const json_t *res = json_object_get(v, "result");
-        if (res && !json_is_null(res)) {
+        if (rc == BK_OK && res && !json_is_null(res)) {
             strncat(w, ".result", sizeof w - strlen(w) - 1);
-            if (read_result(g, res, &g->vertices[i], w, err) != BK_OK)
-                return err ? err->code : BK_EINVAL;
+            rc = read_result(g, res, &g->vertices[i], w, err);
         }
+        if (rc != BK_OK)
+            return rc;
     }
     const json_t *targets = json_object_get(root, "targets");
     if (!json_is_array(targets) || json_array_size(targets) == 0)

@@ -17,28 +17,29 @@
 
 #define MAX_SMALL_BLOB (1 << 20)
 
-static char *read_small_file(const char *path, size_t max, size_t *len, bk_err *err)
+/* The file at path, at most max bytes, NUL-terminated, into *out. */
+static bk_code read_small_file(const char *path, size_t max, char **out, size_t *len, bk_err *err)
 {
+    *out = NULL;
     FILE *f = NULL;
-    if (bk_fopen_regular(path, NULL, &f, err) != BK_OK)
-        return NULL;
+    bk_code rc = bk_fopen_regular(path, NULL, &f, err);
+    if (rc != BK_OK)
+        return rc;
     char *buf = malloc(max + 1);
     size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
     int failed = ferror(f);
     fclose(f);
-    if (!buf) {
-        bk_err_set(err, BK_ENOMEM, "out of memory reading %s", path);
-        return NULL;
-    }
+    if (!buf)
+        return bk_err_set(err, BK_ENOMEM, "out of memory reading %s", path);
     if (failed || n > max) {
         free(buf);
-        bk_err_set(err, failed ? BK_EIO : BK_EINVAL,
-                   failed ? "%s: read error" : "%s: larger than %zu bytes", path, max);
-        return NULL;
+        return bk_err_set(err, failed ? BK_EIO : BK_EINVAL,
+                          failed ? "%s: read error" : "%s: larger than %zu bytes", path, max);
     }
     buf[n] = '\0';
     *len = n;
-    return buf;
+    *out = buf;
+    return BK_OK;
 }
 
 static bool digest_matches(const char *digest, const char *data, size_t len)
@@ -53,32 +54,32 @@ static bool digest_matches(const char *digest, const char *data, size_t len)
     return strcmp(hex, digest + 7) == 0;
 }
 
-/* Reads a small blob named by a descriptor and checks digest and size. */
-static char *read_blob(const char *dir, const char *digest, int64_t size, size_t *len, bk_err *err)
+/* Reads a small blob named by a descriptor into *out and checks digest and
+ * size. */
+static bk_code read_blob(const char *dir, const char *digest, int64_t size, char **out, size_t *len,
+                         bk_err *err)
 {
-    if (size < 0 || size > MAX_SMALL_BLOB) {
-        bk_err_set(err, BK_EINVAL, "blob %s is too large (%lld > %d)", digest, (long long)size,
-                   MAX_SMALL_BLOB);
-        return NULL;
-    }
+    *out = NULL;
+    if (size < 0 || size > MAX_SMALL_BLOB)
+        return bk_err_set(err, BK_EINVAL, "blob %s is too large (%lld > %d)", digest,
+                          (long long)size, MAX_SMALL_BLOB);
     char *path = bk_store_blob_path(dir, digest);
-    if (!path) {
-        bk_err_set(err, BK_EINVAL, "invalid digest \"%s\"", digest ? digest : "");
-        return NULL;
-    }
-    char *data = read_small_file(path, MAX_SMALL_BLOB, len, err);
+    if (!path)
+        return bk_err_set(err, BK_EINVAL, "invalid digest \"%s\"", digest ? digest : "");
+    char *data = NULL;
+    bk_code rc = read_small_file(path, MAX_SMALL_BLOB, &data, len, err);
     free(path);
-    if (!data)
-        return NULL;
+    if (rc != BK_OK)
+        return rc;
     if ((int64_t)*len != size || !digest_matches(digest, data, *len)) {
-        bk_err_set(err, BK_EINTEGRITY,
-                   "blob %s: expected %lld bytes with that digest, got %zu "
-                   "bytes that do not match",
-                   digest, (long long)size, *len);
         free(data);
-        return NULL;
+        return bk_err_set(err, BK_EINTEGRITY,
+                          "blob %s: expected %lld bytes with that digest, got %zu "
+                          "bytes that do not match",
+                          digest, (long long)size, *len);
     }
-    return data;
+    *out = data;
+    return BK_OK;
 }
 
 static const char *annotation(const json_t *desc, const char *key)
@@ -225,9 +226,10 @@ bk_code bk_local_read(const char *dir, const char *tag, bk_local_cache **out, bk
     char path[4096];
     snprintf(path, sizeof path, "%s/index.json", dir);
     size_t len;
-    char *data = read_small_file(path, 16 << 20, &len, err);
-    if (!data)
-        return err ? err->code : BK_EIO;
+    char *data = NULL;
+    bk_code rc = read_small_file(path, 16 << 20, &data, &len, err);
+    if (rc != BK_OK)
+        return rc;
     json_t *index = load_json(data, len, path, err);
     free(data);
     if (!index)
@@ -236,7 +238,6 @@ bk_code bk_local_read(const char *dir, const char *tag, bk_local_cache **out, bk
     bk_descriptor config = {0};
     json_t *root = NULL;
     char *cfg_data = NULL;
-    bk_code rc = BK_OK;
     size_t at = 0;
     const json_t *entry = find_entry(index, tag, &at);
     char where[64];
@@ -248,20 +249,19 @@ bk_code bk_local_read(const char *dir, const char *tag, bk_local_cache **out, bk
         rc = bk_err_set(err, BK_ENOTFOUND, "%s: no cache tagged \"%s\" in index.json", dir, tag);
     } else if ((rc = parse_descriptor(entry, &rootd, where, err)) == BK_OK) {
         lc->root_digest = strdup(rootd.digest);
-        data = read_blob(dir, rootd.digest, rootd.size, &len, err);
-        if (!data || !lc->root_digest) {
-            rc = err ? err->code : BK_EIO;
-        } else {
+        if (!lc->root_digest)
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
+        else
+            rc = read_blob(dir, rootd.digest, rootd.size, &data, &len, err);
+        if (rc == BK_OK) {
             root = load_json(data, len, "cache root", err);
             free(data);
             rc = root ? read_root(dir, root, lc, &config, err) : BK_EINVAL;
         }
     }
     if (rc == BK_OK) {
-        cfg_data = read_blob(dir, config.digest, config.size, &len, err);
-        if (!cfg_data)
-            rc = err ? err->code : BK_EIO;
-        else if ((rc = bk_config_parse(cfg_data, len, &lc->config, err)) != BK_OK)
+        rc = read_blob(dir, config.digest, config.size, &cfg_data, &len, err);
+        if (rc == BK_OK && (rc = bk_config_parse(cfg_data, len, &lc->config, err)) != BK_OK)
             bk_err_prefix(err, "cache config %s: ", config.digest);
     }
     free(cfg_data);
