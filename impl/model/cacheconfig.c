@@ -14,7 +14,18 @@ bk_cache_config *bk_config_new(void)
     return calloc(1, sizeof(bk_cache_config));
 }
 
-static void free_record(bk_cache_record *r)
+void bk__config_layer_clear(bk_cache_layer *l)
+{
+    free(l->blob);
+    if (l->annotations) {
+        free(l->annotations->media_type);
+        free(l->annotations->diff_id);
+        free(l->annotations);
+    }
+    memset(l, 0, sizeof *l);
+}
+
+void bk__config_record_clear(bk_cache_record *r)
 {
     free(r->results);
     for (size_t i = 0; i < r->n_chains; i++)
@@ -27,24 +38,18 @@ static void free_record(bk_cache_record *r)
         free(r->inputs[i].links);
     }
     free(r->inputs);
+    memset(r, 0, sizeof *r);
 }
 
 void bk_config_free(bk_cache_config *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; i < cfg->n_layers; i++) {
-        bk_cache_layer *l = &cfg->layers[i];
-        free(l->blob);
-        if (l->annotations) {
-            free(l->annotations->media_type);
-            free(l->annotations->diff_id);
-            free(l->annotations);
-        }
-    }
+    for (size_t i = 0; i < cfg->n_layers; i++)
+        bk__config_layer_clear(&cfg->layers[i]);
     free(cfg->layers);
     for (size_t i = 0; i < cfg->n_records; i++)
-        free_record(&cfg->records[i]);
+        bk__config_record_clear(&cfg->records[i]);
     free(cfg->records);
     free(cfg);
 }

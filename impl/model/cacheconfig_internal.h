@@ -10,5 +10,9 @@
  * import path to n log n by counting them). */
 bk_code bk__config_validate_ops(const bk_cache_config *cfg, unsigned flags, uint64_t *ops,
                                 bk_err *err);
+/* Release what a layer or a record holds and zero it (the struct itself is
+ * the caller's, an element of the config's arrays). */
+void bk__config_layer_clear(bk_cache_layer *l);
+void bk__config_record_clear(bk_cache_record *r);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bkcache/cacheconfig.h"
+#include "cacheconfig_internal.h"
 #include "jsonpath.h"
 
 typedef struct reader {
@@ -176,18 +177,18 @@ static bk_code read_time(reader *r, const json_t *v, bk_time *dst)
  * element i when there is one (so repeated keys merge), zeroed otherwise. ---- */
 
 typedef bk_code (*elem_fn)(reader *r, const json_t *v, void *elem);
-typedef void (*elem_free_fn)(void *elem);
+typedef void (*elem_clear_fn)(void *elem);
 
 /* Elements are zeroed, then given Go's zero values where those are not all
  * zero bits (the zero time, a nil slice). */
 typedef void (*elem_init_fn)(void *elem);
 
 static bk_code read_array(reader *r, const json_t *v, void **arr, size_t *n, size_t sz, elem_fn fn,
-                          elem_free_fn elem_free, elem_init_fn init, bool *is_null)
+                          elem_clear_fn elem_clear, elem_init_fn init, bool *is_null)
 {
     if (json_is_null(v)) {
-        for (size_t i = 0; elem_free && i < *n; i++)
-            elem_free((char *)*arr + i * sz);
+        for (size_t i = 0; elem_clear && i < *n; i++)
+            elem_clear((char *)*arr + i * sz);
         free(*arr);
         *arr = NULL;
         *n = 0;
@@ -199,8 +200,8 @@ static bk_code read_array(reader *r, const json_t *v, void **arr, size_t *n, siz
         return fail(r, "cannot unmarshal %s into an array", type_name(v));
     size_t len = json_array_size(v);
     if (len < *n) {
-        for (size_t i = len; elem_free && i < *n; i++)
-            elem_free((char *)*arr + i * sz);
+        for (size_t i = len; elem_clear && i < *n; i++)
+            elem_clear((char *)*arr + i * sz);
     } else if (len > *n) {
         void *p = realloc(*arr, len * sz);
         if (!p)
@@ -317,12 +318,9 @@ static bk_code layer_elem(reader *r, const json_t *v, void *elem)
     return read_object(r, v, "a cache layer", layer_fields, layer_field, elem);
 }
 
-static void layer_free(void *elem)
+static void layer_clear(void *elem)
 {
-    bk_cache_layer *l = elem;
-    free(l->blob);
-    free_annotations(l->annotations);
-    memset(l, 0, sizeof *l);
+    bk__config_layer_clear(elem);
 }
 
 static const char *const result_fields[] = {"layer", "createdAt", NULL};
@@ -371,7 +369,7 @@ static bk_code chain_elem(reader *r, const json_t *v, void *elem)
     return read_object(r, v, "a chained result", chain_fields, chain_field, elem);
 }
 
-static void chain_free(void *elem)
+static void chain_clear(void *elem)
 {
     bk_chained_result *c = elem;
     free(c->layers);
@@ -391,7 +389,7 @@ static bk_code input_elem(reader *r, const json_t *v, void *elem)
     return read_object(r, v, "a cache input", input_fields, input_field, elem);
 }
 
-static void input_free(void *elem)
+static void input_clear(void *elem)
 {
     bk_cache_input *in = elem;
     free(in->selector);
@@ -407,19 +405,19 @@ static bk_code input_list_elem(reader *r, const json_t *v, void *elem)
 {
     bk_input_list *l = elem;
     return read_array(r, v, (void **)&l->links, &l->n_links, sizeof(bk_cache_input), input_elem,
-                      input_free, NULL, &l->is_null);
+                      input_clear, NULL, &l->is_null);
 }
 
-static void input_list_free(void *elem)
+static void input_list_clear(void *elem)
 {
     bk_input_list *l = elem;
     for (size_t i = 0; i < l->n_links; i++)
-        input_free(&l->links[i]);
+        input_clear(&l->links[i]);
     free(l->links);
     memset(l, 0, sizeof *l);
 }
 
-static void result_free(void *elem)
+static void result_clear(void *elem)
 {
     (void)elem;
 }
@@ -432,15 +430,15 @@ static bk_code record_field(reader *r, int f, const json_t *v, void *obj)
     switch (f) {
     case 0:
         return read_array(r, v, (void **)&rec->results, &rec->n_results, sizeof(bk_cache_result),
-                          result_elem, result_free, result_init, NULL);
+                          result_elem, result_clear, result_init, NULL);
     case 1:
         return read_array(r, v, (void **)&rec->chains, &rec->n_chains, sizeof(bk_chained_result),
-                          chain_elem, chain_free, chain_init, NULL);
+                          chain_elem, chain_clear, chain_init, NULL);
     case 2:
         return read_string(r, v, &rec->digest);
     default:
         return read_array(r, v, (void **)&rec->inputs, &rec->n_inputs, sizeof(bk_input_list),
-                          input_list_elem, input_list_free, input_list_init, NULL);
+                          input_list_elem, input_list_clear, input_list_init, NULL);
     }
 }
 
@@ -449,20 +447,10 @@ static bk_code record_elem(reader *r, const json_t *v, void *elem)
     return read_object(r, v, "a cache record", record_fields, record_field, elem);
 }
 
-static void record_free(void *elem)
+static void record_clear(void *elem)
 {
-    bk_cache_record *rec = elem;
-    free(rec->results);
-    for (size_t i = 0; i < rec->n_chains; i++)
-        chain_free(&rec->chains[i]);
-    free(rec->chains);
-    free(rec->digest);
-    for (size_t i = 0; i < rec->n_inputs; i++)
-        input_list_free(&rec->inputs[i]);
-    free(rec->inputs);
-    memset(rec, 0, sizeof *rec);
+    bk__config_record_clear(elem);
 }
-
 static const char *const config_fields[] = {"layers", "records", NULL};
 
 static bk_code config_field(reader *r, int f, const json_t *v, void *obj)
@@ -470,9 +458,9 @@ static bk_code config_field(reader *r, int f, const json_t *v, void *obj)
     bk_cache_config *cfg = obj;
     if (f == 0)
         return read_array(r, v, (void **)&cfg->layers, &cfg->n_layers, sizeof(bk_cache_layer),
-                          layer_elem, layer_free, NULL, NULL);
+                          layer_elem, layer_clear, NULL, NULL);
     return read_array(r, v, (void **)&cfg->records, &cfg->n_records, sizeof(bk_cache_record),
-                      record_elem, record_free, NULL, NULL);
+                      record_elem, record_clear, NULL, NULL);
 }
 
 static bool is_space(char c)

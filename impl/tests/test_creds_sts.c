@@ -276,7 +276,7 @@ static void export_refreshes_credentials_in_flight(void **state)
     bk_s3cache_free(s3);
     bk_s3_attrs_clear(&attrs);
     bk_store_free(store);
-    bk_test_cache_free(&cache);
+    bk_test_cache_clear(&cache);
     ms3_server_set_clock_offset(f->mock, 0);
 }
 

@@ -49,7 +49,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     bk_store_free(f->store);
-    bk_test_cache_free(&f->cache);
+    bk_test_cache_clear(&f->cache);
     pipeline_fx_stop(&f->p);
     free(f);
     return 0;
@@ -403,7 +403,7 @@ static void permanent_failure_keeps_the_old_manifest(void **state)
     assert_int_equal(sum.failed, 1);
     assert_non_null(strstr(sum.error, "InternalError"));
     bk_store_free(store);
-    bk_test_cache_free(&next);
+    bk_test_cache_clear(&next);
 }
 
 /* Largest number of blob requests in flight at once, from start times and durations. */
@@ -563,7 +563,7 @@ static void hundred_blobs_cost_what_buildkit_pays(void **state)
     assert_int_equal(fx_count(&f->p, "PutObject", NULL, since), 1);
     assert_int_equal(fx_last_seq(&f->p) - since, 201);
     bk_store_free(store);
-    bk_test_cache_free(&big);
+    bk_test_cache_clear(&big);
 }
 
 typedef struct racer {
@@ -621,7 +621,7 @@ static void concurrent_exporters_leave_one_whole_manifest(void **state)
         bk_config_free(cfg);
     }
     bk_store_free(other_store);
-    bk_test_cache_free(&other);
+    bk_test_cache_clear(&other);
 }
 
 typedef struct intruder {

@@ -56,7 +56,7 @@ static int teardown(void **state)
     bk_store_free(f->dest);
     assert_int_equal(bk_test_rmtree(f->dest_dir), 0);
     bk_store_free(f->store);
-    bk_test_cache_free(&f->cache);
+    bk_test_cache_clear(&f->cache);
     pipeline_fx_stop(&f->p);
     free(f);
     return 0;

@@ -90,7 +90,7 @@ typedef struct fault_set {
     size_t n_keys;
 } fault_set;
 
-static void fault_set_free(fault_set *fs)
+static void fault_set_clear(fault_set *fs)
 {
     free(fs->rules);
     free(fs->keys);
@@ -440,11 +440,11 @@ static void pool_make(soak_pool *p)
     }
 }
 
-static void pool_free(soak_pool *p)
+static void pool_clear(soak_pool *p)
 {
     for (size_t i = 0; i < POOL; i++) {
         bk_store_free(p->store[i]);
-        bk_test_cache_free(&p->c[i]);
+        bk_test_cache_clear(&p->c[i]);
     }
 }
 
@@ -484,7 +484,7 @@ static void half_begin(soak_half *h, unsigned default_seeds)
 
 static void half_end(soak_half *h, const char *what)
 {
-    pool_free(&h->pool);
+    pool_clear(&h->pool);
     pipeline_fx_stop(&h->fx);
     print_totals(what, &h->t);
 }
@@ -541,7 +541,7 @@ static void with_retries_every_run_succeeds(void **state)
         count_fired(fx, &fs, t);
         assert_requests_covered(fx, &fs, seed);
         t->requests += ms3_journal_count(fx->mock, NULL);
-        fault_set_free(&fs);
+        fault_set_clear(&fs);
         t->seeds++;
         bk_s3cache_free(cache);
         bk_store_free(dest);
@@ -617,7 +617,7 @@ static void without_retries_runs_fail_cleanly(void **state)
         assert_dest_blobs_verify(dest_dir);
         count_fired(fx, &fs, t);
         t->requests += ms3_journal_count(fx->mock, NULL);
-        fault_set_free(&fs);
+        fault_set_clear(&fs);
 
         /* With the faults gone: the bucket is consistent, whichever manifest won. */
         ms3_server_clear_faults(fx->mock);

@@ -186,7 +186,7 @@ static int export_run(const crash_fx *f, const test_graph *g, const char *extra)
     int code = res.exit_code;
     if (code != 0)
         print_message("bkcache export exited %d: %s\n", code, res.err);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     return code;
 }
 
@@ -207,7 +207,7 @@ static char *import_json(const crash_fx *f)
     if (res.exit_code != 0)
         fail_msg("bkcache import exited %d: %s", res.exit_code, res.err);
     char *json = strdup(res.out);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     bk_rmtree(dest);
     return json;
 }
@@ -352,7 +352,7 @@ static int collect(void *ud, const bk_s3_object *o)
     return 0;
 }
 
-static void listing_free(listing *l)
+static void listing_clear(listing *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->keys[i]);
@@ -410,7 +410,7 @@ static size_t check_bucket(const crash_fx *f, int *manifest)
         free(data);
     }
     size_t n = l.n;
-    listing_free(&l);
+    listing_clear(&l);
     bk_s3_client_free(c);
     return n;
 }

@@ -96,7 +96,7 @@ static void web_identity(void **state)
         strstr(r.err, "export: credentials: web identity (AWS_WEB_IDENTITY_TOKEN_FILE)"));
     assert_null(strstr(r.err, TOKEN));
     assert_null(strstr(r.out, TOKEN));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* A token STS refuses: STS's code, never the token. */
     assert_int_equal(bk_write_file(path, "Wrong-Token-0815\n", 17), 0);
@@ -105,7 +105,7 @@ static void web_identity(void **state)
     assert_non_null(strstr(r.err, "InvalidIdentityToken"));
     assert_null(strstr(r.err, "Wrong-Token-0815"));
     assert_null(strstr(r.out, "Wrong-Token-0815"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void credential_process(void **state)
@@ -139,7 +139,7 @@ static void credential_process(void **state)
     assert_non_null(strstr(r.err, "helper: asked for credentials"));
     assert_non_null(strstr(r.err, "export: credentials: profile tool (credential_process)"));
     assert_null(strstr(r.err, SK));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 int main(void)

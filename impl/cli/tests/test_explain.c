@@ -74,7 +74,7 @@ static void export_graph(fx *f, const char *extra)
                           attrs,   "--progress", "quiet",   NULL};
     bk_proc_result res;
     run(argv, 0, &res);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 static size_t count_of(const char *hay, const char *needle)
@@ -105,7 +105,7 @@ static void bucket_in_every_format(void **state)
     assert_non_null(strstr(t, "referenced blobs missing from the bucket: 0"));
     assert_non_null(strstr(t, "blobs referenced by no manifest: 0"));
     assert_non_null(strstr(t, "<1m")); /* ages */
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     const char *js[] = {BKCACHE, "explain", "--cache-from", f->attrs, "--format", "json", NULL};
     run(js, 0, &res);
@@ -129,7 +129,7 @@ static void bucket_in_every_format(void **state)
     assert_int_equal(json_array_size(json_object_get(root, "missing")), 0);
     assert_int_equal(json_array_size(json_object_get(root, "unreferenced")), 0);
     json_decref(root);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     const char *dot[] = {BKCACHE, "explain", "--cache-from", f->attrs, "--format", "dot", NULL};
     run(dot, 0, &res);
@@ -137,7 +137,7 @@ static void bucket_in_every_format(void **state)
     assert_int_equal(count_of(res.out, "subgraph cluster_m"), 1); /* b is a's twin */
     assert_non_null(strstr(res.out, "manifests/a</B> = manifests/b"));
     assert_non_null(strstr(res.out, "[label=\"in 1\\n/out/app\"]"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 static void missing_and_unreferenced_blobs(void **state)
@@ -167,7 +167,7 @@ static void missing_and_unreferenced_blobs(void **state)
     assert_non_null(strstr(t, "blobs referenced by no manifest: 1 (4 B)\n"));
     assert_non_null(strstr(t, "  sha256:ef875a1705a5         4 B  age 3d\n"));
     assert_non_null(strstr(t, "other objects under the prefixes: 1\n  blobs/notes.txt"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     const char *js[] = {BKCACHE, "explain", "--cache-from", f->attrs, "--format", "json", NULL};
     run(js, 0, &res);
@@ -181,13 +181,13 @@ static void missing_and_unreferenced_blobs(void **state)
     assert_string_equal(json_string_value(json_array_get(unref, 0)), stray_key + strlen("blobs/"));
     assert_int_equal(json_array_size(json_object_get(root, "otherObjects")), 1);
     json_decref(root);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     const char *dot[] = {BKCACHE, "explain", "--cache-from", f->attrs, "--format", "dot", NULL};
     run(dot, 0, &res);
     assert_int_equal(count_of(res.out, "<B>MISSING</B>"), 1);
     assert_non_null(strstr(res.out, "blobs referenced by no manifest"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 static void diff_live_caches_and_files(void **state)
@@ -206,14 +206,14 @@ static void diff_live_caches_and_files(void **state)
     run(d1, 1, &res);
     assert_non_null(strstr(res.out, "build: result only in B (2 layers)"));
     assert_non_null(strstr(res.out, "blobs only in B (2, 247 B):"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     /* the live max manifest equals the fixture's expected bytes */
     const char *d2[] = {
         BKCACHE, "explain", "--diff", b, (BK_FIXTURES_DIR "/graphs/multistage.max.expected"), NULL};
     run(d2, 0, &res);
     assert_non_null(strstr(res.out, "same records"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     /* a graph fixture on one side: what an export would write */
     const char *d3[] = {BKCACHE, "explain", "--diff", a, GRAPH, "--format", "json", NULL};
@@ -222,18 +222,18 @@ static void diff_live_caches_and_files(void **state)
     assert_non_null(root);
     assert_true(json_is_false(json_object_get(root, "differs")));
     json_decref(root);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     /* no manifest under that name: an empty cache, everything is only in B */
     const char *d4[] = {BKCACHE, "explain", "--diff", none, b, NULL};
     run(d4, 1, &res);
     assert_non_null(strstr(res.out, "no manifest"));
     assert_non_null(strstr(res.out, "records only in B (4):"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     const char *d5[] = {BKCACHE, "explain", "--diff", a, "--format", "dot", b, NULL};
     run(d5, 2, &res);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 static void graphviz_formats(void **state)
@@ -245,14 +245,14 @@ static void graphviz_formats(void **state)
     /* graphviz is a test dependency (tools/setup --test installs it) */
     const char *which[] = {"dot", "-V", NULL};
     run(which, 0, &res);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     const char *svg[] = {BKCACHE, "explain", "--cache-from", f->attrs, "--format", "svg", NULL};
     run(svg, 0, &res);
     assert_non_null(strstr(res.out, "<svg"));
     assert_non_null(strstr(res.out, "manifests/buildkit"));
     assert_non_null(strstr(res.out, "sha256:3cf08ee77e42"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 
     char dir[512], png[600];
     assert_int_equal(bk_tmpdir(dir, sizeof dir), 0);
@@ -260,7 +260,7 @@ static void graphviz_formats(void **state)
     const char *p[] = {BKCACHE, "explain", "--cache-from", f->attrs, "--format", "png", "-o",
                        png,     NULL};
     run(p, 0, &res);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     FILE *fp = fopen(png, "rb");
     assert_non_null(fp);
     unsigned char magic[8] = {0};
@@ -275,7 +275,7 @@ static void graphviz_formats(void **state)
     assert_string_equal(res.out, "");
     assert_non_null(strstr(res.err, "needs Graphviz's `dot` program"));
     assert_non_null(strstr(res.err, "apt-get install graphviz"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 static void every_graph_fixture_in_every_format(void **state)
@@ -311,8 +311,8 @@ static void every_graph_fixture_in_every_format(void **state)
                     assert_non_null(eb);
                     assert_memory_equal(a, b, (size_t)(eb - b));
                 }
-                bk_proc_result_free(&r1);
-                bk_proc_result_free(&r2);
+                bk_proc_result_clear(&r1);
+                bk_proc_result_clear(&r2);
             }
     /* the type=local fixtures too */
     static const char *const local[] = {"oci-index", "docker-list", "image-manifest"};
@@ -324,7 +324,7 @@ static void every_graph_fixture_in_every_format(void **state)
         run(argv, 0, &r);
         assert_non_null(strstr(r.out, "referenced blobs missing from the store: 0"));
         assert_non_null(strstr(r.out, "blobs referenced by no manifest: 0"));
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
     }
 }
 
@@ -334,21 +334,21 @@ static void usage_errors(void **state)
     bk_proc_result res;
     const char *none[] = {BKCACHE, "explain", NULL};
     run(none, 2, &res);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     const char *both[] = {BKCACHE, "explain", "--cache-from", f->attrs, GRAPH, NULL};
     run(both, 2, &res);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     const char *fmt[] = {BKCACHE, "explain", GRAPH, "--format", "pdf", NULL};
     run(fmt, 2, &res);
     assert_non_null(strstr(res.err, "--format must be"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     const char *missing[] = {BKCACHE, "explain", BK_FIXTURES_DIR "/no-such-file.json", NULL};
     run(missing, 2, &res);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     const char *help[] = {BKCACHE, "explain", "--help", NULL};
     run(help, 0, &res);
     assert_non_null(strstr(res.out, "--diff A B"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 int main(void)

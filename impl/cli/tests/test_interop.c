@@ -70,7 +70,7 @@ static json_t *journal(fixture *f)
     json_t *j = json_loads(r.out, 0, &jerr);
     if (j == NULL || !json_is_array(j))
         fail_msg("journal is not a JSON array: %s", jerr.text);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     return j;
 }
 
@@ -150,7 +150,7 @@ static json_t *aws_json(fixture *f, aws_env *e, const char *const args[])
     bk_proc_result r;
     run_ok(argv, e->env, &r);
     json_t *j = json_loads(r.out, JSON_DECODE_ANY, NULL);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     return j;
 }
 
@@ -288,8 +288,8 @@ static void awscli_round_trips(void **state)
     const char *fetch[] = {"curl", "-sS", "-f", "--max-time", "30", "-o", out_path, r.out, NULL};
     bk_proc_result r2;
     run_ok(fetch, NULL, &r2);
-    bk_proc_result_free(&r2);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r2);
+    bk_proc_result_clear(&r);
     fp = fopen(out_path, "rb");
     assert_non_null(fp);
     back = malloc(size + 1);
@@ -316,7 +316,7 @@ static void awscli_round_trips(void **state)
     assert_int_equal(bk_proc_run(put_bad, bad.env, NULL, 0, 120, &r), 0);
     assert_int_not_equal(r.exit_code, 0);
     assert_non_null(strstr(r.err, "SignatureDoesNotMatch"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     jr = journal(f);
     size_t i;
     json_t *ent;
@@ -383,17 +383,17 @@ static void s3cmd_round_trips(void **state)
 
     bk_proc_result r;
     s3cmd_run(f, cfg, (const char *[]){"put", src, "s3://" BUCKET "/s3cmd/big.bin", NULL}, 1, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     s3cmd_run(f, cfg, (const char *[]){"put", cfg, "s3://" BUCKET "/s3cmd/small cfg", NULL}, 1, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     s3cmd_run(f, cfg, (const char *[]){"ls", "s3://" BUCKET "/s3cmd/", NULL}, 1, &r);
     assert_non_null(strstr(r.out, "s3://" BUCKET "/s3cmd/big.bin"));
     assert_non_null(strstr(r.out, "s3://" BUCKET "/s3cmd/small cfg"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     s3cmd_run(f, cfg,
               (const char *[]){"get", "--force", ("s3://" BUCKET "/s3cmd/big.bin"), dst, NULL}, 1,
               &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     FILE *fp = fopen(dst, "rb");
     assert_non_null(fp);
     unsigned char *back = malloc(size + 1);
@@ -403,7 +403,7 @@ static void s3cmd_round_trips(void **state)
     free(back);
     free(body);
     s3cmd_run(f, cfg, (const char *[]){"del", "s3://" BUCKET "/s3cmd/small cfg", NULL}, 1, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     json_t *jr = journal(f);
     assert_true(count_ops(jr, "UploadPart", NULL, 1) >= 3);
@@ -414,7 +414,7 @@ static void s3cmd_round_trips(void **state)
     s3cmd_run(f, bad_cfg, (const char *[]){"put", src, "s3://" BUCKET "/s3cmd/denied", NULL}, 0,
               &r);
     assert_int_not_equal(r.exit_code, 0);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 /* ---- boto3 and the JavaScript SDK: scripts in tools/interop ---- */
@@ -440,7 +440,7 @@ static void run_script(fixture *f, const char *const argv[], const char *secret,
         (!expect_ok && strstr(r.out, "ok wrong secret refused") == NULL))
         fail_msg("%s %s exited %d\nstdout: %s\nstderr: %s", argv[0], argv[1], r.exit_code, r.out,
                  r.err);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void boto3_round_trips(void **state)

@@ -85,29 +85,29 @@ static void fmt_golden_cases(void **state)
         assert_int_equal(res.exit_code, 0);
         if (strcmp(res.out, exp) != 0)
             fail_msg("%s:\n got %s\nwant %s", names[i], res.out, exp);
-        bk_proc_result_free(&res);
+        bk_proc_result_clear(&res);
         /* stdin, implicit and explicit "-" */
         const char *by_stdin[] = {BKCACHE, "fmt", NULL};
         const char *by_dash[] = {BKCACHE, "fmt", "-", NULL};
         run(by_stdin, in, in_len, &res);
         assert_int_equal(res.exit_code, 0);
         assert_string_equal(res.out, exp);
-        bk_proc_result_free(&res);
+        bk_proc_result_clear(&res);
         run(by_dash, in, in_len, &res);
         assert_string_equal(res.out, exp);
-        bk_proc_result_free(&res);
+        bk_proc_result_clear(&res);
         /* --check: the expected bytes are canonical; the input is not unless equal */
         const char *check[] = {BKCACHE, "fmt", "--check", "-", NULL};
         run(check, exp, exp_len, &res);
         assert_int_equal(res.exit_code, 0);
         assert_string_equal(res.out, "");
-        bk_proc_result_free(&res);
+        bk_proc_result_clear(&res);
         run(check, in, in_len, &res);
         bool canonical = in_len == exp_len && memcmp(in, exp, in_len) == 0;
         assert_int_equal(res.exit_code, canonical ? 0 : 1);
         if (!canonical)
             assert_non_null(strstr(res.err, "not in canonical form"));
-        bk_proc_result_free(&res);
+        bk_proc_result_clear(&res);
         free(in);
         free(exp);
         free(names[i]);
@@ -132,12 +132,12 @@ static void fmt_pretty_is_indented_and_equivalent(void **state)
     char *exp = slurp(BK_FIXTURES_DIR "/config/golden/04-s3-manifest-pretty.expected", &exp_len);
     assert_string_equal(back.out, exp);
     free(exp);
-    bk_proc_result_free(&res);
-    bk_proc_result_free(&back);
+    bk_proc_result_clear(&res);
+    bk_proc_result_clear(&back);
     const char *both[] = {BKCACHE, "fmt", "--pretty", "--check", path, NULL};
     run(both, NULL, 0, &res);
     assert_int_equal(res.exit_code, 2);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 static void normalize_fixtures(void **state)
@@ -159,7 +159,7 @@ static void normalize_fixtures(void **state)
         assert_int_equal(res.exit_code, 0);
         if (strcmp(res.out, exp) != 0)
             fail_msg("%s:\n got %s\nwant %s", cases[i], res.out, exp);
-        bk_proc_result_free(&res);
+        bk_proc_result_clear(&res);
         free(exp);
     }
     /* --local accepts a config whose layers carry no annotations */
@@ -170,11 +170,11 @@ static void normalize_fixtures(void **state)
     run(s3, NULL, 0, &res);
     assert_int_equal(res.exit_code, 2);
     assert_non_null(strstr(res.err, "layers[0]: cache layer with missing annotations"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     run(local, NULL, 0, &res);
     assert_int_equal(res.exit_code, 0);
     assert_string_equal(res.out, "{}"); /* no records: nothing to export */
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 static void rejects_exit_2_with_one_line(void **state)
@@ -202,7 +202,7 @@ static void rejects_exit_2_with_one_line(void **state)
         snprintf(line, sizeof line, "bkcache normalize: %s: %s\n", in_path, want);
         if (strcmp(res.err, line) != 0)
             fail_msg("%s:\n got %s\nwant %s", names[i], res.err, line);
-        bk_proc_result_free(&res);
+        bk_proc_result_clear(&res);
         free(want);
         free(names[i]);
     }
@@ -215,15 +215,15 @@ static void rejects_exit_2_with_one_line(void **state)
     assert_int_equal(res.exit_code, 2);
     assert_non_null(strstr(res.err, "layers[0].parent: cannot unmarshal string into an integer"));
     assert_ptr_equal(strchr(res.err, '\n'), res.err + strlen(res.err) - 1);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     const char *missing[] = {BKCACHE, "fmt", "/nonexistent/manifest.json", NULL};
     run(missing, NULL, 0, &res);
     assert_int_equal(res.exit_code, 2);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     const char *badopt[] = {BKCACHE, "normalize", "--bogus", NULL};
     run(badopt, NULL, 0, &res);
     assert_int_equal(res.exit_code, 2);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 int main(void)

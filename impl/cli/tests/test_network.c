@@ -66,7 +66,7 @@ static void expect_gave_up(const char *what, const char *const argv[])
         fail_msg("%s exited %d, want 1:\n%s", what, r.exit_code, r.err);
     if (strstr(r.err, "imeout") == NULL && strstr(r.err, "timed out") == NULL)
         fail_msg("%s: the message does not say a limit was hit:\n%s", what, r.err);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void timeout_bounds_a_server_that_never_answers(void **state)

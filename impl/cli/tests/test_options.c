@@ -66,7 +66,7 @@ static void every_command_answers_help(void **state)
         if (strncmp(r.out, "usage: bkcache ", 15) != 0)
             fail_msg("%s --help: %s", cmds[i], r.out);
         assert_string_equal(r.err, "");
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
     }
     for (size_t i = 0; i < sizeof net / sizeof net[0]; i++) {
         const char *argv[] = {BKCACHE, net[i], "--help", NULL};
@@ -77,7 +77,7 @@ static void every_command_answers_help(void **state)
         for (size_t k = 0; k < 4; k++)
             if (strstr(r.out, flags[k]) == NULL)
                 fail_msg("%s --help does not document %s:\n%s", net[i], flags[k], r.out);
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
     }
 }
 
@@ -95,14 +95,14 @@ static void usage_errors_are_one_line(void **state)
         snprintf(want, sizeof want, "bkcache %s: unknown option '--bogus'", cmds[i]);
         if (strstr(r.err, want) == NULL)
             fail_msg("%s --bogus: %s", cmds[i], r.err);
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
     }
     const char *no_value[] = {BKCACHE, "export", "--graph", NULL};
     bk_proc_result r;
     run(no_value, 2, &r);
     assert_one_line(r.err);
     assert_non_null(strstr(r.err, "bkcache export: option --graph needs a value"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     static const char *const bad[][2] = {
         {"--timeout", "0"},           {"--timeout", "soon"},  {"--connect-timeout", "-1"},
@@ -118,7 +118,7 @@ static void usage_errors_are_one_line(void **state)
         if (strstr(r.err, bad[i][0]) == NULL)
             fail_msg("%s %s: the message does not name the option: %s", bad[i][0], bad[i][1],
                      r.err);
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
     }
 }
 
@@ -136,14 +136,14 @@ static void messages_escape_raw_bytes(void **state)
     run(bucket, 2, &r);
     assert_printable("a bad bucket name", r.err);
     assert_non_null(strstr(r.err, "\\x1b[31mred\\xff"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* A path in an error. */
     const char *path[] = {BKCACHE, "fmt", "/nonexistent/\x1b]0;title\x07.json", NULL};
     run(path, 2, &r);
     assert_printable("a missing file", r.err);
     assert_non_null(strstr(r.err, "\\x1b]0;title\\x07.json"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* A warning (an unknown attribute) and a status line (the manifest key
      * of an empty cache, from name=). */
@@ -153,7 +153,7 @@ static void messages_escape_raw_bytes(void **state)
     assert_printable("warnings and the empty-cache line", r.err);
     assert_non_null(strstr(r.err, "warning: unknown attribute \"\\x1b[2jwipe\""));
     assert_non_null(strstr(r.err, "manifests/\\x1b[1mbold: empty cache"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* Progress lines (the manifest written, from name=). */
     snprintf(attrs, sizeof attrs, "%s,name=\x1b[1mbold", good);
@@ -162,7 +162,7 @@ static void messages_escape_raw_bytes(void **state)
     run(exp, 0, &r);
     assert_printable("export's progress", r.err);
     assert_non_null(strstr(r.err, "manifest manifests/\\x1b[1mbold"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* Explain's text echoes what a manifest holds (a selector here). */
     char dir[256], manifest[400];
@@ -182,7 +182,7 @@ static void messages_escape_raw_bytes(void **state)
     static const char rlo[] = {(char)0xe2, (char)0x80, (char)0xae, 0};
     assert_null(strstr(r.out, rlo));
     assert_non_null(strstr(r.out, "selector \"\\x1b[31mEVIL\\u202e\""));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     bk_rmtree(dir);
 
     /* Valid UTF-8 is text, not an escape. */
@@ -190,7 +190,7 @@ static void messages_escape_raw_bytes(void **state)
     const char *utf8[] = {BKCACHE, "import", "--cache-from", attrs, "--progress", "quiet", NULL};
     run(utf8, 0, &r);
     assert_non_null(strstr(r.err, "manifests/caf\xc3\xa9: empty cache"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     ms3_server_stop(mock);
 }
 
@@ -218,13 +218,13 @@ static void strict_errors_do_not_say_ignored(void **state)
             strstr(r.err, "using ") != NULL)
             fail_msg("--strict with %s reports a fallback it did not take: %s", attrs[i], r.err);
         assert_non_null(strstr(r.err, "strict"));
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
         /* Without --strict the same value is a warning naming the fallback. */
         const char *lax[] = {BKCACHE,      "export", "--graph", "/nonexistent.json",
                              "--cache-to", attrs[i], NULL};
         run(lax, 2, &r);
         assert_non_null(strstr(r.err, "warning: "));
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
     }
 }
 

@@ -96,7 +96,7 @@ static void copy_tree(const char *from, const char *to)
     bk_proc_result r;
     assert_int_equal(bk_proc_run(argv, NULL, NULL, 0, 30, &r), 0);
     assert_int_equal(r.exit_code, 0);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 /* A fresh copy of the type=local fixture at tmp/name; fills path. */
@@ -147,7 +147,7 @@ static void push_refuses_fifos_instead_of_hanging(void **state)
         push(f, dir, i == 3 ? 1 : 2, &r);
         expect_err(&r, "not a regular file");
         expect_err(&r, "FIFO");
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
     }
 }
 
@@ -156,7 +156,7 @@ static void destination_fifos_are_refused(void **state)
     fx *f = *state;
     bk_proc_result r;
     push(f, LOCAL, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* A FIFO named like a blob the import fetches: what is there is checked
      * without waiting on it and, not being that blob, replaced by the
@@ -166,10 +166,10 @@ static void destination_fifos_are_refused(void **state)
     const char *prep[] = {BKCACHE, "import",     "--cache-from", f->attrs, "--dest",
                           dest,    "--progress", "quiet",        NULL};
     run(prep, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     make_fifo(dest, "blobs/sha256/" LAYER_HEX);
     run(prep, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     char blob[600];
     snprintf(blob, sizeof blob, "%s/blobs/sha256/" LAYER_HEX, dest);
     struct stat st;
@@ -182,12 +182,12 @@ static void destination_fifos_are_refused(void **state)
     const char *pull[] = {BKCACHE, "pull",       "--cache-from", f->attrs,
                           pulled,  "--progress", "quiet",        NULL};
     run(pull, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     make_fifo(pulled, "index.json");
     run(pull, 1, &r);
     expect_err(&r, "index.json");
     expect_err(&r, "not a regular file");
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void named_inputs_must_be_regular_files(void **state)
@@ -212,20 +212,20 @@ static void named_inputs_must_be_regular_files(void **state)
         bk_proc_result r;
         run(cases[i], 2, &r);
         expect_err(&r, "not a regular file");
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
     }
     /* A directory where a file is read is named as such. */
     const char *dir[] = {BKCACHE, "fmt", f->tmp, NULL};
     bk_proc_result r;
     run(dir, 2, &r);
     expect_err(&r, "not a regular file (a directory)");
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     /* A stream still reads through "-". */
     static const char empty_cfg[] = "{\"layers\":[],\"records\":[]}";
     const char *stdin_fmt[] = {BKCACHE, "fmt", "-", NULL};
     assert_int_equal(bk_proc_run(stdin_fmt, NULL, empty_cfg, strlen(empty_cfg), DEADLINE_S, &r), 0);
     assert_int_equal(r.exit_code, 0);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 /* BuildKit reads a type=local cache through containerd's local content
@@ -244,7 +244,7 @@ static void push_follows_links_like_buildkit(void **state)
     }
     bk_proc_result r;
     push(f, dir, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* blobs/sha256 itself linked elsewhere. */
     char dir2[400], moved[400];
@@ -252,7 +252,7 @@ static void push_follows_links_like_buildkit(void **state)
     snprintf(moved, sizeof moved, "%s/outside-blobs", f->tmp);
     make_link_out(dir2, "blobs/sha256", moved);
     push(f, dir2, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void destination_links_are_refused_by_name(void **state)
@@ -260,7 +260,7 @@ static void destination_links_are_refused_by_name(void **state)
     fx *f = *state;
     bk_proc_result r;
     push(f, LOCAL, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     char dest[400], elsewhere[400], blobs[500];
     snprintf(dest, sizeof dest, "%s/linked-dest", f->tmp);
     snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", f->tmp);
@@ -276,12 +276,12 @@ static void destination_links_are_refused_by_name(void **state)
     expect_err(&r, "blobs/sha256");
     expect_err(&r, "symbolic link");
     assert_null(strstr(r.err, "Not a directory"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     const char *pull[] = {BKCACHE, "pull",       "--cache-from", f->attrs,
                           dest,    "--progress", "quiet",        NULL};
     run(pull, 2, &r);
     expect_err(&r, "symbolic link");
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static int is_dir(const char *path)
@@ -295,13 +295,13 @@ static void destinations_are_created_with_parents(void **state)
     fx *f = *state;
     bk_proc_result r;
     push(f, LOCAL, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     char dest[400], check[500];
     snprintf(dest, sizeof dest, "%s/a/b/c", f->tmp);
     const char *imp[] = {BKCACHE, "import",     "--cache-from", f->attrs, "--dest",
                          dest,    "--progress", "quiet",        NULL};
     run(imp, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     snprintf(check, sizeof check, "%s/blobs/sha256/" LAYER_HEX, dest);
     assert_int_equal(access(check, R_OK), 0);
 
@@ -309,7 +309,7 @@ static void destinations_are_created_with_parents(void **state)
     const char *pull[] = {BKCACHE, "pull",       "--cache-from", f->attrs,
                           dest,    "--progress", "quiet",        NULL};
     run(pull, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     snprintf(check, sizeof check, "%s/index.json", dest);
     assert_int_equal(access(check, R_OK), 0);
 }
@@ -326,7 +326,7 @@ static void invalid_attributes_create_nothing(void **state)
         bk_proc_result r;
         run(pull ? pl : imp, 2, &r);
         expect_err(&r, "bucket");
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
         if (is_dir(dest))
             fail_msg("%s was created by a run that failed on its attributes", dest);
     }

@@ -84,7 +84,7 @@ static char *fetch(fx *f, const char *key, size_t *len)
     assert_int_equal(bk_proc_run(argv, NULL, NULL, 0, 30, &r), 0);
     if (r.exit_code != 0)
         fail_msg("curl %s: %s", key, r.err);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     return bk_test_read_file(out, len);
 }
 
@@ -107,7 +107,7 @@ static void export_graph(fx *f, const char *graph, const char *mode, const char 
     bk_proc_result r;
     run_cli(argv, 0, &r);
     assert_non_null(strstr(r.err, "manifest(s)"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 /* Issue 17: without use_path_style the SDK's rules choose the style: path
@@ -134,27 +134,27 @@ static void addressing_follows_the_sdk_rules(void **state)
     assert_non_null(strstr(r.err, "export: addressing: path style (endpoint host 127.0.0.1 is "
                                   "an IP address)"));
     assert_non_null(strstr(r.err, "1 manifest(s)"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *name[] = {BKCACHE,     "import",     "--cache-from", by_name,
                           "--verbose", "--progress", "quiet",        NULL};
     run_cli(name, 0, &r);
     assert_non_null(strstr(r.err, "import: addressing: virtual host " BUCKET
                                   ".localhost (bucket " BUCKET " is a valid DNS label)"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *dry[] = {BKCACHE, "export",    "--graph",    graph,   "--cache-to",
                          by_name, "--dry-run", "--progress", "quiet", NULL};
     run_cli(dry, 0, &r);
     assert_non_null(strstr(r.err, "export: addressing: virtual host"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* Without -v or --dry-run nothing is said. */
     const char *quiet[] = {BKCACHE, "export",     "--graph", graph, "--cache-to",
                            by_ip,   "--progress", "quiet",   NULL};
     run_cli(quiet, 0, &r);
     assert_null(strstr(r.err, "addressing"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void manifests_equal_the_graph_goldens(void **state)
@@ -188,7 +188,7 @@ static void manifests_equal_the_graph_goldens(void **state)
             bk_proc_result r;
             run_cli(imp, 0, &r);
             assert_non_null(strstr(r.err, "0 missing"));
-            bk_proc_result_free(&r);
+            bk_proc_result_clear(&r);
         }
     }
 }
@@ -206,7 +206,7 @@ static void import_json_and_dest(void **state)
     run_cli(argv, 0, &r);
     assert_non_null(strstr(r.out, "{\"records\":["));
     assert_non_null(strstr(r.err, "0 missing"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     /* The usable config written beside the blobs is the golden (nothing was missing). */
     char path[400], golden[512];
     snprintf(path, sizeof path, "%s/cache-config.json", dest);
@@ -225,7 +225,7 @@ static void import_json_and_dest(void **state)
     run_cli(empty, 0, &r);
     assert_non_null(strstr(r.err, "empty cache"));
     assert_non_null(strstr(r.out, "{\"records\":[]}"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void push_then_pull_a_local_cache(void **state)
@@ -240,13 +240,13 @@ static void push_then_pull_a_local_cache(void **state)
         const char *push[] = {BKCACHE, "push", src, "--cache-to", a, "--progress", "quiet", NULL};
         bk_proc_result r;
         run_cli(push, 0, &r);
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
 
         snprintf(out, sizeof out, "%s/pulled-%s", f->tmp, shapes[i]);
         const char *pull[] = {BKCACHE,   "pull",    "--cache-from", a,       out,
                               "--shape", shapes[i], "--progress",   "quiet", NULL};
         run_cli(pull, 0, &r);
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
         /* What came back pushes to the same manifest bytes. */
         char again[1024], extra2[64];
         snprintf(extra2, sizeof extra2, "name=again-%s", shapes[i]);
@@ -254,7 +254,7 @@ static void push_then_pull_a_local_cache(void **state)
         const char *repush[] = {BKCACHE, "push",       out,     "--cache-to",
                                 again,   "--progress", "quiet", NULL};
         run_cli(repush, 0, &r);
-        bk_proc_result_free(&r);
+        bk_proc_result_clear(&r);
         char k1[96], k2[96];
         snprintf(k1, sizeof k1, "manifests/local-%s", shapes[i]);
         snprintf(k2, sizeof k2, "manifests/again-%s", shapes[i]);
@@ -279,7 +279,7 @@ static void push_then_pull_a_local_cache(void **state)
     const char *pull[] = {BKCACHE, "pull", "--cache-from", a, out, "--progress", "quiet", NULL};
     bk_proc_result r;
     run_cli(pull, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     snprintf(index, sizeof index, "%s/index.json", out);
     FILE *fp = fopen(index, "r");
     assert_non_null(fp);
@@ -318,19 +318,19 @@ static void retry_settings_from_the_environment(void **state)
     assert_int_equal(bk_proc_run(argv, profile, NULL, 0, 60, &r), 0);
     assert_int_equal(r.exit_code, 1);
     assert_non_null(strstr(r.err, "giving up after 2 attempts"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *variable[] = {conf_env, "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=", NULL};
     assert_int_equal(bk_proc_run(argv, variable, NULL, 0, 60, &r), 0);
     assert_int_equal(r.exit_code, 1);
     assert_null(strstr(r.err, "giving up after"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *invalid[] = {conf_env, "AWS_MAX_ATTEMPTS=", "AWS_RETRY_MODE=fast", NULL};
     assert_int_equal(bk_proc_run(argv, invalid, NULL, 0, 60, &r), 0);
     assert_int_equal(r.exit_code, 2);
     assert_non_null(strstr(r.err, "invalid AWS_RETRY_MODE value, unknown RetryMode, fast"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void usage_and_attribute_errors(void **state)
@@ -343,7 +343,7 @@ static void usage_and_attribute_errors(void **state)
     assert_int_equal(bk_proc_run(no_bucket, env, NULL, 0, 30, &r), 0);
     assert_int_equal(r.exit_code, 2);
     assert_non_null(strstr(r.err, "bucket ($AWS_BUCKET) not set for s3 cache"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *bad_par[] = {BKCACHE,      "export",
                              "--graph",    "x.json",
@@ -351,7 +351,7 @@ static void usage_and_attribute_errors(void **state)
                              NULL};
     run_cli(bad_par, 2, &r);
     assert_non_null(strstr(r.err, "upload_parallelism must be a positive integer"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     char a[1024];
     attrs(f, a, sizeof a, "touch_refresh=1d");
@@ -365,10 +365,10 @@ static void usage_and_attribute_errors(void **state)
     /* The plan on stdout: a line per blob, then the manifest. */
     assert_non_null(strstr(r.out, "plan: "));
     assert_non_null(strstr(r.out, "manifest  manifests/buildkit"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     const char *strict[] = {BKCACHE, "export", "--graph", graph, "--cache-to", a, "--strict", NULL};
     run_cli(strict, 2, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void credentials_from_the_environment_and_virtual_host_style(void **state)
@@ -399,7 +399,7 @@ static void credentials_from_the_environment_and_virtual_host_style(void **state
     assert_int_equal(bk_proc_run(argv, good_env, NULL, 0, 60, &r), 0);
     if (r.exit_code != 0)
         fail_msg("export with env credentials: %s", r.err);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     size_t len;
     char *m = fetch(f, "manifests/from-env", &len);
     assert_non_null(m);
@@ -418,7 +418,7 @@ static void credentials_from_the_environment_and_virtual_host_style(void **state
     assert_non_null(strstr(r.err, "HeadObject"));
     assert_non_null(strstr(r.err, "HTTP 403"));
     assert_null(strstr(r.err, "wrong-secret"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *no_env[] = {"AWS_ACCESS_KEY_ID=",
                             "AWS_SECRET_ACCESS_KEY=",
@@ -430,7 +430,7 @@ static void credentials_from_the_environment_and_virtual_host_style(void **state
     assert_int_equal(bk_proc_run(argv, no_env, NULL, 0, 60, &r), 0);
     assert_int_equal(r.exit_code, 1);
     assert_non_null(strstr(r.err, "AWS_ACCESS_KEY_ID"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 static void demo_runs_end_to_end(void **state)
@@ -442,7 +442,7 @@ static void demo_runs_end_to_end(void **state)
     assert_non_null(strstr(r.out, "the imported graph equals the exported one"));
     assert_non_null(strstr(r.out, "0 uploaded (0 re-uploaded), 0 touched"));
     assert_non_null(strstr(r.out, "manifests/"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 int main(void)

@@ -84,18 +84,18 @@ static void export_import_round_trip(void **state)
                          a,       "--progress", "quiet",   NULL};
     bk_proc_result r;
     run_ok(exp, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     /* Twice: the second run finds every blob and uploads none. */
     run_ok(exp, &r);
     assert_non_null(strstr(r.err, "0 uploaded"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     snprintf(dest, sizeof dest, "%s/dest", f->tmp);
     const char *imp[] = {BKCACHE,      "import", "--cache-from",    a,       "--dest", dest,
                          "--progress", "quiet",  "--missing-blobs", "error", NULL};
     run_ok(imp, &r);
     assert_non_null(strstr(r.err, "0 missing"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     char got_path[400], golden[512];
     snprintf(got_path, sizeof got_path, "%s/cache-config.json", dest);
     snprintf(golden, sizeof golden, "%s/graphs/diamond.max.expected", BK_FIXTURES_DIR);
@@ -114,7 +114,7 @@ static void export_import_round_trip(void **state)
     const char *stats[] = {"curl", "-sS", "--max-time", "10", url, NULL};
     run_ok(stats, &r);
     assert_non_null(strstr(r.out, "\"refused\":0"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* A wrong secret is refused by the judge: the export fails. */
     char bad[1024];
@@ -126,7 +126,7 @@ static void export_import_round_trip(void **state)
                              bad,     "--progress", "quiet",   NULL};
     assert_int_equal(bk_proc_run(exp_bad, NULL, NULL, 0, 120, &r), 0);
     assert_int_equal(r.exit_code, 1);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 int main(void)

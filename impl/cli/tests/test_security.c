@@ -146,47 +146,47 @@ static void secrets_never_printed_or_journaled(void **state)
                          attrs,   "--progress", "plain",   NULL};
     run_checked("export", exp, NULL, 0, &r);
     assert_true(strlen(r.out) + strlen(r.err) > 0); /* it did print something */
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *dry[] = {BKCACHE, "export",    "--graph",    LINEAR,  "--cache-to",
                          attrs,   "--dry-run", "--progress", "plain", NULL};
     run_checked("export --dry-run", dry, NULL, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *imp[] = {BKCACHE, "import", "--cache-from", attrs,   "--dest",
                          dest,    "--json", "--progress",   "plain", NULL};
     run_checked("import --json", imp, NULL, 0, &r);
     assert_true(strlen(r.out) > 2);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* The same credentials from the environment. */
     const char *imp_env[] = {BKCACHE,  "import",     "--cache-from", attrs_env,
                              "--json", "--progress", "plain",        NULL};
     run_checked("import (credentials from the environment)", imp_env, env_creds, 0, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* Failures: messages name what went wrong, never the secret. */
     const char *strict[] = {BKCACHE,      "export",  "--graph",  LINEAR,
                             "--cache-to", attrs_bad, "--strict", NULL};
     run_checked("export --strict with bad attributes", strict, NULL, 2, &r);
     assert_true(strlen(r.err) > 0);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *lax[] = {BKCACHE,      "export",  "--graph",   LINEAR,
                          "--cache-to", attrs_bad, "--dry-run", NULL};
     run_checked("export with warnings", lax, NULL, -1, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *wrong[] = {BKCACHE, "import", "--cache-from", attrs_wrong, "--progress",
                            "plain", NULL};
     run_checked("import with a wrong secret", wrong, NULL, 1, &r);
     assert_true(strlen(r.err) > 0);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *wrong_exp[] = {BKCACHE,     "export",     "--graph", LINEAR, "--cache-to",
                                attrs_wrong, "--progress", "plain",   NULL};
     run_checked("export with a wrong secret", wrong_exp, NULL, 1, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* The journal, as a file and over HTTP; it did record the signed requests. */
     char *journal = bk_test_read_file(f.journal, NULL);
@@ -230,7 +230,7 @@ static void demo_never_prints_its_secret(void **state)
     }
     assert_null(strstr(r.out, "secret_access_key="));
     assert_null(strstr(r.err, "secret_access_key="));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 /* ------------------------------------------------------------ TLS */
@@ -257,7 +257,7 @@ static void tls_start(tls_fx *t)
     assert_int_equal(bk_proc_run(gen, NULL, NULL, 0, 60, &r), 0);
     if (r.exit_code != 0)
         fail_msg("openssl req: %s", r.err);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
     /* -www answers every request with a status page over TLS. */
     const char *srv[] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert",
                          t->cert,   "-key",     t->key,    "-www",        NULL};
@@ -364,7 +364,7 @@ static void tls_verified_by_default(void **state)
     assert_non_null(strstr(r.err, "--ca-bundle"));
     assert_non_null(strstr(r.err, "--insecure"));
     assert_non_null(strstr(r.err, "AWS_CA_BUNDLE"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 /* The CLI's --ca-bundle and --insecure reach the client: the request then
@@ -384,20 +384,20 @@ static void tls_options_of_the_cli(void **state)
     run_checked("import --ca-bundle", trusted, NULL, 1, &r);
     assert_null(strstr(r.err, "TLS"));
     assert_null(strstr(r.err, "warning"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *insecure[] = {BKCACHE, "explain", "--cache-from", attrs, "--insecure", NULL};
     run_checked("explain --insecure", insecure, NULL, 1, &r);
     assert_null(strstr(r.err, "TLS verification failed"));
     assert_non_null(strstr(r.err, "warning: --insecure"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     /* The warning comes first, even when the run fails before any request. */
     const char *bad[] = {BKCACHE,      "import", "--cache-from", "type=s3,bucket=a/b,region=r",
                          "--insecure", NULL};
     run_checked("import --insecure with a bad bucket", bad, NULL, 2, &r);
     assert_non_null(strstr(r.err, "warning: --insecure"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     char missing[600];
     snprintf(missing, sizeof missing, "%s/no-such-ca.pem", t.tmp);
@@ -405,12 +405,12 @@ static void tls_options_of_the_cli(void **state)
     run_checked("import --ca-bundle with a missing file", nofile, NULL, 2, &r);
     assert_non_null(strstr(r.err, "--ca-bundle"));
     assert_non_null(strstr(r.err, "no-such-ca.pem"));
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 
     const char *both[] = {BKCACHE,       "import", "--cache-from", attrs,
                           "--ca-bundle", t.cert,   "--insecure",   NULL};
     run_checked("import --ca-bundle --insecure", both, NULL, 2, &r);
-    bk_proc_result_free(&r);
+    bk_proc_result_clear(&r);
 }
 
 int main(void)

@@ -94,7 +94,7 @@ static void sign_and_compare(const char *dir, const char *name)
     }
     assert_null(strstr(res.out, "added-headers")); /* the .req carries X-Amz-Date */
     assert_null(strstr(res.out, SUITE_SK));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     free(req);
 }
 
@@ -155,7 +155,7 @@ static void sign_with_date_option_adds_header(void **state)
     free(added);
     free(sig);
     free(authz);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     free(req);
 }
 
@@ -199,7 +199,7 @@ static void sign_s3_colon_key(void **state)
         free(got);
     }
     assert_null(strstr(res.out, DOC_SK));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     bk_buf_clear(&text);
     json_decref(root);
 }
@@ -220,7 +220,7 @@ static void presign_matches_s3_doc_example(void **state)
     char want[1024];
     fmt_into(want, sizeof want, "%s\n", json_string_value(json_object_get(root, "presigned_url")));
     expect_same("presigned URL", res.out, want);
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
     json_decref(root);
 }
 
@@ -237,7 +237,7 @@ static void expect_bad_input(const char *const *args, const char *stdin_text, co
     if (needle != NULL && strstr(res.err, needle) == NULL)
         fail_msg("stderr '%s' lacks '%s'", res.err, needle);
     assert_null(strstr(res.err, "SECRETKEY"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 static void bad_input_exits_2(void **state)
@@ -281,7 +281,7 @@ static void help_documents_the_sections(void **state)
     assert_non_null(strstr(res.out, "--- string-to-sign"));
     assert_non_null(strstr(res.out, "--- authorization"));
     assert_non_null(strstr(res.out, "--https"));
-    bk_proc_result_free(&res);
+    bk_proc_result_clear(&res);
 }
 
 int main(void)

@@ -131,7 +131,7 @@ int bk_test_rmtree(const char *path)
     return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
 
-void bk_test_cache_free(bk_test_cache *c)
+void bk_test_cache_clear(bk_test_cache *c)
 {
     if (c->dir[0] != '\0' && bk_test_rmtree(c->dir) != 0)
         fprintf(stderr, "could not remove %s\n", c->dir);

@@ -20,7 +20,7 @@ typedef struct bk_test_cache {
 /* n blobs of sizes drawn from [min_size, max_size] with a seeded generator. */
 int bk_test_cache_make(bk_test_cache *c, size_t n, uint64_t min_size, uint64_t max_size,
                        uint32_t seed);
-void bk_test_cache_free(bk_test_cache *c); /* removes the directory too */
+void bk_test_cache_clear(bk_test_cache *c); /* removes the directory too */
 
 /* Removes path and everything under it, without a shell: 0, or -1 when
  * something could not be removed. */

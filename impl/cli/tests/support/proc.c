@@ -191,7 +191,7 @@ int bk_proc_run(const char *const argv[], const char *const env[], const char *s
     return 0;
 }
 
-void bk_proc_result_free(bk_proc_result *res)
+void bk_proc_result_clear(bk_proc_result *res)
 {
     free(res->out);
     free(res->err);

@@ -18,7 +18,7 @@ typedef struct bk_proc_result {
  * unsets NAME), feeding stdin_data, killing it after timeout_s seconds. */
 int bk_proc_run(const char *const argv[], const char *const env[], const char *stdin_data,
                 size_t stdin_len, int timeout_s, bk_proc_result *res);
-void bk_proc_result_free(bk_proc_result *res);
+void bk_proc_result_clear(bk_proc_result *res);
 
 typedef struct bk_proc_child {
     pid_t pid;
