@@ -366,6 +366,18 @@ static int link_cmp(const void *a, const void *b)
     return cmp_str(la->selector, lb->selector);
 }
 
+/* order: the indexes 0..n-1 sorted by cmp (stable); new_index: where each
+ * index went (the inverse permutation). */
+static void sorted_order(size_t *order, size_t *tmp, size_t *new_index, size_t n,
+                         const bk_cache_config *cfg, idx_cmp cmp)
+{
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    merge_sort(order, tmp, n, cfg, cmp);
+    for (size_t i = 0; i < n; i++)
+        new_index[order[i]] = i;
+}
+
 static bk_code sort_config(bk_cache_config *cfg, bk_err *err)
 {
     size_t nl = cfg->n_layers, nr = cfg->n_records;
@@ -380,21 +392,13 @@ static bk_code sort_config(bk_cache_config *cfg, bk_err *err)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory sorting the cache config");
         goto out;
     }
-    for (size_t i = 0; i < nl; i++)
-        order[i] = i;
-    merge_sort(order, tmp, nl, cfg, layer_cmp);
-    for (size_t i = 0; i < nl; i++)
-        new_layer[order[i]] = i;
+    sorted_order(order, tmp, new_layer, nl, cfg, layer_cmp);
     for (size_t i = 0; i < nl; i++) {
         layers[i] = cfg->layers[order[i]];
         if (layers[i].parent != -1)
             layers[i].parent = (int64_t)new_layer[layers[i].parent];
     }
-    for (size_t i = 0; i < nr; i++)
-        order[i] = i;
-    merge_sort(order, tmp, nr, cfg, record_cmp);
-    for (size_t i = 0; i < nr; i++)
-        new_record[order[i]] = i;
+    sorted_order(order, tmp, new_record, nr, cfg, record_cmp);
     for (size_t i = 0; i < nr; i++) {
         bk_cache_record *r = &records[i];
         *r = cfg->records[order[i]];
