@@ -218,6 +218,29 @@ static void count_fired(pipeline_fx *fx, const fault_set *fs, soak_totals *t)
         t->fired[fs->rules[i].kind] += ms3_server_fault_fired(fx->mock, fs->rules[i].id);
 }
 
+/* A delayed request is journaled when it answers, FAULT_DELAY_MS after it
+ * came, also when its client gave up on it long before: waits (bounded) until
+ * every delay the run fired is in the journal, or the next seed would find
+ * the answer after its reset, on a key of another cache. */
+static void settle_delays(pipeline_fx *fx, uint64_t fired, unsigned seed)
+{
+    size_t seen = 0;
+    for (int tries = 0; tries < 300; tries++) {
+        ms3_journal_entry *e = NULL;
+        size_t n = ms3_journal_query(fx->mock, NULL, &e);
+        seen = 0;
+        for (size_t i = 0; i < n; i++)
+            seen += e[i].fault != NULL && strstr(e[i].fault, ": delay ") != NULL;
+        ms3_journal_entries_free(e, n);
+        if (seen >= fired)
+            return;
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("seed %u: %llu delays fired, %zu delayed requests answered after 3 s", seed,
+             (unsigned long long)fired, seen);
+}
+
 /* Every request of the run was on a key with rules of its own. */
 static void assert_requests_covered(pipeline_fx *fx, const fault_set *fs, unsigned seed)
 {
@@ -509,6 +532,7 @@ static void with_retries_every_run_succeeds(void **state)
     soak_pool *pool = &h.pool;
     for (unsigned seed = first; seed < first + seeds; seed++) {
         ms3_server_reset(fx->mock);
+        uint64_t delays_before = t->fired[F_DELAY];
         const bk_test_cache *c = &pool->c[seed % POOL];
         bk_store *store = pool->store[seed % POOL];
         bk_err err;
@@ -539,6 +563,7 @@ static void with_retries_every_run_succeeds(void **state)
         bk_import_result_clear(&res);
 
         count_fired(fx, &fs, t);
+        settle_delays(fx, t->fired[F_DELAY] - delays_before, seed);
         assert_requests_covered(fx, &fs, seed);
         t->requests += ms3_journal_count(fx->mock, NULL);
         fault_set_clear(&fs);
@@ -566,6 +591,7 @@ static void without_retries_runs_fail_cleanly(void **state)
     soak_pool *pool = &h.pool;
     for (unsigned seed = first; seed < first + seeds; seed++) {
         ms3_server_reset(fx->mock);
+        uint64_t delays_before = t->fired[F_DELAY];
         /* The old cache, exported while nothing fails, then the new one. */
         const bk_test_cache *old_c = &pool->c[seed % POOL], *new_c = &pool->c[(seed + 1) % POOL];
         bk_store *old_store = pool->store[seed % POOL], *new_store = pool->store[(seed + 1) % POOL];
@@ -616,6 +642,7 @@ static void without_retries_runs_fail_cleanly(void **state)
         bk_import_result_clear(&res);
         assert_dest_blobs_verify(dest_dir);
         count_fired(fx, &fs, t);
+        settle_delays(fx, t->fired[F_DELAY] - delays_before, seed);
         t->requests += ms3_journal_count(fx->mock, NULL);
         fault_set_clear(&fs);
 
