@@ -202,31 +202,31 @@ static int cmd_verify(conf_ctx *c, int argc, char **argv)
     return finish(c, junit, html);
 }
 
-int main(int argc, char **argv)
+/* What a suites run was asked for on the command line. */
+typedef struct run_options {
+    conf_target_opts target;
+    const char *junit, *html;
+    char *suite_args; /* every --suite value, comma-joined; wanted[] points into it */
+    char *wanted[64];
+    size_t n_wanted;
+} run_options;
+
+/* Appends one --suite value (itself a comma list) to the joined list. */
+static int add_suite_arg(run_options *o, const char *arg)
 {
-    conf_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    conf_ctx *c = &ctx;
-    c->adapter_timeout_s = 120;
-    default_paths(c);
-    c->suites = conf_suites(&c->n_suites);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    size_t old = o->suite_args ? strlen(o->suite_args) : 0;
+    char *grown = realloc(o->suite_args, old + strlen(arg) + 2);
+    if (grown == NULL)
+        return -1;
+    o->suite_args = grown;
+    snprintf(o->suite_args + old, strlen(arg) + 2, "%s%s", old ? "," : "", arg);
+    return 0;
+}
 
-    if (argc > 1 && strcmp(argv[1], "stores") == 0) {
-        int rc = conf_stores_command(c, argc - 1, argv + 1);
-        conf_results_free(c);
-        curl_global_cleanup();
-        return rc;
-    }
-    if (argc > 1 && strcmp(argv[1], "verify") == 0) {
-        int rc = cmd_verify(c, argc - 1, argv + 1);
-        conf_detail_state_clear(c);
-        conf_target_stop(c);
-        conf_results_free(c);
-        curl_global_cleanup();
-        return rc;
-    }
-
+/* Parses the run's options into c and o. Returns -1 to go on, else the exit
+ * status (--help and --list end here with 0). */
+static int parse_run_options(conf_ctx *c, run_options *o, int argc, char **argv)
+{
     static const struct option longopts[] = {
         CONF_TARGET_LONGOPTS,
         {"impl", required_argument, NULL, 'i'},
@@ -242,39 +242,25 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    conf_target_opts target;
-    conf_target_opts_env(&target);
-    const char *junit = NULL, *html = NULL;
-    char *wanted[64];
-    size_t n_wanted = 0;
-    char *suite_args = NULL;
-    size_t n_suites = 0;
-    const conf_suite *suites = conf_suites(&n_suites);
+    conf_target_opts_env(&o->target);
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (conf_target_option(&target, ch, optarg))
+        if (conf_target_option(&o->target, ch, optarg))
             continue;
+        long t;
         switch (ch) {
         case 'i':
             c->impl = optarg;
             break;
-        case 's': {
-            /* Keep every --suite value alive: wanted[] points into them. */
-            size_t old = suite_args ? strlen(suite_args) : 0;
-            char *grown = realloc(suite_args, old + strlen(optarg) + 2);
-            if (grown == NULL) {
-                free(suite_args);
+        case 's':
+            if (add_suite_arg(o, optarg) != 0)
                 return 2;
-            }
-            suite_args = grown;
-            snprintf(suite_args + old, strlen(optarg) + 2, "%s%s", old ? "," : "", optarg);
             break;
-        }
         case 'J':
-            junit = optarg;
+            o->junit = optarg;
             break;
         case 'H':
-            html = optarg;
+            o->html = optarg;
             break;
         case 'k':
             c->keep = 1;
@@ -282,16 +268,14 @@ int main(int argc, char **argv)
         case 'f':
             snprintf(c->fixtures, sizeof c->fixtures, "%s", optarg);
             break;
-        case 't': {
-            long t = strtol(optarg, NULL, 10);
+        case 't':
+            t = strtol(optarg, NULL, 10);
             if (t <= 0 || t > INT_MAX) {
                 fprintf(stderr, "bkcache-conformance: --timeout wants a positive number\n");
-                free(suite_args);
                 return 2;
             }
             c->adapter_timeout_s = (int)t;
             break;
-        }
         case 'v':
             c->verbose = 1;
             break;
@@ -300,62 +284,57 @@ int main(int argc, char **argv)
             break;
         case 'l':
             list_checks();
-            free(suite_args);
             return 0;
         case 'h':
             usage(stdout);
-            free(suite_args);
             return 0;
         default:
             usage(stderr);
-            free(suite_args);
             return 2;
         }
     }
     if (optind != argc) {
         usage(stderr);
-        free(suite_args);
         return 2;
     }
-    if (suite_args != NULL) {
-        for (char *tok = strtok(suite_args, ","); tok && n_wanted < 64; tok = strtok(NULL, ",")) {
-            int known = 0;
-            for (size_t i = 0; i < n_suites && !known; i++)
-                known = strcmp(suites[i].name, tok) == 0;
-            if (!known) {
-                fprintf(stderr, "bkcache-conformance: unknown suite \"%s\" (see --list)\n", tok);
-                free(suite_args);
-                return 2;
-            }
-            wanted[n_wanted++] = tok;
-        }
-    }
+    return -1;
+}
 
+/* Splits the --suite values into wanted[], each a suite the runner has.
+ * Returns 0, or 2 after naming an unknown one. */
+static int select_suites(const conf_ctx *c, run_options *o)
+{
+    if (o->suite_args == NULL)
+        return 0;
+    for (char *tok = strtok(o->suite_args, ","); tok && o->n_wanted < 64; tok = strtok(NULL, ",")) {
+        int known = 0;
+        for (size_t i = 0; i < c->n_suites && !known; i++)
+            known = strcmp(c->suites[i].name, tok) == 0;
+        if (!known) {
+            fprintf(stderr, "bkcache-conformance: unknown suite \"%s\" (see --list)\n", tok);
+            return 2;
+        }
+        o->wanted[o->n_wanted++] = tok;
+    }
+    return 0;
+}
+
+/* The target opened and the implementation found; prints the run's header. */
+static int open_run(conf_ctx *c, run_options *o)
+{
     bk_err err;
     bk_err_clear(&err);
-    int status = 2;
-    if (absolute_fixtures(c) != 0) {
-        free(suite_args);
-        return 2;
-    }
-    if (html != NULL)
-        want_html(c);
-    if (conf_make_tmp(c) != 0) {
-        fprintf(stderr, "bkcache-conformance: cannot create a scratch folder\n");
-        free(suite_args);
-        return 2;
-    }
-    if (conf_target_open(c, &target, &err) != BK_OK) {
+    if (conf_target_open(c, &o->target, &err) != BK_OK) {
         fprintf(stderr, "bkcache-conformance: %s\n", err.msg);
-        goto out;
+        return 2;
     }
     if (c->impl != NULL && access(c->impl, X_OK) != 0) {
         fprintf(stderr, "bkcache-conformance: adapter %s is not executable\n", c->impl);
-        goto out;
+        return 2;
     }
     if (c->impl == NULL && access(c->native_bin, X_OK) != 0) {
         fprintf(stderr, "bkcache-conformance: %s not found; pass --impl ADAPTER\n", c->native_bin);
-        goto out;
+        return 2;
     }
     conf_load_capabilities(c);
     printf("# target: %s%s (bucket %s, region %s, prefix %s)\n",
@@ -363,29 +342,82 @@ int main(int argc, char **argv)
            c->bucket, c->region, c->run_prefix);
     printf("# implementation: %s\n", c->impl ? c->impl : c->native_bin);
     fflush(stdout);
+    return 0;
+}
 
-    for (size_t i = 0; i < n_suites; i++) {
-        if (!suite_selected(wanted, n_wanted, suites[i].name))
+/* Runs the selected suites in the table's order, then removes what they
+ * left under the run's prefix (unless --keep). */
+static void run_suites(conf_ctx *c, run_options *o)
+{
+    for (size_t i = 0; i < c->n_suites; i++) {
+        if (!suite_selected(o->wanted, o->n_wanted, c->suites[i].name))
             continue;
         conf_begin(c);
-        suites[i].fn(c);
+        c->suites[i].fn(c);
     }
-    if (!c->keep) {
-        long n = conf_delete_prefix(c, c->run_prefix, &err);
-        if (n < 0)
-            fprintf(stderr, "bkcache-conformance: cleanup of %s failed: %s\n", c->run_prefix,
-                    err.msg);
-    } else {
+    if (c->keep) {
         printf("# kept the objects under %s\n", c->run_prefix);
+        return;
     }
-    status = finish(c, junit, html);
-out:
+    bk_err err;
+    bk_err_clear(&err);
+    if (conf_delete_prefix(c, c->run_prefix, &err) < 0)
+        fprintf(stderr, "bkcache-conformance: cleanup of %s failed: %s\n", c->run_prefix, err.msg);
+}
+
+/* The suites: parse, prepare the scratch folder and the target, run, report. */
+static int cmd_run(conf_ctx *c, int argc, char **argv)
+{
+    run_options o;
+    memset(&o, 0, sizeof o);
+    int status = parse_run_options(c, &o, argc, argv);
+    if (status < 0) /* going on */
+        status = select_suites(c, &o) != 0 || absolute_fixtures(c) != 0 ? 2 : -1;
+    if (status >= 0) {
+        free(o.suite_args);
+        return status;
+    }
+    if (o.html != NULL)
+        want_html(c);
+    if (conf_make_tmp(c) != 0) {
+        fprintf(stderr, "bkcache-conformance: cannot create a scratch folder\n");
+        free(o.suite_args);
+        return 2;
+    }
+    status = open_run(c, &o);
+    if (status == 0) {
+        run_suites(c, &o);
+        status = finish(c, o.junit, o.html);
+    }
     conf_detail_state_clear(c);
     conf_target_stop(c);
     if (!c->keep)
         conf_rmtree(c->tmp);
-    conf_results_free(c);
-    free(suite_args);
-    curl_global_cleanup();
+    free(o.suite_args);
     return status;
+}
+
+int main(int argc, char **argv)
+{
+    conf_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    conf_ctx *c = &ctx;
+    c->adapter_timeout_s = 120;
+    default_paths(c);
+    c->suites = conf_suites(&c->n_suites);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    int rc;
+    if (argc > 1 && strcmp(argv[1], "stores") == 0) {
+        rc = conf_stores_command(c, argc - 1, argv + 1);
+    } else if (argc > 1 && strcmp(argv[1], "verify") == 0) {
+        rc = cmd_verify(c, argc - 1, argv + 1);
+        conf_detail_state_clear(c);
+        conf_target_stop(c);
+    } else {
+        rc = cmd_run(c, argc, argv);
+    }
+    conf_results_free(c);
+    curl_global_cleanup();
+    return rc;
 }
