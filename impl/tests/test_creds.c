@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "envtable.h"
 #include "bkcache/creds.h"
 
 #define MAX_VARS 16
@@ -23,9 +24,9 @@ typedef struct env_table {
 static const char *table_get(void *ud, const char *name)
 {
     env_table *t = ud;
-    for (size_t i = 0; t->kv[i] != NULL; i += 2)
-        if (strcmp(t->kv[i], name) == 0)
-            return t->kv[i + 1];
+    const char *v = bk_test_env_table_get((void *)t->kv, name);
+    if (v != NULL)
+        return v;
     /* Pure code: the chain's last source, instance metadata, stays off the network. */
     if (strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0)
         return "true";

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "envtable.h"
 #include "bkcache/creds.h"
 #include "cachegen.h"
 
@@ -24,15 +25,6 @@ typedef struct fx {
     const char *vars[9];
     bk_env env;
 } fx;
-
-static const char *fx_get(void *ud, const char *name)
-{
-    fx *f = ud;
-    for (size_t i = 0; f->vars[i] != NULL; i += 2)
-        if (strcmp(f->vars[i], name) == 0)
-            return f->vars[i + 1];
-    return NULL;
-}
 
 static int setup(void **state)
 {
@@ -47,8 +39,8 @@ static int setup(void **state)
                           "AWS_PROFILE", "helper", "AWS_EC2_METADATA_DISABLED", "true",
                           NULL};
     memcpy(f->vars, vars, sizeof vars);
-    f->env.get = fx_get;
-    f->env.ud = f;
+    f->env.get = bk_test_env_table_get;
+    f->env.ud = (void *)f->vars;
     *state = f;
     return 0;
 }

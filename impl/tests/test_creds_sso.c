@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "envtable.h"
 #include "bkcache/creds.h"
 #include "bkcache/sigv4.h"
 #include "cachegen.h"
@@ -31,15 +32,6 @@ typedef struct fx {
     bk_env env;
     raw_server *portal;
 } fx;
-
-static const char *fx_get(void *ud, const char *name)
-{
-    fx *f = ud;
-    for (size_t i = 0; f->vars[i] != NULL; i += 2)
-        if (strcmp(f->vars[i], name) == 0)
-            return f->vars[i + 1];
-    return NULL;
-}
 
 static int setup(void **state)
 {
@@ -70,8 +62,8 @@ static int setup(void **state)
                           "true",
                           NULL};
     memcpy(f->vars, vars, sizeof vars);
-    f->env.get = fx_get;
-    f->env.ud = f;
+    f->env.get = bk_test_env_table_get;
+    f->env.ud = (void *)f->vars;
     char cache[128];
     snprintf(cache, sizeof cache, "%s/.aws", f->dir);
     mkdir(cache, 0700);

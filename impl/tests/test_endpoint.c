@@ -9,16 +9,8 @@
 
 #include <cmocka.h>
 
+#include "envtable.h"
 #include "endpoint.h"
-
-static const char *table_get(void *ud, const char *name)
-{
-    const char *const *kv = ud;
-    for (size_t i = 0; kv[i] != NULL; i += 2)
-        if (strcmp(kv[i], name) == 0)
-            return kv[i + 1];
-    return NULL;
-}
 
 static void aws_virtual_and_path_style(void **state)
 {
@@ -247,7 +239,7 @@ static void environment_fallbacks(void **state)
     const char *kv1[] = {"AWS_REGION",       "eu-north-1",          "AWS_DEFAULT_REGION",
                          "us-west-2",        "AWS_ENDPOINT_URL_S3", "http://s3only:1",
                          "AWS_ENDPOINT_URL", "http://all:2",        NULL};
-    bk_env env = {table_get, kv1};
+    bk_env env = {bk_test_env_table_get, kv1};
     char *r = bk__endpoint_env_region(&env), *u = bk__endpoint_env_url(&env);
     assert_string_equal(r, "eu-north-1");
     assert_string_equal(u, "http://s3only:1");

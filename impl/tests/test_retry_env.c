@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "envtable.h"
 #include "bkcache/attrs.h"
 #include "bkcache/retry.h"
 #include "bkcache/s3cache.h"
@@ -20,16 +21,7 @@
 static char dir[64], conf_path[128];
 static const char *vars[16];
 
-static const char *table_get(void *ud, const char *name)
-{
-    const char *const *kv = ud;
-    for (size_t i = 0; kv[i] != NULL; i += 2)
-        if (strcmp(kv[i], name) == 0)
-            return kv[i + 1];
-    return NULL;
-}
-
-static bk_env env = {table_get, vars};
+static bk_env env = {bk_test_env_table_get, vars};
 
 /* The environment: AWS_CONFIG_FILE and HOME point into the test's folder,
  * then up to three more NAME, VALUE pairs (NULL-terminated). */

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "envtable.h"
 #include "bkcache/checksum.h"
 #include "bkcache/s3.h"
 #include "bkcache/sigv4.h"
@@ -855,15 +856,6 @@ static void part_copy_ranges_stop_at_the_last_byte(void **state)
     bk_s3_client_free(c);
 }
 
-static const char *env_get(void *ud, const char *name)
-{
-    const char *const *kv = ud;
-    for (size_t i = 0; kv[i]; i += 2)
-        if (strcmp(kv[i], name) == 0)
-            return kv[i + 1];
-    return NULL;
-}
-
 static void credentials_from_environment_and_none(void **state)
 {
     (void)state;
@@ -876,7 +868,7 @@ static void credentials_from_environment_and_none(void **state)
                         "HOME",
                         "/nonexistent",
                         NULL};
-    bk_env env = {env_get, kv};
+    bk_env env = {bk_test_env_table_get, kv};
     bk_s3_config cfg;
     base_config(&cfg);
     cfg.access_key_id = "LONEKEY"; /* alone: ignored, as upstream */
