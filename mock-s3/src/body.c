@@ -1,6 +1,7 @@
 /* Object bodies (body.h). Memory bodies are lists of runs over shared,
  * immutable blobs, so completing an upload or copying a range hands out
- * references instead of bytes; file bodies are joined in the kernel. */
+ * references instead of bytes; with a data dir a completed upload is the
+ * list of its part files, hard-linked into the object's directory. */
 #define _GNU_SOURCE /* copy_file_range */
 #include "body.h"
 
@@ -37,6 +38,58 @@ static ms3_blob *blob_ref(ms3_blob *b)
     return b;
 }
 
+/* The part files of a completed upload. Immutable once made, except for
+ * `doomed`; the body and each reader over it hold a reference. */
+struct ms3_fileset {
+    atomic_int refs;
+    atomic_int doomed; /* the object is gone: the last holder removes the files */
+    char *dir;         /* the directory the files were linked into; NULL before */
+    size_t n;
+    char **paths;   /* NULL: a zero part (no file) */
+    uint64_t *ends; /* where each part ends in the body */
+};
+
+static void fileset_free(ms3_fileset *fs)
+{
+    for (size_t i = 0; fs->paths != NULL && i < fs->n; i++)
+        free(fs->paths[i]);
+    free(fs->paths);
+    free(fs->ends);
+    free(fs->dir);
+    free(fs);
+}
+
+static void fileset_unref(ms3_fileset *fs)
+{
+    if (fs == NULL || atomic_fetch_sub(&fs->refs, 1) != 1)
+        return;
+    if (atomic_load(&fs->doomed) && fs->dir != NULL) {
+        for (size_t i = 0; i < fs->n; i++)
+            if (fs->paths[i] != NULL)
+                unlink(fs->paths[i]);
+        rmdir(fs->dir);
+    }
+    fileset_free(fs);
+}
+
+/* An empty set for n parts (paths all NULL), or NULL without memory. */
+static ms3_fileset *fileset_new(size_t n)
+{
+    ms3_fileset *fs = calloc(1, sizeof(*fs));
+    if (fs == NULL)
+        return NULL;
+    atomic_init(&fs->refs, 1);
+    atomic_init(&fs->doomed, 0);
+    fs->n = n;
+    fs->paths = calloc(n ? n : 1, sizeof(*fs->paths));
+    fs->ends = calloc(n ? n : 1, sizeof(*fs->ends));
+    if (fs->paths == NULL || fs->ends == NULL) {
+        fileset_free(fs);
+        return NULL;
+    }
+    return fs;
+}
+
 static void segs_release(ms3_seg *segs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -49,6 +102,7 @@ void ms3__body_clear(ms3_body *b)
     if (b == NULL)
         return;
     segs_release(b->segs, b->n_segs);
+    fileset_unref(b->files);
     if (b->kind == MS3_BODY_FILE && b->is_temp && b->path != NULL)
         unlink(b->path);
     free(b->path);
@@ -304,7 +358,9 @@ struct ms3_reader {
     ms3_seg *segs;  /* MEM: references of its own */
     uint64_t *ends; /* MEM: where each run ends in the body */
     size_t n_segs;
-    size_t hint; /* the run the last read ended in (reads are mostly sequential) */
+    size_t hint;        /* the run the last read ended in (reads are mostly sequential) */
+    ms3_fileset *files; /* FILE over parts: fd is part `part`'s, opened on demand */
+    size_t part;
 };
 
 static int reader_take_segs(ms3_reader *r, const ms3_body *b)
@@ -341,7 +397,10 @@ ms3_reader *ms3__reader_from_body(const ms3_body *b, bk_err *err)
         ms3__reader_close(r);
         return NULL;
     }
-    if (b->kind == MS3_BODY_FILE) {
+    if (b->kind == MS3_BODY_FILE && b->files != NULL) {
+        atomic_fetch_add(&b->files->refs, 1);
+        r->files = b->files;
+    } else if (b->kind == MS3_BODY_FILE) {
         r->fd = open(b->path, O_RDONLY | O_CLOEXEC);
         if (r->fd < 0) {
             bk_err_set(err, BK_EIO, "open %s: %s", b->path, strerror(errno));
@@ -409,6 +468,54 @@ static void copy_out(void *ud, const unsigned char *p, size_t n)
     *dst += n;
 }
 
+/* The first part ending after off (off < size). */
+static size_t part_at(const ms3_fileset *fs, uint64_t off)
+{
+    size_t lo = 0, hi = fs->n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fs->ends[mid] <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Reads [off, off+len) across part files; -1 on an I/O error or a part file
+ * shorter than its size. */
+static long pread_parts(ms3_reader *r, unsigned char *buf, size_t len, uint64_t off)
+{
+    const ms3_fileset *fs = r->files;
+    size_t done = 0;
+    while (done < len) {
+        uint64_t pos = off + done;
+        size_t i = part_at(fs, pos);
+        uint64_t in = pos - (i > 0 ? fs->ends[i - 1] : 0);
+        size_t n = fs->ends[i] - pos < len - done ? (size_t)(fs->ends[i] - pos) : len - done;
+        if (fs->paths[i] == NULL) {
+            memset(buf + done, 0, n);
+            done += n;
+            continue;
+        }
+        if (r->fd < 0 || r->part != i) {
+            if (r->fd >= 0)
+                close(r->fd);
+            r->fd = open(fs->paths[i], O_RDONLY | O_CLOEXEC);
+            r->part = i;
+            if (r->fd < 0)
+                return -1;
+        }
+        ssize_t got = pread(r->fd, buf + done, n, (off_t)in);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        done += (size_t)got;
+    }
+    return (long)done;
+}
+
 long ms3__reader_pread(ms3_reader *r, void *buf, size_t len, uint64_t off)
 {
     if (off >= r->size)
@@ -427,6 +534,8 @@ long ms3__reader_pread(ms3_reader *r, void *buf, size_t len, uint64_t off)
         memset(buf, 0, len);
         return (long)len;
     case MS3_BODY_FILE:
+        if (r->files != NULL)
+            return pread_parts(r, buf, len, off);
         for (;;) {
             ssize_t n = pread(r->fd, buf, len, (off_t)off);
             if (n < 0 && errno == EINTR)
@@ -444,6 +553,7 @@ void ms3__reader_close(ms3_reader *r)
     if (r->fd >= 0)
         close(r->fd);
     segs_release(r->segs, r->n_segs);
+    fileset_unref(r->files);
     free(r->ends);
     free(r);
 }
@@ -652,6 +762,8 @@ static bk_code append_part(int fd, uint64_t *pos, const ms3_body *p, size_t numb
         }
         return BK_OK;
     }
+    if (p->path == NULL) /* upload parts are single files */
+        return bk_err_set(err, BK_EINVAL, "part %zu is not a single file", number);
     int in = open(p->path, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return bk_err_set(err, BK_EIO, "open part %zu (%s): %s", number, p->path, strerror(errno));
@@ -687,6 +799,9 @@ static bk_code concat_files(const char *tmp_dir, ms3_body *const *parts, size_t 
     return ms3__writer_finish(w, out, err);
 }
 
+static bk_code name_part_files(ms3_body *const *parts, size_t n, uint64_t total, ms3_body *out,
+                               bk_err *err);
+
 bk_code ms3__body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, ms3_body *out,
                          bk_err *err)
 {
@@ -704,5 +819,159 @@ bk_code ms3__body_concat(const char *tmp_dir, ms3_body *const *parts, size_t n, 
     }
     if (tmp_dir == NULL)
         return concat_mem(parts, n, out, err);
-    return concat_files(tmp_dir, parts, n, out, err);
+    for (size_t i = 0; i < n; i++)
+        if (parts[i]->kind != MS3_BODY_ZERO &&
+            (parts[i]->kind != MS3_BODY_FILE || parts[i]->path == NULL))
+            return concat_files(tmp_dir, parts, n, out, err);
+    return name_part_files(parts, n, total, out, err);
+}
+
+/* ---- multipart bodies with a data dir */
+
+static bk_code name_part_files(ms3_body *const *parts, size_t n, uint64_t total, ms3_body *out,
+                               bk_err *err)
+{
+    ms3_fileset *fs = fileset_new(n);
+    if (fs == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    uint64_t end = 0;
+    for (size_t i = 0; i < n; i++) {
+        end += parts[i]->size;
+        fs->ends[i] = end;
+        if (parts[i]->kind == MS3_BODY_FILE && (fs->paths[i] = strdup(parts[i]->path)) == NULL) {
+            fileset_free(fs);
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        }
+    }
+    out->kind = MS3_BODY_FILE;
+    out->size = total;
+    out->files = fs;
+    return BK_OK;
+}
+
+/* dst as a hard link to src, or a copy where the file system has no links. */
+static bk_code link_or_copy(const char *src, const char *dst, uint64_t size, bk_err *err)
+{
+    if (link(src, dst) == 0)
+        return BK_OK;
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP)
+        return bk_err_set(err, BK_EIO, "link %s -> %s: %s", src, dst, strerror(errno));
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    uint64_t pos = 0;
+    bk_code rc = in < 0 || out < 0
+                     ? bk_err_set(err, BK_EIO, "copy %s -> %s: %s", src, dst, strerror(errno))
+                     : append_file(out, &pos, in, size, src, err);
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0 && rc == BK_OK)
+        rc = bk_err_set(err, BK_EIO, "close %s: %s", dst, strerror(errno));
+    return rc;
+}
+
+bk_code ms3__body_place_parts(ms3_body *b, char *dir_template, bk_err *err)
+{
+    const ms3_fileset *from = b->files;
+    if (b->kind != MS3_BODY_FILE || from == NULL)
+        return bk_err_set(err, BK_EINVAL, "internal: the body is not a list of part files");
+    if (mkdtemp(dir_template) == NULL)
+        return bk_err_set(err, BK_EIO, "cannot create %s: %s", dir_template, strerror(errno));
+    ms3_fileset *fs = fileset_new(from->n);
+    if (fs == NULL || (fs->dir = strdup(dir_template)) == NULL) {
+        if (fs != NULL)
+            fileset_free(fs);
+        rmdir(dir_template);
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    }
+    atomic_store(&fs->doomed, 1); /* until it is complete: a failure removes what was made */
+    bk_code rc = BK_OK;
+    for (size_t i = 0; i < from->n && rc == BK_OK; i++) {
+        fs->ends[i] = from->ends[i];
+        if (from->paths[i] == NULL)
+            continue;
+        size_t len = strlen(dir_template) + 16;
+        if ((fs->paths[i] = malloc(len)) == NULL) {
+            rc = bk_err_set(err, BK_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(fs->paths[i], len, "%s/%05zu", dir_template, i + 1);
+        uint64_t size = from->ends[i] - (i > 0 ? from->ends[i - 1] : 0);
+        rc = link_or_copy(from->paths[i], fs->paths[i], size, err);
+        if (rc != BK_OK) {
+            unlink(fs->paths[i]); /* a half-made copy */
+            free(fs->paths[i]);
+            fs->paths[i] = NULL;
+        }
+    }
+    if (rc != BK_OK) {
+        fileset_unref(fs);
+        return rc;
+    }
+    atomic_store(&fs->doomed, 0);
+    fileset_unref(b->files);
+    b->files = fs;
+    return BK_OK;
+}
+
+size_t ms3__body_part_count(const ms3_body *b)
+{
+    return b->files != NULL ? b->files->n : 0;
+}
+
+uint64_t ms3__body_part_size(const ms3_body *b, size_t i)
+{
+    return b->files->ends[i] - (i > 0 ? b->files->ends[i - 1] : 0);
+}
+
+int ms3__body_part_is_zero(const ms3_body *b, size_t i)
+{
+    return b->files->paths[i] == NULL;
+}
+
+const char *ms3__body_parts_dir(const ms3_body *b)
+{
+    return b->files != NULL ? b->files->dir : NULL;
+}
+
+bk_code ms3__body_load_parts(ms3_body *out, const char *dir, const uint64_t *sizes, const int *zero,
+                             size_t n, bk_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    ms3_fileset *fs = fileset_new(n);
+    if (fs == NULL || (fs->dir = strdup(dir)) == NULL) {
+        if (fs != NULL)
+            fileset_free(fs);
+        return bk_err_set(err, BK_ENOMEM, "out of memory");
+    }
+    uint64_t end = 0;
+    for (size_t i = 0; i < n; i++) {
+        end += sizes[i];
+        fs->ends[i] = end;
+        if (zero[i])
+            continue;
+        size_t len = strlen(dir) + 16;
+        struct stat sb;
+        if ((fs->paths[i] = malloc(len)) == NULL) {
+            fileset_free(fs);
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        }
+        snprintf(fs->paths[i], len, "%s/%05zu", dir, i + 1);
+        if (stat(fs->paths[i], &sb) != 0 || !S_ISREG(sb.st_mode) ||
+            (uint64_t)sb.st_size != sizes[i]) {
+            bk_code rc = bk_err_set(err, BK_EIO, "part file %s is missing or not %llu bytes",
+                                    fs->paths[i], (unsigned long long)sizes[i]);
+            fileset_free(fs);
+            return rc;
+        }
+    }
+    out->kind = MS3_BODY_FILE;
+    out->size = end;
+    out->files = fs;
+    return BK_OK;
+}
+
+void ms3__body_doom(ms3_body *b)
+{
+    if (b->files != NULL && b->files->dir != NULL)
+        atomic_store(&b->files->doomed, 1);
 }

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "bkcache/buf.h"
 
 typedef struct obj {
@@ -116,11 +118,38 @@ int ms3__write_file_atomic(const char *path, const char *text, bk_err *err)
     return rc;
 }
 
+/* The meta JSON, with where a completed upload's part files are: "part_files":
+ * {"dir": <name beside the meta>, "sizes": [...], "zero": [0|1, ...]}. */
+static char *meta_json(const obj *o)
+{
+    char *json = ms3__objmeta_to_json(o->key, &o->meta, o->body.kind == MS3_BODY_ZERO);
+    const char *dir = ms3__body_parts_dir(&o->body);
+    if (json == NULL || dir == NULL)
+        return json;
+    json_t *root = json_loads(json, 0, NULL);
+    free(json);
+    json_t *sizes = json_array(), *zero = json_array();
+    for (size_t i = 0; i < ms3__body_part_count(&o->body); i++) {
+        json_array_append_new(sizes, json_integer((json_int_t)ms3__body_part_size(&o->body, i)));
+        json_array_append_new(zero, json_integer(ms3__body_part_is_zero(&o->body, i)));
+    }
+    const char *slash = strrchr(dir, '/');
+    json_t *files = json_pack("{s:s, s:o, s:o}", "dir", slash != NULL ? slash + 1 : dir, "sizes",
+                              sizes, "zero", zero);
+    json = NULL;
+    if (root != NULL && files != NULL && json_object_set_new(root, "part_files", files) == 0)
+        json = json_dumps(root, JSON_COMPACT);
+    else
+        json_decref(files);
+    json_decref(root);
+    return json;
+}
+
 static int persist_meta(ms3_store *st, const char *bkt, const obj *o, bk_err *err)
 {
     if (st->dir == NULL)
         return 0;
-    char *json = ms3__objmeta_to_json(o->key, &o->meta, o->body.kind == MS3_BODY_ZERO);
+    char *json = meta_json(o);
     char *path = obj_path(st, bkt, o->key, "meta");
     int rc = -1;
     if (json == NULL || path == NULL)
@@ -234,6 +263,8 @@ static void bucket_free(bucket *b)
 
 /* ---- loading a data dir */
 
+static void clean_dir(const char *path);
+
 static char *read_small_file(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -248,6 +279,49 @@ static char *read_small_file(const char *path)
     return bk_buf_steal(&b);
 }
 
+/* The body of a completed upload a previous run stored: the "part_files" of
+ * its meta JSON (text), in the directory beside meta_path. 0, or -1 when the
+ * meta names none or its files are not all there. */
+static int load_part_files(const char *text, const char *meta_path, ms3_body *body)
+{
+    json_t *root = json_loads(text, 0, NULL);
+    json_t *sizes = NULL, *zero = NULL;
+    const char *dir = NULL;
+    int rc = -1;
+    if (root == NULL ||
+        json_unpack(json_object_get(root, "part_files"), "{s:s, s:o, s:o}", "dir", &dir, "sizes",
+                    &sizes, "zero", &zero) != 0 ||
+        !json_is_array(sizes) || !json_is_array(zero) ||
+        json_array_size(sizes) != json_array_size(zero) || json_array_size(sizes) > 10000 ||
+        strchr(dir, '/') != NULL || dir[0] == '.') {
+        json_decref(root);
+        return -1;
+    }
+    size_t n = json_array_size(sizes);
+    uint64_t *sz = calloc(n ? n : 1, sizeof(*sz));
+    int *zr = calloc(n ? n : 1, sizeof(*zr));
+    int ok = sz != NULL && zr != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        json_int_t v = json_integer_value(json_array_get(sizes, i));
+        ok = json_is_integer(json_array_get(sizes, i)) && v >= 0;
+        sz[i] = (uint64_t)v;
+        zr[i] = json_is_true(json_array_get(zero, i)) ||
+                json_integer_value(json_array_get(zero, i)) != 0;
+    }
+    bk_buf path = BK_BUF_INIT;
+    const char *slash = strrchr(meta_path, '/');
+    bk_buf_printf(&path, "%.*s/%s", (int)(slash - meta_path), meta_path, dir);
+    bk_err err;
+    if (ok && path.data != NULL &&
+        ms3__body_load_parts(body, bk_buf_str(&path), sz, zr, n, &err) == BK_OK)
+        rc = 0;
+    bk_buf_clear(&path);
+    free(sz);
+    free(zr);
+    json_decref(root);
+    return rc;
+}
+
 static void load_object(ms3_store *st, bucket *b, const char *meta_path)
 {
     char *text = read_small_file(meta_path);
@@ -260,13 +334,18 @@ static void load_object(ms3_store *st, bucket *b, const char *meta_path)
         free(text);
         return;
     }
-    free(text);
     /* The file name must be the hash of the key it claims, or it is not ours. */
     char *expect = obj_path(st, b->name, o->key, "meta");
     int ok = expect != NULL && strcmp(expect, meta_path) == 0;
     free(expect);
     if (ok && zero) {
         ms3__body_zero(&o->body, o->meta.size);
+    } else if (ok && strstr(text, "\"part_files\"") != NULL) {
+        ok = load_part_files(text, meta_path, &o->body) == 0 && o->body.size == o->meta.size;
+        char *stale = obj_path(st, b->name, o->key, "obj"); /* replaced, then stopped */
+        if (ok && stale != NULL)
+            unlink(stale);
+        free(stale);
     } else if (ok) {
         o->body.kind = MS3_BODY_FILE;
         o->body.size = o->meta.size;
@@ -275,12 +354,66 @@ static void load_object(ms3_store *st, bucket *b, const char *meta_path)
         ok = o->body.path != NULL && stat(o->body.path, &sb) == 0 &&
              (uint64_t)sb.st_size == o->meta.size;
     }
+    free(text);
     obj *replaced = NULL;
     if (!ok || index_put(b, o, &replaced) != 0) {
         obj_free(o);
         return;
     }
     obj_free(replaced);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Removes a directory of part files and what it holds. */
+static void remove_parts_dir(const char *path)
+{
+    clean_dir(path);
+    rmdir(path);
+}
+
+/* Part directories no loaded object names: the mock stopped between linking
+ * a completed upload's parts and writing its meta, or between deleting an
+ * object's meta and its parts. */
+static void sweep_part_dirs(const bucket *b, const char *path)
+{
+    char **claimed = calloc(b->n + 1, sizeof(*claimed));
+    size_t n = 0;
+    for (size_t i = 0; claimed != NULL && i < b->n; i++)
+        if (ms3__body_parts_dir(&b->objs[i]->body) != NULL)
+            claimed[n++] = (char *)ms3__body_parts_dir(&b->objs[i]->body);
+    if (claimed == NULL)
+        return;
+    qsort(claimed, n, sizeof(*claimed), cmp_str);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strlen(e->d_name) != 2 || e->d_name[0] == '.')
+            continue;
+        bk_buf sub = BK_BUF_INIT;
+        bk_buf_printf(&sub, "%s/%s", path, e->d_name);
+        DIR *sd = opendir(bk_buf_str(&sub));
+        struct dirent *f;
+        while (sd != NULL && (f = readdir(sd)) != NULL) {
+            if (strstr(f->d_name, ".parts-") == NULL)
+                continue;
+            bk_buf pp = BK_BUF_INIT;
+            bk_buf_printf(&pp, "%s/%s", bk_buf_str(&sub), f->d_name);
+            const char *key = bk_buf_str(&pp);
+            if (pp.data != NULL && bsearch(&key, claimed, n, sizeof(*claimed), cmp_str) == NULL)
+                remove_parts_dir(key);
+            bk_buf_clear(&pp);
+        }
+        if (sd != NULL)
+            closedir(sd);
+        bk_buf_clear(&sub);
+    }
+    if (d != NULL)
+        closedir(d);
+    free(claimed);
 }
 
 static void load_bucket(ms3_store *st, const char *name, const char *path)
@@ -316,6 +449,7 @@ static void load_bucket(ms3_store *st, const char *name, const char *path)
         bk_buf_clear(&sub);
     }
     closedir(d);
+    sweep_part_dirs(b, path);
 }
 
 static void clean_dir(const char *path)
@@ -581,6 +715,15 @@ static int place_body(ms3_store *st, const char *bkt, const char *key, ms3_body 
             bk_err_set(err, BK_EIO, "cannot create the directory of %s: %s", path, strerror(errno));
     } else if (body->kind == MS3_BODY_ZERO) {
         unlink(path);
+    } else if (body->kind == MS3_BODY_FILE && body->files != NULL) {
+        /* A completed upload: its part files linked beside the meta, under a
+         * name of their own, so the object it replaces stays whole until the
+         * meta names the new parts. */
+        char *dir = obj_path(st, bkt, key, "parts-XXXXXX");
+        bk_code placed = dir != NULL ? ms3__body_place_parts(body, dir, err)
+                                     : bk_err_set(err, BK_ENOMEM, "out of memory");
+        rc = placed == BK_OK ? 0 : -1;
+        free(dir);
     } else if (body->kind == MS3_BODY_FILE && body->is_temp) {
         if (rename(body->path, path) != 0) {
             rc = bk_err_set(err, BK_EIO, "rename %s -> %s: %s", body->path, path, strerror(errno));
@@ -648,6 +791,18 @@ static int check_cond(bucket *b, const char *key, const ms3_put_cond *cond)
     return MS3_STORE_OK;
 }
 
+/* After the meta names the new body: the replaced body's files go, unless the
+ * new body took their place (a file renamed over the same path). */
+static void drop_replaced_files(ms3_body *old, const ms3_body *now)
+{
+    if (old->files != NULL) {
+        ms3__body_doom(old);
+    } else if (old->kind == MS3_BODY_FILE && old->path != NULL &&
+               (now->path == NULL || strcmp(now->path, old->path) != 0)) {
+        unlink(old->path);
+    }
+}
+
 int ms3__store_put(ms3_store *st, const char *bkt, const char *key, ms3_body *body,
                    ms3_objmeta *meta, const ms3_put_cond *cond, bk_err *err)
 {
@@ -679,11 +834,10 @@ int ms3__store_put(ms3_store *st, const char *bkt, const char *key, ms3_body *bo
         bk_err_set(err, BK_ENOMEM, "out of memory");
         rc = MS3_STORE_IO;
     }
-    if (replaced != NULL && replaced->body.kind == MS3_BODY_FILE && st->dir != NULL) {
-        /* Same path as the new body: the rename already replaced the file. */
-        free(replaced->body.path);
-        replaced->body.path = NULL;
-    }
+    if (rc == MS3_STORE_OK && replaced != NULL && st->dir != NULL)
+        drop_replaced_files(&replaced->body, &o->body);
+    if (rc != MS3_STORE_OK)
+        ms3__body_doom(&o->body); /* part files linked for a meta that was not written */
     pthread_mutex_unlock(&st->lock);
     obj_free(replaced);
     if (rc != MS3_STORE_OK)
@@ -720,6 +874,7 @@ static void unlink_object_files(ms3_store *st, const char *bkt, obj *o)
     free(meta_path);
     if (o->body.kind == MS3_BODY_FILE && o->body.path != NULL)
         unlink(o->body.path);
+    ms3__body_doom(&o->body); /* part files: when the last reader is done */
 }
 
 int ms3__store_delete(ms3_store *st, const char *bkt, const char *key)

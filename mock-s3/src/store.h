@@ -2,8 +2,12 @@
  *
  * Object bodies are written through a streaming writer (memory buffer, or a temp
  * file under DIR/tmp) and become visible atomically on commit. With a data dir an
- * object lives in DIR/buckets/<bucket>/<xx>/<sha256(key)>.obj plus a .meta JSON
- * that holds the real key; file names never derive from key text, so no key can
+ * object lives in DIR/buckets/<bucket>/<xx>/<sha256(key)>.obj (or, for a completed
+ * multipart upload, the part files linked into <sha256(key)>.parts-<random>/) plus
+ * a .meta JSON that holds the real key and names the parts; the meta is written
+ * after the body is in place and before the replaced body goes, and a parts
+ * directory no meta names is removed on load. File names never derive from key
+ * text, so no key can
  * reach outside DIR. Readers take their own handle (fd or blob reference) under the
  * lock, so a concurrent overwrite or delete never tears a GET. */
 #ifndef MS3_STORE_H

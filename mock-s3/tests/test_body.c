@@ -2,7 +2,9 @@
  * Object bodies on their own: a body of its announced length is one run,
  * joining parts and taking ranges of memory bodies share the runs instead of
  * copying them, readers cross run boundaries, zero runs read as zeros, and
- * joining part files (copy_file_range) gives the same bytes. */
+ * joining part files names them instead of copying them: placed, they are
+ * hard links, loaded again they read the same, and a doomed body's files go
+ * when its last reader is done. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "body.h"
 #include "ms3_test.h"
@@ -156,8 +160,12 @@ static void test_concat_files(void **state)
     ms3_body whole;
     assert_int_equal(ms3__body_concat(dir, parts, 3, &whole, NULL), BK_OK);
     assert_int_equal(whole.kind, MS3_BODY_FILE);
+    assert_null(whole.path); /* no joined file: the parts, named in order */
+    assert_int_equal(ms3__body_part_count(&whole), 3);
     assert_body(&whole, want, P1 + Z + P2);
     ms3__body_clear(&whole);
+    struct stat sb;
+    assert_int_equal(stat(p1.path, &sb), 0); /* the parts stay their holder's */
     /* Ending in zeros: the file still has its whole length. */
     ms3__body_zero(&z_end, 5000);
     ms3_body *tail[] = {&p2, &z_end};
@@ -190,12 +198,87 @@ static void test_concat_files(void **state)
     free(dir);
 }
 
+/* The path of file i+1 in a placed body's directory. */
+static void part_path(const ms3_body *b, size_t i, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%05zu", ms3__body_parts_dir(b), i + 1);
+}
+
+/* Placing a joined body links its part files (same inode, no byte copied);
+ * loading the directory again reads the same; a doomed body's files stay
+ * while a reader is open and go with it. */
+static void test_place_and_load_parts(void **state)
+{
+    (void)state;
+    char *dir = ms3t_tempdir();
+    const size_t P1 = 100000, Z = 3000, P2 = 777, LEN = P1 + Z + P2;
+    unsigned char *want = calloc(1, LEN);
+    ms3t_fill(want, P1, 6);
+    ms3t_fill(want + P1 + Z, P2, 7);
+    ms3_body p1, z, p2, whole;
+    make_body(dir, want, P1, P1, 4096, &p1);
+    ms3__body_zero(&z, Z);
+    make_body(dir, want + P1 + Z, P2, 0, 100, &p2);
+    ms3_body *parts[] = {&p1, &z, &p2};
+    assert_int_equal(ms3__body_concat(dir, parts, 3, &whole, NULL), BK_OK);
+    char tmpl[512], path[600];
+    snprintf(tmpl, sizeof(tmpl), "%s/obj.parts-XXXXXX", dir);
+    assert_int_equal(ms3__body_place_parts(&whole, tmpl, NULL), BK_OK);
+    assert_non_null(ms3__body_parts_dir(&whole));
+    struct stat a, b;
+    part_path(&whole, 0, path, sizeof(path));
+    assert_int_equal(stat(p1.path, &a), 0);
+    assert_int_equal(stat(path, &b), 0);
+    assert_int_equal(a.st_ino, b.st_ino); /* a link, not a copy */
+    part_path(&whole, 1, path, sizeof(path));
+    assert_int_not_equal(stat(path, &b), 0); /* a zero part has no file */
+    assert_true(ms3__body_part_is_zero(&whole, 1));
+    ms3__body_clear(&p1); /* the upload is over: its own files go */
+    ms3__body_clear(&p2);
+    assert_body(&whole, want, LEN);
+
+    /* As the next run loads it. */
+    uint64_t sizes[3];
+    int zero[3];
+    for (size_t i = 0; i < 3; i++) {
+        sizes[i] = ms3__body_part_size(&whole, i);
+        zero[i] = ms3__body_part_is_zero(&whole, i);
+    }
+    ms3_body again;
+    assert_int_equal(
+        ms3__body_load_parts(&again, ms3__body_parts_dir(&whole), sizes, zero, 3, NULL), BK_OK);
+    assert_body(&again, want, LEN);
+    ms3__body_clear(&again);
+    sizes[2]++; /* a part file of the wrong size: not loaded */
+    assert_int_not_equal(
+        ms3__body_load_parts(&again, ms3__body_parts_dir(&whole), sizes, zero, 3, NULL), BK_OK);
+
+    /* Deleted while a GET is reading it: the files stay until the reader is done. */
+    ms3_reader *r = ms3__reader_from_body(&whole, NULL);
+    assert_non_null(r);
+    char *parts_dir = strdup(ms3__body_parts_dir(&whole));
+    ms3__body_doom(&whole);
+    ms3__body_clear(&whole);
+    unsigned char *got = malloc(LEN);
+    assert_int_equal(ms3__reader_pread(r, got, LEN, 0), (long)LEN);
+    assert_memory_equal(got, want, LEN);
+    assert_int_equal(stat(parts_dir, &b), 0);
+    ms3__reader_close(r);
+    assert_int_not_equal(stat(parts_dir, &b), 0);
+    free(parts_dir);
+    free(got);
+    free(want);
+    ms3t_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_announced_length_is_one_run),
         cmocka_unit_test(test_concat_and_slices_share_runs),
         cmocka_unit_test(test_concat_files),
+        cmocka_unit_test(test_place_and_load_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,17 +2,21 @@
  * Multipart uploads: create, parts, copy parts, complete (ETag, order, sizes,
  * checksum consistency), abort, list parts and uploads; completed objects read
  * whole and by ranges across their parts, as copy sources, with a data dir
- * and after a restart. In process. */
+ * and after a restart; with a data dir a completed upload keeps its part
+ * files, which go when it is overwritten or deleted. In process. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ftw.h>
+#include <dirent.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bkcache/checksum.h"
 #include "ms3_test.h"
@@ -606,6 +610,123 @@ static void test_complete_without_copy_data_dir(void **state)
     free(want);
 }
 
+/* What the data dir holds for the bucket: object files, directories of part
+ * files, and the part files in them. */
+typedef struct layout {
+    int objs, part_dirs, part_files;
+} layout;
+
+static layout bucket_layout(void)
+{
+    layout l = {0, 0, 0};
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/buckets/%s", data_dir, T_BUCKET);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[1100];
+        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        DIR *sd = opendir(sub);
+        struct dirent *f;
+        while (sd != NULL && (f = readdir(sd)) != NULL) {
+            size_t n = strlen(f->d_name);
+            if (n > 4 && strcmp(f->d_name + n - 4, ".obj") == 0)
+                l.objs++;
+            if (strstr(f->d_name, ".parts-") == NULL)
+                continue;
+            l.part_dirs++;
+            char pd[1400];
+            snprintf(pd, sizeof(pd), "%s/%s", sub, f->d_name);
+            DIR *pdd = opendir(pd);
+            struct dirent *g;
+            while (pdd != NULL && (g = readdir(pdd)) != NULL)
+                l.part_files += g->d_name[0] != '.';
+            if (pdd != NULL)
+                closedir(pdd);
+        }
+        if (sd != NULL)
+            closedir(sd);
+    }
+    closedir(d);
+    return l;
+}
+
+static void assert_layout(int objs, int part_dirs, int part_files)
+{
+    layout l = bucket_layout();
+    assert_int_equal(l.objs, objs);
+    assert_int_equal(l.part_dirs, part_dirs);
+    assert_int_equal(l.part_files, part_files);
+}
+
+static void restart(void)
+{
+    ms3_server_stop(srv);
+    ms3_options o;
+    ms3t_default_options(&o);
+    o.data_dir = data_dir;
+    srv = ms3t_new_inproc(&o);
+    assert_non_null(srv);
+}
+
+/* With a data dir a completed upload is its part files, not a joined copy:
+ * overwriting or deleting it removes them, and a restart drops a directory of
+ * parts no object names (the mock stopped before writing the object's meta). */
+static void test_data_dir_keeps_part_files(void **state)
+{
+    (void)state;
+    unsigned char *want = make_joined_objects();
+    /* joined: 3 files (its zero part has none); copied: 2; dup (CopyObject): one file. */
+    assert_layout(1, 2, 5);
+
+    char orphan[1200];
+    snprintf(orphan, sizeof(orphan), "%s/buckets/%s/ab/%064d.parts-AbCdEf", data_dir, T_BUCKET, 0);
+    char fan_out[1200];
+    snprintf(fan_out, sizeof(fan_out), "%s/buckets/%s/ab", data_dir, T_BUCKET);
+    mkdir(fan_out, 0755);
+    assert_int_equal(mkdir(orphan, 0755), 0);
+    char orphan_part[1300];
+    snprintf(orphan_part, sizeof(orphan_part), "%s/00001", orphan);
+    FILE *f = fopen(orphan_part, "w");
+    assert_non_null(f);
+    fputs("left by a mock that stopped", f);
+    fclose(f);
+    assert_layout(1, 3, 6);
+    restart();
+    assert_layout(1, 2, 5);
+    assert_joined_objects(want);
+
+    ms3t_response r;
+    send("PUT", "/bkt/joined", "plain", 5, NULL, &r); /* multipart -> one file */
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    assert_layout(2, 1, 2);
+
+    char id[128], etags[2][200];
+    create("copied", NULL, id, sizeof(id)); /* multipart -> multipart */
+    upload_part("copied", id, 1, want, J1, NULL, etags[0], 200, 200);
+    upload_part("copied", id, 2, want + J1, 10, NULL, etags[1], 200, 200);
+    complete_parts("copied", id, etags, 2);
+    assert_layout(2, 1, 2);
+    const size_t bound[] = {J1 - 1};
+    unsigned char *two = calloc(1, J1 + 10);
+    memcpy(two, want, J1); /* want's bytes after J1 are zeros (the copied part) */
+    assert_object("copied", two, J1 + 10, bound, 1);
+
+    send("DELETE", "/bkt/copied", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 204);
+    ms3t_response_free(&r);
+    assert_layout(2, 0, 0);
+    send("PUT", "/bkt/dup", "x", 1, NULL, &r); /* one file over one file */
+    ms3t_response_free(&r);
+    assert_layout(2, 0, 0);
+    free(two);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +739,8 @@ int main(void)
         cmocka_unit_test_setup(test_complete_if_none_match, reset),
         cmocka_unit_test_setup(test_complete_without_copy, reset),
         cmocka_unit_test_setup_teardown(test_complete_without_copy_data_dir, use_data_dir,
+                                        back_to_memory),
+        cmocka_unit_test_setup_teardown(test_data_dir_keeps_part_files, use_data_dir,
                                         back_to_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
