@@ -280,14 +280,19 @@ static char *read_small_file(const char *path)
 }
 
 /* The body of a completed upload a previous run stored: the "part_files" of
- * its meta JSON (text), in the directory beside meta_path. 0, or -1 when the
- * meta names none or its files are not all there. */
+ * its meta JSON (text), in the directory beside meta_path. 0, 1 when the meta
+ * names no part files (the body is one file), or -1 when they are not all
+ * there. */
 static int load_part_files(const char *text, const char *meta_path, ms3_body *body)
 {
     json_t *root = json_loads(text, 0, NULL);
     json_t *sizes = NULL, *zero = NULL;
     const char *dir = NULL;
     int rc = -1;
+    if (root != NULL && json_object_get(root, "part_files") == NULL) {
+        json_decref(root);
+        return 1;
+    }
     if (root == NULL ||
         json_unpack(json_object_get(root, "part_files"), "{s:s, s:o, s:o}", "dir", &dir, "sizes",
                     &sizes, "zero", &zero) != 0 ||
@@ -338,10 +343,11 @@ static void load_object(ms3_store *st, bucket *b, const char *meta_path)
     char *expect = obj_path(st, b->name, o->key, "meta");
     int ok = expect != NULL && strcmp(expect, meta_path) == 0;
     free(expect);
+    int parts = ok && !zero ? load_part_files(text, meta_path, &o->body) : 1;
     if (ok && zero) {
         ms3__body_zero(&o->body, o->meta.size);
-    } else if (ok && strstr(text, "\"part_files\"") != NULL) {
-        ok = load_part_files(text, meta_path, &o->body) == 0 && o->body.size == o->meta.size;
+    } else if (ok && parts <= 0) {
+        ok = parts == 0 && o->body.size == o->meta.size;
         char *stale = obj_path(st, b->name, o->key, "obj"); /* replaced, then stopped */
         if (ok && stale != NULL)
             unlink(stale);
