@@ -421,21 +421,27 @@ ms3_body_kind ms3__reader_kind(const ms3_reader *r)
     return r->kind;
 }
 
+/* The first of n ascending ends that lies after off (off < ends[n - 1]). */
+static size_t first_end_after(const uint64_t *ends, size_t n, uint64_t off)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ends[mid] <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* The run holding byte off (off < size). */
 static size_t seg_at(ms3_reader *r, uint64_t off)
 {
     size_t h = r->hint;
     if (h < r->n_segs && off < r->ends[h] && (h == 0 || off >= r->ends[h - 1]))
         return h;
-    size_t lo = 0, hi = r->n_segs - 1;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->ends[mid] <= off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return first_end_after(r->ends, r->n_segs, off);
 }
 
 /* Memory bodies: the bytes of [off, off+len) in place, run by run, to fn. */
@@ -471,15 +477,7 @@ static void copy_out(void *ud, const unsigned char *p, size_t n)
 /* The first part ending after off (off < size). */
 static size_t part_at(const ms3_fileset *fs, uint64_t off)
 {
-    size_t lo = 0, hi = fs->n - 1;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (fs->ends[mid] <= off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return first_end_after(fs->ends, fs->n, off);
 }
 
 /* Reads [off, off+len) across part files; -1 on an I/O error or a part file

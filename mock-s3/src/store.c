@@ -381,55 +381,10 @@ static void remove_parts_dir(const char *path)
     rmdir(path);
 }
 
-/* Part directories no loaded object names: the mock stopped between linking
- * a completed upload's parts and writing its meta, or between deleting an
- * object's meta and its parts. */
-static void sweep_part_dirs(const bucket *b, const char *path)
+/* Calls fn with the path of each entry of the bucket's fan-out directories
+ * (DIR/buckets/<bucket>/<xx>/...). */
+static void visit_fan_out(const char *path, void (*fn)(void *ud, const char *entry), void *ud)
 {
-    char **claimed = calloc(b->n + 1, sizeof(*claimed));
-    size_t n = 0;
-    for (size_t i = 0; claimed != NULL && i < b->n; i++)
-        if (ms3__body_parts_dir(&b->objs[i]->body) != NULL)
-            claimed[n++] = (char *)ms3__body_parts_dir(&b->objs[i]->body);
-    if (claimed == NULL)
-        return;
-    qsort(claimed, n, sizeof(*claimed), cmp_str);
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        if (strlen(e->d_name) != 2 || e->d_name[0] == '.')
-            continue;
-        bk_buf sub = BK_BUF_INIT;
-        bk_buf_printf(&sub, "%s/%s", path, e->d_name);
-        DIR *sd = opendir(bk_buf_str(&sub));
-        struct dirent *f;
-        while (sd != NULL && (f = readdir(sd)) != NULL) {
-            if (strstr(f->d_name, ".parts-") == NULL)
-                continue;
-            bk_buf pp = BK_BUF_INIT;
-            bk_buf_printf(&pp, "%s/%s", bk_buf_str(&sub), f->d_name);
-            const char *key = bk_buf_str(&pp);
-            if (pp.data != NULL && bsearch(&key, claimed, n, sizeof(*claimed), cmp_str) == NULL)
-                remove_parts_dir(key);
-            bk_buf_clear(&pp);
-        }
-        if (sd != NULL)
-            closedir(sd);
-        bk_buf_clear(&sub);
-    }
-    if (d != NULL)
-        closedir(d);
-    free(claimed);
-}
-
-static void load_bucket(ms3_store *st, const char *name, const char *path)
-{
-    struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return;
-    bucket *b = add_bucket(st, name, (int64_t)sb.st_mtime * 1000);
-    if (b == NULL)
-        return;
     DIR *d = opendir(path);
     if (d == NULL)
         return;
@@ -442,19 +397,79 @@ static void load_bucket(ms3_store *st, const char *name, const char *path)
         DIR *sd = opendir(bk_buf_str(&sub));
         struct dirent *f;
         while (sd != NULL && (f = readdir(sd)) != NULL) {
-            size_t n = strlen(f->d_name);
-            if (n > 5 && strcmp(f->d_name + n - 5, ".meta") == 0) {
-                bk_buf mp = BK_BUF_INIT;
-                bk_buf_printf(&mp, "%s/%s", bk_buf_str(&sub), f->d_name);
-                load_object(st, b, bk_buf_str(&mp));
-                bk_buf_clear(&mp);
-            }
+            if (f->d_name[0] == '.')
+                continue;
+            bk_buf ep = BK_BUF_INIT;
+            bk_buf_printf(&ep, "%s/%s", bk_buf_str(&sub), f->d_name);
+            if (ep.data != NULL)
+                fn(ud, bk_buf_str(&ep));
+            bk_buf_clear(&ep);
         }
         if (sd != NULL)
             closedir(sd);
         bk_buf_clear(&sub);
     }
     closedir(d);
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+typedef struct loading {
+    ms3_store *st;
+    bucket *b;
+} loading;
+
+static void load_entry(void *ud, const char *entry)
+{
+    loading *l = ud;
+    if (has_suffix(entry, ".meta"))
+        load_object(l->st, l->b, entry);
+}
+
+typedef struct sweeping {
+    char **claimed; /* sorted */
+    size_t n;
+} sweeping;
+
+static void sweep_entry(void *ud, const char *entry)
+{
+    const sweeping *sw = ud;
+    const char *slash = strrchr(entry, '/');
+    if (strstr(slash != NULL ? slash : entry, ".parts-") != NULL &&
+        bsearch(&entry, sw->claimed, sw->n, sizeof(*sw->claimed), cmp_str) == NULL)
+        remove_parts_dir(entry);
+}
+
+/* Part directories no loaded object names: the mock stopped between linking
+ * a completed upload's parts and writing its meta, or between deleting an
+ * object's meta and its parts. */
+static void sweep_part_dirs(const bucket *b, const char *path)
+{
+    sweeping sw = {calloc(b->n + 1, sizeof(char *)), 0};
+    if (sw.claimed == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        if (ms3__body_parts_dir(&b->objs[i]->body) != NULL)
+            sw.claimed[sw.n++] = (char *)ms3__body_parts_dir(&b->objs[i]->body);
+    qsort(sw.claimed, sw.n, sizeof(*sw.claimed), cmp_str);
+    visit_fan_out(path, sweep_entry, &sw);
+    free(sw.claimed);
+}
+
+static void load_bucket(ms3_store *st, const char *name, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return;
+    bucket *b = add_bucket(st, name, (int64_t)sb.st_mtime * 1000);
+    if (b == NULL)
+        return;
+    loading l = {st, b};
+    visit_fan_out(path, load_entry, &l);
     sweep_part_dirs(b, path);
 }
 

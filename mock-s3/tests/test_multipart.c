@@ -594,18 +594,24 @@ static int back_to_memory(void **state)
     return 0;
 }
 
-/* ... and after a restart. */
-static void test_complete_without_copy_data_dir(void **state)
+/* Stops the server and starts one on the same data dir. */
+static void restart(void)
 {
-    (void)state;
-    unsigned char *want = make_joined_objects();
-    assert_joined_objects(want);
     ms3_server_stop(srv);
     ms3_options o;
     ms3t_default_options(&o);
     o.data_dir = data_dir;
     srv = ms3t_new_inproc(&o);
     assert_non_null(srv);
+}
+
+/* ... and after a restart. */
+static void test_complete_without_copy_data_dir(void **state)
+{
+    (void)state;
+    unsigned char *want = make_joined_objects();
+    assert_joined_objects(want);
+    restart();
     assert_joined_objects(want);
     free(want);
 }
@@ -660,16 +666,6 @@ static void assert_layout(int objs, int part_dirs, int part_files)
     assert_int_equal(l.objs, objs);
     assert_int_equal(l.part_dirs, part_dirs);
     assert_int_equal(l.part_files, part_files);
-}
-
-static void restart(void)
-{
-    ms3_server_stop(srv);
-    ms3_options o;
-    ms3t_default_options(&o);
-    o.data_dir = data_dir;
-    srv = ms3t_new_inproc(&o);
-    assert_non_null(srv);
 }
 
 /* With a data dir a completed upload is its part files, not a joined copy:
