@@ -570,7 +570,7 @@ def parse_args(root):
     p.add_argument("--sections", default=env("BENCH_SECTIONS", ",".join(SECTIONS)))
     p.add_argument("--mocks", default=env("BENCH_MOCKS", "mem,disk"),
                    help="mock flavours for cold export and import: mem, disk")
-    p.add_argument("--mock-requests", type=int, default=int(env("BENCH_MOCK_REQUESTS", "2000")))
+    p.add_argument("--mock-requests", type=int, default=int(env("BENCH_MOCK_REQUESTS", "5000")))
     p.add_argument("--peer-requests", type=int, default=int(env("BENCH_PEER_REQUESTS", "400")))
     p.add_argument("--update-doc", metavar="FILE", help="replace the table in FILE (BENCHMARKS.md)")
     a = p.parse_args()
