@@ -184,9 +184,12 @@ static void signing_key_matches_plain_hmac_chain(void **state)
     (void)state;
     /* Reference chain with OpenSSL directly, for a short and a long secret
      * (the long one takes the pre-hashed-key path). */
-    const char *secrets[] = {SK, "0123456789012345678901234567890123456789012345678901234567890123"
-                                 "45678901234567890"};
-    for (int i = 0; i < 2; i++) {
+    const char *secrets[] = {SK,
+                             "0123456789012345678901234567890123456789012345678901234567890123"
+                             "45678901234567890",
+                             /* "AWS4" + 60 bytes: a key of exactly one block, not hashed */
+                             "012345678901234567890123456789012345678901234567890123456789"};
+    for (int i = 0; i < 3; i++) {
         char first[256];
         fmt_into(first, sizeof first, "AWS4%s", secrets[i]);
         unsigned char k1[32], k2[32], want[32], got[32];
@@ -197,6 +200,27 @@ static void signing_key_matches_plain_hmac_chain(void **state)
         HMAC(EVP_sha256(), k1, 32, (const unsigned char *)"aws4_request", 12, want, &n);
         bk_sigv4_signing_key(secrets[i], "20130524", "us-east-1", "s3", got);
         assert_memory_equal(got, want, 32);
+    }
+}
+
+static void hmac_hex_matches_openssl_hmac(void **state)
+{
+    (void)state;
+    /* Messages around the SHA-256 block and padding boundaries (55/56/64) and
+     * longer than a string to sign. */
+    unsigned char key[32], data[1000], want[32];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (unsigned char)(0xa0 + i);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7 + 3);
+    const size_t lens[] = {0, 1, 55, 56, 63, 64, 65, 150, 1000};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        unsigned int n = 32;
+        HMAC(EVP_sha256(), key, 32, data, lens[i], want, &n);
+        char want_hex[65], got_hex[65];
+        bk_sigv4_hex(want, 32, want_hex);
+        bk_sigv4_hmac_hex(key, data, lens[i], got_hex);
+        assert_string_equal(got_hex, want_hex);
     }
 }
 
@@ -800,6 +824,7 @@ int main(void)
         cmocka_unit_test(canonical_query_rules),
         cmocka_unit_test(canonical_headers_trim_join_and_require),
         cmocka_unit_test(signing_key_matches_plain_hmac_chain),
+        cmocka_unit_test(hmac_hex_matches_openssl_hmac),
         cmocka_unit_test(equal_is_exact),
         cmocka_unit_test(amz_dates),
         cmocka_unit_test(parse_authorization_forms),
