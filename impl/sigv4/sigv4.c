@@ -36,8 +36,8 @@ void bk_sigv4_sha256_hex(const void *data, size_t len, char out_hex[65])
 /* HMAC-SHA256 (RFC 2104) with keys of at most one block, which is all SigV4
  * uses (signing_key below hashes a longer one first): two digests on one
  * context. OpenSSL's HMAC() goes through EVP_Q_mac, which looks the MAC and
- * the digest up by name and allocates a MAC context on every call: about
- * twice the CPU of the four compressions for a string to sign. */
+ * the digest up by name and allocates a MAC context on every call:
+ * about twice the CPU of the four compressions for a string to sign. */
 static void hmac(const void *key, size_t key_len, const void *data, size_t len,
                  unsigned char out[32])
 {
@@ -56,7 +56,8 @@ static void hmac(const void *key, size_t key_len, const void *data, size_t len,
     if (ok) {
         for (size_t i = 0; i < sizeof pad; i++)
             pad[i] ^= 0x36 ^ 0x5c; /* the inner pad becomes the outer one */
-        ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+        /* NULL: the digest the context already has (no second lookup). */
+        ok = EVP_DigestInit_ex(ctx, NULL, NULL) == 1 &&
              EVP_DigestUpdate(ctx, pad, sizeof pad) == 1 &&
              EVP_DigestUpdate(ctx, inner, sizeof inner) == 1 &&
              EVP_DigestFinal_ex(ctx, out, &n) == 1;

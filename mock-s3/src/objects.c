@@ -184,8 +184,7 @@ static void resp_overrides(ms3_req *r)
             continue;
         for (size_t h = 0; h < r->resp.n_headers; h++) {
             if (strcasecmp(r->resp.headers[h].name, overrides[i][1]) == 0) {
-                free(r->resp.headers[h].name);
-                free(r->resp.headers[h].value);
+                ms3__resp_header_free(&r->resp.headers[h]);
                 r->resp.headers[h] = r->resp.headers[--r->resp.n_headers];
                 break;
             }

@@ -66,15 +66,13 @@ static int add_header(ms3_req *r, const char *name, const char *value)
 {
     if (value == NULL)
         value = "";
-    size_t ln = strlen(name) + 1, lv = strlen(value) + 1;
-    char *p = header_room(r) == 0 ? malloc(ln + lv) : NULL;
+    char *v = NULL;
+    char *p = header_room(r) == 0 ? ms3__name_value_dup(name, value, &v) : NULL;
     if (p == NULL)
         return -1;
-    memcpy(p, name, ln);
-    memcpy(p + ln, value, lv);
     r->header_store[r->n_headers] = p;
     r->headers[r->n_headers].name = p;
-    r->headers[r->n_headers].value = p + ln;
+    r->headers[r->n_headers].value = v;
     r->n_headers++;
     return 0;
 }
@@ -352,8 +350,7 @@ static void drop_response_header(ms3_req *r, const char *name)
     size_t kept = 0;
     for (size_t i = 0; i < r->resp.n_headers; i++) {
         if (strcasecmp(r->resp.headers[i].name, name) == 0) {
-            free(r->resp.headers[i].name);
-            free(r->resp.headers[i].value);
+            ms3__resp_header_free(&r->resp.headers[i]);
             continue;
         }
         r->resp.headers[kept++] = r->resp.headers[i];

@@ -17,20 +17,40 @@ const char *ms3__req_header(const ms3_req *r, const char *name)
     return NULL;
 }
 
+char *ms3__name_value_dup(const char *name, const char *value, char **value_out)
+{
+    size_t ln = strlen(name) + 1, lv = strlen(value) + 1;
+    char *p = malloc(ln + lv);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, name, ln);
+    memcpy(p + ln, value, lv);
+    *value_out = p + ln;
+    return p;
+}
+
+/* A response has about ten headers: the array doubles from 16, and each
+ * header is one allocation (these were 2 + 1 allocations per header). */
 void ms3__resp_header(ms3_req *r, const char *name, const char *value)
 {
-    ms3_pair *np = realloc(r->resp.headers, (r->resp.n_headers + 1) * sizeof(*np));
-    if (np == NULL)
-        return;
-    r->resp.headers = np;
-    np[r->resp.n_headers].name = strdup(name);
-    np[r->resp.n_headers].value = strdup(value);
-    if (np[r->resp.n_headers].name == NULL || np[r->resp.n_headers].value == NULL) {
-        free(np[r->resp.n_headers].name);
-        free(np[r->resp.n_headers].value);
-        return;
+    ms3_response *resp = &r->resp;
+    if (resp->n_headers == resp->cap_headers) {
+        size_t cap = resp->cap_headers ? 2 * resp->cap_headers : 16;
+        ms3_pair *np = realloc(resp->headers, cap * sizeof(*np));
+        if (np == NULL)
+            return;
+        resp->headers = np;
+        resp->cap_headers = cap;
     }
-    r->resp.n_headers++;
+    ms3_pair *h = &resp->headers[resp->n_headers];
+    if ((h->name = ms3__name_value_dup(name, value, &h->value)) != NULL)
+        resp->n_headers++;
+}
+
+void ms3__resp_header_free(ms3_pair *h)
+{
+    free(h->name); /* the value is in the same allocation */
+    h->name = h->value = NULL;
 }
 
 void ms3__resp_headerf(ms3_req *r, const char *name, const char *fmt, ...)
@@ -45,10 +65,8 @@ void ms3__resp_headerf(ms3_req *r, const char *name, const char *fmt, ...)
 
 void ms3__resp_reset(ms3_response *resp)
 {
-    for (size_t i = 0; i < resp->n_headers; i++) {
-        free(resp->headers[i].name);
-        free(resp->headers[i].value);
-    }
+    for (size_t i = 0; i < resp->n_headers; i++)
+        ms3__resp_header_free(&resp->headers[i]);
     free(resp->headers);
     bk_buf_clear(&resp->body);
     ms3__reader_close(resp->reader);

@@ -71,8 +71,8 @@ struct ms3_server {
 
 typedef struct ms3_response {
     int status;
-    ms3_pair *headers;
-    size_t n_headers;
+    ms3_pair *headers; /* name and value in one allocation: ms3__resp_header_free */
+    size_t n_headers, cap_headers;
     bk_buf body;        /* XML / JSON bodies */
     ms3_reader *reader; /* object bodies */
     uint64_t offset, length;
@@ -131,6 +131,11 @@ const char *ms3__req_header(const ms3_req *r, const char *name);
 /* Response helpers (response.c). */
 void ms3__resp_reset(ms3_response *resp); /* frees everything, back to "no response" */
 void ms3__resp_header(ms3_req *r, const char *name, const char *value);
+/* Releases one of r->resp.headers (the caller takes it out of the array). */
+void ms3__resp_header_free(ms3_pair *h);
+/* "name\0value\0" in one allocation, *value_out pointing at the value; NULL
+ * when out of memory. A request's or response's header is one malloc. */
+char *ms3__name_value_dup(const char *name, const char *value, char **value_out);
 void ms3__resp_headerf(ms3_req *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* S3 <Error> document; message NULL = the table's; extra_xml: escaped elements or NULL. */

@@ -642,10 +642,48 @@ static void test_response_overrides(void **state)
     ms3t_response_free(&r);
 }
 
+/* More response headers than the header array starts with (16), one of them
+ * replaced by an override: every header arrives once, with its value. */
+static void test_many_response_headers(void **state)
+{
+    (void)state;
+    enum { N_META = 24 };
+    char lines[N_META][48];
+    const char *h[N_META + 2];
+    for (int i = 0; i < N_META; i++) {
+        snprintf(lines[i], sizeof lines[i], "x-amz-meta-m%02d: value-%d", i, i * 7);
+        h[i] = lines[i];
+    }
+    h[N_META] = "Content-Type: text/plain";
+    h[N_META + 1] = NULL;
+    ms3t_response r;
+    put("/bkt/many", "x", h, &r);
+    assert_int_equal(r.status, 200);
+    ms3t_response_free(&r);
+    const char *methods[] = {"HEAD", "GET"};
+    for (int m = 0; m < 2; m++) {
+        req(methods[m], "/bkt/many?response-content-type=text%2Fcsv", NULL, &r);
+        assert_int_equal(r.status, 200);
+        char buf[256], name[32], want[32];
+        for (int i = 0; i < N_META; i++) {
+            snprintf(name, sizeof name, "x-amz-meta-m%02d", i);
+            snprintf(want, sizeof want, "value-%d", i * 7);
+            assert_non_null(ms3t_header(&r, name, buf, sizeof(buf)));
+            assert_string_equal(buf, want);
+        }
+        assert_string_equal(ms3t_header(&r, "Content-Type", buf, sizeof(buf)), "text/csv");
+        assert_int_equal(ms3t_count(bk_buf_str(&r.headers), "text/plain"), 0);
+        assert_string_equal(ms3t_header(&r, "Content-Length", buf, sizeof(buf)), "1");
+        assert_non_null(ms3t_header(&r, "ETag", buf, sizeof(buf)));
+        ms3t_response_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_put_get_head, reset),
+        cmocka_unit_test_setup(test_many_response_headers, reset),
         cmocka_unit_test_setup(test_missing_key_and_bucket, reset),
         cmocka_unit_test_setup(test_ranges, reset),
         cmocka_unit_test_setup(test_content_md5, reset),
