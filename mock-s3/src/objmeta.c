@@ -230,8 +230,7 @@ static const char *const stored_headers[] = {"Content-Encoding",
 void ms3__format_etag(const unsigned char md5[16], char out[80])
 {
     out[0] = '"';
-    for (size_t i = 0; i < 16; i++)
-        snprintf(out + 1 + 2 * i, 3, "%02x", md5[i]);
+    bk_sigv4_hex(md5, 16, out + 1); /* 16 snprintf calls were a PUT's largest formatting cost */
     out[33] = '"';
     out[34] = '\0';
 }
