@@ -111,15 +111,21 @@ void bk_sigv4_signing_key(const char *secret_access_key, const char *date8, cons
     OPENSSL_cleanse(k2, sizeof k2);
 }
 
+/* The lines joined by '\n', the form of every string to sign. */
+static void join_lines(bk_buf *out, const char *const *lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            bk_buf_putc(out, '\n');
+        bk_buf_puts(out, lines[i]);
+    }
+}
+
 static void sign_lines(const unsigned char key[32], const char *const *lines, size_t n,
                        char out_hex[65])
 {
     bk_buf sts = BK_BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            bk_buf_putc(&sts, '\n');
-        bk_buf_puts(&sts, lines[i]);
-    }
+    join_lines(&sts, lines, n);
     if (sts.failed)
         memset(out_hex, '0', 64), out_hex[64] = '\0'; /* out of memory: matches nothing real */
     else
@@ -168,7 +174,13 @@ bk_code bk_sigv4_scope(const char *date8, const char *region, const char *servic
         return bk_err_set(err, BK_EINVAL, "region must be non-empty and contain no '/'");
     if (service == NULL || service[0] == '\0' || strchr(service, '/') != NULL)
         return bk_err_set(err, BK_EINVAL, "service must be non-empty and contain no '/'");
-    bk_buf_printf(out, "%s/%s/%s/aws4_request", date8, region, service);
+    /* Appended piece by piece: both sides build a scope per request. */
+    bk_buf_append(out, date8, 8);
+    bk_buf_putc(out, '/');
+    bk_buf_puts(out, region);
+    bk_buf_putc(out, '/');
+    bk_buf_puts(out, service);
+    bk_buf_puts(out, "/aws4_request");
     return bk_buf_check(out, err);
 }
 
@@ -177,7 +189,8 @@ bk_code bk_sigv4_string_to_sign(const char *amz_date, const char *scope,
 {
     char hash[65];
     bk_sigv4_sha256_hex(canonical_request, len, hash);
-    bk_buf_printf(out, "%s\n%s\n%s\n%s", BK_SIGV4_ALGORITHM, amz_date, scope, hash);
+    const char *lines[] = {BK_SIGV4_ALGORITHM, amz_date, scope, hash};
+    join_lines(out, lines, 4);
     return bk_buf_check(out, err);
 }
 
