@@ -106,13 +106,19 @@ static void format_line(const bk_progress_event *ev, char *line, size_t size)
     }
 }
 
+int bk_progress_shows(const bk_progress *p, bk_progress_kind kind)
+{
+    return p != NULL && (p->style != BK_PROGRESS_QUIET || kind == BK_PROGRESS_WARNING);
+}
+
 void bk_progress_emit(void *reporter, const bk_progress_event *ev)
 {
     bk_progress *p = reporter;
     if (p == NULL)
         return;
-    char line[1200];
-    format_line(ev, line, sizeof line);
+    char line[1200] = "";
+    if (bk_progress_shows(p, ev->kind))
+        format_line(ev, line, sizeof line);
     pthread_mutex_lock(&p->lock);
     if (ev->kind == BK_PROGRESS_PLAN) {
         p->planned += ev->count;

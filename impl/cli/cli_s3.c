@@ -54,6 +54,10 @@ static void note_credentials(const char *cmd, bk_s3cache *cache, const cli_optio
 
 void cli_progress_emit(void *progress, const bk_progress_event *ev)
 {
+    if (!bk_progress_shows(progress, ev->kind)) {
+        bk_progress_emit(progress, ev); /* counts it; no text to escape */
+        return;
+    }
     bk_progress_event e = *ev;
     bk_buf digest = BK_BUF_INIT, key = BK_BUF_INIT, message = BK_BUF_INIT;
     if (ev->digest != NULL) {

@@ -51,6 +51,9 @@ bk_progress *bk_progress_new(FILE *out, bk_progress_style style);
 void bk_progress_free(bk_progress *p);
 /* The bk_progress_fn to hand to a pipeline, with the reporter as ud. */
 void bk_progress_emit(void *reporter, const bk_progress_event *ev);
+/* Whether an event of this kind writes anything (quiet: warnings only), so
+ * that a caller spends no work on the text of events nobody sees. */
+int bk_progress_shows(const bk_progress *p, bk_progress_kind kind);
 /* Ends a live line, if any. */
 void bk_progress_finish(bk_progress *p);
 
