@@ -1,5 +1,6 @@
 /* From a build graph to cache chains: BuildKit's solver/exporter.go ExportTo,
  * run for each export target with one shared memo. */
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,23 +9,35 @@
 #include "bkcache/store.h"
 #include "chains_internal.h"
 
-void bk_chains_record_key(const char *vertex_digest, int64_t output, char *out, size_t out_len)
+/* The record key through a digest context and an SHA-256 the caller keeps:
+ * the one-shot SHA256() fetches the algorithm again for every key, which
+ * costs several times the hashing of "<digest>@<output>" itself. */
+static void record_key(EVP_MD_CTX *ctx, const EVP_MD *sha256, const char *vertex_digest,
+                       int64_t output, char *out, size_t out_len)
 {
-    size_t n = strlen(vertex_digest) + 32;
-    char *text = malloc(n);
-    if (!text) {
+    char at[24];
+    int n = snprintf(at, sizeof at, "@%lld", (long long)output);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (ctx == NULL || sha256 == NULL || EVP_DigestInit_ex2(ctx, sha256, NULL) != 1 ||
+        EVP_DigestUpdate(ctx, vertex_digest, strlen(vertex_digest)) != 1 ||
+        EVP_DigestUpdate(ctx, at, (size_t)n) != 1 || EVP_DigestFinal_ex(ctx, md, &md_len) != 1 ||
+        md_len != SHA256_DIGEST_LENGTH) {
         snprintf(out, out_len, "%s", "");
         return;
     }
-    int len = snprintf(text, n, "%s@%lld", vertex_digest, (long long)output);
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)text, (size_t)len, md);
-    free(text);
     char digest[BK_DIGEST_MAX];
     bk_digest_format(md, digest);
     /* rootKey keeps random vertices recognizable so CacheChains.Add skips them. */
     bool random = strncmp(vertex_digest, "random:", 7) == 0;
     snprintf(out, out_len, "%s%s", random ? "random" : "sha256", digest + strlen("sha256"));
+}
+
+void bk_chains_record_key(const char *vertex_digest, int64_t output, char *out, size_t out_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    record_key(ctx, EVP_sha256(), vertex_digest, output, out, out_len);
+    EVP_MD_CTX_free(ctx);
 }
 
 typedef struct export_memo {
@@ -37,6 +50,8 @@ typedef struct exporter {
     bk_chains *chains;
     export_memo *memo;
     bk_err *err;
+    EVP_MD_CTX *sha_ctx; /* the record keys', fetched once per walk */
+    EVP_MD *sha256;
 } exporter;
 
 /* NOLINTNEXTLINE(misc-no-recursion): as deep as the caller's build graph, no bucket data */
@@ -88,7 +103,7 @@ static bk_code export_to(exporter *e, size_t vi, enum bk_export_mode mode)
     }
     if (rc == BK_OK && complete) {
         char key[96];
-        bk_chains_record_key(v->digest, v->output, key, sizeof key);
+        record_key(e->sha_ctx, e->sha256, v->digest, v->output, key, sizeof key);
         bk_chain_result res = {v->layers, v->n_layers, v->created_at};
         rc = bk_chains_add(e->chains, key, deps, v->n_inputs, exported ? &res : NULL,
                            exported ? 1 : 0, &m->rec, e->err);
@@ -104,13 +119,22 @@ bk_code bk_chains_from_graph(const bk_graph *g, enum bk_export_mode mode, bk_cha
                              bk_err *err)
 {
     *out = NULL;
-    exporter e = {g, bk_chains_new(), calloc(g->n_vertices + 1, sizeof(export_memo)), err};
+    exporter e = {.g = g,
+                  .chains = bk_chains_new(),
+                  .memo = calloc(g->n_vertices + 1, sizeof(export_memo)),
+                  .err = err,
+                  .sha_ctx = EVP_MD_CTX_new(),
+                  .sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)};
     bk_code rc = BK_OK;
-    if (!e.chains || !e.memo)
+    if (!e.chains || !e.memo || !e.sha_ctx)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory exporting the graph");
+    else if (!e.sha256)
+        rc = bk_err_set(err, BK_EIO, "exporting the graph: OpenSSL has no SHA-256 for record keys");
     for (size_t i = 0; rc == BK_OK && i < g->n_targets; i++)
         rc = export_to(&e, g->targets[i], mode);
     free(e.memo);
+    EVP_MD_CTX_free(e.sha_ctx);
+    EVP_MD_free(e.sha256);
     if (rc != BK_OK) {
         bk_chains_free(e.chains);
         return rc;
