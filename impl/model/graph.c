@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "bkcache/fileio.h"
 #include "jsonpath.h"
+#include "jsontree.h"
 #include "strmap.h"
 
 /* What the loader indexes once, so that nothing scans the graph per lookup. */
@@ -23,14 +25,18 @@ typedef struct graph_index {
     size_t n_descs;
 } graph_index;
 
-static bk_code only_keys(const json_t *obj, const char *const *allowed, const char *where,
+/* Whether v is there and of that type (the tree's members are never NULL;
+ * bk__jt_get's answer may be). */
+static bool is_type(bk__jt_type type, const bk__jt *v)
+{
+    return v != NULL && v->type == type;
+}
+
+static bk_code only_keys(const bk__jt *obj, const char *const *allowed, const char *where,
                          bk_err *err)
 {
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)obj, key, val)
-    {
-        (void)val;
+    for (size_t k = 0; k < obj->n; k++) {
+        const char *key = obj->u.kids[k].key;
         bool ok = false;
         for (size_t i = 0; allowed[i] && !ok; i++)
             ok = strcmp(allowed[i], key) == 0;
@@ -40,16 +46,16 @@ static bk_code only_keys(const json_t *obj, const char *const *allowed, const ch
     return BK_OK;
 }
 
-static char *opt_string(const json_t *obj, const char *key)
+static char *opt_string(const bk__jt *obj, const char *key)
 {
-    const json_t *v = json_object_get(obj, key);
-    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+    const bk__jt *v = bk__jt_get(obj, key);
+    return is_type(BK__JT_STRING, v) ? strdup(v->u.string) : NULL;
 }
 
-static bk_code read_descriptor(const json_t *o, bk_descriptor *d, const char *where, bk_err *err)
+static bk_code read_descriptor(const bk__jt *o, bk_descriptor *d, const char *where, bk_err *err)
 {
     static const char *const keys[] = {"digest", "size", "mediaType", "diffID", "createdAt", NULL};
-    if (!json_is_object(o))
+    if (!is_type(BK__JT_OBJECT, o))
         return bk_err_set(err, BK_EINVAL, "%s: a layer descriptor must be an object", where);
     if (only_keys(o, keys, where, err) != BK_OK)
         return BK_EINVAL;
@@ -58,20 +64,19 @@ static bk_code read_descriptor(const json_t *o, bk_descriptor *d, const char *wh
     d->diff_id = opt_string(o, "diffID");
     if (!d->digest)
         return bk_err_set(err, BK_EINVAL, "%s: layer descriptor without \"digest\"", where);
-    const json_t *size = json_object_get(o, "size");
-    if (!json_is_integer(size))
+    const bk__jt *size = bk__jt_get(o, "size");
+    if (!is_type(BK__JT_INTEGER, size))
         return bk_err_set(err, BK_EINVAL, "%s: layer descriptor without an integer \"size\"",
                           where);
-    d->size = json_integer_value(size);
+    d->size = size->u.integer;
     if (d->size < 0)
         return bk_err_set(err, BK_EINVAL, "%s.size: %lld is negative", where, (long long)d->size);
-    const json_t *created = json_object_get(o, "createdAt");
+    const bk__jt *created = bk__jt_get(o, "createdAt");
     d->created_at = bk_time_zero();
     if (created) {
         bk_err terr;
-        if (!json_is_string(created) ||
-            bk_time_parse(json_string_value(created), json_string_length(created), &d->created_at,
-                          &terr) != BK_OK)
+        if (!is_type(BK__JT_STRING, created) ||
+            bk_time_parse(created->u.string, created->n, &d->created_at, &terr) != BK_OK)
             return bk_err_set(err, BK_EINVAL, "%s.createdAt: not an RFC 3339 time", where);
         d->has_created_at = true;
     }
@@ -87,40 +92,40 @@ static long find_vertex(const bk_graph *g, const char *id)
 
 /* A layer given by digest or by its index in the graph's "blobs": a copy of
  * that entry. */
-static bk_code blob_ref(const bk_graph *g, const json_t *ref, bk_descriptor *d, const char *where,
+static bk_code blob_ref(const bk_graph *g, const bk__jt *ref, bk_descriptor *d, const char *where,
                         bk_err *err)
 {
     const graph_index *ix = g->index;
     size_t i;
-    if (json_is_integer(ref)) {
-        json_int_t n = json_integer_value(ref);
+    if (is_type(BK__JT_INTEGER, ref)) {
+        int64_t n = ref->u.integer;
         if (n < 0 || (uint64_t)n >= ix->n_descs)
             return bk_err_set(err, BK_EINVAL, "%s: no graph.blobs[%lld] (have %zu blobs)", where,
                               (long long)n, ix->n_descs);
         i = (size_t)n;
-    } else if (!bk__strmap_get(&ix->descs, json_string_value(ref), &i)) {
+    } else if (!bk__strmap_get(&ix->descs, ref->u.string, &i)) {
         return bk_err_set(err, BK_EINVAL, "%s: no blob \"%.80s\" in graph.blobs", where,
-                          json_string_value(ref));
+                          ref->u.string);
     }
     return bk_descriptor_copy(d, &ix->descs_of[i], err);
 }
 
 /* The optional "blobs": each layer descriptor once, for results that name
  * their layers by digest. */
-static bk_code read_blobs(const json_t *blobs, graph_index *ix, bk_err *err)
+static bk_code read_blobs(const bk__jt *blobs, graph_index *ix, bk_err *err)
 {
     if (!blobs)
         return BK_OK;
-    if (!json_is_array(blobs))
+    if (!is_type(BK__JT_ARRAY, blobs))
         return bk_err_set(err, BK_EINVAL, "graph.blobs: must be an array of layer descriptors");
-    ix->descs_of = calloc(json_array_size(blobs) + 1, sizeof *ix->descs_of);
+    ix->descs_of = calloc(blobs->n + 1, sizeof *ix->descs_of);
     if (!ix->descs_of)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
-    for (size_t i = 0; i < json_array_size(blobs); i++) {
+    for (size_t i = 0; i < blobs->n; i++) {
         char w[64];
         snprintf(w, sizeof w, "graph.blobs[%zu]", i);
         bk_descriptor *d = &ix->descs_of[ix->n_descs++];
-        bk_code rc = read_descriptor(json_array_get(blobs, i), d, w, err);
+        bk_code rc = read_descriptor(&blobs->u.kids[i], d, w, err);
         if (rc != BK_OK)
             return rc;
         size_t seen;
@@ -136,36 +141,35 @@ static bk_code read_blobs(const json_t *blobs, graph_index *ix, bk_err *err)
     return BK_OK;
 }
 
-static bk_code read_result(const bk_graph *g, const json_t *res, bk_graph_vertex *v,
+static bk_code read_result(const bk_graph *g, const bk__jt *res, bk_graph_vertex *v,
                            const char *where, bk_err *err)
 {
     static const char *const keys[] = {"remote", "createdAt", "layers", NULL};
-    if (!json_is_object(res) || only_keys(res, keys, where, err) != BK_OK)
+    if (!is_type(BK__JT_OBJECT, res) || only_keys(res, keys, where, err) != BK_OK)
         return bk_err_set(err, BK_EINVAL,
                           "%s: result must be an object with remote, createdAt, "
                           "layers",
                           where);
     v->has_result = true;
-    v->remote = json_is_true(json_object_get(res, "remote"));
+    v->remote = is_type(BK__JT_TRUE, bk__jt_get(res, "remote"));
     v->created_at = bk_time_zero();
-    const json_t *created = json_object_get(res, "createdAt");
+    const bk__jt *created = bk__jt_get(res, "createdAt");
     bk_err terr;
-    if (!json_is_string(created) ||
-        bk_time_parse(json_string_value(created), json_string_length(created), &v->created_at,
-                      &terr) != BK_OK)
+    if (!is_type(BK__JT_STRING, created) ||
+        bk_time_parse(created->u.string, created->n, &v->created_at, &terr) != BK_OK)
         return bk_err_set(err, BK_EINVAL, "%s.createdAt: missing or not an RFC 3339 time", where);
-    const json_t *layers = json_object_get(res, "layers");
-    if (!json_is_array(layers))
+    const bk__jt *layers = bk__jt_get(res, "layers");
+    if (!is_type(BK__JT_ARRAY, layers))
         return bk_err_set(err, BK_EINVAL, "%s.layers: must be an array", where);
-    v->n_layers = json_array_size(layers);
+    v->n_layers = layers->n;
     v->layers = calloc(v->n_layers ? v->n_layers : 1, sizeof *v->layers);
     if (!v->layers)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     for (size_t i = 0; i < v->n_layers; i++) {
         char w[160];
         snprintf(w, sizeof w, "%s.layers[%zu]", where, i);
-        const json_t *l = json_array_get(layers, i);
-        bk_code rc = json_is_string(l) || json_is_integer(l)
+        const bk__jt *l = &layers->u.kids[i];
+        bk_code rc = is_type(BK__JT_STRING, l) || is_type(BK__JT_INTEGER, l)
                          ? blob_ref(g, l, &v->layers[i], w, err)
                          : read_descriptor(l, &v->layers[i], w, err);
         if (rc != BK_OK)
@@ -174,37 +178,37 @@ static bk_code read_result(const bk_graph *g, const json_t *res, bk_graph_vertex
     return BK_OK;
 }
 
-static bk_code read_inputs(const bk_graph *g, const json_t *inputs, bk_graph_vertex *v,
+static bk_code read_inputs(const bk_graph *g, const bk__jt *inputs, bk_graph_vertex *v,
                            const char *where, bk_err *err)
 {
     static const char *const keys[] = {"vertex", "selector", NULL};
     if (!inputs)
         return BK_OK;
-    if (!json_is_array(inputs))
+    if (!is_type(BK__JT_ARRAY, inputs))
         return bk_err_set(err, BK_EINVAL, "%s.inputs: must be an array of arrays", where);
-    v->n_inputs = json_array_size(inputs);
+    v->n_inputs = inputs->n;
     v->inputs = calloc(v->n_inputs ? v->n_inputs : 1, sizeof *v->inputs);
     if (!v->inputs)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     for (size_t i = 0; i < v->n_inputs; i++) {
-        const json_t *in = json_array_get(inputs, i);
-        if (!json_is_array(in) || json_array_size(in) == 0)
+        const bk__jt *in = &inputs->u.kids[i];
+        if (!is_type(BK__JT_ARRAY, in) || in->n == 0)
             return bk_err_set(err, BK_EINVAL, "%s.inputs[%zu]: must be a non-empty array of links",
                               where, i);
         bk_graph_input *gi = &v->inputs[i];
-        gi->n_links = json_array_size(in);
+        gi->n_links = in->n;
         gi->links = calloc(gi->n_links, sizeof *gi->links);
         if (!gi->links)
             return bk_err_set(err, BK_ENOMEM, "out of memory");
         for (size_t j = 0; j < gi->n_links; j++) {
-            const json_t *l = json_array_get(in, j);
+            const bk__jt *l = &in->u.kids[j];
             char w[160];
             snprintf(w, sizeof w, "%s.inputs[%zu][%zu]", where, i, j);
-            if (!json_is_object(l) || only_keys(l, keys, w, err) != BK_OK)
+            if (!is_type(BK__JT_OBJECT, l) || only_keys(l, keys, w, err) != BK_OK)
                 return bk_err_set(err, BK_EINVAL, "%s: a link is {\"vertex\": id, \"selector\"?}",
                                   w);
-            const json_t *target = json_object_get(l, "vertex");
-            long idx = json_is_string(target) ? find_vertex(g, json_string_value(target)) : -1;
+            const bk__jt *target = bk__jt_get(l, "vertex");
+            long idx = is_type(BK__JT_STRING, target) ? find_vertex(g, target->u.string) : -1;
             if (idx < 0)
                 return bk_err_set(err, BK_EINVAL, "%s.vertex: no vertex with that id", w);
             gi->links[j].vertex = (size_t)idx;
@@ -214,19 +218,19 @@ static bk_code read_inputs(const bk_graph *g, const json_t *inputs, bk_graph_ver
     return BK_OK;
 }
 
-static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g, bk_err *err)
+static bk_code read_graph(const bk__jt *root, const char *base_dir, bk_graph *g, bk_err *err)
 {
     static const char *const top_keys[] = {"description", "store",   "blobs",
                                            "vertices",    "targets", NULL};
     static const char *const vertex_keys[] = {"id", "digest", "output", "inputs", "result", NULL};
-    if (!json_is_object(root) || only_keys(root, top_keys, "graph", err) != BK_OK)
+    if (!is_type(BK__JT_OBJECT, root) || only_keys(root, top_keys, "graph", err) != BK_OK)
         return bk_err_set(err, BK_EINVAL,
                           "graph: expected an object with description, store, blobs, "
                           "vertices, targets");
     g->description = opt_string(root, "description");
-    const json_t *store = json_object_get(root, "store");
-    if (json_is_string(store)) {
-        const char *s = json_string_value(store);
+    const bk__jt *store = bk__jt_get(root, "store");
+    if (is_type(BK__JT_STRING, store)) {
+        const char *s = store->u.string;
         size_t n = strlen(s) + (base_dir ? strlen(base_dir) : 0) + 2;
         g->store_dir = malloc(n);
         if (!g->store_dir)
@@ -236,22 +240,22 @@ static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g,
         else
             snprintf(g->store_dir, n, "%s", s);
     }
-    bk_code rc = read_blobs(json_object_get(root, "blobs"), g->index, err);
+    bk_code rc = read_blobs(bk__jt_get(root, "blobs"), g->index, err);
     if (rc != BK_OK)
         return rc;
-    const json_t *vertices = json_object_get(root, "vertices");
-    if (!json_is_array(vertices))
+    const bk__jt *vertices = bk__jt_get(root, "vertices");
+    if (!is_type(BK__JT_ARRAY, vertices))
         return bk_err_set(err, BK_EINVAL, "graph.vertices: must be an array");
-    g->n_vertices = json_array_size(vertices);
+    g->n_vertices = vertices->n;
     g->vertices = calloc(g->n_vertices ? g->n_vertices : 1, sizeof *g->vertices);
     if (!g->vertices)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     /* Ids first, so links may point forward. */
     for (size_t i = 0; i < g->n_vertices; i++) {
-        const json_t *v = json_array_get(vertices, i);
+        const bk__jt *v = &vertices->u.kids[i];
         char w[64];
         snprintf(w, sizeof w, "vertices[%zu]", i);
-        if (!json_is_object(v) || only_keys(v, vertex_keys, w, err) != BK_OK)
+        if (!is_type(BK__JT_OBJECT, v) || only_keys(v, vertex_keys, w, err) != BK_OK)
             return bk_err_set(err, BK_EINVAL,
                               "%s: expected an object with id, digest, output, "
                               "inputs, result",
@@ -268,34 +272,34 @@ static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g,
             free(key);
             return bk_err_set(err, BK_ENOMEM, "out of memory");
         }
-        const json_t *out = json_object_get(v, "output");
-        if (out && !json_is_integer(out))
+        const bk__jt *out = bk__jt_get(v, "output");
+        if (out && !is_type(BK__JT_INTEGER, out))
             return bk_err_set(err, BK_EINVAL, "%s.output: must be an integer", w);
-        g->vertices[i].output = out ? json_integer_value(out) : 0;
+        g->vertices[i].output = out ? out->u.integer : 0;
     }
     for (size_t i = 0; i < g->n_vertices; i++) {
-        const json_t *v = json_array_get(vertices, i);
+        const bk__jt *v = &vertices->u.kids[i];
         char w[64];
         snprintf(w, sizeof w, "vertices[%zu]", i);
-        rc = read_inputs(g, json_object_get(v, "inputs"), &g->vertices[i], w, err);
-        const json_t *res = json_object_get(v, "result");
-        if (rc == BK_OK && res && !json_is_null(res)) {
+        rc = read_inputs(g, bk__jt_get(v, "inputs"), &g->vertices[i], w, err);
+        const bk__jt *res = bk__jt_get(v, "result");
+        if (rc == BK_OK && res && !is_type(BK__JT_NULL, res)) {
             strncat(w, ".result", sizeof w - strlen(w) - 1);
             rc = read_result(g, res, &g->vertices[i], w, err);
         }
         if (rc != BK_OK)
             return rc;
     }
-    const json_t *targets = json_object_get(root, "targets");
-    if (!json_is_array(targets) || json_array_size(targets) == 0)
+    const bk__jt *targets = bk__jt_get(root, "targets");
+    if (!is_type(BK__JT_ARRAY, targets) || targets->n == 0)
         return bk_err_set(err, BK_EINVAL, "graph.targets: must be a non-empty array of ids");
-    g->n_targets = json_array_size(targets);
+    g->n_targets = targets->n;
     g->targets = calloc(g->n_targets, sizeof *g->targets);
     if (!g->targets)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     for (size_t i = 0; i < g->n_targets; i++) {
-        const json_t *t = json_array_get(targets, i);
-        long idx = json_is_string(t) ? find_vertex(g, json_string_value(t)) : -1;
+        const bk__jt *t = &targets->u.kids[i];
+        long idx = is_type(BK__JT_STRING, t) ? find_vertex(g, t->u.string) : -1;
         if (idx < 0)
             return bk_err_set(err, BK_EINVAL, "graph.targets[%zu]: no vertex with that id", i);
         g->targets[i] = (size_t)idx;
@@ -303,24 +307,38 @@ static bk_code read_graph(const json_t *root, const char *base_dir, bk_graph *g,
     return BK_OK;
 }
 
+/* Text the tree refused: jansson's account of why, as the other readers of
+ * JSON fixtures give it (position, or the path of a number out of range). */
+static bk_code syntax_error(const char *json, size_t len, bk_err *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    if (root != NULL) { /* the two readers disagree: still refused, never half-read */
+        json_decref(root);
+        return bk_err_set(err, BK_EINVAL, "graph: invalid JSON");
+    }
+    char msg[640];
+    if (bk__json_range_error(json, len, &jerr, msg, sizeof msg))
+        return bk_err_set(err, BK_EINVAL, "%s", msg);
+    return bk_err_set(err, BK_EINVAL, "graph: invalid JSON at line %d column %d: %s", jerr.line,
+                      jerr.column, jerr.text);
+}
+
 bk_code bk_graph_parse(const char *json, size_t len, const char *base_dir, bk_graph **out,
                        bk_err *err)
 {
     *out = NULL;
-    json_error_t jerr;
-    json_t *root = json_loadb(json, len, 0, &jerr);
-    char msg[640];
-    if (!root && bk__json_range_error(json, len, &jerr, msg, sizeof msg))
-        return bk_err_set(err, BK_EINVAL, "%s", msg);
-    if (!root)
-        return bk_err_set(err, BK_EINVAL, "graph: invalid JSON at line %d column %d: %s", jerr.line,
-                          jerr.column, jerr.text);
+    bool nomem = false;
+    bk__jt_doc *doc = bk__jt_parse(json, len, &nomem);
+    if (doc == NULL)
+        return nomem ? bk_err_set(err, BK_ENOMEM, "out of memory reading the graph")
+                     : syntax_error(json, len, err);
     bk_graph *g = calloc(1, sizeof *g);
     if (g)
         g->index = calloc(1, sizeof(graph_index));
-    bk_code rc = g && g->index ? read_graph(root, base_dir, g, err)
+    bk_code rc = g && g->index ? read_graph(bk__jt_root(doc), base_dir, g, err)
                                : bk_err_set(err, BK_ENOMEM, "out of memory");
-    json_decref(root);
+    bk__jt_free(doc);
     if (rc != BK_OK) {
         bk_graph_free(g);
         return rc;
