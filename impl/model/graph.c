@@ -25,6 +25,30 @@ typedef struct graph_index {
     size_t n_descs;
 } graph_index;
 
+/* "<base><field>[i]" into out, cut to size as snprintf would: the name of a
+ * member for error messages, made for every member of a fixture, so by hand
+ * (printf was the larger part of loading a large one). */
+static void member_path(char *out, size_t size, const char *base, const char *field, size_t i)
+{
+    char digits[24];
+    size_t nd = 0, n = 0;
+    do {
+        digits[nd++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i != 0);
+    for (const char *s = base; *s != '\0' && n + 1 < size; s++)
+        out[n++] = *s;
+    for (const char *s = field; *s != '\0' && n + 1 < size; s++)
+        out[n++] = *s;
+    if (n + 1 < size)
+        out[n++] = '[';
+    while (nd > 0 && n + 1 < size)
+        out[n++] = digits[--nd];
+    if (n + 1 < size)
+        out[n++] = ']';
+    out[n] = '\0';
+}
+
 /* Whether v is there and of that type (the tree's members are never NULL;
  * bk__jt_get's answer may be). */
 static bool is_type(bk__jt_type type, const bk__jt *v)
@@ -123,7 +147,7 @@ static bk_code read_blobs(const bk__jt *blobs, graph_index *ix, bk_err *err)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     for (size_t i = 0; i < blobs->n; i++) {
         char w[64];
-        snprintf(w, sizeof w, "graph.blobs[%zu]", i);
+        member_path(w, sizeof w, "graph", ".blobs", i);
         bk_descriptor *d = &ix->descs_of[ix->n_descs++];
         bk_code rc = read_descriptor(&blobs->u.kids[i], d, w, err);
         if (rc != BK_OK)
@@ -167,7 +191,7 @@ static bk_code read_result(const bk_graph *g, const bk__jt *res, bk_graph_vertex
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     for (size_t i = 0; i < v->n_layers; i++) {
         char w[160];
-        snprintf(w, sizeof w, "%s.layers[%zu]", where, i);
+        member_path(w, sizeof w, where, ".layers", i);
         const bk__jt *l = &layers->u.kids[i];
         bk_code rc = is_type(BK__JT_STRING, l) || is_type(BK__JT_INTEGER, l)
                          ? blob_ref(g, l, &v->layers[i], w, err)
@@ -202,8 +226,9 @@ static bk_code read_inputs(const bk_graph *g, const bk__jt *inputs, bk_graph_ver
             return bk_err_set(err, BK_ENOMEM, "out of memory");
         for (size_t j = 0; j < gi->n_links; j++) {
             const bk__jt *l = &in->u.kids[j];
-            char w[160];
-            snprintf(w, sizeof w, "%s.inputs[%zu][%zu]", where, i, j);
+            char in_path[160], w[160];
+            member_path(in_path, sizeof in_path, where, ".inputs", i);
+            member_path(w, sizeof w, in_path, "", j);
             if (!is_type(BK__JT_OBJECT, l) || only_keys(l, keys, w, err) != BK_OK)
                 return bk_err_set(err, BK_EINVAL, "%s: a link is {\"vertex\": id, \"selector\"?}",
                                   w);
@@ -254,7 +279,7 @@ static bk_code read_graph(const bk__jt *root, const char *base_dir, bk_graph *g,
     for (size_t i = 0; i < g->n_vertices; i++) {
         const bk__jt *v = &vertices->u.kids[i];
         char w[64];
-        snprintf(w, sizeof w, "vertices[%zu]", i);
+        member_path(w, sizeof w, "", "vertices", i);
         if (!is_type(BK__JT_OBJECT, v) || only_keys(v, vertex_keys, w, err) != BK_OK)
             return bk_err_set(err, BK_EINVAL,
                               "%s: expected an object with id, digest, output, "
@@ -280,7 +305,7 @@ static bk_code read_graph(const bk__jt *root, const char *base_dir, bk_graph *g,
     for (size_t i = 0; i < g->n_vertices; i++) {
         const bk__jt *v = &vertices->u.kids[i];
         char w[64];
-        snprintf(w, sizeof w, "vertices[%zu]", i);
+        member_path(w, sizeof w, "", "vertices", i);
         rc = read_inputs(g, bk__jt_get(v, "inputs"), &g->vertices[i], w, err);
         const bk__jt *res = bk__jt_get(v, "result");
         if (rc == BK_OK && res && !is_type(BK__JT_NULL, res)) {
@@ -354,30 +379,31 @@ bk_code bk_graph_load(const char *path, bk_graph **out, bk_err *err)
     bk_code rc = bk_fopen_regular(path, "graph", &f, err);
     if (rc != BK_OK)
         return rc;
-    char *data = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n > cap) {
-            cap = (len + n) * 2;
-            char *p = realloc(data, cap);
-            if (!p) {
-                free(data);
-                fclose(f);
-                return bk_err_set(err, BK_ENOMEM, "out of memory reading %s", path);
-            }
-            data = p;
-        }
-        memcpy(data + len, chunk, n);
+    /* Read at the file's size, straight into one buffer (no copy per chunk,
+     * no doubling past it); a file that grows meanwhile still reads whole. */
+    struct stat st;
+    size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 8192;
+    size_t len = 0, n;
+    char *data = malloc(cap);
+    while (data != NULL && (n = fread(data + len, 1, cap - len, f)) > 0) {
         len += n;
+        char *p = len == cap ? realloc(data, cap * 2) : data;
+        if (p == NULL)
+            free(data);
+        else if (len == cap)
+            cap *= 2;
+        data = p;
+    }
+    if (data == NULL) {
+        fclose(f);
+        return bk_err_set(err, BK_ENOMEM, "out of memory reading %s", path);
     }
     fclose(f);
     char *dir = strdup(path);
     char *slash = dir ? strrchr(dir, '/') : NULL;
     if (slash)
         *slash = '\0';
-    rc = bk_graph_parse(data ? data : "", len, slash ? dir : ".", out, err);
+    rc = bk_graph_parse(data, len, slash ? dir : ".", out, err);
     if (rc != BK_OK)
         bk_err_prefix(err, "%s: ", path);
     free(dir);

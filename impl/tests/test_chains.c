@@ -252,6 +252,18 @@ static void chains_add_rules(void **state)
     "\"inputs\":[[{\"vertex\":\"r\"}]],\"result\":{\"createdAt\":\"2024-05-01T12:00:00Z\","        \
     "\"layers\":[{\"digest\":\"sha256:aa\",\"size\":" size "}]}}],\"targets\":[\"s\"]}"
 
+/* Ten distinct blobs and ten distinct vertices, for paths with two-digit indexes. */
+#define BLOB(d) "{\"digest\":\"sha256:" d "\",\"size\":1}"
+#define BLOB10                                                                                     \
+    BLOB("a0")                                                                                     \
+    "," BLOB("a1") "," BLOB("a2") "," BLOB("a3") "," BLOB("a4") "," BLOB("a5") "," BLOB(           \
+        "a6") "," BLOB("a7") "," BLOB("a8") "," BLOB("a9")
+#define VERTEX(id) "{\"id\":\"" id "\",\"digest\":\"sha256:" id "\"}"
+#define VERTEX10                                                                                   \
+    VERTEX("v")                                                                                    \
+    "," VERTEX("v1") "," VERTEX("v2") "," VERTEX("v3") "," VERTEX("v4") "," VERTEX(                \
+        "v5") "," VERTEX("v6") "," VERTEX("v7") "," VERTEX("v8") "," VERTEX("v9")
+
 static void graph_loader_rejects_bad_fixtures(void **state)
 {
     (void)state;
@@ -287,6 +299,13 @@ static void graph_loader_rejects_bad_fixtures(void **state)
          "vertices[1].result.layers[0].size: number 9223372036854775808 is out of range (int64)"},
         {"{\"blobs\":[{\"digest\":\"sha256:aa\",\"size\":-5}],\"vertices\":[],\"targets\":[]}",
          "graph.blobs[0].size: -5 is negative"},
+        /* members are named by their place, several digits and nested too */
+        {"{\"blobs\":[" BLOB10 ",{\"digest\":\"sha256:ff\",\"size\":-7}],\"vertices\":[],"
+         "\"targets\":[]}",
+         "graph.blobs[10].size: -7 is negative"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"inputs\":[[{"
+         "\"vertex\":\"v\"}],[{\"vertex\":\"v\"},{\"vertex\":\"z\"}]]}],\"targets\":[\"a\"]}",
+         "vertices[10].inputs[1][1].vertex: no vertex with that id"},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         bk_err err = {0};
