@@ -4,12 +4,14 @@
 #include "bkcache/graph.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bkcache/fileio.h"
 #include "jsonpath.h"
@@ -23,6 +25,8 @@ typedef struct graph_index {
     bk__strmap descs; /* "blobs" entries: digest -> index into descs_of */
     bk_descriptor *descs_of;
     size_t n_descs;
+    int algo_fd;   /* the store's blobs/<algo_dir> directory, -1 until opened */
+    char algo[32]; /* the algorithm it is for */
 } graph_index;
 
 /* "<base><field>[i]" into out, cut to size as snprintf would: the name of a
@@ -361,6 +365,8 @@ bk_code bk_graph_parse(const char *json, size_t len, const char *base_dir, bk_gr
     bk_graph *g = calloc(1, sizeof *g);
     if (g)
         g->index = calloc(1, sizeof(graph_index));
+    if (g && g->index)
+        ((graph_index *)g->index)->algo_fd = -1;
     bk_code rc = g && g->index ? read_graph(bk__jt_root(doc), base_dir, g, err)
                                : bk_err_set(err, BK_ENOMEM, "out of memory");
     bk__jt_free(doc);
@@ -438,6 +444,8 @@ void bk_graph_free(bk_graph *g)
         bk__strmap_clear(&ix->ids);
         bk__strmap_clear(&ix->blobs);
         bk__strmap_clear(&ix->descs);
+        if (ix->algo_fd >= 0)
+            close(ix->algo_fd);
         for (size_t i = 0; i < ix->n_descs; i++)
             bk_descriptor_clear(&ix->descs_of[i]);
         free(ix->descs_of);
@@ -446,11 +454,21 @@ void bk_graph_free(bk_graph *g)
     free(g);
 }
 
-char *bk_store_blob_path(const char *store_dir, const char *digest)
+/* The colon of a digest that names a file of the store ("algo:hex", neither
+ * part empty nor leaving its directory), NULL for any other. */
+static const char *store_colon(const char *digest)
 {
     const char *colon = digest ? strchr(digest, ':') : NULL;
     if (!colon || colon == digest || !colon[1] || strchr(colon + 1, '/') ||
         memchr(digest, '/', (size_t)(colon - digest)) || strstr(digest, ".."))
+        return NULL;
+    return colon;
+}
+
+char *bk_store_blob_path(const char *store_dir, const char *digest)
+{
+    const char *colon = store_colon(digest);
+    if (!colon)
         return NULL;
     size_t n = strlen(store_dir) + strlen(digest) + 16;
     char *p = malloc(n);
@@ -459,13 +477,48 @@ char *bk_store_blob_path(const char *store_dir, const char *digest)
     return p;
 }
 
-/* 1 + the size of the blob's regular file in the store, 0 when there is none. */
-static size_t stat_blob(const bk_graph *g, const char *digest)
+/* The store's directory for the digest's algorithm, opened once for the
+ * graph (a blob is then one lookup in it, not a walk of its whole path);
+ * -1 when it cannot be opened. */
+static int algo_dir(const bk_graph *g, graph_index *ix, const char *digest, const char *colon)
 {
-    char *path = bk_store_blob_path(g->store_dir, digest);
+    size_t n = (size_t)(colon - digest);
+    if (n >= sizeof ix->algo)
+        return -1;
+    if (ix->algo_fd >= 0 && strlen(ix->algo) == n && memcmp(ix->algo, digest, n) == 0)
+        return ix->algo_fd;
+    if (ix->algo_fd >= 0)
+        close(ix->algo_fd);
+    ix->algo[0] = '\0';
+    size_t len = strlen(g->store_dir) + n + 16;
+    char *dir = malloc(len);
+    if (dir)
+        snprintf(dir, len, "%s/blobs/%.*s", g->store_dir, (int)n, digest);
+    ix->algo_fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    free(dir);
+    if (ix->algo_fd >= 0) {
+        memcpy(ix->algo, digest, n);
+        ix->algo[n] = '\0';
+    }
+    return ix->algo_fd;
+}
+
+/* 1 + the size of the blob's regular file in the store, 0 when there is none. */
+static size_t stat_blob(const bk_graph *g, graph_index *ix, const char *digest)
+{
+    const char *colon = store_colon(digest);
+    if (!colon)
+        return 0;
     struct stat st;
-    bool ok = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-    free(path);
+    int dir = ix ? algo_dir(g, ix, digest, colon) : -1;
+    bool ok;
+    if (dir >= 0) {
+        ok = fstatat(dir, colon + 1, &st, 0) == 0 && S_ISREG(st.st_mode);
+    } else {
+        char *path = bk_store_blob_path(g->store_dir, digest);
+        ok = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        free(path);
+    }
     return ok ? (size_t)st.st_size + 1 : 0;
 }
 
@@ -477,7 +530,7 @@ bool bk_graph_store_has(void *graph, const bk_descriptor *d)
     graph_index *ix = g->index; /* NULL in a graph not made by the loader */
     size_t found;
     if (!ix || !d->digest || !bk__strmap_get(&ix->blobs, d->digest, &found)) {
-        found = stat_blob(g, d->digest);
+        found = stat_blob(g, ix, d->digest);
         char *key = ix && d->digest ? strdup(d->digest) : NULL;
         if (key && !bk__strmap_put(&ix->blobs, key, found))
             free(key); /* not remembered: asked again next time */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <math.h>
@@ -251,6 +252,59 @@ static void chains_add_rules(void **state)
     "{\"vertices\":[{\"id\":\"r\",\"digest\":\"sha256:1\"},{\"id\":\"s\",\"digest\":\"sha256:2\"," \
     "\"inputs\":[[{\"vertex\":\"r\"}]],\"result\":{\"createdAt\":\"2024-05-01T12:00:00Z\","        \
     "\"layers\":[{\"digest\":\"sha256:aa\",\"size\":" size "}]}}],\"targets\":[\"s\"]}"
+
+/* Whether the store has a blob is a question about its file: present with
+ * the descriptor's size, of another size, missing, a directory, or not a
+ * store path at all; digests of two algorithms asked in turn. */
+static void graph_store_has_blobs_by_file(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/bk-graph-store-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    static const char *const dirs[] = {"/store", "/store/blobs", "/store/blobs/sha256",
+                                       "/store/blobs/sha512", "/store/blobs/sha256/dd"};
+    char path[256];
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", root, dirs[i]);
+        assert_int_equal(mkdir(path, 0700), 0);
+    }
+    static const struct {
+        const char *name, *bytes;
+    } files[] = {{"sha256/aa", "abc"}, {"sha512/bb", "abcd"}, {"sha256/ff", "x"}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/store/blobs/%s", root, files[i].name);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(files[i].bytes, f);
+        fclose(f);
+    }
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"store\":\"%s/store\",\"vertices\":[{\"id\":\"r\",\"digest\":\"sha256:1\"}],"
+             "\"targets\":[\"r\"]}",
+             root);
+    bk_err err = {0};
+    bk_graph *g = NULL;
+    assert_int_equal(bk_graph_parse(json, strlen(json), NULL, &g, &err), BK_OK);
+    static const struct {
+        const char *digest;
+        int64_t size;
+        bool has;
+    } asks[] = {
+        {"sha256:aa", 3, true},  {"sha256:aa", 4, false}, {"sha512:bb", 4, true},
+        {"sha256:cc", 1, false}, {"sha256:dd", 0, false}, {"sha512:zz", 1, false},
+        {"sha256:ff", 1, true},  {"sha384:aa", 3, false}, {"sha256:../aa", 3, false},
+        {"sha256:", 0, false},   {":aa", 3, false},
+    };
+    for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+        bk_descriptor d = {.digest = (char *)asks[i].digest, .size = asks[i].size};
+        if (bk_graph_store_has(g, &d) != asks[i].has)
+            fail_msg("%s (size %lld): expected %s", asks[i].digest, (long long)asks[i].size,
+                     asks[i].has ? "present" : "absent");
+    }
+    bk_graph_free(g);
+    assert_int_equal(bk_test_rmtree(root), 0);
+}
 
 /* Ten distinct blobs and ten distinct vertices, for paths with two-digit indexes. */
 #define BLOB(d) "{\"digest\":\"sha256:" d "\",\"size\":1}"
@@ -562,6 +616,7 @@ int main(void)
         cmocka_unit_test(chains_add_rules),
         cmocka_unit_test(graph_loader_rejects_bad_fixtures),
         cmocka_unit_test(graph_layers_by_reference),
+        cmocka_unit_test(graph_store_has_blobs_by_file),
         cmocka_unit_test(parse_and_marshal_grow_like_n_log_n),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
