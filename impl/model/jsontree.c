@@ -55,18 +55,29 @@ static bk__jt *arena_alloc(parser *ps, size_t n)
     return out;
 }
 
+/* The array of n elements (of size bytes, *cap allocated) with room for one
+ * more: itself, or moved by doubling it (first elements at first); NULL when
+ * memory ran out, the array and *cap unchanged. */
+static void *room_for_one(parser *ps, void *array, size_t n, size_t *cap, size_t size, size_t first)
+{
+    if (n < *cap)
+        return array;
+    size_t c = *cap ? *cap * 2 : first;
+    void *p = realloc(array, c * size);
+    if (p == NULL) {
+        ps->nomem = true;
+        return NULL;
+    }
+    *cap = c;
+    return p;
+}
+
 static bk__jt *push(parser *ps, bk__jt_type type)
 {
-    if (ps->len == ps->cap) {
-        size_t cap = ps->cap ? ps->cap * 2 : 256;
-        bk__jt *s = realloc(ps->stack, cap * sizeof *s);
-        if (s == NULL) {
-            ps->nomem = true;
-            return NULL;
-        }
-        ps->stack = s;
-        ps->cap = cap;
-    }
+    bk__jt *s = room_for_one(ps, ps->stack, ps->len, &ps->cap, sizeof *s, 256);
+    if (s == NULL)
+        return NULL;
+    ps->stack = s;
     bk__jt *v = &ps->stack[ps->len++];
     memset(v, 0, sizeof *v);
     v->type = type;
@@ -302,16 +313,10 @@ static bool read_key(parser *ps)
 
 static bool open_container(parser *ps, bk__jt_type type)
 {
-    if (ps->depth == ps->open_cap) {
-        size_t cap = ps->open_cap ? ps->open_cap * 2 : 16;
-        size_t *o = realloc(ps->open, cap * sizeof *o);
-        if (o == NULL) {
-            ps->nomem = true;
-            return false;
-        }
-        ps->open = o;
-        ps->open_cap = cap;
-    }
+    size_t *o = room_for_one(ps, ps->open, ps->depth, &ps->open_cap, sizeof *o, 16);
+    if (o == NULL)
+        return false;
+    ps->open = o;
     if (push(ps, type) == NULL)
         return false;
     ps->open[ps->depth++] = ps->len - 1;
