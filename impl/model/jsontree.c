@@ -189,6 +189,17 @@ static const char *read_string(parser *ps, size_t *n)
 {
     char *start = ++ps->p, *w = start;
     while (ps->p < ps->end) {
+        /* A run of bytes that stand for themselves, moved once (not at all
+         * before the first escape): most strings are nothing else. */
+        const char *run = ps->p;
+        while (ps->p < ps->end && (unsigned char)*ps->p >= 0x20 && (unsigned char)*ps->p < 0x80 &&
+               *ps->p != '"' && *ps->p != '\\')
+            ps->p++;
+        if (w != run)
+            memmove(w, run, (size_t)(ps->p - run));
+        w += ps->p - run;
+        if (ps->p == ps->end)
+            break;
         unsigned char c = (unsigned char)*ps->p;
         if (c == '"') {
             ps->p++;
@@ -198,10 +209,6 @@ static const char *read_string(parser *ps, size_t *n)
         }
         if (c < 0x20)
             return NULL;
-        if (c < 0x80 && c != '\\') {
-            *w++ = *ps->p++;
-            continue;
-        }
         if (c >= 0x80) {
             size_t len = utf8_length((const unsigned char *)ps->p, (const unsigned char *)ps->end);
             if (len == 0)
