@@ -42,8 +42,9 @@ function(bk_fuzz_define_targets)
     list(APPEND fuzz_sources ${mock_fuzz_sources})
     list(APPEND libs mocks3)
   endif()
-  # Fuzz targets reach private parsers: impl's S3 XML, the mock's router.
-  set(includes ${CMAKE_SOURCE_DIR}/impl/fuzz ${CMAKE_SOURCE_DIR}/impl/s3
+  # Fuzz targets reach private parsers: impl's S3 XML, the graph loader's JSON
+  # tree, the mock's router.
+  set(includes ${CMAKE_SOURCE_DIR}/impl/fuzz ${CMAKE_SOURCE_DIR}/impl/s3 ${CMAKE_SOURCE_DIR}/impl/model
                ${CMAKE_SOURCE_DIR}/mock-s3/src)
 
   if(TARGET impl_test_fuzz_regressions)

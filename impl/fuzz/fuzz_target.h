@@ -32,6 +32,7 @@ int bk_fuzz_cacheconfig(const uint8_t *data, size_t size);
 int bk_fuzz_chains(const uint8_t *data, size_t size);
 int bk_fuzz_attrs(const uint8_t *data, size_t size);
 int bk_fuzz_go_duration(const uint8_t *data, size_t size);
+int bk_fuzz_jsontree(const uint8_t *data, size_t size);
 int bk_fuzz_mock_route(const uint8_t *data, size_t size);
 int bk_fuzz_mock_request(const uint8_t *data, size_t size);
 

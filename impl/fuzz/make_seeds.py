@@ -305,6 +305,26 @@ def go_duration():
         write("impl", "go_duration", "other-%02d" % i, text.encode())
 
 
+# ---- jsontree: any text; the graph fixtures plus the edges of JSON itself
+JSON_EDGES = [
+    '{}', '[]', '[null,true,false]', '{"a":1,"b":"x","a":2}',
+    '[9223372036854775807,-9223372036854775808,9223372036854775808]',
+    '[1e308,1e309,-0.0,0.5e-324,1E+2,1.0]', '["\\u00e9\\ud83d\\ude00\\n\\/"]',
+    '["\\u0000"]', '["\\ud800"]', '"top"', '[1,]', '{"a" 1}', '[01]',
+    '[' * 2048 + ']' * 2048, '[' * 2049 + ']' * 2049, '\ufeff[]', '[]  \n', '[] x',
+]
+
+
+def jsontree():
+    for p in sorted(glob.glob(os.path.join(FIX, "graphs", "*.json"))):
+        data = open(p, "rb").read()
+        if len(data) <= 16384:
+            write("impl", "jsontree", "graph-" + os.path.basename(p)[:-5], data)
+    for i, text in enumerate(JSON_EDGES):
+        write("impl", "jsontree", "edge-%02d" % i, text.encode())
+    write("impl", "jsontree", "edge-bad-utf8", b'["\xc3\x28", "\xed\xa0\x80"]')
+
+
 # ---- mock_route: byte 0 = method (0 GET 1 PUT 2 POST 3 DELETE 4 HEAD) | copy source (8);
 # then target NUL host
 ROUTES = [
@@ -470,5 +490,6 @@ if __name__ == "__main__":
     chains()
     attrs()
     go_duration()
+    jsontree()
     mock_route()
     mock_request()

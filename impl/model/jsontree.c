@@ -349,6 +349,17 @@ static bool close_container(parser *ps)
 
 typedef enum step { STEP_FAILED, STEP_VALUE, STEP_OPENED } step;
 
+/* jansson ends a number or a literal by reading one character past it and
+ * putting it back; a NUL byte put back is lost (its stream takes a NUL in
+ * its buffer for "refill"), so one NUL right after such a token is skipped
+ * ("[1\0]" and "[true\0,2]" load). Only the byte that ended the token: a
+ * second NUL, or one after a string or a bracket, still refuses. */
+static void skip_lookahead_nul(parser *ps)
+{
+    if (ps->p < ps->end && *ps->p == '\0')
+        ps->p++;
+}
+
 /* One value; or a container opened, its first member (and name) next. */
 static step read_value(parser *ps)
 {
@@ -358,7 +369,8 @@ static step read_value(parser *ps)
         return STEP_FAILED;
     size_t n;
     bool ok;
-    switch (*ps->p) {
+    char first = *ps->p;
+    switch (first) {
     case '{':
     case '[': {
         bool object = *ps->p == '{';
@@ -392,6 +404,8 @@ static step read_value(parser *ps)
         ok = read_number(ps);
         break;
     }
+    if (ok && first != '"')
+        skip_lookahead_nul(ps);
     return ok ? STEP_VALUE : STEP_FAILED;
 }
 

@@ -86,6 +86,7 @@ static const target targets[] = {
     {"chains", "impl", bk_fuzz_chains},
     {"attrs", "impl", bk_fuzz_attrs},
     {"go_duration", "impl", bk_fuzz_go_duration},
+    {"jsontree", "impl", bk_fuzz_jsontree},
 #ifndef BK_FUZZ_NO_MOCK
     {"mock_route", "mock-s3", bk_fuzz_mock_route},
     {"mock_request", "mock-s3", bk_fuzz_mock_request},
