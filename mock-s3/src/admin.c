@@ -113,6 +113,15 @@ static int host_is_ours(const char *host, const char *vhost_suffix)
 
 typedef struct admin_route admin_route;
 static const admin_route *find_route(const char *method, const char *path);
+
+/* The router sends "_mock" here with or without a leading slash (a target
+ * without one is refused as InvalidURI, but still answered by this
+ * endpoint's rules): the route is what follows "_mock". */
+static const char *route_path(const ms3_req *r)
+{
+    const char *path = r->route.raw_path;
+    return path + (*path == '/') + strlen("_mock");
+}
 static int route_is_page(const admin_route *route);
 
 int ms3__admin_admit(ms3_req *r)
@@ -133,7 +142,7 @@ int ms3__admin_admit(ms3_req *r)
                     "without dots, or set --admin-token");
         return -1;
     }
-    const admin_route *route = find_route(r->method, r->route.raw_path + strlen("/_mock"));
+    const admin_route *route = find_route(r->method, route_path(r));
     if (s->admin_token != NULL && !route_is_page(route) && !bearer_ok(r, s->admin_token)) {
         reply_error(r, 401,
                     "the admin endpoints need \"Authorization: Bearer <token>\" with the "
@@ -540,7 +549,7 @@ static void handle(ms3_req *r, const char *body, size_t len)
     }
     if (in == NULL)
         in = json_object();
-    const admin_route *route = find_route(r->method, r->route.raw_path + strlen("/_mock"));
+    const admin_route *route = find_route(r->method, route_path(r));
     if (route != NULL)
         route->handle(r, in);
     else
