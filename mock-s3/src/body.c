@@ -166,7 +166,7 @@ static void seg_list_finish(seg_list *l, ms3_body *out)
 
 /* Runs after the announced size (or without one): big enough that a large
  * body is few runs, small enough that a small one wastes little. */
-enum { RUN_MIN = 64 * 1024, RUN_MAX = 64 * 1024 * 1024 };
+enum { RUN_MIN = 64 * 1024, RUN_MAX = 64 * 1024 * 1024, HINT_MAX = 1024 * 1024 * 1024 };
 
 struct ms3_writer {
     int fd; /* -1 in memory */
@@ -231,8 +231,8 @@ static bk_code open_run(ms3_writer *w, size_t need, bk_err *err)
     if (close_run(w) != 0)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     uint64_t cap = w->size;
-    if (w->size == 0 && w->hint > 0)
-        cap = w->hint;
+    if (w->size == 0 && w->hint > 0) /* an announced size reserves at most HINT_MAX */
+        cap = w->hint > HINT_MAX ? HINT_MAX : w->hint;
     else if (cap < RUN_MIN)
         cap = RUN_MIN;
     else if (cap > RUN_MAX)
