@@ -303,6 +303,11 @@ uint64_t ms3__writer_size(const ms3_writer *w)
     return w->size;
 }
 
+uint64_t ms3__writer_reserved(const ms3_writer *w)
+{
+    return w->runs.size + (w->cur != NULL ? w->cur_cap : 0);
+}
+
 void ms3__writer_abort(ms3_writer *w)
 {
     if (w == NULL)

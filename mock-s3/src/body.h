@@ -44,12 +44,16 @@ void ms3__body_zero(ms3_body *b, uint64_t size);
 typedef struct ms3_writer ms3_writer;
 /* tmp_dir NULL = in memory; else a temp file in tmp_dir. size_hint: the
  * length the request announced (0 = unknown). In memory the first run is
- * allocated at that size, so a body of the announced length is received
- * without ever growing a buffer; bytes beyond it (or without a hint) go into
- * further runs, never into a reallocated one. */
+ * allocated at that size (at most 1 GiB, since an announcement costs the
+ * sender nothing), so a body of the announced length is received without
+ * ever growing a buffer; bytes beyond it (or without a hint) go into further
+ * runs, never into a reallocated one. */
 ms3_writer *ms3__writer_new(const char *tmp_dir, uint64_t size_hint, bk_err *err);
 bk_code ms3__writer_write(ms3_writer *w, const void *data, size_t len, bk_err *err);
 uint64_t ms3__writer_size(const ms3_writer *w);
+/* Bytes of memory the writer holds for the body: the filled runs and the
+ * capacity of the run being filled (0 for a temp file). */
+uint64_t ms3__writer_reserved(const ms3_writer *w);
 /* Finishes the writer into *body (closing and freeing the writer in all cases). */
 bk_code ms3__writer_finish(ms3_writer *w, ms3_body *body, bk_err *err);
 void ms3__writer_abort(ms3_writer *w);

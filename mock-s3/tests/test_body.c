@@ -88,6 +88,31 @@ static void test_announced_length_is_one_run(void **state)
     free(data);
 }
 
+/* An announced length costs the sender nothing: a request announcing 5 GB
+ * and sending a few bytes must not make the mock reserve 5 GB. */
+static void test_announced_length_reserves_a_bounded_run(void **state)
+{
+    (void)state;
+    const uint64_t announced = 4999999999ULL;
+    const unsigned char data[] = "a few bytes";
+    ms3_writer *w = ms3__writer_new(NULL, announced, NULL);
+    assert_non_null(w);
+    assert_int_equal(ms3__writer_reserved(w), 0);
+    assert_int_equal(ms3__writer_write(w, data, sizeof(data), NULL), BK_OK);
+    assert_true(ms3__writer_reserved(w) >= sizeof(data));
+    assert_true(ms3__writer_reserved(w) <= 1024ULL * 1024 * 1024);
+    ms3_body b;
+    assert_int_equal(ms3__writer_finish(w, &b, NULL), BK_OK);
+    assert_body(&b, data, sizeof(data));
+    ms3__body_clear(&b);
+    /* Under the bound the announced length is reserved at once, exactly. */
+    w = ms3__writer_new(NULL, 300000, NULL);
+    assert_non_null(w);
+    assert_int_equal(ms3__writer_write(w, data, sizeof(data), NULL), BK_OK);
+    assert_int_equal(ms3__writer_reserved(w), 300000);
+    ms3__writer_abort(w);
+}
+
 static void md5_of(const void *data, size_t len, unsigned char out[16])
 {
     unsigned int n = 16;
@@ -276,6 +301,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_announced_length_is_one_run),
+        cmocka_unit_test(test_announced_length_reserves_a_bounded_run),
         cmocka_unit_test(test_concat_and_slices_share_runs),
         cmocka_unit_test(test_concat_files),
         cmocka_unit_test(test_place_and_load_parts),
