@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "bkcache/fileio.h"
+#include "sha256x2.h"
 
 struct bk_store {
     char *dir;
@@ -204,55 +205,64 @@ int bk_store_has_blob(bk_store *s, const char *digest, uint64_t *size, bk_err *e
     return 1;
 }
 
+static int md_matches(const unsigned char md[32], const char *hex)
+{
+    char digest[BK_DIGEST_MAX];
+    bk_digest_format(md, digest);
+    return strcmp(digest + 7, hex) == 0;
+}
+
 static int sha256_matches(EVP_MD_CTX *ctx, const char *hex)
 {
     unsigned char md[32];
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
         return 0;
-    char digest[BK_DIGEST_MAX];
-    bk_digest_format(md, digest);
-    return strcmp(digest + 7, hex) == 0;
+    return md_matches(md, hex);
 }
 
-/* The SHA-256 of each part of a blob, computed beside the blob's own in
- * the verification's one read: a context restarted at every part boundary. */
-typedef struct part_hasher {
+/* The verification's one read of a blob gives its SHA-256 (stream 0) and,
+ * for a multipart upload, each part's SHA-256 (stream 1, finished and
+ * restarted at every part boundary). */
+typedef struct verify_hasher {
+    bk__sha256x2 sha;
     uint64_t part_size; /* 0 = no parts */
     char (*hex)[65];
     size_t n, done;
     uint64_t in_part; /* bytes of the current part hashed so far */
-    EVP_MD_CTX *ctx;
-} part_hasher;
+} verify_hasher;
 
-static void part_finish(part_hasher *p)
+static void part_finish(verify_hasher *v)
 {
     unsigned char md[32];
-    unsigned int len = 0;
-    if (EVP_DigestFinal_ex(p->ctx, md, &len) != 1 || len != 32)
-        memset(md, 0, sizeof md); /* an OpenSSL failure: S3 will refuse the part */
-    char digest[BK_DIGEST_MAX];
-    bk_digest_format(md, digest);
-    memcpy(p->hex[p->done++], digest + 7, 65);
-    p->in_part = 0;
-    EVP_DigestInit_ex(p->ctx, EVP_sha256(), NULL);
+    bk__sha256x2_final(&v->sha, 1, md); /* on failure md is zero: S3 will refuse the part */
+    if (v->done < v->n) {
+        char digest[BK_DIGEST_MAX];
+        bk_digest_format(md, digest);
+        memcpy(v->hex[v->done++], digest + 7, 65);
+    }
+    v->in_part = 0;
 }
 
 /* Feeds a piece of the blob; `last`: it ends the blob. */
-static void part_update(part_hasher *p, const unsigned char *data, size_t len, int last)
+static void verify_update(verify_hasher *v, const unsigned char *data, size_t len, int last)
 {
-    while (len > 0 && p->done < p->n) {
-        uint64_t room = p->part_size - p->in_part;
+    if (v->part_size == 0) {
+        bk__sha256x2_update(&v->sha, data, len);
+        return;
+    }
+    while (len > 0) {
+        uint64_t room = v->part_size - v->in_part;
         size_t take = len < room ? len : (size_t)room;
-        EVP_DigestUpdate(p->ctx, data, take);
-        p->in_part += take;
+        bk__sha256x2_update(&v->sha, data, take);
+        v->in_part += take;
         data += take;
         len -= take;
-        if (p->in_part == p->part_size)
-            part_finish(p);
+        if (v->in_part == v->part_size)
+            part_finish(v);
     }
-    if (last && p->in_part > 0 && p->done < p->n)
-        part_finish(p);
+    if (last && v->in_part > 0)
+        part_finish(v);
 }
 
 bk_code bk_store_open_verified(bk_store *s, const char *digest, uint64_t expected_size, int *fd_out,
@@ -261,44 +271,14 @@ bk_code bk_store_open_verified(bk_store *s, const char *digest, uint64_t expecte
     return bk_store_open_verified_parts(s, digest, expected_size, 0, NULL, 0, fd_out, err);
 }
 
-bk_code bk_store_open_verified_parts(bk_store *s, const char *digest, uint64_t expected_size,
-                                     uint64_t part_size, char (*part_sha256)[65], size_t n_parts,
-                                     int *fd_out, bk_err *err)
+/* Reads the open blob `fd` once through `v`; its size must be `expected`. */
+static bk_code verify_read(int fd, const char *digest, uint64_t expected, verify_hasher *v,
+                           bk_err *err)
 {
-    part_hasher parts = {0};
-    if (part_size > 0) {
-        if (part_sha256 == NULL || (expected_size + part_size - 1) / part_size != n_parts)
-            return bk_err_set(
-                err, BK_EINVAL, "blob %s: %zu part hashes for %llu bytes in parts of %llu", digest,
-                n_parts, (unsigned long long)expected_size, (unsigned long long)part_size);
-        parts = (part_hasher){part_size, part_sha256, n_parts, 0, 0, EVP_MD_CTX_new()};
-        if (parts.ctx == NULL || EVP_DigestInit_ex(parts.ctx, EVP_sha256(), NULL) != 1) {
-            EVP_MD_CTX_free(parts.ctx);
-            return bk_err_set(err, BK_ENOMEM, "cannot start SHA-256 for blob %s", digest);
-        }
-    }
-    int fd = -1;
-    uint64_t size = 0;
-    bk_code rc = bk_store_open_blob(s, digest, &fd, &size, err);
-    if (rc == BK_OK && size != expected_size) {
-        close(fd);
-        rc = bk_err_set(err, BK_EINTEGRITY, "blob %s: expected size %llu, got %llu", digest,
-                        (unsigned long long)expected_size, (unsigned long long)size);
-    }
-    if (rc != BK_OK) {
-        EVP_MD_CTX_free(parts.ctx);
-        return rc;
-    }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(ctx);
-        EVP_MD_CTX_free(parts.ctx);
-        close(fd);
-        return bk_err_set(err, BK_ENOMEM, "cannot start SHA-256 for blob %s", digest);
-    }
     static const size_t bufsize = (size_t)256 * 1024;
     unsigned char *buf = malloc(bufsize);
-    rc = buf ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory verifying blob %s", digest);
+    bk_code rc =
+        buf ? BK_OK : bk_err_set(err, BK_ENOMEM, "out of memory verifying blob %s", digest);
     uint64_t total = 0;
     while (rc == BK_OK) {
         ssize_t n = pread(fd, buf, bufsize, (off_t)total);
@@ -308,21 +288,47 @@ bk_code bk_store_open_verified_parts(bk_store *s, const char *digest, uint64_t e
             rc = bk_err_set(err, BK_EIO, "reading blob %s: %s", digest, strerror(errno));
         if (n <= 0)
             break;
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
         total += (uint64_t)n;
-        if (parts.ctx != NULL)
-            part_update(&parts, buf, (size_t)n, total >= expected_size);
+        verify_update(v, buf, (size_t)n, total >= expected);
     }
     free(buf);
-    if (rc == BK_OK && total != expected_size)
+    if (rc == BK_OK && total != expected)
         rc = bk_err_set(err, BK_EINTEGRITY, "blob %s: expected size %llu, read %llu", digest,
-                        (unsigned long long)expected_size, (unsigned long long)total);
-    if (rc == BK_OK && !sha256_matches(ctx, digest + 7))
+                        (unsigned long long)expected, (unsigned long long)total);
+    unsigned char md[32];
+    if (rc == BK_OK && (bk__sha256x2_final(&v->sha, 0, md) != 0 || !md_matches(md, digest + 7)))
         rc =
             bk_err_set(err, BK_EINTEGRITY,
                        "blob %s: content does not match its digest (the store is corrupt)", digest);
-    EVP_MD_CTX_free(ctx);
-    EVP_MD_CTX_free(parts.ctx);
+    return rc;
+}
+
+bk_code bk_store_open_verified_parts(bk_store *s, const char *digest, uint64_t expected_size,
+                                     uint64_t part_size, char (*part_sha256)[65], size_t n_parts,
+                                     int *fd_out, bk_err *err)
+{
+    if (part_size > 0 &&
+        (part_sha256 == NULL || (expected_size + part_size - 1) / part_size != n_parts))
+        return bk_err_set(
+            err, BK_EINVAL, "blob %s: %zu part hashes for %llu bytes in parts of %llu", digest,
+            n_parts, (unsigned long long)expected_size, (unsigned long long)part_size);
+    int fd = -1;
+    uint64_t size = 0;
+    bk_code rc = bk_store_open_blob(s, digest, &fd, &size, err);
+    if (rc != BK_OK)
+        return rc;
+    if (size != expected_size) {
+        close(fd);
+        return bk_err_set(err, BK_EINTEGRITY, "blob %s: expected size %llu, got %llu", digest,
+                          (unsigned long long)expected_size, (unsigned long long)size);
+    }
+    verify_hasher v = {.part_size = part_size, .hex = part_sha256, .n = n_parts};
+    if (bk__sha256x2_init(&v.sha, part_size > 0 ? 2 : 1, BK__SHA256X2_AUTO) != 0) {
+        close(fd);
+        return bk_err_set(err, BK_ENOMEM, "cannot start SHA-256 for blob %s", digest);
+    }
+    rc = verify_read(fd, digest, expected_size, &v, err);
+    bk__sha256x2_clear(&v.sha);
     if (rc != BK_OK || fd_out == NULL)
         close(fd);
     else

@@ -171,6 +171,49 @@ static void verification_gives_the_part_hashes(void **state)
     free(data);
 }
 
+/* Parts of one byte, parts just off a 64-byte block and on it, one part for
+ * the whole blob; a blob whose bytes do not match its digest fails with
+ * parts as without them. */
+static void part_hashes_at_any_boundary(void **state)
+{
+    fx *f = *state;
+    bk_err err;
+    enum { SMALL = 1000 };
+    unsigned char data[SMALL];
+    for (size_t i = 0; i < SMALL; i++)
+        data[i] = (unsigned char)(i * 13 + 5);
+    char digest[BK_DIGEST_MAX];
+    put_blob(f, data, SMALL, digest);
+    static const uint64_t part_sizes[] = {1, 63, 64, 65, 128, 999, SMALL};
+    for (size_t k = 0; k < sizeof part_sizes / sizeof part_sizes[0]; k++) {
+        uint64_t ps = part_sizes[k];
+        size_t n = (size_t)((SMALL + ps - 1) / ps);
+        char(*hex)[65] = calloc(n, sizeof *hex);
+        assert_int_equal(
+            bk_store_open_verified_parts(f->store, digest, SMALL, ps, hex, n, NULL, &err), BK_OK);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t first = i * ps, len = first + ps > SMALL ? SMALL - first : ps;
+            char want[BK_DIGEST_MAX];
+            digest_of(data + first, (size_t)len, want);
+            assert_string_equal(hex[i], want + 7);
+        }
+        free(hex);
+    }
+    /* The same bytes stored under another blob's digest. */
+    char wrong[BK_DIGEST_MAX];
+    digest_of("not these bytes", 15, wrong);
+    char path[512];
+    snprintf(path, sizeof path, "%s/blobs/sha256/%s", f->dir, wrong + 7);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, SMALL, fp), SMALL);
+    assert_int_equal(fclose(fp), 0);
+    char hex[16][65];
+    assert_int_equal(bk_store_open_verified_parts(f->store, wrong, SMALL, 64, hex, 16, NULL, &err),
+                     BK_EINTEGRITY);
+    assert_non_null(strstr(err.msg, "does not match its digest"));
+}
+
 static void corrupt_write_is_never_published(void **state)
 {
     fx *f = *state;
@@ -310,6 +353,7 @@ int main(void)
         cmocka_unit_test(digests_are_validated),
         cmocka_unit_test_setup_teardown(verified_write_then_read, setup, teardown),
         cmocka_unit_test_setup_teardown(verification_gives_the_part_hashes, setup, teardown),
+        cmocka_unit_test_setup_teardown(part_hashes_at_any_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_write_is_never_published, setup, teardown),
         cmocka_unit_test_setup_teardown(links_out_of_the_store_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(reading_follows_links_and_refuses_fifos, setup, teardown),
