@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SHA256X2_NI 1
+#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define SHA256X2_NI 0
@@ -72,15 +73,16 @@ ni_blocks(uint32_t *const h[2], int n, const unsigned char *p, size_t nb)
 #pragma GCC unroll 16
         for (int g = 0; g < 16; g++) {
             if (g < 4) {
-                w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+                w[g] =
+                    _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + (size_t)16 * g)), bswap);
             } else {
                 /* W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16], four at a time */
                 __m128i x = _mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]);
                 x = _mm_add_epi32(x, _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4));
                 w[g & 3] = _mm_sha256msg2_epu32(x, w[(g + 3) & 3]);
             }
-            __m128i wk =
-                _mm_add_epi32(w[g & 3], _mm_loadu_si128((const __m128i *)(sha256_k + 4 * g)));
+            __m128i wk = _mm_add_epi32(
+                w[g & 3], _mm_loadu_si128((const __m128i *)(sha256_k + (size_t)4 * g)));
             __m128i wk_hi = _mm_shuffle_epi32(wk, 0x0E);
             for (int j = 0; j < n; j++)
                 cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk);
@@ -108,10 +110,17 @@ static NI_TARGET void ni_blocks2(uint32_t a[8], uint32_t b[8], const unsigned ch
     ni_blocks(hs, 2, p, nb);
 }
 
-static int cpu_has_sha_ni(void)
+/* CPUID leaf 7 EBX bit 29: the SHA extensions; leaf 1 ECX bit 19: SSE4.1
+ * (with SSSE3, bit 9, for the byte shuffle). Read directly rather than via
+ * __builtin_cpu_supports, whose "sha" not every compiler knows. */
+int bk__sha256x2_cpu_has_sha_ni(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+    unsigned int a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1U << 19)) || !(c & (1U << 9)))
+        return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    return (b & (1U << 29)) != 0;
 }
 
 #else
@@ -126,7 +135,7 @@ static void ni_blocks2(uint32_t a[8], uint32_t b[8], const unsigned char *p, siz
     (void)a, (void)b, (void)p, (void)nb;
 }
 
-static int cpu_has_sha_ni(void)
+int bk__sha256x2_cpu_has_sha_ni(void)
 {
     return 0;
 }
@@ -222,7 +231,7 @@ static void lane_final(bk__sha256_lane *l, unsigned char md[32])
     for (int i = 0; i < 8; i++)
         l->buf[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
     ni_blocks1(l->h, l->buf, 1);
-    for (int i = 0; i < 8; i++) {
+    for (size_t i = 0; i < 8; i++) {
         md[4 * i] = (unsigned char)(l->h[i] >> 24);
         md[4 * i + 1] = (unsigned char)(l->h[i] >> 16);
         md[4 * i + 2] = (unsigned char)(l->h[i] >> 8);
@@ -235,7 +244,7 @@ int bk__sha256x2_init(bk__sha256x2 *x, int streams, bk__sha256x2_impl impl)
 {
     memset(x, 0, sizeof *x);
     x->streams = streams == 2 ? 2 : 1;
-    x->sha_ni = x->streams == 2 && impl == BK__SHA256X2_AUTO && cpu_has_sha_ni();
+    x->sha_ni = x->streams == 2 && impl == BK__SHA256X2_AUTO && bk__sha256x2_cpu_has_sha_ni();
     if (x->sha_ni) {
         lane_start(&x->lane[0]);
         lane_start(&x->lane[1]);
