@@ -281,6 +281,10 @@ void bk__sha256x2_update(bk__sha256x2 *x, const void *data, size_t len)
 
 int bk__sha256x2_final(bk__sha256x2 *x, int which, unsigned char md[32])
 {
+    if (which < 0 || which >= x->streams) {
+        memset(md, 0, 32);
+        return -1;
+    }
     if (x->sha_ni) {
         lane_final(&x->lane[which], md);
         return 0;

@@ -50,7 +50,7 @@ void bk__sha256x2_clear(bk__sha256x2 *x);
 void bk__sha256x2_update(bk__sha256x2 *x, const void *data, size_t len);
 
 /* Finishes stream `which` (0 or 1) into `md` and starts it again, empty.
- * -1 when OpenSSL fails (md is then zeroed). */
+ * -1 when there is no such stream or OpenSSL fails (md is then zeroed). */
 int bk__sha256x2_final(bk__sha256x2 *x, int which, unsigned char md[32]);
 
 #endif

@@ -160,7 +160,7 @@ static void parts_of_varied_sizes(void **state)
     free(data);
 }
 
-/* One stream is OpenSSL alone. */
+/* One stream is OpenSSL alone; a stream that is not there is refused. */
 static void one_stream(void **state)
 {
     (void)state;
@@ -173,6 +173,13 @@ static void one_stream(void **state)
     unsigned char md[32];
     assert_int_equal(bk__sha256x2_final(&x, 1, md), -1);
     bk__sha256x2_clear(&x);
+    /* A stream that is not there is refused on either path. */
+    for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
+        start(&x, 2, impls[i]);
+        assert_int_equal(bk__sha256x2_final(&x, 2, md), -1);
+        assert_int_equal(bk__sha256x2_final(&x, -1, md), -1);
+        bk__sha256x2_clear(&x);
+    }
     free(data);
 }
 
