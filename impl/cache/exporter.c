@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bkcache/buf.h"
+#include "listing.h"
 #include "workpool.h"
 
 /* What BuildKit's uploads carry: the transfer manager sets no content type,
@@ -152,25 +153,18 @@ static int on_listed(void *ud, const bk_s3_object *obj)
 }
 
 /* existence_check=list: one walk of the blobs prefix instead of one HEAD per
- * blob; listed keys are present, the rest absent. On 403 (no s3:ListBucket)
- * *known stays 0 so that every blob is HEADed instead. */
+ * blob (made here, or started before the config was built); listed keys are
+ * present, the rest absent. On 403 (no s3:ListBucket) *known stays 0 so that
+ * every blob is HEADed instead. */
 static bk_code list_existing(export_run *r, int *known, bk_err *err)
 {
     bk_export_plan *p = r->plan;
-    const bk_s3cache_layout *l = &r->cache->layout;
     *known = 0;
-    size_t plen = strlen(l->prefix) + strlen(l->blobs_prefix);
-    char *prefix = malloc(plen + 1);
-    if (prefix == NULL)
-        return bk_err_set(err, BK_ENOMEM, "out of memory listing blobs");
-    snprintf(prefix, plen + 1, "%s%s", l->prefix, l->blobs_prefix);
     qsort(p->blobs, p->n_blobs, sizeof *p->blobs, compare_blobs_by_key);
-    bk_s3_list_params params = {0};
-    params.prefix = prefix;
     bk_err lerr;
     bk_err_clear(&lerr);
-    bk_code rc = bk_s3_list_each(r->cache->client, &params, on_listed, p, &lerr);
-    free(prefix);
+    bk_code rc = r->o->listing != NULL ? bk__listing_replay(r->o->listing, on_listed, p, &lerr)
+                                       : bk__list_blobs(r->cache, on_listed, p, &lerr);
     if (rc == BK_OK) {
         *known = 1;
     } else if (strstr(lerr.msg, "403") != NULL || strstr(lerr.msg, "AccessDenied") != NULL) {
@@ -493,7 +487,10 @@ bk_code bk_export_config(const bk_export_options *o, const bk_cache_config *cfg,
     r.plan = o->plan != NULL ? o->plan : &own_plan;
     bk_export_plan_clear(r.plan);
     double start = bk_clock_mono_seconds(&r.cache->clock);
-    unsigned long long requests_before = bk_s3_client_requests(r.cache->client);
+    /* A listing started before the export is part of it. */
+    unsigned long long requests_before = o->listing != NULL
+                                             ? bk__listing_requests_before(o->listing)
+                                             : bk_s3_client_requests(r.cache->client);
     unsigned long long hashed_before = bk_s3_client_bytes_hashed(r.cache->client);
     pthread_mutex_init(&r.lock, NULL);
     bk_code rc = run_export(&r, cfg, err);

@@ -19,7 +19,7 @@ int cli_parse_attrs(const char *cmd, const char *text, int strict, bk_s3_attrs *
     return 0;
 }
 
-bk_s3cache *cli_s3_cache(const char *cmd, const bk_s3_attrs *attrs, const cli_options *o)
+bk_s3cache *cli_s3_open(const bk_s3_attrs *attrs, const cli_options *o, bk_err *err)
 {
     bk_s3cache_tuning tuning = {0};
     if (o != NULL) {
@@ -30,13 +30,24 @@ bk_s3cache *cli_s3_cache(const char *cmd, const bk_s3_attrs *attrs, const cli_op
         tuning.ca_bundle = o->ca_bundle;
         tuning.insecure = o->insecure;
     }
+    return bk_s3cache_open(attrs, &tuning, err);
+}
+
+void cli_note_addressing(const char *cmd, bk_s3cache *cache, const cli_options *o)
+{
+    if (o != NULL && (o->verbose || o->dry_run))
+        cli_note(stderr, "%s: addressing: %s", cmd, bk_s3_client_addressing(cache->client));
+}
+
+bk_s3cache *cli_s3_cache(const char *cmd, const bk_s3_attrs *attrs, const cli_options *o)
+{
     bk_err err;
     bk_err_clear(&err);
-    bk_s3cache *cache = bk_s3cache_open(attrs, &tuning, &err);
+    bk_s3cache *cache = cli_s3_open(attrs, o, &err);
     if (cache == NULL)
         cli_fail(cmd, "%s", err.msg);
-    else if (o != NULL && (o->verbose || o->dry_run))
-        cli_note(stderr, "%s: addressing: %s", cmd, bk_s3_client_addressing(cache->client));
+    else
+        cli_note_addressing(cmd, cache, o);
     return cache;
 }
 
@@ -113,6 +124,7 @@ int cli_run_export(const cli_export_args *a)
     o.cache = a->cache != NULL ? a->cache : own;
     o.store = a->store;
     o.plan = &plan;
+    o.listing = a->listing;
     o.copy_limit = a->opts->copy_limit;
     o.multipart_threshold = a->opts->multipart_threshold;
     o.dry_run = a->opts->dry_run;

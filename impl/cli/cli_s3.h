@@ -22,6 +22,10 @@ int cli_parse_attrs(const char *cmd, const char *text, int strict, bk_s3_attrs *
  * settings of the options (NULL: the defaults). NULL after printing the
  * error. */
 bk_s3cache *cli_s3_cache(const char *cmd, const bk_s3_attrs *attrs, const cli_options *o);
+/* cli_s3_cache's two halves: the cache without a word (NULL, err filled),
+ * and the -v / dry-run note of the addressing its client uses. */
+bk_s3cache *cli_s3_open(const bk_s3_attrs *attrs, const cli_options *o, bk_err *err);
+void cli_note_addressing(const char *cmd, bk_s3cache *cache, const cli_options *o);
 
 /* bk_progress_emit with what the event echoes (keys, digests, messages from
  * the user or a server) escaped as cli_msg.h does. progress is a bk_progress. */
@@ -37,6 +41,7 @@ typedef struct cli_export_args {
     const bk_cache_config *cfg; /* S3 form */
     bk_store *store;
     bk_s3cache *cache;          /* NULL: one is opened from the attributes */
+    bk_export_listing *listing; /* existence_check=list, started on cache; NULL: listed in turn */
     FILE *out;                  /* progress and summary; NULL = stderr */
     bk_export_summary *summary; /* filled when not NULL */
 } cli_export_args;

@@ -53,6 +53,19 @@ static int load_graph(const char *path, enum bk_export_mode mode, bk_graph **gra
     return 0;
 }
 
+/* existence_check=list: the listing needs no graph, so it is answered while
+ * the graph loads. Quietly: when the cache cannot be opened here, the export
+ * opens it in turn and reports why, as it would without this head start. */
+static void start_listing(const bk_s3_attrs *attrs, const cli_options *opts, bk_s3cache **cache,
+                          bk_export_listing **listing)
+{
+    bk_err err;
+    bk_err_clear(&err);
+    *cache = cli_s3_open(attrs, opts, &err);
+    if (*cache != NULL)
+        *listing = bk_export_listing_start(*cache, &err);
+}
+
 int bk_cmd_export(int argc, char **argv)
 {
     static const struct option own[] = {
@@ -81,19 +94,29 @@ int bk_cmd_export(int argc, char **argv)
     if (cli_parse_attrs("export", opts.attrs, opts.strict, &attrs) != 0)
         return CLI_EXIT_USAGE;
 
+    bk_s3cache *cache = NULL;
+    bk_export_listing *listing = NULL;
+    if (attrs.policy.existence_check == BK_EXISTS_LIST)
+        start_listing(&attrs, &opts, &cache, &listing);
     bk_graph *graph = NULL;
     bk_cache_config *cfg = NULL;
     bk_store *store = NULL;
     status = load_graph(graph_path, attrs.policy.mode, &graph, &cfg, &store);
     if (status == 0) {
+        if (cache != NULL)
+            cli_note_addressing("export", cache, &opts);
         cli_export_args args = {0};
         args.cmd = "export";
         args.attrs = &attrs;
         args.opts = &opts;
         args.cfg = cfg;
         args.store = store;
+        args.cache = cache;
+        args.listing = listing;
         status = cli_run_export(&args);
     }
+    bk_export_listing_free(listing);
+    bk_s3cache_free(cache);
     bk_store_free(store);
     bk_config_free(cfg);
     bk_graph_free(graph);

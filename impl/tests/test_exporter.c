@@ -500,6 +500,141 @@ static void list_mode_replaces_heads(void **state)
     assert_int_equal(sum.requests, 3);
 }
 
+/* The CLI starts the listing before it loads the graph: the export that
+ * picks it up makes the same plan with the same requests, the LIST still
+ * before the manifests, and counts the LIST among its requests. */
+static void listing_started_early_makes_the_same_plan(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "existence_check=list,name=a;b"), 0);
+    uint64_t since = fx_last_seq(&f->p);
+    bk_err err;
+    bk_err_clear(&err);
+    bk_export_listing *l = bk_export_listing_start(f->p.cache, &err);
+    assert_non_null(l);
+    bk_export_options o = {0};
+    o.cache = f->p.cache;
+    o.store = f->store;
+    o.listing = l;
+    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
+    bk_export_listing_free(l);
+    assert_int_equal(sum.skipped, f->cache.n);
+    assert_int_equal(sum.uploaded, 0);
+    assert_int_equal(fx_count(&f->p, "ListObjectsV2", NULL, since), 1);
+    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), 0);
+    assert_true(max_seq(f, "ListObjectsV2", "", since) < min_seq(f, "PutObject", "", since));
+    assert_int_equal(fx_last_seq(&f->p) - since, 3);
+    assert_int_equal(sum.requests, 3);
+}
+
+/* Cold, in list mode: the early listing finds nothing, every blob is
+ * uploaded, one LIST in all. */
+static void listing_started_early_on_an_empty_bucket_uploads_all(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "existence_check=list"), 0);
+    bk_err err;
+    bk_err_clear(&err);
+    bk_export_listing *l = bk_export_listing_start(f->p.cache, &err);
+    assert_non_null(l);
+    bk_export_options o = {0};
+    o.cache = f->p.cache;
+    o.store = f->store;
+    o.listing = l;
+    bk_export_summary sum;
+    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
+    bk_export_listing_free(l);
+    assert_int_equal(sum.uploaded, f->cache.n);
+    assert_int_equal(fx_count(&f->p, "ListObjectsV2", NULL, 0), 1);
+}
+
+typedef struct warnings {
+    char text[4][BK_ERR_MSG_MAX + 128];
+    size_t n;
+} warnings;
+
+static void keep_warning(void *ud, const bk_progress_event *ev)
+{
+    warnings *w = ud;
+    if (ev->kind == BK_PROGRESS_WARNING && w->n < 4)
+        snprintf(w->text[w->n++], sizeof w->text[0], "%s", ev->message);
+}
+
+/* Word for word, up to the request id that differs from request to request. */
+static void assert_same_but_request_id(const char *got, const char *want)
+{
+    const char *id_at = strstr(want, " (request id ");
+    assert_non_null(id_at);
+    assert_memory_equal(got, want, (size_t)(id_at - want) + strlen(" (request id "));
+}
+
+/* One export in list mode, with the listing made in place or started first;
+ * the outcome's code. */
+static bk_code export_listing(fx *f, int early, warnings *w, bk_export_summary *sum, bk_err *err)
+{
+    bk_err_clear(err);
+    bk_export_options o = {0};
+    o.cache = f->p.cache;
+    o.store = f->store;
+    o.progress = keep_warning;
+    o.progress_ud = w;
+    if (early)
+        o.listing = bk_export_listing_start(f->p.cache, err);
+    bk_code rc = bk_export_config(&o, f->cache.config, sum, err);
+    bk_export_listing_free(o.listing);
+    return rc;
+}
+
+/* The listing's failures surface where the plan needs it, worded as when it
+ * is made in place: an error fails the export before any write, a 403
+ * falls back to HEAD with the same warning. */
+static void listing_started_early_reports_what_a_listing_in_place_does(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "existence_check=list"), 0);
+    ms3_fault_rule r;
+    ms3_fault_rule_init(&r);
+    r.operation = "ListObjectsV2";
+    r.action = MS3_FAULT_ERROR;
+    r.status = 400;
+    r.error_code = "InvalidArgument";
+    r.error_message = "the listing is refused for this test";
+    uint64_t id;
+    bk_err err;
+    assert_int_equal(ms3_server_add_fault(f->p.mock, &r, &id, &err), 0);
+    bk_err in_place, early;
+    warnings w = {0};
+    uint64_t since = fx_last_seq(&f->p);
+    bk_code rc_in_place = export_listing(f, 0, &w, &sum, &in_place);
+    bk_code rc_early = export_listing(f, 1, &w, &sum, &early);
+    assert_int_not_equal(rc_in_place, BK_OK);
+    assert_int_equal(rc_early, rc_in_place);
+    assert_int_equal(early.code, in_place.code);
+    assert_same_but_request_id(early.msg, in_place.msg);
+    assert_non_null(strstr(early.msg, "existence_check=list: "));
+    assert_non_null(strstr(early.msg, "the listing is refused for this test"));
+    assert_int_equal(ms3_server_fault_fired(f->p.mock, id), 2);
+    assert_int_equal(fx_count(&f->p, "PutObject", NULL, since), 0);
+    assert_int_equal(w.n, 0);
+
+    ms3_server_clear_faults(f->p.mock);
+    ms3_bucket_policy p = {0};
+    p.access = MS3_ACCESS_NO_LIST;
+    assert_int_equal(ms3_server_set_bucket_policy(f->p.mock, FX_BUCKET, &p, &err), 0);
+    since = fx_last_seq(&f->p);
+    assert_int_equal(export_listing(f, 0, &w, &sum, &in_place), BK_OK);
+    assert_int_equal(export_listing(f, 1, &w, &sum, &early), BK_OK);
+    assert_int_equal(sum.skipped, f->cache.n);
+    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), 2 * f->cache.n);
+    assert_int_equal(w.n, 2);
+    assert_non_null(strstr(w.text[0], "listing refused, falling back to HEAD"));
+    assert_same_but_request_id(w.text[1], w.text[0]);
+}
+
 static void missing_key_403_is_an_error_naming_list_bucket(void **state)
 {
     fx *f = *state;
@@ -869,6 +1004,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(corrupt_store_blob_fails_and_uploads_nothing_for_it, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(list_mode_replaces_heads, setup, teardown),
+        cmocka_unit_test_setup_teardown(listing_started_early_makes_the_same_plan, setup, teardown),
+        cmocka_unit_test_setup_teardown(listing_started_early_on_an_empty_bucket_uploads_all, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(listing_started_early_reports_what_a_listing_in_place_does,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(missing_key_403_is_an_error_naming_list_bucket, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(dry_run_writes_nothing, setup, teardown),

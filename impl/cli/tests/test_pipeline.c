@@ -433,6 +433,58 @@ static void credentials_from_the_environment_and_virtual_host_style(void **state
     bk_proc_result_clear(&r);
 }
 
+/* An admin request to the mock (no signature), with curl's command line. */
+static void admin_post(fx *f, const char *path, const char *json)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/_mock/%s", f->url, path);
+    const char *argv[] = {"curl",       "-sS", "-f",
+                          "--max-time", "20",  "-X",
+                          "POST",       "-H",  "Content-Type: application/json",
+                          "-d",         json,  url,
+                          NULL};
+    bk_proc_result r;
+    assert_int_equal(bk_proc_run(argv, NULL, NULL, 0, 30, &r), 0);
+    if (r.exit_code != 0)
+        fail_msg("POST /_mock/%s: %s", path, r.err);
+    bk_proc_result_clear(&r);
+}
+
+/* existence_check=list: the command lists while it loads the graph. The
+ * listing still counts in the summary, its errors end the command as
+ * before, and a graph that does not load is reported as before. */
+static void list_mode_lists_while_the_graph_loads(void **state)
+{
+    fx *f = *state;
+    export_graph(f, "multistage", "max", "listed");
+    char graph[512], a[1024];
+    snprintf(graph, sizeof graph, "%s/graphs/multistage.json", BK_FIXTURES_DIR);
+    attrs(f, a, sizeof a, "mode=max,name=listed,existence_check=list");
+    const char *argv[] = {BKCACHE, "export",     "--graph", graph, "--cache-to",
+                          a,       "--progress", "quiet",   NULL};
+    bk_proc_result r;
+    run_cli(argv, 0, &r);
+    assert_non_null(strstr(r.err, "0 uploaded"));
+    assert_non_null(strstr(r.err, "1 manifest(s); 2 requests;"));
+    bk_proc_result_clear(&r);
+
+    admin_post(f, "faults",
+               "{\"operation\":\"ListObjectsV2\",\"action\":\"error\",\"status\":400,"
+               "\"error_code\":\"InvalidArgument\",\"max_fires\":1}");
+    run_cli(argv, 1, &r);
+    assert_non_null(strstr(r.err, "bkcache export: existence_check=list: ListObjectsV2 s3://" BUCKET
+                                  ": HTTP 400 InvalidArgument"));
+    assert_null(strstr(r.err, "manifest(s)"));
+    bk_proc_result_clear(&r);
+
+    const char *missing[] = {BKCACHE,      "export", "--graph",    "/nonexistent/graph.json",
+                             "--cache-to", a,        "--progress", "quiet",
+                             NULL};
+    run_cli(missing, 2, &r);
+    assert_non_null(strstr(r.err, "bkcache export: graph /nonexistent/graph.json: "));
+    bk_proc_result_clear(&r);
+}
+
 static void demo_runs_end_to_end(void **state)
 {
     (void)state;
@@ -456,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(usage_and_attribute_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(credentials_from_the_environment_and_virtual_host_style,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(list_mode_lists_while_the_graph_loads, setup, teardown),
         cmocka_unit_test(demo_runs_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,6 +49,22 @@
 extern "C" {
 #endif
 
+/* existence_check=list: the walk of the blobs prefix depends on the bucket
+ * and the layout only, so a caller that still has to build its config (the
+ * CLI loads a graph) can start it first on a thread of its own and hand it
+ * to bk_export_config (options.listing), which waits for it where the plan
+ * needs it. The objects and any error are those a walk made in place would
+ * give, reported at the same point of the export (a 403 still falls back to
+ * HEAD). The listing is made even when the config turns out to have no
+ * blobs. */
+typedef struct bk_export_listing bk_export_listing;
+
+/* NULL only when out of memory (err filled). When no thread can be started
+ * the walk is made when the export asks for it. cache must outlive it. */
+bk_export_listing *bk_export_listing_start(bk_s3cache *cache, bk_err *err);
+/* Waits for the walk if it is still running. */
+void bk_export_listing_free(bk_export_listing *l);
+
 typedef struct bk_export_options {
     bk_s3cache *cache;            /* client, key layout, policy and clock */
     bk_store *store;              /* holds every layer blob */
@@ -56,6 +72,7 @@ typedef struct bk_export_options {
     uint64_t multipart_threshold; /* manifests at or above go multipart; 0 = 16 MiB */
     int dry_run;                  /* check existence, build the plan, write nothing */
     bk_export_plan *plan;         /* when not NULL, receives the plan (bk_export_plan_clear) */
+    bk_export_listing *listing;   /* existence_check=list: started on o->cache; NULL = list here */
     bk_progress_fn progress;      /* NULL = silent */
     void *progress_ud;
 } bk_export_options;
