@@ -341,7 +341,8 @@ static bk_code carry_out(void *ctx, size_t index, bk_err *err)
     return bk_err_set(err, BK_EINVAL, "export: unknown action for %s", b->key);
 }
 
-/* A dry run reports what is already settled, as a real run would. */
+/* What is already settled, reported as carry_out would (a dry run reports
+ * it too). */
 static void report_skips(export_run *r)
 {
     for (size_t i = 0; i < r->plan->n_blobs; i++) {
@@ -446,7 +447,10 @@ static bk_code run_export(export_run *r, const bk_cache_config *cfg, bk_err *err
     if (rc == BK_OK)
         rc = bk_buf_check(&json, err);
     r->plan->manifest_size = json.len;
-    if (rc == BK_OK && o->dry_run)
+    /* A dry run, or a plan with nothing to carry out (the warm re-export):
+     * the skips are reported here, with no workers to start. */
+    if (rc == BK_OK &&
+        (o->dry_run || bk_export_plan_count(r->plan, BK_BLOB_SKIP) == r->plan->n_blobs))
         report_skips(r);
     else if (rc == BK_OK)
         rc = bk__workpool_run(r->plan->n_blobs, workers(r), carry_out, r, err);

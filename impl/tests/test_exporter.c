@@ -500,6 +500,34 @@ static void list_mode_replaces_heads(void **state)
     assert_int_equal(sum.requests, 3);
 }
 
+static void count_skip(void *ud, const bk_progress_event *ev)
+{
+    size_t *n = ud;
+    *n += ev->kind == BK_PROGRESS_BLOB_SKIP;
+}
+
+/* A warm re-export has nothing to carry out: each blob is reported skipped
+ * once, as the workers would, and only the manifest is written. */
+static void warm_reexport_reports_each_skip_once(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    uint64_t since = fx_last_seq(&f->p);
+    size_t skips = 0;
+    bk_export_options o = {0};
+    o.cache = f->p.cache;
+    o.store = f->store;
+    o.progress = count_skip;
+    o.progress_ud = &skips;
+    bk_err err;
+    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
+    assert_int_equal(skips, f->cache.n);
+    assert_int_equal(sum.skipped, f->cache.n);
+    assert_int_equal(sum.uploaded + sum.touched, 0);
+    assert_int_equal(fx_count(&f->p, "PutObject", NULL, since), 1);
+}
+
 /* The CLI starts the listing before it loads the graph: the export that
  * picks it up makes the same plan with the same requests, the LIST still
  * before the manifests, and counts the LIST among its requests. */
@@ -1004,6 +1032,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(corrupt_store_blob_fails_and_uploads_nothing_for_it, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(list_mode_replaces_heads, setup, teardown),
+        cmocka_unit_test_setup_teardown(warm_reexport_reports_each_skip_once, setup, teardown),
         cmocka_unit_test_setup_teardown(listing_started_early_makes_the_same_plan, setup, teardown),
         cmocka_unit_test_setup_teardown(listing_started_early_on_an_empty_bucket_uploads_all, setup,
                                         teardown),
