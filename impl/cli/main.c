@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,8 +26,24 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'bkcache <command> --help' for a command's options.\n");
 }
 
+/* A command is short-lived and its large buffers (a fixture read whole, the
+ * JSON tree's chunks, a listing page, a manifest) are each freed before the
+ * next is made. By default glibc maps every one of them fresh and unmaps it on
+ * free, so each page is faulted in again; it raises its threshold only after
+ * the first such free. Starting where it would end up keeps freed memory in
+ * the heap for the next buffer. Blob-sized buffers (part bodies) are larger
+ * and still mapped and unmapped. */
+static void keep_freed_buffers(void)
+{
+#ifdef M_MMAP_THRESHOLD
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    keep_freed_buffers();
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
