@@ -10,6 +10,8 @@
 #include "s3time.h"
 
 #define MAX_DEPTH 16
+/* Longer names than any S3 element's are kept as "": they match nothing. */
+#define MAX_NAME 48
 
 /* A tiny event layer over expat: the path of element names from the root,
  * and the text directly inside the element that just ended. */
@@ -19,8 +21,8 @@ typedef void (*end_fn)(walker *w, int depth, const char *name, const char *text)
 
 struct walker {
     XML_Parser parser;
-    char *names[MAX_DEPTH];
-    int depth; /* elements open */
+    char names[MAX_DEPTH][MAX_NAME]; /* no allocation per element */
+    int depth;                       /* elements open */
     int too_deep;
     bk_buf text;
     start_fn on_start;
@@ -38,12 +40,11 @@ static void XMLCALL x_start(void *ud, const XML_Char *name, const XML_Char **att
         XML_StopParser(w->parser, XML_FALSE);
         return;
     }
-    w->names[w->depth] = strdup(name);
-    if (w->names[w->depth] == NULL) {
-        w->failed = 1;
-        XML_StopParser(w->parser, XML_FALSE);
-        return;
-    }
+    size_t n = strlen(name);
+    if (n >= MAX_NAME)
+        n = 0;
+    memcpy(w->names[w->depth], name, n);
+    w->names[w->depth][n] = '\0';
     w->depth++;
     bk_buf_reset(&w->text);
     if (w->on_start)
@@ -56,11 +57,8 @@ static void XMLCALL x_end(void *ud, const XML_Char *name)
     if (w->on_end)
         w->on_end(w, w->depth, name, bk_buf_str(&w->text));
     bk_buf_reset(&w->text);
-    if (w->depth > 0) {
+    if (w->depth > 0)
         w->depth--;
-        free(w->names[w->depth]);
-        w->names[w->depth] = NULL;
-    }
 }
 
 static void XMLCALL x_text(void *ud, const XML_Char *s, int len)
@@ -113,16 +111,18 @@ static int walk(const char *xml, size_t len, start_fn on_start, end_fn on_end, v
         snprintf(errbuf, errsize, "out of memory or bad value");
         rc = -1;
     }
-    for (int i = 0; i < w.depth; i++)
-        free(w.names[i]);
     bk_buf_clear(&w.text);
     XML_ParserFree(w.parser);
     return rc;
 }
 
+/* src cut to fit, always terminated (no printf: a listing copies one ETag
+ * per object). */
 static void copy_str(char *dst, size_t size, const char *src)
 {
-    snprintf(dst, size, "%s", src);
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* ---- errors ---- */

@@ -120,6 +120,36 @@ static void list_pages(void **state)
     }
 }
 
+/* Element names are kept without an allocation each: one longer than any
+ * S3 name matches nothing (here one named like Contents with a long tail,
+ * and one wrapping a Key), the names around it are still tracked, and an
+ * ETag longer than its field is cut, not overrun. */
+static void list_names_long_and_etags_cut(void **state)
+{
+    (void)state;
+    bk_buf xml = BK_BUF_INIT;
+    bk_buf_puts(&xml, "<ListBucketResult><IsTruncated>false</IsTruncated>"
+                      "<ContentsContentsContentsContentsContentsContentsContents>"
+                      "<Key>not-an-object</Key><Size>1</Size>"
+                      "</ContentsContentsContentsContentsContentsContentsContents>"
+                      "<Contents><Key>k</Key>");
+    bk_buf_puts(&xml, "<AnElementNameLongerThanAnyS3ResponseEverUsesXYZ><Key>inner</Key>"
+                      "</AnElementNameLongerThanAnyS3ResponseEverUsesXYZ><ETag>");
+    for (int i = 0; i < 300; i++)
+        bk_buf_putc(&xml, (char)('a' + i % 26));
+    bk_buf_puts(&xml, "</ETag><Size>7</Size></Contents></ListBucketResult>");
+    bk_s3_list_page page;
+    bk_err err = {0};
+    assert_int_equal(bk__s3xml_parse_list(xml.data, xml.len, &page, &err), BK_OK);
+    assert_int_equal(page.n_objects, 1);
+    assert_string_equal(page.objects[0].key, "k");
+    assert_int_equal(page.objects[0].size, 7);
+    assert_int_equal(strlen(page.objects[0].etag), sizeof page.objects[0].etag - 1);
+    assert_memory_equal(page.objects[0].etag, "abcdefghijklmnopqrstuvwxyzabc", 29);
+    bk_s3_list_page_clear(&page);
+    bk_buf_clear(&xml);
+}
+
 static void multipart_and_copy_results(void **state)
 {
     (void)state;
@@ -203,6 +233,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(error_bodies),
         cmocka_unit_test(list_pages),
+        cmocka_unit_test(list_names_long_and_etags_cut),
         cmocka_unit_test(multipart_and_copy_results),
         cmocka_unit_test(request_bodies),
     };
