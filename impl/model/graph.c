@@ -118,8 +118,8 @@ static long find_vertex(const bk_graph *g, const char *id)
     return bk__strmap_get(&ix->ids, id, &i) ? (long)i : -1;
 }
 
-/* A layer given by digest or by its index in the graph's "blobs": a copy of
- * that entry. */
+/* A layer given by digest or by its index in the graph's "blobs": that entry
+ * itself, its strings borrowed from the graph's one copy (shared_layer). */
 static bk_code blob_ref(const bk_graph *g, const bk__jt *ref, bk_descriptor *d, const char *where,
                         bk_err *err)
 {
@@ -135,7 +135,18 @@ static bk_code blob_ref(const bk_graph *g, const bk__jt *ref, bk_descriptor *d, 
         return bk_err_set(err, BK_EINVAL, "%s: no blob \"%.80s\" in graph.blobs", where,
                           ref->u.string);
     }
-    return bk_descriptor_copy(d, &ix->descs_of[i], err);
+    *d = ix->descs_of[i];
+    return BK_OK;
+}
+
+/* True when the layer is a "blobs" entry's (blob_ref): its strings are that
+ * entry's, released with it. A layer written out in full owns its own
+ * copies, never the same pointers. */
+static bool shared_layer(const graph_index *ix, const bk_descriptor *d)
+{
+    size_t i;
+    return ix != NULL && ix->n_descs > 0 && d->digest != NULL &&
+           bk__strmap_get(&ix->descs, d->digest, &i) && ix->descs_of[i].digest == d->digest;
 }
 
 /* The optional "blobs": each layer descriptor once, for results that name
@@ -432,7 +443,8 @@ void bk_graph_free(bk_graph *g)
         }
         free(v->inputs);
         for (size_t j = 0; v->layers && j < v->n_layers; j++)
-            bk_descriptor_clear(&v->layers[j]);
+            if (!shared_layer(g->index, &v->layers[j]))
+                bk_descriptor_clear(&v->layers[j]);
         free(v->layers);
     }
     free(g->vertices);

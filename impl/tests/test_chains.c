@@ -415,9 +415,28 @@ static void graph_layers_by_reference(void **state)
         bk_graph_free(g);
     }
     free(want);
+    /* Layers naming one entry share its strings (one copy per graph, released
+     * once); a layer written out in full keeps its own. */
+    static const char shared[] =
+        GRAPH("\"blobs\":[" DESC_B "," DESC_A "],", "1,\"sha256:aa\"," DESC_A ",0,\"sha256:bb\"");
+    bk_err serr = {0};
+    bk_graph *sg = NULL;
+    if (bk_graph_parse(shared, strlen(shared), NULL, &sg, &serr) != BK_OK)
+        fail_msg("shared: %s", serr.msg);
+    const bk_graph_vertex *v = &sg->vertices[1];
+    assert_int_equal(v->n_layers, 5);
+    assert_ptr_equal(v->layers[0].digest, v->layers[1].digest);
+    assert_ptr_equal(v->layers[0].diff_id, v->layers[1].diff_id);
+    assert_ptr_not_equal(v->layers[2].digest, v->layers[0].digest);
+    assert_string_equal(v->layers[2].digest, v->layers[0].digest);
+    assert_ptr_equal(v->layers[3].media_type, v->layers[4].media_type);
+    assert_string_equal(v->layers[4].digest, "sha256:bb");
+    assert_true(v->layers[4].has_created_at);
+    bk_graph_free(sg);
     static const char *const bad[] = {
-        GRAPH("\"blobs\":[" DESC_A "],", "\"sha256:bb\""), /* not in blobs */
-        GRAPH("\"blobs\":[" DESC_A "],", "1"),             /* index out of range */
+        GRAPH("\"blobs\":[" DESC_A "],", "0,\"sha256:bb\""), /* shared, then not in blobs */
+        GRAPH("\"blobs\":[" DESC_A "],", "\"sha256:bb\""),   /* not in blobs */
+        GRAPH("\"blobs\":[" DESC_A "],", "1"),               /* index out of range */
         GRAPH("\"blobs\":[" DESC_A "],", "-1"),
         GRAPH("\"blobs\":[" DESC_A "," DESC_A "],", "0"), /* a digest twice */
         GRAPH("\"blobs\":{},", "0"),                      /* not an array */

@@ -37,7 +37,9 @@ typedef struct bk_graph_vertex {
     bool has_result;
     bool remote; /* the result's layers are already transferable */
     bk_time created_at;
-    bk_descriptor *layers; /* the result's chain, base first */
+    bk_descriptor *layers; /* the result's chain, base first; a layer the fixture
+                            * names by digest or index shares the strings of its
+                            * "blobs" entry (the graph owns them once) */
     size_t n_layers;
 } bk_graph_vertex;
 
