@@ -502,6 +502,8 @@ bk_code bk_export_config(const bk_export_options *o, const bk_cache_config *cfg,
     pthread_mutex_destroy(&r.lock);
     bk_export_plan_clear(&own_plan);
     summary->seconds = bk_clock_mono_seconds(&r.cache->clock) - start;
+    if (o->listing != NULL) /* its work before the export started is the export's too */
+        summary->seconds += bk__listing_seconds_before(o->listing, start);
     summary->requests = (size_t)(bk_s3_client_requests(r.cache->client) - requests_before);
     summary->payload_bytes_hashed = bk_s3_client_bytes_hashed(r.cache->client) - hashed_before;
     if (rc != BK_OK && r.cache->policy.ignore_error)

@@ -26,6 +26,7 @@ struct bk_export_listing {
     bk_buf keys;
     bk_buf objects;                     /* listed[] */
     unsigned long long requests_before; /* the client's count when it started */
+    double started_at, done_at;         /* the cache's monotonic clock */
     bk_code rc;
     bk_err err;
 };
@@ -59,6 +60,7 @@ static void walk(bk_export_listing *l)
     l->rc = bk__list_blobs(l->cache, keep, l, &l->err);
     if (l->rc == BK_OK && (l->rc = bk_buf_check(&l->keys, &l->err)) == BK_OK)
         l->rc = bk_buf_check(&l->objects, &l->err);
+    l->done_at = bk_clock_mono_seconds(&l->cache->clock);
     l->done = 1;
 }
 
@@ -77,20 +79,28 @@ bk_export_listing *bk_export_listing_start(bk_s3cache *cache, bk_err *err)
     }
     l->cache = cache;
     l->requests_before = bk_s3_client_requests(cache->client);
+    l->started_at = bk_clock_mono_seconds(&cache->clock);
     bk_err_clear(&l->err);
     /* Without a thread the walk is made when the plan asks for it. */
     l->started = pthread_create(&l->thread, NULL, walk_thread, l) == 0;
     return l;
 }
 
-static void finish(bk_export_listing *l)
+static void join(bk_export_listing *l)
 {
     if (l->started) {
         pthread_join(l->thread, NULL);
         l->started = 0;
     }
-    if (!l->done)
+}
+
+static void finish(bk_export_listing *l)
+{
+    join(l);
+    if (!l->done) {
+        l->started_at = bk_clock_mono_seconds(&l->cache->clock);
         walk(l);
+    }
 }
 
 bk_code bk__listing_replay(bk_export_listing *l, bk_listed_fn fn, void *ud, bk_err *err)
@@ -118,12 +128,20 @@ unsigned long long bk__listing_requests_before(const bk_export_listing *l)
     return l->requests_before;
 }
 
+double bk__listing_seconds_before(bk_export_listing *l, double t)
+{
+    join(l);
+    if (!l->done) /* never made: the export did not need it */
+        return 0;
+    double end = l->done_at < t ? l->done_at : t;
+    return end > l->started_at ? end - l->started_at : 0;
+}
+
 void bk_export_listing_free(bk_export_listing *l)
 {
     if (l == NULL)
         return;
-    if (l->started)
-        pthread_join(l->thread, NULL);
+    join(l);
     bk_buf_clear(&l->keys);
     bk_buf_clear(&l->objects);
     free(l);

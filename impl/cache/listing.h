@@ -26,6 +26,11 @@ bk_code bk__listing_replay(bk_export_listing *l, bk_listed_fn fn, void *ud, bk_e
  * summary counts its requests from there. */
 unsigned long long bk__listing_requests_before(const bk_export_listing *l);
 
+/* Seconds the listing ran before time t (the export's start) on the cache's
+ * monotonic clock: with the export's own time, the time of its work. Waits
+ * for the listing. */
+double bk__listing_seconds_before(bk_export_listing *l, double t);
+
 #ifdef __cplusplus
 }
 #endif
