@@ -484,22 +484,6 @@ static void corrupt_store_blob_fails_and_uploads_nothing_for_it(void **state)
     assert_int_equal(fx_count(&f->p, "PutObject", "manifests/", 0), 0);
 }
 
-static void list_mode_replaces_heads(void **state)
-{
-    fx *f = *state;
-    bk_export_summary sum;
-    export_ok(f, &sum);
-    assert_int_equal(pipeline_fx_reconfigure(&f->p, "existence_check=list,name=a;b"), 0);
-    uint64_t since = fx_last_seq(&f->p);
-    export_ok(f, &sum);
-    assert_int_equal(sum.skipped, f->cache.n);
-    assert_int_equal(fx_count(&f->p, "ListObjectsV2", NULL, since), 1);
-    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), 0);
-    /* 1 list + one PUT per name: the whole warm export, and the summary agrees */
-    assert_int_equal(fx_last_seq(&f->p) - since, 3);
-    assert_int_equal(sum.requests, 3);
-}
-
 static void count_skip(void *ud, const bk_progress_event *ev)
 {
     size_t *n = ud;
@@ -526,56 +510,6 @@ static void warm_reexport_reports_each_skip_once(void **state)
     assert_int_equal(sum.skipped, f->cache.n);
     assert_int_equal(sum.uploaded + sum.touched, 0);
     assert_int_equal(fx_count(&f->p, "PutObject", NULL, since), 1);
-}
-
-/* The CLI starts the listing before it loads the graph: the export that
- * picks it up makes the same plan with the same requests, the LIST still
- * before the manifests, and counts the LIST among its requests. */
-static void listing_started_early_makes_the_same_plan(void **state)
-{
-    fx *f = *state;
-    bk_export_summary sum;
-    export_ok(f, &sum);
-    assert_int_equal(pipeline_fx_reconfigure(&f->p, "existence_check=list,name=a;b"), 0);
-    uint64_t since = fx_last_seq(&f->p);
-    bk_err err;
-    bk_err_clear(&err);
-    bk_export_listing *l = bk_export_listing_start(f->p.cache, &err);
-    assert_non_null(l);
-    bk_export_options o = {0};
-    o.cache = f->p.cache;
-    o.store = f->store;
-    o.listing = l;
-    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
-    bk_export_listing_free(l);
-    assert_int_equal(sum.skipped, f->cache.n);
-    assert_int_equal(sum.uploaded, 0);
-    assert_int_equal(fx_count(&f->p, "ListObjectsV2", NULL, since), 1);
-    assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), 0);
-    assert_true(max_seq(f, "ListObjectsV2", "", since) < min_seq(f, "PutObject", "", since));
-    assert_int_equal(fx_last_seq(&f->p) - since, 3);
-    assert_int_equal(sum.requests, 3);
-}
-
-/* Cold, in list mode: the early listing finds nothing, every blob is
- * uploaded, one LIST in all. */
-static void listing_started_early_on_an_empty_bucket_uploads_all(void **state)
-{
-    fx *f = *state;
-    assert_int_equal(pipeline_fx_reconfigure(&f->p, "existence_check=list"), 0);
-    bk_err err;
-    bk_err_clear(&err);
-    bk_export_listing *l = bk_export_listing_start(f->p.cache, &err);
-    assert_non_null(l);
-    bk_export_options o = {0};
-    o.cache = f->p.cache;
-    o.store = f->store;
-    o.listing = l;
-    bk_export_summary sum;
-    assert_int_equal(bk_export_config(&o, f->cache.config, &sum, &err), BK_OK);
-    bk_export_listing_free(l);
-    assert_int_equal(sum.uploaded, f->cache.n);
-    assert_int_equal(fx_count(&f->p, "ListObjectsV2", NULL, 0), 1);
 }
 
 typedef struct warnings {
@@ -613,6 +547,46 @@ static bk_code export_listing(fx *f, int early, warnings *w, bk_export_summary *
     bk_code rc = bk_export_config(&o, f->cache.config, sum, err);
     bk_export_listing_free(o.listing);
     return rc;
+}
+
+/* One ListObjectsV2 instead of a HEAD per blob, made in place or started
+ * before the config was built (as the CLI does while it loads the graph):
+ * the same plan, the same requests, the LIST before the manifests, and the
+ * summary counts it. */
+static void list_mode_replaces_heads(void **state)
+{
+    fx *f = *state;
+    bk_export_summary sum;
+    export_ok(f, &sum);
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "existence_check=list,name=a;b"), 0);
+    for (int early = 0; early <= 1; early++) {
+        uint64_t since = fx_last_seq(&f->p);
+        warnings w = {0};
+        bk_err err;
+        assert_int_equal(export_listing(f, early, &w, &sum, &err), BK_OK);
+        assert_int_equal(sum.skipped, f->cache.n);
+        assert_int_equal(sum.uploaded, 0);
+        assert_int_equal(fx_count(&f->p, "ListObjectsV2", NULL, since), 1);
+        assert_int_equal(fx_count(&f->p, "HeadObject", NULL, since), 0);
+        assert_true(max_seq(f, "ListObjectsV2", "", since) < min_seq(f, "PutObject", "", since));
+        /* 1 list + one PUT per name: the whole warm export, and the summary agrees */
+        assert_int_equal(fx_last_seq(&f->p) - since, 3);
+        assert_int_equal(sum.requests, 3);
+    }
+}
+
+/* Cold, in list mode: the early listing finds nothing, every blob is
+ * uploaded, one LIST in all. */
+static void listing_started_early_on_an_empty_bucket_uploads_all(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(pipeline_fx_reconfigure(&f->p, "existence_check=list"), 0);
+    warnings w = {0};
+    bk_export_summary sum;
+    bk_err err;
+    assert_int_equal(export_listing(f, 1, &w, &sum, &err), BK_OK);
+    assert_int_equal(sum.uploaded, f->cache.n);
+    assert_int_equal(fx_count(&f->p, "ListObjectsV2", NULL, 0), 1);
 }
 
 /* The listing's failures surface where the plan needs it, worded as when it
@@ -1031,9 +1005,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(wrong_size_object_is_uploaded_again, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_store_blob_fails_and_uploads_nothing_for_it, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(list_mode_replaces_heads, setup, teardown),
         cmocka_unit_test_setup_teardown(warm_reexport_reports_each_skip_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(listing_started_early_makes_the_same_plan, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_mode_replaces_heads, setup, teardown),
         cmocka_unit_test_setup_teardown(listing_started_early_on_an_empty_bucket_uploads_all, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(listing_started_early_reports_what_a_listing_in_place_does,
