@@ -1,6 +1,5 @@
 #include "ingest.h"
 
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +15,8 @@ struct ms3_ingest {
     char content_md5[64];
     char header_checksum[BK_CHECKSUM_MAX_BASE64 + 8];
     bk_chunked_decoder *dec;
-    EVP_MD_CTX *md5;
-    EVP_MD_CTX *sha256;
-    bk_checksum *ck; /* header checksum or compute_alg */
+    bk_md5sha256 *digests; /* MD5 and SHA-256 of the payload */
+    bk_checksum *ck;       /* header checksum or compute_alg */
     ms3_writer *writer;
     bk_buf buffer;
     uint64_t wire, payload;
@@ -62,26 +60,17 @@ static void set_error(ms3_ingest *in, const char *code, int status, const char *
  * (finish_digests), so they cost no contexts, no algorithm lookups. */
 static bk_code start_digests(ms3_ingest *in, bk_err *err)
 {
-    in->md5 = EVP_MD_CTX_new();
-    in->sha256 = EVP_MD_CTX_new();
-    if (in->md5 == NULL || in->sha256 == NULL || !EVP_DigestInit_ex(in->md5, EVP_md5(), NULL) ||
-        !EVP_DigestInit_ex(in->sha256, EVP_sha256(), NULL)) {
-        EVP_MD_CTX_free(in->md5);
-        EVP_MD_CTX_free(in->sha256);
-        in->md5 = in->sha256 = NULL;
-        return bk_err_set(err, BK_ENOMEM, "cannot set up digests");
-    }
-    return BK_OK;
+    in->digests = bk_md5sha256_new(BK_MD5SHA256_AUTO, err);
+    return in->digests != NULL ? BK_OK : BK_ENOMEM;
 }
 
 static bk_code deliver(void *ud, const void *data, size_t len, bk_err *err)
 {
     ms3_ingest *in = ud;
-    if (in->md5 == NULL && start_digests(in, err) != BK_OK)
+    if (in->digests == NULL && start_digests(in, err) != BK_OK)
         return BK_ENOMEM;
     in->payload += len;
-    EVP_DigestUpdate(in->md5, data, len);
-    EVP_DigestUpdate(in->sha256, data, len);
+    bk_md5sha256_update(in->digests, data, len);
     if (in->ck != NULL)
         bk_checksum_update(in->ck, data, len);
     if (in->writer != NULL)
@@ -152,8 +141,7 @@ void ms3__ingest_free(ms3_ingest *in)
     if (in == NULL)
         return;
     bk_chunked_decoder_free(in->dec);
-    EVP_MD_CTX_free(in->md5);
-    EVP_MD_CTX_free(in->sha256);
+    bk_md5sha256_free(in->digests);
     bk_checksum_free(in->ck);
     ms3__writer_abort(in->writer);
     if (in->have_body)
@@ -211,18 +199,15 @@ static const char *alg_upper(bk_checksum_alg a)
 
 static void finish_digests(ms3_ingest *in)
 {
-    if (in->md5 == NULL) { /* no payload: MD5 and SHA-256 of the empty string */
+    if (in->digests == NULL) { /* no payload: MD5 and SHA-256 of the empty string */
         static const unsigned char empty_md5[16] = {0xd4, 0x1d, 0x8c, 0xd9, 0x8f, 0x00, 0xb2, 0x04,
                                                     0xe9, 0x80, 0x09, 0x98, 0xec, 0xf8, 0x42, 0x7e};
         memcpy(in->md5_out, empty_md5, sizeof empty_md5);
         memcpy(in->sha256_hex, BK_SIGV4_EMPTY_SHA256, sizeof in->sha256_hex);
         return;
     }
-    unsigned int n = 16;
     unsigned char sha[32];
-    EVP_DigestFinal_ex(in->md5, in->md5_out, &n);
-    n = 32;
-    EVP_DigestFinal_ex(in->sha256, sha, &n);
+    bk_md5sha256_final(in->digests, in->md5_out, sha, NULL);
     bk_sigv4_hex(sha, 32, in->sha256_hex);
 }
 

@@ -10,7 +10,7 @@
  * xorout all ones). They run slicing-by-8 over tables each context computes
  * when it is created (16 KiB at most), so there is no shared mutable state and
  * contexts may be used from different threads. SHA-1, SHA-256 and MD5 go
- * through OpenSSL EVP.
+ * through OpenSSL EVP; bk_md5sha256 below computes MD5 and SHA-256 together.
  */
 #ifndef BKCACHE_CHECKSUM_H
 #define BKCACHE_CHECKSUM_H
@@ -94,6 +94,30 @@ size_t bk_checksum_base64_encode(const unsigned char *data, size_t n, char *out,
  * the end, unused bits zero. Returns the decoded length or -1 when malformed
  * or longer than out_size. */
 long bk_checksum_base64_decode(const char *text, size_t len, unsigned char *out, size_t out_size);
+
+/* MD5 and SHA-256 of the same bytes (an upload's ETag and its
+ * x-amz-content-sha256), hashed as they arrive. On a CPU with the SHA
+ * extensions one loop runs both over each 64-byte block, at about the cost of
+ * MD5 alone; elsewhere, or when BK_MD5SHA256_OPENSSL is asked for (tests
+ * cover the fallback that way on any CPU), two OpenSSL contexts. The digests
+ * are the same either way. */
+typedef enum bk_md5sha256_impl {
+    BK_MD5SHA256_AUTO,
+    BK_MD5SHA256_OPENSSL,
+} bk_md5sha256_impl;
+
+typedef struct bk_md5sha256 bk_md5sha256;
+
+/* NULL with err set when memory or OpenSSL fail. */
+bk_md5sha256 *bk_md5sha256_new(bk_md5sha256_impl impl, bk_err *err);
+void bk_md5sha256_free(bk_md5sha256 *h);
+/* 1 when the context runs the fused SHA-extension loop, 0 for OpenSSL. */
+int bk_md5sha256_fused(const bk_md5sha256 *h);
+void bk_md5sha256_update(bk_md5sha256 *h, const void *data, size_t len);
+/* Writes both digests of everything updated since creation; the context
+ * takes no more bytes after that (free it). */
+bk_code bk_md5sha256_final(bk_md5sha256 *h, unsigned char md5[16], unsigned char sha256[32],
+                           bk_err *err);
 
 #ifdef __cplusplus
 }
