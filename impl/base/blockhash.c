@@ -31,47 +31,43 @@ static const uint32_t md5_t[64] = {
     0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
 static const unsigned md5_rot[16] = {7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21};
 
-static inline uint32_t load_le32(const unsigned char *p)
+/* The block's sixteen little-endian words. */
+static inline void md5_load(uint32_t m[16], const unsigned char *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    memcpy(m, p, 64);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    for (int i = 0; i < 16; i++)
+        m[i] = __builtin_bswap32(m[i]);
+#endif
 }
 
 /* Step i (0..63) of MD5 on the state (a,b,c,d), which becomes
- * (d, b + rotated sum, b, c): one new word per step. With a constant i (the
- * callers unroll) the round function, word index and rotation fold away. */
+ * (d, b + rotated sum, b, c): one new word per step. Only b comes from the
+ * step before, so everything that does not need it (a, the constant, the
+ * message word, the terms of c and d alone) is summed apart and b's chain is
+ * as short as the round function allows. With a constant i (the callers
+ * unroll) the round function, word index and rotation fold away. */
 static inline __attribute__((always_inline)) void md5_step(uint32_t s[4], const uint32_t m[16],
                                                            int i)
 {
+    uint32_t a = s[0];
     uint32_t b = s[1];
     uint32_t c = s[2];
     uint32_t d = s[3];
-    uint32_t f;
-    int g;
-    if (i < 16) {
-        f = d ^ (b & (c ^ d));
-        g = i;
-    } else if (i < 32) {
-        f = c ^ (d & (b ^ c));
-        g = (5 * i + 1) & 15;
-    } else if (i < 48) {
-        f = b ^ c ^ d;
-        g = (3 * i + 5) & 15;
-    } else {
-        f = c ^ (b | ~d);
-        g = (7 * i) & 15;
-    }
-    uint32_t t = s[0] + f + md5_t[i] + m[g];
+    uint32_t t;
+    if (i < 16) /* F = (b & c) | (~b & d) */
+        t = (d ^ (b & (c ^ d))) + (a + md5_t[i] + m[i]);
+    else if (i < 32) /* G = (b & d) | (c & ~d), two disjoint terms: | is + */
+        t = (b & d) + ((c & ~d) + a + md5_t[i] + m[(5 * i + 1) & 15]);
+    else if (i < 48) /* H */
+        t = (b ^ (c ^ d)) + (a + md5_t[i] + m[(3 * i + 5) & 15]);
+    else /* I */
+        t = (c ^ (b | ~d)) + (a + md5_t[i] + m[(7 * i) & 15]);
     unsigned r = md5_rot[((i >> 4) << 2) | (i & 3)];
     s[0] = d;
     s[3] = c;
     s[2] = b;
     s[1] = b + ((t << r) | (t >> (32 - r)));
-}
-
-static inline void md5_load(uint32_t m[16], const unsigned char *p)
-{
-    for (int i = 0; i < 16; i++)
-        m[i] = load_le32(p + (size_t)4 * i);
 }
 
 void bk__md5_blocks(uint32_t s[4], const unsigned char *p, size_t nb)
@@ -153,6 +149,12 @@ ni_blocks(uint32_t *const h[2], int n, uint32_t *md5, const unsigned char *p, si
         }
 #pragma GCC unroll 16
         for (int g = 0; g < 16; g++) {
+            if (md5 != NULL) {
+                md5_step(v, m, 4 * g);
+                md5_step(v, m, 4 * g + 1);
+                md5_step(v, m, 4 * g + 2);
+                md5_step(v, m, 4 * g + 3);
+            }
             if (g < 4) {
                 w[g] =
                     _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + (size_t)16 * g)), bswap);
@@ -169,12 +171,6 @@ ni_blocks(uint32_t *const h[2], int n, uint32_t *md5, const unsigned char *p, si
                 cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk);
             for (int j = 0; j < n; j++)
                 abef[j] = _mm_sha256rnds2_epu32(abef[j], cdgh[j], wk_hi);
-            if (md5 != NULL) {
-                md5_step(v, m, 4 * g);
-                md5_step(v, m, 4 * g + 1);
-                md5_step(v, m, 4 * g + 2);
-                md5_step(v, m, 4 * g + 3);
-            }
         }
         for (int j = 0; j < n; j++) {
             abef[j] = _mm_add_epi32(abef[j], abef0[j]);
