@@ -16,21 +16,14 @@
 
 #include "bkcache/checksum.h"
 #include "blockhash.h"
+#include "testrand.h"
 
 static const bk_md5sha256_impl impls[] = {BK_MD5SHA256_AUTO, BK_MD5SHA256_OPENSSL};
 
-static uint64_t next_rand(uint64_t *seed)
-{
-    *seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return *seed >> 33;
-}
-
 static unsigned char *random_bytes(size_t len, uint64_t seed)
 {
-    unsigned char *d = malloc(len > 0 ? len : 1);
+    unsigned char *d = bk_test_rand_bytes(len, seed);
     assert_non_null(d);
-    for (size_t i = 0; i < len; i++)
-        d[i] = (unsigned char)next_rand(&seed);
     return d;
 }
 
@@ -95,10 +88,10 @@ static void random_lengths(void **state)
     unsigned char *data = random_bytes(MAX, 11);
     static const size_t net[] = {65536};
     for (int round = 0; round < 4; round++) {
-        size_t len = (size_t)(next_rand(&seed) % MAX) + 1;
+        size_t len = (size_t)(bk_test_rand_next(&seed) % MAX) + 1;
         size_t pieces[5];
         for (size_t p = 0; p < 5; p++)
-            pieces[p] = (size_t)(next_rand(&seed) % 200000) + 1;
+            pieces[p] = (size_t)(bk_test_rand_next(&seed) % 200000) + 1;
         for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
             check(impls[i], data, len, NULL, 0);
             check(impls[i], data, len, net, 1);

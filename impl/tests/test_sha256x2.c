@@ -16,22 +16,14 @@
 #include <openssl/sha.h>
 
 #include "sha256x2.h"
+#include "testrand.h"
 
 static const bk__sha256x2_impl impls[] = {BK__SHA256X2_AUTO, BK__SHA256X2_OPENSSL};
 
-/* A deterministic generator, so a failure reproduces. */
-static uint64_t next_rand(uint64_t *seed)
-{
-    *seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return *seed >> 33;
-}
-
 static unsigned char *make_data(size_t len, uint64_t seed)
 {
-    unsigned char *d = malloc(len > 0 ? len : 1);
+    unsigned char *d = bk_test_rand_bytes(len, seed);
     assert_non_null(d);
-    for (size_t i = 0; i < len; i++)
-        d[i] = (unsigned char)next_rand(&seed);
     return d;
 }
 
@@ -124,12 +116,12 @@ static void random_lengths_and_parts(void **state)
     enum { MAX = 2 * 1024 * 1024 };
     unsigned char *data = make_data(MAX, 7);
     for (int round = 0; round < 6; round++) {
-        size_t len = (size_t)(next_rand(&seed) % MAX) + 1;
-        size_t parts[] = {64 * ((next_rand(&seed) % 4096) + 1), (next_rand(&seed) % 200000) + 1,
-                          len, 4096};
+        size_t len = (size_t)(bk_test_rand_next(&seed) % MAX) + 1;
+        size_t parts[] = {64 * ((bk_test_rand_next(&seed) % 4096) + 1),
+                          (bk_test_rand_next(&seed) % 200000) + 1, len, 4096};
         size_t pieces[5];
         for (size_t p = 0; p < 5; p++)
-            pieces[p] = (size_t)(next_rand(&seed) % 300000) + 1;
+            pieces[p] = (size_t)(bk_test_rand_next(&seed) % 300000) + 1;
         for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++)
             for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++)
                 check_parts(impls[i], data, len, parts[p], pieces, round % 2 ? 5 : 0);
