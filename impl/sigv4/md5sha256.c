@@ -20,6 +20,11 @@ struct bk_md5sha256 {
     EVP_MD_CTX *sha_ctx;
 };
 
+bk_md5sha256_impl bk_md5sha256_choose(void)
+{
+    return bk__blockhash_cpu_has_sha_ni() ? BK_MD5SHA256_FUSED : BK_MD5SHA256_OPENSSL;
+}
+
 bk_md5sha256 *bk_md5sha256_new(bk_md5sha256_impl impl, bk_err *err)
 {
     bk_md5sha256 *h = calloc(1, sizeof *h);
@@ -27,7 +32,8 @@ bk_md5sha256 *bk_md5sha256_new(bk_md5sha256_impl impl, bk_err *err)
         bk_err_set(err, BK_ENOMEM, "md5+sha256: out of memory");
         return NULL;
     }
-    h->fused = impl == BK_MD5SHA256_AUTO && bk__blockhash_cpu_has_sha_ni();
+    h->fused =
+        impl == BK_MD5SHA256_FUSED || (impl == BK_MD5SHA256_AUTO && bk__blockhash_cpu_has_sha_ni());
     if (h->fused) {
         memcpy(h->md5, bk__md5_iv, sizeof h->md5);
         memcpy(h->sha, bk__sha256_iv, sizeof h->sha);

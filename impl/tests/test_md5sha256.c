@@ -18,7 +18,14 @@
 #include "blockhash.h"
 #include "testrand.h"
 
-static const bk_md5sha256_impl impls[] = {BK_MD5SHA256_AUTO, BK_MD5SHA256_OPENSSL};
+/* Every way a context is made: asking the CPU, the forced fallback and what
+ * bk_md5sha256_choose answered (how the mock makes them). */
+enum { N_IMPLS = 3 };
+static bk_md5sha256_impl impl_at(size_t i)
+{
+    static const bk_md5sha256_impl fixed[] = {BK_MD5SHA256_AUTO, BK_MD5SHA256_OPENSSL};
+    return i < 2 ? fixed[i] : bk_md5sha256_choose();
+}
 
 static unsigned char *random_bytes(size_t len, uint64_t seed)
 {
@@ -45,7 +52,8 @@ static void check(bk_md5sha256_impl impl, const unsigned char *data, size_t len,
     /* AUTO fuses exactly when the CPU has the SHA extensions (valgrind hides
      * them, so it runs the fallback). */
     assert_int_equal(bk_md5sha256_fused(h),
-                     impl == BK_MD5SHA256_AUTO && bk__blockhash_cpu_has_sha_ni());
+                     impl == BK_MD5SHA256_FUSED ||
+                         (impl == BK_MD5SHA256_AUTO && bk__blockhash_cpu_has_sha_ni()));
     size_t off = 0;
     for (size_t k = 0; off < len; k++) {
         size_t piece = n_pieces > 0 ? pieces[k % n_pieces] : len;
@@ -70,10 +78,10 @@ static void every_short_length(void **state)
     (void)state;
     unsigned char *data = random_bytes(300, 1);
     static const size_t odd[] = {1, 3, 63, 64, 65, 7};
-    for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++)
+    for (size_t i = 0; i < N_IMPLS; i++)
         for (size_t len = 0; len <= 300; len++) {
-            check(impls[i], data, len, NULL, 0);
-            check(impls[i], data, len, odd, sizeof odd / sizeof odd[0]);
+            check(impl_at(i), data, len, NULL, 0);
+            check(impl_at(i), data, len, odd, sizeof odd / sizeof odd[0]);
         }
     free(data);
 }
@@ -92,10 +100,10 @@ static void random_lengths(void **state)
         size_t pieces[5];
         for (size_t p = 0; p < 5; p++)
             pieces[p] = (size_t)(bk_test_rand_next(&seed) % 200000) + 1;
-        for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
-            check(impls[i], data, len, NULL, 0);
-            check(impls[i], data, len, net, 1);
-            check(impls[i], data, len, pieces, 5);
+        for (size_t i = 0; i < N_IMPLS; i++) {
+            check(impl_at(i), data, len, NULL, 0);
+            check(impl_at(i), data, len, net, 1);
+            check(impl_at(i), data, len, pieces, 5);
         }
     }
     free(data);
@@ -105,9 +113,9 @@ static void random_lengths(void **state)
 static void empty_and_final_twice(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
+    for (size_t i = 0; i < N_IMPLS; i++) {
         bk_err err = {0};
-        bk_md5sha256 *h = bk_md5sha256_new(impls[i], &err);
+        bk_md5sha256 *h = bk_md5sha256_new(impl_at(i), &err);
         assert_non_null(h);
         bk_md5sha256_update(h, "", 0);
         unsigned char md5[16];
@@ -126,6 +134,23 @@ static void empty_and_final_twice(void **state)
     bk_md5sha256_free(NULL);
 }
 
+/* A server asks once and passes the answer: it must be what AUTO would
+ * have taken for each context. */
+static void choose_answers_what_auto_takes(void **state)
+{
+    (void)state;
+    bk_md5sha256_impl chosen = bk_md5sha256_choose();
+    assert_int_equal(chosen,
+                     bk__blockhash_cpu_has_sha_ni() ? BK_MD5SHA256_FUSED : BK_MD5SHA256_OPENSSL);
+    bk_md5sha256 *a = bk_md5sha256_new(BK_MD5SHA256_AUTO, NULL);
+    bk_md5sha256 *c = bk_md5sha256_new(chosen, NULL);
+    assert_non_null(a);
+    assert_non_null(c);
+    assert_int_equal(bk_md5sha256_fused(a), bk_md5sha256_fused(c));
+    bk_md5sha256_free(a);
+    bk_md5sha256_free(c);
+}
+
 int main(void)
 {
     print_message("SHA extensions %s\n",
@@ -134,6 +159,7 @@ int main(void)
         cmocka_unit_test(every_short_length),
         cmocka_unit_test(random_lengths),
         cmocka_unit_test(empty_and_final_twice),
+        cmocka_unit_test(choose_answers_what_auto_takes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,7 +60,7 @@ static void set_error(ms3_ingest *in, const char *code, int status, const char *
  * (finish_digests), so they cost no contexts, no algorithm lookups. */
 static bk_code start_digests(ms3_ingest *in, bk_err *err)
 {
-    in->digests = bk_md5sha256_new(BK_MD5SHA256_AUTO, err);
+    in->digests = bk_md5sha256_new(in->cfg.digests, err);
     return in->digests != NULL ? BK_OK : BK_ENOMEM;
 }
 

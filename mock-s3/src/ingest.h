@@ -36,6 +36,9 @@ typedef struct ms3_ingest_config {
     bk_checksum_alg trailer_alg;
     int64_t decoded_length;
     bk_chunked_signing signing;
+    /* How MD5 and SHA-256 are computed: the server's bk_md5sha256_choose
+     * (0, AUTO, asks the CPU for each body). */
+    bk_md5sha256_impl digests;
 } ms3_ingest_config;
 
 typedef struct ms3_ingest ms3_ingest;

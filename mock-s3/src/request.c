@@ -191,6 +191,7 @@ static void setup_ingest(ms3_req *r)
     cfg.sink = (r->op->flags & MS3_OPF_XML_BODY) ? MS3_INGEST_BUFFER : MS3_INGEST_DISCARD;
     cfg.buffer_limit = (r->op->flags & MS3_OPF_XML_BODY) ? XML_BODY_LIMIT : 0;
     cfg.decoded_length = -1;
+    cfg.digests = r->srv->digests;
     const char *ph = r->auth.payload_hash;
     if (strlen(ph) == 64)
         cfg.expect_sha256_hex = ph;
@@ -216,6 +217,7 @@ static void buffer_body(ms3_req *r, size_t limit)
     cfg.sink = MS3_INGEST_BUFFER;
     cfg.buffer_limit = limit;
     cfg.decoded_length = -1;
+    cfg.digests = r->srv->digests;
     bk_err err;
     r->ingest = ms3__ingest_new(&cfg, &err);
 }

@@ -272,6 +272,7 @@ ms3_server *ms3__server_create(const ms3_options *opts, bk_err *err)
     s->vhost_suffix = dup_default(o->virtual_host_suffix, "localhost");
     s->anonymous = o->anonymous;
     s->min_part_size = o->min_part_size ? o->min_part_size : UINT64_C(5) * 1024 * 1024;
+    s->digests = bk_md5sha256_choose();
     s->max_skew_seconds = o->max_skew_seconds > 0 ? o->max_skew_seconds : 900;
     s->max_connections = o->max_connections ? o->max_connections : 1024;
     s->no_admin = o->no_admin;

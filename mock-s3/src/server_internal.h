@@ -65,6 +65,7 @@ struct ms3_server {
     struct ms3_timer *timer; /* a thread pool parks delayed connections here; NULL otherwise */
     unsigned threads;        /* of the pool */
     _Atomic uint64_t request_counter;
+    bk_md5sha256_impl digests; /* asked of the CPU once (bk_md5sha256_choose) */
 };
 
 /* ---- per request */

@@ -104,7 +104,14 @@ long bk_checksum_base64_decode(const char *text, size_t len, unsigned char *out,
 typedef enum bk_md5sha256_impl {
     BK_MD5SHA256_AUTO,
     BK_MD5SHA256_OPENSSL,
+    BK_MD5SHA256_FUSED, /* only as bk_md5sha256_choose returned it on this machine */
 } bk_md5sha256_impl;
+
+/* What AUTO takes on this CPU: BK_MD5SHA256_FUSED or BK_MD5SHA256_OPENSSL.
+ * Finding out executes CPUID, which a virtual machine may trap at the cost of
+ * microseconds, so a server that hashes every request body asks once and
+ * creates each context with the answer. */
+bk_md5sha256_impl bk_md5sha256_choose(void);
 
 typedef struct bk_md5sha256 bk_md5sha256;
 
