@@ -29,28 +29,48 @@ typedef struct graph_index {
     char algo[32]; /* the algorithm it is for */
 } graph_index;
 
-/* "<base><field>[i]" into out, cut to size as snprintf would: the name of a
- * member for error messages, made for every member of a fixture, so by hand
- * (printf was the larger part of loading a large one). */
-static void member_path(char *out, size_t size, const char *base, const char *field, size_t i)
+/* A member of the fixture: "<parent's path><name>[index]". Errors name the
+ * member they are about; the path is written out only then (writing it for
+ * every member was a measurable part of loading a large fixture). */
+typedef struct member {
+    const struct member *parent; /* NULL for a top-level name */
+    const char *name;
+    size_t index;
+    bool indexed;
+} member;
+
+enum { PATH_SIZE = 160 };
+
+/* NOLINTNEXTLINE(misc-no-recursion): three deep at most (vertex, result/input, layer/link) */
+static size_t put_path(const member *m, char *out, size_t n)
 {
+    if (m->parent != NULL)
+        n = put_path(m->parent, out, n);
+    for (const char *s = m->name; *s != '\0' && n + 1 < PATH_SIZE; s++)
+        out[n++] = *s;
+    if (!m->indexed)
+        return n;
     char digits[24];
-    size_t nd = 0, n = 0;
+    size_t nd = 0;
+    size_t i = m->index;
     do {
         digits[nd++] = (char)('0' + i % 10);
         i /= 10;
     } while (i != 0);
-    for (const char *s = base; *s != '\0' && n + 1 < size; s++)
-        out[n++] = *s;
-    for (const char *s = field; *s != '\0' && n + 1 < size; s++)
-        out[n++] = *s;
-    if (n + 1 < size)
+    if (n + 1 < PATH_SIZE)
         out[n++] = '[';
-    while (nd > 0 && n + 1 < size)
+    while (nd > 0 && n + 1 < PATH_SIZE)
         out[n++] = digits[--nd];
-    if (n + 1 < size)
+    if (n + 1 < PATH_SIZE)
         out[n++] = ']';
-    out[n] = '\0';
+    return n;
+}
+
+/* The member's path, for an error message, in out (PATH_SIZE bytes). */
+static const char *path_of(const member *m, char *out)
+{
+    out[put_path(m, out, 0)] = '\0';
+    return out;
 }
 
 /* Whether v is there and of that type (the tree's members are never NULL;
@@ -60,7 +80,7 @@ static bool is_type(bk__jt_type type, const bk__jt *v)
     return v != NULL && v->type == type;
 }
 
-static bk_code only_keys(const bk__jt *obj, const char *const *allowed, const char *where,
+static bk_code only_keys(const bk__jt *obj, const char *const *allowed, const member *where,
                          bk_err *err)
 {
     for (size_t k = 0; k < obj->n; k++) {
@@ -68,8 +88,10 @@ static bk_code only_keys(const bk__jt *obj, const char *const *allowed, const ch
         bool ok = false;
         for (size_t i = 0; allowed[i] && !ok; i++)
             ok = strcmp(allowed[i], key) == 0;
-        if (!ok)
-            return bk_err_set(err, BK_EINVAL, "%s: unknown key \"%s\"", where, key);
+        if (!ok) {
+            char w[PATH_SIZE];
+            return bk_err_set(err, BK_EINVAL, "%s: unknown key \"%s\"", path_of(where, w), key);
+        }
     }
     return BK_OK;
 }
@@ -80,32 +102,37 @@ static char *opt_string(const bk__jt *obj, const char *key)
     return is_type(BK__JT_STRING, v) ? strdup(v->u.string) : NULL;
 }
 
-static bk_code read_descriptor(const bk__jt *o, bk_descriptor *d, const char *where, bk_err *err)
+static bk_code read_descriptor(const bk__jt *o, bk_descriptor *d, const member *where, bk_err *err)
 {
+    char w[PATH_SIZE];
     static const char *const keys[] = {"digest", "size", "mediaType", "diffID", "createdAt", NULL};
     if (!is_type(BK__JT_OBJECT, o))
-        return bk_err_set(err, BK_EINVAL, "%s: a layer descriptor must be an object", where);
+        return bk_err_set(err, BK_EINVAL, "%s: a layer descriptor must be an object",
+                          path_of(where, w));
     if (only_keys(o, keys, where, err) != BK_OK)
         return BK_EINVAL;
     d->digest = opt_string(o, "digest");
     d->media_type = opt_string(o, "mediaType");
     d->diff_id = opt_string(o, "diffID");
     if (!d->digest)
-        return bk_err_set(err, BK_EINVAL, "%s: layer descriptor without \"digest\"", where);
+        return bk_err_set(err, BK_EINVAL, "%s: layer descriptor without \"digest\"",
+                          path_of(where, w));
     const bk__jt *size = bk__jt_get(o, "size");
     if (!is_type(BK__JT_INTEGER, size))
         return bk_err_set(err, BK_EINVAL, "%s: layer descriptor without an integer \"size\"",
-                          where);
+                          path_of(where, w));
     d->size = size->u.integer;
     if (d->size < 0)
-        return bk_err_set(err, BK_EINVAL, "%s.size: %lld is negative", where, (long long)d->size);
+        return bk_err_set(err, BK_EINVAL, "%s.size: %lld is negative", path_of(where, w),
+                          (long long)d->size);
     const bk__jt *created = bk__jt_get(o, "createdAt");
     d->created_at = bk_time_zero();
     if (created) {
         bk_err terr;
         if (!is_type(BK__JT_STRING, created) ||
             bk_time_parse(created->u.string, created->n, &d->created_at, &terr) != BK_OK)
-            return bk_err_set(err, BK_EINVAL, "%s.createdAt: not an RFC 3339 time", where);
+            return bk_err_set(err, BK_EINVAL, "%s.createdAt: not an RFC 3339 time",
+                              path_of(where, w));
         d->has_created_at = true;
     }
     return BK_OK;
@@ -120,19 +147,20 @@ static long find_vertex(const bk_graph *g, const char *id)
 
 /* A layer given by digest or by its index in the graph's "blobs": that entry
  * itself, its strings borrowed from the graph's one copy (shared_layer). */
-static bk_code blob_ref(const bk_graph *g, const bk__jt *ref, bk_descriptor *d, const char *where,
+static bk_code blob_ref(const bk_graph *g, const bk__jt *ref, bk_descriptor *d, const member *where,
                         bk_err *err)
 {
+    char w[PATH_SIZE];
     const graph_index *ix = g->index;
     size_t i;
     if (is_type(BK__JT_INTEGER, ref)) {
         int64_t n = ref->u.integer;
         if (n < 0 || (uint64_t)n >= ix->n_descs)
-            return bk_err_set(err, BK_EINVAL, "%s: no graph.blobs[%lld] (have %zu blobs)", where,
-                              (long long)n, ix->n_descs);
+            return bk_err_set(err, BK_EINVAL, "%s: no graph.blobs[%lld] (have %zu blobs)",
+                              path_of(where, w), (long long)n, ix->n_descs);
         i = (size_t)n;
     } else if (!bk__strmap_get(&ix->descs, ref->u.string, &i)) {
-        return bk_err_set(err, BK_EINVAL, "%s: no blob \"%.80s\" in graph.blobs", where,
+        return bk_err_set(err, BK_EINVAL, "%s: no blob \"%.80s\" in graph.blobs", path_of(where, w),
                           ref->u.string);
     }
     *d = ix->descs_of[i];
@@ -161,16 +189,17 @@ static bk_code read_blobs(const bk__jt *blobs, graph_index *ix, bk_err *err)
     if (!ix->descs_of)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     for (size_t i = 0; i < blobs->n; i++) {
-        char w[64];
-        member_path(w, sizeof w, "graph", ".blobs", i);
+        const member m = {NULL, "graph.blobs", i, true};
         bk_descriptor *d = &ix->descs_of[ix->n_descs++];
-        bk_code rc = read_descriptor(&blobs->u.kids[i], d, w, err);
+        bk_code rc = read_descriptor(&blobs->u.kids[i], d, &m, err);
         if (rc != BK_OK)
             return rc;
         size_t seen;
-        if (bk__strmap_get(&ix->descs, d->digest, &seen))
-            return bk_err_set(err, BK_EINVAL, "%s: blob %.80s is already graph.blobs[%zu]", w,
-                              d->digest, seen);
+        if (bk__strmap_get(&ix->descs, d->digest, &seen)) {
+            char w[PATH_SIZE];
+            return bk_err_set(err, BK_EINVAL, "%s: blob %.80s is already graph.blobs[%zu]",
+                              path_of(&m, w), d->digest, seen);
+        }
         char *key = strdup(d->digest);
         if (!key || !bk__strmap_put(&ix->descs, key, i)) {
             free(key);
@@ -181,14 +210,15 @@ static bk_code read_blobs(const bk__jt *blobs, graph_index *ix, bk_err *err)
 }
 
 static bk_code read_result(const bk_graph *g, const bk__jt *res, bk_graph_vertex *v,
-                           const char *where, bk_err *err)
+                           const member *where, bk_err *err)
 {
+    char w[PATH_SIZE];
     static const char *const keys[] = {"remote", "createdAt", "layers", NULL};
     if (!is_type(BK__JT_OBJECT, res) || only_keys(res, keys, where, err) != BK_OK)
         return bk_err_set(err, BK_EINVAL,
                           "%s: result must be an object with remote, createdAt, "
                           "layers",
-                          where);
+                          path_of(where, w));
     v->has_result = true;
     v->remote = is_type(BK__JT_TRUE, bk__jt_get(res, "remote"));
     v->created_at = bk_time_zero();
@@ -196,21 +226,21 @@ static bk_code read_result(const bk_graph *g, const bk__jt *res, bk_graph_vertex
     bk_err terr;
     if (!is_type(BK__JT_STRING, created) ||
         bk_time_parse(created->u.string, created->n, &v->created_at, &terr) != BK_OK)
-        return bk_err_set(err, BK_EINVAL, "%s.createdAt: missing or not an RFC 3339 time", where);
+        return bk_err_set(err, BK_EINVAL, "%s.createdAt: missing or not an RFC 3339 time",
+                          path_of(where, w));
     const bk__jt *layers = bk__jt_get(res, "layers");
     if (!is_type(BK__JT_ARRAY, layers))
-        return bk_err_set(err, BK_EINVAL, "%s.layers: must be an array", where);
+        return bk_err_set(err, BK_EINVAL, "%s.layers: must be an array", path_of(where, w));
     v->n_layers = layers->n;
     v->layers = calloc(v->n_layers ? v->n_layers : 1, sizeof *v->layers);
     if (!v->layers)
         return bk_err_set(err, BK_ENOMEM, "out of memory");
     for (size_t i = 0; i < v->n_layers; i++) {
-        char w[160];
-        member_path(w, sizeof w, where, ".layers", i);
+        const member m = {where, ".layers", i, true};
         const bk__jt *l = &layers->u.kids[i];
         bk_code rc = is_type(BK__JT_STRING, l) || is_type(BK__JT_INTEGER, l)
-                         ? blob_ref(g, l, &v->layers[i], w, err)
-                         : read_descriptor(l, &v->layers[i], w, err);
+                         ? blob_ref(g, l, &v->layers[i], &m, err)
+                         : read_descriptor(l, &v->layers[i], &m, err);
         if (rc != BK_OK)
             return rc;
     }
@@ -218,13 +248,15 @@ static bk_code read_result(const bk_graph *g, const bk__jt *res, bk_graph_vertex
 }
 
 static bk_code read_inputs(const bk_graph *g, const bk__jt *inputs, bk_graph_vertex *v,
-                           const char *where, bk_err *err)
+                           const member *where, bk_err *err)
 {
+    char w[PATH_SIZE];
     static const char *const keys[] = {"vertex", "selector", NULL};
     if (!inputs)
         return BK_OK;
     if (!is_type(BK__JT_ARRAY, inputs))
-        return bk_err_set(err, BK_EINVAL, "%s.inputs: must be an array of arrays", where);
+        return bk_err_set(err, BK_EINVAL, "%s.inputs: must be an array of arrays",
+                          path_of(where, w));
     v->n_inputs = inputs->n;
     v->inputs = calloc(v->n_inputs ? v->n_inputs : 1, sizeof *v->inputs);
     if (!v->inputs)
@@ -233,7 +265,7 @@ static bk_code read_inputs(const bk_graph *g, const bk__jt *inputs, bk_graph_ver
         const bk__jt *in = &inputs->u.kids[i];
         if (!is_type(BK__JT_ARRAY, in) || in->n == 0)
             return bk_err_set(err, BK_EINVAL, "%s.inputs[%zu]: must be a non-empty array of links",
-                              where, i);
+                              path_of(where, w), i);
         bk_graph_input *gi = &v->inputs[i];
         gi->n_links = in->n;
         gi->links = calloc(gi->n_links, sizeof *gi->links);
@@ -241,16 +273,16 @@ static bk_code read_inputs(const bk_graph *g, const bk__jt *inputs, bk_graph_ver
             return bk_err_set(err, BK_ENOMEM, "out of memory");
         for (size_t j = 0; j < gi->n_links; j++) {
             const bk__jt *l = &in->u.kids[j];
-            char in_path[160], w[160];
-            member_path(in_path, sizeof in_path, where, ".inputs", i);
-            member_path(w, sizeof w, in_path, "", j);
-            if (!is_type(BK__JT_OBJECT, l) || only_keys(l, keys, w, err) != BK_OK)
+            const member in_m = {where, ".inputs", i, true};
+            const member m = {&in_m, "", j, true};
+            if (!is_type(BK__JT_OBJECT, l) || only_keys(l, keys, &m, err) != BK_OK)
                 return bk_err_set(err, BK_EINVAL, "%s: a link is {\"vertex\": id, \"selector\"?}",
-                                  w);
+                                  path_of(&m, w));
             const bk__jt *target = bk__jt_get(l, "vertex");
             long idx = is_type(BK__JT_STRING, target) ? find_vertex(g, target->u.string) : -1;
             if (idx < 0)
-                return bk_err_set(err, BK_EINVAL, "%s.vertex: no vertex with that id", w);
+                return bk_err_set(err, BK_EINVAL, "%s.vertex: no vertex with that id",
+                                  path_of(&m, w));
             gi->links[j].vertex = (size_t)idx;
             gi->links[j].selector = opt_string(l, "selector");
         }
@@ -263,7 +295,8 @@ static bk_code read_graph(const bk__jt *root, const char *base_dir, bk_graph *g,
     static const char *const top_keys[] = {"description", "store",   "blobs",
                                            "vertices",    "targets", NULL};
     static const char *const vertex_keys[] = {"id", "digest", "output", "inputs", "result", NULL};
-    if (!is_type(BK__JT_OBJECT, root) || only_keys(root, top_keys, "graph", err) != BK_OK)
+    static const member top = {NULL, "graph", 0, false};
+    if (!is_type(BK__JT_OBJECT, root) || only_keys(root, top_keys, &top, err) != BK_OK)
         return bk_err_set(err, BK_EINVAL,
                           "graph: expected an object with description, store, blobs, "
                           "vertices, targets");
@@ -293,19 +326,21 @@ static bk_code read_graph(const bk__jt *root, const char *base_dir, bk_graph *g,
     /* Ids first, so links may point forward. */
     for (size_t i = 0; i < g->n_vertices; i++) {
         const bk__jt *v = &vertices->u.kids[i];
-        char w[64];
-        member_path(w, sizeof w, "", "vertices", i);
-        if (!is_type(BK__JT_OBJECT, v) || only_keys(v, vertex_keys, w, err) != BK_OK)
+        const member m = {NULL, "vertices", i, true};
+        char w[PATH_SIZE];
+        if (!is_type(BK__JT_OBJECT, v) || only_keys(v, vertex_keys, &m, err) != BK_OK)
             return bk_err_set(err, BK_EINVAL,
                               "%s: expected an object with id, digest, output, "
                               "inputs, result",
-                              w);
+                              path_of(&m, w));
         g->vertices[i].id = opt_string(v, "id");
         g->vertices[i].digest = opt_string(v, "digest");
         if (!g->vertices[i].id || !g->vertices[i].digest)
-            return bk_err_set(err, BK_EINVAL, "%s: \"id\" and \"digest\" are required", w);
+            return bk_err_set(err, BK_EINVAL, "%s: \"id\" and \"digest\" are required",
+                              path_of(&m, w));
         if (find_vertex(g, g->vertices[i].id) >= 0)
-            return bk_err_set(err, BK_EINVAL, "%s: duplicate id \"%s\"", w, g->vertices[i].id);
+            return bk_err_set(err, BK_EINVAL, "%s: duplicate id \"%s\"", path_of(&m, w),
+                              g->vertices[i].id);
         char *key = strdup(g->vertices[i].id);
         graph_index *ix = g->index;
         if (!key || !bk__strmap_put(&ix->ids, key, i)) {
@@ -314,18 +349,17 @@ static bk_code read_graph(const bk__jt *root, const char *base_dir, bk_graph *g,
         }
         const bk__jt *out = bk__jt_get(v, "output");
         if (out && !is_type(BK__JT_INTEGER, out))
-            return bk_err_set(err, BK_EINVAL, "%s.output: must be an integer", w);
+            return bk_err_set(err, BK_EINVAL, "%s.output: must be an integer", path_of(&m, w));
         g->vertices[i].output = out ? out->u.integer : 0;
     }
     for (size_t i = 0; i < g->n_vertices; i++) {
         const bk__jt *v = &vertices->u.kids[i];
-        char w[64];
-        member_path(w, sizeof w, "", "vertices", i);
-        rc = read_inputs(g, bk__jt_get(v, "inputs"), &g->vertices[i], w, err);
+        const member m = {NULL, "vertices", i, true};
+        rc = read_inputs(g, bk__jt_get(v, "inputs"), &g->vertices[i], &m, err);
         const bk__jt *res = bk__jt_get(v, "result");
         if (rc == BK_OK && res && !is_type(BK__JT_NULL, res)) {
-            strncat(w, ".result", sizeof w - strlen(w) - 1);
-            rc = read_result(g, res, &g->vertices[i], w, err);
+            const member res_m = {&m, ".result", 0, false};
+            rc = read_result(g, res, &g->vertices[i], &res_m, err);
         }
         if (rc != BK_OK)
             return rc;

@@ -360,6 +360,70 @@ static void graph_loader_rejects_bad_fixtures(void **state)
         {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"inputs\":[[{"
          "\"vertex\":\"v\"}],[{\"vertex\":\"v\"},{\"vertex\":\"z\"}]]}],\"targets\":[\"a\"]}",
          "vertices[10].inputs[1][1].vertex: no vertex with that id"},
+        /* every place a member is named, deep in a fixture (the path is
+         * written out only when an error names it) */
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"inputs\":[[{"
+         "\"vertex\":\"v\"}],[{\"vertex\":\"v\",\"typo\":1}]]}],\"targets\":[\"a\"]}",
+         "vertices[10].inputs[1][0]: a link is {\"vertex\": id, \"selector\"?}"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"inputs\":[[],[]]}],"
+         "\"targets\":[\"a\"]}",
+         "vertices[10].inputs[0]: must be a non-empty array of links"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"inputs\":{}}],"
+         "\"targets\":[\"a\"]}",
+         "vertices[10].inputs: must be an array of arrays"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"v3\",\"digest\":\"sha256:1\"}],"
+         "\"targets\":[\"v\"]}",
+         "vertices[10]: duplicate id \"v3\""},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\"}],\"targets\":[\"v\"]}",
+         "vertices[10]: \"id\" and \"digest\" are required"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"output\":\"x\"}],"
+         "\"targets\":[\"v\"]}",
+         "vertices[10].output: must be an integer"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"typo\":1}],"
+         "\"targets\":[\"v\"]}",
+         "vertices[10]: expected an object with id, digest, output, inputs, result"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"result\":{"
+         "\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":{}}}],\"targets\":[\"v\"]}",
+         "vertices[10].result.layers: must be an array"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"result\":{"
+         "\"layers\":[]}}],\"targets\":[\"v\"]}",
+         "vertices[10].result.createdAt: missing or not an RFC 3339 time"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"result\":{"
+         "\"remote\":true,\"x\":1}}],\"targets\":[\"v\"]}",
+         "vertices[10].result: result must be an object with remote, createdAt, layers"},
+        {"{\"blobs\":[" BLOB10 "],\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":"
+         "\"sha256:1\",\"result\":{\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":[0,1,2,3,4,"
+         "5,6,7,8,9,\"sha256:a7\",12]}}],\"targets\":[\"v\"]}",
+         "vertices[10].result.layers[11]: no graph.blobs[12] (have 10 blobs)"},
+        {"{\"blobs\":[" BLOB10 "],\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":"
+         "\"sha256:1\",\"result\":{\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":[0,1,2,3,4,"
+         "5,6,7,8,9,\"sha256:a7\",\"sha256:b0\"]}}],\"targets\":[\"v\"]}",
+         "vertices[10].result.layers[11]: no blob \"sha256:b0\" in graph.blobs"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"result\":{"
+         "\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":[" BLOB10 ",{\"size\":1}]}}],"
+         "\"targets\":[\"v\"]}",
+         "vertices[10].result.layers[10]: layer descriptor without \"digest\""},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"result\":{"
+         "\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":[" BLOB10 ",{\"digest\":\"d\"}]}}],"
+         "\"targets\":[\"v\"]}",
+         "vertices[10].result.layers[10]: layer descriptor without an integer \"size\""},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"result\":{"
+         "\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":[" BLOB10 ",7]}}],"
+         "\"targets\":[\"v\"]}",
+         "vertices[10].result.layers[10]: no graph.blobs[7] (have 0 blobs)"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"result\":{"
+         "\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":[" BLOB10 ",[]]}}],"
+         "\"targets\":[\"v\"]}",
+         "vertices[10].result.layers[10]: a layer descriptor must be an object"},
+        {"{\"vertices\":[" VERTEX10 ",{\"id\":\"a\",\"digest\":\"sha256:1\",\"result\":{"
+         "\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":[" BLOB10 ",{\"digest\":\"d\","
+         "\"size\":1,\"mediatype\":\"m\"}]}}],\"targets\":[\"v\"]}",
+         "vertices[10].result.layers[10]: unknown key \"mediatype\""},
+        {"{\"blobs\":[" BLOB10 ",{\"digest\":\"sha256:aa\",\"size\":1,\"createdAt\":\"x\"}],"
+         "\"vertices\":[],\"targets\":[]}",
+         "graph.blobs[10].createdAt: not an RFC 3339 time"},
+        {"{\"blobs\":[" BLOB10 "," BLOB("a4") "],\"vertices\":[],\"targets\":[]}",
+         "graph.blobs[10]: blob sha256:a4 is already graph.blobs[4]"},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         bk_err err = {0};
