@@ -301,6 +301,20 @@ char *bk_utf8_sanitize(const char *s, size_t len, size_t *out_len)
 
 /* ---- JSON output ---- */
 
+/* The printable ASCII bytes Go's encoder escapes: '"', '\\' and, for HTML,
+ * '<', '>', '&'. Every other byte in 0x20..0x7F is written as it is. */
+static const bool ascii_escaped[0x80] = {
+    ['"'] = true, ['\\'] = true, ['<'] = true, ['>'] = true, ['&'] = true,
+};
+
+/* Whether c is written as it is whatever surrounds it: the fast path for runs
+ * of such bytes. Control bytes and every byte >= 0x80 (U+2028/2029 and
+ * invalid UTF-8 are escaped) take the slow path. */
+static inline bool plain_byte(unsigned char c)
+{
+    return (unsigned)(c - 0x20) < 0x60 && !ascii_escaped[c];
+}
+
 void bk_gojson_string(bk_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -308,12 +322,12 @@ void bk_gojson_string(bk_buf *b, const char *s, size_t len)
     bk_buf_putc(b, '"');
     size_t i = 0, start = 0;
     while (i < len) {
+        while (i < len && plain_byte(p[i]))
+            i++;
+        if (i == len)
+            break;
         unsigned char c = p[i];
         if (c < 0x80) {
-            if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
-                i++;
-                continue;
-            }
             bk_buf_append(b, p + start, i - start);
             switch (c) {
             case '"':

@@ -42,6 +42,34 @@ static void strings_escape_like_go(void **state)
     check_escape("\xef\xbf\xbd", 3, "\"\xef\xbf\xbd\""); /* a real U+FFFD stays raw */
 }
 
+/* Runs of bytes written as they are, and what ends them: an escape or a
+ * multi-byte sequence at the start, in the middle, at the end, back to back,
+ * and the bytes at the edges of the plain range (0x1f, 0x20, 0x7e, 0x7f). */
+static void strings_escape_at_run_boundaries(void **state)
+{
+    (void)state;
+    check_escape("\"abc", 4, "\"\\\"abc\"");
+    check_escape("abc\\", 4, "\"abc\\\\\"");
+    check_escape("ab<>&cd", 7, "\"ab\\u003c\\u003e\\u0026cd\"");
+    check_escape("<", 1, "\"\\u003c\"");
+    check_escape(" ~\x7f", 3, "\" ~\x7f\"");
+    check_escape("\x1f \x7f\x1f", 4, "\"\\u001f \x7f\\u001f\"");
+    check_escape("sha256:0123456789abcdef\n", 24, "\"sha256:0123456789abcdef\\n\"");
+    check_escape("x\xc3\xa9y\xc3\xa9", 6, "\"x\xc3\xa9y\xc3\xa9\"");
+    check_escape("\xc3\xa9<\xc3\xa9", 5, "\"\xc3\xa9\\u003c\xc3\xa9\"");
+    check_escape("ab\xe2\x80\xa8"
+                 "cd\xe2\x80\xa9",
+                 10, "\"ab\\u2028cd\\u2029\"");
+    check_escape("ab\xff"
+                 "cd\xfe",
+                 6, "\"ab\\ufffdcd\\ufffd\"");
+    check_escape("a\xe2\x80"
+                 "b",
+                 4, "\"a\\ufffd\\ufffdb\"");
+    check_escape("abc", 2, "\"ab\""); /* len, not the terminator, ends the string */
+    check_escape("a\0b", 3, "\"a\\u0000b\"");
+}
+
 static void utf8_sanitize_replaces_per_byte(void **state)
 {
     (void)state;
@@ -132,6 +160,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(strings_escape_like_go),
+        cmocka_unit_test(strings_escape_at_run_boundaries),
         cmocka_unit_test(utf8_sanitize_replaces_per_byte),
         cmocka_unit_test(times_parse_and_format_like_go),
         cmocka_unit_test(indent_matches_json_indent),
