@@ -67,6 +67,13 @@ int bk_buf_puts(bk_buf *b, const char *s)
 
 int bk_buf_putc(bk_buf *b, char c)
 {
+    /* One byte into room there is: no reserve, no memcpy call (JSON writers
+     * put a quote, comma or brace between every two values). */
+    if (!b->failed && b->data != NULL && b->len + 2 <= b->cap) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
     return bk_buf_append(b, &c, 1);
 }
 

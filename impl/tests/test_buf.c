@@ -43,6 +43,28 @@ static void steal_hands_over_even_when_empty(void **state)
     free(s);
 }
 
+/* Bytes put one at a time across every growth of the buffer: each lands,
+ * the text stays terminated, and a failed buffer takes no more. */
+static void putc_fills_to_capacity_and_grows(void **state)
+{
+    (void)state;
+    bk_buf b = BK_BUF_INIT;
+    for (size_t i = 0; i < 1000; i++) {
+        assert_int_equal(bk_buf_putc(&b, (char)('a' + i % 26)), 0);
+        assert_int_equal(b.len, i + 1);
+        assert_true(b.len < b.cap);
+        assert_int_equal(b.data[b.len], '\0');
+        assert_int_equal(b.data[i], 'a' + i % 26);
+    }
+    assert_int_equal(strncmp(bk_buf_str(&b), "abcdefghijklmnopqrstuvwxyzab", 28), 0);
+    assert_int_equal(bk_buf_append(&b, "x", (size_t)-1 / 2), -1);
+    assert_int_equal(bk_buf_putc(&b, 'z'), -1);
+    assert_int_equal(b.len, 1000);
+    bk_err err = {0};
+    assert_int_equal(bk_buf_check(&b, &err), BK_ENOMEM);
+    bk_buf_clear(&b);
+}
+
 static void error_set_and_prefix(void **state)
 {
     (void)state;
@@ -60,6 +82,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_grow_and_stay_terminated),
         cmocka_unit_test(steal_hands_over_even_when_empty),
+        cmocka_unit_test(putc_fills_to_capacity_and_grows),
         cmocka_unit_test(error_set_and_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
