@@ -143,15 +143,20 @@ static bool empty(const char *s)
     return !s || !*s;
 }
 
-static void key(bk_buf *b, bool *first, const char *name)
+/* A member's name, its quotes and colon in one append: the names are
+ * literals that need no escaping, written for every layer and record. */
+#define KEY(b, first, name) key((b), (first), "\"" name "\":", sizeof("\"" name "\":") - 1)
+
+static void key(bk_buf *b, bool *first, const char *quoted, size_t n)
 {
     if (!*first)
         bk_buf_putc(b, ',');
     *first = false;
-    bk_buf_putc(b, '"');
-    bk_buf_puts(b, name);
-    bk_buf_puts(b, "\":");
+    bk_buf_append(b, quoted, n);
 }
+
+/* A literal, without strlen. */
+#define PUT_LIT(b, lit) bk_buf_append((b), (lit), sizeof(lit) - 1)
 
 static void str(bk_buf *b, const char *s)
 {
@@ -171,31 +176,31 @@ static bk_code encode_layer(bk_buf *b, const bk_cache_layer *l, bk_err *err)
     bool first = true;
     bk_buf_putc(b, '{');
     if (!empty(l->blob)) {
-        key(b, &first, "blob");
+        KEY(b, &first, "blob");
         str(b, l->blob);
     }
     if (l->parent != 0) {
-        key(b, &first, "parent");
+        KEY(b, &first, "parent");
         bk_gojson_int(b, l->parent);
     }
     if (l->annotations) {
         const bk_layer_annotations *a = l->annotations;
         bool afirst = true;
-        key(b, &first, "annotations");
+        KEY(b, &first, "annotations");
         bk_buf_putc(b, '{');
         if (!empty(a->media_type)) {
-            key(b, &afirst, "mediaType");
+            KEY(b, &afirst, "mediaType");
             str(b, a->media_type);
         }
         if (!empty(a->diff_id)) {
-            key(b, &afirst, "diffID");
+            KEY(b, &afirst, "diffID");
             str(b, a->diff_id);
         }
         if (a->size != 0) {
-            key(b, &afirst, "size");
+            KEY(b, &afirst, "size");
             bk_gojson_int(b, a->size);
         }
-        key(b, &afirst, "createdAt");
+        KEY(b, &afirst, "createdAt");
         bk_code rc = time_value(b, a->created_at, err);
         if (rc != BK_OK) {
             bk_err_prefix(err, "annotations.createdAt: ");
@@ -212,14 +217,14 @@ static bk_code encode_record(bk_buf *b, const bk_cache_record *r, bk_err *err)
     bool first = true;
     bk_buf_putc(b, '{');
     if (r->n_results) {
-        key(b, &first, "layers");
+        KEY(b, &first, "layers");
         bk_buf_putc(b, '[');
         for (size_t i = 0; i < r->n_results; i++) {
             if (i)
                 bk_buf_putc(b, ',');
-            bk_buf_puts(b, "{\"layer\":");
+            PUT_LIT(b, "{\"layer\":");
             bk_gojson_int(b, r->results[i].layer);
-            bk_buf_puts(b, ",\"createdAt\":");
+            PUT_LIT(b, ",\"createdAt\":");
             bk_code rc = time_value(b, r->results[i].created_at, err);
             if (rc != BK_OK) {
                 bk_err_prefix(err, "layers[%zu].createdAt: ", i);
@@ -230,15 +235,15 @@ static bk_code encode_record(bk_buf *b, const bk_cache_record *r, bk_err *err)
         bk_buf_putc(b, ']');
     }
     if (r->n_chains) {
-        key(b, &first, "chains");
+        KEY(b, &first, "chains");
         bk_buf_putc(b, '[');
         for (size_t i = 0; i < r->n_chains; i++) {
             const bk_chained_result *c = &r->chains[i];
             if (i)
                 bk_buf_putc(b, ',');
-            bk_buf_puts(b, "{\"layers\":");
+            PUT_LIT(b, "{\"layers\":");
             if (c->layers_null && c->n_layers == 0) {
-                bk_buf_puts(b, "null");
+                PUT_LIT(b, "null");
             } else {
                 bk_buf_putc(b, '[');
                 for (size_t j = 0; j < c->n_layers; j++) {
@@ -248,7 +253,7 @@ static bk_code encode_record(bk_buf *b, const bk_cache_record *r, bk_err *err)
                 }
                 bk_buf_putc(b, ']');
             }
-            bk_buf_puts(b, ",\"createdAt\":");
+            PUT_LIT(b, ",\"createdAt\":");
             bk_code rc = time_value(b, c->created_at, err);
             if (rc != BK_OK) {
                 bk_err_prefix(err, "chains[%zu].createdAt: ", i);
@@ -259,18 +264,18 @@ static bk_code encode_record(bk_buf *b, const bk_cache_record *r, bk_err *err)
         bk_buf_putc(b, ']');
     }
     if (!empty(r->digest)) {
-        key(b, &first, "digest");
+        KEY(b, &first, "digest");
         str(b, r->digest);
     }
     if (r->n_inputs) {
-        key(b, &first, "inputs");
+        KEY(b, &first, "inputs");
         bk_buf_putc(b, '[');
         for (size_t i = 0; i < r->n_inputs; i++) {
             const bk_input_list *in = &r->inputs[i];
             if (i)
                 bk_buf_putc(b, ',');
             if (in->is_null && in->n_links == 0) {
-                bk_buf_puts(b, "null");
+                PUT_LIT(b, "null");
                 continue;
             }
             bk_buf_putc(b, '[');
@@ -279,11 +284,11 @@ static bk_code encode_record(bk_buf *b, const bk_cache_record *r, bk_err *err)
                     bk_buf_putc(b, ',');
                 bk_buf_putc(b, '{');
                 if (!empty(in->links[j].selector)) {
-                    bk_buf_puts(b, "\"selector\":");
+                    PUT_LIT(b, "\"selector\":");
                     str(b, in->links[j].selector);
                     bk_buf_putc(b, ',');
                 }
-                bk_buf_puts(b, "\"link\":");
+                PUT_LIT(b, "\"link\":");
                 bk_gojson_int(b, in->links[j].link);
                 bk_buf_putc(b, '}');
             }
@@ -300,7 +305,7 @@ bk_code bk_config_encode(const bk_cache_config *cfg, bk_buf *out, bk_err *err)
     bool first = true;
     bk_buf_putc(out, '{');
     if (cfg->n_layers) {
-        key(out, &first, "layers");
+        KEY(out, &first, "layers");
         bk_buf_putc(out, '[');
         for (size_t i = 0; i < cfg->n_layers; i++) {
             if (i)
@@ -314,7 +319,7 @@ bk_code bk_config_encode(const bk_cache_config *cfg, bk_buf *out, bk_err *err)
         bk_buf_putc(out, ']');
     }
     if (cfg->n_records) {
-        key(out, &first, "records");
+        KEY(out, &first, "records");
         bk_buf_putc(out, '[');
         for (size_t i = 0; i < cfg->n_records; i++) {
             if (i)
