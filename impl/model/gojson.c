@@ -159,16 +159,18 @@ bk_code bk_time_parse(const char *s, size_t len, bk_time *out, bk_err *err)
 }
 
 /* v in decimal, zero-padded to at least width digits, for times. */
-static void put_fixed(bk_buf *b, unsigned v, int width)
+/* v in decimal, zero-padded to width, at out + n; returns the new length. */
+static size_t put_fixed(char *out, size_t n, unsigned v, int width)
 {
     char digits[16];
-    size_t n = sizeof digits;
+    size_t k = sizeof digits;
     do {
-        digits[--n] = (char)('0' + v % 10);
+        digits[--k] = (char)('0' + v % 10);
         v /= 10;
         width--;
     } while (v || width > 0);
-    bk_buf_append(b, digits + n, sizeof digits - n);
+    memcpy(out + n, digits + k, sizeof digits - k);
+    return n + (sizeof digits - k);
 }
 
 bk_code bk_time_format(bk_buf *b, bk_time t, bk_err *err)
@@ -182,17 +184,21 @@ bk_code bk_time_format(bk_buf *b, bk_time t, bk_err *err)
     if (year < 0 || year > 9999)
         return bk_err_set(err, BK_EINVAL, "time: year %lld outside of range [0,9999]",
                           (long long)year);
-    put_fixed(b, (unsigned)year, 4);
-    bk_buf_putc(b, '-');
-    put_fixed(b, (unsigned)month, 2);
-    bk_buf_putc(b, '-');
-    put_fixed(b, (unsigned)day, 2);
-    bk_buf_putc(b, 'T');
-    put_fixed(b, (unsigned)(secs / 3600), 2);
-    bk_buf_putc(b, ':');
-    put_fixed(b, (unsigned)(secs / 60 % 60), 2);
-    bk_buf_putc(b, ':');
-    put_fixed(b, (unsigned)(secs % 60), 2);
+    /* Written whole, then appended once (a manifest has a time per layer
+     * and per result). At most 4+15+10+1+8+3 bytes: an offset of any int32
+     * minutes fits. */
+    char out[64];
+    size_t n = put_fixed(out, 0, (unsigned)year, 4);
+    out[n++] = '-';
+    n = put_fixed(out, n, (unsigned)month, 2);
+    out[n++] = '-';
+    n = put_fixed(out, n, (unsigned)day, 2);
+    out[n++] = 'T';
+    n = put_fixed(out, n, (unsigned)(secs / 3600), 2);
+    out[n++] = ':';
+    n = put_fixed(out, n, (unsigned)(secs / 60 % 60), 2);
+    out[n++] = ':';
+    n = put_fixed(out, n, (unsigned)(secs % 60), 2);
     if (t.nsec != 0) {
         /* the fraction without its trailing zeros */
         unsigned frac = (unsigned)t.nsec;
@@ -201,18 +207,19 @@ bk_code bk_time_format(bk_buf *b, bk_time t, bk_err *err)
             frac /= 10;
             width--;
         }
-        bk_buf_putc(b, '.');
-        put_fixed(b, frac, width);
+        out[n++] = '.';
+        n = put_fixed(out, n, frac, width);
     }
     if (t.offset_min == 0) {
-        bk_buf_putc(b, 'Z');
+        out[n++] = 'Z';
     } else {
         unsigned off = (unsigned)(t.offset_min < 0 ? -t.offset_min : t.offset_min);
-        bk_buf_putc(b, t.offset_min < 0 ? '-' : '+');
-        put_fixed(b, off / 60, 2);
-        bk_buf_putc(b, ':');
-        put_fixed(b, off % 60, 2);
+        out[n++] = t.offset_min < 0 ? '-' : '+';
+        n = put_fixed(out, n, off / 60, 2);
+        out[n++] = ':';
+        n = put_fixed(out, n, off % 60, 2);
     }
+    bk_buf_append(b, out, n);
     return BK_OK;
 }
 

@@ -120,6 +120,15 @@ static void times_parse_and_format_like_go(void **state)
     assert_int_equal(bk_time_format(&out, bk_time_utc(a), &err), BK_OK);
     assert_string_equal(bk_buf_str(&out), "2024-05-01T10:00:00Z");
     bk_buf_clear(&out);
+    /* the longest a time can be written: nine fraction digits and an offset
+     * of any int32 minutes, after text already in the buffer */
+    bk_buf_puts(&out, "at ");
+    assert_int_equal(
+        bk_time_format(&out, bk_time_from_unix(2147483647LL * 60 + 86399, 123456789, -2147483647),
+                       &err),
+        BK_OK);
+    assert_string_equal(bk_buf_str(&out), "at 1970-01-01T23:59:59.123456789-35791394:07");
+    bk_buf_clear(&out);
 
     static const char *const bad[] = {"2024-05-01T10:00:00",        "2024-05-01 10:00:00Z",
                                       "2024-5-01T10:00:00Z",        "2024-05-01T1:00:00Z",
