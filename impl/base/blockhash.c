@@ -70,6 +70,38 @@ static inline __attribute__((always_inline)) void md5_step(uint32_t s[4], const 
     s[1] = b + ((t << r) | (t >> (32 - r)));
 }
 
+/* The padded last one or two blocks into out: their length. */
+static size_t pad(unsigned char out[128], const unsigned char *tail, size_t ntail, uint64_t total,
+                  int big_endian)
+{
+    size_t n = ntail < 56 ? 64 : 128;
+    uint64_t bits = total * 8;
+    memset(out, 0, 128);
+    memcpy(out, tail, ntail);
+    out[ntail] = 0x80;
+    for (size_t i = 0; i < 8; i++)
+        out[n - 8 + i] = (unsigned char)(bits >> (big_endian ? 56 - 8 * i : 8 * i));
+    return n;
+}
+
+void bk__md5_finish(uint32_t s[4], const unsigned char *tail, size_t ntail, uint64_t total,
+                    unsigned char md[16])
+{
+    unsigned char last[128];
+    bk__md5_blocks(s, last, pad(last, tail, ntail, total, 0) / 64);
+    for (size_t i = 0; i < 16; i++)
+        md[i] = (unsigned char)(s[i / 4] >> (8 * (i % 4)));
+}
+
+void bk__sha256_ni_finish(uint32_t h[8], const unsigned char *tail, size_t ntail, uint64_t total,
+                          unsigned char md[32])
+{
+    unsigned char last[128];
+    bk__sha256_ni_blocks(h, last, pad(last, tail, ntail, total, 1) / 64);
+    for (size_t i = 0; i < 32; i++)
+        md[i] = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
 void bk__md5_blocks(uint32_t s[4], const unsigned char *p, size_t nb)
 {
     uint32_t v[4] = {s[0], s[1], s[2], s[3]};

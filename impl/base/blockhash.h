@@ -26,6 +26,15 @@ void bk__sha256_ni_blocks2(uint32_t a[8], uint32_t b[8], const unsigned char *p,
 /* `nb` blocks at `p` into an MD5 chaining value (portable C). */
 void bk__md5_blocks(uint32_t s[4], const unsigned char *p, size_t nb);
 
+/* The last `ntail` (< 64) bytes of a message of `total` bytes, padded as
+ * RFC 1321 3.1-3.2 and FIPS 180-4 5.1.1 both pad (a one bit, zeros to 56 mod
+ * 64, the length in bits: little-endian for MD5, big-endian for SHA-256),
+ * run into the chaining value, which is then written out as the digest. */
+void bk__md5_finish(uint32_t s[4], const unsigned char *tail, size_t ntail, uint64_t total,
+                    unsigned char md[16]);
+void bk__sha256_ni_finish(uint32_t h[8], const unsigned char *tail, size_t ntail, uint64_t total,
+                          unsigned char md[32]);
+
 /* MD5 and SHA-256 of the same blocks in one loop: MD5's dependent ALU chain
  * and the SHA unit's rounds run side by side, at about the cost of MD5
  * alone. SHA extensions required, as above. */

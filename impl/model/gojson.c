@@ -158,8 +158,8 @@ bk_code bk_time_parse(const char *s, size_t len, bk_time *out, bk_err *err)
     return BK_OK;
 }
 
-/* v in decimal, zero-padded to at least width digits, for times. */
-/* v in decimal, zero-padded to width, at out + n; returns the new length. */
+/* v in decimal, zero-padded to at least width digits, at out + n (for
+ * times); returns the new length. */
 static size_t put_fixed(char *out, size_t n, unsigned v, int width)
 {
     char digits[16];

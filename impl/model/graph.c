@@ -25,6 +25,10 @@ typedef struct graph_index {
     bk__strmap descs; /* "blobs" entries: digest -> index into descs_of */
     bk_descriptor *descs_of;
     size_t n_descs;
+    /* The layers written out in full in a result: they own their strings; a
+     * layer named by digest or index borrows its "blobs" entry's. */
+    bk_descriptor **owned_layers;
+    size_t n_owned, cap_owned;
     int algo_fd;   /* the store's blobs/<algo_dir> directory, -1 until opened */
     char algo[32]; /* the algorithm it is for */
 } graph_index;
@@ -146,7 +150,7 @@ static long find_vertex(const bk_graph *g, const char *id)
 }
 
 /* A layer given by digest or by its index in the graph's "blobs": that entry
- * itself, its strings borrowed from the graph's one copy (shared_layer). */
+ * itself, its strings borrowed from the graph's one copy. */
 static bk_code blob_ref(const bk_graph *g, const bk__jt *ref, bk_descriptor *d, const member *where,
                         bk_err *err)
 {
@@ -167,14 +171,22 @@ static bk_code blob_ref(const bk_graph *g, const bk__jt *ref, bk_descriptor *d, 
     return BK_OK;
 }
 
-/* True when the layer is a "blobs" entry's (blob_ref): its strings are that
- * entry's, released with it. A layer written out in full owns its own
- * copies, never the same pointers. */
-static bool shared_layer(const graph_index *ix, const bk_descriptor *d)
+/* A layer written out in full: read into *d, whose strings the graph frees
+ * (recorded before reading, so that a half-read one is freed too). */
+static bk_code own_layer(const bk_graph *g, const bk__jt *o, bk_descriptor *d, const member *where,
+                         bk_err *err)
 {
-    size_t i;
-    return ix != NULL && ix->n_descs > 0 && d->digest != NULL &&
-           bk__strmap_get(&ix->descs, d->digest, &i) && ix->descs_of[i].digest == d->digest;
+    graph_index *ix = g->index;
+    if (ix->n_owned == ix->cap_owned) {
+        size_t cap = ix->cap_owned ? ix->cap_owned * 2 : 64;
+        bk_descriptor **grown = realloc(ix->owned_layers, cap * sizeof(bk_descriptor *));
+        if (grown == NULL)
+            return bk_err_set(err, BK_ENOMEM, "out of memory");
+        ix->owned_layers = grown;
+        ix->cap_owned = cap;
+    }
+    ix->owned_layers[ix->n_owned++] = d;
+    return read_descriptor(o, d, where, err);
 }
 
 /* The optional "blobs": each layer descriptor once, for results that name
@@ -240,7 +252,7 @@ static bk_code read_result(const bk_graph *g, const bk__jt *res, bk_graph_vertex
         const bk__jt *l = &layers->u.kids[i];
         bk_code rc = is_type(BK__JT_STRING, l) || is_type(BK__JT_INTEGER, l)
                          ? blob_ref(g, l, &v->layers[i], &m, err)
-                         : read_descriptor(l, &v->layers[i], &m, err);
+                         : own_layer(g, l, &v->layers[i], &m, err);
         if (rc != BK_OK)
             return rc;
     }
@@ -466,6 +478,9 @@ void bk_graph_free(bk_graph *g)
 {
     if (!g)
         return;
+    graph_index *ix = g->index;
+    for (size_t i = 0; ix != NULL && i < ix->n_owned; i++)
+        bk_descriptor_clear(ix->owned_layers[i]);
     for (size_t i = 0; i < g->n_vertices; i++) {
         bk_graph_vertex *v = &g->vertices[i];
         free(v->id);
@@ -476,17 +491,18 @@ void bk_graph_free(bk_graph *g)
             free(v->inputs[j].links);
         }
         free(v->inputs);
-        for (size_t j = 0; v->layers && j < v->n_layers; j++)
-            if (!shared_layer(g->index, &v->layers[j]))
-                bk_descriptor_clear(&v->layers[j]);
+        /* A loaded graph frees its layers' strings with owned_layers and the
+         * "blobs" entries; in one built by hand every layer owns its own. */
+        for (size_t j = 0; ix == NULL && v->layers && j < v->n_layers; j++)
+            bk_descriptor_clear(&v->layers[j]);
         free(v->layers);
     }
     free(g->vertices);
     free(g->targets);
     free(g->store_dir);
     free(g->description);
-    graph_index *ix = g->index;
     if (ix) {
+        free(ix->owned_layers);
         bk__strmap_clear(&ix->ids);
         bk__strmap_clear(&ix->blobs);
         bk__strmap_clear(&ix->descs);

@@ -7,11 +7,6 @@
 
 #include "blockhash.h"
 
-int bk__sha256x2_cpu_has_sha_ni(void)
-{
-    return bk__blockhash_cpu_has_sha_ni();
-}
-
 static void lane_start(bk__sha256_lane *l)
 {
     memcpy(l->h, bk__sha256_iv, sizeof l->h);
@@ -87,26 +82,9 @@ static void lanes_update(bk__sha256_lane *a, bk__sha256_lane *b, const unsigned 
     b->total += len;
 }
 
-/* FIPS 180-4 5.1.1: a one bit, zeros to 56 mod 64, the length in bits. */
 static void lane_final(bk__sha256_lane *l, unsigned char md[32])
 {
-    uint64_t bits = l->total * 8;
-    l->buf[l->nbuf++] = 0x80;
-    if (l->nbuf > 56) {
-        memset(l->buf + l->nbuf, 0, 64 - l->nbuf);
-        bk__sha256_ni_blocks(l->h, l->buf, 1);
-        l->nbuf = 0;
-    }
-    memset(l->buf + l->nbuf, 0, 56 - l->nbuf);
-    for (int i = 0; i < 8; i++)
-        l->buf[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-    bk__sha256_ni_blocks(l->h, l->buf, 1);
-    for (size_t i = 0; i < 8; i++) {
-        md[4 * i] = (unsigned char)(l->h[i] >> 24);
-        md[4 * i + 1] = (unsigned char)(l->h[i] >> 16);
-        md[4 * i + 2] = (unsigned char)(l->h[i] >> 8);
-        md[4 * i + 3] = (unsigned char)l->h[i];
-    }
+    bk__sha256_ni_finish(l->h, l->buf, l->nbuf, l->total, md);
     lane_start(l);
 }
 
@@ -114,7 +92,7 @@ int bk__sha256x2_init(bk__sha256x2 *x, int streams, bk__sha256x2_impl impl)
 {
     memset(x, 0, sizeof *x);
     x->streams = streams == 2 ? 2 : 1;
-    x->sha_ni = x->streams == 2 && impl == BK__SHA256X2_AUTO && bk__sha256x2_cpu_has_sha_ni();
+    x->sha_ni = x->streams == 2 && impl == BK__SHA256X2_AUTO && bk__blockhash_cpu_has_sha_ni();
     if (x->sha_ni) {
         lane_start(&x->lane[0]);
         lane_start(&x->lane[1]);

@@ -21,10 +21,6 @@ typedef enum bk__sha256x2_impl {
     BK__SHA256X2_OPENSSL,
 } bk__sha256x2_impl;
 
-/* Whether this CPU has the SHA extensions (and the SSE4.1 the code uses):
- * what BK__SHA256X2_AUTO takes for two streams. */
-int bk__sha256x2_cpu_has_sha_ni(void);
-
 /* One stream in the SHA-extension code: the chaining value, the bytes of an
  * unfinished block and how many bytes the stream has had. */
 typedef struct bk__sha256_lane {

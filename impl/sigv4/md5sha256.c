@@ -93,37 +93,6 @@ void bk_md5sha256_update(bk_md5sha256 *h, const void *data, size_t len)
     h->nbuf = len % 64;
 }
 
-/* RFC 1321 3.1-3.2 and FIPS 180-4 5.1.1 pad alike (a one bit, zeros to 56
- * mod 64, the length in bits) but for the length's byte order, so the last
- * one or two blocks run separately. */
-static void fused_final(bk_md5sha256 *h, unsigned char md5[16], unsigned char sha256[32])
-{
-    unsigned char tail[128];
-    size_t n = h->nbuf < 56 ? 64 : 128;
-    uint64_t bits = h->total * 8;
-    memset(tail, 0, sizeof tail);
-    memcpy(tail, h->buf, h->nbuf);
-    tail[h->nbuf] = 0x80;
-    for (int i = 0; i < 8; i++)
-        tail[n - 8 + (size_t)i] = (unsigned char)(bits >> (8 * i));
-    bk__md5_blocks(h->md5, tail, n / 64);
-    for (int i = 0; i < 8; i++)
-        tail[n - 8 + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
-    bk__sha256_ni_blocks(h->sha, tail, n / 64);
-    for (size_t i = 0; i < 4; i++) {
-        md5[4 * i] = (unsigned char)h->md5[i];
-        md5[4 * i + 1] = (unsigned char)(h->md5[i] >> 8);
-        md5[4 * i + 2] = (unsigned char)(h->md5[i] >> 16);
-        md5[4 * i + 3] = (unsigned char)(h->md5[i] >> 24);
-    }
-    for (size_t i = 0; i < 8; i++) {
-        sha256[4 * i] = (unsigned char)(h->sha[i] >> 24);
-        sha256[4 * i + 1] = (unsigned char)(h->sha[i] >> 16);
-        sha256[4 * i + 2] = (unsigned char)(h->sha[i] >> 8);
-        sha256[4 * i + 3] = (unsigned char)h->sha[i];
-    }
-}
-
 bk_code bk_md5sha256_final(bk_md5sha256 *h, unsigned char md5[16], unsigned char sha256[32],
                            bk_err *err)
 {
@@ -134,7 +103,8 @@ bk_code bk_md5sha256_final(bk_md5sha256 *h, unsigned char md5[16], unsigned char
     }
     h->finished = 1;
     if (h->fused) {
-        fused_final(h, md5, sha256);
+        bk__md5_finish(h->md5, h->buf, h->nbuf, h->total, md5);
+        bk__sha256_ni_finish(h->sha, h->buf, h->nbuf, h->total, sha256);
         return BK_OK;
     }
     unsigned int n5 = 0;

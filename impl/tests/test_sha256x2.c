@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <openssl/sha.h>
 
+#include "blockhash.h"
 #include "sha256x2.h"
 #include "testrand.h"
 
@@ -32,7 +33,7 @@ static void start(bk__sha256x2 *x, int streams, bk__sha256x2_impl impl)
     assert_int_equal(bk__sha256x2_init(x, streams, impl), 0);
     /* AUTO takes the SHA extensions exactly when the CPU has them (a CPU
      * without them, or valgrind, which hides them, runs the fallback). */
-    int has = bk__sha256x2_cpu_has_sha_ni();
+    int has = bk__blockhash_cpu_has_sha_ni();
     assert_int_equal(x->sha_ni, streams == 2 && impl == BK__SHA256X2_AUTO && has);
 }
 
@@ -178,7 +179,7 @@ static void one_stream(void **state)
 int main(void)
 {
     print_message("SHA extensions %s\n",
-                  bk__sha256x2_cpu_has_sha_ni() ? "used" : "not available: fallback only");
+                  bk__blockhash_cpu_has_sha_ni() ? "used" : "not available: fallback only");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_short_length),
         cmocka_unit_test(empty_input),
