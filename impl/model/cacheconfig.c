@@ -54,14 +54,22 @@ void bk_config_free(bk_cache_config *cfg)
     free(cfg);
 }
 
-/* Grows *arr (of elements of size sz, count *n) by one zeroed element. */
-static void *grow(void **arr, size_t *n, size_t sz)
+/* One more zeroed element (of size sz) at the end of *arr, counted in *n.
+ * Without cap the array is exactly *n long and grows by one; with cap (its
+ * capacity, kept by a builder adding many) it doubles when full. */
+static void *grow(void **arr, size_t *n, size_t *cap, size_t sz)
 {
-    void *p = realloc(*arr, (*n + 1) * sz);
-    if (!p)
-        return NULL;
-    *arr = p;
-    void *el = (char *)p + *n * sz;
+    size_t have = cap ? *cap : *n;
+    if (*n >= have) {
+        size_t want = cap == NULL ? *n + 1 : *n >= 8 ? *n * 2 : 16;
+        void *p = realloc(*arr, want * sz);
+        if (!p)
+            return NULL;
+        *arr = p;
+        if (cap)
+            *cap = want;
+    }
+    void *el = (char *)*arr + *n * sz;
     memset(el, 0, sz);
     (*n)++;
     return el;
@@ -72,14 +80,20 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-bk_cache_layer *bk_config_add_layer(bk_cache_config *cfg, const char *blob, int64_t parent)
+bk_cache_layer *bk__config_push_layer(bk_cache_config *cfg, size_t *cap, const char *blob,
+                                      int64_t parent)
 {
-    bk_cache_layer *l = grow((void **)&cfg->layers, &cfg->n_layers, sizeof *l);
+    bk_cache_layer *l = grow((void **)&cfg->layers, &cfg->n_layers, cap, sizeof *l);
     if (!l)
         return NULL;
     l->blob = dup_or_null(blob);
     l->parent = parent;
     return l;
+}
+
+bk_cache_layer *bk_config_add_layer(bk_cache_config *cfg, const char *blob, int64_t parent)
+{
+    return bk__config_push_layer(cfg, NULL, blob, parent);
 }
 
 bk_layer_annotations *bk_layer_set_annotations(bk_cache_layer *l, const char *media_type,
@@ -101,18 +115,23 @@ bk_layer_annotations *bk_layer_set_annotations(bk_cache_layer *l, const char *me
     return a;
 }
 
-bk_cache_record *bk_config_add_record(bk_cache_config *cfg, const char *digest)
+bk_cache_record *bk__config_push_record(bk_cache_config *cfg, size_t *cap, const char *digest)
 {
-    bk_cache_record *r = grow((void **)&cfg->records, &cfg->n_records, sizeof *r);
+    bk_cache_record *r = grow((void **)&cfg->records, &cfg->n_records, cap, sizeof *r);
     if (!r)
         return NULL;
     r->digest = dup_or_null(digest);
     return r;
 }
 
+bk_cache_record *bk_config_add_record(bk_cache_config *cfg, const char *digest)
+{
+    return bk__config_push_record(cfg, NULL, digest);
+}
+
 bk_cache_result *bk_record_add_result(bk_cache_record *r, int64_t layer, bk_time created_at)
 {
-    bk_cache_result *res = grow((void **)&r->results, &r->n_results, sizeof *res);
+    bk_cache_result *res = grow((void **)&r->results, &r->n_results, NULL, sizeof *res);
     if (!res)
         return NULL;
     res->layer = layer;
@@ -122,12 +141,12 @@ bk_cache_result *bk_record_add_result(bk_cache_record *r, int64_t layer, bk_time
 
 bk_input_list *bk_record_add_input(bk_cache_record *r)
 {
-    return grow((void **)&r->inputs, &r->n_inputs, sizeof(bk_input_list));
+    return grow((void **)&r->inputs, &r->n_inputs, NULL, sizeof(bk_input_list));
 }
 
 bk_cache_input *bk_input_add_link(bk_input_list *in, const char *selector, int64_t link)
 {
-    bk_cache_input *l = grow((void **)&in->links, &in->n_links, sizeof *l);
+    bk_cache_input *l = grow((void **)&in->links, &in->n_links, NULL, sizeof *l);
     if (!l)
         return NULL;
     l->selector = dup_or_null(selector);

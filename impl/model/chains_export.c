@@ -2,6 +2,7 @@
  * run for each export target with one shared memo. */
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,12 +144,25 @@ bk_code bk_chains_from_graph(const bk_graph *g, enum bk_export_mode mode, bk_cha
     return BK_OK;
 }
 
+static void *scan_store(void *graph)
+{
+    bk_graph_store_scan(graph);
+    return NULL;
+}
+
 bk_code bk_chains_config_from_graph(const bk_graph *g, enum bk_export_mode mode,
                                     bk_cache_config **out, bk_err *err)
 {
     *out = NULL;
+    /* The marshal asks the store for every blob (a filesystem lookup each);
+     * the chains never look at it, so the store is looked up on a second
+     * thread while they are built. Without that thread the marshal asks. */
+    pthread_t scan;
+    bool scanning = g->store_dir != NULL && pthread_create(&scan, NULL, scan_store, (void *)g) == 0;
     bk_chains *chains = NULL;
     bk_code rc = bk_chains_from_graph(g, mode, &chains, err);
+    if (scanning)
+        pthread_join(scan, NULL);
     if (rc == BK_OK)
         /* bk_graph_store_has only reads the graph: its context is not const for the callback. */
         rc = bk_chains_marshal(chains, BK_MARSHAL_ANNOTATIONS, bk_graph_store_has, (void *)g, out,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cacheconfig_internal.h"
 #include "chains_internal.h"
 
 /* ---- marshal ---- */
@@ -13,8 +14,9 @@
 typedef struct marshal_state {
     bk_chains *c;
     bk_cache_config *cfg;
-    bk__hindex layer_ix; /* layers by (blob, parent layer) */
-    size_t *layer_blob;  /* per layer: its blob */
+    size_t cap_layers, cap_records; /* of cfg's arrays, grown geometrically */
+    bk__hindex layer_ix;            /* layers by (blob, parent layer) */
+    size_t *layer_blob;             /* per layer: its blob */
     size_t n_layer_blob, cap_layer_blob;
     size_t *blob_desc;    /* per blob: the node whose descriptor describes it */
     size_t *node_layer;   /* per node: its layer, or CHAIN_NONE before it has one */
@@ -75,7 +77,7 @@ static int64_t marshal_layer(marshal_state *st, size_t node, int64_t parent)
         return (int64_t)idx;
     size_t *lb = bk__chains_push((void **)&st->layer_blob, &st->n_layer_blob, &st->cap_layer_blob,
                                  sizeof *lb);
-    if (!lb || !bk_config_add_layer(st->cfg, n->desc.digest, parent) ||
+    if (!lb || !bk__config_push_layer(st->cfg, &st->cap_layers, n->desc.digest, parent) ||
         !bk__hindex_add(&st->layer_ix, h, st->cfg->n_layers - 1))
         return -1;
     *lb = n->blob;
@@ -201,7 +203,8 @@ static bk_code marshal_finish(marshal_state *st, marshal_frame *f)
         if (layer == -1)
             rc = bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling layers");
     }
-    bk_cache_record *rec = rc == BK_OK ? bk_config_add_record(st->cfg, it->digest) : NULL;
+    bk_cache_record *rec =
+        rc == BK_OK ? bk__config_push_record(st->cfg, &st->cap_records, it->digest) : NULL;
     if (rc == BK_OK && !rec)
         rc = bk_err_set(st->err, BK_ENOMEM, "out of memory marshaling records");
     if (rc != BK_OK) {

@@ -584,18 +584,38 @@ static size_t stat_blob(const bk_graph *g, graph_index *ix, const char *digest)
     return ok ? (size_t)st.st_size + 1 : 0;
 }
 
+/* 1 + the size of the digest's blob in the store, 0 when there is none;
+ * each digest is looked up in the store once per loaded graph. */
+static size_t store_lookup(const bk_graph *g, graph_index *ix, const char *digest)
+{
+    size_t found;
+    if (ix && digest && bk__strmap_get(&ix->blobs, digest, &found))
+        return found;
+    found = stat_blob(g, ix, digest);
+    char *key = ix && digest ? strdup(digest) : NULL;
+    if (key && !bk__strmap_put(&ix->blobs, key, found))
+        free(key); /* not remembered: asked again next time */
+    return found;
+}
+
 bool bk_graph_store_has(void *graph, const bk_descriptor *d)
 {
-    bk_graph *g = graph;
+    const bk_graph *g = graph;
     if (!g || !g->store_dir)
         return true;
-    graph_index *ix = g->index; /* NULL in a graph not made by the loader */
-    size_t found;
-    if (!ix || !d->digest || !bk__strmap_get(&ix->blobs, d->digest, &found)) {
-        found = stat_blob(g, ix, d->digest);
-        char *key = ix && d->digest ? strdup(d->digest) : NULL;
-        if (key && !bk__strmap_put(&ix->blobs, key, found))
-            free(key); /* not remembered: asked again next time */
-    }
+    /* g->index is NULL in a graph not made by the loader */
+    size_t found = store_lookup(g, g->index, d->digest);
     return found != 0 && d->size >= 0 && found - 1 == (size_t)d->size;
+}
+
+void bk_graph_store_scan(bk_graph *g)
+{
+    graph_index *ix = g ? g->index : NULL;
+    if (!ix || !g->store_dir)
+        return;
+    /* Every layer is a "blobs" entry or written out in full. */
+    for (size_t i = 0; i < ix->n_descs; i++)
+        store_lookup(g, ix, ix->descs_of[i].digest);
+    for (size_t i = 0; i < ix->n_owned; i++)
+        store_lookup(g, ix, ix->owned_layers[i]->digest);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -303,6 +304,99 @@ static void graph_store_has_blobs_by_file(void **state)
                      asks[i].has ? "present" : "absent");
     }
     bk_graph_free(g);
+    assert_int_equal(bk_test_rmtree(root), 0);
+}
+
+#define DESC_SCAN(hex, size)                                                                       \
+    "{\"digest\":\"sha256:" hex "\",\"size\":" #size                                               \
+    ",\"mediaType\":\"m\",\"diffID\":\"sha256:d" hex "\"}"
+
+static void write_blob(const char *root, const char *name, const char *bytes)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/store/blobs/sha256/%s", root, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(bytes, f);
+    fclose(f);
+}
+
+/* bk_graph_store_scan looks up every blob of the graph, "blobs" entries and
+ * layers written out in full alike, once: afterwards bk_graph_store_has
+ * answers what the store held then (files changed since are not looked at
+ * again), and the config marshaled from the graph is the one it makes
+ * without a scan. */
+static void graph_store_scan_remembers_every_blob(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/bk-graph-scan-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    static const char *const dirs[] = {"/store", "/store/blobs", "/store/blobs/sha256"};
+    char path[256];
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", root, dirs[i]);
+        assert_int_equal(mkdir(path, 0700), 0);
+    }
+    write_blob(root, "aa", "abc");
+    write_blob(root, "ff", "x");
+    char json[1024];
+    snprintf(
+        json, sizeof json,
+        "{\"store\":\"%s/store\",\"blobs\":[" DESC_SCAN("aa", 3) "," DESC_SCAN(
+            "bb",
+            4) "],\"vertices\":[{\"id\":\"r\",\"digest\":\"sha256:1\"},{\"id\":\"s\","
+               "\"digest\":\"sha256:2\",\"inputs\":[[{\"vertex\":\"r\"}]],\"result\":{"
+               "\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":[0," DESC_SCAN(
+                   "ff",
+                   1) "]}},"
+                      "{\"id\":\"t\",\"digest\":\"sha256:3\",\"inputs\":[[{\"vertex\":\"r\"}]],"
+                      "\"result\":{\"createdAt\":\"2024-05-01T12:00:00Z\",\"layers\":[1]}}],"
+                      "\"targets\":[\"s\",\"t\"]}",
+        root);
+    bk_err err = {0};
+    bk_graph *unscanned = NULL, *g = NULL;
+    assert_int_equal(bk_graph_parse(json, strlen(json), NULL, &unscanned, &err), BK_OK);
+    assert_int_equal(bk_graph_parse(json, strlen(json), NULL, &g, &err), BK_OK);
+    char *want = export_graph(unscanned, BK_EXPORT_MAX);
+    /* The config made with the scan on a second thread is the same. */
+    bk_graph *threaded = NULL;
+    bk_cache_config *cfg = NULL;
+    assert_int_equal(bk_graph_parse(json, strlen(json), NULL, &threaded, &err), BK_OK);
+    assert_int_equal(bk_chains_config_from_graph(threaded, BK_EXPORT_MAX, &cfg, &err), BK_OK);
+    char *from_thread = encode(cfg);
+    assert_string_equal(from_thread, want);
+    free(from_thread);
+    bk_config_free(cfg);
+    bk_graph_free(threaded);
+    bk_graph_store_scan(g);
+    /* The store changes after the scan: aa gone, bb there, ff resized. */
+    snprintf(path, sizeof path, "%s/store/blobs/sha256/aa", root);
+    assert_int_equal(unlink(path), 0);
+    write_blob(root, "bb", "abcd");
+    write_blob(root, "ff", "xyz");
+    static const struct {
+        const char *digest;
+        int64_t size;
+        bool has;
+    } asks[] = {{"sha256:aa", 3, true}, {"sha256:bb", 4, false}, {"sha256:ff", 1, true}};
+    for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+        bk_descriptor d = {.digest = (char *)asks[i].digest, .size = asks[i].size};
+        if (bk_graph_store_has(g, &d) != asks[i].has)
+            fail_msg("%s: expected %s as scanned", asks[i].digest,
+                     asks[i].has ? "present" : "absent");
+    }
+    char *got = export_graph(g, BK_EXPORT_MAX);
+    assert_string_equal(got, want);
+    assert_non_null(strstr(got, "sha256:ff"));
+    assert_null(strstr(got, "sha256:bb")); /* t's result dropped: bb was missing */
+    free(got);
+    free(want);
+    bk_graph_free(g);
+    bk_graph_free(unscanned);
+    /* Nothing to scan without a store or without the loader's index. */
+    bk_graph_store_scan(NULL);
+    bk_graph bare = {0};
+    bk_graph_store_scan(&bare);
     assert_int_equal(bk_test_rmtree(root), 0);
 }
 
@@ -700,6 +794,7 @@ int main(void)
         cmocka_unit_test(graph_loader_rejects_bad_fixtures),
         cmocka_unit_test(graph_layers_by_reference),
         cmocka_unit_test(graph_store_has_blobs_by_file),
+        cmocka_unit_test(graph_store_scan_remembers_every_blob),
         cmocka_unit_test(parse_and_marshal_grow_like_n_log_n),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,6 +96,34 @@ static void accepts_what_jansson_accepts(void **state)
     CHECK("[\"\xf4\x8f\xbf\xbf\", \"\xef\xbf\xbf\", \"\xc2\x80\"]");
 }
 
+/* Strings are scanned 8 bytes at a time until a byte that is not itself:
+ * every such byte (and a few neighbours that are plain) at every offset of
+ * strings up to 40 bytes long, the quote ending the string or not, and with
+ * the document ending right after it. */
+static void strings_at_every_offset(void **state)
+{
+    (void)state;
+    static const char *const bytes[] = {"\"",   "\\n",  "\\u00e9", "\x01", "\x1f", " ",
+                                        "!",    "#",    "[",       "]",    "\x7f", "\xc3\xa9",
+                                        "\xc3", "\x80", "\xff",    "\\",   "\\q"};
+    char text[128];
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            for (size_t b = 0; b < sizeof bytes / sizeof bytes[0]; b++) {
+                char body[80];
+                memset(body, 'a' + (int)(len % 26), sizeof body);
+                size_t blen = strlen(bytes[b]);
+                memcpy(body + at, bytes[b], blen);
+                size_t n = len + blen;
+                int k = snprintf(text, sizeof text, "[\"%.*s\"]", (int)n, body);
+                check(text, (size_t)k);
+                check(text, (size_t)k - 1); /* no closing bracket */
+                check(text, (size_t)k - 2); /* no closing quote either */
+            }
+        }
+    }
+}
+
 static void refuses_what_jansson_refuses(void **state)
 {
     (void)state;
@@ -263,6 +291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_what_jansson_accepts),
         cmocka_unit_test(refuses_what_jansson_refuses),
+        cmocka_unit_test(strings_at_every_offset),
         cmocka_unit_test(nests_as_deep_as_jansson),
         cmocka_unit_test(large_documents),
         cmocka_unit_test(a_nul_after_a_token_as_jansson_reads_it),

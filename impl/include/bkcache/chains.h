@@ -79,7 +79,9 @@ bk_code bk_chains_from_graph(const bk_graph *g, enum bk_export_mode mode, bk_cha
 /* The config an export of the graph writes, in the S3 form: ExportTo for
  * every target in `mode`, marshalled with every layer annotated; a result
  * whose blob the graph's content store lacks is dropped, as BuildKit drops
- * one its content store lacks. A new config (bk_config_free). */
+ * one its content store lacks. A new config (bk_config_free). The store is
+ * looked up on a second thread while the chains are built: no other thread
+ * may call bk_graph_store_has or bk_graph_store_scan on g meanwhile. */
 bk_code bk_chains_config_from_graph(const bk_graph *g, enum bk_export_mode mode,
                                     bk_cache_config **out, bk_err *err);
 

@@ -71,6 +71,12 @@ char *bk_store_blob_path(const char *store_dir, const char *digest);
  * bk_blob_available_fn with the graph as ctx. */
 bool bk_graph_store_has(void *graph, const bk_descriptor *d);
 
+/* Looks every blob of a loaded graph up in its store now, so that
+ * bk_graph_store_has answers from memory afterwards. Only the graph's
+ * private index changes: another thread may read the graph meanwhile (build
+ * its chains), but not call bk_graph_store_has or this. */
+void bk_graph_store_scan(bk_graph *g);
+
 #ifdef __cplusplus
 }
 #endif
