@@ -72,16 +72,22 @@ static void put_text(bk_buf *b, const char *name, const char *text, int url)
         ms3__xml_elem(b, name, text);
         return;
     }
+    static const char hex[] = "0123456789ABCDEF";
     bk_buf_printf(b, "<%s>", name);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    const unsigned char *run = (const unsigned char *)text;
+    const unsigned char *p = run;
+    for (; *p; p++) {
         int keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
                    *p == '/';
         if (keep)
-            bk_buf_putc(b, (char)*p);
-        else
-            bk_buf_printf(b, "%%%02X", *p);
+            continue;
+        char pct[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+        bk_buf_append(b, run, (size_t)(p - run));
+        bk_buf_append(b, pct, sizeof pct);
+        run = p + 1;
     }
+    bk_buf_append(b, run, (size_t)(p - run));
     bk_buf_printf(b, "</%s>", name);
 }
 
@@ -243,7 +249,7 @@ static void result_entries(bk_buf *b, const ms3_req *r, const list_req *q, const
         put_text(b, "Key", it->key, q->url);
         ms3__xml_elem(b, "LastModified", iso);
         ms3__xml_elem(b, "ETag", it->etag);
-        bk_buf_printf(b, "<Size>%llu</Size>", (unsigned long long)it->size);
+        ms3__xml_elem_u64(b, "Size", (unsigned long long)it->size);
         if (owner)
             bk_buf_puts(b, "<Owner><ID>mock-s3</ID><DisplayName>mock-s3</DisplayName></Owner>");
         bk_buf_puts(b, "<StorageClass>STANDARD</StorageClass></Contents>");

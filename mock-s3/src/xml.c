@@ -5,46 +5,80 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The escape a byte needs in element text, or NULL when it goes as is.
+ * Control characters (legal in keys) would be swallowed or normalized by
+ * parsers; character references keep them. */
+static const char *escape_of(unsigned char c, char ref[8])
+{
+    switch (c) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return "&apos;";
+    default:
+        if (c >= 0x20 || c == '\n' || c == '\t')
+            return NULL;
+        snprintf(ref, 8, "&#%u;", (unsigned)c);
+        return ref;
+    }
+}
+
 void ms3__xml_escape(bk_buf *b, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '&':
-            bk_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            bk_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            bk_buf_puts(b, "&gt;");
-            break;
-        case '"':
-            bk_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            bk_buf_puts(b, "&apos;");
-            break;
-        default:
-            /* Control characters (legal in keys) would be swallowed or normalized by
-             * parsers; character references keep them. */
-            if (*p < 0x20 && *p != '\n' && *p != '\t')
-                bk_buf_printf(b, "&#%u;", (unsigned)*p);
-            else
-                bk_buf_putc(b, (char)*p);
-        }
+    /* A listing writes thousands of keys and ETags: the runs between the
+     * bytes to escape (usually the whole text) are appended whole. */
+    const char *run = s;
+    const char *p = s;
+    for (; *p; p++) {
+        char ref[8];
+        const char *esc = escape_of((unsigned char)*p, ref);
+        if (esc == NULL)
+            continue;
+        bk_buf_append(b, run, (size_t)(p - run));
+        bk_buf_puts(b, esc);
+        run = p + 1;
     }
+    bk_buf_append(b, run, (size_t)(p - run));
+}
+
+static void open_tag(bk_buf *b, const char *name)
+{
+    bk_buf_putc(b, '<');
+    bk_buf_puts(b, name);
+    bk_buf_putc(b, '>');
+}
+
+static void close_tag(bk_buf *b, const char *name)
+{
+    bk_buf_append(b, "</", 2);
+    bk_buf_puts(b, name);
+    bk_buf_putc(b, '>');
 }
 
 void ms3__xml_elem(bk_buf *b, const char *name, const char *text)
 {
-    bk_buf_printf(b, "<%s>", name);
+    open_tag(b, name);
     ms3__xml_escape(b, text != NULL ? text : "");
-    bk_buf_printf(b, "</%s>", name);
+    close_tag(b, name);
 }
 
 void ms3__xml_elem_u64(bk_buf *b, const char *name, unsigned long long v)
 {
-    bk_buf_printf(b, "<%s>%llu</%s>", name, v, name);
+    char digits[24];
+    size_t i = sizeof digits;
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    open_tag(b, name);
+    bk_buf_append(b, digits + i, sizeof digits - i);
+    close_tag(b, name);
 }
 
 /* ---- parsing */

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "errors.h"
@@ -18,6 +20,79 @@ static void test_escape(void **state)
     ms3__xml_elem(&b, "Key", "a<b>&\"c'\x01\n");
     assert_string_equal(bk_buf_str(&b), "<Key>a&lt;b&gt;&amp;&quot;c&apos;&#1;\n</Key>");
     bk_buf_clear(&b);
+}
+
+/* Runs of plain text around escapes: at the start, the end, back to back,
+ * none at all; every control character as a reference. */
+static void test_escape_runs(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"", "<E></E>"},
+        {"plain/key-1.tar", "<E>plain/key-1.tar</E>"},
+        {"&start", "<E>&amp;start</E>"},
+        {"end>", "<E>end&gt;</E>"},
+        {"<<>>", "<E>&lt;&lt;&gt;&gt;</E>"},
+        {"a\x1f\tb\rc", "<E>a&#31;\tb&#13;c</E>"},
+        {"\"quoted-etag\"", "<E>&quot;quoted-etag&quot;</E>"},
+        {"\xc3\xa9t\xc3\xa9", "<E>\xc3\xa9t\xc3\xa9</E>"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bk_buf b = BK_BUF_INIT;
+        ms3__xml_elem(&b, "E", cases[i].in);
+        assert_string_equal(bk_buf_str(&b), cases[i].out);
+        bk_buf_clear(&b);
+    }
+    bk_buf b = BK_BUF_INIT;
+    ms3__xml_elem_u64(&b, "Size", 0);
+    ms3__xml_elem_u64(&b, "Size", 18446744073709551615ULL);
+    ms3__xml_elem(&b, "Null", NULL);
+    assert_string_equal(bk_buf_str(&b),
+                        "<Size>0</Size><Size>18446744073709551615</Size><Null></Null>");
+    bk_buf_clear(&b);
+}
+
+/* The listing's timestamps against the printf form they replace, over
+ * instants from before 1970 to the year 9999 and past it. */
+static void test_iso8601_ms(void **state)
+{
+    (void)state;
+    const int64_t fixed[] = {0,
+                             -1,
+                             -1000,
+                             1,
+                             999,
+                             1000,
+                             951782400000LL /* 2000-02-29 */,
+                             253402300799999LL /* 9999-12-31T23:59:59.999 */,
+                             253402300800000LL /* year 10000 */};
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < 2000 + sizeof fixed / sizeof fixed[0]; i++) {
+        int64_t ms;
+        if (i < sizeof fixed / sizeof fixed[0]) {
+            ms = fixed[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ms = (int64_t)(x % 253402300800000ULL) - 86400000LL;
+        }
+        int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char want[64], got[64];
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ms - secs * 1000));
+        ms3__time_iso8601_ms(ms, got, sizeof got);
+        assert_string_equal(got, want);
+    }
+    char small[10];
+    ms3__time_iso8601_ms(0, small, sizeof small);
+    assert_string_equal(small, "1970-01-0");
 }
 
 static void test_complete(void **state)
@@ -101,10 +176,9 @@ static void test_errors_and_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_complete),
-        cmocka_unit_test(test_delete),
-        cmocka_unit_test(test_errors_and_time),
+        cmocka_unit_test(test_escape),     cmocka_unit_test(test_escape_runs),
+        cmocka_unit_test(test_iso8601_ms), cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_delete),     cmocka_unit_test(test_errors_and_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
