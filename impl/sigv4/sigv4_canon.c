@@ -26,15 +26,19 @@ static int hex_value(unsigned char c)
 int bk_sigv4_uri_encode(bk_buf *out, const char *s, size_t len, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
+    /* Runs of bytes kept as they are go in one append (every request's
+     * path and every key of a url-encoded listing pass here). */
+    size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            bk_buf_putc(out, (char)c);
-        } else {
-            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            bk_buf_append(out, esc, 3);
-        }
+        if (is_unreserved(c) || (keep_slash && c == '/'))
+            continue;
+        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+        bk_buf_append(out, s + run, i - run);
+        bk_buf_append(out, esc, 3);
+        run = i + 1;
     }
+    bk_buf_append(out, s + run, len - run);
     return out->failed ? -1 : 0;
 }
 

@@ -260,11 +260,11 @@ static void chains_add_rules(void **state)
 static void graph_store_has_blobs_by_file(void **state)
 {
     (void)state;
-    char root[] = "/tmp/bk-graph-store-XXXXXX";
-    assert_non_null(mkdtemp(root));
+    char root[256];
+    assert_int_equal(bk_test_mkdtemp(root, sizeof root, "bk-graph-store"), 0);
     static const char *const dirs[] = {"/store", "/store/blobs", "/store/blobs/sha256",
                                        "/store/blobs/sha512", "/store/blobs/sha256/dd"};
-    char path[256];
+    char path[512];
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         snprintf(path, sizeof path, "%s%s", root, dirs[i]);
         assert_int_equal(mkdir(path, 0700), 0);
@@ -274,12 +274,9 @@ static void graph_store_has_blobs_by_file(void **state)
     } files[] = {{"sha256/aa", "abc"}, {"sha512/bb", "abcd"}, {"sha256/ff", "x"}};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/store/blobs/%s", root, files[i].name);
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        fputs(files[i].bytes, f);
-        fclose(f);
+        assert_int_equal(bk_test_write_file(path, files[i].bytes, strlen(files[i].bytes)), 0);
     }
-    char json[512];
+    char json[1024];
     snprintf(json, sizeof json,
              "{\"store\":\"%s/store\",\"vertices\":[{\"id\":\"r\",\"digest\":\"sha256:1\"}],"
              "\"targets\":[\"r\"]}",
@@ -313,12 +310,9 @@ static void graph_store_has_blobs_by_file(void **state)
 
 static void write_blob(const char *root, const char *name, const char *bytes)
 {
-    char path[256];
+    char path[512];
     snprintf(path, sizeof path, "%s/store/blobs/sha256/%s", root, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(bytes, f);
-    fclose(f);
+    assert_int_equal(bk_test_write_file(path, bytes, strlen(bytes)), 0);
 }
 
 /* bk_graph_store_scan looks up every blob of the graph, "blobs" entries and
@@ -329,17 +323,17 @@ static void write_blob(const char *root, const char *name, const char *bytes)
 static void graph_store_scan_remembers_every_blob(void **state)
 {
     (void)state;
-    char root[] = "/tmp/bk-graph-scan-XXXXXX";
-    assert_non_null(mkdtemp(root));
+    char root[256];
+    assert_int_equal(bk_test_mkdtemp(root, sizeof root, "bk-graph-scan"), 0);
     static const char *const dirs[] = {"/store", "/store/blobs", "/store/blobs/sha256"};
-    char path[256];
+    char path[512];
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         snprintf(path, sizeof path, "%s%s", root, dirs[i]);
         assert_int_equal(mkdir(path, 0700), 0);
     }
     write_blob(root, "aa", "abc");
     write_blob(root, "ff", "x");
-    char json[1024];
+    char json[1536];
     snprintf(
         json, sizeof json,
         "{\"store\":\"%s/store\",\"blobs\":[" DESC_SCAN("aa", 3) "," DESC_SCAN(

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bkcache/checksum.h"
+#include "bkcache/sigv4.h"
 #include "errors.h"
 #include "server_internal.h"
 #include "xml.h"
@@ -66,29 +67,16 @@ static int collect(void *ud, const ms3_obj_view *o)
     return 0;
 }
 
+/* encoding-type=url: keys percent-encoded as SigV4 encodes a path. */
 static void put_text(bk_buf *b, const char *name, const char *text, int url)
 {
     if (!url) {
         ms3__xml_elem(b, name, text);
         return;
     }
-    static const char hex[] = "0123456789ABCDEF";
-    bk_buf_printf(b, "<%s>", name);
-    const unsigned char *run = (const unsigned char *)text;
-    const unsigned char *p = run;
-    for (; *p; p++) {
-        int keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
-                   *p == '/';
-        if (keep)
-            continue;
-        char pct[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-        bk_buf_append(b, run, (size_t)(p - run));
-        bk_buf_append(b, pct, sizeof pct);
-        run = p + 1;
-    }
-    bk_buf_append(b, run, (size_t)(p - run));
-    bk_buf_printf(b, "</%s>", name);
+    ms3__xml_open(b, name);
+    bk_sigv4_uri_encode(b, text, strlen(text), 1);
+    ms3__xml_close(b, name);
 }
 
 /* Continuation tokens are opaque to clients: base64 of "K<key>" or "P<prefix>". */

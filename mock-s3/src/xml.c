@@ -47,14 +47,14 @@ void ms3__xml_escape(bk_buf *b, const char *s)
     bk_buf_append(b, run, (size_t)(p - run));
 }
 
-static void open_tag(bk_buf *b, const char *name)
+void ms3__xml_open(bk_buf *b, const char *name)
 {
     bk_buf_putc(b, '<');
     bk_buf_puts(b, name);
     bk_buf_putc(b, '>');
 }
 
-static void close_tag(bk_buf *b, const char *name)
+void ms3__xml_close(bk_buf *b, const char *name)
 {
     bk_buf_append(b, "</", 2);
     bk_buf_puts(b, name);
@@ -63,9 +63,9 @@ static void close_tag(bk_buf *b, const char *name)
 
 void ms3__xml_elem(bk_buf *b, const char *name, const char *text)
 {
-    open_tag(b, name);
+    ms3__xml_open(b, name);
     ms3__xml_escape(b, text != NULL ? text : "");
-    close_tag(b, name);
+    ms3__xml_close(b, name);
 }
 
 void ms3__xml_elem_u64(bk_buf *b, const char *name, unsigned long long v)
@@ -76,9 +76,9 @@ void ms3__xml_elem_u64(bk_buf *b, const char *name, unsigned long long v)
         digits[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    open_tag(b, name);
+    ms3__xml_open(b, name);
     bk_buf_append(b, digits + i, sizeof digits - i);
-    close_tag(b, name);
+    ms3__xml_close(b, name);
 }
 
 /* ---- parsing */

@@ -11,6 +11,9 @@
 #define MS3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
 
 void ms3__xml_escape(bk_buf *b, const char *s);
+/* <name> and </name> */
+void ms3__xml_open(bk_buf *b, const char *name);
+void ms3__xml_close(bk_buf *b, const char *name);
 /* <name>escaped text</name> */
 void ms3__xml_elem(bk_buf *b, const char *name, const char *text);
 void ms3__xml_elem_u64(bk_buf *b, const char *name, unsigned long long v);

@@ -35,6 +35,11 @@ static int write_blob(const char *dir, const unsigned char *data, size_t len, ch
     bk_digest_format(md, digest);
     char path[512];
     snprintf(path, sizeof path, "%s/blobs/sha256/%s", dir, digest + 7);
+    return bk_test_write_file(path, data, len);
+}
+
+int bk_test_write_file(const char *path, const void *data, size_t len)
+{
     FILE *f = fopen(path, "wb");
     if (f == NULL)
         return -1;
@@ -42,13 +47,18 @@ static int write_blob(const char *dir, const unsigned char *data, size_t len, ch
     return (fclose(f) == 0 && w == len) ? 0 : -1;
 }
 
+int bk_test_mkdtemp(char *out, size_t n, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    int k = snprintf(out, n, "%s/%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    return k > 0 && (size_t)k < n && mkdtemp(out) != NULL ? 0 : -1;
+}
+
 int bk_test_cache_make(bk_test_cache *c, size_t n, uint64_t min_size, uint64_t max_size,
                        uint32_t seed)
 {
     memset(c, 0, sizeof *c);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(c->dir, sizeof c->dir, "%s/bkcache-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(c->dir) == NULL)
+    if (bk_test_mkdtemp(c->dir, sizeof c->dir, "bkcache-cache") != 0)
         return -1;
     char path[512];
     snprintf(path, sizeof path, "%s/blobs", c->dir);

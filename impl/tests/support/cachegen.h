@@ -22,6 +22,12 @@ int bk_test_cache_make(bk_test_cache *c, size_t n, uint64_t min_size, uint64_t m
                        uint32_t seed);
 void bk_test_cache_clear(bk_test_cache *c); /* removes the directory too */
 
+/* A new directory $TMPDIR/<name>-XXXXXX (/tmp without TMPDIR) in out: 0,
+ * or -1. */
+int bk_test_mkdtemp(char *out, size_t n, const char *name);
+/* Writes the file whole: 0, or -1. */
+int bk_test_write_file(const char *path, const void *data, size_t len);
+
 /* Removes path and everything under it, without a shell: 0, or -1 when
  * something could not be removed. */
 int bk_test_rmtree(const char *path);
