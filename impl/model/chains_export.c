@@ -8,22 +8,67 @@
 #include <string.h>
 
 #include "bkcache/store.h"
+#include "blockhash.h"
 #include "chains_internal.h"
+#include "sha256.h"
 
-/* The record key through a digest context and an SHA-256 the caller keeps:
- * the one-shot SHA256() fetches the algorithm again for every key, which
- * costs several times the hashing of "<digest>@<output>" itself. */
-static void record_key(EVP_MD_CTX *ctx, const EVP_MD *sha256, const char *vertex_digest,
-                       int64_t output, char *out, size_t out_len)
+/* The SHA-256 of record keys: the SHA extensions when the CPU has them (no
+ * OpenSSL at all, see base/sha256.h), else a digest context and an SHA-256
+ * fetched once (the one-shot SHA256() fetches the algorithm again for every
+ * key, which costs several times the hashing of "<digest>@<output>"). */
+typedef struct key_hasher {
+    bool sha_ni;
+    EVP_MD_CTX *ctx;
+    EVP_MD *sha256;
+} key_hasher;
+
+/* `try_sha_ni`: ask the CPU (a CPUID, which a virtual machine may take
+ * microseconds to answer: once per walk, not per key). false when OpenSSL
+ * cannot start (out of memory, or no SHA-256). */
+static bool key_hasher_init(key_hasher *k, bool try_sha_ni)
+{
+    memset(k, 0, sizeof *k);
+    k->sha_ni = try_sha_ni && bk__blockhash_cpu_has_sha_ni();
+    if (k->sha_ni)
+        return true;
+    k->ctx = EVP_MD_CTX_new();
+    k->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    return k->ctx != NULL && k->sha256 != NULL;
+}
+
+static void key_hasher_clear(key_hasher *k)
+{
+    EVP_MD_CTX_free(k->ctx);
+    EVP_MD_free(k->sha256);
+    memset(k, 0, sizeof *k);
+}
+
+static bool key_hash(key_hasher *k, const char *vertex_digest, const char *at, size_t n,
+                     unsigned char md[32])
+{
+    if (k->sha_ni) {
+        bk__sha256 s;
+        bk__sha256_start(&s);
+        bk__sha256_update(&s, vertex_digest, strlen(vertex_digest));
+        bk__sha256_update(&s, at, n);
+        bk__sha256_finish(&s, md);
+        return true;
+    }
+    unsigned int md_len = 0;
+    return k->ctx != NULL && k->sha256 != NULL &&
+           EVP_DigestInit_ex2(k->ctx, k->sha256, NULL) == 1 &&
+           EVP_DigestUpdate(k->ctx, vertex_digest, strlen(vertex_digest)) == 1 &&
+           EVP_DigestUpdate(k->ctx, at, n) == 1 && EVP_DigestFinal_ex(k->ctx, md, &md_len) == 1 &&
+           md_len == SHA256_DIGEST_LENGTH;
+}
+
+static void record_key(key_hasher *k, const char *vertex_digest, int64_t output, char *out,
+                       size_t out_len)
 {
     char at[24];
     int n = snprintf(at, sizeof at, "@%lld", (long long)output);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (ctx == NULL || sha256 == NULL || EVP_DigestInit_ex2(ctx, sha256, NULL) != 1 ||
-        EVP_DigestUpdate(ctx, vertex_digest, strlen(vertex_digest)) != 1 ||
-        EVP_DigestUpdate(ctx, at, (size_t)n) != 1 || EVP_DigestFinal_ex(ctx, md, &md_len) != 1 ||
-        md_len != SHA256_DIGEST_LENGTH) {
+    unsigned char md[32];
+    if (!key_hash(k, vertex_digest, at, (size_t)n, md)) {
         snprintf(out, out_len, "%s", "");
         return;
     }
@@ -36,9 +81,11 @@ static void record_key(EVP_MD_CTX *ctx, const EVP_MD *sha256, const char *vertex
 
 void bk_chains_record_key(const char *vertex_digest, int64_t output, char *out, size_t out_len)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    record_key(ctx, EVP_sha256(), vertex_digest, output, out, out_len);
-    EVP_MD_CTX_free(ctx);
+    /* One key at a time (explain asks per vertex): OpenSSL, no CPUID each. */
+    key_hasher k;
+    key_hasher_init(&k, false);
+    record_key(&k, vertex_digest, output, out, out_len);
+    key_hasher_clear(&k);
 }
 
 typedef struct export_memo {
@@ -51,8 +98,7 @@ typedef struct exporter {
     bk_chains *chains;
     export_memo *memo;
     bk_err *err;
-    EVP_MD_CTX *sha_ctx; /* the record keys', fetched once per walk */
-    EVP_MD *sha256;
+    key_hasher keys; /* the record keys', started once per walk */
 } exporter;
 
 /* NOLINTNEXTLINE(misc-no-recursion): as deep as the caller's build graph, no bucket data */
@@ -104,7 +150,7 @@ static bk_code export_to(exporter *e, size_t vi, enum bk_export_mode mode)
     }
     if (rc == BK_OK && complete) {
         char key[96];
-        record_key(e->sha_ctx, e->sha256, v->digest, v->output, key, sizeof key);
+        record_key(&e->keys, v->digest, v->output, key, sizeof key);
         bk_chain_result res = {v->layers, v->n_layers, v->created_at};
         rc = bk_chains_add(e->chains, key, deps, v->n_inputs, exported ? &res : NULL,
                            exported ? 1 : 0, &m->rec, e->err);
@@ -123,19 +169,17 @@ bk_code bk_chains_from_graph(const bk_graph *g, enum bk_export_mode mode, bk_cha
     exporter e = {.g = g,
                   .chains = bk_chains_new(),
                   .memo = calloc(g->n_vertices + 1, sizeof(export_memo)),
-                  .err = err,
-                  .sha_ctx = EVP_MD_CTX_new(),
-                  .sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)};
+                  .err = err};
+    bool keys_ok = key_hasher_init(&e.keys, true);
     bk_code rc = BK_OK;
-    if (!e.chains || !e.memo || !e.sha_ctx)
+    if (!e.chains || !e.memo || (!keys_ok && e.keys.ctx == NULL))
         rc = bk_err_set(err, BK_ENOMEM, "out of memory exporting the graph");
-    else if (!e.sha256)
+    else if (!keys_ok)
         rc = bk_err_set(err, BK_EIO, "exporting the graph: OpenSSL has no SHA-256 for record keys");
     for (size_t i = 0; rc == BK_OK && i < g->n_targets; i++)
         rc = export_to(&e, g->targets[i], mode);
     free(e.memo);
-    EVP_MD_CTX_free(e.sha_ctx);
-    EVP_MD_free(e.sha256);
+    key_hasher_clear(&e.keys);
     if (rc != BK_OK) {
         bk_chains_free(e.chains);
         return rc;

@@ -1,5 +1,5 @@
-/* Two SHA-256 streams over the same bytes (sha256x2.h), on the block
- * functions of base/blockhash.c. */
+/* Two SHA-256 streams over the same bytes (sha256x2.h): one base/sha256.c
+ * stream each, run together on base/blockhash.c's two-chain block function. */
 #include "sha256x2.h"
 
 #include <openssl/evp.h>
@@ -7,51 +7,14 @@
 
 #include "blockhash.h"
 
-static void lane_start(bk__sha256_lane *l)
-{
-    memcpy(l->h, bk__sha256_iv, sizeof l->h);
-    l->total = 0;
-    l->nbuf = 0;
-}
-
-/* Fills the lane's unfinished block from `*data`; runs it when full. */
-static void lane_fill(bk__sha256_lane *l, const unsigned char **data, size_t *len)
-{
-    size_t take = 64 - l->nbuf < *len ? 64 - l->nbuf : *len;
-    memcpy(l->buf + l->nbuf, *data, take);
-    l->nbuf += take;
-    l->total += take;
-    *data += take;
-    *len -= take;
-    if (l->nbuf == 64) {
-        bk__sha256_ni_blocks(l->h, l->buf, 1);
-        l->nbuf = 0;
-    }
-}
-
-static void lane_update(bk__sha256_lane *l, const unsigned char *data, size_t len)
-{
-    if (l->nbuf > 0)
-        lane_fill(l, &data, &len);
-    if (len >= 64) {
-        bk__sha256_ni_blocks(l->h, data, len / 64);
-        l->total += len - len % 64;
-        data += len - len % 64;
-        len %= 64;
-    }
-    if (len > 0)
-        lane_fill(l, &data, &len);
-}
-
 /* Both lanes at the same offset of a block hold the same unfinished bytes
  * (the newest ones of the input), so every block they go on to run is the
  * same block. */
-static void lanes_update(bk__sha256_lane *a, bk__sha256_lane *b, const unsigned char *data,
-                         size_t len)
+static void lanes_update(bk__sha256 *a, bk__sha256 *b, const unsigned char *data, size_t len)
 {
     if (a->nbuf != b->nbuf) {
-        lane_update(a, data, len);
-        lane_update(b, data, len);
+        bk__sha256_update(a, data, len);
+        bk__sha256_update(b, data, len);
         return;
     }
     if (a->nbuf > 0) {
@@ -82,20 +45,14 @@ static void lanes_update(bk__sha256_lane *a, bk__sha256_lane *b, const unsigned 
     b->total += len;
 }
 
-static void lane_final(bk__sha256_lane *l, unsigned char md[32])
-{
-    bk__sha256_ni_finish(l->h, l->buf, l->nbuf, l->total, md);
-    lane_start(l);
-}
-
 int bk__sha256x2_init(bk__sha256x2 *x, int streams, bk__sha256x2_impl impl)
 {
     memset(x, 0, sizeof *x);
     x->streams = streams == 2 ? 2 : 1;
     x->sha_ni = x->streams == 2 && impl == BK__SHA256X2_AUTO && bk__blockhash_cpu_has_sha_ni();
     if (x->sha_ni) {
-        lane_start(&x->lane[0]);
-        lane_start(&x->lane[1]);
+        bk__sha256_start(&x->lane[0]);
+        bk__sha256_start(&x->lane[1]);
         return 0;
     }
     for (int i = 0; i < x->streams; i++) {
@@ -134,7 +91,7 @@ int bk__sha256x2_final(bk__sha256x2 *x, int which, unsigned char md[32])
         return -1;
     }
     if (x->sha_ni) {
-        lane_final(&x->lane[which], md);
+        bk__sha256_finish(&x->lane[which], md);
         return 0;
     }
     unsigned int len = 0;

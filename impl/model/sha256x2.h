@@ -11,7 +11,8 @@
 #define BKCACHE_SHA256X2_H
 
 #include <stddef.h>
-#include <stdint.h>
+
+#include "sha256.h"
 
 /* Which code computes two streams: the SHA extensions where the CPU has
  * them, or two OpenSSL contexts (what tests force to cover the fallback on
@@ -21,19 +22,10 @@ typedef enum bk__sha256x2_impl {
     BK__SHA256X2_OPENSSL,
 } bk__sha256x2_impl;
 
-/* One stream in the SHA-extension code: the chaining value, the bytes of an
- * unfinished block and how many bytes the stream has had. */
-typedef struct bk__sha256_lane {
-    uint32_t h[8];
-    uint64_t total;
-    unsigned char buf[64];
-    size_t nbuf;
-} bk__sha256_lane;
-
 typedef struct bk__sha256x2 {
     int streams; /* 1 or 2 */
     int sha_ni;  /* both streams in `lane`, else in `ctx` */
-    bk__sha256_lane lane[2];
+    bk__sha256 lane[2];
     void *ctx[2]; /* EVP_MD_CTX */
 } bk__sha256x2;
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "bkcache/version.h"
+#include "blockhash.h"
 #include "s3internal.h"
 
 /* Credentials are fetched again this long before they expire. */
@@ -381,6 +382,8 @@ static bk_s3_client *client_alloc(const bk_s3_config *cfg, bk_err *err)
     bk_retry_state_init(&c->retry, &cfg->retry, &c->clock);
     c->cfg.clock = &c->clock;
     c->cfg.env = NULL; /* only read while the client is made */
+    /* Asked once: a CPUID may cost microseconds in a virtual machine. */
+    c->sha_ni = bk__blockhash_cpu_has_sha_ni() != 0;
     return c;
 }
 

@@ -525,8 +525,8 @@ static bk_code prepare_payload(bk_s3_client *c, s3_request *rq, exec_state *es, 
     if (!need_sha && !rq->content_md5 && !need_checksum)
         return BK_OK;
     atomic_fetch_add(&c->bytes_hashed, (unsigned long long)rq->len);
-    bk_code rc = bk__s3_body_hash(rq, need_sha, rq->content_md5, need_checksum, es->sha_hex,
-                                  es->md5_b64, err);
+    bk_code rc = bk__s3_body_hash(rq, c->sha_ni, need_sha, rq->content_md5, need_checksum,
+                                  es->sha_hex, es->md5_b64, err);
     if (rc != BK_OK)
         bk_err_prefix(err, "%s %s: ", rq->op, es->where);
     return rc;

@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "bkcache/chunked.h"
@@ -37,6 +38,8 @@ struct bk_s3_client {
     pthread_mutex_t pool_lock;
     CURL **idle;
     size_t n_idle, cap_idle;
+
+    bool sha_ni; /* the CPU's SHA extensions hash bodies (base/sha256.h) */
 
     _Atomic unsigned long long requests;     /* HTTP attempts made, for summaries */
     _Atomic unsigned long long bytes_hashed; /* payload bytes hashed, for summaries */
@@ -107,8 +110,9 @@ int bk__s3_body_seek_cb(void *ud, curl_off_t offset, int origin);
 /* PutObject and UploadPart: the body's checksum as the configuration asks. */
 void bk__s3_body_checksum(const bk_s3_client *c, s3_request *rq);
 /* One pass over the body for the SHA-256 (hex), the MD5 (base64) and the
- * header checksum (rq->checksum into rq->checksum_value) it needs. */
-bk_code bk__s3_body_hash(s3_request *rq, int want_sha, int want_md5, int want_checksum,
+ * header checksum (rq->checksum into rq->checksum_value) it needs; the
+ * SHA-256 on the SHA extensions when `sha_ni` (the client found them). */
+bk_code bk__s3_body_hash(s3_request *rq, bool sha_ni, int want_sha, int want_md5, int want_checksum,
                          char sha_hex[65], char md5_b64[45], bk_err *err);
 
 void bk__s3_request_init(s3_request *rq, const char *op, const char *method, const char *key);

@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 
 #include "bkcache/sigv4.h"
+#include "blockhash.h"
+#include "sha256.h"
 
 void bk_sigv4_hex(const unsigned char *bytes, size_t n, char *out)
 {
@@ -19,65 +21,111 @@ void bk_sigv4_hex(const unsigned char *bytes, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static void sha256(const void *data, size_t len, unsigned char out[32])
+/* Which code hashes: the SHA extensions without OpenSSL (base/sha256.c), for
+ * a signer that found them when it was made; or OpenSSL, for everything
+ * else (a free function has nowhere to keep the answer of a CPUID, which a
+ * virtual machine may take microseconds to give). */
+typedef enum hasher { BY_OPENSSL, BY_SHA_NI } hasher;
+
+static void sha256(hasher by, const void *data, size_t len, unsigned char out[32])
 {
     unsigned int n = 32;
-    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+    if (by == BY_SHA_NI)
+        bk__sha256_once(data, len, out);
+    else if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
         memset(out, 0, 32); /* only on an OpenSSL internal failure; never matches */
 }
 
 void bk_sigv4_sha256_hex(const void *data, size_t len, char out_hex[65])
 {
     unsigned char md[32];
-    sha256(data, len, md);
+    sha256(BY_OPENSSL, data, len, md);
     bk_sigv4_hex(md, 32, out_hex);
 }
 
-/* HMAC-SHA256 (RFC 2104) with keys of at most one block, which is all SigV4
- * uses (signing_key below hashes a longer one first): two digests on one
- * context. OpenSSL's HMAC() goes through EVP_Q_mac, which looks the MAC and
- * the digest up by name and allocates a MAC context on every call:
- * about twice the CPU of the four compressions for a string to sign. */
-static void hmac(const void *key, size_t key_len, const void *data, size_t len,
-                 unsigned char out[32])
+/* The two digests of an HMAC whose key is in `pad` as the inner pad (which
+ * becomes the outer one), on one OpenSSL context. OpenSSL's HMAC() goes
+ * through EVP_Q_mac, which looks the MAC and the digest up by name and
+ * allocates a MAC context on every call: about twice the CPU of the four
+ * compressions for a string to sign. */
+static void hmac_openssl(unsigned char pad[64], const void *data, size_t len, unsigned char out[32])
 {
-    unsigned char pad[64], inner[32];
+    unsigned char inner[32];
     unsigned int n = 32;
-    EVP_MD_CTX *ctx = key_len <= sizeof pad ? EVP_MD_CTX_new() : NULL;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx != NULL;
     if (ok) {
-        memset(pad, 0x36, sizeof pad);
-        for (size_t i = 0; i < key_len; i++)
-            pad[i] ^= ((const unsigned char *)key)[i];
         ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-             EVP_DigestUpdate(ctx, pad, sizeof pad) == 1 && EVP_DigestUpdate(ctx, data, len) == 1 &&
+             EVP_DigestUpdate(ctx, pad, 64) == 1 && EVP_DigestUpdate(ctx, data, len) == 1 &&
              EVP_DigestFinal_ex(ctx, inner, &n) == 1;
     }
     if (ok) {
-        for (size_t i = 0; i < sizeof pad; i++)
+        for (size_t i = 0; i < 64; i++)
             pad[i] ^= 0x36 ^ 0x5c; /* the inner pad becomes the outer one */
         /* NULL: the digest the context already has (no second lookup). */
-        ok = EVP_DigestInit_ex(ctx, NULL, NULL) == 1 &&
-             EVP_DigestUpdate(ctx, pad, sizeof pad) == 1 &&
+        ok = EVP_DigestInit_ex(ctx, NULL, NULL) == 1 && EVP_DigestUpdate(ctx, pad, 64) == 1 &&
              EVP_DigestUpdate(ctx, inner, sizeof inner) == 1 &&
              EVP_DigestFinal_ex(ctx, out, &n) == 1;
     }
     if (!ok)
         memset(out, 0, 32); /* out of memory or an OpenSSL failure: never matches */
     EVP_MD_CTX_free(ctx);
-    OPENSSL_cleanse(pad, sizeof pad);
     OPENSSL_cleanse(inner, sizeof inner);
+}
+
+/* The same on the SHA extensions. */
+static void hmac_sha_ni(unsigned char pad[64], const void *data, size_t len, unsigned char out[32])
+{
+    unsigned char inner[32];
+    bk__sha256 s;
+    bk__sha256_start(&s);
+    bk__sha256_update(&s, pad, 64);
+    bk__sha256_update(&s, data, len);
+    bk__sha256_finish(&s, inner);
+    for (size_t i = 0; i < 64; i++)
+        pad[i] ^= 0x36 ^ 0x5c;
+    bk__sha256_update(&s, pad, 64);
+    bk__sha256_update(&s, inner, sizeof inner);
+    bk__sha256_finish(&s, out);
+    OPENSSL_cleanse(&s, sizeof s);
+    OPENSSL_cleanse(inner, sizeof inner);
+}
+
+/* HMAC-SHA256 (RFC 2104) with keys of at most one block, which is all SigV4
+ * uses (signing_key below hashes a longer one first). */
+static void hmac(hasher by, const void *key, size_t key_len, const void *data, size_t len,
+                 unsigned char out[32])
+{
+    unsigned char pad[64];
+    if (key_len > sizeof pad) {
+        memset(out, 0, 32); /* not a SigV4 key: never matches */
+        return;
+    }
+    memset(pad, 0x36, sizeof pad);
+    for (size_t i = 0; i < key_len; i++)
+        pad[i] ^= ((const unsigned char *)key)[i];
+    if (by == BY_SHA_NI)
+        hmac_sha_ni(pad, data, len, out);
+    else
+        hmac_openssl(pad, data, len, out);
+    OPENSSL_cleanse(pad, sizeof pad);
+}
+
+static void hmac_hex(hasher by, const unsigned char key[32], const void *data, size_t len,
+                     char out_hex[65])
+{
+    unsigned char mac[32];
+    hmac(by, key, 32, data, len, mac);
+    bk_sigv4_hex(mac, 32, out_hex);
 }
 
 void bk_sigv4_hmac_hex(const unsigned char key[32], const void *data, size_t len, char out_hex[65])
 {
-    unsigned char mac[32];
-    hmac(key, 32, data, len, mac);
-    bk_sigv4_hex(mac, 32, out_hex);
+    hmac_hex(BY_OPENSSL, key, data, len, out_hex);
 }
 
-void bk_sigv4_signing_key(const char *secret_access_key, const char *date8, const char *region,
-                          const char *service, unsigned char key[32])
+static void signing_key(hasher by, const char *secret_access_key, const char *date8,
+                        const char *region, const char *service, unsigned char key[32])
 {
     /* HMAC hashes any key longer than the SHA-256 block (64 bytes) first, so a
      * long "AWS4"+secret is fed to the digest in pieces instead of copied. */
@@ -90,6 +138,13 @@ void bk_sigv4_signing_key(const char *secret_access_key, const char *date8, cons
         /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): key bytes, not a string */
         memcpy(first + 4, secret_access_key, secret_len);
         first_len = secret_len + 4;
+    } else if (by == BY_SHA_NI) {
+        bk__sha256 h;
+        bk__sha256_start(&h);
+        bk__sha256_update(&h, "AWS4", 4);
+        bk__sha256_update(&h, secret_access_key, secret_len);
+        bk__sha256_finish(&h, first);
+        first_len = 32;
     } else {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         unsigned int n = 32;
@@ -102,13 +157,19 @@ void bk_sigv4_signing_key(const char *secret_access_key, const char *date8, cons
         first_len = 32;
     }
     unsigned char k1[32], k2[32];
-    hmac(first, first_len, date8, strlen(date8), k1);
-    hmac(k1, 32, region, strlen(region), k2);
-    hmac(k2, 32, service, strlen(service), k1);
-    hmac(k1, 32, "aws4_request", 12, key);
+    hmac(by, first, first_len, date8, strlen(date8), k1);
+    hmac(by, k1, 32, region, strlen(region), k2);
+    hmac(by, k2, 32, service, strlen(service), k1);
+    hmac(by, k1, 32, "aws4_request", 12, key);
     OPENSSL_cleanse(first, sizeof first);
     OPENSSL_cleanse(k1, sizeof k1);
     OPENSSL_cleanse(k2, sizeof k2);
+}
+
+void bk_sigv4_signing_key(const char *secret_access_key, const char *date8, const char *region,
+                          const char *service, unsigned char key[32])
+{
+    signing_key(BY_OPENSSL, secret_access_key, date8, region, service, key);
 }
 
 /* The lines joined by '\n', the form of every string to sign. */
@@ -184,14 +245,22 @@ bk_code bk_sigv4_scope(const char *date8, const char *region, const char *servic
     return bk_buf_check(out, err);
 }
 
-bk_code bk_sigv4_string_to_sign(const char *amz_date, const char *scope,
-                                const char *canonical_request, size_t len, bk_buf *out, bk_err *err)
+static bk_code string_to_sign(hasher by, const char *amz_date, const char *scope,
+                              const char *canonical_request, size_t len, bk_buf *out, bk_err *err)
 {
+    unsigned char md[32];
     char hash[65];
-    bk_sigv4_sha256_hex(canonical_request, len, hash);
+    sha256(by, canonical_request, len, md);
+    bk_sigv4_hex(md, 32, hash);
     const char *lines[] = {BK_SIGV4_ALGORITHM, amz_date, scope, hash};
     join_lines(out, lines, 4);
     return bk_buf_check(out, err);
+}
+
+bk_code bk_sigv4_string_to_sign(const char *amz_date, const char *scope,
+                                const char *canonical_request, size_t len, bk_buf *out, bk_err *err)
+{
+    return string_to_sign(BY_OPENSSL, amz_date, scope, canonical_request, len, out, err);
 }
 
 void bk_sigv4_result_clear(bk_sigv4_result *r)
@@ -215,6 +284,7 @@ struct bk_sigv4_signer {
     char *session_token;
     char *region;
     char *service;
+    hasher by;            /* the SHA extensions when the CPU has them */
     pthread_mutex_t lock; /* guards the key cache */
     char cached_date8[9];
     unsigned char cached_key[32];
@@ -266,6 +336,7 @@ bk_sigv4_signer *bk_sigv4_signer_new(const char *access_key_id, const char *secr
         session_token != NULL && session_token[0] != '\0' ? strdup(session_token) : NULL;
     s->region = strdup(region);
     s->service = strdup(service);
+    s->by = bk__blockhash_cpu_has_sha_ni() ? BY_SHA_NI : BY_OPENSSL;
     int strings_ok =
         s->access_key_id != NULL && s->secret != NULL && s->region != NULL && s->service != NULL &&
         (session_token == NULL || session_token[0] == '\0' || s->session_token != NULL);
@@ -315,7 +386,7 @@ bk_code bk_sigv4_signer_key(bk_sigv4_signer *s, const char *date8, unsigned char
         return bk_err_set(err, BK_EINVAL, "signing date must be YYYYMMDD");
     pthread_mutex_lock(&s->lock);
     if (strcmp(s->cached_date8, date8) != 0) {
-        bk_sigv4_signing_key(s->secret, date8, s->region, s->service, s->cached_key);
+        signing_key(s->by, s->secret, date8, s->region, s->service, s->cached_key);
         memcpy(s->cached_date8, date8, 9);
     }
     memcpy(key, s->cached_key, 32);
@@ -325,9 +396,10 @@ bk_code bk_sigv4_signer_key(bk_sigv4_signer *s, const char *date8, unsigned char
 
 /* Canonical request -> string to sign -> signature, filling out. normalize:
  * a caller-chosen list is lowercased and sorted first (signing, not verifying). */
-static bk_code compute(const bk_sigv4_request *req, const char *service, const char *signed_headers,
-                       int presigned, int normalize, const char *amz_date, const char *scope,
-                       const unsigned char key[32], bk_sigv4_result *out, bk_err *err)
+static bk_code compute(hasher by, const bk_sigv4_request *req, const char *service,
+                       const char *signed_headers, int presigned, int normalize,
+                       const char *amz_date, const char *scope, const unsigned char key[32],
+                       bk_sigv4_result *out, bk_err *err)
 {
     bk_buf creq = BK_BUF_INIT, sts = BK_BUF_INIT;
     char *normalized = NULL;
@@ -340,9 +412,9 @@ static bk_code compute(const bk_sigv4_request *req, const char *service, const c
         rc = bk_sigv4_canonical_request(req, service, signed_headers, presigned, &creq,
                                         &out->signed_headers, err);
     if (rc == BK_OK)
-        rc = bk_sigv4_string_to_sign(amz_date, scope, creq.data, creq.len, &sts, err);
+        rc = string_to_sign(by, amz_date, scope, creq.data, creq.len, &sts, err);
     if (rc == BK_OK) {
-        bk_sigv4_hmac_hex(key, sts.data, sts.len, out->signature);
+        hmac_hex(by, key, sts.data, sts.len, out->signature);
         out->canonical_request = bk_buf_steal(&creq);
         out->string_to_sign = bk_buf_steal(&sts);
         out->scope = strdup(scope);
@@ -377,7 +449,8 @@ bk_code bk_sigv4_sign(bk_sigv4_signer *s, const bk_sigv4_request *req, const cha
     unsigned char key[32];
     bk_code rc = signer_prepare(s, amz_date, &scope, key, err);
     if (rc == BK_OK)
-        rc = compute(req, s->service, signed_headers, 0, 1, amz_date, scope.data, key, out, err);
+        rc = compute(s->by, req, s->service, signed_headers, 0, 1, amz_date, scope.data, key, out,
+                     err);
     if (rc == BK_OK) {
         bk_buf_printf(&authz, "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s",
                       BK_SIGV4_ALGORITHM, s->access_key_id, scope.data, out->signed_headers,
@@ -439,8 +512,8 @@ bk_code bk_sigv4_presign(bk_sigv4_signer *s, const bk_sigv4_request *req, const 
     if (rc == BK_OK) {
         bk_sigv4_request signed_req = *req;
         signed_req.raw_query = query.data;
-        rc = compute(&signed_req, s->service, signed_headers, 1, 0, amz_date, scope.data, key, out,
-                     err);
+        rc = compute(s->by, &signed_req, s->service, signed_headers, 1, 0, amz_date, scope.data,
+                     key, out, err);
     }
     if (rc == BK_OK) {
         bk_buf_printf(&query, "&X-Amz-Signature=%s", out->signature);
@@ -501,8 +574,8 @@ bk_code bk_sigv4_verify_with_key(const bk_sigv4_request *req, const bk_sigv4_aut
     bk_buf scope = BK_BUF_INIT;
     bk_code rc = bk_sigv4_scope(auth->date8, auth->region, auth->service, &scope, err);
     if (rc == BK_OK)
-        rc = compute(req, auth->service, auth->signed_headers, auth->presigned, 0, amz_date,
-                     scope.data, key, out, err);
+        rc = compute(BY_OPENSSL, req, auth->service, auth->signed_headers, auth->presigned, 0,
+                     amz_date, scope.data, key, out, err);
     bk_buf_clear(&scope);
     if (rc != BK_OK) {
         bk_sigv4_result_clear(out);
