@@ -77,6 +77,17 @@ int bk_buf_putc(bk_buf *b, char c)
     return bk_buf_append(b, &c, 1);
 }
 
+int bk_buf_put_u64(bk_buf *b, uint64_t v)
+{
+    char digits[20]; /* 2^64 - 1 has 20 */
+    size_t i = sizeof digits;
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return bk_buf_append(b, digits + i, sizeof digits - i);
+}
+
 int bk_buf_vprintf(bk_buf *b, const char *fmt, va_list ap)
 {
     va_list copy;

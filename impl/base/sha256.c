@@ -32,6 +32,8 @@ static void fill(bk__sha256 *s, const unsigned char **data, size_t *len)
 void bk__sha256_update(bk__sha256 *s, const void *data, size_t len)
 {
     const unsigned char *p = data;
+    if (len == 0)
+        return; /* data may be NULL then */
     if (s->nbuf > 0)
         fill(s, &p, &len);
     if (len >= 64) {

@@ -23,17 +23,21 @@ typedef struct key_hasher {
 } key_hasher;
 
 /* `try_sha_ni`: ask the CPU (a CPUID, which a virtual machine may take
- * microseconds to answer: once per walk, not per key). false when OpenSSL
- * cannot start (out of memory, or no SHA-256). */
-static bool key_hasher_init(key_hasher *k, bool try_sha_ni)
+ * microseconds to answer: once per walk, not per key). Without the SHA
+ * extensions OpenSSL must start: out of memory or no SHA-256 is an error
+ * (err may be NULL: record_key then writes "" for every key). */
+static bk_code key_hasher_init(key_hasher *k, bool try_sha_ni, bk_err *err)
 {
     memset(k, 0, sizeof *k);
     k->sha_ni = try_sha_ni && bk__blockhash_cpu_has_sha_ni();
     if (k->sha_ni)
-        return true;
-    k->ctx = EVP_MD_CTX_new();
-    k->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    return k->ctx != NULL && k->sha256 != NULL;
+        return BK_OK;
+    if ((k->ctx = EVP_MD_CTX_new()) == NULL)
+        return bk_err_set(err, BK_ENOMEM, "out of memory exporting the graph");
+    if ((k->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+        return bk_err_set(err, BK_EIO,
+                          "exporting the graph: OpenSSL has no SHA-256 for record keys");
+    return BK_OK;
 }
 
 static void key_hasher_clear(key_hasher *k)
@@ -83,7 +87,7 @@ void bk_chains_record_key(const char *vertex_digest, int64_t output, char *out, 
 {
     /* One key at a time (explain asks per vertex): OpenSSL, no CPUID each. */
     key_hasher k;
-    key_hasher_init(&k, false);
+    (void)key_hasher_init(&k, false, NULL); /* on failure the key is "" */
     record_key(&k, vertex_digest, output, out, out_len);
     key_hasher_clear(&k);
 }
@@ -170,12 +174,11 @@ bk_code bk_chains_from_graph(const bk_graph *g, enum bk_export_mode mode, bk_cha
                   .chains = bk_chains_new(),
                   .memo = calloc(g->n_vertices + 1, sizeof(export_memo)),
                   .err = err};
-    bool keys_ok = key_hasher_init(&e.keys, true);
     bk_code rc = BK_OK;
-    if (!e.chains || !e.memo || (!keys_ok && e.keys.ctx == NULL))
+    if (!e.chains || !e.memo)
         rc = bk_err_set(err, BK_ENOMEM, "out of memory exporting the graph");
-    else if (!keys_ok)
-        rc = bk_err_set(err, BK_EIO, "exporting the graph: OpenSSL has no SHA-256 for record keys");
+    else
+        rc = key_hasher_init(&e.keys, true, err);
     for (size_t i = 0; rc == BK_OK && i < g->n_targets; i++)
         rc = export_to(&e, g->targets[i], mode);
     free(e.memo);

@@ -391,16 +391,9 @@ void bk_gojson_string(bk_buf *b, const char *s, size_t len)
 
 void bk_gojson_int(bk_buf *b, int64_t v)
 {
-    char digits[24];
-    size_t n = sizeof digits;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        digits[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
     if (v < 0)
-        digits[--n] = '-';
-    bk_buf_append(b, digits + n, sizeof digits - n);
+        bk_buf_putc(b, '-');
+    bk_buf_put_u64(b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
 }
 
 static void newline(bk_buf *b, int depth)

@@ -27,27 +27,42 @@ void bk_sigv4_hex(const unsigned char *bytes, size_t n, char *out)
  * virtual machine may take microseconds to give). */
 typedef enum hasher { BY_OPENSSL, BY_SHA_NI } hasher;
 
-static void sha256(hasher by, const void *data, size_t len, unsigned char out[32])
+/* The SHA-256 of a followed by b (bn may be 0): what a digest, HMAC's two
+ * digests and a long secret's pre-hash all are. */
+static void sha256_of(hasher by, const void *a, size_t an, const void *b, size_t bn,
+                      unsigned char out[32])
 {
+    if (by == BY_SHA_NI) {
+        bk__sha256 s;
+        bk__sha256_start(&s);
+        bk__sha256_update(&s, a, an);
+        bk__sha256_update(&s, b, bn);
+        bk__sha256_finish(&s, out);
+        OPENSSL_cleanse(&s, sizeof s); /* it may have held key bytes */
+        return;
+    }
     unsigned int n = 32;
-    if (by == BY_SHA_NI)
-        bk__sha256_once(data, len, out);
-    else if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
-        memset(out, 0, 32); /* only on an OpenSSL internal failure; never matches */
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(ctx, a, an) != 1 || EVP_DigestUpdate(ctx, b, bn) != 1 ||
+        EVP_DigestFinal_ex(ctx, out, &n) != 1)
+        memset(out, 0, 32); /* out of memory or an OpenSSL failure: never matches */
+    EVP_MD_CTX_free(ctx);
 }
 
 void bk_sigv4_sha256_hex(const void *data, size_t len, char out_hex[65])
 {
     unsigned char md[32];
-    sha256(BY_OPENSSL, data, len, md);
+    sha256_of(BY_OPENSSL, data, len, NULL, 0, md);
     bk_sigv4_hex(md, 32, out_hex);
 }
 
 /* The two digests of an HMAC whose key is in `pad` as the inner pad (which
- * becomes the outer one), on one OpenSSL context. OpenSSL's HMAC() goes
- * through EVP_Q_mac, which looks the MAC and the digest up by name and
- * allocates a MAC context on every call: about twice the CPU of the four
- * compressions for a string to sign. */
+ * becomes the outer one), on one OpenSSL context: no second context and no
+ * second lookup of the digest (a server verifies one HMAC per request).
+ * OpenSSL's HMAC() goes through EVP_Q_mac, which looks the MAC and the
+ * digest up by name and allocates a MAC context on every call: about twice
+ * the CPU of the four compressions for a string to sign. */
 static void hmac_openssl(unsigned char pad[64], const void *data, size_t len, unsigned char out[32])
 {
     unsigned char inner[32];
@@ -73,24 +88,6 @@ static void hmac_openssl(unsigned char pad[64], const void *data, size_t len, un
     OPENSSL_cleanse(inner, sizeof inner);
 }
 
-/* The same on the SHA extensions. */
-static void hmac_sha_ni(unsigned char pad[64], const void *data, size_t len, unsigned char out[32])
-{
-    unsigned char inner[32];
-    bk__sha256 s;
-    bk__sha256_start(&s);
-    bk__sha256_update(&s, pad, 64);
-    bk__sha256_update(&s, data, len);
-    bk__sha256_finish(&s, inner);
-    for (size_t i = 0; i < 64; i++)
-        pad[i] ^= 0x36 ^ 0x5c;
-    bk__sha256_update(&s, pad, 64);
-    bk__sha256_update(&s, inner, sizeof inner);
-    bk__sha256_finish(&s, out);
-    OPENSSL_cleanse(&s, sizeof s);
-    OPENSSL_cleanse(inner, sizeof inner);
-}
-
 /* HMAC-SHA256 (RFC 2104) with keys of at most one block, which is all SigV4
  * uses (signing_key below hashes a longer one first). */
 static void hmac(hasher by, const void *key, size_t key_len, const void *data, size_t len,
@@ -104,10 +101,16 @@ static void hmac(hasher by, const void *key, size_t key_len, const void *data, s
     memset(pad, 0x36, sizeof pad);
     for (size_t i = 0; i < key_len; i++)
         pad[i] ^= ((const unsigned char *)key)[i];
-    if (by == BY_SHA_NI)
-        hmac_sha_ni(pad, data, len, out);
-    else
+    if (by == BY_SHA_NI) {
+        unsigned char inner[32];
+        sha256_of(by, pad, sizeof pad, data, len, inner);
+        for (size_t i = 0; i < sizeof pad; i++)
+            pad[i] ^= 0x36 ^ 0x5c; /* the inner pad becomes the outer one */
+        sha256_of(by, pad, sizeof pad, inner, sizeof inner, out);
+        OPENSSL_cleanse(inner, sizeof inner);
+    } else {
         hmac_openssl(pad, data, len, out);
+    }
     OPENSSL_cleanse(pad, sizeof pad);
 }
 
@@ -138,22 +141,8 @@ static void signing_key(hasher by, const char *secret_access_key, const char *da
         /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): key bytes, not a string */
         memcpy(first + 4, secret_access_key, secret_len);
         first_len = secret_len + 4;
-    } else if (by == BY_SHA_NI) {
-        bk__sha256 h;
-        bk__sha256_start(&h);
-        bk__sha256_update(&h, "AWS4", 4);
-        bk__sha256_update(&h, secret_access_key, secret_len);
-        bk__sha256_finish(&h, first);
-        first_len = 32;
     } else {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        unsigned int n = 32;
-        if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-            EVP_DigestUpdate(ctx, "AWS4", 4) != 1 ||
-            EVP_DigestUpdate(ctx, secret_access_key, secret_len) != 1 ||
-            EVP_DigestFinal_ex(ctx, first, &n) != 1)
-            memset(first, 0, 32);
-        EVP_MD_CTX_free(ctx);
+        sha256_of(by, "AWS4", 4, secret_access_key, secret_len, first);
         first_len = 32;
     }
     unsigned char k1[32], k2[32];
@@ -250,7 +239,7 @@ static bk_code string_to_sign(hasher by, const char *amz_date, const char *scope
 {
     unsigned char md[32];
     char hash[65];
-    sha256(by, canonical_request, len, md);
+    sha256_of(by, canonical_request, len, NULL, 0, md);
     bk_sigv4_hex(md, 32, hash);
     const char *lines[] = {BK_SIGV4_ALGORITHM, amz_date, scope, hash};
     join_lines(out, lines, 4);

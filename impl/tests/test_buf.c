@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,35 @@ static void putc_fills_to_capacity_and_grows(void **state)
     bk_buf_clear(&b);
 }
 
+/* Decimal numbers as printf writes them: every power of ten and its
+ * neighbours, 0 and 2^64 - 1, each after text already there; a failed buffer
+ * takes none. */
+static void put_u64_writes_what_printf_writes(void **state)
+{
+    (void)state;
+    bk_buf b = BK_BUF_INIT;
+    bk_buf want = BK_BUF_INIT;
+    uint64_t p = 1;
+    for (int k = 0; k < 20; k++, p *= 10) {
+        const uint64_t vs[] = {p - 1, p, p + 1, p * 9 + 7};
+        for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
+            bk_buf_putc(&b, ',');
+            assert_int_equal(bk_buf_put_u64(&b, vs[i]), 0);
+            bk_buf_printf(&want, ",%llu", (unsigned long long)vs[i]);
+        }
+    }
+    assert_int_equal(bk_buf_put_u64(&b, UINT64_MAX), 0);
+    bk_buf_puts(&want, "18446744073709551615");
+    assert_string_equal(bk_buf_str(&b), bk_buf_str(&want));
+    assert_int_equal(b.len, want.len);
+    size_t len = b.len;
+    assert_int_equal(bk_buf_append(&b, "x", (size_t)-1 / 2), -1);
+    assert_int_equal(bk_buf_put_u64(&b, 42), -1);
+    assert_int_equal(b.len, len);
+    bk_buf_clear(&b);
+    bk_buf_clear(&want);
+}
+
 static void error_set_and_prefix(void **state)
 {
     (void)state;
@@ -83,6 +113,7 @@ int main(void)
         cmocka_unit_test(appends_grow_and_stay_terminated),
         cmocka_unit_test(steal_hands_over_even_when_empty),
         cmocka_unit_test(putc_fills_to_capacity_and_grows),
+        cmocka_unit_test(put_u64_writes_what_printf_writes),
         cmocka_unit_test(error_set_and_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

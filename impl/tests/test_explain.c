@@ -307,9 +307,7 @@ static void local_dir_missing_and_unreferenced(void **state)
 {
     (void)state;
     char tmp[512];
-    const char *tdir = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/bkcache-explain-XXXXXX", tdir && *tdir ? tdir : "/tmp");
-    assert_non_null(mkdtemp(tmp));
+    assert_int_equal(bk_test_mkdtemp(tmp, sizeof tmp, "bkcache-explain"), 0);
     char src[512], dst[512], blobs[600];
     snprintf(blobs, sizeof blobs, "%s/blobs", tmp);
     assert_int_equal(mkdir(blobs, 0755), 0);

@@ -35,9 +35,7 @@ static int setup(void **state)
     bk_err err;
     f->store = bk_store_open(f->cache.dir, 0, &err);
     assert_non_null(f->store);
-    snprintf(f->dest_dir, sizeof f->dest_dir, "%s/bkcache-dest-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(f->dest_dir));
+    assert_int_equal(bk_test_mkdtemp(f->dest_dir, sizeof f->dest_dir, "bkcache-dest"), 0);
     f->dest = bk_store_open(f->dest_dir, 1, &err);
     assert_non_null(f->dest);
     bk_export_options o = {0};

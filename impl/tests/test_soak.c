@@ -311,9 +311,7 @@ static char *request_journal(pipeline_fx *fx, const fault_set *fs, const char *m
 
 static void make_dest(char *dir, size_t size)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, size, "%s/bkcache-soak-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(bk_test_mkdtemp(dir, size, "bkcache-soak"), 0);
 }
 
 static void remove_dir(const char *dir)

@@ -33,9 +33,7 @@ static void rm_rf(const char *path)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "%s/bkcache-store-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(bk_test_mkdtemp(f->dir, sizeof f->dir, "bkcache-store"), 0);
     bk_err err;
     f->store = bk_store_open(f->dir, 1, &err);
     assert_non_null(f->store);

@@ -70,14 +70,8 @@ void ms3__xml_elem(bk_buf *b, const char *name, const char *text)
 
 void ms3__xml_elem_u64(bk_buf *b, const char *name, unsigned long long v)
 {
-    char digits[24];
-    size_t i = sizeof digits;
-    do {
-        digits[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
     ms3__xml_open(b, name);
-    bk_buf_append(b, digits + i, sizeof digits - i);
+    bk_buf_put_u64(b, v);
     ms3__xml_close(b, name);
 }
 

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bkcache/error.h"
 
@@ -31,6 +32,8 @@ void bk_buf_reset(bk_buf *b); /* len = 0, keeps the allocation */
 int bk_buf_append(bk_buf *b, const void *data, size_t len);
 int bk_buf_puts(bk_buf *b, const char *s);
 int bk_buf_putc(bk_buf *b, char c);
+/* v in decimal, without printf (JSON and XML writers put one per field). */
+int bk_buf_put_u64(bk_buf *b, uint64_t v);
 int bk_buf_printf(bk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int bk_buf_vprintf(bk_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
